@@ -1,0 +1,220 @@
+/*
+ * config.h - scepd's configuration: libconfig file -> typed, immutable struct.
+ *
+ * The supervisor loads and validates the file once (and again on SIGHUP); workers
+ * inherit the result through fork() and only read it. Loading is pure: no logging,
+ * no forking, no keys. Every problem found is returned as one line
+ * "FILE:LINE: setting: what is wrong" and all of them are collected in one run.
+ *
+ * Relative paths in the file are resolved against the directory of the file, so
+ * every path in a loaded struct is absolute.
+ */
+#ifndef SCEPD_CONFIG_H
+#define SCEPD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/socket.h>
+
+/* A list of strings, e.g. server.listen. */
+struct config_strv {
+	char **v;
+	size_t n;
+};
+
+/*
+ * A (name, value) pair from a list such as engine.pre or ca.extensions.
+ * value is NULL for engine commands given without a value, e.g. ("LOAD").
+ */
+struct config_pair {
+	char *name;
+	char *value;
+	int line;
+};
+
+struct config_pairs {
+	struct config_pair *v;
+	size_t n;
+};
+
+/* One entry of a `request` list: a field name and how many may appear. */
+#define CONFIG_FIELD_ANY "*" /* the wildcard entry: copy every field */
+#define CONFIG_COUNT_UNLIMITED (-1)
+
+struct config_field_rule {
+	char *field; /* "CN", "dNSName", ... or CONFIG_FIELD_ANY */
+	int count;   /* CONFIG_COUNT_UNLIMITED when no count was given */
+};
+
+struct config_field_rules {
+	struct config_field_rule *v;
+	size_t n;
+};
+
+/* subject { request = [...]; set = ( ... ); } and the same for subject_alt_name. */
+struct config_name_policy {
+	struct config_field_rules request;
+	struct config_pairs set;
+};
+
+/* Where a secret comes from: never the secret itself unless inline was allowed. */
+enum config_secret_kind {
+	CONFIG_SECRET_NONE = 0,
+	CONFIG_SECRET_CREDENTIAL, /* credential:NAME -> $CREDENTIALS_DIRECTORY/NAME */
+	CONFIG_SECRET_FILE,       /* file:PATH (absolute after loading) */
+	CONFIG_SECRET_ENV,        /* env:NAME */
+	CONFIG_SECRET_INLINE,     /* written in the file; only with allow_inline_pin */
+};
+
+struct config_secret {
+	enum config_secret_kind kind;
+	char *ref; /* the credential name, path, variable name or inline value */
+};
+
+struct config_server {
+	struct config_strv listen; /* "127.0.0.1:8080", "[::1]:8080" */
+	int workers;               /* 0 = one per CPU */
+	int max_request_bytes;     /* ScepSize; >= 4096 */
+	int request_timeout;       /* seconds a connection may stay idle */
+	int max_connections;       /* per worker */
+	int drain_timeout;         /* seconds old workers get to finish on reload/stop */
+	char *user;                /* NULL = keep the starting user */
+	char *group;               /* NULL = the user's primary group */
+};
+
+struct config_engine {
+	char *id; /* CAEngineDevice; NULL = no engine (file keys only) */
+	struct config_pairs pre;
+	struct config_pairs post;
+	struct config_secret pin;
+	bool allow_inline_pin;
+};
+
+enum config_serial_kind {
+	CONFIG_SERIAL_RANDOM = 0,
+	CONFIG_SERIAL_FILE,
+	CONFIG_SERIAL_SUBJECT,
+};
+
+struct config_ca {
+	char *certificate;      /* chain file: signer first, root last */
+	char *key;              /* pkcs11: URI or absolute file path */
+	struct config_secret key_passphrase; /* for an encrypted PEM key file */
+	char *next_certificate; /* NULL when not set */
+	int days;
+	enum config_serial_kind serial;
+	char *serial_file; /* for CONFIG_SERIAL_FILE */
+	char *digest;      /* "sha256", "sha384", "sha512" */
+	struct config_pairs extensions;
+};
+
+struct config_scep_ra {
+	char *certificate; /* NULL = no RA: the CA answers SCEP itself */
+	char *key;
+	struct config_secret key_passphrase;
+	char *next_certificate;
+};
+
+enum config_challenge_mode {
+	CONFIG_CHALLENGE_NONE = 0,
+	CONFIG_CHALLENGE_STATIC,
+	CONFIG_CHALLENGE_OTP,
+};
+
+enum config_approval {
+	CONFIG_APPROVAL_AUTO = 0,
+	CONFIG_APPROVAL_MANUAL,
+};
+
+struct config_scep {
+	char *path;
+	struct config_scep_ra ra;
+	enum config_challenge_mode challenge_mode;
+	struct config_secret challenge_secret; /* for CONFIG_CHALLENGE_STATIC */
+	enum config_approval approval;
+	struct config_name_policy subject;
+	struct config_name_policy subject_alt_name;
+	int freshness_factor; /* ScepFreshness factor; 0 = no max-age */
+	int freshness_max;    /* ScepFreshness max-seconds */
+	char *crl_url;        /* NULL when empty */
+	char *location;       /* NULL when empty */
+};
+
+enum config_csr_auth {
+	CONFIG_CSR_AUTH_NONE = 0,
+	CONFIG_CSR_AUTH_TOKENS,
+};
+
+struct config_csr {
+	char *path;
+	enum config_csr_auth auth;
+	char *tokens_file; /* for CONFIG_CSR_AUTH_TOKENS */
+	struct config_name_policy subject;
+	struct config_name_policy subject_alt_name;
+};
+
+struct config_storage {
+	char *uri; /* "sqlite:/var/lib/scepd/scepd.db" */
+};
+
+struct config_log {
+	int level; /* syslog priority: LOG_ERR .. LOG_DEBUG */
+};
+
+struct config_lines;
+
+struct scepd_config {
+	char *path; /* the file this was loaded from */
+	struct config_server server;
+	struct config_engine engine;
+	struct config_ca ca;
+	struct config_scep scep;
+	struct config_csr csr;
+	struct config_storage storage;
+	struct config_log log;
+	struct config_lines *lines; /* private to config.c: where each setting was written */
+};
+
+/* Every problem of one load, each "FILE:LINE: setting: what is wrong". */
+struct config_errors {
+	char **v;
+	size_t n;
+};
+
+/*
+ * Load and validate path. Returns 0 and the config in *ret_cfg, or a negative errno:
+ * -EINVAL when the file has errors (all of them are appended to errs), -ENOENT /
+ * -EACCES when it cannot be read (one line in errs as well), -ENOMEM.
+ */
+int config_load(const char *path, struct scepd_config **ret_cfg, struct config_errors *errs);
+
+/*
+ * The same from a string: name is used in error lines, relative paths are resolved
+ * against basedir (the current directory when NULL). For tests and fuzzing.
+ * (Not config_read_string(): libconfig owns that name.)
+ */
+int config_load_string(const char *text, const char *name, const char *basedir,
+		       struct scepd_config **ret_cfg, struct config_errors *errs);
+
+void config_free(struct scepd_config *cfg);
+
+/* The effective worker count: server.workers, or one per online CPU when 0. */
+int config_worker_count(const struct scepd_config *cfg);
+
+void config_errors_clear(struct config_errors *errs);
+
+/*
+ * The line of the file where setting ("ca.key", "server.workers") was written, or 0
+ * when it was not written (a default). Lets later checks, such as loading the keys in
+ * `scepd -t`, report "FILE:LINE: ca.key: ..." like the parser does.
+ */
+int config_line(const struct scepd_config *cfg, const char *setting);
+
+/*
+ * Parse one server.listen entry: "127.0.0.1:8080", "[::1]:8080", "*:8080" (every IPv4
+ * address) or "[::]:8080". Numeric addresses only. Returns 0, -EINVAL (bad syntax)
+ * or -ERANGE (bad port).
+ */
+int config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len);
+
+#endif
