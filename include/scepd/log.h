@@ -1,0 +1,43 @@
+/*
+ * log.h - scepd's logging: journald with structured fields, or stderr.
+ *
+ * Modules below the process boundary (config, codec, signer, store) never log above
+ * debug; they return errors. The supervisor, the worker and the HTTP handlers log
+ * once, with context. The log_*_errno() forms append strerror(-r) and return r, so a
+ * caller can `return log_error_errno(r, "cannot ...");`.
+ * Secrets (PINs, keys, passphrases) never reach a log line.
+ */
+#ifndef SCEPD_LOG_H
+#define SCEPD_LOG_H
+
+#include <syslog.h>
+
+enum log_target {
+	LOG_TARGET_STDERR,
+	LOG_TARGET_JOURNAL, /* falls back to stderr when journald is not running */
+};
+
+/* Where to log and the most verbose priority that is written (LOG_ERR..LOG_DEBUG). */
+void log_setup(enum log_target target, int max_level);
+void log_set_max_level(int max_level);
+
+/* Who is logging: the supervisor (worker < 0) or worker slot `worker` of `generation`. */
+void log_set_role(int worker, unsigned generation);
+
+/* Returns -abs(error), or 0 when error is 0. */
+int log_internal(int level, int error, const char *file, int line, const char *func,
+		 const char *format, ...) __attribute__((format(printf, 6, 7)));
+
+#define log_full_errno(level, error, ...)                                                  \
+	log_internal((level), (error), __FILE__, __LINE__, __func__, __VA_ARGS__)
+
+#define log_debug(...)   log_full_errno(LOG_DEBUG, 0, __VA_ARGS__)
+#define log_info(...)    log_full_errno(LOG_INFO, 0, __VA_ARGS__)
+#define log_notice(...)  log_full_errno(LOG_NOTICE, 0, __VA_ARGS__)
+#define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
+#define log_error(...)   log_full_errno(LOG_ERR, 0, __VA_ARGS__)
+
+#define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
+#define log_error_errno(error, ...)   log_full_errno(LOG_ERR, (error), __VA_ARGS__)
+
+#endif
