@@ -1,0 +1,82 @@
+/*
+ * http.h - the HTTP layer of a worker: libmicrohttpd on an inherited listening
+ * socket, a route table, request bodies within a limit, one-line replies.
+ *
+ * Handlers see a `struct http_request` (never an MHD type), are called once per
+ * request with the whole body, and answer with one of the http_reply*() calls.
+ * The HTTP layer answers by itself: 404 for an unknown path, 405 for a method the
+ * route does not take, 413 for a body over max_request_bytes (before any of it is
+ * buffered), 500 when a handler fails without replying.
+ */
+#ifndef SCEPD_HTTP_H
+#define SCEPD_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct http_request;
+struct http_server;
+
+enum http_method {
+	HTTP_GET = 1 << 0,
+	HTTP_HEAD = 1 << 1,
+	HTTP_POST = 1 << 2,
+	HTTP_OPTIONS = 1 << 3,
+};
+
+/*
+ * Returns 0 once a reply is queued, or a negative errno when the request could not be
+ * handled; the HTTP layer then logs that and answers 500.
+ */
+typedef int (*http_handler_fn)(struct http_request *req, void *userdata);
+
+struct http_route {
+	const char *path; /* exact match, without the query string */
+	unsigned methods; /* HTTP_GET | HTTP_POST ...; GET routes take HEAD too */
+	http_handler_fn handler;
+	void *userdata;
+};
+
+struct http_limits {
+	size_t max_request_bytes;
+	unsigned request_timeout; /* seconds */
+	unsigned max_connections;
+};
+
+/*
+ * Serve the routes on listen_fd, an already listening, non-blocking socket the caller
+ * keeps owning, from one internal thread (epoll). routes must outlive the server.
+ */
+int http_server_start(int listen_fd, const struct http_limits *limits,
+		      const struct http_route *routes, size_t n_routes,
+		      struct http_server **ret_server);
+
+/* Stop accepting new connections; requests in flight go on. Replies say "close". */
+void http_server_quiesce(struct http_server *server);
+
+/*
+ * Requests that arrived and are not answered yet, plus connections accepted that have
+ * not sent their first request: what draining waits for. Idle keep-alive connections
+ * do not count.
+ */
+unsigned http_server_requests_in_flight(const struct http_server *server);
+
+/* Stop at once, closing every connection. Accepts NULL. */
+void http_server_free(struct http_server *server);
+
+enum http_method http_request_method(const struct http_request *req);
+const char *http_request_path(const struct http_request *req);
+/* A query string argument, percent-decoded; NULL when absent. */
+const char *http_request_arg(const struct http_request *req, const char *name);
+const char *http_request_header(const struct http_request *req, const char *name);
+const void *http_request_body(const struct http_request *req, size_t *ret_len);
+/* "127.0.0.1" or "::1". */
+const char *http_request_remote_addr(const struct http_request *req);
+
+int http_reply(struct http_request *req, unsigned status, const char *content_type,
+	       const void *body, size_t len);
+/* A text/plain reply of one line; the newline is added. */
+int http_reply_text(struct http_request *req, unsigned status, const char *format, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

@@ -1,0 +1,461 @@
+/*
+ * http.c - libmicrohttpd glue for a worker: route table, body limit, replies.
+ *
+ * One MHD daemon per listening socket, each with one internal epoll thread. A request
+ * context is created on the first call of the access handler (headers complete) and
+ * freed when MHD reports the request completed; the handler runs once, on the last
+ * call, with the whole body. A Content-Length over the limit is refused with 413
+ * before any of the body is read; a chunked body that grows over it is discarded as
+ * it arrives and refused at its end.
+ *
+ * The only file that includes <microhttpd.h>. Knows nothing of SCEP or certificates.
+ */
+#include "scepd/http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <microhttpd.h>
+
+#include "scepd/log.h"
+
+struct http_server {
+	struct MHD_Daemon *daemon;
+	const struct http_route *routes;
+	size_t n_routes;
+	struct http_limits limits;
+	unsigned in_flight;	   /* __atomic: the MHD thread counts, the worker reads */
+	unsigned fresh_connections; /* __atomic: accepted, no request seen yet */
+	bool quiesced;		   /* __atomic */
+};
+
+/* Per TCP connection: whether a request arrived on it yet. */
+struct http_connection {
+	bool fresh;
+};
+
+struct http_request {
+	struct http_server *server;
+	struct MHD_Connection *connection;
+	enum http_method method;
+	const char *method_name;
+	const char *path;
+	const struct http_route *route;
+	char *body;
+	size_t body_len;
+	bool body_too_large;
+	bool replied;
+	char remote_addr[INET6_ADDRSTRLEN];
+};
+
+static enum http_method
+http_method_parse(const char *method)
+{
+	static const struct {
+		const char *name;
+		enum http_method method;
+	} methods[] = {
+		{ MHD_HTTP_METHOD_GET, HTTP_GET },
+		{ MHD_HTTP_METHOD_HEAD, HTTP_HEAD },
+		{ MHD_HTTP_METHOD_POST, HTTP_POST },
+		{ MHD_HTTP_METHOD_OPTIONS, HTTP_OPTIONS },
+	};
+
+	for (size_t i = 0; i < sizeof(methods) / sizeof(methods[0]); i++)
+		if (strcmp(method, methods[i].name) == 0)
+			return methods[i].method;
+	return 0;
+}
+
+static const struct http_route *
+http_route_find(const struct http_server *server, const char *path)
+{
+	for (size_t i = 0; i < server->n_routes; i++)
+		if (strcmp(server->routes[i].path, path) == 0)
+			return &server->routes[i];
+	return NULL;
+}
+
+static unsigned
+http_route_methods(const struct http_route *route)
+{
+	return route->methods & HTTP_GET ? route->methods | HTTP_HEAD : route->methods;
+}
+
+static void
+http_allow_header(const struct http_route *route, char *buf, size_t size)
+{
+	unsigned methods = http_route_methods(route);
+	size_t len = 0;
+
+	buf[0] = '\0';
+	if (methods & HTTP_GET)
+		len += snprintf(buf + len, size - len, "GET, ");
+	if (methods & HTTP_HEAD)
+		len += snprintf(buf + len, size - len, "HEAD, ");
+	if (methods & HTTP_POST)
+		len += snprintf(buf + len, size - len, "POST, ");
+	if (methods & HTTP_OPTIONS)
+		len += snprintf(buf + len, size - len, "OPTIONS, ");
+	if (len >= 2)
+		buf[len - 2] = '\0';
+}
+
+static int
+http_queue(struct http_request *req, unsigned status, const char *content_type,
+	   const void *body, size_t len, const char *allow)
+{
+	struct MHD_Response *response;
+	int r = 0;
+
+	response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	if (response == NULL)
+		return -ENOMEM;
+	if (content_type != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+		r = -ENOMEM;
+	if (r == 0 && allow != NULL &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
+		r = -ENOMEM;
+	/* A draining worker tells keep-alive clients to go elsewhere for the next request. */
+	if (r == 0 && __atomic_load_n(&req->server->quiesced, __ATOMIC_ACQUIRE) &&
+	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
+		r = -ENOMEM;
+	if (r == 0 && MHD_queue_response(req->connection, status, response) != MHD_YES)
+		r = -EIO;
+	if (r == 0)
+		req->replied = true;
+	MHD_destroy_response(response);
+	return r;
+}
+
+int
+http_reply(struct http_request *req, unsigned status, const char *content_type,
+	   const void *body, size_t len)
+{
+	return http_queue(req, status, content_type, body, len, NULL);
+}
+
+static int
+http_vformat_line(char *buf, size_t size, const char *format, va_list ap)
+{
+	int n = vsnprintf(buf, size - 1, format, ap);
+
+	if (n < 0)
+		return -EINVAL;
+	if ((size_t)n > size - 2)
+		n = (int)(size - 2);
+	buf[n++] = '\n';
+	buf[n] = '\0';
+	return n;
+}
+
+int
+http_reply_text(struct http_request *req, unsigned status, const char *format, ...)
+{
+	char line[1024];
+	va_list ap;
+	int n;
+
+	va_start(ap, format);
+	n = http_vformat_line(line, sizeof(line), format, ap);
+	va_end(ap);
+	if (n < 0)
+		return n;
+	return http_queue(req, status, "text/plain", line, (size_t)n, NULL);
+}
+
+static int
+http_reply_too_large(struct http_request *req)
+{
+	return http_reply_text(req, MHD_HTTP_CONTENT_TOO_LARGE,
+			       "request body too large: the limit is %zu bytes",
+			       req->server->limits.max_request_bytes);
+}
+
+static void
+http_request_free(struct http_request *req)
+{
+	if (req == NULL)
+		return;
+	free(req->body);
+	free(req);
+}
+
+static struct http_request *
+http_request_new(struct http_server *server, struct MHD_Connection *connection,
+		 const char *url, const char *method)
+{
+	const union MHD_ConnectionInfo *info;
+	struct http_request *req;
+
+	if ((req = calloc(1, sizeof(*req))) == NULL)
+		return NULL;
+	req->server = server;
+	req->connection = connection;
+	req->path = url;
+	req->method_name = method;
+	req->method = http_method_parse(method);
+	req->route = http_route_find(server, url);
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	if (info != NULL && info->client_addr != NULL) {
+		const struct sockaddr *sa = info->client_addr;
+
+		if (sa->sa_family == AF_INET)
+			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
+				  req->remote_addr, sizeof(req->remote_addr));
+		else if (sa->sa_family == AF_INET6)
+			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
+				  req->remote_addr, sizeof(req->remote_addr));
+	}
+	return req;
+}
+
+/* The checks that need only the headers: path, method, declared body size. */
+static int
+http_request_precheck(struct http_request *req)
+{
+	const char *length;
+	char allow[64];
+
+	/* Whatever the path: an oversized body is never read. */
+	length = MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND,
+					     MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (length != NULL && strtoull(length, NULL, 10) > req->server->limits.max_request_bytes)
+		return http_reply_too_large(req);
+	if (req->route == NULL)
+		return http_reply_text(req, MHD_HTTP_NOT_FOUND, "not found: %s", req->path);
+	if ((req->method & http_route_methods(req->route)) == 0) {
+		http_allow_header(req->route, allow, sizeof(allow));
+		return http_queue(req, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",
+				  "method not allowed\n", strlen("method not allowed\n"), allow);
+	}
+	return 0;
+}
+
+static int
+http_request_append(struct http_request *req, const char *data, size_t len)
+{
+	char *body;
+
+	if (req->body_too_large || len > req->server->limits.max_request_bytes - req->body_len) {
+		req->body_too_large = true;
+		return 0;
+	}
+	if ((body = realloc(req->body, req->body_len + len + 1)) == NULL)
+		return -ENOMEM;
+	memcpy(body + req->body_len, data, len);
+	req->body = body;
+	req->body_len += len;
+	req->body[req->body_len] = '\0'; /* text bodies may be read as strings */
+	return 0;
+}
+
+static int
+http_request_dispatch(struct http_request *req)
+{
+	int r;
+
+	if (req->body_too_large)
+		return http_reply_too_large(req);
+	r = req->route->handler(req, req->route->userdata);
+	if (r < 0 && !req->replied) {
+		log_error_errno(r, "%s %s from %s failed", req->method_name, req->path,
+				req->remote_addr);
+		r = http_reply_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+	}
+	return r;
+}
+
+/*
+ * A connection accepted just before the worker stopped accepting may not have sent its
+ * request yet; draining waits for it as for a request in flight.
+ */
+static void
+http_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
+		       enum MHD_ConnectionNotificationCode toe)
+{
+	struct http_server *server = cls;
+	struct http_connection *conn = *socket_context;
+
+	(void)connection;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+		if ((conn = calloc(1, sizeof(*conn))) == NULL)
+			return; /* this one is not waited for when draining */
+		conn->fresh = true;
+		__atomic_add_fetch(&server->fresh_connections, 1, __ATOMIC_RELEASE);
+		*socket_context = conn;
+	} else if (conn != NULL) {
+		if (conn->fresh)
+			__atomic_sub_fetch(&server->fresh_connections, 1, __ATOMIC_RELEASE);
+		free(conn);
+		*socket_context = NULL;
+	}
+}
+
+static void
+http_connection_used(struct http_server *server, struct MHD_Connection *connection)
+{
+	const union MHD_ConnectionInfo *info;
+	struct http_connection *conn;
+
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+	if (info == NULL || (conn = info->socket_context) == NULL || !conn->fresh)
+		return;
+	conn->fresh = false;
+	__atomic_sub_fetch(&server->fresh_connections, 1, __ATOMIC_RELEASE);
+}
+
+static enum MHD_Result
+http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
+	    const char *version, const char *upload_data, size_t *upload_data_size,
+	    void **con_cls)
+{
+	struct http_server *server = cls;
+	struct http_request *req = *con_cls;
+
+	(void)version;
+	if (req == NULL) {
+		http_connection_used(server, connection);
+		if ((req = http_request_new(server, connection, url, method)) == NULL)
+			return MHD_NO;
+		*con_cls = req;
+		__atomic_add_fetch(&server->in_flight, 1, __ATOMIC_RELEASE);
+		return http_request_precheck(req) < 0 ? MHD_NO : MHD_YES;
+	}
+	if (req->replied) {
+		*upload_data_size = 0; /* refused early: drop whatever body still arrives */
+		return MHD_YES;
+	}
+	if (*upload_data_size > 0) {
+		if (http_request_append(req, upload_data, *upload_data_size) < 0)
+			return MHD_NO;
+		*upload_data_size = 0;
+		return MHD_YES;
+	}
+	return http_request_dispatch(req) < 0 ? MHD_NO : MHD_YES;
+}
+
+static void
+http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
+	       enum MHD_RequestTerminationCode toe)
+{
+	struct http_server *server = cls;
+	struct http_request *req = *con_cls;
+
+	(void)connection;
+	(void)toe;
+	if (req == NULL)
+		return;
+	http_request_free(req);
+	*con_cls = NULL;
+	__atomic_sub_fetch(&server->in_flight, 1, __ATOMIC_RELEASE);
+}
+
+static void
+http_mhd_log(void *cls, const char *format, va_list ap)
+{
+	char message[512];
+
+	(void)cls;
+	vsnprintf(message, sizeof(message), format, ap);
+	message[strcspn(message, "\n")] = '\0';
+	log_debug("libmicrohttpd: %s", message);
+}
+
+int
+http_server_start(int listen_fd, const struct http_limits *limits,
+		  const struct http_route *routes, size_t n_routes,
+		  struct http_server **ret_server)
+{
+	struct http_server *server;
+
+	if ((server = calloc(1, sizeof(*server))) == NULL)
+		return -ENOMEM;
+	server->routes = routes;
+	server->n_routes = n_routes;
+	server->limits = *limits;
+	server->daemon = MHD_start_daemon(
+		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
+		http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
+		MHD_OPTION_CONNECTION_LIMIT, (unsigned)limits->max_connections,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)limits->request_timeout,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, server,
+		MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server, MHD_OPTION_END);
+	if (server->daemon == NULL) {
+		free(server);
+		return -EIO;
+	}
+	*ret_server = server;
+	return 0;
+}
+
+void
+http_server_quiesce(struct http_server *server)
+{
+	if (__atomic_exchange_n(&server->quiesced, true, __ATOMIC_ACQ_REL))
+		return;
+	/* The listening socket stays the caller's: MHD hands it back here. */
+	(void)MHD_quiesce_daemon(server->daemon);
+}
+
+unsigned
+http_server_requests_in_flight(const struct http_server *server)
+{
+	return __atomic_load_n(&server->in_flight, __ATOMIC_ACQUIRE) +
+	       __atomic_load_n(&server->fresh_connections, __ATOMIC_ACQUIRE);
+}
+
+void
+http_server_free(struct http_server *server)
+{
+	if (server == NULL)
+		return;
+	http_server_quiesce(server); /* else MHD_stop_daemon() closes the caller's socket */
+	MHD_stop_daemon(server->daemon);
+	free(server);
+}
+
+enum http_method
+http_request_method(const struct http_request *req)
+{
+	return req->method;
+}
+
+const char *
+http_request_path(const struct http_request *req)
+{
+	return req->path;
+}
+
+const char *
+http_request_arg(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+const char *
+http_request_header(const struct http_request *req, const char *name)
+{
+	return MHD_lookup_connection_value(req->connection, MHD_HEADER_KIND, name);
+}
+
+const void *
+http_request_body(const struct http_request *req, size_t *ret_len)
+{
+	*ret_len = req->body_len;
+	return req->body;
+}
+
+const char *
+http_request_remote_addr(const struct http_request *req)
+{
+	return req->remote_addr;
+}
