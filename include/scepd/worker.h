@@ -1,0 +1,38 @@
+/*
+ * worker.h - one worker process: everything that happens after fork().
+ *
+ * A worker sets up what must never be inherited (later: the engine and its PKCS#11
+ * session, the store), serves HTTP on the listening sockets it inherited, tells the
+ * supervisor it is ready by writing one byte to its status pipe, and drains on
+ * SIGTERM: stop accepting, let requests in flight finish (at most
+ * server.drain_timeout seconds), exit.
+ */
+#ifndef SCEPD_WORKER_H
+#define SCEPD_WORKER_H
+
+#include <stddef.h>
+
+#include "scepd/config.h"
+
+/* Exit codes of scepd and of its workers. */
+enum scepd_exit {
+	SCEPD_EXIT_OK = 0,
+	SCEPD_EXIT_FAILURE = 1, /* usage, config, start-up failure */
+	SCEPD_EXIT_FATAL = 3,   /* retrying can only make it worse (wrong PIN): don't restart */
+};
+
+#define WORKER_READY_BYTE 'R'
+
+struct worker_args {
+	const struct scepd_config *cfg;
+	const int *listen_fds;
+	size_t n_listen_fds;
+	int status_fd; /* write end of the status pipe; closed once ready */
+	int slot;
+	unsigned generation;
+};
+
+/* Runs the worker until it is told to stop; returns its exit code (enum scepd_exit). */
+int worker_run(const struct worker_args *args);
+
+#endif

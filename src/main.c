@@ -1,0 +1,104 @@
+/*
+ * main.c - scepd's command line: run, check (-t), version, help.
+ *
+ *   scepd -c FILE        run: logs to journald when it is there, else to stderr
+ *   scepd -c FILE -f     run in the foreground with logs on stderr
+ *   scepd -c FILE -t     check the configuration: exit 0, or print every error as
+ *                        "FILE:LINE: setting: what is wrong" and exit 1
+ *   scepd --version | -h
+ *
+ * scepd never daemonizes by itself: systemd (Type=notify) or the shell keeps it.
+ */
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "scepd/config.h"
+#include "scepd/log.h"
+#include "scepd/supervisor.h"
+#include "scepd/worker.h"
+
+#define MAIN_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
+
+static void
+main_usage(FILE *out)
+{
+	fprintf(out, "usage: scepd [-c FILE] [-f] [-t]\n"
+		     "       scepd --version\n"
+		     "\n"
+		     "  -c, --config FILE  configuration file (default " MAIN_DEFAULT_CONFIG ")\n"
+		     "  -f, --foreground   log to stderr instead of journald\n"
+		     "  -t, --test         check the configuration and exit (0 = valid)\n"
+		     "  -h, --help         show this help\n"
+		     "      --version      show the version\n");
+}
+
+static int
+main_load_config(const char *path, struct scepd_config **ret_cfg)
+{
+	struct config_errors errs = { 0 };
+	int r;
+
+	r = config_load(path, ret_cfg, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.v[i]);
+	config_errors_clear(&errs);
+	return r;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "test", no_argument, NULL, 't' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *arg_config = MAIN_DEFAULT_CONFIG;
+	bool arg_foreground = false, arg_test = false;
+	struct scepd_config *cfg = NULL;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "c:fth", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			arg_config = optarg;
+			break;
+		case 'f':
+			arg_foreground = true;
+			break;
+		case 't':
+			arg_test = true;
+			break;
+		case 'h':
+			main_usage(stdout);
+			return SCEPD_EXIT_OK;
+		case 'V':
+			printf("scepd %s\n", SCEPD_VERSION);
+			return SCEPD_EXIT_OK;
+		default:
+			main_usage(stderr);
+			return SCEPD_EXIT_FAILURE;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "scepd: unexpected argument '%s'\n", argv[optind]);
+		main_usage(stderr);
+		return SCEPD_EXIT_FAILURE;
+	}
+
+	if (main_load_config(arg_config, &cfg) < 0)
+		return SCEPD_EXIT_FAILURE;
+	if (arg_test) {
+		/* XXX: keys are checked here (in a short-lived child) once keys.c lands. */
+		printf("%s: configuration OK\n", arg_config);
+		config_free(cfg);
+		return SCEPD_EXIT_OK;
+	}
+	log_setup(arg_foreground ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL, cfg->log.level);
+	return supervisor_run(arg_config, cfg);
+}
