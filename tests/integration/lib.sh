@@ -1,0 +1,145 @@
+# lib.sh - shared helpers of the integration tests. Each t_*.sh sources it, writes its
+# config with a heredoc, starts the real scepd binary on a free loopback port and
+# checks what a user would check. Exit 0 = pass, 1 = fail, 77 = skipped.
+set -euo pipefail
+
+SCEPD_BIN=${SCEPD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/scepd}
+SCEPD_NOTIFY_SINK=${SCEPD_NOTIFY_SINK:-$(dirname "$SCEPD_BIN")/tests/notify_sink}
+TEST_NAME=$(basename "$0" .sh)
+TMP=$(mktemp -d "/tmp/scepd-$TEST_NAME.XXXXXX")
+SCEPD_PID=
+PORT=
+
+cleanup() {
+	local rc=$?
+	if [[ -n "$SCEPD_PID" ]] && kill -0 "$SCEPD_PID" 2>/dev/null; then
+		kill -KILL -- "$SCEPD_PID" $(pgrep -P "$SCEPD_PID" || true) 2>/dev/null || true
+		wait "$SCEPD_PID" 2>/dev/null || true
+	fi
+	if [[ $rc -ne 0 && $rc -ne 77 && -f "$TMP/scepd.log" ]]; then
+		echo "--- scepd log ($TMP/scepd.log, last 40 lines) ---" >&2
+		tail -n 40 "$TMP/scepd.log" >&2
+	fi
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+
+fail() {
+	echo "FAIL: $TEST_NAME: $*" >&2
+	exit 1
+}
+
+skip() {
+	echo "SKIP: $TEST_NAME: $*" >&2
+	exit 77
+}
+
+pass() {
+	echo "ok: $TEST_NAME: $*"
+}
+
+assert_eq() { # expected actual what
+	[[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
+}
+
+# A TCP port on 127.0.0.1 that nothing listens on right now.
+free_port() {
+	local port
+	for _ in $(seq 1 100); do
+		port=$((20000 + RANDOM % 40000))
+		if ! ss -Htln "sport = :$port" | grep -q .; then
+			echo "$port"
+			return 0
+		fi
+	done
+	fail "no free port found"
+}
+
+# A throw-away CA with its key in a file: enough for configs that need a CA.
+make_file_ca() { # DIR
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" \
+		-subj "/CN=scepd test CA" -days 30 \
+		-addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+	chmod 600 "$1/ca.key"
+}
+
+# write_config FILE [EXTRA_SERVER_SETTINGS]: a complete config on $PORT with a file CA.
+write_config() {
+	local file=$1 server_extra=${2:-}
+	[[ -f "$TMP/ca.pem" ]] || make_file_ca "$TMP"
+	cat >"$file" <<CONF
+server: {
+	listen = ["127.0.0.1:$PORT"];
+	$server_extra
+};
+ca: {
+	certificate = "$TMP/ca.pem";
+	key = "$TMP/ca.key";
+};
+storage: { uri = "sqlite:$TMP/scepd.db"; };
+log: { level = "debug"; };
+CONF
+}
+
+# Start scepd in the foreground (logs in $TMP/scepd.log) and wait until it answers.
+start_scepd() { # CONFIG [ARGS...]
+	local config=$1
+	shift
+	"$SCEPD_BIN" -c "$config" -f "$@" >>"$TMP/scepd.log" 2>&1 &
+	SCEPD_PID=$!
+	wait_healthy
+}
+
+wait_healthy() {
+	for _ in $(seq 1 100); do
+		curl -sf "http://127.0.0.1:$PORT/healthz" >/dev/null 2>&1 && return 0
+		kill -0 "$SCEPD_PID" 2>/dev/null || fail "scepd exited during start-up"
+		sleep 0.1
+	done
+	fail "scepd did not answer /healthz within 10 s"
+}
+
+worker_pids() {
+	pgrep -P "$SCEPD_PID" | sort -n | tr '\n' ' ' | sed 's/ $//'
+}
+
+worker_count() {
+	pgrep -c -P "$SCEPD_PID" || true
+}
+
+# Wait up to SECONDS for the worker count to become N.
+wait_worker_count() { # N SECONDS
+	local tries=$(($2 * 10))
+	for _ in $(seq 1 "$tries"); do
+		[[ $(worker_count) -eq $1 ]] && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+# Wait up to SECONDS for PID, a child of this shell, to exit; its exit status is then
+# in EXIT_STATUS. Returns 1 when it is still running.
+EXIT_STATUS=
+wait_exit() { # PID SECONDS
+	local tries=$(($2 * 20))
+	for _ in $(seq 1 "$tries"); do
+		if ! kill -0 "$1" 2>/dev/null; then
+			EXIT_STATUS=0
+			wait "$1" 2>/dev/null || EXIT_STATUS=$?
+			return 0
+		fi
+		sleep 0.05
+	done
+	return 1
+}
+
+# GET PATH N times, one connection each; prints how many requests failed.
+request_loop() { # PATH N
+	local failed=0
+	for _ in $(seq 1 "$2"); do
+		curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$PORT$1" || failed=$((failed + 1))
+	done
+	echo "$failed"
+}
