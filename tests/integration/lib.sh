@@ -9,6 +9,7 @@ TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/scepd-$TEST_NAME.XXXXXX")
 SCEPD_PID=
 PORT=
+BACKGROUND_PIDS=() # helpers started by a test, killed at exit
 
 cleanup() {
 	local rc=$?
@@ -16,6 +17,9 @@ cleanup() {
 		kill -KILL -- "$SCEPD_PID" $(pgrep -P "$SCEPD_PID" || true) 2>/dev/null || true
 		wait "$SCEPD_PID" 2>/dev/null || true
 	fi
+	for pid in "${BACKGROUND_PIDS[@]}"; do
+		kill "$pid" 2>/dev/null || true
+	done
 	if [[ $rc -ne 0 && $rc -ne 77 && -f "$TMP/scepd.log" ]]; then
 		echo "--- scepd log ($TMP/scepd.log, last 40 lines) ---" >&2
 		tail -n 40 "$TMP/scepd.log" >&2
@@ -43,12 +47,13 @@ assert_eq() { # expected actual what
 	[[ "$1" == "$2" ]] || fail "$3: expected '$1', got '$2'"
 }
 
-# A TCP port on 127.0.0.1 that nothing listens on right now.
+# A TCP port that no socket uses right now, below Linux's ephemeral range (32768-)
+# so that no client connection takes it before scepd binds it.
 free_port() {
 	local port
 	for _ in $(seq 1 100); do
-		port=$((20000 + RANDOM % 40000))
-		if ! ss -Htln "sport = :$port" | grep -q .; then
+		port=$((10000 + RANDOM % 22000))
+		if ! ss -Htan "sport = :$port" | grep -q .; then
 			echo "$port"
 			return 0
 		fi

@@ -9,6 +9,7 @@ write_config "$TMP/scepd.conf" "workers = 2;"
 # sd_notify, with a watchdog of 1 s (pings are due every 0.5 s).
 "$SCEPD_NOTIFY_SINK" "$TMP/notify" >"$TMP/notifications" &
 sink=$!
+BACKGROUND_PIDS+=("$sink")
 for _ in $(seq 1 50); do [[ -S "$TMP/notify" ]] && break; sleep 0.1; done
 NOTIFY_SOCKET=$TMP/notify WATCHDOG_USEC=1000000 start_scepd "$TMP/scepd.conf"
 sleep 0.5
