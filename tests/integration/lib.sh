@@ -3,7 +3,8 @@
 # checks what a user would check. Exit 0 = pass, 1 = fail, 77 = skipped.
 set -euo pipefail
 
-SCEPD_BIN=${SCEPD_BIN:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)/build/scepd}
+SCEPD_SOURCE_DIR=${SCEPD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
+SCEPD_BIN=${SCEPD_BIN:-$SCEPD_SOURCE_DIR/build/scepd}
 SCEPD_NOTIFY_SINK=${SCEPD_NOTIFY_SINK:-$(dirname "$SCEPD_BIN")/tests/notify_sink}
 TEST_NAME=$(basename "$0" .sh)
 TMP=$(mktemp -d "/tmp/scepd-$TEST_NAME.XXXXXX")

@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The README's demo: scripts/demo-ca.sh makes a SoftHSM token with a CA key and a
+# config that scepd accepts and serves (on a free port here instead of 8080).
+. "$(dirname "$0")/lib.sh"
+
+"$SCEPD_SOURCE_DIR/scripts/demo-ca.sh" "$TMP/demo" >"$TMP/demo-ca.out" 2>&1 ||
+	fail "demo-ca.sh failed: $(cat "$TMP/demo-ca.out")"
+export SOFTHSM2_CONF=$TMP/demo/softhsm2.conf
+softhsm2-util --show-slots | grep -q "Label:.*scepd-demo" || fail "no scepd-demo token"
+openssl x509 -in "$TMP/demo/ca.pem" -noout -subject | grep -q "scepd demo CA" ||
+	fail "ca.pem has not the demo subject"
+openssl verify -CAfile "$TMP/demo/ca.pem" "$TMP/demo/ca.pem" >/dev/null ||
+	fail "the demo CA certificate does not verify"
+"$SCEPD_SOURCE_DIR/scripts/demo-ca.sh" "$TMP/demo" >/dev/null 2>&1 || fail "second run failed"
+pass "demo CA made in a SoftHSM token, second run idempotent"
+
+PORT=$(free_port)
+sed -i "s/127.0.0.1:8080/127.0.0.1:$PORT/" "$TMP/demo/scepd.conf"
+"$SCEPD_BIN" -c "$TMP/demo/scepd.conf" -t >/dev/null || fail "scepd -t refuses the demo config"
+start_scepd "$TMP/demo/scepd.conf"
+assert_eq ok "$(curl -s "http://127.0.0.1:$PORT/healthz")" "/healthz of the demo"
+pass "scepd serves the demo config"
