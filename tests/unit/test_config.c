@@ -1,0 +1,1195 @@
+/*
+ * test_config.c - unit tests of config.c: every error message with its FILE:LINE,
+ * the defaults, a full configuration, relative paths, config_line(),
+ * config_parse_listen() and the shipped conf/scepd.conf.
+ *
+ * The configurations are parsed with config_load_string() under the name "t.conf"
+ * with a temporary directory as basedir; that directory holds placeholder
+ * files for every file the configurations name (the parser checks only that they
+ * can be opened). "@D@" in an expected line stands for that directory.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "scepd/config.h"
+#include "../../src/config_keys.h"
+
+#define MIN            "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; };\n"
+#define CA             "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; " /* ...and more */
+#define SECRET_SOURCES "use \"credential:NAME\", \"file:PATH\" or \"env:NAME\""
+#define MAX_LINES      10
+
+/* clang-format off */
+static const char *const test_files[] = {
+	"ca.pem",      "ca.key",    "next.pem",     "ra.pem",     "ra.key",
+	"ra-next.pem", "pin.txt",   "pass.txt",     "ra-pass.txt", "challenge.txt",
+	"tokens",      "bad.inc",   "ca-chain.pem", "next-ca.pem", "ra-key.pem",
+	NULL,
+};
+/* clang-format on */
+
+struct test_env {
+	char dir[PATH_MAX];
+};
+
+/* Helpers */
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX * 2];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	assert_non_null(f = fopen(path, "w"));
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+/* tmpl with every "@D@" replaced by dir; the caller frees it. */
+static char *
+expand(const char *tmpl, const char *dir)
+{
+	size_t n = 1;
+	char *out, *o;
+
+	for (const char *p = tmpl; *p != '\0'; p++)
+		n += strncmp(p, "@D@", 3) == 0 ? strlen(dir) : 1;
+	assert_non_null(out = malloc(n));
+	for (o = out; *tmpl != '\0';) {
+		if (strncmp(tmpl, "@D@", 3) == 0) {
+			o = stpcpy(o, dir);
+			tmpl += 3;
+		} else {
+			*o++ = *tmpl++;
+		}
+	}
+	*o = '\0';
+	return out;
+}
+
+static char *
+read_text(const char *path)
+{
+	struct stat st;
+	char *buf;
+	FILE *f;
+
+	assert_non_null(f = fopen(path, "r"));
+	assert_int_equal(fstat(fileno(f), &st), 0);
+	assert_non_null(buf = calloc(1, (size_t)st.st_size + 1));
+	assert_int_equal(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
+	fclose(f);
+	return buf;
+}
+
+static char *
+source_path(const char *rel)
+{
+	const char *src = getenv("SCEPD_SOURCE_DIR");
+	char *p;
+
+	assert_non_null(src);
+	assert_true(asprintf(&p, "%s/%s", src, rel) > 0);
+	return p;
+}
+
+static void
+print_errors(const char *what, const struct config_errors *errs)
+{
+	print_error("case '%s' reported %zu line(s):\n", what, errs->n);
+	for (size_t i = 0; i < errs->n; i++)
+		print_error("  %s\n", errs->v[i]);
+}
+
+/* Parse text that must be valid; the caller frees the result. */
+static struct scepd_config *
+load_ok(const struct test_env *env, const char *text)
+{
+	struct config_errors errs = {0};
+	struct scepd_config *cfg = NULL;
+	int r;
+
+	r = config_load_string(text, "t.conf", env->dir, &cfg, &errs);
+	if (r != 0)
+		print_errors(text, &errs);
+	assert_int_equal(r, 0);
+	assert_int_equal(errs.n, 0);
+	assert_non_null(cfg);
+	config_errors_clear(&errs);
+	return cfg;
+}
+
+/* Setup */
+
+static int
+group_setup(void **state)
+{
+	struct test_env *env = calloc(1, sizeof(*env));
+	char sub[PATH_MAX + 16];
+
+	if (env == NULL)
+		return -1;
+	snprintf(env->dir, sizeof(env->dir), "/tmp/test_config.XXXXXX");
+	if (mkdtemp(env->dir) == NULL)
+		return -1;
+	for (size_t i = 0; test_files[i] != NULL; i++)
+		write_file(env->dir, test_files[i], "placeholder\n");
+	write_file(env->dir, "bad.inc", "server = {\n  workers = 5000; };\n");
+	snprintf(sub, sizeof(sub), "%s/state", env->dir);
+	if (mkdir(sub, 0700) < 0)
+		return -1;
+	*state = env;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	struct test_env *env = *state;
+	char path[PATH_MAX * 2];
+
+	for (size_t i = 0; test_files[i] != NULL; i++) {
+		snprintf(path, sizeof(path), "%s/%s", env->dir, test_files[i]);
+		unlink(path);
+	}
+	snprintf(path, sizeof(path), "%s/t.conf", env->dir);
+	unlink(path);
+	snprintf(path, sizeof(path), "%s/state", env->dir);
+	rmdir(path);
+	rmdir(env->dir);
+	free(env);
+	return 0;
+}
+
+/* Every error, with its line */
+
+struct error_case {
+	const char *what;
+	const char *text;
+	const char *lines[MAX_LINES]; /* expected, in order; "@D@" = the directory */
+};
+
+/* clang-format off */
+static const struct error_case error_cases[] = {
+	/* Syntax: libconfig stops at the first one. */
+	{ "syntax error", "server = {\n  workers = 2;\n  listen = ;\n};\n",
+	  { "t.conf:3: syntax error" } },
+	{ "duplicate setting", MIN "log = { level = \"info\";\n  level = \"debug\"; };\n",
+	  { "t.conf:3: syntax error: duplicate setting name" } },
+
+	/* Types and ranges */
+	{ "workers below range", MIN "server = { workers = -3; };\n",
+	  { "t.conf:2: server.workers: -3 is out of range (0..1024)" } },
+	{ "max_request_bytes below range", MIN "server = { max_request_bytes = 100; };\n",
+	  { "t.conf:2: server.max_request_bytes: 100 is out of range (4096..16777216)" } },
+	{ "days zero", CA "\n  days = 0; };\n",
+	  { "t.conf:2: ca.days: 0 is out of range (1..36500)" } },
+	{ "wrong type int", MIN "server = { workers = \"4\"; };\n",
+	  { "t.conf:2: server.workers: expected an integer, got a string" } },
+	{ "float for int", MIN "server = { request_timeout = 1.5; };\n",
+	  { "t.conf:2: server.request_timeout: expected an integer, got a floating-point "
+	    "number" } },
+	{ "wrong type string", MIN "server = { user = 0; };\n",
+	  { "t.conf:2: server.user: expected a string, got an integer" } },
+	{ "empty string", MIN "server = { group = \"\"; };\n",
+	  { "t.conf:2: server.group: empty; remove the setting to leave it unset" } },
+	{ "wrong type bool", MIN "engine = { allow_inline_pin = \"yes\"; };\n",
+	  { "t.conf:2: engine.allow_inline_pin: expected a boolean (true or false), got a "
+	    "string" } },
+	{ "group expected", MIN "server = 5;\n",
+	  { "t.conf:2: server: expected a group, got an integer" } },
+	{ "required group of wrong type", "ca = \"ca.pem\";\n",
+	  { "t.conf:1: ca: expected a group, got a string" } },
+	{ "range of every server integer",
+	  MIN "server = {\n  request_timeout = 0;\n  max_connections = 65537;\n"
+	      "  drain_timeout = 3601;\n  workers = 1025;\n};\n",
+	  { "t.conf:3: server.request_timeout: 0 is out of range (1..3600)",
+	    "t.conf:4: server.max_connections: 65537 is out of range (1..65536)",
+	    "t.conf:5: server.drain_timeout: 3601 is out of range (1..3600)",
+	    "t.conf:6: server.workers: 1025 is out of range (0..1024)" } },
+
+	/* Unknown settings */
+	{ "unknown with hint", MIN "server = {\n  wokers = 4;\n};\n",
+	  { "t.conf:3: server.wokers: unknown setting 'wokers', did you mean 'workers'?" } },
+	{ "unknown without hint", MIN "server = { frobnicate = 1; };\n",
+	  { "t.conf:2: server.frobnicate: unknown setting 'frobnicate'" } },
+	{ "unknown group with hint", MIN "sevrer = { workers = 2; };\n",
+	  { "t.conf:2: sevrer: unknown setting 'sevrer', did you mean 'server'?" } },
+	{ "unknown top-level setting", MIN "colour = \"blue\";\n",
+	  { "t.conf:2: colour: unknown setting 'colour'" } },
+	{ "unknown nested", MIN "scep = { ra = { certificat = \"ra.pem\"; }; };\n",
+	  { "t.conf:2: scep.ra.certificat: unknown setting 'certificat', did you mean "
+	    "'certificate'?" } },
+	{ "unknown differing in case", MIN "log = { Level = \"info\"; };\n",
+	  { "t.conf:2: log.Level: unknown setting 'Level', did you mean 'level'?" } },
+
+	/* Required settings and files */
+	{ "missing ca.certificate", "ca = {\n  key = \"ca.key\";\n};\n",
+	  { "t.conf:1: ca.certificate: required setting missing" } },
+	{ "missing ca group", "\n\nlog = { level = \"info\"; };\n",
+	  { "t.conf:1: ca.certificate: required setting missing",
+	    "t.conf:1: ca.key: required setting missing" } },
+	{ "empty file", "",
+	  { "t.conf:1: ca.certificate: required setting missing",
+	    "t.conf:1: ca.key: required setting missing" } },
+	{ "missing file", "ca = {\n  certificate = \"nope.pem\";\n  key = \"ca.key\";\n};\n",
+	  { "t.conf:2: ca.certificate: cannot read '@D@/nope.pem': No such file or "
+	    "directory" } },
+	{ "missing absolute file",
+	  "ca = { certificate = \"/nonexistent/ca.pem\"; key = \"ca.key\"; };\n",
+	  { "t.conf:1: ca.certificate: cannot read '/nonexistent/ca.pem': No such file or "
+	    "directory" } },
+	{ "directory as key file", "ca = { certificate = \"ca.pem\";\n  key = \"state\"; };\n",
+	  { "t.conf:2: ca.key: cannot read '@D@/state': Is a directory" } },
+	{ "empty path", "ca = { certificate = \"\"; key = \"ca.key\"; };\n",
+	  { "t.conf:1: ca.certificate: empty path" } },
+	{ "next certificate missing",
+	  CA "\n  next_certificate = \"later.pem\"; };\n",
+	  { "t.conf:2: ca.next_certificate: cannot read '@D@/later.pem': No such file or "
+	    "directory" } },
+
+	/* Engine and PIN */
+	{ "inline pin", MIN "engine = {\n  id = \"pkcs11\";\n  pin = \"1234\";\n};\n",
+	  { "t.conf:4: engine.pin: a PIN written in the configuration file is refused; "
+	    SECRET_SOURCES
+	    ", or set engine.allow_inline_pin = true" } },
+	{ "PIN engine command",
+	  MIN "engine = { id = \"dynamic\";\n  pre = ( (\"ID\", \"pkcs11\"),\n"
+	      "    (\"PIN\", \"1234\") ); };\n",
+	  { "t.conf:4: engine.pre[1]: a PIN written in the configuration file is refused; use "
+	    "engine.pin, or set engine.allow_inline_pin = true" } },
+	{ "pkcs11 key without engine",
+	  "ca = { certificate = \"ca.pem\";\n  key = \"pkcs11:token=ca;object=key\"; };\n",
+	  { "t.conf:2: ca.key: a pkcs11: URI needs engine.id to be set" } },
+	{ "empty pkcs11 URI",
+	  "engine = { id = \"x\"; };\nca = { certificate = \"ca.pem\"; key = \"pkcs11:\"; };\n",
+	  { "t.conf:2: ca.key: empty pkcs11: URI" } },
+	{ "engine settings without id",
+	  MIN "engine = { pre = ( (\"LOAD\") );\n  post = ( );\n  pin = \"env:PIN\"; };\n",
+	  { "t.conf:2: engine.pre: has no effect without engine.id",
+	    "t.conf:4: engine.pin: has no effect without engine.id" } },
+	{ "engine command shapes",
+	  MIN "engine = { id = \"dynamic\";\n  pre = ( (\"A\", \"B\", \"C\"),\n    \"LOAD\",\n"
+	      "    ( ),\n    (\"X\", 1.5) ); };\n",
+	  { "t.conf:3: engine.pre[0]: expected (\"NAME\", \"VALUE\") or (\"NAME\")",
+	    "t.conf:4: engine.pre[1]: expected (\"NAME\", \"VALUE\") or (\"NAME\")",
+	    "t.conf:5: engine.pre[2]: expected (\"NAME\", \"VALUE\") or (\"NAME\")",
+	    "t.conf:6: engine.pre[3]: expected (\"NAME\", \"VALUE\") or (\"NAME\")" } },
+	{ "engine commands not a list", MIN "engine = { id = \"dynamic\"; post = \"LOAD\"; };\n",
+	  { "t.conf:2: engine.post: expected a list, got a string" } },
+	{ "empty engine id", MIN "engine = { id = \"\"; };\n",
+	  { "t.conf:2: engine.id: empty; remove the setting to leave it unset" } },
+
+	/* Other secrets */
+	{ "inline key passphrase",
+	  CA "\n  key_passphrase = \"hunter2\"; };\n",
+	  { "t.conf:2: ca.key_passphrase: a secret written in the configuration file is "
+	    "refused; " SECRET_SOURCES } },
+	{ "credential with slash",
+	  CA "key_passphrase = \"credential:../x\"; };\n",
+	  { "t.conf:1: ca.key_passphrase: \"credential:NAME\" needs a NAME without '/'" } },
+	{ "empty credential",
+	  CA "key_passphrase = \"credential:\"; };\n",
+	  { "t.conf:1: ca.key_passphrase: \"credential:NAME\" needs a NAME without '/'" } },
+	{ "bad env name",
+	  CA "key_passphrase = \"env:1PASS\"; };\n",
+	  { "t.conf:1: ca.key_passphrase: \"env:NAME\" needs a variable NAME of letters, "
+	    "digits and '_'" } },
+	{ "missing secret file",
+	  CA "key_passphrase = \"file:nope.txt\"; };\n",
+	  { "t.conf:1: ca.key_passphrase: cannot read '@D@/nope.txt': No such file or "
+	    "directory" } },
+	{ "empty secret",
+	  CA "key_passphrase = \"\"; };\n",
+	  { "t.conf:1: ca.key_passphrase: empty; " SECRET_SOURCES } },
+	{ "inline RA passphrase",
+	  MIN "scep = { ra = { certificate = \"ra.pem\"; key = \"ra.key\";\n"
+	      "  key_passphrase = \"hunter2\"; }; };\n",
+	  { "t.conf:3: scep.ra.key_passphrase: a secret written in the configuration file is "
+	    "refused; " SECRET_SOURCES } },
+
+	/* SCEP: RA, challenge, approval */
+	{ "RA certificate without key", MIN "scep = { ra = {\n  certificate = \"ra.pem\"; }; };\n",
+	  { "t.conf:2: scep.ra.key: required when scep.ra.certificate is set" } },
+	{ "RA key without certificate", MIN "scep = { ra = { key = \"ra.key\"; }; };\n",
+	  { "t.conf:2: scep.ra.certificate: required when scep.ra.key is set" } },
+	{ "RA next certificate alone",
+	  MIN "scep = { ra = {\n  next_certificate = \"ra-next.pem\"; }; };\n",
+	  { "t.conf:3: scep.ra.next_certificate: needs scep.ra.certificate" } },
+	{ "RA pkcs11 key without engine",
+	  MIN "scep = { ra = { certificate = \"ra.pem\";\n  key = \"pkcs11:object=ra\"; }; };\n",
+	  { "t.conf:3: scep.ra.key: a pkcs11: URI needs engine.id to be set" } },
+	{ "static challenge without secret",
+	  MIN "scep = { challenge = {\n  mode = \"static\"; }; };\n",
+	  { "t.conf:2: scep.challenge.secret: required when scep.challenge.mode = \"static\"" } },
+	{ "challenge secret without static",
+	  MIN "scep = { challenge = {\n  mode = \"otp\";\n  secret = \"env:CHALLENGE\"; }; };\n",
+	  { "t.conf:4: scep.challenge.secret: only used when scep.challenge.mode = \"static\"" } },
+	{ "inline challenge",
+	  MIN "scep = { challenge = { mode = \"static\";\n  secret = \"letmein\"; }; };\n",
+	  { "t.conf:3: scep.challenge.secret: a secret written in the configuration file is "
+	    "refused; " SECRET_SOURCES } },
+	{ "bad challenge mode", MIN "scep = { challenge = { mode = \"otpx\"; }; };\n",
+	  { "t.conf:2: scep.challenge.mode: 'otpx' is not one of \"none\", \"static\", "
+	    "\"otp\"" } },
+	{ "bad approval", MIN "scep = { approval = \"maybe\"; };\n",
+	  { "t.conf:2: scep.approval: 'maybe' is not one of \"auto\", \"manual\"" } },
+
+	/* CA: digest, serial, extensions */
+	{ "digest md5", CA "\n  digest = \"md5\"; };\n",
+	  { "t.conf:2: ca.digest: 'md5' is refused: MD5 is broken; use \"sha256\", \"sha384\" "
+	    "or \"sha512\"" } },
+	{ "digest sha1", CA "\n  digest = \"SHA1\"; };\n",
+	  { "t.conf:2: ca.digest: 'SHA1' is refused: SHA-1 collisions are practical; use "
+	    "\"sha256\", \"sha384\" or \"sha512\"" } },
+	{ "digest unknown", CA "\n  digest = \"sha224\"; };\n",
+	  { "t.conf:2: ca.digest: 'sha224' is not one of \"sha256\", \"sha384\", \"sha512\"" } },
+	{ "serial unknown", CA "\n  serial = \"sequential\"; };\n",
+	  { "t.conf:2: ca.serial: 'sequential' is not one of \"random\", \"subject\", "
+	    "\"file:PATH\"" } },
+	{ "serial directory missing",
+	  CA "\n  serial = \"file:nodir/serial\"; };\n",
+	  { "t.conf:2: ca.serial: cannot use directory '@D@/nodir': No such file or directory" } },
+	{ "serial directory is a file",
+	  CA "\n  serial = \"file:ca.pem/serial\"; };\n",
+	  { "t.conf:2: ca.serial: cannot use directory '@D@/ca.pem': Not a directory" } },
+	{ "serial names a directory", CA "\n  serial = \"file:state\"; };\n",
+	  { "t.conf:2: ca.serial: cannot use '@D@/state': Is a directory" } },
+	{ "days out of range", CA "\n  days = 36501; };\n",
+	  { "t.conf:2: ca.days: 36501 is out of range (1..36500)" } },
+	{ "extensions",
+	  CA "\n"
+	  "  extensions = ( (\"keyUsage\", \"digitalSignatur\"),\n"
+	  "    (\"fooBar\", \"x\"),\n"
+	  "    (\"basicConstraints\", \"CA:FALSE\"),\n"
+	  "    (\"basicConstraints\", \"CA:TRUE\"),\n"
+	  "    (\"subjectKeyIdentifier\"),\n"
+	  "    (\"subjectAltName\", \"@alt_names\") ); };\n",
+	  { "t.conf:2: ca.extensions[0]: OpenSSL refuses 'digitalSignatur' for keyUsage: unknown "
+	    "bit string argument",
+	    "t.conf:3: ca.extensions[1]: 'fooBar' is not an X.509v3 extension known to OpenSSL",
+	    "t.conf:5: ca.extensions[3]: 'basicConstraints' is listed twice",
+	    "t.conf:6: ca.extensions[4]: expected (\"NAME\", \"VALUE\")",
+	    "t.conf:7: ca.extensions[5]: OpenSSL refuses '@alt_names' for subjectAltName: "
+	    "invalid extension string" } },
+	{ "extensions not a list",
+	  CA "\n  extensions = \"basicConstraints\"; };\n",
+	  { "t.conf:2: ca.extensions: expected a list, got a string" } },
+
+	/* server.listen */
+	{ "listen entries",
+	  MIN "server = { listen = (\n    \"127.0.0.1:8080\",\n    \"300.0.0.1:80\",\n"
+	      "    \"[::1]:0\",\n    8080,\n    \"127.0.0.1:8080\",\n    \"localhost:80\" ); };\n",
+	  { "t.conf:4: server.listen[1]: '300.0.0.1:80' is not a numeric address and port such "
+	    "as \"127.0.0.1:8080\", \"[::1]:8080\" or \"*:8080\"",
+	    "t.conf:5: server.listen[2]: '[::1]:0': the port is out of range (1..65535)",
+	    "t.conf:6: server.listen[3]: expected a string, got an integer",
+	    "t.conf:7: server.listen[4]: '127.0.0.1:8080' is listed twice",
+	    "t.conf:8: server.listen[5]: 'localhost:80' is not a numeric address and port such "
+	    "as \"127.0.0.1:8080\", \"[::1]:8080\" or \"*:8080\"" } },
+	{ "listen empty", MIN "server = { listen = [ ]; };\n",
+	  { "t.conf:2: server.listen: empty; at least one address is needed" } },
+	{ "listen string", MIN "server = { listen = \"127.0.0.1:80\"; };\n",
+	  { "t.conf:2: server.listen: expected an array of strings, got a string" } },
+	{ "listen same address written twice",
+	  MIN "server = { listen = [\"*:80\", \"0.0.0.0:80\"]; };\n",
+	  { "t.conf:2: server.listen[1]: '0.0.0.0:80' is listed twice" } },
+
+	/* subject and subjectAltName rules */
+	{ "subject request",
+	  MIN "scep = { subject = { request = ( \"*\",\n    \"XXQ\",\n    (\"CN\", 0),\n"
+	      "    (\"*\", 2),\n    \"CN\",\n    (\"OU\", 1),\n    \"OU\",\n    42 ); }; };\n",
+	  { "t.conf:3: scep.subject.request[1]: 'XXQ' is not a subject field known to OpenSSL",
+	    "t.conf:4: scep.subject.request[2]: count 0 is out of range (1..1000)",
+	    "t.conf:5: scep.subject.request[3]: '*' takes no count",
+	    "t.conf:8: scep.subject.request[6]: 'OU' is listed twice",
+	    "t.conf:9: scep.subject.request[7]: expected \"FIELD\" or (\"FIELD\", COUNT)" } },
+	{ "subject request count too large",
+	  MIN "csr = { subject = { request = ( (\"CN\", 1001) ); }; };\n",
+	  { "t.conf:2: csr.subject.request[0]: count 1001 is out of range (1..1000)" } },
+	{ "subject request not a list", MIN "scep = { subject = { request = \"*\"; }; };\n",
+	  { "t.conf:2: scep.subject.request: expected an array or a list, got a string" } },
+	{ "subject set",
+	  MIN "scep = { subject = { set = ( (\"XXQ\", \"v\"),\n    (\"CN\"),\n"
+	      "    (\"*\", \"x\") ); }; };\n",
+	  { "t.conf:2: scep.subject.set[0]: 'XXQ' is not a subject field known to OpenSSL",
+	    "t.conf:3: scep.subject.set[1]: expected (\"FIELD\", \"VALUE\")",
+	    "t.conf:4: scep.subject.set[2]: '*' is not a subject field known to OpenSSL" } },
+	{ "subjectAltName rules",
+	  MIN "csr = { subject_alt_name = { request = [\"dnsName\", \"email\"];\n"
+	      "    set = ( (\"dNSName\", \"%{REMOTE_HOST}\"),\n"
+	      "      (\"iPAddress\", \"%{REMOTE_ADDR\"),\n"
+	      "      (\"rfc822Name\", \"\") ); }; };\n",
+	  { "t.conf:2: csr.subject_alt_name.request[0]: 'dnsName' is not a subjectAltName type, "
+	    "did you mean 'dNSName'?",
+	    "t.conf:2: csr.subject_alt_name.request[1]: 'email' is not a subjectAltName type "
+	    "(otherName, rfc822Name, dNSName, x400Address, directoryName, ediPartyName, "
+	    "uniformResourceIdentifier, iPAddress, registeredID)",
+	    "t.conf:3: csr.subject_alt_name.set[0]: '%{REMOTE_HOST}' is not a known variable "
+	    "(%{REMOTE_ADDR}, %{REMOTE_USER})",
+	    "t.conf:4: csr.subject_alt_name.set[1]: '%{REMOTE_ADDR': unterminated '%{'",
+	    "t.conf:5: csr.subject_alt_name.set[2]: empty value" } },
+
+	/* Freshness, URLs, paths */
+	{ "freshness max out of range", MIN "scep = { freshness = [2, 99999999]; };\n",
+	  { "t.conf:2: scep.freshness[1]: 99999999 is out of range (0..31536000)" } },
+	{ "freshness factor out of range", MIN "scep = { freshness = 1001; };\n",
+	  { "t.conf:2: scep.freshness: 1001 is out of range (0..1000)" } },
+	{ "freshness factor in array out of range", MIN "scep = { freshness = [-1]; };\n",
+	  { "t.conf:2: scep.freshness[0]: -1 is out of range (0..1000)" } },
+	{ "freshness shape", MIN "scep = { freshness = [1, 2, 3]; };\n",
+	  { "t.conf:2: scep.freshness: expected [FACTOR] or [FACTOR, MAX_SECONDS]" } },
+	{ "freshness string", MIN "scep = { freshness = \"2\"; };\n",
+	  { "t.conf:2: scep.freshness: expected [FACTOR] or [FACTOR, MAX_SECONDS]" } },
+	{ "bad URLs", MIN "scep = { crl_url = \"ftp://x/crl\";\n  location = \"http://\"; };\n",
+	  { "t.conf:2: scep.crl_url: 'ftp://x/crl' is not an http:// or https:// URL",
+	    "t.conf:3: scep.location: 'http://' is not an http:// or https:// URL" } },
+	{ "path without slash", MIN "scep = { path = \"scep\"; };\n",
+	  { "t.conf:2: scep.path: 'scep' does not start with '/'" } },
+	{ "path with query", MIN "csr = { path = \"/csr?x\"; };\n",
+	  { "t.conf:2: csr.path: '/csr?x' is not a plain URL path (no spaces, '?', '#' or "
+	    "'%')" } },
+	{ "reserved path", MIN "csr = { path = \"/metrics\"; };\n",
+	  { "t.conf:2: csr.path: '/metrics' is reserved (/healthz, /metrics, "
+	    "/cgi-bin/pkiclient.exe)" } },
+	{ "legacy SCEP path", MIN "scep = { path = \"/cgi-bin/pkiclient.exe\"; };\n",
+	  { "t.conf:2: scep.path: '/cgi-bin/pkiclient.exe' is reserved (/healthz, /metrics, "
+	    "/cgi-bin/pkiclient.exe)" } },
+	{ "same path twice",
+	  MIN "scep = { path = \"/enroll\"; };\ncsr = { path = \"/enroll\"; };\n",
+	  { "t.conf:3: csr.path: '/enroll' is also scep.path" } },
+	{ "scep path equal to default csr path", MIN "scep = { path = \"/csr\"; };\n",
+	  { "t.conf:2: scep.path: '/csr' is also csr.path" } },
+
+	/* /csr, storage, log */
+	{ "csr auth unknown", MIN "csr = { auth = \"basic\"; };\n",
+	  { "t.conf:2: csr.auth: 'basic' is not one of \"none\", \"tokens:PATH\"" } },
+	{ "csr tokens missing", MIN "csr = { auth = \"tokens:nope\"; };\n",
+	  { "t.conf:2: csr.auth: cannot read '@D@/nope': No such file or directory" } },
+	{ "storage unsupported", MIN "storage = { uri = \"mysql://scepd:hunter2@db/scepd\"; };\n",
+	  { "t.conf:2: storage.uri: unsupported URI; use \"sqlite:PATH\", \"postgresql://...\" "
+	    "or \"postgres://...\"" } },
+	{ "storage sqlite without path", MIN "storage = { uri = \"sqlite:\"; };\n",
+	  { "t.conf:2: storage.uri: \"sqlite:PATH\" needs a PATH" } },
+	{ "log level", MIN "log = { level = \"verbose\"; };\n",
+	  { "t.conf:2: log.level: 'verbose' is not one of \"err\", \"warning\", \"notice\", "
+	    "\"info\", \"debug\"" } },
+
+	/* @include: lines name the included file */
+	{ "error in included file", MIN "@include \"bad.inc\"\n",
+	  { "bad.inc:2: server.workers: 5000 is out of range (0..1024)" } },
+	{ "missing included file", MIN "@include \"nope.inc\"\n",
+	  { "t.conf:2: syntax error: cannot open include file" } },
+
+	/* Several errors: all of them, in file order */
+	{ "many errors in order",
+	  "server = {\n  workers = 2000;\n  wokers = 1;\n};\n"
+	  "ca = {\n  certificate = \"nope.pem\";\n"
+	  "  key = \"pkcs11:object=ca\";\n  digest = \"md5\";\n};\nlog = { level = \"loud\"; };\n"
+	  "bogus = 1;\n",
+	  { "t.conf:2: server.workers: 2000 is out of range (0..1024)",
+	    "t.conf:3: server.wokers: unknown setting 'wokers', did you mean 'workers'?",
+	    "t.conf:6: ca.certificate: cannot read '@D@/nope.pem': No such file or directory",
+	    "t.conf:7: ca.key: a pkcs11: URI needs engine.id to be set",
+	    "t.conf:8: ca.digest: 'md5' is refused: MD5 is broken; use \"sha256\", \"sha384\" or "
+	    "\"sha512\"",
+	    "t.conf:10: log.level: 'loud' is not one of \"err\", \"warning\", \"notice\", "
+	    "\"info\", \"debug\"",
+	    "t.conf:11: bogus: unknown setting 'bogus'" } },
+};
+/* clang-format on */
+
+static bool
+check_error_case(const struct test_env *env, const struct error_case *c)
+{
+	struct scepd_config *const untouched = (struct scepd_config *)(uintptr_t)0x1;
+	struct config_errors errs = {0};
+	struct scepd_config *cfg = untouched;
+	size_t want = 0;
+	bool ok;
+	int r;
+
+	while (want < MAX_LINES && c->lines[want] != NULL)
+		want++;
+	r = config_load_string(c->text, "t.conf", env->dir, &cfg, &errs);
+	ok = r == -EINVAL && cfg == untouched && errs.n == want;
+	for (size_t i = 0; ok && i < want; i++) {
+		char *line = expand(c->lines[i], env->dir);
+
+		if (strcmp(line, errs.v[i]) != 0) {
+			print_error("case '%s' line %zu:\n  want %s\n  got  %s\n", c->what, i, line,
+			            errs.v[i]);
+			ok = false;
+		}
+		free(line);
+	}
+	if (!ok) {
+		print_error("case '%s': r=%d, cfg %s\n", c->what, r,
+		            cfg == untouched ? "untouched" : "CLOBBERED");
+		print_errors(c->what, &errs);
+	}
+	config_errors_clear(&errs);
+	return ok;
+}
+
+/* Every case runs, so one run shows every mismatch. */
+static void
+test_errors(void **state)
+{
+	size_t failed = 0;
+
+	for (size_t i = 0; i < sizeof(error_cases) / sizeof(error_cases[0]); i++)
+		failed += !check_error_case(*state, &error_cases[i]);
+	assert_int_equal(failed, 0);
+}
+
+/* No error line ever shows a secret, however it is written wrong. */
+static void
+test_secrets_never_shown(void **state)
+{
+	static const char *const texts[] = {
+	        MIN "engine = { id = \"x\"; pin = \"hunter2\"; };\n",
+	        MIN "engine = { pin = \"hunter2\"; };\n",
+	        MIN "engine = { id = \"x\"; pre = ( (\"PIN\", \"hunter2\") ); };\n",
+	        "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; key_passphrase = \"hunter2\"; "
+	        "};\n",
+	        MIN "scep = { challenge = { mode = \"static\"; secret = \"hunter2\"; }; };\n",
+	        MIN "scep = { challenge = { secret = \"hunter2\"; }; };\n",
+	        MIN "scep = { ra = { certificate = \"ra.pem\"; key = \"ra.key\"; key_passphrase = "
+	            "\"hunter2\"; }; };\n",
+	        MIN "storage = { uri = \"mysql://u:hunter2@h/db\"; };\n",
+	        MIN "engine = { id = \"x\"; pin = \"hunter2\"; pni = \"hunter2\"; };\n",
+	};
+	const struct test_env *env = *state;
+
+	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
+		struct config_errors errs = {0};
+		struct scepd_config *cfg = NULL;
+
+		assert_int_equal(config_load_string(texts[i], "t.conf", env->dir, &cfg, &errs),
+		                 -EINVAL);
+		assert_null(cfg);
+		assert_true(errs.n > 0);
+		for (size_t j = 0; j < errs.n; j++)
+			if (strstr(errs.v[j], "hunter2") != NULL)
+				fail_msg("secret shown: %s", errs.v[j]);
+		config_errors_clear(&errs);
+	}
+}
+
+/* Valid configurations */
+
+static void
+test_defaults(void **state)
+{
+	const struct test_env *env = *state;
+	struct scepd_config *cfg = load_ok(env, MIN);
+	char *cert = expand("@D@/ca.pem", env->dir), *key = expand("@D@/ca.key", env->dir);
+	static const char *const ext[][2] = {
+	        {"basicConstraints", "CA:FALSE"},
+	        {"keyUsage", "critical,digitalSignature,keyEncipherment"},
+	        {"subjectKeyIdentifier", "hash"},
+	        {"authorityKeyIdentifier", "keyid,issuer"},
+	};
+
+	assert_string_equal(cfg->path, "t.conf");
+	assert_int_equal(cfg->server.listen.n, 1);
+	assert_string_equal(cfg->server.listen.v[0], "127.0.0.1:8080");
+	assert_int_equal(cfg->server.workers, 0);
+	assert_int_equal(cfg->server.max_request_bytes, 131072);
+	assert_int_equal(cfg->server.request_timeout, 30);
+	assert_int_equal(cfg->server.max_connections, 1024);
+	assert_int_equal(cfg->server.drain_timeout, 10);
+	assert_null(cfg->server.user);
+	assert_null(cfg->server.group);
+	assert_null(cfg->engine.id);
+	assert_int_equal(cfg->engine.pre.n, 0);
+	assert_int_equal(cfg->engine.post.n, 0);
+	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_NONE);
+	assert_null(cfg->engine.pin.ref);
+	assert_false(cfg->engine.allow_inline_pin);
+	assert_string_equal(cfg->ca.certificate, cert);
+	assert_string_equal(cfg->ca.key, key);
+	assert_int_equal(cfg->ca.key_passphrase.kind, CONFIG_SECRET_NONE);
+	assert_null(cfg->ca.next_certificate);
+	assert_int_equal(cfg->ca.days, 365);
+	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_RANDOM);
+	assert_null(cfg->ca.serial_file);
+	assert_string_equal(cfg->ca.digest, "sha256");
+	assert_int_equal(cfg->ca.extensions.n, 4);
+	for (size_t i = 0; i < 4; i++) {
+		assert_string_equal(cfg->ca.extensions.v[i].name, ext[i][0]);
+		assert_string_equal(cfg->ca.extensions.v[i].value, ext[i][1]);
+		assert_int_equal(cfg->ca.extensions.v[i].line, 0);
+	}
+	assert_string_equal(cfg->scep.path, "/scep");
+	assert_null(cfg->scep.ra.certificate);
+	assert_null(cfg->scep.ra.key);
+	assert_null(cfg->scep.ra.next_certificate);
+	assert_int_equal(cfg->scep.challenge_mode, CONFIG_CHALLENGE_NONE);
+	assert_int_equal(cfg->scep.challenge_secret.kind, CONFIG_SECRET_NONE);
+	assert_int_equal(cfg->scep.approval, CONFIG_APPROVAL_AUTO);
+	assert_int_equal(cfg->scep.subject.request.n, 1);
+	assert_string_equal(cfg->scep.subject.request.v[0].field, CONFIG_FIELD_ANY);
+	assert_int_equal(cfg->scep.subject.request.v[0].count, CONFIG_COUNT_UNLIMITED);
+	assert_int_equal(cfg->scep.subject.set.n, 0);
+	assert_int_equal(cfg->scep.subject_alt_name.request.n, 0);
+	assert_int_equal(cfg->scep.subject_alt_name.set.n, 0);
+	assert_int_equal(cfg->scep.freshness_factor, 2);
+	assert_int_equal(cfg->scep.freshness_max, 86400);
+	assert_null(cfg->scep.crl_url);
+	assert_null(cfg->scep.location);
+	assert_string_equal(cfg->csr.path, "/csr");
+	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_NONE);
+	assert_null(cfg->csr.tokens_file);
+	assert_int_equal(cfg->csr.subject.request.n, 1);
+	assert_string_equal(cfg->csr.subject.request.v[0].field, CONFIG_FIELD_ANY);
+	assert_int_equal(cfg->csr.subject_alt_name.request.n, 0);
+	assert_string_equal(cfg->storage.uri, "sqlite:/var/lib/scepd/scepd.db");
+	assert_int_equal(cfg->log.level, LOG_INFO);
+	free(cert);
+	free(key);
+	config_free(cfg);
+}
+
+/* clang-format off */
+static const char full_text[] =
+	"# every setting, relative paths against the directory\n"
+	"server: {\n"
+	"  listen = [\"127.0.0.1:8080\", \"[::1]:8443\", \"*:80\"];\n"
+	"  workers = 4;\n"
+	"  max_request_bytes = 65536;\n"
+	"  request_timeout = 15;\n"
+	"  max_connections = 200;\n"
+	"  drain_timeout = 20;\n"
+	"  user = \"scepd\";\n"
+	"  group = \"scepd\";\n"
+	"};\n"
+	"engine: {\n"
+	"  id = \"dynamic\";\n"
+	"  pre = ( (\"SO_PATH\", \"/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so\"),\n"
+	"          (\"ID\", \"pkcs11\"), (\"LIST_ADD\", 1), (\"LOAD\"),\n"
+	"          (\"MODULE_PATH\", \"/usr/lib/softhsm/libsofthsm2.so\") );\n"
+	"  post = [ ];\n"
+	"  pin = \"file:pin.txt\";\n"
+	"  allow_inline_pin = false;\n"
+	"};\n"
+	"ca: {\n"
+	"  certificate = \"ca-chain.pem\";\n"
+	"  key = \"pkcs11:token=scepd;object=ca;type=private\";\n"
+	"  key_passphrase = \"env:CA_PASS\";\n"
+	"  next_certificate = \"next.pem\";\n"
+	"  days = 730;\n"
+	"  serial = \"file:state/serial\";\n"
+	"  digest = \"sha384\";\n"
+	"  extensions = ( (\"basicConstraints\", \"critical,CA:FALSE\"),\n"
+	"                 (\"extendedKeyUsage\", \"clientAuth\") );\n"
+	"};\n"
+	"scep: {\n"
+	"  path = \"/enroll\";\n"
+	"  ra = { certificate = \"ra.pem\"; key = \"ra.key\";"
+	"         key_passphrase = \"file:ra-pass.txt\";\n"
+	"         next_certificate = \"ra-next.pem\"; };\n"
+	"  challenge = { mode = \"static\"; secret = \"credential:challenge\"; };\n"
+	"  approval = \"manual\";\n"
+	"  subject = { request = (\"*\", (\"CN\", 1));"
+	"              set = ( (\"OU\", \"Terms and Conditions Apply\"),\n"
+	"              (\"CN\", \"%{REMOTE_USER}\") ); };\n"
+	"  subject_alt_name = { request = [\"dNSName\", \"iPAddress\"];\n"
+	"                       set = ( (\"iPAddress\", \"%{REMOTE_ADDR}\") ); };\n"
+	"  freshness = [4, 3600];\n"
+	"  crl_url = \"http://pki.example.com/ca.crl\";\n"
+	"  location = \"https://pki.example.com/scep\";\n"
+	"};\n"
+	"csr: {\n"
+	"  path = \"/csr\";\n"
+	"  auth = \"tokens:tokens\";\n"
+	"  subject = { request = [\"CN\"]; set = ( ); };\n"
+	"  subject_alt_name = { request = ((\"dNSName\", 2)); };\n"
+	"};\n"
+	"storage: { uri = \"sqlite:state/scepd.db\"; };\n"
+	"log: { level = \"warn\"; };\n";
+/* clang-format on */
+
+static void
+check_pair(const struct config_pair *p, const char *name, const char *value, int line)
+{
+	assert_string_equal(p->name, name);
+	if (value == NULL)
+		assert_null(p->value);
+	else
+		assert_string_equal(p->value, value);
+	assert_int_equal(p->line, line);
+}
+
+static void
+check_path(const char *got, const struct test_env *env, const char *tmpl)
+{
+	char *want = expand(tmpl, env->dir);
+
+	assert_non_null(got);
+	assert_string_equal(got, want);
+	free(want);
+}
+
+static void
+test_full(void **state)
+{
+	const struct test_env *env = *state;
+	struct scepd_config *cfg = load_ok(env, full_text);
+	const struct config_scep *scep = &cfg->scep;
+
+	assert_int_equal(cfg->server.listen.n, 3);
+	assert_string_equal(cfg->server.listen.v[1], "[::1]:8443");
+	assert_int_equal(cfg->server.workers, 4);
+	assert_int_equal(config_worker_count(cfg), 4);
+	assert_int_equal(cfg->server.max_request_bytes, 65536);
+	assert_int_equal(cfg->server.request_timeout, 15);
+	assert_int_equal(cfg->server.max_connections, 200);
+	assert_int_equal(cfg->server.drain_timeout, 20);
+	assert_string_equal(cfg->server.user, "scepd");
+	assert_string_equal(cfg->server.group, "scepd");
+
+	assert_string_equal(cfg->engine.id, "dynamic");
+	assert_int_equal(cfg->engine.pre.n, 5);
+	check_pair(&cfg->engine.pre.v[0], "SO_PATH",
+	           "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", 14);
+	check_pair(&cfg->engine.pre.v[2], "LIST_ADD", "1", 15);
+	check_pair(&cfg->engine.pre.v[3], "LOAD", NULL, 15);
+	check_pair(&cfg->engine.pre.v[4], "MODULE_PATH", "/usr/lib/softhsm/libsofthsm2.so", 16);
+	assert_int_equal(cfg->engine.post.n, 0);
+	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_FILE);
+	check_path(cfg->engine.pin.ref, env, "@D@/pin.txt");
+
+	check_path(cfg->ca.certificate, env, "@D@/ca-chain.pem");
+	assert_string_equal(cfg->ca.key, "pkcs11:token=scepd;object=ca;type=private");
+	assert_int_equal(cfg->ca.key_passphrase.kind, CONFIG_SECRET_ENV);
+	assert_string_equal(cfg->ca.key_passphrase.ref, "CA_PASS");
+	check_path(cfg->ca.next_certificate, env, "@D@/next.pem");
+	assert_int_equal(cfg->ca.days, 730);
+	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_FILE);
+	check_path(cfg->ca.serial_file, env, "@D@/state/serial");
+	assert_string_equal(cfg->ca.digest, "sha384");
+	assert_int_equal(cfg->ca.extensions.n, 2);
+	check_pair(&cfg->ca.extensions.v[0], "basicConstraints", "critical,CA:FALSE", 29);
+	check_pair(&cfg->ca.extensions.v[1], "extendedKeyUsage", "clientAuth", 30);
+
+	assert_string_equal(scep->path, "/enroll");
+	check_path(scep->ra.certificate, env, "@D@/ra.pem");
+	check_path(scep->ra.key, env, "@D@/ra.key");
+	assert_int_equal(scep->ra.key_passphrase.kind, CONFIG_SECRET_FILE);
+	check_path(scep->ra.key_passphrase.ref, env, "@D@/ra-pass.txt");
+	check_path(scep->ra.next_certificate, env, "@D@/ra-next.pem");
+	assert_int_equal(scep->challenge_mode, CONFIG_CHALLENGE_STATIC);
+	assert_int_equal(scep->challenge_secret.kind, CONFIG_SECRET_CREDENTIAL);
+	assert_string_equal(scep->challenge_secret.ref, "challenge");
+	assert_int_equal(scep->approval, CONFIG_APPROVAL_MANUAL);
+	assert_int_equal(scep->subject.request.n, 2);
+	assert_string_equal(scep->subject.request.v[0].field, "*");
+	assert_int_equal(scep->subject.request.v[0].count, CONFIG_COUNT_UNLIMITED);
+	assert_string_equal(scep->subject.request.v[1].field, "CN");
+	assert_int_equal(scep->subject.request.v[1].count, 1);
+	assert_int_equal(scep->subject.set.n, 2);
+	check_pair(&scep->subject.set.v[0], "OU", "Terms and Conditions Apply", 38);
+	check_pair(&scep->subject.set.v[1], "CN", "%{REMOTE_USER}", 39);
+	assert_int_equal(scep->subject_alt_name.request.n, 2);
+	assert_string_equal(scep->subject_alt_name.request.v[1].field, "iPAddress");
+	assert_int_equal(scep->subject_alt_name.set.n, 1);
+	assert_int_equal(scep->freshness_factor, 4);
+	assert_int_equal(scep->freshness_max, 3600);
+	assert_string_equal(scep->crl_url, "http://pki.example.com/ca.crl");
+	assert_string_equal(scep->location, "https://pki.example.com/scep");
+
+	assert_string_equal(cfg->csr.path, "/csr");
+	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_TOKENS);
+	check_path(cfg->csr.tokens_file, env, "@D@/tokens");
+	assert_int_equal(cfg->csr.subject.request.n, 1);
+	assert_string_equal(cfg->csr.subject.request.v[0].field, "CN");
+	assert_int_equal(cfg->csr.subject.set.n, 0);
+	assert_int_equal(cfg->csr.subject_alt_name.request.n, 1);
+	assert_int_equal(cfg->csr.subject_alt_name.request.v[0].count, 2);
+
+	check_path(cfg->storage.uri, env, "sqlite:@D@/state/scepd.db");
+	assert_int_equal(cfg->log.level, LOG_WARNING);
+
+	/* config_line(): where each setting was written, 0 for defaults and unknown names. */
+	assert_int_equal(config_line(cfg, "server"), 2);
+	assert_int_equal(config_line(cfg, "server.workers"), 4);
+	assert_int_equal(config_line(cfg, "engine.pin"), 18);
+	assert_int_equal(config_line(cfg, "ca.key"), 23);
+	assert_int_equal(config_line(cfg, "scep.ra"), 34);
+	assert_int_equal(config_line(cfg, "scep.ra.key"), 34);
+	assert_int_equal(config_line(cfg, "log.level"), 53);
+	assert_int_equal(config_line(cfg, "csr.subject.set"), 49);
+	assert_int_equal(config_line(cfg, "no.such.setting"), 0);
+	assert_int_equal(config_line(NULL, "ca.key"), 0);
+	config_free(cfg);
+}
+
+static void
+test_line_of_defaults(void **state)
+{
+	struct scepd_config *cfg = load_ok(*state, "\n\nca = {\n  certificate = \"ca.pem\";\n"
+	                                           "  key = \"ca.key\";\n};\n");
+	struct scepd_config blank = {0};
+
+	assert_int_equal(config_line(cfg, "ca"), 3);
+	assert_int_equal(config_line(cfg, "ca.certificate"), 4);
+	assert_int_equal(config_line(cfg, "ca.key"), 5);
+	assert_int_equal(config_line(cfg, "ca.days"), 0);
+	assert_int_equal(config_line(cfg, "server.workers"), 0);
+	assert_int_equal(config_line(cfg, "server"), 0);
+	/* A struct built by hand, as other modules' tests may do, has no lines. */
+	assert_int_equal(config_line(&blank, "ca.key"), 0);
+	config_free(cfg);
+}
+
+static void
+test_inline_pin_allowed(void **state)
+{
+	struct scepd_config *cfg =
+	        load_ok(*state, MIN "engine = { id = \"pkcs11\";\n"
+	                            "  allow_inline_pin = true;\n  pin = \"1234\";\n"
+	                            "  pre = ( (\"PIN\", \"1234\") ); };\n");
+
+	assert_true(cfg->engine.allow_inline_pin);
+	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_INLINE);
+	assert_string_equal(cfg->engine.pin.ref, "1234");
+	check_pair(&cfg->engine.pre.v[0], "PIN", "1234", 5);
+	config_free(cfg);
+}
+
+static void
+test_no_extensions(void **state)
+{
+	struct scepd_config *cfg = load_ok(*state, "ca = { certificate = \"ca.pem\"; key = "
+	                                           "\"ca.key\"; extensions = ( ); };\n");
+
+	assert_int_equal(cfg->ca.extensions.n, 0);
+	config_free(cfg);
+}
+
+static void
+test_enums(void **state)
+{
+	static const struct {
+		const char *setting;
+		int want;
+	} cases[] = {
+	        {"log = { level = \"err\"; };", LOG_ERR},
+	        {"log = { level = \"error\"; };", LOG_ERR},
+	        {"log = { level = \"warning\"; };", LOG_WARNING},
+	        {"log = { level = \"warn\"; };", LOG_WARNING},
+	        {"log = { level = \"notice\"; };", LOG_NOTICE},
+	        {"log = { level = \"info\"; };", LOG_INFO},
+	        {"log = { level = \"debug\"; };", LOG_DEBUG},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *text;
+		struct scepd_config *cfg;
+
+		assert_true(asprintf(&text, MIN "%s\n", cases[i].setting) > 0);
+		cfg = load_ok(*state, text);
+		assert_int_equal(cfg->log.level, cases[i].want);
+		config_free(cfg);
+		free(text);
+	}
+}
+
+static void
+test_more_forms(void **state)
+{
+	struct scepd_config *cfg;
+
+	cfg = load_ok(*state,
+	              "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; serial = \"subject\";\n"
+	              "  key_passphrase = \"file:/dev/null\"; digest = \"sha512\"; };\n"
+	              "scep = { freshness = 0; crl_url = \"\"; location = \"\";\n"
+	              "  ra = { certificate = \"ra.pem\"; key = \"ra.key\"; };\n"
+	              "  subject = { request = []; };\n  challenge = { mode = \"otp\"; }; };\n"
+	              "storage = { uri = \"postgresql://db.example.com/scepd\"; };\n"
+	              "server = { listen = (\"[::]:8080\"); };\n");
+	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_SUBJECT);
+	assert_null(cfg->ca.serial_file);
+	assert_string_equal(cfg->ca.key_passphrase.ref, "/dev/null");
+	assert_string_equal(cfg->ca.digest, "sha512");
+	assert_int_equal(cfg->scep.freshness_factor, 0);
+	assert_int_equal(cfg->scep.freshness_max, 86400);
+	assert_null(cfg->scep.crl_url);
+	assert_null(cfg->scep.location);
+	assert_int_equal(cfg->scep.subject.request.n, 0);
+	assert_int_equal(cfg->scep.challenge_mode, CONFIG_CHALLENGE_OTP);
+	assert_string_equal(cfg->storage.uri, "postgresql://db.example.com/scepd");
+	assert_string_equal(cfg->server.listen.v[0], "[::]:8080");
+	config_free(cfg);
+}
+
+/* config_load() on real files */
+
+static void
+test_load_file(void **state)
+{
+	const struct test_env *env = *state;
+	struct config_errors errs = {0};
+	struct scepd_config *cfg = NULL;
+	char *path = expand("@D@/t.conf", env->dir), cwd[PATH_MAX], real[PATH_MAX], *want;
+
+	write_file(env->dir, "t.conf", MIN "server = { workers = 3; };\n");
+	assert_int_equal(config_load(path, &cfg, &errs), 0);
+	assert_int_equal(errs.n, 0);
+	assert_string_equal(cfg->path, path);
+	check_path(cfg->ca.certificate, env, "@D@/ca.pem");
+	assert_int_equal(config_worker_count(cfg), 3);
+	config_free(cfg);
+	cfg = NULL;
+
+	/* A relative file name: the path is kept absolute, files resolve against its dir. */
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(env->dir), 0);
+	assert_int_equal(config_load("t.conf", &cfg, &errs), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(cfg->path, path);
+	check_path(cfg->ca.key, env, "@D@/ca.key");
+	config_free(cfg);
+	cfg = NULL;
+
+	/* A string without basedir resolves against the current directory. */
+	assert_int_equal(chdir(env->dir), 0);
+	assert_int_equal(config_load_string(MIN, NULL, NULL, &cfg, &errs), 0);
+	assert_non_null(getcwd(real, sizeof(real)));
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(cfg->path, "(string)");
+	assert_non_null(want = malloc(strlen(real) + sizeof("/ca.pem")));
+	strcat(strcpy(want, real), "/ca.pem");
+	assert_string_equal(cfg->ca.certificate, want);
+	free(want);
+	config_free(cfg);
+	cfg = NULL;
+	assert_int_equal(config_load_string(NULL, "t.conf", NULL, &cfg, &errs), -EINVAL);
+	assert_int_equal(config_load(NULL, &cfg, &errs), -EINVAL);
+	/* Without errs only the verdict comes back. */
+	assert_int_equal(config_load_string("x = 1;", "t.conf", env->dir, &cfg, NULL), -EINVAL);
+	assert_int_equal(config_load("/nonexistent", &cfg, NULL), -ENOENT);
+	assert_null(cfg);
+	assert_int_equal(errs.n, 0);
+
+	/* Errors name the file as it was given. */
+	write_file(env->dir, "t.conf", MIN "server = { workers = -1; };\n");
+	assert_int_equal(config_load(path, &cfg, &errs), -EINVAL);
+	assert_null(cfg);
+	assert_int_equal(errs.n, 1);
+	want = expand("@D@/t.conf:2: server.workers: -1 is out of range (0..1024)", env->dir);
+	assert_string_equal(errs.v[0], want);
+	free(want);
+	/* errs is appended to, not replaced. */
+	assert_int_equal(config_load("/nonexistent/scepd.conf", &cfg, &errs), -ENOENT);
+	assert_int_equal(errs.n, 2);
+	assert_string_equal(errs.v[1],
+	                    "/nonexistent/scepd.conf: cannot read: No such file or directory");
+	assert_int_equal(config_load(env->dir, &cfg, &errs), -EISDIR);
+	assert_int_equal(errs.n, 3);
+	assert_null(cfg);
+	config_errors_clear(&errs);
+	assert_int_equal(errs.n, 0);
+	assert_null(errs.v);
+	config_errors_clear(&errs);
+	config_free(NULL);
+	free(path);
+}
+
+static void
+test_worker_count(void **state)
+{
+	struct scepd_config *cfg = load_ok(*state, MIN);
+	long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+
+	assert_int_equal(cfg->server.workers, 0);
+	assert_int_equal(config_worker_count(cfg), cpus < 1 ? 1 : cpus > 1024 ? 1024 : cpus);
+	config_free(cfg);
+}
+
+/* config_parse_listen() */
+
+static void
+test_parse_listen(void **state)
+{
+	static const struct {
+		const char *s;
+		int r;
+		int family;
+		const char *addr;
+		int port;
+	} cases[] = {
+	        {"127.0.0.1:8080", 0, AF_INET, "127.0.0.1", 8080},
+	        {"0.0.0.0:1", 0, AF_INET, "0.0.0.0", 1},
+	        {"*:65535", 0, AF_INET, "0.0.0.0", 65535},
+	        {"[::1]:8080", 0, AF_INET6, "::1", 8080},
+	        {"[::]:443", 0, AF_INET6, "::", 443},
+	        {"[2001:db8::1]:80", 0, AF_INET6, "2001:db8::1", 80},
+	        {"127.0.0.1:0", -ERANGE, 0, NULL, 0},
+	        {"127.0.0.1:65536", -ERANGE, 0, NULL, 0},
+	        {"127.0.0.1:99999", -ERANGE, 0, NULL, 0},
+	        {"127.0.0.1:99999999999999999999", -ERANGE, 0, NULL, 0},
+	        {"[::1]:0", -ERANGE, 0, NULL, 0},
+	        {"300.0.0.1:80", -EINVAL, 0, NULL, 0},
+	        {"127.0.0.1", -EINVAL, 0, NULL, 0},
+	        {"127.0.0.1:", -EINVAL, 0, NULL, 0},
+	        {":80", -EINVAL, 0, NULL, 0},
+	        {"localhost:80", -EINVAL, 0, NULL, 0},
+	        {"example.com:443", -EINVAL, 0, NULL, 0},
+	        {"::1:80", -EINVAL, 0, NULL, 0},
+	        {"[::1]80", -EINVAL, 0, NULL, 0},
+	        {"[::1:80", -EINVAL, 0, NULL, 0},
+	        {"[127.0.0.1]:80", -EINVAL, 0, NULL, 0},
+	        {"127.0.0.1:+80", -EINVAL, 0, NULL, 0},
+	        {"127.0.0.1:80 ", -EINVAL, 0, NULL, 0},
+	        {"127.1:80", -EINVAL, 0, NULL, 0},
+	        {"*:http", -EINVAL, 0, NULL, 0},
+	        {"", -EINVAL, 0, NULL, 0},
+	        {NULL, -EINVAL, 0, NULL, 0},
+	};
+	(void)state;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct sockaddr_storage ss;
+		socklen_t len = 12345;
+		char buf[INET6_ADDRSTRLEN];
+		int r;
+
+		memset(&ss, 0xaa, sizeof(ss));
+		r = config_parse_listen(cases[i].s, &ss, &len);
+		if (r != cases[i].r)
+			fail_msg("'%s': got %d, want %d", cases[i].s ? cases[i].s : "(null)", r,
+			         cases[i].r);
+		if (r < 0) {
+			assert_int_equal(len, 12345); /* untouched */
+			continue;
+		}
+		assert_int_equal(ss.ss_family, cases[i].family);
+		if (cases[i].family == AF_INET) {
+			const struct sockaddr_in *sin = (const struct sockaddr_in *)&ss;
+
+			assert_int_equal(len, sizeof(*sin));
+			assert_string_equal(inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)),
+			                    cases[i].addr);
+			assert_int_equal(ntohs(sin->sin_port), cases[i].port);
+		} else {
+			const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
+
+			assert_int_equal(len, sizeof(*sin6));
+			assert_string_equal(inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf)),
+			                    cases[i].addr);
+			assert_int_equal(ntohs(sin6->sin6_port), cases[i].port);
+		}
+	}
+}
+
+/* The shipped example and the documentation */
+
+static void
+test_shipped_example(void **state)
+{
+	const struct test_env *env = *state;
+	char *path = source_path("conf/scepd.conf"), *text, *moved, *p;
+	struct config_errors errs = {0};
+	struct scepd_config *cfg = NULL;
+	int r;
+
+	/* As shipped: the only complaints may be its /etc/scepd files missing here. */
+	r = config_load(path, &cfg, &errs);
+	if (r == 0) {
+		config_free(cfg);
+		cfg = NULL;
+	} else {
+		assert_int_equal(r, -EINVAL);
+		for (size_t i = 0; i < errs.n; i++)
+			if (strstr(errs.v[i], ": cannot read '/etc/scepd/") == NULL)
+				fail_msg("conf/scepd.conf: unexpected error: %s", errs.v[i]);
+	}
+	config_errors_clear(&errs);
+
+	/* With /etc/scepd/ pointing at our placeholders it must load without an error. */
+	text = read_text(path);
+	while ((p = strstr(text, "/etc/scepd/")) != NULL) {
+		memcpy(p, "@D@", 3); /* "/etc/scepd/x" -> "@D@/x" */
+		memmove(p + 3, p + 10, strlen(p + 10) + 1);
+	}
+	moved = expand(text, env->dir);
+	r = config_load_string(moved, "scepd.conf", env->dir, &cfg, &errs);
+	if (r != 0)
+		print_errors("conf/scepd.conf with placeholders", &errs);
+	assert_int_equal(r, 0);
+	assert_string_equal(cfg->engine.id, "dynamic");
+	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_CREDENTIAL);
+	assert_string_equal(cfg->engine.pin.ref, "pin");
+	assert_int_equal(cfg->ca.extensions.n, 4);
+	config_free(cfg);
+	free(moved);
+	free(text);
+	free(path);
+}
+
+#define NAME_OF_GROUP(n)                           n,
+#define NAME_OF_SETTING(n, t, f, d, lo, hi, field) n,
+static const char *const all_settings[] = {CONFIG_KEYS(NAME_OF_GROUP, NAME_OF_SETTING) NULL};
+
+/* Every setting of the table is documented and shown in the example. */
+static void
+test_documented(void **state)
+{
+	char *doc_path = source_path("docs/configuration.md");
+	char *conf_path = source_path("conf/scepd.conf");
+	char *doc = read_text(doc_path), *conf = read_text(conf_path);
+	(void)state;
+
+	for (size_t i = 0; all_settings[i] != NULL; i++) {
+		const char *leaf = strrchr(all_settings[i], '.');
+		char *quoted;
+
+		assert_true(asprintf(&quoted, "`%s`", all_settings[i]) > 0);
+		if (strstr(doc, quoted) == NULL)
+			fail_msg("docs/configuration.md does not document %s", quoted);
+		if (strstr(conf, leaf != NULL ? leaf + 1 : all_settings[i]) == NULL)
+			fail_msg("conf/scepd.conf does not show %s", all_settings[i]);
+		free(quoted);
+	}
+	free(doc);
+	free(conf);
+	free(doc_path);
+	free(conf_path);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+	        cmocka_unit_test(test_errors),           cmocka_unit_test(test_secrets_never_shown),
+	        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full),
+	        cmocka_unit_test(test_line_of_defaults), cmocka_unit_test(test_inline_pin_allowed),
+	        cmocka_unit_test(test_no_extensions),    cmocka_unit_test(test_enums),
+	        cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_load_file),
+	        cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
+	        cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
