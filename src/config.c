@@ -105,17 +105,18 @@ struct config_key {
 	size_t offset; /* of the field in struct scepd_config */
 };
 
-#define CONFIG_KEY_GROUP(n) {.name = n, .type = CONFIG_T_GROUP},
+#define CONFIG_KEY_GROUP(n) { .name = n, .type = CONFIG_T_GROUP },
 #define CONFIG_KEY_SETTING(n, t, f, d, lo, hi, field)                                              \
-	{.name = n,                                                                                \
-	 .type = CONFIG_T_##t,                                                                     \
-	 .flags = CONFIG_F_##f,                                                                    \
-	 .def = d,                                                                                 \
-	 .min = lo,                                                                                \
-	 .max = hi,                                                                                \
-	 .offset = offsetof(struct scepd_config, field)},
+	{ .name = n,                                                                               \
+	  .type = CONFIG_T_##t,                                                                    \
+	  .flags = CONFIG_F_##f,                                                                   \
+	  .def = d,                                                                                \
+	  .min = lo,                                                                               \
+	  .max = hi,                                                                               \
+	  .offset = offsetof(struct scepd_config, field) },
 
-static const struct config_key config_keys[] = {CONFIG_KEYS(CONFIG_KEY_GROUP, CONFIG_KEY_SETTING)};
+static const struct config_key config_keys[] = { CONFIG_KEYS(CONFIG_KEY_GROUP,
+							     CONFIG_KEY_SETTING) };
 
 #define CONFIG_NKEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
@@ -146,9 +147,9 @@ struct config_ctx {
 };
 
 typedef int config_conv_fn(struct config_ctx *ctx, const struct config_key *key,
-                           const config_setting_t *s, void *field);
+			   const config_setting_t *s, void *field);
 typedef int config_str_fn(struct config_ctx *ctx, const struct config_key *key,
-                          const config_setting_t *s, const char *v, void *field);
+			  const config_setting_t *s, const char *v, void *field);
 
 struct config_enum_value {
 	const char *name;
@@ -163,7 +164,7 @@ struct config_type {
 
 /* Checks one (name, value) pair of a list; records errors, returns 0 or -ENOMEM. */
 typedef int config_pair_check_fn(struct config_ctx *ctx, const config_setting_t *at,
-                                 const char *setting, const struct config_pairs *pairs, size_t i);
+				 const char *setting, const struct config_pairs *pairs, size_t i);
 
 struct config_pair_rules {
 	const char *shape;   /* how a pair is written, for messages */
@@ -174,7 +175,7 @@ struct config_pair_rules {
 
 /* Checks one field name of a request or set list, records errors. */
 typedef int config_field_check_fn(struct config_ctx *ctx, const config_setting_t *at,
-                                  const char *setting, const char *field);
+				  const char *setting, const char *field);
 
 /* clang-format off */
 static const char *const config_san_fields[] = {
@@ -305,7 +306,7 @@ config_msg_add(struct config_ctx *ctx, const char *file, int line, char *text)
 	}
 	ctx->msgs = m;
 	ctx->msgs[ctx->n_msgs] =
-	        (struct config_msg){.text = text, .file = file, .line = line, .seq = ctx->n_msgs};
+		(struct config_msg){ .text = text, .file = file, .line = line, .seq = ctx->n_msgs };
 	ctx->n_msgs++;
 	return 0;
 }
@@ -316,7 +317,7 @@ config_msg_add(struct config_ctx *ctx, const char *file, int line, char *text)
  */
 static int __attribute__((format(printf, 4, 5)))
 config_error(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-             const char *fmt, ...)
+	     const char *fmt, ...)
 {
 	const char *file = at != NULL ? config_setting_source_file(at) : NULL;
 	int line = at != NULL ? (int)config_setting_source_line(at) : 0;
@@ -332,7 +333,7 @@ config_error(struct config_ctx *ctx, const config_setting_t *at, const char *set
 	if (r < 0)
 		return -ENOMEM;
 	r = asprintf(&text, "%s:%d: %s: %s", file != NULL ? file : ctx->name, line > 0 ? line : 1,
-	             setting, what);
+		     setting, what);
 	free(what);
 	if (r < 0)
 		return -ENOMEM;
@@ -341,14 +342,14 @@ config_error(struct config_ctx *ctx, const config_setting_t *at, const char *set
 
 static int
 config_wrong_type(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
-                  const char *expected)
+		  const char *expected)
 {
 	return config_error(ctx, s, setting, "expected %s, got %s", expected, config_type_name(s));
 }
 
 static int
 config_range_error(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
-                   long long n, long long min, long long max)
+		   long long n, long long min, long long max)
 {
 	return config_error(ctx, s, setting, "%lld is out of range (%lld..%lld)", n, min, max);
 }
@@ -415,7 +416,7 @@ config_distance(const char *a, const char *b)
 		for (size_t j = 1; j <= lb; j++) {
 			int up = row[j];
 			int cost = tolower((unsigned char)a[i - 1]) !=
-			           tolower((unsigned char)b[j - 1]);
+				   tolower((unsigned char)b[j - 1]);
 			int best = diag + cost;
 
 			if (up + 1 < best)
@@ -505,7 +506,7 @@ config_check_readable(const char *path)
 /* Resolve v, check that it can be read and store the absolute path in *ret_path. */
 static int
 config_file(struct config_ctx *ctx, const config_setting_t *s, const char *setting, const char *v,
-            char **ret_path)
+	    char **ret_path)
 {
 	char *path = NULL;
 	int r;
@@ -546,14 +547,14 @@ config_strv_free(struct config_strv *sv)
 	for (size_t i = 0; i < sv->n; i++)
 		free(sv->v[i]);
 	free(sv->v);
-	*sv = (struct config_strv){0};
+	*sv = (struct config_strv){ 0 };
 }
 
 static int
 config_pairs_add(struct config_pairs *pairs, const char *name, const char *value, int line)
 {
 	struct config_pair *v;
-	struct config_pair p = {.line = line};
+	struct config_pair p = { .line = line };
 
 	if ((v = reallocarray(pairs->v, pairs->n + 1, sizeof(*v))) == NULL)
 		return -ENOMEM;
@@ -576,7 +577,7 @@ config_pairs_free(struct config_pairs *pairs)
 		free(pairs->v[i].value);
 	}
 	free(pairs->v);
-	*pairs = (struct config_pairs){0};
+	*pairs = (struct config_pairs){ 0 };
 }
 
 static int
@@ -599,7 +600,7 @@ config_rules_free(struct config_field_rules *rules)
 	for (size_t i = 0; i < rules->n; i++)
 		free(rules->v[i].field);
 	free(rules->v);
-	*rules = (struct config_field_rules){0};
+	*rules = (struct config_field_rules){ 0 };
 }
 
 static void
@@ -609,7 +610,7 @@ config_secret_free(struct config_secret *sec)
 		explicit_bzero(sec->ref, strlen(sec->ref));
 		free(sec->ref);
 	}
-	*sec = (struct config_secret){0};
+	*sec = (struct config_secret){ 0 };
 }
 
 static void
@@ -623,7 +624,7 @@ config_name_policy_free(struct config_name_policy *p)
 
 static int
 config_conv_group(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                  void *field)
+		  void *field)
 {
 	(void)field;
 	if (s != NULL && !config_setting_is_group(s))
@@ -641,7 +642,7 @@ config_is_int(const config_setting_t *s)
 /* An integer setting or element within [min, max]; *ret untouched on error. */
 static int
 config_int(struct config_ctx *ctx, const config_setting_t *s, const char *setting, long long min,
-           long long max, int *ret)
+	   long long max, int *ret)
 {
 	long long n;
 
@@ -656,7 +657,7 @@ config_int(struct config_ctx *ctx, const config_setting_t *s, const char *settin
 
 static int
 config_conv_int(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                void *field)
+		void *field)
 {
 	int *v = field;
 
@@ -669,7 +670,7 @@ config_conv_int(struct config_ctx *ctx, const struct config_key *key, const conf
 
 static int
 config_conv_bool(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                 void *field)
+		 void *field)
 {
 	bool *v = field;
 
@@ -684,19 +685,19 @@ config_conv_bool(struct config_ctx *ctx, const struct config_key *key, const con
 }
 
 static int config_conv_string(struct config_ctx *ctx, const struct config_key *key,
-                              const config_setting_t *s, void *field);
+			      const config_setting_t *s, void *field);
 
 /* Converters: strings with a meaning (config_conv_string calls them) */
 
 static int
 config_str_plain(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                 const char *v, void *field)
+		 const char *v, void *field)
 {
 	char **p = field;
 
 	if (v[0] == '\0')
 		return config_error(ctx, s, key->name,
-		                    "empty; remove the setting to leave it unset");
+				    "empty; remove the setting to leave it unset");
 	if ((*p = strdup(v)) == NULL)
 		return -ENOMEM;
 	return 0;
@@ -704,7 +705,7 @@ config_str_plain(struct config_ctx *ctx, const struct config_key *key, const con
 
 static int
 config_str_file(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                const char *v, void *field)
+		const char *v, void *field)
 {
 	return config_file(ctx, s, key->name, v, field);
 }
@@ -712,7 +713,7 @@ config_str_file(struct config_ctx *ctx, const struct config_key *key, const conf
 /* A key: a pkcs11: URI for the engine (see config_check_engine_keys) or a file. */
 static int
 config_str_key(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-               const char *v, void *field)
+	       const char *v, void *field)
 {
 	char **p = field;
 
@@ -742,8 +743,8 @@ config_is_env_name(const char *name)
  */
 static int
 config_secret_source(struct config_ctx *ctx, const struct config_key *key,
-                     const config_setting_t *s, const char *v, enum config_secret_kind *ret_kind,
-                     const char **ret_ref)
+		     const config_setting_t *s, const char *v, enum config_secret_kind *ret_kind,
+		     const char **ret_ref)
 {
 	const char *msg = NULL;
 
@@ -775,7 +776,7 @@ config_secret_source(struct config_ctx *ctx, const struct config_key *key,
 
 static int
 config_str_secret(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                  const char *v, void *field)
+		  const char *v, void *field)
 {
 	struct config_secret *sec = field;
 	enum config_secret_kind kind = CONFIG_SECRET_FILE;
@@ -800,7 +801,7 @@ config_str_secret(struct config_ctx *ctx, const struct config_key *key, const co
 
 static int
 config_str_url_path(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                    const char *v, void *field)
+		    const char *v, void *field)
 {
 	char **p = field;
 
@@ -809,9 +810,9 @@ config_str_url_path(struct config_ctx *ctx, const struct config_key *key, const 
 	for (const char *c = v; *c != '\0'; c++)
 		if (!isgraph((unsigned char)*c) || *c == '?' || *c == '#' || *c == '%')
 			return config_error(ctx, s, key->name,
-			                    "'%s' is not a plain URL path (no spaces, '?', '#' "
-			                    "or '%%')",
-			                    v);
+					    "'%s' is not a plain URL path (no spaces, '?', '#' "
+					    "or '%%')",
+					    v);
 	if ((*p = strdup(v)) == NULL)
 		return -ENOMEM;
 	return 0;
@@ -820,7 +821,7 @@ config_str_url_path(struct config_ctx *ctx, const struct config_key *key, const 
 /* An http(s) URL, or "" for unset. */
 static int
 config_str_url(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-               const char *v, void *field)
+	       const char *v, void *field)
 {
 	char **p = field;
 	const char *rest;
@@ -847,20 +848,20 @@ config_str_url(struct config_ctx *ctx, const struct config_key *key, const confi
 
 static int
 config_str_digest(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                  const char *v, void *field)
+		  const char *v, void *field)
 {
 	char **p = field;
 
 	if (strcasecmp(v, "md5") == 0)
 		return config_error(ctx, s, key->name,
-		                    "'%s' is refused: MD5 is broken; use \"sha256\", \"sha384\" "
-		                    "or \"sha512\"",
-		                    v);
+				    "'%s' is refused: MD5 is broken; use \"sha256\", \"sha384\" "
+				    "or \"sha512\"",
+				    v);
 	if (strcasecmp(v, "sha1") == 0 || strcasecmp(v, "sha-1") == 0)
 		return config_error(ctx, s, key->name,
-		                    "'%s' is refused: SHA-1 collisions are practical; use "
-		                    "\"sha256\", \"sha384\" or \"sha512\"",
-		                    v);
+				    "'%s' is refused: SHA-1 collisions are practical; use "
+				    "\"sha256\", \"sha384\" or \"sha512\"",
+				    v);
 	for (size_t i = 0; config_digests[i] != NULL; i++) {
 		if (strcmp(v, config_digests[i]) == 0) {
 			if ((*p = strdup(v)) == NULL)
@@ -869,13 +870,13 @@ config_str_digest(struct config_ctx *ctx, const struct config_key *key, const co
 		}
 	}
 	return config_error(ctx, s, key->name,
-	                    "'%s' is not one of \"sha256\", \"sha384\", \"sha512\"", v);
+			    "'%s' is not one of \"sha256\", \"sha384\", \"sha512\"", v);
 }
 
 /* "random", "subject" or "file:PATH" (a file scepd may create, so its directory must exist). */
 static int
 config_str_serial(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                  const char *v, void *field)
+		  const char *v, void *field)
 {
 	enum config_serial_kind *kind = field;
 	struct stat st;
@@ -888,7 +889,7 @@ config_str_serial(struct config_ctx *ctx, const struct config_key *key, const co
 	}
 	if (strncmp(v, "file:", 5) != 0 || v[5] == '\0')
 		return config_error(ctx, s, key->name,
-		                    "'%s' is not one of \"random\", \"subject\", \"file:PATH\"", v);
+				    "'%s' is not one of \"random\", \"subject\", \"file:PATH\"", v);
 	if ((r = config_resolve(ctx, v + 5, &path)) < 0)
 		return r;
 	if (stat(path, &st) == 0 && S_ISDIR(st.st_mode)) {
@@ -904,7 +905,7 @@ config_str_serial(struct config_ctx *ctx, const struct config_key *key, const co
 		r = -ENOTDIR;
 	if (r < 0) {
 		r = config_error(ctx, s, key->name, "cannot use directory '%s': %s",
-		                 path[0] != '\0' ? path : "/", strerror(-r));
+				 path[0] != '\0' ? path : "/", strerror(-r));
 		free(path);
 		return r;
 	}
@@ -930,7 +931,7 @@ config_enum_values(enum config_key_type type)
 
 static int
 config_str_enum(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                const char *v, void *field)
+		const char *v, void *field)
 {
 	const struct config_enum_value *values = config_enum_values(key->type);
 	char list[256] = "";
@@ -944,14 +945,14 @@ config_str_enum(struct config_ctx *ctx, const struct config_key *key, const conf
 		}
 		if (!values[i].alias && used < sizeof(list))
 			used += (size_t)snprintf(list + used, sizeof(list) - used, "%s\"%s\"",
-			                         used > 0 ? ", " : "", values[i].name);
+						 used > 0 ? ", " : "", values[i].name);
 	}
 	return config_error(ctx, s, key->name, "'%s' is not one of %s", v, list);
 }
 
 static int
 config_str_csr_auth(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                    const char *v, void *field)
+		    const char *v, void *field)
 {
 	enum config_csr_auth *auth = field;
 	int r;
@@ -962,7 +963,7 @@ config_str_csr_auth(struct config_ctx *ctx, const struct config_key *key, const 
 	}
 	if (strncmp(v, "tokens:", 7) != 0)
 		return config_error(ctx, s, key->name,
-		                    "'%s' is not one of \"none\", \"tokens:PATH\"", v);
+				    "'%s' is not one of \"none\", \"tokens:PATH\"", v);
 	if ((r = config_file(ctx, s, key->name, v + 7, &ctx->cfg->csr.tokens_file)) < 0)
 		return r;
 	if (ctx->cfg->csr.tokens_file != NULL)
@@ -973,7 +974,7 @@ config_str_csr_auth(struct config_ctx *ctx, const struct config_key *key, const 
 /* The URI is never quoted in messages: a PostgreSQL URI may hold a password. */
 static int
 config_str_storage_uri(struct config_ctx *ctx, const struct config_key *key,
-                       const config_setting_t *s, const char *v, void *field)
+		       const config_setting_t *s, const char *v, void *field)
 {
 	char **p = field, *path = NULL;
 	int r;
@@ -985,8 +986,8 @@ config_str_storage_uri(struct config_ctx *ctx, const struct config_key *key,
 	}
 	if (strncmp(v, "sqlite:", 7) != 0)
 		return config_error(ctx, s, key->name,
-		                    "unsupported URI; use \"sqlite:PATH\", \"postgresql://...\" "
-		                    "or \"postgres://...\"");
+				    "unsupported URI; use \"sqlite:PATH\", \"postgresql://...\" "
+				    "or \"postgres://...\"");
 	if (v[7] == '\0')
 		return config_error(ctx, s, key->name, "\"sqlite:PATH\" needs a PATH");
 	if ((r = config_resolve(ctx, v + 7, &path)) < 0)
@@ -1001,7 +1002,7 @@ config_str_storage_uri(struct config_ctx *ctx, const struct config_key *key,
 /* server.listen: numeric addresses, each once. */
 static int
 config_conv_listen(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                   void *field)
+		   void *field)
 {
 	struct config_strv *sv = field;
 	struct sockaddr_storage a, b;
@@ -1028,14 +1029,14 @@ config_conv_listen(struct config_ctx *ctx, const struct config_key *key, const c
 		r = config_parse_listen(v, &a, &la);
 		if (r == -ERANGE) {
 			r = config_error(ctx, e, name, "'%s': the port is out of range (1..65535)",
-			                 v);
+					 v);
 			continue;
 		}
 		if (r < 0) {
 			r = config_error(ctx, e, name,
-			                 "'%s' is not a numeric address and port such as "
-			                 "\"127.0.0.1:8080\", \"[::1]:8080\" or \"*:8080\"",
-			                 v);
+					 "'%s' is not a numeric address and port such as "
+					 "\"127.0.0.1:8080\", \"[::1]:8080\" or \"*:8080\"",
+					 v);
 			continue;
 		}
 		for (size_t j = 0; j < sv->n; j++)
@@ -1053,8 +1054,8 @@ config_conv_listen(struct config_ctx *ctx, const struct config_key *key, const c
 /* One ("NAME", "VALUE") element; records a shape error and returns 1 when it is not one. */
 static int
 config_pair_get(struct config_ctx *ctx, const config_setting_t *e, const char *setting,
-                const struct config_pair_rules *rules, const char **ret_name,
-                const char **ret_value, char *intbuf, size_t intsize)
+		const struct config_pair_rules *rules, const char **ret_name,
+		const char **ret_value, char *intbuf, size_t intsize)
 {
 	const config_setting_t *n, *v;
 	int len;
@@ -1088,7 +1089,7 @@ shape:
 /* A list of pairs: engine.pre/post, ca.extensions, *.set. */
 static int
 config_conv_pairs(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                  struct config_pairs *pairs, const struct config_pair_rules *rules)
+		  struct config_pairs *pairs, const struct config_pair_rules *rules)
 {
 	char name[CONFIG_NAME_MAX + 24], intbuf[32];
 	int n, r = 0;
@@ -1106,7 +1107,7 @@ config_conv_pairs(struct config_ctx *ctx, const struct config_key *key, const co
 		if (r != 0)
 			continue;
 		if ((r = config_pairs_add(pairs, pname, pvalue,
-		                          (int)config_setting_source_line(e))) < 0)
+					  (int)config_setting_source_line(e))) < 0)
 			break;
 		if (rules->check != NULL)
 			r = rules->check(ctx, e, name, pairs, pairs->n - 1);
@@ -1116,7 +1117,7 @@ config_conv_pairs(struct config_ctx *ctx, const struct config_key *key, const co
 
 static int
 config_check_extension(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-                       const struct config_pairs *pairs, size_t i)
+		       const struct config_pairs *pairs, size_t i)
 {
 	const struct config_pair *p = &pairs->v[i];
 	X509_EXTENSION *ext;
@@ -1126,7 +1127,7 @@ config_check_extension(struct config_ctx *ctx, const config_setting_t *at, const
 
 	if (nid == NID_undef || X509V3_EXT_get_nid(nid) == NULL)
 		return config_error(ctx, at, setting,
-		                    "'%s' is not an X.509v3 extension known to OpenSSL", p->name);
+				    "'%s' is not an X.509v3 extension known to OpenSSL", p->name);
 	for (size_t j = 0; j < i; j++)
 		if (OBJ_txt2nid(pairs->v[j].name) == nid)
 			return config_error(ctx, at, setting, "'%s' is listed twice", p->name);
@@ -1140,17 +1141,17 @@ config_check_extension(struct config_ctx *ctx, const config_setting_t *at, const
 	}
 	reason = ERR_reason_error_string(ERR_peek_last_error());
 	return config_error(ctx, at, setting, "OpenSSL refuses '%s' for %s%s%s", p->value, p->name,
-	                    reason != NULL ? ": " : "", reason != NULL ? reason : "");
+			    reason != NULL ? ": " : "", reason != NULL ? reason : "");
 }
 
 static int
 config_conv_commands(struct config_ctx *ctx, const struct config_key *key,
-                     const config_setting_t *s, void *field)
+		     const config_setting_t *s, void *field)
 {
 	static const struct config_pair_rules rules = {
-	        .shape = "(\"NAME\", \"VALUE\") or (\"NAME\")",
-	        .value_optional = true,
-	        .int_value = true,
+		.shape = "(\"NAME\", \"VALUE\") or (\"NAME\")",
+		.value_optional = true,
+		.int_value = true,
 	};
 
 	return s != NULL ? config_conv_pairs(ctx, key, s, field, &rules) : 0;
@@ -1158,11 +1159,11 @@ config_conv_commands(struct config_ctx *ctx, const struct config_key *key,
 
 static int
 config_conv_extensions(struct config_ctx *ctx, const struct config_key *key,
-                       const config_setting_t *s, void *field)
+		       const config_setting_t *s, void *field)
 {
 	static const struct config_pair_rules rules = {
-	        .shape = "(\"NAME\", \"VALUE\")",
-	        .check = config_check_extension,
+		.shape = "(\"NAME\", \"VALUE\")",
+		.check = config_check_extension,
 	};
 	struct config_pairs *pairs = field;
 	int r = 0;
@@ -1179,17 +1180,17 @@ config_conv_extensions(struct config_ctx *ctx, const struct config_key *key,
 
 static int
 config_check_dn_field(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-                      const char *field)
+		      const char *field)
 {
 	if (OBJ_txt2nid(field) == NID_undef)
 		return config_error(ctx, at, setting,
-		                    "'%s' is not a subject field known to OpenSSL", field);
+				    "'%s' is not a subject field known to OpenSSL", field);
 	return 0;
 }
 
 static int
 config_check_san_field(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-                       const char *field)
+		       const char *field)
 {
 	const char *hint;
 
@@ -1198,19 +1199,19 @@ config_check_san_field(struct config_ctx *ctx, const config_setting_t *at, const
 			return 0;
 	if ((hint = config_suggest_word(config_san_fields, field)) != NULL)
 		return config_error(ctx, at, setting,
-		                    "'%s' is not a subjectAltName type, did you mean '%s'?", field,
-		                    hint);
+				    "'%s' is not a subjectAltName type, did you mean '%s'?", field,
+				    hint);
 	return config_error(ctx, at, setting,
-	                    "'%s' is not a subjectAltName type (otherName, rfc822Name, dNSName, "
-	                    "x400Address, directoryName, ediPartyName, uniformResourceIdentifier, "
-	                    "iPAddress, registeredID)",
-	                    field);
+			    "'%s' is not a subjectAltName type (otherName, rfc822Name, dNSName, "
+			    "x400Address, directoryName, ediPartyName, uniformResourceIdentifier, "
+			    "iPAddress, registeredID)",
+			    field);
 }
 
 /* A set value: text with %{REMOTE_ADDR} and %{REMOTE_USER}. */
 static int
 config_check_set_value(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-                       const char *value)
+		       const char *value)
 {
 	const char *p = value, *end;
 
@@ -1227,9 +1228,9 @@ config_check_set_value(struct config_ctx *ctx, const config_setting_t *at, const
 				known = true;
 		if (!known)
 			return config_error(ctx, at, setting,
-			                    "'%.*s' is not a known variable (%%{REMOTE_ADDR}, "
-			                    "%%{REMOTE_USER})",
-			                    (int)(end - p + 1), p);
+					    "'%.*s' is not a known variable (%%{REMOTE_ADDR}, "
+					    "%%{REMOTE_USER})",
+					    (int)(end - p + 1), p);
 		p = end + 1;
 	}
 	return 0;
@@ -1237,7 +1238,7 @@ config_check_set_value(struct config_ctx *ctx, const config_setting_t *at, const
 
 static int
 config_check_dn_set(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-                    const struct config_pairs *pairs, size_t i)
+		    const struct config_pairs *pairs, size_t i)
 {
 	int r;
 
@@ -1248,7 +1249,7 @@ config_check_dn_set(struct config_ctx *ctx, const config_setting_t *at, const ch
 
 static int
 config_check_san_set(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
-                     const struct config_pairs *pairs, size_t i)
+		     const struct config_pairs *pairs, size_t i)
 {
 	int r;
 
@@ -1259,11 +1260,11 @@ config_check_san_set(struct config_ctx *ctx, const config_setting_t *at, const c
 
 static int
 config_conv_dn_set(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                   void *field)
+		   void *field)
 {
 	static const struct config_pair_rules rules = {
-	        .shape = "(\"FIELD\", \"VALUE\")",
-	        .check = config_check_dn_set,
+		.shape = "(\"FIELD\", \"VALUE\")",
+		.check = config_check_dn_set,
 	};
 
 	return s != NULL ? config_conv_pairs(ctx, key, s, field, &rules) : 0;
@@ -1271,11 +1272,11 @@ config_conv_dn_set(struct config_ctx *ctx, const struct config_key *key, const c
 
 static int
 config_conv_san_set(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                    void *field)
+		    void *field)
 {
 	static const struct config_pair_rules rules = {
-	        .shape = "(\"FIELD\", \"VALUE\")",
-	        .check = config_check_san_set,
+		.shape = "(\"FIELD\", \"VALUE\")",
+		.check = config_check_san_set,
 	};
 
 	return s != NULL ? config_conv_pairs(ctx, key, s, field, &rules) : 0;
@@ -1284,7 +1285,7 @@ config_conv_san_set(struct config_ctx *ctx, const struct config_key *key, const 
 /* One request entry: "FIELD" or ("FIELD", COUNT); 1 after a recorded error. */
 static int
 config_request_get(struct config_ctx *ctx, const config_setting_t *e, const char *setting,
-                   const char **ret_field, int *ret_count)
+		   const char **ret_field, int *ret_count)
 {
 	const config_setting_t *f, *c;
 	int r;
@@ -1303,8 +1304,8 @@ config_request_get(struct config_ctx *ctx, const config_setting_t *e, const char
 	if (config_setting_get_int64(c) < CONFIG_REQUEST_COUNT_MIN ||
 	    config_setting_get_int64(c) > CONFIG_REQUEST_COUNT_MAX) {
 		r = config_error(ctx, e, setting, "count %lld is out of range (%d..%d)",
-		                 config_setting_get_int64(c), CONFIG_REQUEST_COUNT_MIN,
-		                 CONFIG_REQUEST_COUNT_MAX);
+				 config_setting_get_int64(c), CONFIG_REQUEST_COUNT_MIN,
+				 CONFIG_REQUEST_COUNT_MAX);
 		return r < 0 ? r : 1;
 	}
 	*ret_field = config_setting_get_string(f);
@@ -1318,14 +1319,14 @@ config_request_get(struct config_ctx *ctx, const config_setting_t *e, const char
 
 static int
 config_conv_request(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                    struct config_field_rules *rules, config_field_check_fn *check)
+		    struct config_field_rules *rules, config_field_check_fn *check)
 {
 	char name[CONFIG_NAME_MAX + 24];
 	int n, count, r = 0;
 
 	if (s == NULL)
 		return key->def != NULL ? config_rules_add(rules, key->def, CONFIG_COUNT_UNLIMITED)
-		                        : 0;
+					: 0;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return config_wrong_type(ctx, s, key->name, "an array or a list");
 	n = config_setting_length(s);
@@ -1351,14 +1352,14 @@ config_conv_request(struct config_ctx *ctx, const struct config_key *key, const 
 
 static int
 config_conv_dn_request(struct config_ctx *ctx, const struct config_key *key,
-                       const config_setting_t *s, void *field)
+		       const config_setting_t *s, void *field)
 {
 	return config_conv_request(ctx, key, s, field, config_check_dn_field);
 }
 
 static int
 config_conv_san_request(struct config_ctx *ctx, const struct config_key *key,
-                        const config_setting_t *s, void *field)
+			const config_setting_t *s, void *field)
 {
 	return config_conv_request(ctx, key, s, field, config_check_san_field);
 }
@@ -1366,7 +1367,7 @@ config_conv_san_request(struct config_ctx *ctx, const struct config_key *key,
 /* scep.freshness: FACTOR, [FACTOR] or [FACTOR, MAX_SECONDS]. */
 static int
 config_conv_freshness(struct config_ctx *ctx, const struct config_key *key,
-                      const config_setting_t *s, void *field)
+		      const config_setting_t *s, void *field)
 {
 	int *factor = field, *max = &ctx->cfg->scep.freshness_max;
 	char name[CONFIG_NAME_MAX + 24];
@@ -1382,14 +1383,14 @@ config_conv_freshness(struct config_ctx *ctx, const struct config_key *key,
 	n = config_setting_is_aggregate(s) ? config_setting_length(s) : 0;
 	if (config_setting_is_group(s) || n < 1 || n > 2)
 		return config_error(ctx, s, key->name,
-		                    "expected [FACTOR] or [FACTOR, MAX_SECONDS]");
+				    "expected [FACTOR] or [FACTOR, MAX_SECONDS]");
 	config_elem_name(name, sizeof(name), key->name, 0);
 	r = config_int(ctx, config_setting_get_elem(s, 0), name, key->min, key->max, factor);
 	if (r < 0 || n < 2)
 		return r;
 	config_elem_name(name, sizeof(name), key->name, 1);
 	return config_int(ctx, config_setting_get_elem(s, 1), name, 0, CONFIG_FRESHNESS_MAX_LIMIT,
-	                  max);
+			  max);
 }
 
 /* clang-format off */
@@ -1424,7 +1425,7 @@ static const struct config_type config_types[] = {
 /* A string setting: the default, or the value written, handed to the type's str function. */
 static int
 config_conv_string(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
-                   void *field)
+		   void *field)
 {
 	config_str_fn *str = config_types[key->type].str;
 
@@ -1453,7 +1454,7 @@ config_is_pin_command(const config_setting_t *e)
 static int
 config_check_engine_pin(struct config_ctx *ctx)
 {
-	static const char *const lists[] = {"engine.pre", "engine.post"};
+	static const char *const lists[] = { "engine.pre", "engine.post" };
 	char name[CONFIG_NAME_MAX + 24];
 	int r = 0;
 
@@ -1461,14 +1462,14 @@ config_check_engine_pin(struct config_ctx *ctx)
 		return 0;
 	if (ctx->cfg->engine.pin.kind == CONFIG_SECRET_INLINE)
 		r = config_error(
-		        ctx, config_at(ctx, "engine.pin"), "engine.pin",
-		        "a PIN written in the configuration file is refused; " CONFIG_SECRET_SOURCES
-		        ", or set engine.allow_inline_pin = true");
+			ctx, config_at(ctx, "engine.pin"), "engine.pin",
+			"a PIN written in the configuration file is refused; " CONFIG_SECRET_SOURCES
+			", or set engine.allow_inline_pin = true");
 	for (size_t l = 0; l < 2 && r >= 0; l++) {
 		const config_setting_t *list = config_found(ctx, lists[l]);
 		int n = list != NULL && config_setting_is_aggregate(list)
-		                ? config_setting_length(list)
-		                : 0;
+				? config_setting_length(list)
+				: 0;
 
 		for (int i = 0; i < n && r >= 0; i++) {
 			const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
@@ -1477,8 +1478,8 @@ config_check_engine_pin(struct config_ctx *ctx)
 				continue;
 			config_elem_name(name, sizeof(name), lists[l], (size_t)i);
 			r = config_error(ctx, e, name,
-			                 "a PIN written in the configuration file is refused; use "
-			                 "engine.pin, or set engine.allow_inline_pin = true");
+					 "a PIN written in the configuration file is refused; use "
+					 "engine.pin, or set engine.allow_inline_pin = true");
 		}
 	}
 	return r;
@@ -1495,20 +1496,20 @@ config_check_engine_id(struct config_ctx *ctx)
 		return 0;
 	if (e->pre.n > 0)
 		r = config_error(ctx, config_at(ctx, "engine.pre"), "engine.pre",
-		                 "has no effect without engine.id");
+				 "has no effect without engine.id");
 	if (r >= 0 && e->post.n > 0)
 		r = config_error(ctx, config_at(ctx, "engine.post"), "engine.post",
-		                 "has no effect without engine.id");
+				 "has no effect without engine.id");
 	if (r >= 0 && e->pin.kind != CONFIG_SECRET_NONE)
 		r = config_error(ctx, config_at(ctx, "engine.pin"), "engine.pin",
-		                 "has no effect without engine.id");
+				 "has no effect without engine.id");
 	for (size_t i = 0; i < 2 && r >= 0; i++) {
 		const char *name = i == 0 ? "ca.key" : "scep.ra.key";
 		const char *v = i == 0 ? ctx->cfg->ca.key : ctx->cfg->scep.ra.key;
 
 		if (v != NULL && strncmp(v, "pkcs11:", 7) == 0)
 			r = config_error(ctx, config_at(ctx, name), name,
-			                 "a pkcs11: URI needs engine.id to be set");
+					 "a pkcs11: URI needs engine.id to be set");
 	}
 	return r;
 }
@@ -1523,13 +1524,13 @@ config_check_ra(struct config_ctx *ctx)
 
 	if (cert && !key)
 		return config_error(ctx, config_at(ctx, "scep.ra.key"), "scep.ra.key",
-		                    "required when scep.ra.certificate is set");
+				    "required when scep.ra.certificate is set");
 	if (key && !cert)
 		return config_error(ctx, config_at(ctx, "scep.ra.certificate"),
-		                    "scep.ra.certificate", "required when scep.ra.key is set");
+				    "scep.ra.certificate", "required when scep.ra.key is set");
 	if (ra->next_certificate != NULL && !cert)
 		return config_error(ctx, config_at(ctx, "scep.ra.next_certificate"),
-		                    "scep.ra.next_certificate", "needs scep.ra.certificate");
+				    "scep.ra.next_certificate", "needs scep.ra.certificate");
 	return 0;
 }
 
@@ -1543,12 +1544,12 @@ config_check_challenge(struct config_ctx *ctx)
 		return 0;
 	if (scep->challenge_mode == CONFIG_CHALLENGE_STATIC && !secret)
 		return config_error(ctx, config_at(ctx, "scep.challenge.secret"),
-		                    "scep.challenge.secret",
-		                    "required when scep.challenge.mode = \"static\"");
+				    "scep.challenge.secret",
+				    "required when scep.challenge.mode = \"static\"");
 	if (scep->challenge_mode != CONFIG_CHALLENGE_STATIC && secret)
 		return config_error(ctx, config_at(ctx, "scep.challenge.secret"),
-		                    "scep.challenge.secret",
-		                    "only used when scep.challenge.mode = \"static\"");
+				    "scep.challenge.secret",
+				    "only used when scep.challenge.mode = \"static\"");
 	return 0;
 }
 
@@ -1564,8 +1565,8 @@ config_path_reserved(const char *path)
 static int
 config_check_paths(struct config_ctx *ctx)
 {
-	static const char *const names[] = {"scep.path", "csr.path"};
-	const char *paths[] = {ctx->cfg->scep.path, ctx->cfg->csr.path};
+	static const char *const names[] = { "scep.path", "csr.path" };
+	const char *paths[] = { ctx->cfg->scep.path, ctx->cfg->csr.path };
 	bool reserved = false;
 	int r;
 
@@ -1574,8 +1575,8 @@ config_check_paths(struct config_ctx *ctx)
 			continue;
 		reserved = true;
 		r = config_error(ctx, config_at(ctx, names[i]), names[i],
-		                 "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
-		                 paths[i]);
+				 "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				 paths[i]);
 		if (r < 0)
 			return r;
 	}
@@ -1584,9 +1585,9 @@ config_check_paths(struct config_ctx *ctx)
 	/* Report it where it was written: csr.path, unless only scep.path was. */
 	if (config_found(ctx, "csr.path") != NULL)
 		return config_error(ctx, config_at(ctx, "csr.path"), "csr.path",
-		                    "'%s' is also scep.path", paths[1]);
+				    "'%s' is also scep.path", paths[1]);
 	return config_error(ctx, config_at(ctx, "scep.path"), "scep.path", "'%s' is also csr.path",
-	                    paths[0]);
+			    paths[0]);
 }
 
 /* Walking the file */
@@ -1607,7 +1608,7 @@ config_find(const config_setting_t *root, const char *name, bool *ret_blocked)
 		}
 		dot = strchr(p, '.');
 		snprintf(part, sizeof(part), "%.*s", dot != NULL ? (int)(dot - p) : (int)strlen(p),
-		         p);
+			 p);
 		s = config_setting_get_member(s, part);
 		if (dot == NULL)
 			return s;
@@ -1632,10 +1633,10 @@ config_read_keys(struct config_ctx *ctx, const config_setting_t *root)
 			ctx->cfg->lines->line[i] = (int)config_setting_source_line(s);
 		if (s == NULL && !blocked && (key->flags & CONFIG_F_REQUIRED))
 			r = config_error(ctx, config_at(ctx, key->name), key->name,
-			                 "required setting missing");
+					 "required setting missing");
 		else
 			r = config_types[key->type].conv(ctx, key, s,
-			                                 (char *)ctx->cfg + key->offset);
+							 (char *)ctx->cfg + key->offset);
 	}
 	ctx->cur = CONFIG_NKEYS;
 	return r;
@@ -1668,7 +1669,7 @@ config_unknown(struct config_ctx *ctx, const config_setting_t *s, const char *pa
 	snprintf(name, sizeof(name), "%s%s%s", parent, parent[0] != '\0' ? "." : "", leaf);
 	if (hint != NULL)
 		return config_error(ctx, s, name, "unknown setting '%s', did you mean '%s'?", leaf,
-		                    hint);
+				    hint);
 	return config_error(ctx, s, name, "unknown setting '%s'", leaf);
 }
 
@@ -1687,7 +1688,7 @@ config_walk(struct config_ctx *ctx, const config_setting_t *group, const char *p
 		if ((r = config_note_file(ctx, config_setting_source_file(s))) < 0)
 			break;
 		len = snprintf(name, sizeof(name), "%s%s%s", path, path[0] != '\0' ? "." : "",
-		               config_setting_name(s));
+			       config_setting_name(s));
 		key = len < (int)sizeof(name) ? config_key_find(name) : NULL;
 		if (key == NULL)
 			r = config_unknown(ctx, s, path);
@@ -1782,9 +1783,9 @@ config_syntax_error(const config_t *lc, const char *name, struct config_errors *
 
 	if (text == NULL || strcmp(text, "syntax error") == 0)
 		return config_errors_add(errs, "%s:%d: syntax error", file != NULL ? file : name,
-		                         config_error_line(lc));
+					 config_error_line(lc));
 	return config_errors_add(errs, "%s:%d: syntax error: %s", file != NULL ? file : name,
-	                         config_error_line(lc), text);
+				 config_error_line(lc), text);
 }
 
 static int
@@ -1820,9 +1821,9 @@ config_from_tree(struct config_ctx *ctx, const config_t *lc)
 
 static int
 config_parse(const char *text, const char *name, const char *basedir, const char *cfg_path,
-             struct scepd_config **ret_cfg, struct config_errors *errs)
+	     struct scepd_config **ret_cfg, struct config_errors *errs)
 {
-	struct config_ctx ctx = {.name = name, .basedir = basedir, .cur = CONFIG_NKEYS};
+	struct config_ctx ctx = { .name = name, .basedir = basedir, .cur = CONFIG_NKEYS };
 	struct scepd_config *cfg = NULL;
 	config_t lc;
 	FILE *f;
@@ -1980,7 +1981,7 @@ config_load(const char *path, struct scepd_config **ret_cfg, struct config_error
 		return -EINVAL;
 	if ((r = config_slurp(path, &text, &len)) < 0) {
 		q = config_errors_add(errs, "%s: cannot read: %s", path,
-		                      r == -EBADMSG ? "contains a NUL byte" : strerror(-r));
+				      r == -EBADMSG ? "contains a NUL byte" : strerror(-r));
 		r = q < 0 ? q : r;
 		goto out;
 	}
@@ -1999,7 +2000,7 @@ out:
 
 int
 config_load_string(const char *text, const char *name, const char *basedir,
-                   struct scepd_config **ret_cfg, struct config_errors *errs)
+		   struct scepd_config **ret_cfg, struct config_errors *errs)
 {
 	char *dir = NULL;
 	int r;
@@ -2076,7 +2077,7 @@ config_errors_clear(struct config_errors *errs)
 	for (size_t i = 0; i < errs->n; i++)
 		free(errs->v[i]);
 	free(errs->v);
-	*errs = (struct config_errors){0};
+	*errs = (struct config_errors){ 0 };
 }
 
 int
@@ -2113,9 +2114,9 @@ config_parse_port(const char *s, uint16_t *ret_port)
 int
 config_parse_listen(const char *s, struct sockaddr_storage *ret_addr, socklen_t *ret_len)
 {
-	struct sockaddr_storage ss = {0};
-	struct sockaddr_in sin = {.sin_family = AF_INET};
-	struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6};
+	struct sockaddr_storage ss = { 0 };
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
 	char host[INET6_ADDRSTRLEN];
 	const char *port, *end;
 	uint16_t p;

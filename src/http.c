@@ -30,9 +30,9 @@ struct http_server {
 	const struct http_route *routes;
 	size_t n_routes;
 	struct http_limits limits;
-	unsigned in_flight;	   /* __atomic: the MHD thread counts, the worker reads */
+	unsigned in_flight;         /* __atomic: the MHD thread counts, the worker reads */
 	unsigned fresh_connections; /* __atomic: accepted, no request seen yet */
-	bool quiesced;		   /* __atomic */
+	bool quiesced;              /* __atomic */
 };
 
 /* Per TCP connection: whether a request arrived on it yet. */
@@ -108,8 +108,8 @@ http_allow_header(const struct http_route *route, char *buf, size_t size)
 }
 
 static int
-http_queue(struct http_request *req, unsigned status, const char *content_type,
-	   const void *body, size_t len, const char *allow)
+http_queue(struct http_request *req, unsigned status, const char *content_type, const void *body,
+	   size_t len, const char *allow)
 {
 	struct MHD_Response *response;
 	int r = 0;
@@ -117,8 +117,8 @@ http_queue(struct http_request *req, unsigned status, const char *content_type,
 	response = MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	if (response == NULL)
 		return -ENOMEM;
-	if (content_type != NULL &&
-	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type) != MHD_YES)
+	if (content_type != NULL && MHD_add_response_header(response, MHD_HTTP_HEADER_CONTENT_TYPE,
+							    content_type) != MHD_YES)
 		r = -ENOMEM;
 	if (r == 0 && allow != NULL &&
 	    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
@@ -136,8 +136,8 @@ http_queue(struct http_request *req, unsigned status, const char *content_type,
 }
 
 int
-http_reply(struct http_request *req, unsigned status, const char *content_type,
-	   const void *body, size_t len)
+http_reply(struct http_request *req, unsigned status, const char *content_type, const void *body,
+	   size_t len)
 {
 	return http_queue(req, status, content_type, body, len, NULL);
 }
@@ -189,8 +189,8 @@ http_request_free(struct http_request *req)
 }
 
 static struct http_request *
-http_request_new(struct http_server *server, struct MHD_Connection *connection,
-		 const char *url, const char *method)
+http_request_new(struct http_server *server, struct MHD_Connection *connection, const char *url,
+		 const char *method)
 {
 	const union MHD_ConnectionInfo *info;
 	struct http_request *req;
@@ -314,8 +314,7 @@ http_connection_used(struct http_server *server, struct MHD_Connection *connecti
 
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
-	    const char *version, const char *upload_data, size_t *upload_data_size,
-	    void **con_cls)
+	    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
 	struct http_server *server = cls;
 	struct http_request *req = *con_cls;
@@ -370,9 +369,8 @@ http_mhd_log(void *cls, const char *format, va_list ap)
 }
 
 int
-http_server_start(int listen_fd, const struct http_limits *limits,
-		  const struct http_route *routes, size_t n_routes,
-		  struct http_server **ret_server)
+http_server_start(int listen_fd, const struct http_limits *limits, const struct http_route *routes,
+		  size_t n_routes, struct http_server **ret_server)
 {
 	struct http_server *server;
 
@@ -384,11 +382,11 @@ http_server_start(int listen_fd, const struct http_limits *limits,
 	server->daemon = MHD_start_daemon(
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd,
-		MHD_OPTION_CONNECTION_LIMIT, (unsigned)limits->max_connections,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)limits->request_timeout,
-		MHD_OPTION_NOTIFY_COMPLETED, http_completed, server,
-		MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server, MHD_OPTION_END);
+		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		(unsigned)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)limits->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
+		server, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server,
+		MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		free(server);
 		return -EIO;

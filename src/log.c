@@ -83,10 +83,10 @@ log_to_journal(int level, int error, const char *file, int line, const char *fun
 	struct iovec iov[11];
 	size_t n = 0;
 
-#define LOG_FIELD(buf, ...)                                                                \
-	do {                                                                               \
-		snprintf(buf, sizeof(buf), __VA_ARGS__);                                   \
-		iov[n++] = (struct iovec){ buf, strlen(buf) };                             \
+#define LOG_FIELD(buf, ...)                                                                        \
+	do {                                                                                       \
+		snprintf(buf, sizeof(buf), __VA_ARGS__);                                           \
+		iov[n++] = (struct iovec){ buf, strlen(buf) };                                     \
 	} while (0)
 
 	LOG_FIELD(f_message, "MESSAGE=%s", message);
@@ -107,8 +107,8 @@ log_to_journal(int level, int error, const char *file, int line, const char *fun
 }
 
 int
-log_internal(int level, int error, const char *file, int line, const char *func,
-	     const char *format, ...)
+log_internal(int level, int error, const char *file, int line, const char *func, const char *format,
+	     ...)
 {
 	char message[2048];
 	int saved_errno = errno;

@@ -53,7 +53,7 @@
 
 /* One slot of a generation: the worker that should be running there. */
 struct supervisor_slot {
-	pid_t pid;		/* 0 while down */
+	pid_t pid;              /* 0 while down */
 	uint64_t restart_at_ms; /* 0 when no restart is due */
 	uint64_t backoff_ms;
 };
@@ -162,9 +162,12 @@ supervisor_take_systemd_sockets(struct supervisor *s, int n)
 		int fd = SD_LISTEN_FDS_START + i;
 
 		if (sd_is_socket(fd, AF_UNSPEC, SOCK_STREAM, 1) <= 0)
-			return log_error_errno(-EINVAL, "socket %d from systemd is not a listening "
-							"stream socket", fd);
-		if ((flags = fcntl(fd, F_GETFL)) < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+			return log_error_errno(-EINVAL,
+					       "socket %d from systemd is not a listening "
+					       "stream socket",
+					       fd);
+		if ((flags = fcntl(fd, F_GETFL)) < 0 ||
+		    fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
 		    fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
 			return log_error_errno(-errno, "cannot set up socket %d from systemd", fd);
 		s->listen_fds[s->n_listen_fds++] = fd;
@@ -495,7 +498,8 @@ static void
 supervisor_log_exit(const struct supervisor_proc *p, int status, int level)
 {
 	if (WIFSIGNALED(status))
-		log_full_errno(level, 0, "worker %d (pid %d, generation %u) killed by signal %d (%s)",
+		log_full_errno(level, 0,
+			       "worker %d (pid %d, generation %u) killed by signal %d (%s)",
 			       p->slot, (int)p->pid, p->generation, WTERMSIG(status),
 			       strsignal(WTERMSIG(status)));
 	else
@@ -675,7 +679,8 @@ supervisor_poll_timeout(const struct supervisor *s)
 	for (size_t i = 0; i < s->n_procs; i++) {
 		if (s->procs[i].kill_at_ms != 0 && s->procs[i].kill_at_ms < next)
 			next = s->procs[i].kill_at_ms;
-		if (!s->procs[i].ready && s->procs[i].started_ms + SUPERVISOR_START_TIMEOUT_MS < next)
+		if (!s->procs[i].ready &&
+		    s->procs[i].started_ms + SUPERVISOR_START_TIMEOUT_MS < next)
 			next = s->procs[i].started_ms + SUPERVISOR_START_TIMEOUT_MS;
 	}
 	for (size_t i = 0; i < s->serving->n_slots; i++)

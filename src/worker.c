@@ -144,8 +144,8 @@ worker_requests_in_flight(const struct worker *w)
 static void
 worker_drain(struct worker *w, const struct worker_args *args)
 {
-	unsigned long long deadline = worker_now_ms() +
-				      (unsigned long long)w->cfg->server.drain_timeout * 1000;
+	unsigned long long deadline =
+		worker_now_ms() + (unsigned long long)w->cfg->server.drain_timeout * 1000;
 	unsigned left;
 
 	for (size_t i = 0; i < w->n_servers; i++)

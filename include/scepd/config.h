@@ -38,7 +38,7 @@ struct config_pairs {
 };
 
 /* One entry of a `request` list: a field name and how many may appear. */
-#define CONFIG_FIELD_ANY "*" /* the wildcard entry: copy every field */
+#define CONFIG_FIELD_ANY       "*" /* the wildcard entry: copy every field */
 #define CONFIG_COUNT_UNLIMITED (-1)
 
 struct config_field_rule {
@@ -97,10 +97,10 @@ enum config_serial_kind {
 };
 
 struct config_ca {
-	char *certificate;      /* chain file: signer first, root last */
-	char *key;              /* pkcs11: URI or absolute file path */
+	char *certificate;                   /* chain file: signer first, root last */
+	char *key;                           /* pkcs11: URI or absolute file path */
 	struct config_secret key_passphrase; /* for an encrypted PEM key file */
-	char *next_certificate; /* NULL when not set */
+	char *next_certificate;              /* NULL when not set */
 	int days;
 	enum config_serial_kind serial;
 	char *serial_file; /* for CONFIG_SERIAL_FILE */

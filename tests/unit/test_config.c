@@ -123,7 +123,7 @@ print_errors(const char *what, const struct config_errors *errs)
 static struct scepd_config *
 load_ok(const struct test_env *env, const char *text)
 {
-	struct config_errors errs = {0};
+	struct config_errors errs = { 0 };
 	struct scepd_config *cfg = NULL;
 	int r;
 
@@ -521,7 +521,7 @@ static bool
 check_error_case(const struct test_env *env, const struct error_case *c)
 {
 	struct scepd_config *const untouched = (struct scepd_config *)(uintptr_t)0x1;
-	struct config_errors errs = {0};
+	struct config_errors errs = { 0 };
 	struct scepd_config *cfg = untouched;
 	size_t want = 0;
 	bool ok;
@@ -536,14 +536,14 @@ check_error_case(const struct test_env *env, const struct error_case *c)
 
 		if (strcmp(line, errs.v[i]) != 0) {
 			print_error("case '%s' line %zu:\n  want %s\n  got  %s\n", c->what, i, line,
-			            errs.v[i]);
+				    errs.v[i]);
 			ok = false;
 		}
 		free(line);
 	}
 	if (!ok) {
 		print_error("case '%s': r=%d, cfg %s\n", c->what, r,
-		            cfg == untouched ? "untouched" : "CLOBBERED");
+			    cfg == untouched ? "untouched" : "CLOBBERED");
 		print_errors(c->what, &errs);
 	}
 	config_errors_clear(&errs);
@@ -566,26 +566,26 @@ static void
 test_secrets_never_shown(void **state)
 {
 	static const char *const texts[] = {
-	        MIN "engine = { id = \"x\"; pin = \"hunter2\"; };\n",
-	        MIN "engine = { pin = \"hunter2\"; };\n",
-	        MIN "engine = { id = \"x\"; pre = ( (\"PIN\", \"hunter2\") ); };\n",
-	        "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; key_passphrase = \"hunter2\"; "
-	        "};\n",
-	        MIN "scep = { challenge = { mode = \"static\"; secret = \"hunter2\"; }; };\n",
-	        MIN "scep = { challenge = { secret = \"hunter2\"; }; };\n",
-	        MIN "scep = { ra = { certificate = \"ra.pem\"; key = \"ra.key\"; key_passphrase = "
-	            "\"hunter2\"; }; };\n",
-	        MIN "storage = { uri = \"mysql://u:hunter2@h/db\"; };\n",
-	        MIN "engine = { id = \"x\"; pin = \"hunter2\"; pni = \"hunter2\"; };\n",
+		MIN "engine = { id = \"x\"; pin = \"hunter2\"; };\n",
+		MIN "engine = { pin = \"hunter2\"; };\n",
+		MIN "engine = { id = \"x\"; pre = ( (\"PIN\", \"hunter2\") ); };\n",
+		"ca = { certificate = \"ca.pem\"; key = \"ca.key\"; key_passphrase = \"hunter2\"; "
+		"};\n",
+		MIN "scep = { challenge = { mode = \"static\"; secret = \"hunter2\"; }; };\n",
+		MIN "scep = { challenge = { secret = \"hunter2\"; }; };\n",
+		MIN "scep = { ra = { certificate = \"ra.pem\"; key = \"ra.key\"; key_passphrase = "
+		    "\"hunter2\"; }; };\n",
+		MIN "storage = { uri = \"mysql://u:hunter2@h/db\"; };\n",
+		MIN "engine = { id = \"x\"; pin = \"hunter2\"; pni = \"hunter2\"; };\n",
 	};
 	const struct test_env *env = *state;
 
 	for (size_t i = 0; i < sizeof(texts) / sizeof(texts[0]); i++) {
-		struct config_errors errs = {0};
+		struct config_errors errs = { 0 };
 		struct scepd_config *cfg = NULL;
 
 		assert_int_equal(config_load_string(texts[i], "t.conf", env->dir, &cfg, &errs),
-		                 -EINVAL);
+				 -EINVAL);
 		assert_null(cfg);
 		assert_true(errs.n > 0);
 		for (size_t j = 0; j < errs.n; j++)
@@ -604,10 +604,10 @@ test_defaults(void **state)
 	struct scepd_config *cfg = load_ok(env, MIN);
 	char *cert = expand("@D@/ca.pem", env->dir), *key = expand("@D@/ca.key", env->dir);
 	static const char *const ext[][2] = {
-	        {"basicConstraints", "CA:FALSE"},
-	        {"keyUsage", "critical,digitalSignature,keyEncipherment"},
-	        {"subjectKeyIdentifier", "hash"},
-	        {"authorityKeyIdentifier", "keyid,issuer"},
+		{ "basicConstraints", "CA:FALSE" },
+		{ "keyUsage", "critical,digitalSignature,keyEncipherment" },
+		{ "subjectKeyIdentifier", "hash" },
+		{ "authorityKeyIdentifier", "keyid,issuer" },
 	};
 
 	assert_string_equal(cfg->path, "t.conf");
@@ -771,7 +771,7 @@ test_full(void **state)
 	assert_string_equal(cfg->engine.id, "dynamic");
 	assert_int_equal(cfg->engine.pre.n, 5);
 	check_pair(&cfg->engine.pre.v[0], "SO_PATH",
-	           "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", 14);
+		   "/usr/lib/x86_64-linux-gnu/engines-3/pkcs11.so", 14);
 	check_pair(&cfg->engine.pre.v[2], "LIST_ADD", "1", 15);
 	check_pair(&cfg->engine.pre.v[3], "LOAD", NULL, 15);
 	check_pair(&cfg->engine.pre.v[4], "MODULE_PATH", "/usr/lib/softhsm/libsofthsm2.so", 16);
@@ -848,8 +848,8 @@ static void
 test_line_of_defaults(void **state)
 {
 	struct scepd_config *cfg = load_ok(*state, "\n\nca = {\n  certificate = \"ca.pem\";\n"
-	                                           "  key = \"ca.key\";\n};\n");
-	struct scepd_config blank = {0};
+						   "  key = \"ca.key\";\n};\n");
+	struct scepd_config blank = { 0 };
 
 	assert_int_equal(config_line(cfg, "ca"), 3);
 	assert_int_equal(config_line(cfg, "ca.certificate"), 4);
@@ -866,9 +866,9 @@ static void
 test_inline_pin_allowed(void **state)
 {
 	struct scepd_config *cfg =
-	        load_ok(*state, MIN "engine = { id = \"pkcs11\";\n"
-	                            "  allow_inline_pin = true;\n  pin = \"1234\";\n"
-	                            "  pre = ( (\"PIN\", \"1234\") ); };\n");
+		load_ok(*state, MIN "engine = { id = \"pkcs11\";\n"
+				    "  allow_inline_pin = true;\n  pin = \"1234\";\n"
+				    "  pre = ( (\"PIN\", \"1234\") ); };\n");
 
 	assert_true(cfg->engine.allow_inline_pin);
 	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_INLINE);
@@ -881,7 +881,7 @@ static void
 test_no_extensions(void **state)
 {
 	struct scepd_config *cfg = load_ok(*state, "ca = { certificate = \"ca.pem\"; key = "
-	                                           "\"ca.key\"; extensions = ( ); };\n");
+						   "\"ca.key\"; extensions = ( ); };\n");
 
 	assert_int_equal(cfg->ca.extensions.n, 0);
 	config_free(cfg);
@@ -894,13 +894,13 @@ test_enums(void **state)
 		const char *setting;
 		int want;
 	} cases[] = {
-	        {"log = { level = \"err\"; };", LOG_ERR},
-	        {"log = { level = \"error\"; };", LOG_ERR},
-	        {"log = { level = \"warning\"; };", LOG_WARNING},
-	        {"log = { level = \"warn\"; };", LOG_WARNING},
-	        {"log = { level = \"notice\"; };", LOG_NOTICE},
-	        {"log = { level = \"info\"; };", LOG_INFO},
-	        {"log = { level = \"debug\"; };", LOG_DEBUG},
+		{ "log = { level = \"err\"; };", LOG_ERR },
+		{ "log = { level = \"error\"; };", LOG_ERR },
+		{ "log = { level = \"warning\"; };", LOG_WARNING },
+		{ "log = { level = \"warn\"; };", LOG_WARNING },
+		{ "log = { level = \"notice\"; };", LOG_NOTICE },
+		{ "log = { level = \"info\"; };", LOG_INFO },
+		{ "log = { level = \"debug\"; };", LOG_DEBUG },
 	};
 
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
@@ -921,13 +921,13 @@ test_more_forms(void **state)
 	struct scepd_config *cfg;
 
 	cfg = load_ok(*state,
-	              "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; serial = \"subject\";\n"
-	              "  key_passphrase = \"file:/dev/null\"; digest = \"sha512\"; };\n"
-	              "scep = { freshness = 0; crl_url = \"\"; location = \"\";\n"
-	              "  ra = { certificate = \"ra.pem\"; key = \"ra.key\"; };\n"
-	              "  subject = { request = []; };\n  challenge = { mode = \"otp\"; }; };\n"
-	              "storage = { uri = \"postgresql://db.example.com/scepd\"; };\n"
-	              "server = { listen = (\"[::]:8080\"); };\n");
+		      "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; serial = \"subject\";\n"
+		      "  key_passphrase = \"file:/dev/null\"; digest = \"sha512\"; };\n"
+		      "scep = { freshness = 0; crl_url = \"\"; location = \"\";\n"
+		      "  ra = { certificate = \"ra.pem\"; key = \"ra.key\"; };\n"
+		      "  subject = { request = []; };\n  challenge = { mode = \"otp\"; }; };\n"
+		      "storage = { uri = \"postgresql://db.example.com/scepd\"; };\n"
+		      "server = { listen = (\"[::]:8080\"); };\n");
 	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_SUBJECT);
 	assert_null(cfg->ca.serial_file);
 	assert_string_equal(cfg->ca.key_passphrase.ref, "/dev/null");
@@ -949,7 +949,7 @@ static void
 test_load_file(void **state)
 {
 	const struct test_env *env = *state;
-	struct config_errors errs = {0};
+	struct config_errors errs = { 0 };
 	struct scepd_config *cfg = NULL;
 	char *path = expand("@D@/t.conf", env->dir), cwd[PATH_MAX], real[PATH_MAX], *want;
 
@@ -1004,7 +1004,7 @@ test_load_file(void **state)
 	assert_int_equal(config_load("/nonexistent/scepd.conf", &cfg, &errs), -ENOENT);
 	assert_int_equal(errs.n, 2);
 	assert_string_equal(errs.v[1],
-	                    "/nonexistent/scepd.conf: cannot read: No such file or directory");
+			    "/nonexistent/scepd.conf: cannot read: No such file or directory");
 	assert_int_equal(config_load(env->dir, &cfg, &errs), -EISDIR);
 	assert_int_equal(errs.n, 3);
 	assert_null(cfg);
@@ -1039,33 +1039,33 @@ test_parse_listen(void **state)
 		const char *addr;
 		int port;
 	} cases[] = {
-	        {"127.0.0.1:8080", 0, AF_INET, "127.0.0.1", 8080},
-	        {"0.0.0.0:1", 0, AF_INET, "0.0.0.0", 1},
-	        {"*:65535", 0, AF_INET, "0.0.0.0", 65535},
-	        {"[::1]:8080", 0, AF_INET6, "::1", 8080},
-	        {"[::]:443", 0, AF_INET6, "::", 443},
-	        {"[2001:db8::1]:80", 0, AF_INET6, "2001:db8::1", 80},
-	        {"127.0.0.1:0", -ERANGE, 0, NULL, 0},
-	        {"127.0.0.1:65536", -ERANGE, 0, NULL, 0},
-	        {"127.0.0.1:99999", -ERANGE, 0, NULL, 0},
-	        {"127.0.0.1:99999999999999999999", -ERANGE, 0, NULL, 0},
-	        {"[::1]:0", -ERANGE, 0, NULL, 0},
-	        {"300.0.0.1:80", -EINVAL, 0, NULL, 0},
-	        {"127.0.0.1", -EINVAL, 0, NULL, 0},
-	        {"127.0.0.1:", -EINVAL, 0, NULL, 0},
-	        {":80", -EINVAL, 0, NULL, 0},
-	        {"localhost:80", -EINVAL, 0, NULL, 0},
-	        {"example.com:443", -EINVAL, 0, NULL, 0},
-	        {"::1:80", -EINVAL, 0, NULL, 0},
-	        {"[::1]80", -EINVAL, 0, NULL, 0},
-	        {"[::1:80", -EINVAL, 0, NULL, 0},
-	        {"[127.0.0.1]:80", -EINVAL, 0, NULL, 0},
-	        {"127.0.0.1:+80", -EINVAL, 0, NULL, 0},
-	        {"127.0.0.1:80 ", -EINVAL, 0, NULL, 0},
-	        {"127.1:80", -EINVAL, 0, NULL, 0},
-	        {"*:http", -EINVAL, 0, NULL, 0},
-	        {"", -EINVAL, 0, NULL, 0},
-	        {NULL, -EINVAL, 0, NULL, 0},
+		{ "127.0.0.1:8080", 0, AF_INET, "127.0.0.1", 8080 },
+		{ "0.0.0.0:1", 0, AF_INET, "0.0.0.0", 1 },
+		{ "*:65535", 0, AF_INET, "0.0.0.0", 65535 },
+		{ "[::1]:8080", 0, AF_INET6, "::1", 8080 },
+		{ "[::]:443", 0, AF_INET6, "::", 443 },
+		{ "[2001:db8::1]:80", 0, AF_INET6, "2001:db8::1", 80 },
+		{ "127.0.0.1:0", -ERANGE, 0, NULL, 0 },
+		{ "127.0.0.1:65536", -ERANGE, 0, NULL, 0 },
+		{ "127.0.0.1:99999", -ERANGE, 0, NULL, 0 },
+		{ "127.0.0.1:99999999999999999999", -ERANGE, 0, NULL, 0 },
+		{ "[::1]:0", -ERANGE, 0, NULL, 0 },
+		{ "300.0.0.1:80", -EINVAL, 0, NULL, 0 },
+		{ "127.0.0.1", -EINVAL, 0, NULL, 0 },
+		{ "127.0.0.1:", -EINVAL, 0, NULL, 0 },
+		{ ":80", -EINVAL, 0, NULL, 0 },
+		{ "localhost:80", -EINVAL, 0, NULL, 0 },
+		{ "example.com:443", -EINVAL, 0, NULL, 0 },
+		{ "::1:80", -EINVAL, 0, NULL, 0 },
+		{ "[::1]80", -EINVAL, 0, NULL, 0 },
+		{ "[::1:80", -EINVAL, 0, NULL, 0 },
+		{ "[127.0.0.1]:80", -EINVAL, 0, NULL, 0 },
+		{ "127.0.0.1:+80", -EINVAL, 0, NULL, 0 },
+		{ "127.0.0.1:80 ", -EINVAL, 0, NULL, 0 },
+		{ "127.1:80", -EINVAL, 0, NULL, 0 },
+		{ "*:http", -EINVAL, 0, NULL, 0 },
+		{ "", -EINVAL, 0, NULL, 0 },
+		{ NULL, -EINVAL, 0, NULL, 0 },
 	};
 	(void)state;
 
@@ -1079,7 +1079,7 @@ test_parse_listen(void **state)
 		r = config_parse_listen(cases[i].s, &ss, &len);
 		if (r != cases[i].r)
 			fail_msg("'%s': got %d, want %d", cases[i].s ? cases[i].s : "(null)", r,
-			         cases[i].r);
+				 cases[i].r);
 		if (r < 0) {
 			assert_int_equal(len, 12345); /* untouched */
 			continue;
@@ -1090,14 +1090,14 @@ test_parse_listen(void **state)
 
 			assert_int_equal(len, sizeof(*sin));
 			assert_string_equal(inet_ntop(AF_INET, &sin->sin_addr, buf, sizeof(buf)),
-			                    cases[i].addr);
+					    cases[i].addr);
 			assert_int_equal(ntohs(sin->sin_port), cases[i].port);
 		} else {
 			const struct sockaddr_in6 *sin6 = (const struct sockaddr_in6 *)&ss;
 
 			assert_int_equal(len, sizeof(*sin6));
 			assert_string_equal(inet_ntop(AF_INET6, &sin6->sin6_addr, buf, sizeof(buf)),
-			                    cases[i].addr);
+					    cases[i].addr);
 			assert_int_equal(ntohs(sin6->sin6_port), cases[i].port);
 		}
 	}
@@ -1110,7 +1110,7 @@ test_shipped_example(void **state)
 {
 	const struct test_env *env = *state;
 	char *path = source_path("conf/scepd.conf"), *text, *moved, *p;
-	struct config_errors errs = {0};
+	struct config_errors errs = { 0 };
 	struct scepd_config *cfg = NULL;
 	int r;
 
@@ -1150,7 +1150,7 @@ test_shipped_example(void **state)
 
 #define NAME_OF_GROUP(n)                           n,
 #define NAME_OF_SETTING(n, t, f, d, lo, hi, field) n,
-static const char *const all_settings[] = {CONFIG_KEYS(NAME_OF_GROUP, NAME_OF_SETTING) NULL};
+static const char *const all_settings[] = { CONFIG_KEYS(NAME_OF_GROUP, NAME_OF_SETTING) NULL };
 
 /* Every setting of the table is documented and shown in the example. */
 static void
@@ -1182,13 +1182,13 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_errors),           cmocka_unit_test(test_secrets_never_shown),
-	        cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full),
-	        cmocka_unit_test(test_line_of_defaults), cmocka_unit_test(test_inline_pin_allowed),
-	        cmocka_unit_test(test_no_extensions),    cmocka_unit_test(test_enums),
-	        cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_load_file),
-	        cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
-	        cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_errors),           cmocka_unit_test(test_secrets_never_shown),
+		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full),
+		cmocka_unit_test(test_line_of_defaults), cmocka_unit_test(test_inline_pin_allowed),
+		cmocka_unit_test(test_no_extensions),    cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
