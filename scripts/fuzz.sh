@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Builds every fuzz target with clang's libFuzzer + ASan + UBSan and runs each for
+# SECONDS (default 60) on its corpus. New crashers land in tests/fuzz/corpus/<parser>/
+# as crash-*: commit them, the ctest replay runs them forever after.
+#   scripts/fuzz.sh [SECONDS]
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+seconds=${1:-60}
+"$top/scripts/deps.sh"
+command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
+build=$top/build-fuzz
+mkdir -p "$build"
+cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
+	-D_GNU_SOURCE -I"$top/include")
+export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.supp
+export UBSAN_OPTIONS=halt_on_error=1
+declare -A sources=(
+	[config]="src/config.c"
+)
+declare -A libs=(
+	[config]="$(pkg-config --libs libconfig libcrypto)"
+)
+for parser in "${!sources[@]}"; do
+	srcs=()
+	for s in ${sources[$parser]}; do srcs+=("$top/$s"); done
+	# shellcheck disable=SC2086
+	clang "${cflags[@]}" -o "$build/fuzz_$parser" "$top/tests/fuzz/fuzz_$parser.c" \
+		"${srcs[@]}" ${libs[$parser]}
+	work=$build/corpus-$parser
+	mkdir -p "$work"
+	echo "fuzzing $parser for $seconds s" >&2
+	(cd "$top/tests/fuzz/corpus/$parser" &&
+		"$build/fuzz_$parser" -max_total_time="$seconds" -max_len=8192 \
+			-artifact_prefix="$top/tests/fuzz/corpus/$parser/" \
+			"$work" "$top/tests/fuzz/corpus/$parser")
+done
