@@ -34,6 +34,7 @@ die() {
 if [ $# -ne 1 ] || [ -z "$1" ]; then
 	die "usage: demo-ca.sh DIR"
 fi
+"$(dirname "$0")/deps.sh"
 for tool in softhsm2-util pkcs11-tool openssl; do
 	command -v "$tool" >/dev/null || die "$tool not found (apt install softhsm2 opensc openssl)"
 done

@@ -3,9 +3,31 @@
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)
-write_config "$TMP/scepd.conf" "workers = 1; max_request_bytes = 131072;"
+listen="\"127.0.0.1:$PORT\""
+have_ipv6=false
+if ip -6 addr show dev lo 2>/dev/null | grep -q "inet6 ::1/"; then
+	have_ipv6=true
+	listen="$listen, \"[::1]:$PORT\""
+fi
+write_config "$TMP/scepd.conf" "workers = 1; max_request_bytes = 131072; request_timeout = 1;"
+sed -i "s|listen = \[.*\];|listen = [$listen];|" "$TMP/scepd.conf"
 start_scepd "$TMP/scepd.conf"
 url=http://127.0.0.1:$PORT
+
+if $have_ipv6; then
+	assert_eq ok "$(curl -s "http://[::1]:$PORT/healthz")" "/healthz over IPv6"
+	pass "IPv4 and IPv6 listeners"
+else
+	echo "note: no IPv6 loopback here, IPv6 listener not tested"
+fi
+
+# request_timeout: a connection that sends nothing is closed after 1 s.
+exec 3<>"/dev/tcp/127.0.0.1/$PORT"
+start=$SECONDS
+read -r -t 5 -u 3 _ && fail "got data on an idle connection" || true
+((SECONDS - start < 4)) || fail "idle connection not closed by request_timeout = 1"
+exec 3<&-
+pass "idle connection closed after request_timeout"
 
 assert_eq "200 ok" "$(curl -s -w '%{http_code} ' -o /dev/null "$url/healthz")$(curl -s "$url/healthz")" \
 	"/healthz"
