@@ -77,6 +77,8 @@
 	  ca.next_certificate) \
 	X("ca.days",                       INT,         NONE,     "365", 1, 36500, \
 	  ca.days) \
+	X("ca.backdate",                   INT,         NONE,     "0", 0, 86400, \
+	  ca.backdate) \
 	X("ca.serial",                     SERIAL,      NONE,     "random", 0, 0, \
 	  ca.serial) \
 	X("ca.digest",                     DIGEST,      NONE,     "sha256", 0, 0, \

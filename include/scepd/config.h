@@ -102,6 +102,7 @@ struct config_ca {
 	struct config_secret key_passphrase; /* for an encrypted PEM key file */
 	char *next_certificate;              /* NULL when not set */
 	int days;
+	int backdate; /* seconds notBefore lies before the time of issue */
 	enum config_serial_kind serial;
 	char *serial_file; /* for CONFIG_SERIAL_FILE */
 	char *digest;      /* "sha256", "sha384", "sha512" */
