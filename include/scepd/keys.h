@@ -1,0 +1,66 @@
+/*
+ * keys.h - the CA and RA keys and certificates of one worker process.
+ *
+ * keys_load() sets up the OpenSSL ENGINE exactly as mod_ca_engine did (engine.id,
+ * each engine.pre command in order, ENGINE_init, each engine.post command), hands it
+ * the PIN from its source (credential:, file:, env: or inline; one trailing newline
+ * stripped; wiped after use; never logged), loads each key (a pkcs11: URI through
+ * the engine, or a PEM file, optionally passphrase-protected), reads the certificate
+ * chains and checks that every key matches its certificate by comparing public keys
+ * and making a test signature.
+ *
+ * Called in a worker after fork(), or in the short-lived child of `scepd -t`; never
+ * in the supervisor: a PKCS#11 module initialised before fork() is unsafe in the
+ * children. The only file with OPENSSL_SUPPRESS_DEPRECATED (the ENGINE API).
+ */
+#ifndef SCEPD_KEYS_H
+#define SCEPD_KEYS_H
+
+#include <stdbool.h>
+
+#include <openssl/evp.h>
+#include <openssl/x509.h>
+
+#include "scepd/config.h"
+
+struct keys {
+	void *engine;              /* ENGINE *, NULL when engine.id is not set */
+	EVP_PKEY *ca_key;          /* ca.key */
+	STACK_OF(X509) *ca_chain;  /* ca.certificate: signing certificate first, root last */
+	X509 *ca_next;             /* ca.next_certificate, or NULL */
+	EVP_PKEY *ra_key;          /* scep.ra.key, or NULL without an RA */
+	STACK_OF(X509) *ra_chain;  /* scep.ra.certificate, or NULL */
+	X509 *ra_next;             /* scep.ra.next_certificate, or NULL */
+};
+
+/* Why keys_load() failed, for "FILE:LINE: setting: message" and for the exit code. */
+struct keys_error {
+	const char *setting; /* "ca.key", "engine.pin", "engine.pre[4]", "ca.certificate" */
+	char message[512];   /* one line, never a PIN or passphrase */
+	bool fatal;          /* retrying cannot help and may hurt: wrong or locked PIN */
+};
+
+/*
+ * Returns 0 and the loaded keys, or a negative errno with err filled: -EACCES wrong
+ * or locked PIN (err->fatal), -ENOENT no such object / file / token, -ENODEV the
+ * engine or module cannot be loaded, -EKEYREJECTED a key does not match its
+ * certificate, -EBADMSG an unreadable certificate or key file, -EIO anything else.
+ * Retries engine set-up a few times with jittered backoff when several processes
+ * initialise one SoftHSM token at once. OpenSSL's error queue is left empty.
+ */
+int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err);
+
+/* Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL. */
+void keys_free(struct keys *keys);
+
+/* The signing certificate: the first of ca.certificate. */
+X509 *keys_get0_ca_cert(const struct keys *keys);
+
+/*
+ * After a failed private-key operation: does OpenSSL's error queue (peeked, not
+ * cleared) say the token is gone (device removed, session closed or handle invalid,
+ * token not present, module error)? Then the keys are dead and must be loaded anew.
+ */
+bool keys_token_lost(void);
+
+#endif

@@ -1,0 +1,47 @@
+/*
+ * policy.h - what a certificate request may get: a decision, not an error.
+ *
+ * policy_check() applies a subject { request; set } and subject_alt_name { request;
+ * set } pair of the configuration (scep.* or csr.*) to a request: `request` entries
+ * copy fields of the request ("*" all of them, ("CN", 1) at most one CN), `set`
+ * entries add fixed values with %{REMOTE_ADDR} and %{REMOTE_USER} expanded. An empty
+ * resulting subject without any SAN is refused. Knows nothing of HTTP or keys.
+ */
+#ifndef SCEPD_POLICY_H
+#define SCEPD_POLICY_H
+
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
+
+#include "scepd/config.h"
+
+enum policy_verdict {
+	POLICY_ALLOW,
+	POLICY_DENY,
+	POLICY_PENDING, /* manual approval (SCEP) */
+};
+
+struct policy_vars {
+	const char *remote_addr; /* %{REMOTE_ADDR} */
+	const char *remote_user; /* %{REMOTE_USER}: /csr token name, SCEP challenge owner; NULL = unset */
+};
+
+struct policy_decision {
+	enum policy_verdict verdict;
+	char reason[256];       /* DENY: which rule refused, one line for client and log */
+	X509_NAME *subject;     /* ALLOW: the subject of the certificate */
+	GENERAL_NAMES *san;     /* ALLOW: its subjectAltName, NULL for none */
+};
+
+/*
+ * Returns 0 with *ret filled (ALLOW or DENY), or a negative errno when it could not
+ * decide (-ENOMEM). The CSR's signature is not checked here (signer_verify_csr()).
+ */
+int policy_check(const struct config_name_policy *subject,
+		 const struct config_name_policy *subject_alt_name, X509_REQ *csr,
+		 const struct policy_vars *vars, struct policy_decision *ret);
+
+/* Frees what a decision holds and zeroes it. */
+void policy_decision_clear(struct policy_decision *d);
+
+#endif

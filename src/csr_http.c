@@ -1,0 +1,2 @@
+/* csr_http.c - being written. */
+#include <stddef.h>

@@ -1,0 +1,2 @@
+/* issuer.c - being written. */
+#include <stddef.h>

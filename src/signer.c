@@ -1,0 +1,2 @@
+/* signer.c - being written. */
+#include <stddef.h>
