@@ -32,21 +32,31 @@ struct store_cert {
 };
 
 /*
- * "sqlite:/path/db": creates the file and the schema when missing, WAL journal,
- * a busy timeout, synchronous=FULL. Returns 0, -EINVAL (unknown scheme), -EIO.
+ * "sqlite:/path/db": creates the file (mode 0600) and the schema when missing, WAL
+ * journal, a busy timeout, synchronous=FULL. Returns 0, -EINVAL (unknown scheme, or a
+ * malformed URI such as a relative path), -EPROTONOSUPPORT ("postgresql://",
+ * "postgres://": not built yet), the -errno of creating the file (-ENOENT when its
+ * directory is missing, -EACCES, -EROFS...), -EBADMSG (not scepd's database, or one
+ * written by a newer scepd), -EIO. A handle is used by one thread at a time.
  */
 int store_open(const char *uri, struct store **ret_store);
 void store_close(struct store *st);
 
-/* Committed when it returns 0; -EEXIST when the serial is already recorded; -EIO. */
+/*
+ * Committed when it returns 0; -EEXIST when the serial is already recorded (in any
+ * spelling: the serial is stored upper-case without leading zeros); -EINVAL when the
+ * serial is not hex or subject, sans, endpoint or der is missing; -ENOSPC (disk
+ * full); -EIO, also when other writers held the database beyond the busy timeout.
+ */
 int store_add_cert(struct store *st, const struct store_cert *cert);
 
 /* Number of certificates recorded (for tests, health and metrics). */
 int store_count_certs(struct store *st, uint64_t *ret_count);
 
 /*
- * The DER of the certificate with this serial (hex, any case): 0 and a malloc'ed copy
- * the caller frees, -ENOENT, -EIO.
+ * The DER of the certificate with this serial (hex, any case, leading zeros allowed):
+ * 0 and a malloc'ed copy the caller frees, -ENOENT (also for a serial that is not
+ * hex), -EIO.
  */
 int store_get_cert_der(struct store *st, const char *serial, unsigned char **ret_der,
 		       size_t *ret_len);
