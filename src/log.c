@@ -106,6 +106,71 @@ log_to_journal(int level, int error, const char *file, int line, const char *fun
 		log_to_stderr(level, message);
 }
 
+/* key=value with the value quoted when it has spaces, for the stderr form. */
+static size_t
+log_audit_append(char *buf, size_t size, size_t len, const char *key, const char *value)
+{
+	const char *quote;
+	int n;
+
+	if (value == NULL || len >= size)
+		return len;
+	quote = strpbrk(value, " \t=") != NULL ? "\"" : "";
+	n = snprintf(buf + len, size - len, " %s=%s%s%s", key, quote, value, quote);
+	return n < 0 ? len : len + (size_t)n;
+}
+
+static void
+log_audit_journal_field(struct iovec *iov, size_t *n, char *buf, size_t size, const char *name,
+			const char *value)
+{
+	if (value == NULL)
+		return;
+	snprintf(buf, size, "%s=%s", name, value);
+	iov[(*n)++] = (struct iovec){ buf, strlen(buf) };
+}
+
+void
+log_audit(const struct log_audit *a)
+{
+	const char *const fields[][2] = {
+		{ "SCEPD_RESULT", a->result },	       { "SCEPD_ENDPOINT", a->endpoint },
+		{ "SCEPD_CLIENT", a->client },	       { "SCEPD_SERIAL", a->serial },
+		{ "SCEPD_SUBJECT", a->subject },       { "SCEPD_SANS", a->sans },
+		{ "SCEPD_TRANSACTION_ID", a->transaction_id }, { "SCEPD_KEY", a->key },
+		{ "SCEPD_REASON", a->reason },
+	};
+	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
+	char message[2048], bufs[N_FIELDS + 3][2100];
+	struct iovec iov[N_FIELDS + 3];
+	size_t len, n = 0;
+
+	if (log_state.max_level < LOG_INFO)
+		return;
+	len = (size_t)snprintf(message, sizeof(message), "audit:");
+	len = log_audit_append(message, sizeof(message), len, "result", a->result);
+	len = log_audit_append(message, sizeof(message), len, "endpoint", a->endpoint);
+	len = log_audit_append(message, sizeof(message), len, "client", a->client);
+	len = log_audit_append(message, sizeof(message), len, "serial", a->serial);
+	len = log_audit_append(message, sizeof(message), len, "subject", a->subject);
+	len = log_audit_append(message, sizeof(message), len, "sans", a->sans);
+	len = log_audit_append(message, sizeof(message), len, "transaction_id", a->transaction_id);
+	len = log_audit_append(message, sizeof(message), len, "key", a->key);
+	(void)log_audit_append(message, sizeof(message), len, "reason", a->reason);
+	if (log_state.target != LOG_TARGET_JOURNAL) {
+		log_to_stderr(LOG_INFO, message);
+		return;
+	}
+	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "MESSAGE", message);
+	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "PRIORITY", "6");
+	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "SYSLOG_IDENTIFIER", "scepd");
+	for (size_t i = 0; i < N_FIELDS; i++)
+		log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), fields[i][0],
+					fields[i][1]);
+	if (sd_journal_sendv(iov, (int)n) < 0)
+		log_to_stderr(LOG_INFO, message);
+}
+
 int
 log_internal(int level, int error, const char *file, int line, const char *func, const char *format,
 	     ...)

@@ -37,6 +37,26 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 #define log_warning(...) log_full_errno(LOG_WARNING, 0, __VA_ARGS__)
 #define log_error(...)   log_full_errno(LOG_ERR, 0, __VA_ARGS__)
 
+/* One record per issuance decision. NULL fields are left out. */
+struct log_audit {
+	const char *result;   /* "issued", "denied", "bad-request", "unavailable" */
+	const char *endpoint; /* "csr", "scep" */
+	const char *client;
+	const char *serial;
+	const char *subject;
+	const char *sans;
+	const char *transaction_id;
+	const char *key;    /* the CA key that signed (URI or file) */
+	const char *reason; /* why not issued */
+};
+
+/*
+ * Logs the record at info level: on journald as SCEPD_RESULT=, SCEPD_ENDPOINT=,
+ * SCEPD_CLIENT=, SCEPD_SERIAL=, SCEPD_SUBJECT=, SCEPD_SANS=, SCEPD_TRANSACTION_ID=,
+ * SCEPD_KEY=, SCEPD_REASON= fields; on stderr as one "audit: key=value ..." line.
+ */
+void log_audit(const struct log_audit *a);
+
 #define log_warning_errno(error, ...) log_full_errno(LOG_WARNING, (error), __VA_ARGS__)
 #define log_error_errno(error, ...)   log_full_errno(LOG_ERR, (error), __VA_ARGS__)
 
