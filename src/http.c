@@ -25,6 +25,8 @@
 
 #include "scepd/log.h"
 
+#define HTTP_MAX_EXTRA_HEADERS 4
+
 struct http_server {
 	struct MHD_Daemon *daemon;
 	const struct http_route *routes;
@@ -51,6 +53,8 @@ struct http_request {
 	size_t body_len;
 	bool body_too_large;
 	bool replied;
+	char *extra_headers[HTTP_MAX_EXTRA_HEADERS][2];
+	size_t n_extra_headers;
 	char remote_addr[INET6_ADDRSTRLEN];
 };
 
@@ -123,6 +127,10 @@ http_queue(struct http_request *req, unsigned status, const char *content_type, 
 	if (r == 0 && allow != NULL &&
 	    MHD_add_response_header(response, MHD_HTTP_HEADER_ALLOW, allow) != MHD_YES)
 		r = -ENOMEM;
+	for (size_t i = 0; r == 0 && i < req->n_extra_headers; i++)
+		if (MHD_add_response_header(response, req->extra_headers[i][0],
+					    req->extra_headers[i][1]) != MHD_YES)
+			r = -ENOMEM;
 	/* A draining worker tells keep-alive clients to go elsewhere for the next request. */
 	if (r == 0 && __atomic_load_n(&req->server->quiesced, __ATOMIC_ACQUIRE) &&
 	    MHD_add_response_header(response, MHD_HTTP_HEADER_CONNECTION, "close") != MHD_YES)
@@ -179,11 +187,32 @@ http_reply_too_large(struct http_request *req)
 			       req->server->limits.max_request_bytes);
 }
 
+int
+http_add_header(struct http_request *req, const char *name, const char *value)
+{
+	char *n, *v;
+
+	if (req->n_extra_headers == HTTP_MAX_EXTRA_HEADERS)
+		return -E2BIG;
+	if ((n = strdup(name)) == NULL || (v = strdup(value)) == NULL) {
+		free(n);
+		return -ENOMEM;
+	}
+	req->extra_headers[req->n_extra_headers][0] = n;
+	req->extra_headers[req->n_extra_headers][1] = v;
+	req->n_extra_headers++;
+	return 0;
+}
+
 static void
 http_request_free(struct http_request *req)
 {
 	if (req == NULL)
 		return;
+	for (size_t i = 0; i < req->n_extra_headers; i++) {
+		free(req->extra_headers[i][0]);
+		free(req->extra_headers[i][1]);
+	}
 	free(req->body);
 	free(req);
 }

@@ -73,6 +73,9 @@ const void *http_request_body(const struct http_request *req, size_t *ret_len);
 /* "127.0.0.1" or "::1". */
 const char *http_request_remote_addr(const struct http_request *req);
 
+/* An extra header for the reply to come (at most 4 per request); copied. */
+int http_add_header(struct http_request *req, const char *name, const char *value);
+
 int http_reply(struct http_request *req, unsigned status, const char *content_type,
 	       const void *body, size_t len);
 /* A text/plain reply of one line; the newline is added. */
