@@ -1,2 +1,406 @@
-/* issuer.c - being written. */
-#include <stddef.h>
+/*
+ * issuer.c - CSR check -> policy -> signer -> store -> audit, for every endpoint.
+ *
+ * A certificate leaves this module only after its record is committed: a store
+ * failure makes the request "unavailable", never an unrecorded certificate. A serial
+ * the store already holds is drawn again (a few times) before giving up.
+ *
+ * When a private-key operation fails and keys_token_lost() says the token is gone,
+ * the keys and the signer are dropped, every request is answered "unavailable" with
+ * the reason, and issuer_recover() (called by the worker's loop) loads them again.
+ * A mutex serialises keys, signer and store: one engine session, one SQLite handle.
+ */
+#include "scepd/issuer.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/bn.h>
+#include <openssl/err.h>
+
+#include "scepd/log.h"
+#include "scepd/policy.h"
+#include "scepd/signer.h"
+
+#define ISSUER_SERIAL_TRIES 5
+
+struct issuer {
+	const struct scepd_config *cfg;
+	pthread_mutex_t lock;
+	struct keys *keys;	/* NULL while the token is gone */
+	struct signer *signer;	/* NULL while the token is gone */
+	struct store *store;
+	STACK_OF(X509) *chain;	/* our own references: outlives a key reload */
+	char unhealthy[256];	/* "" when healthy */
+};
+
+/* Names and numbers of a certificate, as the store and the audit record want them. */
+struct issuer_cert_text {
+	char serial[80];
+	char *subject;
+	char *sans;
+};
+
+static int
+issuer_make_signer(struct issuer *is)
+{
+	return signer_new(&is->cfg->ca, is->keys->ca_key, keys_get0_ca_cert(is->keys),
+			  &is->signer);
+}
+
+int
+issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *store,
+	   struct issuer **ret_issuer)
+{
+	struct issuer *is;
+	int r;
+
+	if ((is = calloc(1, sizeof(*is))) == NULL) {
+		keys_free(keys);
+		store_close(store);
+		return -ENOMEM;
+	}
+	is->cfg = cfg;
+	is->keys = keys;
+	is->store = store;
+	pthread_mutex_init(&is->lock, NULL);
+	if ((is->chain = X509_chain_up_ref(keys->ca_chain)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = issuer_make_signer(is)) < 0)
+		goto out;
+	*ret_issuer = is;
+	is = NULL;
+	r = 0;
+out:
+	issuer_free(is);
+	return r;
+}
+
+void
+issuer_free(struct issuer *is)
+{
+	if (is == NULL)
+		return;
+	signer_free(is->signer);
+	keys_free(is->keys);
+	store_close(is->store);
+	sk_X509_pop_free(is->chain, X509_free);
+	pthread_mutex_destroy(&is->lock);
+	free(is);
+}
+
+void
+issuer_result_clear(struct issuer_result *res)
+{
+	X509_free(res->cert);
+	memset(res, 0, sizeof(*res));
+}
+
+STACK_OF(X509) *
+issuer_get0_chain(struct issuer *is)
+{
+	return is->chain;
+}
+
+static void
+issuer_set_result(struct issuer_result *res, enum issuer_status status, const char *reason)
+{
+	res->status = status;
+	snprintf(res->reason, sizeof(res->reason), "%s", reason);
+}
+
+/* The token is gone: drop keys and signer, so nothing uses dead handles. */
+static void
+issuer_lose_keys(struct issuer *is, const char *why)
+{
+	snprintf(is->unhealthy, sizeof(is->unhealthy), "cannot sign: %s", why);
+	signer_free(is->signer);
+	is->signer = NULL;
+	keys_free(is->keys);
+	is->keys = NULL;
+	log_error("%s; answering 503 until the keys load again", is->unhealthy);
+}
+
+bool
+issuer_healthy(struct issuer *is, char *reason, size_t size)
+{
+	bool healthy;
+
+	pthread_mutex_lock(&is->lock);
+	healthy = is->unhealthy[0] == '\0';
+	if (!healthy)
+		snprintf(reason, size, "%s", is->unhealthy);
+	pthread_mutex_unlock(&is->lock);
+	return healthy;
+}
+
+void
+issuer_recover(struct issuer *is)
+{
+	struct keys_error err = { 0 };
+	struct keys *keys = NULL;
+	int r;
+
+	pthread_mutex_lock(&is->lock);
+	if (is->unhealthy[0] == '\0')
+		goto out;
+	if ((r = keys_load(is->cfg, &keys, &err)) < 0) {
+		log_debug("keys still unavailable: %s: %s", err.setting, err.message);
+		goto out;
+	}
+	is->keys = keys;
+	if ((r = issuer_make_signer(is)) < 0) {
+		keys_free(is->keys);
+		is->keys = NULL;
+		log_error_errno(r, "keys loaded again, but the signer cannot be set up");
+		goto out;
+	}
+	is->unhealthy[0] = '\0';
+	log_notice("keys loaded again: signing resumed");
+out:
+	ERR_clear_error();
+	pthread_mutex_unlock(&is->lock);
+}
+
+static void
+issuer_cert_text_clear(struct issuer_cert_text *t)
+{
+	free(t->subject);
+	free(t->sans);
+	memset(t, 0, sizeof(*t));
+}
+
+/* What a print function wrote into a memory BIO, as a new string. */
+static int
+issuer_bio_strdup(BIO *bio, char **ret)
+{
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+
+	if ((*ret = strndup(len > 0 ? data : "", len > 0 ? (size_t)len : 0)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* "DNS:a.example, IP Address:192.0.2.1", or "" without subjectAltName. */
+static int
+issuer_sans_text(X509 *cert, char **ret_sans)
+{
+	X509_EXTENSION *ext;
+	BIO *bio;
+	int r = -ENOMEM, idx;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return -ENOMEM;
+	idx = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
+	if (idx >= 0 && (ext = X509_get_ext(cert, idx)) != NULL &&
+	    !X509V3_EXT_print(bio, ext, 0, 0)) {
+		r = -EBADMSG;
+		goto out;
+	}
+	r = issuer_bio_strdup(bio, ret_sans);
+out:
+	BIO_free(bio);
+	return r;
+}
+
+/* The RFC 2253 form: "CN=device 1,O=Example". */
+static int
+issuer_subject_text(X509 *cert, char **ret_subject)
+{
+	BIO *bio;
+	int r = -ENOMEM;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return -ENOMEM;
+	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
+		r = issuer_bio_strdup(bio, ret_subject);
+	BIO_free(bio);
+	return r;
+}
+
+static int
+issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
+{
+	struct issuer_cert_text t = { 0 };
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	int r = -ENOMEM;
+
+	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
+	    (hex = BN_bn2hex(bn)) == NULL)
+		goto out;
+	/* BN_bn2hex pads to whole bytes; the store keeps serials without leading zeros. */
+	snprintf(t.serial, sizeof(t.serial), "%s", hex + (hex[0] == '0' && hex[1] != '\0'));
+	if ((r = issuer_subject_text(cert, &t.subject)) < 0 ||
+	    (r = issuer_sans_text(cert, &t.sans)) < 0)
+		goto out;
+	*ret = t;
+	memset(&t, 0, sizeof(t));
+	r = 0;
+out:
+	issuer_cert_text_clear(&t);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return r;
+}
+
+static time_t
+issuer_asn1_time(const ASN1_TIME *at)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(at, &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}
+
+static int
+issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
+	      const struct issuer_cert_text *text)
+{
+	unsigned char *der = NULL;
+	int len, r;
+
+	if ((len = i2d_X509(cert, &der)) <= 0)
+		return -ENOMEM;
+	r = store_add_cert(is->store, &(struct store_cert){
+					      .serial = text->serial,
+					      .subject = text->subject,
+					      .sans = text->sans,
+					      .not_before = issuer_asn1_time(X509_get0_notBefore(cert)),
+					      .not_after = issuer_asn1_time(X509_get0_notAfter(cert)),
+					      .der = der,
+					      .der_len = (size_t)len,
+					      .requester = req->requester,
+					      .endpoint = req->endpoint,
+					      .transaction_id = req->transaction_id,
+				      });
+	OPENSSL_free(der);
+	return r;
+}
+
+static void
+issuer_audit(const struct issuer *is, const struct issuer_request *req,
+	     const struct issuer_result *res, const struct issuer_cert_text *text)
+{
+	static const char *const results[] = {
+		[ISSUER_ISSUED] = "issued",
+		[ISSUER_BAD_REQUEST] = "bad-request",
+		[ISSUER_DENIED] = "denied",
+		[ISSUER_UNAVAILABLE] = "unavailable",
+	};
+
+	log_audit(&(struct log_audit){
+		.result = results[res->status],
+		.endpoint = req->endpoint,
+		.client = req->requester,
+		.serial = text != NULL ? text->serial : NULL,
+		.subject = text != NULL ? text->subject : NULL,
+		.sans = text != NULL ? text->sans : NULL,
+		.transaction_id = req->transaction_id,
+		.key = res->status == ISSUER_ISSUED ? is->cfg->ca.key : NULL,
+		.reason = res->status == ISSUER_ISSUED ? NULL : res->reason,
+	});
+}
+
+/* Sign and record, drawing a new serial when the store already has one. */
+static int
+issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
+		       const struct policy_decision *d, struct issuer_result *res,
+		       struct issuer_cert_text *ret_text)
+{
+	struct issue_req ir = { .csr = req->csr, .subject = d->subject, .san = d->san };
+	X509 *cert = NULL;
+	int r = 0;
+
+	for (int i = 0; i < ISSUER_SERIAL_TRIES; i++) {
+		issuer_cert_text_clear(ret_text);
+		X509_free(cert);
+		cert = NULL;
+		if ((r = signer_issue(is->signer, &ir, &cert)) == -EBADMSG) {
+			issuer_set_result(res, ISSUER_BAD_REQUEST, "the request cannot be certified");
+			goto out;
+		}
+		if (r < 0) {
+			if (keys_token_lost())
+				issuer_lose_keys(is, "the token is gone");
+			issuer_set_result(res, ISSUER_UNAVAILABLE, "signing failed");
+			log_error_errno(r, "signing failed");
+			goto out;
+		}
+		if ((r = issuer_cert_text(cert, ret_text)) < 0)
+			goto out;
+		if ((r = issuer_record(is, req, cert, ret_text)) != -EEXIST)
+			break;
+		log_warning("serial %s is taken: drawing another", ret_text->serial);
+	}
+	if (r < 0) {
+		log_error_errno(r, "cannot record certificate serial=%s", ret_text->serial);
+		issuer_set_result(res, ISSUER_UNAVAILABLE, "the certificate cannot be recorded");
+		goto out;
+	}
+	res->status = ISSUER_ISSUED;
+	res->cert = cert;
+	cert = NULL; /* the caller owns it now */
+out:
+	X509_free(cert);
+	return r == -ENOMEM ? r : 0;
+}
+
+static int
+issuer_issue_locked(struct issuer *is, const struct issuer_request *req,
+		    struct issuer_result *res, struct issuer_cert_text *text)
+{
+	struct policy_decision d = { 0 };
+	int r;
+
+	if (is->unhealthy[0] != '\0') {
+		issuer_set_result(res, ISSUER_UNAVAILABLE, is->unhealthy);
+		return 0;
+	}
+	if (signer_verify_csr(req->csr) < 0) {
+		issuer_set_result(res, ISSUER_BAD_REQUEST, "the request's signature does not verify");
+		return 0;
+	}
+	r = policy_check(req->subject, req->subject_alt_name, req->csr,
+			 &(struct policy_vars){ .remote_addr = req->requester,
+						.remote_user = req->remote_user },
+			 &d);
+	if (r < 0)
+		return r;
+	if (d.verdict != POLICY_ALLOW)
+		issuer_set_result(res, ISSUER_DENIED, d.reason);
+	else
+		r = issuer_sign_and_record(is, req, &d, res, text);
+	policy_decision_clear(&d);
+	return r;
+}
+
+int
+issuer_issue(struct issuer *is, const struct issuer_request *req, struct issuer_result *ret)
+{
+	struct issuer_result res = { 0 };
+	struct issuer_cert_text text = { 0 };
+	int r;
+
+	ERR_clear_error();
+	pthread_mutex_lock(&is->lock);
+	r = issuer_issue_locked(is, req, &res, &text);
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	if (r < 0)
+		goto out;
+	issuer_audit(is, req, &res, res.status == ISSUER_ISSUED ? &text : NULL);
+	*ret = res;
+	memset(&res, 0, sizeof(res));
+out:
+	issuer_result_clear(&res);
+	issuer_cert_text_clear(&text);
+	return r;
+}

@@ -1,0 +1,68 @@
+/*
+ * issuer.h - the one path every endpoint takes to a certificate:
+ * CSR check -> policy -> signer -> store -> audit record.
+ *
+ * One issuer per worker. It owns the worker's keys, signer and store and serialises
+ * their use (libmicrohttpd may call from one thread per listening socket). When the
+ * token goes away it answers "unavailable" at once and tries to load the keys again
+ * from issuer_recover(), which the worker calls from its own loop.
+ * Knows nothing of HTTP: handlers map the result to their protocol.
+ */
+#ifndef SCEPD_ISSUER_H
+#define SCEPD_ISSUER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <openssl/x509.h>
+
+#include "scepd/config.h"
+#include "scepd/keys.h"
+#include "scepd/store.h"
+
+struct issuer;
+
+struct issuer_request {
+	X509_REQ *csr;
+	const struct config_name_policy *subject; /* the endpoint's rules */
+	const struct config_name_policy *subject_alt_name;
+	const char *endpoint;       /* "csr" or "scep", for the record */
+	const char *requester;      /* client address */
+	const char *remote_user;    /* token name or challenge owner; NULL when none */
+	const char *transaction_id; /* SCEP transactionID; NULL for /csr */
+};
+
+enum issuer_status {
+	ISSUER_ISSUED,
+	ISSUER_BAD_REQUEST, /* unusable CSR: bad signature, bad key, no serialNumber */
+	ISSUER_DENIED,      /* the policy refused */
+	ISSUER_UNAVAILABLE, /* cannot sign or record right now: token gone, store failing */
+};
+
+struct issuer_result {
+	enum issuer_status status;
+	char reason[256]; /* not ISSUED: one line for the client and the log */
+	X509 *cert;       /* ISSUED: the certificate, already recorded; the caller frees it */
+};
+
+/* Takes ownership of keys and store (also on failure). */
+int issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *store,
+	       struct issuer **ret_issuer);
+void issuer_free(struct issuer *is);
+
+/* Returns 0 with *ret filled, whatever the outcome; negative only for -ENOMEM. */
+int issuer_issue(struct issuer *is, const struct issuer_request *req, struct issuer_result *ret);
+
+/* Frees what a result holds and zeroes it. */
+void issuer_result_clear(struct issuer_result *res);
+
+/* Whether this worker can sign now; when not, why (for /healthz). */
+bool issuer_healthy(struct issuer *is, char *reason, size_t size);
+
+/* When unhealthy: try once to load the keys again. Called by the worker's loop. */
+void issuer_recover(struct issuer *is);
+
+/* The CA chain (signing certificate first, root last), for PKCS#7 answers. */
+STACK_OF(X509) *issuer_get0_chain(struct issuer *is);
+
+#endif
