@@ -1,11 +1,14 @@
 /*
  * worker.c - the life of one worker process, after fork().
  *
- * Init order: signals -> (later: engine and keys -> store) -> HTTP on the inherited
- * listening sockets -> "ready" byte to the supervisor. Then wait for SIGTERM and
- * drain: stop accepting, let requests in flight finish within server.drain_timeout,
- * stop. SIGINT and SIGHUP are the supervisor's business and are ignored here (a
- * Ctrl-C in a terminal reaches the whole process group).
+ * Init order: signals -> engine and keys -> store -> issuer and handlers -> HTTP on
+ * the inherited listening sockets -> "ready" byte to the supervisor. A key that
+ * cannot load ends the worker with exit code 1, or 3 when retrying can only hurt (a
+ * wrong PIN). Then wait for SIGTERM, and while the token is gone try once a second
+ * to load the keys again. On SIGTERM drain: stop accepting, let requests in flight
+ * finish within server.drain_timeout, stop, tear the engine down. SIGINT and SIGHUP
+ * are the supervisor's business and are ignored here (a Ctrl-C in a terminal reaches
+ * the whole process group).
  *
  * The worker's context (struct worker) is the only state of the process; the config
  * is the supervisor's, inherited through fork() and never changed.
@@ -23,14 +26,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scepd/csr_http.h"
 #include "scepd/http.h"
+#include "scepd/issuer.h"
+#include "scepd/keys.h"
 #include "scepd/log.h"
+#include "scepd/store.h"
 
 #define WORKER_DRAIN_POLL_MS 10
+#define WORKER_RECOVER_MS    1000
 
 struct worker {
 	const struct scepd_config *cfg;
-	struct http_route routes[1];
+	struct issuer *issuer;
+	struct csr_http *csr;
+	struct http_route routes[2];
 	struct http_server **servers;
 	size_t n_servers;
 	int signal_fd;
@@ -39,8 +49,48 @@ struct worker {
 static int
 worker_healthz(struct http_request *req, void *userdata)
 {
-	(void)userdata;
+	struct worker *w = userdata;
+	char reason[256];
+
+	if (!issuer_healthy(w->issuer, reason, sizeof(reason)))
+		return http_reply_text(req, 503, "%s", reason);
 	return http_reply_text(req, 200, "ok");
+}
+
+/* Keys, store, issuer, handlers. Returns an exit code (enum scepd_exit). */
+static int
+worker_setup_issuer(struct worker *w)
+{
+	const struct scepd_config *cfg = w->cfg;
+	struct keys_error err = { 0 };
+	struct keys *keys = NULL;
+	struct store *store = NULL;
+	unsigned line = 0;
+	int r;
+
+	if ((r = keys_load(cfg, &keys, &err)) < 0) {
+		log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting), err.setting,
+			  err.message);
+		return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
+	}
+	if ((r = store_open(cfg->storage.uri, &store)) < 0) {
+		keys_free(keys);
+		log_error_errno(r, "storage.uri: cannot open the store");
+		return SCEPD_EXIT_FAILURE;
+	}
+	if ((r = issuer_new(cfg, keys, store, &w->issuer)) < 0) {
+		log_error_errno(r, "cannot set up signing");
+		return SCEPD_EXIT_FAILURE;
+	}
+	if ((r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
+		if (r == -EBADMSG)
+			log_error("csr.auth: %s:%u: expected name:sha256hex", cfg->csr.tokens_file,
+				  line);
+		else
+			log_error_errno(r, "csr.auth: cannot read %s", cfg->csr.tokens_file);
+		return SCEPD_EXIT_FAILURE;
+	}
+	return SCEPD_EXIT_OK;
 }
 
 static unsigned long long
@@ -84,6 +134,7 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 	int r;
 
 	w->routes[0] = (struct http_route){ "/healthz", HTTP_GET, worker_healthz, w };
+	w->routes[1] = (struct http_route){ w->cfg->csr.path, HTTP_POST, csr_http_handle, w->csr };
 	w->servers = calloc(args->n_listen_fds, sizeof(*w->servers));
 	if (w->servers == NULL)
 		return -ENOMEM;
@@ -111,18 +162,26 @@ worker_report_ready(int status_fd)
 	return n == 1 ? 0 : -EPIPE;
 }
 
+/* Wait for SIGTERM; meanwhile bring the keys back when the token went away. */
 static int
 worker_wait_for_stop(struct worker *w)
 {
 	struct signalfd_siginfo si;
 	struct pollfd pfd = { .fd = w->signal_fd, .events = POLLIN };
+	char reason[256];
 	ssize_t n;
+	int k;
 
 	for (;;) {
-		if (poll(&pfd, 1, -1) < 0) {
+		if ((k = poll(&pfd, 1, WORKER_RECOVER_MS)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
+		}
+		if (k == 0) {
+			if (!issuer_healthy(w->issuer, reason, sizeof(reason)))
+				issuer_recover(w->issuer);
+			continue;
 		}
 		n = read(w->signal_fd, &si, sizeof(si));
 		if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGTERM)
@@ -164,6 +223,8 @@ worker_free(struct worker *w)
 	for (size_t i = 0; i < w->n_servers; i++)
 		http_server_free(w->servers[i]);
 	free(w->servers);
+	csr_http_free(w->csr);
+	issuer_free(w->issuer); /* keys last: ENGINE_finish before _exit() */
 	if (w->signal_fd >= 0)
 		close(w->signal_fd);
 }
@@ -180,6 +241,9 @@ worker_run(const struct worker_args *args)
 		log_error_errno(r, "cannot set up signal handling");
 		goto out;
 	}
+	if ((code = worker_setup_issuer(&w)) != SCEPD_EXIT_OK)
+		goto out;
+	code = SCEPD_EXIT_FAILURE;
 	if ((r = worker_start_http(&w, args)) < 0)
 		goto out;
 	if ((r = worker_report_ready(args->status_fd)) < 0) {
