@@ -68,8 +68,8 @@ csr_http_parse_token(char *line, struct csr_http_token *ret)
 
 	if (colon == NULL || colon == line || (size_t)(colon - line) >= CSR_HTTP_TOKEN_NAME_MAX)
 		return -EBADMSG;
-	*colon = '\0';
-	snprintf(ret->name, sizeof(ret->name), "%s", line);
+	memcpy(ret->name, line, (size_t)(colon - line));
+	ret->name[colon - line] = '\0';
 	return csr_http_hex_decode(colon + 1, ret->hash, sizeof(ret->hash));
 }
 

@@ -338,6 +338,13 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 			goto out;
 		if ((r = issuer_record(is, req, cert, ret_text)) != -EEXIST)
 			break;
+		if (is->cfg->ca.serial == CONFIG_SERIAL_SUBJECT) {
+			/* The serial comes from the request: drawing again gives the same. */
+			issuer_set_result(res, ISSUER_DENIED,
+					  "a certificate with this serialNumber was issued already");
+			r = 0;
+			goto out;
+		}
 		log_warning("serial %s is taken: drawing another", ret_text->serial);
 	}
 	if (r < 0) {

@@ -40,7 +40,10 @@ int signer_verify_csr(X509_REQ *csr);
  * Returns 0 and the certificate, -EBADMSG when the request can't be certified (no
  * serialNumber for ca.serial = "subject", an unusable public key), -EIO when the key
  * operation failed (see keys_token_lost()) or the result did not verify.
- * A serial that the store finds taken: call again, "random" and "file:" draw anew.
+ * For ca.serial = "file:PATH" also the errno of opening, locking, reading, writing or
+ * syncing PATH, or -EUCLEAN when PATH holds no usable serial.
+ * A serial that the store finds taken: call again, "random" and "file:" draw anew;
+ * "subject" gives the same serial again, so for it a collision is final.
  */
 int signer_issue(struct signer *s, const struct issue_req *req, X509 **ret_cert);
 
