@@ -97,12 +97,14 @@ pass "400 garbage, 400 broken signature, 415, 405; the workers keep serving"
 
 # 200 requests from 4 parallel clients over 2 workers: 200 unique serials, all stored.
 before=$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")
+clients=()
 for c in 1 2 3 4; do
-	(for i in $(seq 1 50); do
+	(for _ in $(seq 1 50); do
 		curl -sf --data-binary @"$TMP/host.csr" "$url" | openssl x509 -noout -serial
 	done >"$TMP/serials.$c") &
+	clients+=($!)
 done
-wait
+wait "${clients[@]}"
 cat "$TMP"/serials.* | cut -d= -f2 | sed 's/^0*//' | sort >"$TMP/serials"
 assert_eq 200 "$(wc -l <"$TMP/serials")" "certificates received"
 assert_eq 200 "$(uniq "$TMP/serials" | wc -l)" "distinct serials"
