@@ -16,9 +16,11 @@ export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.sup
 export UBSAN_OPTIONS=halt_on_error=1
 declare -A sources=(
 	[config]="src/config.c"
+	[csr]="src/csr_body.c src/signer.c src/policy.c src/config.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
+	[csr]="$(pkg-config --libs libconfig libcrypto)"
 )
 for parser in "${!sources[@]}"; do
 	srcs=()
