@@ -11,7 +11,7 @@
 #
 # Every SoftHSM, PKCS#11 and OpenSSL command runs with SOFTHSM2_CONF=DIR/softhsm2.conf,
 # so the system's token directory is never touched. The OpenSSL pkcs11 engine is loaded
-# on the command line (never through openssl.cnf; see docs/hsm-setup.md).
+# on the command line (never through openssl.cnf; see docs/hsm.md).
 #
 # Idempotent: when DIR already holds ca.pem and the token, it says so and exits 0.
 # A half-made DIR (an earlier run killed midway) is refused rather than patched up.
@@ -19,7 +19,7 @@
 #
 # XXX: softhsm2-util and pkcs11-tool take PINs only as arguments or on a terminal, so
 # the demo PINs are briefly visible in the process list. Fine for a demo token; see
-# docs/hsm-setup.md for a real one.
+# docs/hsm.md for a real one.
 set -euo pipefail
 
 readonly TOKEN_LABEL=scepd-demo
@@ -146,7 +146,7 @@ pkcs11-tool --module "$module_so" --token-label "$TOKEN_LABEL" --login --pin "$p
 	--usage-sign --usage-decrypt >/dev/null
 
 # A private OpenSSL configuration: req takes its extensions from here, and the library
-# loads nothing from the system's openssl.cnf (no engine sections, see hsm-setup.md).
+# loads nothing from the system's openssl.cnf (no engine sections, see hsm.md).
 cat >"$work/openssl.cnf" <<'EOF'
 [req]
 distinguished_name = req_dn
