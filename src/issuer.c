@@ -6,8 +6,9 @@
  * the store already holds is drawn again (a few times) before giving up.
  *
  * When a private-key operation fails and keys_token_lost() says the token is gone,
- * the keys and the signer are dropped, every request is answered "unavailable" with
- * the reason, and issuer_recover() (called by the worker's loop) loads them again.
+ * the keys and the signer are dropped and every request is answered "unavailable"
+ * with the reason; the worker notices through issuer_healthy() and has itself
+ * replaced by a new process, which loads the keys afresh.
  * A mutex serialises keys, signer and store: one engine session, one SQLite handle.
  */
 #include "scepd/issuer.h"
@@ -53,7 +54,7 @@ issuer_make_signer(struct issuer *is)
 
 int
 issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *store,
-	   struct issuer **ret_issuer)
+	   const char *unavailable_reason, struct issuer **ret_issuer)
 {
 	struct issuer *is;
 	int r;
@@ -67,12 +68,14 @@ issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *stor
 	is->keys = keys;
 	is->store = store;
 	pthread_mutex_init(&is->lock, NULL);
-	if ((is->chain = X509_chain_up_ref(keys->ca_chain)) == NULL) {
+	if (keys == NULL) {
+		snprintf(is->unhealthy, sizeof(is->unhealthy), "%s", unavailable_reason);
+	} else if ((is->chain = X509_chain_up_ref(keys->ca_chain)) == NULL) {
 		r = -ENOMEM;
 		goto out;
-	}
-	if ((r = issuer_make_signer(is)) < 0)
+	} else if ((r = issuer_make_signer(is)) < 0) {
 		goto out;
+	}
 	*ret_issuer = is;
 	is = NULL;
 	r = 0;
@@ -123,7 +126,7 @@ issuer_lose_keys(struct issuer *is, const char *why)
 	is->signer = NULL;
 	keys_free(is->keys);
 	is->keys = NULL;
-	log_error("%s; answering 503 until the keys load again", is->unhealthy);
+	log_error("%s; answering 503 until this worker is replaced", is->unhealthy);
 }
 
 bool
@@ -137,34 +140,6 @@ issuer_healthy(struct issuer *is, char *reason, size_t size)
 		snprintf(reason, size, "%s", is->unhealthy);
 	pthread_mutex_unlock(&is->lock);
 	return healthy;
-}
-
-void
-issuer_recover(struct issuer *is)
-{
-	struct keys_error err = { 0 };
-	struct keys *keys = NULL;
-	int r;
-
-	pthread_mutex_lock(&is->lock);
-	if (is->unhealthy[0] == '\0')
-		goto out;
-	if ((r = keys_load(is->cfg, &keys, &err)) < 0) {
-		log_debug("keys still unavailable: %s: %s", err.setting, err.message);
-		goto out;
-	}
-	is->keys = keys;
-	if ((r = issuer_make_signer(is)) < 0) {
-		keys_free(is->keys);
-		is->keys = NULL;
-		log_error_errno(r, "keys loaded again, but the signer cannot be set up");
-		goto out;
-	}
-	is->unhealthy[0] = '\0';
-	log_notice("keys loaded again: signing resumed");
-out:
-	ERR_clear_error();
-	pthread_mutex_unlock(&is->lock);
 }
 
 static void

@@ -313,6 +313,8 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.status_fd = status_fd,
 		.slot = slot,
 		.generation = g->id,
+		/* A restart in the serving generation: better 503 with a reason than nothing. */
+		.may_start_unavailable = s->ready_sent && g == s->serving,
 	};
 
 	close(s->signal_fd);
@@ -528,9 +530,19 @@ static void
 supervisor_worker_exited(struct supervisor *s, struct supervisor_proc *p, int status)
 {
 	bool fatal = WIFEXITED(status) && WEXITSTATUS(status) == SCEPD_EXIT_FATAL;
+	bool respawn = WIFEXITED(status) && WEXITSTATUS(status) == SCEPD_EXIT_RESPAWN;
 
 	if (p->stopping) {
 		supervisor_log_exit(p, status, WIFSIGNALED(status) ? LOG_WARNING : LOG_DEBUG);
+		return;
+	}
+	if (respawn && !s->stopping && p->generation == s->serving->id) {
+		/* It served 503 for a while and wants a fresh process: no growing backoff. */
+		log_info("worker %d (pid %d) cannot sign: starting a fresh one", p->slot,
+			 (int)p->pid);
+		s->serving->slots[p->slot].pid = 0;
+		s->serving->slots[p->slot].restart_at_ms =
+			supervisor_now_ms() + SUPERVISOR_BACKOFF_MIN_MS;
 		return;
 	}
 	supervisor_log_exit(p, status, LOG_ERR);

@@ -4,8 +4,13 @@
  * Init order: signals -> engine and keys -> store -> issuer and handlers -> HTTP on
  * the inherited listening sockets -> "ready" byte to the supervisor. A key that
  * cannot load ends the worker with exit code 1, or 3 when retrying can only hurt (a
- * wrong PIN). Then wait for SIGTERM, and while the token is gone try once a second
- * to load the keys again. On SIGTERM drain: stop accepting, let requests in flight
+ * wrong PIN) -- unless the supervisor allows an unavailable start (a restart in a
+ * serving generation): then the worker serves 503 with the reason.
+ *
+ * A worker that cannot sign (keys not loaded, or the token went away) answers 503 for
+ * WORKER_RESPAWN_MS, then drains and exits with SCEPD_EXIT_RESPAWN: libp11 0.4.12
+ * cannot set the engine up twice in one process, so a fresh process is the way back
+ * once the token returns. On SIGTERM drain: stop accepting, let requests in flight
  * finish within server.drain_timeout, stop, tear the engine down. SIGINT and SIGHUP
  * are the supervisor's business and are ignored here (a Ctrl-C in a terminal reaches
  * the whole process group).
@@ -34,7 +39,8 @@
 #include "scepd/store.h"
 
 #define WORKER_DRAIN_POLL_MS 10
-#define WORKER_RECOVER_MS    1000
+#define WORKER_CHECK_MS      250
+#define WORKER_RESPAWN_MS    2000
 
 struct worker {
 	const struct scepd_config *cfg;
@@ -59,26 +65,29 @@ worker_healthz(struct http_request *req, void *userdata)
 
 /* Keys, store, issuer, handlers. Returns an exit code (enum scepd_exit). */
 static int
-worker_setup_issuer(struct worker *w)
+worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 {
 	const struct scepd_config *cfg = w->cfg;
 	struct keys_error err = { 0 };
 	struct keys *keys = NULL;
 	struct store *store = NULL;
+	char reason[sizeof(err.message) + 64] = "";
 	unsigned line = 0;
 	int r;
 
 	if ((r = keys_load(cfg, &keys, &err)) < 0) {
 		log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting), err.setting,
 			  err.message);
-		return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
+		if (err.fatal || !may_start_unavailable)
+			return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
+		snprintf(reason, sizeof(reason), "cannot sign: %s: %s", err.setting, err.message);
 	}
 	if ((r = store_open(cfg->storage.uri, &store)) < 0) {
 		keys_free(keys);
 		log_error_errno(r, "storage.uri: cannot open the store");
 		return SCEPD_EXIT_FAILURE;
 	}
-	if ((r = issuer_new(cfg, keys, store, &w->issuer)) < 0) {
+	if ((r = issuer_new(cfg, keys, store, reason, &w->issuer)) < 0) {
 		log_error_errno(r, "cannot set up signing");
 		return SCEPD_EXIT_FAILURE;
 	}
@@ -162,30 +171,34 @@ worker_report_ready(int status_fd)
 	return n == 1 ? 0 : -EPIPE;
 }
 
-/* Wait for SIGTERM; meanwhile bring the keys back when the token went away. */
+/*
+ * Wait for SIGTERM (returns 0), or until this worker has been unable to sign for
+ * WORKER_RESPAWN_MS (returns 1: it wants a fresh process).
+ */
 static int
 worker_wait_for_stop(struct worker *w)
 {
 	struct signalfd_siginfo si;
 	struct pollfd pfd = { .fd = w->signal_fd, .events = POLLIN };
+	unsigned long long unavailable_since = 0;
 	char reason[256];
-	ssize_t n;
 	int k;
 
 	for (;;) {
-		if ((k = poll(&pfd, 1, WORKER_RECOVER_MS)) < 0) {
+		if ((k = poll(&pfd, 1, WORKER_CHECK_MS)) < 0) {
 			if (errno == EINTR)
 				continue;
 			return -errno;
 		}
-		if (k == 0) {
-			if (!issuer_healthy(w->issuer, reason, sizeof(reason)))
-				issuer_recover(w->issuer);
-			continue;
-		}
-		n = read(w->signal_fd, &si, sizeof(si));
-		if (n == (ssize_t)sizeof(si) && si.ssi_signo == SIGTERM)
+		if (k > 0 && read(w->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
+		    si.ssi_signo == SIGTERM)
 			return 0;
+		if (issuer_healthy(w->issuer, reason, sizeof(reason)))
+			unavailable_since = 0;
+		else if (unavailable_since == 0)
+			unavailable_since = worker_now_ms();
+		else if (worker_now_ms() - unavailable_since >= WORKER_RESPAWN_MS)
+			return 1;
 	}
 }
 
@@ -241,7 +254,7 @@ worker_run(const struct worker_args *args)
 		log_error_errno(r, "cannot set up signal handling");
 		goto out;
 	}
-	if ((code = worker_setup_issuer(&w)) != SCEPD_EXIT_OK)
+	if ((code = worker_setup_issuer(&w, args->may_start_unavailable)) != SCEPD_EXIT_OK)
 		goto out;
 	code = SCEPD_EXIT_FAILURE;
 	if ((r = worker_start_http(&w, args)) < 0)
@@ -255,8 +268,10 @@ worker_run(const struct worker_args *args)
 		log_error_errno(r, "cannot wait for signals");
 		goto out;
 	}
+	if (r > 0)
+		log_notice("cannot sign for %d s: asking for a fresh worker", WORKER_RESPAWN_MS / 1000);
 	worker_drain(&w, args);
-	code = SCEPD_EXIT_OK;
+	code = r > 0 ? SCEPD_EXIT_RESPAWN : SCEPD_EXIT_OK;
 out:
 	worker_free(&w);
 	return code;

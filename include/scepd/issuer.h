@@ -4,8 +4,9 @@
  *
  * One issuer per worker. It owns the worker's keys, signer and store and serialises
  * their use (libmicrohttpd may call from one thread per listening socket). When the
- * token goes away it answers "unavailable" at once and tries to load the keys again
- * from issuer_recover(), which the worker calls from its own loop.
+ * token goes away it drops the keys and answers "unavailable" at once; libp11 0.4.12
+ * cannot load the engine again in the same process, so the worker then has itself
+ * replaced by a new process (see worker.c).
  * Knows nothing of HTTP: handlers map the result to their protocol.
  */
 #ifndef SCEPD_ISSUER_H
@@ -45,9 +46,12 @@ struct issuer_result {
 	X509 *cert;       /* ISSUED: the certificate, already recorded; the caller frees it */
 };
 
-/* Takes ownership of keys and store (also on failure). */
+/*
+ * Takes ownership of keys and store (also on failure). keys may be NULL: then the
+ * issuer answers every request "unavailable" with unavailable_reason.
+ */
 int issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *store,
-	       struct issuer **ret_issuer);
+	       const char *unavailable_reason, struct issuer **ret_issuer);
 void issuer_free(struct issuer *is);
 
 /* Returns 0 with *ret filled, whatever the outcome; negative only for -ENOMEM. */
@@ -58,9 +62,6 @@ void issuer_result_clear(struct issuer_result *res);
 
 /* Whether this worker can sign now; when not, why (for /healthz). */
 bool issuer_healthy(struct issuer *is, char *reason, size_t size);
-
-/* When unhealthy: try once to load the keys again. Called by the worker's loop. */
-void issuer_recover(struct issuer *is);
 
 /* The CA chain (signing certificate first, root last), for PKCS#7 answers. */
 STACK_OF(X509) *issuer_get0_chain(struct issuer *is);

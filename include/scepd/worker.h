@@ -10,6 +10,7 @@
 #ifndef SCEPD_WORKER_H
 #define SCEPD_WORKER_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "scepd/config.h"
@@ -19,6 +20,7 @@ enum scepd_exit {
 	SCEPD_EXIT_OK = 0,
 	SCEPD_EXIT_FAILURE = 1, /* usage, config, start-up failure */
 	SCEPD_EXIT_FATAL = 3,   /* retrying can only make it worse (wrong PIN): don't restart */
+	SCEPD_EXIT_RESPAWN = 4, /* a worker that cannot sign asks for a fresh process */
 };
 
 #define WORKER_READY_BYTE 'R'
@@ -30,6 +32,12 @@ struct worker_args {
 	int status_fd; /* write end of the status pipe; closed once ready */
 	int slot;
 	unsigned generation;
+	/*
+	 * A worker restarted in a serving generation may start without its keys: it then
+	 * answers 503 with the reason and asks to be replaced, until the keys load.
+	 * A new generation must load them or fail (the old one keeps serving).
+	 */
+	bool may_start_unavailable;
 };
 
 /* Runs the worker until it is told to stop; returns its exit code (enum scepd_exit). */

@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# /csr with CA keys in a SoftHSM token through the pkcs11 engine: RSA-2048 and P-256
+# CAs issue certificates that verify; the token going away gives 503 and /healthz 503
+# with the reason, and scepd serves again by itself once the token is back.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/lib_hsm.sh"
+
+make_token scepd-test
+make_token_ca rsa-ca rsa:2048
+make_token_ca ec-ca EC:prime256v1
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+	-subj "/CN=hsm.example" -addext "subjectAltName=DNS:hsm.example" -out "$TMP/req.csr" 2>/dev/null
+
+token_config() { # OBJECT WORKERS
+	cat >"$TMP/scepd.conf" <<CONF
+server: { listen = ["127.0.0.1:$PORT"]; workers = $2; };
+$(engine_config)
+ca: { certificate = "$HSM_DIR/$1.pem"; key = "$(token_key_uri "$1")"; };
+csr: { subject_alt_name = { request = ["dNSName"]; }; };
+storage: { uri = "sqlite:$TMP/scepd.db"; };
+log: { level = "debug"; };
+CONF
+}
+
+PORT=$(free_port)
+for ca in rsa-ca ec-ca; do
+	token_config $ca 2
+	"$SCEPD_BIN" -c "$TMP/scepd.conf" -t >/dev/null || fail "$ca: scepd -t refuses the config"
+	start_scepd "$TMP/scepd.conf"
+	for i in 1 2 3 4; do
+		code=$(curl -s -o "$TMP/$ca.$i.pem" -w '%{http_code}' --data-binary @"$TMP/req.csr" \
+			"http://127.0.0.1:$PORT/csr")
+		assert_eq 200 "$code" "$ca: POST /csr #$i"
+		openssl verify -CAfile "$HSM_DIR/$ca.pem" "$TMP/$ca.$i.pem" >/dev/null ||
+			fail "$ca: certificate #$i does not verify"
+	done
+	openssl x509 -in "$TMP/$ca.1.pem" -noout -ext subjectAltName | grep -q "DNS:hsm.example" ||
+		fail "$ca: SAN missing"
+	for pid in $(worker_pids); do
+		grep -q libsofthsm2.so "/proc/$pid/maps" || fail "$ca: worker $pid has no SoftHSM mapped"
+	done
+	! grep -q libsofthsm2.so "/proc/$SCEPD_PID/maps" || fail "$ca: the supervisor mapped SoftHSM"
+	! grep -q "$HSM_PIN" "$TMP/scepd.log" || fail "$ca: the PIN is in the log"
+	kill -TERM "$SCEPD_PID"
+	wait_exit "$SCEPD_PID" 5 || fail "$ca: did not stop"
+	pass "$ca: 4 certificates from the token verify; SoftHSM in workers only"
+done
+
+# The token goes away while scepd runs, then comes back.
+token_config rsa-ca 1
+start_scepd "$TMP/scepd.conf"
+mv "$HSM_DIR/tokens" "$HSM_DIR/tokens.away"
+start=$SECONDS
+code=$(curl -s -o "$TMP/body" -w '%{http_code}' --max-time 10 --data-binary @"$TMP/req.csr" \
+	"http://127.0.0.1:$PORT/csr")
+assert_eq 503 "$code" "POST /csr without the token"
+((SECONDS - start <= 5)) || fail "the 503 took $((SECONDS - start)) s"
+grep -q "^signing unavailable: " "$TMP/body" || fail "503 text: $(cat "$TMP/body")"
+assert_eq 503 "$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" \
+	"/healthz without the token"
+grep -q "cannot sign" "$TMP/body" || fail "/healthz reason: $(cat "$TMP/body")"
+pass "token gone: 503 at once, /healthz 503 with the reason"
+
+mv "$HSM_DIR/tokens.away" "$HSM_DIR/tokens"
+for _ in $(seq 1 100); do
+	[[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz") == 200 ]] && break
+	sleep 0.2
+done
+assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" \
+	"/healthz after the token came back"
+code=$(curl -s -o "$TMP/back.pem" -w '%{http_code}' --data-binary @"$TMP/req.csr" \
+	"http://127.0.0.1:$PORT/csr")
+assert_eq 200 "$code" "POST /csr after the token came back"
+openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/back.pem" >/dev/null || fail "does not verify"
+pass "token back: serving again without a restart"
