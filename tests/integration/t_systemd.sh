@@ -51,7 +51,9 @@ pass "socket activation"
 [[ $(id -u) -eq 0 ]] || skip "not root: cannot test server.user"
 sed -i "s/127.0.0.1:$other/127.0.0.1:$PORT/" "$TMP/scepd.conf"
 sed -i 's/^\tworkers = 1;/\tworkers = 1; user = "nobody"; group = "nogroup";/' "$TMP/scepd.conf"
-chmod 755 "$TMP"
+# The key, the database and their directory belong to the service user, as they
+# would under StateDirectory=.
+chown -R nobody:nogroup "$TMP"
 start_scepd "$TMP/scepd.conf"
 assert_eq nobody "$(ps -o user= -p "$SCEPD_PID")" "supervisor user"
 assert_eq nobody "$(ps -o user= -p "$(worker_pids)")" "worker user"
