@@ -215,6 +215,11 @@ ca: {
 	key = "pkcs11:token=$TOKEN_LABEL;object=$KEY_LABEL;type=private";
 };
 
+csr: {
+	subject = { request = ["*"]; };
+	subject_alt_name = { request = ["dNSName", "iPAddress"]; };
+};
+
 storage: {
 	uri = "sqlite:scepd.db";
 };

@@ -19,4 +19,11 @@ sed -i "s/127.0.0.1:8080/127.0.0.1:$PORT/" "$TMP/demo/scepd.conf"
 "$SCEPD_BIN" -c "$TMP/demo/scepd.conf" -t >/dev/null || fail "scepd -t refuses the demo config"
 start_scepd "$TMP/demo/scepd.conf"
 assert_eq ok "$(curl -s "http://127.0.0.1:$PORT/healthz")" "/healthz of the demo"
-pass "scepd serves the demo config"
+openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/host.key" -subj "/CN=host.example" \
+	-addext "subjectAltName=DNS:host.example" -out "$TMP/host.csr" 2>/dev/null
+curl -sf --data-binary @"$TMP/host.csr" "http://127.0.0.1:$PORT/csr" >"$TMP/host.pem" ||
+	fail "the demo does not issue"
+openssl verify -CAfile "$TMP/demo/ca.pem" "$TMP/host.pem" >/dev/null || fail "does not verify"
+openssl x509 -in "$TMP/host.pem" -noout -ext subjectAltName | grep -q "DNS:host.example" ||
+	fail "the demo drops the SAN"
+pass "scepd serves the demo config and issues from the token"
