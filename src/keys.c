@@ -1,2 +1,1465 @@
-/* keys.c - being written. */
-#include <stddef.h>
+/*
+ * keys.c - the CA and RA keys and certificates of one worker process.
+ *
+ *	keys_load() sets up the OpenSSL ENGINE the way mod_ca_engine did (engine.id,
+ *	each engine.pre command in order, ENGINE_init(), the PIN, each engine.post
+ *	command), loads ca.key and scep.ra.key (a pkcs11: URI through the engine, or a
+ *	PEM file, optionally encrypted), reads the certificate chains, and proves that
+ *	every key belongs to its certificate: the public keys are equal and a test
+ *	signature made with the private key verifies under the certificate.
+ *
+ *	The PIN comes from engine.pin (credential:, file:, env: or inline), loses one
+ *	trailing newline, goes to the engine's PIN command and is wiped from every
+ *	buffer of ours. A PIN the token rejected is never presented again in the same
+ *	keys_load() call, and a token whose PIN is locked or down to its final try gets
+ *	none: either is fatal (err->fatal), since a smartcard locks after a few wrong
+ *	PINs. Other token failures at set-up (SoftHSM races when several processes open
+ *	one token at once) are retried with jittered backoff.
+ *
+ *	Before the engine logs in, a pkcs11: key's token is looked up directly in the
+ *	module named by the MODULE_PATH command (C_GetTokenInfo): that is how a missing
+ *	token is told from a missing object, and how a locked or final-try PIN is
+ *	caught before it costs a try.
+ *
+ * Never here: logging (errors go back in struct keys_error, one line each, never
+ * with a PIN, a passphrase or a key URI, which may hold a pin-value), openssl.cnf
+ * (the engine is configured in code only), the supervisor (PKCS#11 must not be
+ * initialised before fork()).
+ *
+ * libp11 0.4.12, measured: once a key has been loaded through its engine, the engine
+ * holds a reference to itself through the key it caches, so ENGINE_finish() never
+ * reaches libp11's finish: the module stays initialised, and the same engine library
+ * cannot be loaded again in that process (OpenSSL refuses the second "dynamic" LOAD).
+ * So a process that lost its token cannot recover by calling keys_load() again; it
+ * must exit and be replaced. Set-up is retried in-process only while no key was
+ * loaded, which is when ENGINE_finish() still unloads everything.
+ *
+ * Errors: see keys.h. This is the only file with OPENSSL_SUPPRESS_DEPRECATED.
+ */
+#define OPENSSL_SUPPRESS_DEPRECATED
+
+#include "scepd/keys.h"
+
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <openssl/engine.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/rand.h>
+#include <openssl/ui.h>
+
+#define KEYS_TRIES         8   /* engine set-ups per keys_load() */
+#define KEYS_BACKOFF_MIN   20  /* ms before the first retry; doubles... */
+#define KEYS_BACKOFF_MAX   500 /* ...up to this */
+#define KEYS_SECRET_MAX    1024
+#define KEYS_TEST_BYTES    32
+#define KEYS_PKCS11_PREFIX "pkcs11:"
+
+/* The names libp11's engine gives its OpenSSL error libraries (0.4.x). */
+#define KEYS_ERRLIB_CKR    "PKCS#11 module" /* reason = the CKR_ return value */
+#define KEYS_ERRLIB_P11    "libp11"
+#define KEYS_ERRLIB_ENGINE "pkcs11 engine"
+
+/* Reasons of the "libp11" and "pkcs11 engine" libraries (p11_err.h, eng_err.h). */
+#define KEYS_P11_R_LOAD_MODULE_ERROR 1025
+#define KEYS_P11_R_NO_SESSION        1029
+#define KEYS_ENG_R_INVALID_ID        100
+#define KEYS_ENG_R_OBJECT_NOT_FOUND  101
+#define KEYS_ENG_R_INVALID_PARAMETER 103
+
+/*
+ * The few PKCS#11 (v2.40) types the token lookup needs, in the layout every module
+ * uses on Unix (no packing). Only a prefix of CK_FUNCTION_LIST is declared: we read
+ * the first members of a table that the module owns.
+ */
+typedef unsigned long keys_ck_ulong;
+
+#define KEYS_CKR_OK                           0x000UL
+#define KEYS_CKR_GENERAL_ERROR                0x005UL
+#define KEYS_CKR_FUNCTION_FAILED              0x006UL
+#define KEYS_CKR_DEVICE_ERROR                 0x030UL
+#define KEYS_CKR_DEVICE_MEMORY                0x031UL
+#define KEYS_CKR_DEVICE_REMOVED               0x032UL
+#define KEYS_CKR_KEY_HANDLE_INVALID           0x060UL
+#define KEYS_CKR_KEY_FUNCTION_NOT_PERMITTED   0x068UL
+#define KEYS_CKR_MECHANISM_INVALID            0x070UL
+#define KEYS_CKR_OBJECT_HANDLE_INVALID        0x082UL
+#define KEYS_CKR_PIN_INCORRECT                0x0A0UL
+#define KEYS_CKR_PIN_INVALID                  0x0A1UL
+#define KEYS_CKR_PIN_LEN_RANGE                0x0A2UL
+#define KEYS_CKR_PIN_EXPIRED                  0x0A3UL
+#define KEYS_CKR_PIN_LOCKED                   0x0A4UL
+#define KEYS_CKR_SESSION_CLOSED               0x0B0UL
+#define KEYS_CKR_SESSION_COUNT                0x0B1UL
+#define KEYS_CKR_SESSION_HANDLE_INVALID       0x0B3UL
+#define KEYS_CKR_TOKEN_NOT_PRESENT            0x0E0UL
+#define KEYS_CKR_TOKEN_NOT_RECOGNIZED         0x0E1UL
+#define KEYS_CKR_USER_NOT_LOGGED_IN           0x101UL
+#define KEYS_CKR_USER_PIN_NOT_INITIALIZED     0x102UL
+#define KEYS_CKR_BUFFER_TOO_SMALL             0x150UL
+#define KEYS_CKR_CRYPTOKI_NOT_INITIALIZED     0x190UL
+#define KEYS_CKR_CRYPTOKI_ALREADY_INITIALIZED 0x191UL
+
+#define KEYS_CKF_LOGIN_REQUIRED     0x00000004UL
+#define KEYS_CKF_TOKEN_INITIALIZED  0x00000400UL
+#define KEYS_CKF_USER_PIN_FINAL_TRY 0x00020000UL
+#define KEYS_CKF_USER_PIN_LOCKED    0x00040000UL
+#define KEYS_CKF_OS_LOCKING_OK      0x00000002UL
+
+struct keys_ck_version {
+	unsigned char major;
+	unsigned char minor;
+};
+
+struct keys_ck_token_info {
+	unsigned char label[32];
+	unsigned char manufacturer_id[32];
+	unsigned char model[16];
+	unsigned char serial_number[16];
+	keys_ck_ulong flags;
+	keys_ck_ulong counts[10]; /* sessions, PIN lengths, memory: unused */
+	struct keys_ck_version hardware_version;
+	struct keys_ck_version firmware_version;
+	unsigned char utc_time[16];
+};
+
+struct keys_ck_initialize_args {
+	void *create_mutex;
+	void *destroy_mutex;
+	void *lock_mutex;
+	void *unlock_mutex;
+	keys_ck_ulong flags;
+	void *reserved;
+};
+
+struct keys_ck_functions {
+	struct keys_ck_version version;
+	keys_ck_ulong (*initialize)(void *args);
+	keys_ck_ulong (*finalize)(void *reserved);
+	keys_ck_ulong (*get_info)(void *info);
+	keys_ck_ulong (*get_function_list)(void *list);
+	keys_ck_ulong (*get_slot_list)(unsigned char token_present, keys_ck_ulong *slots,
+				       keys_ck_ulong *count);
+	keys_ck_ulong (*get_slot_info)(keys_ck_ulong slot, void *info);
+	keys_ck_ulong (*get_token_info)(keys_ck_ulong slot, struct keys_ck_token_info *info);
+};
+
+/* What a PKCS#11 return value means to us. */
+enum {
+	KEYS_CKR_FATAL = 1 << 0,     /* a PIN problem: never try again */
+	KEYS_CKR_TRANSIENT = 1 << 1, /* worth another engine set-up */
+	KEYS_CKR_LOST = 1 << 2,      /* after a private-key operation: the token is gone */
+};
+
+static const struct keys_ckr {
+	keys_ck_ulong rv;
+	int r;
+	unsigned flags;
+	const char *what;
+} keys_ckrs[] = {
+	{ KEYS_CKR_PIN_INCORRECT, -EACCES, KEYS_CKR_FATAL, "wrong PIN (the token rejected it)" },
+	{ KEYS_CKR_PIN_LOCKED, -EACCES, KEYS_CKR_FATAL,
+	  "the PIN is locked (the token refuses every login until it is unblocked)" },
+	{ KEYS_CKR_PIN_EXPIRED, -EACCES, KEYS_CKR_FATAL, "the PIN has expired" },
+	{ KEYS_CKR_PIN_INVALID, -EACCES, KEYS_CKR_FATAL,
+	  "the token refuses the PIN (characters it does not accept)" },
+	{ KEYS_CKR_PIN_LEN_RANGE, -EACCES, KEYS_CKR_FATAL,
+	  "the token refuses the PIN (too short or too long)" },
+	/* Seen when several processes open one SoftHSM token at once: worth a retry. */
+	{ KEYS_CKR_USER_PIN_NOT_INITIALIZED, -EACCES, KEYS_CKR_TRANSIENT,
+	  "the token's user PIN is not set up" },
+	{ KEYS_CKR_GENERAL_ERROR, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the PKCS#11 module reports a general error" },
+	{ KEYS_CKR_FUNCTION_FAILED, -EIO, KEYS_CKR_TRANSIENT, "the token operation failed" },
+	{ KEYS_CKR_DEVICE_ERROR, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the token reports a device error" },
+	{ KEYS_CKR_DEVICE_MEMORY, -EIO, KEYS_CKR_TRANSIENT, "the token is out of memory" },
+	{ KEYS_CKR_DEVICE_REMOVED, -ENOENT, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the token was removed" },
+	{ KEYS_CKR_TOKEN_NOT_PRESENT, -ENOENT, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the token is not present" },
+	{ KEYS_CKR_TOKEN_NOT_RECOGNIZED, -ENOENT, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the token is not recognised" },
+	{ KEYS_CKR_SESSION_CLOSED, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the token session was closed" },
+	{ KEYS_CKR_SESSION_HANDLE_INVALID, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the token session is no longer valid" },
+	{ KEYS_CKR_SESSION_COUNT, -EIO, KEYS_CKR_TRANSIENT, "the token has no session left" },
+	{ KEYS_CKR_OBJECT_HANDLE_INVALID, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the key's handle is no longer valid (was the token removed?)" },
+	{ KEYS_CKR_KEY_HANDLE_INVALID, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
+	  "the key's handle is no longer valid (was the token removed?)" },
+	{ KEYS_CKR_USER_NOT_LOGGED_IN, -EIO, KEYS_CKR_LOST, "the token session is not logged in" },
+	{ KEYS_CKR_CRYPTOKI_NOT_INITIALIZED, -EIO, KEYS_CKR_LOST,
+	  "the PKCS#11 module is not initialised" },
+	{ KEYS_CKR_KEY_FUNCTION_NOT_PERMITTED, -EIO, 0,
+	  "the token does not allow this key to sign" },
+	{ KEYS_CKR_MECHANISM_INVALID, -EIO, 0, "the token cannot make this kind of signature" },
+};
+
+/* What the engine's PIN prompt saw: libp11 asks only when it has no PIN to log in with. */
+struct keys_ui_state {
+	bool asked;
+};
+
+/* One OpenSSL error, copied out of the queue. */
+struct keys_ossl_err {
+	unsigned long code;
+	const char *lib;    /* ERR_lib_error_string(), or NULL */
+	const char *reason; /* ERR_reason_error_string(), or NULL */
+	char data[256];     /* the error's text data, or "" */
+	const char *file;
+	const char *func;
+	int line;
+	int flags;
+};
+
+#define KEYS_ERR_MAX 16 /* OpenSSL's queue holds 16 */
+
+struct keys_ossl_errs {
+	struct keys_ossl_err v[KEYS_ERR_MAX];
+	size_t n;
+};
+
+/* "engine.pre[N]" / "engine.post[N]" as static strings, for keys_error.setting. */
+#define KEYS_CMD_NAMES(list)                                                                       \
+	{                                                                                          \
+		list "[0]", list "[1]", list "[2]", list "[3]", list "[4]", list "[5]",            \
+			list "[6]", list "[7]", list "[8]", list "[9]", list "[10]", list "[11]",  \
+			list "[12]", list "[13]", list "[14]", list "[15]", list "[16]",           \
+			list "[17]", list "[18]", list "[19]", list "[20]", list "[21]",           \
+			list "[22]", list "[23]", list "[24]", list "[25]", list "[26]",           \
+			list "[27]", list "[28]", list "[29]", list "[30]", list "[31]",           \
+	}
+
+/*
+ * Whether this process has loaded a key through an engine: libp11 0.4.12 then keeps
+ * that engine and its module alive for good (see the top), which explains a failure
+ * to set up the engine again.
+ */
+static bool keys_engine_kept;
+
+static const char *const keys_pre_names[] = KEYS_CMD_NAMES("engine.pre");
+static const char *const keys_post_names[] = KEYS_CMD_NAMES("engine.post");
+
+static const char *
+keys_cmd_setting(bool post, size_t i)
+{
+	const size_t n = sizeof(keys_pre_names) / sizeof(keys_pre_names[0]);
+
+	if (i >= n)
+		return post ? "engine.post" : "engine.pre";
+	return post ? keys_post_names[i] : keys_pre_names[i];
+}
+
+static void keys_fail(struct keys_error *err, const char *setting, bool fatal, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static void
+keys_fail(struct keys_error *err, const char *setting, bool fatal, const char *fmt, ...)
+{
+	va_list ap;
+
+	err->setting = setting;
+	err->fatal = fatal;
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+	/* One line, whatever a library put into its text. */
+	for (char *c = err->message; *c != '\0'; c++)
+		if (*c == '\n' || *c == '\r')
+			*c = ' ';
+}
+
+/* Empties OpenSSL's error queue into errs (the oldest first). */
+static void
+keys_ossl_take(struct keys_ossl_errs *errs)
+{
+	const char *file, *func, *data;
+	unsigned long e;
+	int line, flags;
+
+	errs->n = 0;
+	while ((e = ERR_get_error_all(&file, &line, &func, &data, &flags)) != 0) {
+		struct keys_ossl_err *x;
+
+		if (errs->n == KEYS_ERR_MAX)
+			continue; /* cannot happen: the queue holds KEYS_ERR_MAX */
+		x = &errs->v[errs->n++];
+		x->code = e;
+		x->lib = ERR_lib_error_string(e);
+		x->reason = ERR_reason_error_string(e);
+		x->file = file;
+		x->func = func;
+		x->line = line;
+		x->flags = flags;
+		snprintf(x->data, sizeof(x->data), "%s",
+			 (flags & ERR_TXT_STRING) && data != NULL ? data : "");
+	}
+}
+
+/* Puts errs back on OpenSSL's queue, as keys_ossl_take() found them. */
+static void
+keys_ossl_restore(const struct keys_ossl_errs *errs)
+{
+	for (size_t i = 0; i < errs->n; i++) {
+		const struct keys_ossl_err *x = &errs->v[i];
+
+		ERR_new();
+		ERR_set_debug(x->file, x->line, x->func);
+		if (x->data[0] != '\0')
+			ERR_set_error(ERR_GET_LIB(x->code), ERR_GET_REASON(x->code), "%s", x->data);
+		else
+			ERR_set_error(ERR_GET_LIB(x->code), ERR_GET_REASON(x->code), NULL);
+	}
+}
+
+static bool
+keys_ossl_is(const struct keys_ossl_err *x, const char *lib)
+{
+	return x->lib != NULL && strcmp(x->lib, lib) == 0;
+}
+
+/* The first error that carries text (its reason and text), else the first reason. */
+static const char *
+keys_ossl_describe(const struct keys_ossl_errs *errs, char *buf, size_t size)
+{
+	for (size_t i = 0; i < errs->n; i++)
+		if (errs->v[i].data[0] != '\0') {
+			const char *data = errs->v[i].data, *rest = strstr(data, "): ");
+
+			/* The DSO's "filename(PATH): " repeats what dlerror() says next. */
+			if (strncmp(data, "filename(", 9) == 0 && rest != NULL)
+				data = rest + 3;
+			snprintf(buf, size, "%s%s%s",
+				 errs->v[i].reason != NULL ? errs->v[i].reason : "",
+				 errs->v[i].reason != NULL ? ": " : "", data);
+			return buf;
+		}
+	for (size_t i = 0; i < errs->n; i++)
+		if (errs->v[i].reason != NULL) {
+			snprintf(buf, size, "%s", errs->v[i].reason);
+			return buf;
+		}
+	snprintf(buf, size, "no detail from OpenSSL");
+	return buf;
+}
+
+/* The errno of the system error OpenSSL recorded last (BIO_new_file()), else EIO. */
+static int
+keys_ossl_errno(void)
+{
+	struct keys_ossl_errs errs;
+	int e = EIO;
+
+	keys_ossl_take(&errs);
+	for (size_t i = 0; i < errs.n; i++)
+		if (ERR_GET_LIB(errs.v[i].code) == ERR_LIB_SYS &&
+		    ERR_GET_REASON(errs.v[i].code) > 0)
+			e = ERR_GET_REASON(errs.v[i].code);
+	return e;
+}
+
+static const struct keys_ckr *
+keys_ckr_find(keys_ck_ulong rv)
+{
+	for (size_t i = 0; i < sizeof(keys_ckrs) / sizeof(keys_ckrs[0]); i++)
+		if (keys_ckrs[i].rv == rv)
+			return &keys_ckrs[i];
+	return NULL;
+}
+
+/*
+ * Secrets: PIN and passphrases.
+ */
+
+static int
+keys_read_file(const char *path, char *buf, size_t size, size_t *ret_len)
+{
+	size_t len = 0;
+	ssize_t n;
+	int fd, r;
+
+	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
+		return -errno;
+	for (;;) {
+		n = read(fd, buf + len, size - len);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			r = -errno;
+			goto out;
+		}
+		if (n == 0)
+			break;
+		len += (size_t)n;
+		if (len == size) {
+			r = -EFBIG;
+			goto out;
+		}
+	}
+	*ret_len = len;
+	r = 0;
+out:
+	close(fd);
+	return r;
+}
+
+/*
+ * The secret sec, NUL-terminated in buf, with one trailing "\n" or "\r\n" removed.
+ * The caller wipes buf. Messages name the setting and the source, never the value.
+ */
+static int
+keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
+		 struct keys_error *err)
+{
+	char path[4096];
+	const char *dir, *v;
+	size_t len = 0;
+	int r;
+
+	switch (sec->kind) {
+	case CONFIG_SECRET_CREDENTIAL:
+		dir = getenv("CREDENTIALS_DIRECTORY");
+		if (dir == NULL || dir[0] == '\0') {
+			keys_fail(err, setting, false,
+				  "credential:%s needs $CREDENTIALS_DIRECTORY, which is not set "
+				  "(systemd's LoadCredential=)",
+				  sec->ref);
+			return -ENOENT;
+		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sec->ref) >= sizeof(path)) {
+			keys_fail(err, setting, false, "the credential's path is too long");
+			return -ENAMETOOLONG;
+		}
+		r = keys_read_file(path, buf, size - 1, &len);
+		break;
+	case CONFIG_SECRET_FILE:
+		snprintf(path, sizeof(path), "%s", sec->ref);
+		r = keys_read_file(path, buf, size - 1, &len);
+		break;
+	case CONFIG_SECRET_ENV:
+		if ((v = getenv(sec->ref)) == NULL) {
+			keys_fail(err, setting, false, "the environment variable %s is not set",
+				  sec->ref);
+			return -ENOENT;
+		}
+		len = strlen(v);
+		if (len >= size) {
+			keys_fail(err, setting, false, "the environment variable %s is too long",
+				  sec->ref);
+			return -EBADMSG;
+		}
+		memcpy(buf, v, len);
+		r = 0;
+		break;
+	case CONFIG_SECRET_INLINE:
+		len = strlen(sec->ref);
+		if (len >= size) {
+			keys_fail(err, setting, false, "the value is too long");
+			return -EBADMSG;
+		}
+		memcpy(buf, sec->ref, len);
+		r = 0;
+		break;
+	case CONFIG_SECRET_NONE:
+	default:
+		keys_fail(err, setting, false, "not set");
+		return -ENOENT;
+	}
+	if (r == -EFBIG) {
+		keys_fail(err, setting, false, "%s is longer than %zu bytes", path, size - 2);
+		return -EBADMSG;
+	}
+	if (r < 0) {
+		keys_fail(err, setting, false, "cannot read %s: %s", path, strerror(-r));
+		return r == -ENOENT ? -ENOENT : -EIO;
+	}
+	if (len > 0 && buf[len - 1] == '\n') {
+		len--;
+		if (len > 0 && buf[len - 1] == '\r')
+			len--;
+	}
+	buf[len] = '\0';
+	if (len == 0) {
+		keys_fail(err, setting, false, "the secret is empty");
+		return -EBADMSG;
+	}
+	if (memchr(buf, '\0', len) != NULL) {
+		keys_fail(err, setting, false, "the secret contains a NUL byte");
+		return -EBADMSG;
+	}
+	return 0;
+}
+
+/*
+ * Certificates.
+ */
+
+/* Every certificate of the PEM file path, in file order. */
+static int
+keys_read_certs(const char *path, const char *setting, STACK_OF(X509) * *ret_certs,
+		struct keys_error *err)
+{
+	struct keys_ossl_errs errs;
+	STACK_OF(X509) *certs = NULL;
+	X509 *cert = NULL;
+	BIO *bio = NULL;
+	char why[256];
+	unsigned long e;
+	int r, saved;
+
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		saved = keys_ossl_errno();
+		keys_fail(err, setting, false, "cannot read %s: %s", path, strerror(saved));
+		r = saved == ENOENT ? -ENOENT : -EIO;
+		goto out;
+	}
+	if ((certs = sk_X509_new_null()) == NULL) {
+		r = -ENOMEM;
+		keys_fail(err, setting, false, "out of memory");
+		goto out;
+	}
+	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(certs, cert)) {
+			r = -ENOMEM;
+			keys_fail(err, setting, false, "out of memory");
+			goto out;
+		}
+		cert = NULL;
+	}
+	e = ERR_peek_last_error();
+	if (ERR_GET_LIB(e) == ERR_LIB_PEM && ERR_GET_REASON(e) == PEM_R_NO_START_LINE &&
+	    sk_X509_num(certs) > 0) {
+		ERR_clear_error(); /* the end of the file */
+	} else {
+		keys_ossl_take(&errs);
+		if (sk_X509_num(certs) == 0 && ERR_GET_REASON(e) == PEM_R_NO_START_LINE)
+			keys_fail(err, setting, false, "no PEM certificate in %s", path);
+		else
+			keys_fail(err, setting, false, "certificate %d of %s cannot be read: %s",
+				  sk_X509_num(certs) + 1, path,
+				  keys_ossl_describe(&errs, why, sizeof(why)));
+		r = -EBADMSG;
+		goto out;
+	}
+	*ret_certs = certs;
+	certs = NULL;
+	r = 0;
+out:
+	X509_free(cert);
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(bio);
+	return r;
+}
+
+/* The first certificate of path: for the next_certificate settings. */
+static int
+keys_read_cert(const char *path, const char *setting, X509 **ret_cert, struct keys_error *err)
+{
+	STACK_OF(X509) *certs = NULL;
+	int r;
+
+	if ((r = keys_read_certs(path, setting, &certs, err)) < 0)
+		return r;
+	*ret_cert = sk_X509_shift(certs);
+	sk_X509_pop_free(certs, X509_free);
+	return 0;
+}
+
+static int
+keys_read_all_certs(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err)
+{
+	int r;
+
+	if ((r = keys_read_certs(cfg->ca.certificate, "ca.certificate", &keys->ca_chain, err)) < 0)
+		return r;
+	if (cfg->ca.next_certificate != NULL &&
+	    (r = keys_read_cert(cfg->ca.next_certificate, "ca.next_certificate", &keys->ca_next,
+				err)) < 0)
+		return r;
+	if (cfg->scep.ra.certificate != NULL &&
+	    (r = keys_read_certs(cfg->scep.ra.certificate, "scep.ra.certificate", &keys->ra_chain,
+				 err)) < 0)
+		return r;
+	if (cfg->scep.ra.next_certificate != NULL &&
+	    (r = keys_read_cert(cfg->scep.ra.next_certificate, "scep.ra.next_certificate",
+				&keys->ra_next, err)) < 0)
+		return r;
+	return 0;
+}
+
+/*
+ * Key files.
+ */
+
+struct keys_passphrase {
+	const char *value; /* NULL: no passphrase configured */
+	bool asked;
+};
+
+static int
+keys_passphrase_cb(char *buf, int size, int rwflag, void *userdata)
+{
+	struct keys_passphrase *pp = userdata;
+	size_t len;
+
+	(void)rwflag;
+	pp->asked = true;
+	if (pp->value == NULL || size <= 0)
+		return -1;
+	len = strlen(pp->value);
+	if (len > (size_t)size)
+		return -1;
+	memcpy(buf, pp->value, len);
+	return (int)len;
+}
+
+static int
+keys_read_key_file(const char *path, const char *setting, const struct config_secret *pass,
+		   const char *pass_setting, EVP_PKEY **ret_key, struct keys_error *err)
+{
+	struct keys_passphrase pp = { 0 };
+	struct keys_ossl_errs errs;
+	char secret[KEYS_SECRET_MAX], why[256];
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	int r, saved;
+
+	if (pass->kind != CONFIG_SECRET_NONE) {
+		if ((r = keys_read_secret(pass, pass_setting, secret, sizeof(secret), err)) < 0)
+			goto out;
+		pp.value = secret;
+	}
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		saved = keys_ossl_errno();
+		keys_fail(err, setting, false, "cannot read %s: %s", path, strerror(saved));
+		r = saved == ENOENT ? -ENOENT : -EIO;
+		goto out;
+	}
+	key = PEM_read_bio_PrivateKey(bio, NULL, keys_passphrase_cb, &pp);
+	if (key == NULL) {
+		keys_ossl_take(&errs);
+		if (pp.asked && pp.value == NULL)
+			keys_fail(err, setting, false, "%s is encrypted and %s is not set", path,
+				  pass_setting);
+		else if (pp.asked)
+			keys_fail(err, pass_setting, false,
+				  "the passphrase does not decrypt %s (%s)", path,
+				  keys_ossl_describe(&errs, why, sizeof(why)));
+		else
+			keys_fail(err, setting, false, "no PEM private key in %s (%s)", path,
+				  keys_ossl_describe(&errs, why, sizeof(why)));
+		r = -EBADMSG;
+		goto out;
+	}
+	*ret_key = key;
+	key = NULL;
+	r = 0;
+out:
+	OPENSSL_cleanse(secret, sizeof(secret));
+	EVP_PKEY_free(key);
+	BIO_free(bio);
+	return r;
+}
+
+/*
+ * Tokens: a direct look at the module before the engine logs in.
+ */
+
+/* The last ("MODULE_PATH", value) command of engine.pre or engine.post. */
+static const char *
+keys_module_path(const struct scepd_config *cfg, const char **ret_setting)
+{
+	const char *path = NULL;
+
+	for (size_t i = 0; i < cfg->engine.pre.n; i++)
+		if (strcmp(cfg->engine.pre.v[i].name, "MODULE_PATH") == 0 &&
+		    cfg->engine.pre.v[i].value != NULL) {
+			path = cfg->engine.pre.v[i].value;
+			*ret_setting = keys_cmd_setting(false, i);
+		}
+	for (size_t i = 0; i < cfg->engine.post.n; i++)
+		if (strcmp(cfg->engine.post.v[i].name, "MODULE_PATH") == 0 &&
+		    cfg->engine.post.v[i].value != NULL) {
+			path = cfg->engine.post.v[i].value;
+			*ret_setting = keys_cmd_setting(true, i);
+		}
+	return path;
+}
+
+/* Where the PIN comes from: engine.pin, or a ("PIN", ...) engine command. */
+static const char *
+keys_pin_setting(const struct scepd_config *cfg)
+{
+	const char *setting = "engine.pin";
+
+	if (cfg->engine.pin.kind != CONFIG_SECRET_NONE)
+		return setting;
+	for (size_t i = 0; i < cfg->engine.pre.n; i++)
+		if (strcmp(cfg->engine.pre.v[i].name, "PIN") == 0)
+			setting = keys_cmd_setting(false, i);
+	for (size_t i = 0; i < cfg->engine.post.n; i++)
+		if (strcmp(cfg->engine.post.v[i].name, "PIN") == 0)
+			setting = keys_cmd_setting(true, i);
+	return setting;
+}
+
+static bool
+keys_is_uri(const char *key)
+{
+	return key != NULL && strncmp(key, KEYS_PKCS11_PREFIX, strlen(KEYS_PKCS11_PREFIX)) == 0;
+}
+
+static int
+keys_hex(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+/*
+ * The percent-decoded value of path attribute attr of a pkcs11: URI into buf, or
+ * false when the URI does not name it (or it does not fit).
+ */
+static bool
+keys_uri_attr(const char *uri, const char *attr, char *buf, size_t size)
+{
+	const char *p = uri + strlen(KEYS_PKCS11_PREFIX);
+	size_t alen = strlen(attr);
+
+	while (*p != '\0' && *p != '?') {
+		const char *end = p + strcspn(p, ";?");
+
+		if ((size_t)(end - p) > alen && strncmp(p, attr, alen) == 0 && p[alen] == '=') {
+			size_t n = 0;
+
+			for (const char *c = p + alen + 1; c < end; c++) {
+				int hi, lo;
+
+				if (n + 1 >= size)
+					return false;
+				if (*c == '%' && end - c >= 3 && (hi = keys_hex(c[1])) >= 0 &&
+				    (lo = keys_hex(c[2])) >= 0) {
+					buf[n++] = (char)(hi << 4 | lo);
+					c += 2;
+				} else {
+					buf[n++] = *c;
+				}
+			}
+			buf[n] = '\0';
+			return true;
+		}
+		p = *end == ';' ? end + 1 : end;
+	}
+	return false;
+}
+
+/* Whether a blank-padded token info field equals want (absent = any). */
+static bool
+keys_field_is(const unsigned char *field, size_t size, bool have, const char *want)
+{
+	size_t n = size;
+
+	if (!have)
+		return true;
+	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
+		n--;
+	return strlen(want) == n && memcmp(field, want, n) == 0;
+}
+
+struct keys_token_want {
+	char label[64], manufacturer[64], serial[32], model[32];
+	bool has_label, has_manufacturer, has_serial, has_model;
+};
+
+static bool
+keys_token_matches(const struct keys_token_want *w, const struct keys_ck_token_info *ti)
+{
+	return keys_field_is(ti->label, sizeof(ti->label), w->has_label, w->label) &&
+	       keys_field_is(ti->manufacturer_id, sizeof(ti->manufacturer_id), w->has_manufacturer,
+			     w->manufacturer) &&
+	       keys_field_is(ti->serial_number, sizeof(ti->serial_number), w->has_serial,
+			     w->serial) &&
+	       keys_field_is(ti->model, sizeof(ti->model), w->has_model, w->model);
+}
+
+/* The token of uri (the key of setting) in the slots: present, and its PIN usable? */
+static int
+keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, keys_ck_ulong n,
+	       const char *uri, const char *setting, const char *pin_setting,
+	       struct keys_error *err, bool *ret_transient)
+{
+	struct keys_token_want w = { 0 };
+	struct keys_ck_token_info ti;
+	unsigned found = 0;
+	keys_ck_ulong rv;
+
+	w.has_label = keys_uri_attr(uri, "token", w.label, sizeof(w.label));
+	w.has_manufacturer =
+		keys_uri_attr(uri, "manufacturer", w.manufacturer, sizeof(w.manufacturer));
+	w.has_serial = keys_uri_attr(uri, "serial", w.serial, sizeof(w.serial));
+	w.has_model = keys_uri_attr(uri, "model", w.model, sizeof(w.model));
+
+	for (keys_ck_ulong i = 0; i < n; i++) {
+		memset(&ti, 0, sizeof(ti));
+		rv = fl->get_token_info(slots[i], &ti);
+		if (rv != KEYS_CKR_OK)
+			continue; /* a token that went away meanwhile; a race is retried below */
+		if (!(ti.flags & KEYS_CKF_TOKEN_INITIALIZED) || !keys_token_matches(&w, &ti))
+			continue;
+		found++;
+		if (!(ti.flags & KEYS_CKF_LOGIN_REQUIRED))
+			continue;
+		if (ti.flags & KEYS_CKF_USER_PIN_LOCKED) {
+			keys_fail(err, pin_setting, true,
+				  "the PIN is locked (the token refuses every login until it is "
+				  "unblocked)");
+			return -EACCES;
+		}
+		if (ti.flags & KEYS_CKF_USER_PIN_FINAL_TRY) {
+			keys_fail(err, pin_setting, true,
+				  "the token allows one more PIN try only; scepd does not spend it "
+				  "(log in once by hand with the right PIN, or unblock the PIN)");
+			return -EACCES;
+		}
+	}
+	if (found == 0) {
+		*ret_transient = true; /* or SoftHSM's start-up race */
+		if (w.has_label)
+			keys_fail(err, setting, false,
+				  "no token matches the URI (no initialised token labelled \"%s\")",
+				  w.label);
+		else
+			keys_fail(err, setting, false,
+				  "no token matches the URI (no initialised token found)");
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/*
+ * Looks up the token of each pkcs11: key in the module the engine is going to use.
+ * The module stays loaded afterwards (libp11 loads it again at once; unloading a
+ * module that links OpenSSL while OpenSSL runs is asking for trouble).
+ */
+static int
+keys_probe_tokens(const struct scepd_config *cfg, struct keys_error *err, bool *ret_transient)
+{
+	struct keys_ck_initialize_args args = { .flags = KEYS_CKF_OS_LOCKING_OK };
+	const struct {
+		const char *uri, *setting;
+	} keys[] = {
+		{ cfg->ca.key, "ca.key" },
+		{ cfg->scep.ra.key, "scep.ra.key" },
+	};
+	keys_ck_ulong (*get_function_list)(struct keys_ck_functions **) = NULL;
+	struct keys_ck_functions *fl = NULL;
+	keys_ck_ulong *slots = NULL, n = 0, rv;
+	const char *module, *module_setting = "engine.pre";
+	bool any = false, finalize = false;
+	void *dl;
+	int r;
+
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		any = any || keys_is_uri(keys[i].uri);
+	module = keys_module_path(cfg, &module_setting);
+	if (module == NULL)
+		module = getenv("PKCS11_MODULE_PATH"); /* libp11's own fallback */
+	if (!any || module == NULL)
+		return 0;
+
+	if ((dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
+		keys_fail(err, module_setting, false, "the PKCS#11 module cannot be loaded: %s",
+			  dlerror());
+		return -ENODEV;
+	}
+	*(void **)&get_function_list = dlsym(dl, "C_GetFunctionList");
+	if (get_function_list == NULL || get_function_list(&fl) != KEYS_CKR_OK || fl == NULL) {
+		keys_fail(err, module_setting, false,
+			  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
+		return -ENODEV;
+	}
+	rv = fl->initialize(&args);
+	if (rv != KEYS_CKR_OK && rv != KEYS_CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		*ret_transient = true;
+		keys_fail(err, module_setting, false,
+			  "the PKCS#11 module cannot be initialised (CKR 0x%lx)", rv);
+		return -EIO;
+	}
+	finalize = rv == KEYS_CKR_OK;
+	for (int tries = 0; tries < 4; tries++) {
+		free(slots);
+		slots = NULL;
+		if ((rv = fl->get_slot_list(1, NULL, &n)) != KEYS_CKR_OK)
+			break;
+		if (n == 0)
+			break;
+		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
+			keys_fail(err, module_setting, false, "out of memory");
+			r = -ENOMEM;
+			goto out;
+		}
+		if ((rv = fl->get_slot_list(1, slots, &n)) != KEYS_CKR_BUFFER_TOO_SMALL)
+			break;
+	}
+	if (rv != KEYS_CKR_OK) {
+		*ret_transient = true;
+		keys_fail(err, module_setting, false,
+			  "the PKCS#11 module cannot list its tokens (CKR 0x%lx)", rv);
+		r = -EIO;
+		goto out;
+	}
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (keys_is_uri(keys[i].uri) &&
+		    (r = keys_probe_uri(fl, slots, n, keys[i].uri, keys[i].setting,
+					keys_pin_setting(cfg), err, ret_transient)) < 0)
+			goto out;
+	r = 0;
+out:
+	free(slots);
+	if (finalize)
+		fl->finalize(NULL);
+	return r;
+}
+
+/*
+ * The engine.
+ */
+
+/* libp11 asks through the UI only when it has no PIN: never prompt on a terminal. */
+static int
+keys_ui_read(UI *ui, UI_STRING *uis)
+{
+	struct keys_ui_state *state = UI_get0_user_data(ui);
+
+	(void)uis;
+	if (state != NULL)
+		state->asked = true;
+	return 0; /* no answer: the login is not attempted */
+}
+
+static UI_METHOD *
+keys_ui_method(void)
+{
+	static UI_METHOD *method;
+
+	/* Created once per process and kept: libp11 may hold on to it. */
+	if (method == NULL && (method = UI_create_method("scepd: no PIN prompt")) != NULL)
+		UI_method_set_reader(method, keys_ui_read);
+	return method;
+}
+
+static bool
+keys_engine_has_cmd(ENGINE *e, const char *name)
+{
+	bool has;
+
+	ERR_set_mark();
+	has = ENGINE_ctrl(e, ENGINE_CTRL_GET_CMD_FROM_NAME, 0, (void *)name, NULL) > 0;
+	ERR_pop_to_mark();
+	return has;
+}
+
+/* libp11 writes its messages to stderr unless told to be quiet. */
+static void
+keys_engine_quiet(ENGINE *e, bool *quiet)
+{
+	if (*quiet || !keys_engine_has_cmd(e, "QUIET"))
+		return;
+	ERR_set_mark();
+	if (ENGINE_ctrl_cmd_string(e, "QUIET", NULL, 0))
+		*quiet = true;
+	ERR_pop_to_mark();
+}
+
+/* The index of the first ("SO_PATH", ...) command before index i, or i. */
+static size_t
+keys_so_path_cmd(const struct config_pairs *cmds, size_t i)
+{
+	for (size_t j = 0; j < i; j++)
+		if (strcmp(cmds->v[j].name, "SO_PATH") == 0)
+			return j;
+	return i;
+}
+
+static int
+keys_engine_cmds(ENGINE *e, const struct config_pairs *cmds, bool post, bool *quiet,
+		 struct keys_error *err)
+{
+	struct keys_ossl_errs errs;
+	char why[256];
+
+	for (size_t i = 0; i < cmds->n; i++) {
+		const struct config_pair *c = &cmds->v[i];
+		const char *dso = NULL;
+
+		keys_engine_quiet(e, quiet);
+		ERR_clear_error();
+		if (ENGINE_ctrl_cmd_string(e, c->name, c->value, 0))
+			continue;
+		keys_ossl_take(&errs);
+		for (size_t k = 0; k < errs.n && dso == NULL; k++)
+			if (ERR_GET_LIB(errs.v[k].code) == ERR_LIB_DSO && errs.v[k].data[0] != '\0')
+				dso = errs.v[k].data;
+		if (dso != NULL) {
+			/* The LOAD failed: the path to blame is SO_PATH's. dlerror() says it. */
+			const char *msg = strstr(dso, "): ");
+
+			keys_fail(err, keys_cmd_setting(post, keys_so_path_cmd(cmds, i)), false,
+				  "the engine library cannot be loaded: %s",
+				  strncmp(dso, "filename(", 9) == 0 && msg != NULL ? msg + 3 : dso);
+			return -ENODEV;
+		}
+		if (strcmp(c->name, "PIN") == 0) {
+			keys_fail(err, keys_cmd_setting(post, i), false,
+				  "the engine refuses its PIN command");
+			return -EIO;
+		}
+		if (keys_engine_kept && strcmp(c->name, "LOAD") == 0) {
+			keys_fail(
+				err, keys_cmd_setting(post, i), false,
+				"the engine cannot be loaded a second time in one process (libp11 "
+				"keeps the first one): the process must exit and start again");
+			return -ENODEV;
+		}
+		keys_fail(err, keys_cmd_setting(post, i), false, "engine command %s failed: %s",
+			  c->name, keys_ossl_describe(&errs, why, sizeof(why)));
+		return strcmp(c->name, "LOAD") == 0 ? -ENODEV : -EIO;
+	}
+	keys_engine_quiet(e, quiet);
+	return 0;
+}
+
+/* Hands the PIN to the engine and wipes our copy. */
+static int
+keys_engine_pin(ENGINE *e, const struct config_secret *pin, struct keys_error *err)
+{
+	char buf[KEYS_SECRET_MAX];
+	int r;
+
+	if ((r = keys_read_secret(pin, "engine.pin", buf, sizeof(buf), err)) < 0)
+		goto out;
+	if (!keys_engine_has_cmd(e, "PIN")) {
+		keys_fail(err, "engine.pin", false, "the engine has no PIN command");
+		r = -EIO;
+		goto out;
+	}
+	if (!ENGINE_ctrl_cmd_string(e, "PIN", buf, 0)) {
+		ERR_clear_error();
+		keys_fail(err, "engine.pin", false, "the engine refuses the PIN command");
+		r = -EIO;
+		goto out;
+	}
+	r = 0;
+out:
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+static void
+keys_engine_free(ENGINE *e)
+{
+	if (e == NULL)
+		return;
+	ERR_set_mark();
+	ENGINE_finish(e);
+	ENGINE_remove(e); /* LIST_ADD put it on OpenSSL's list; fails harmlessly if not */
+	ENGINE_free(e);
+	ERR_pop_to_mark();
+}
+
+static int
+keys_engine_setup(const struct scepd_config *cfg, ENGINE **ret_engine, struct keys_error *err)
+{
+	struct keys_ossl_errs errs;
+	ENGINE *e = NULL;
+	bool quiet = false, initialised = false;
+	char why[256];
+	int r;
+
+	if ((e = ENGINE_by_id(cfg->engine.id)) == NULL) {
+		keys_ossl_take(&errs);
+		keys_fail(err, "engine.id", false, "no OpenSSL engine \"%s\" (%s)", cfg->engine.id,
+			  keys_ossl_describe(&errs, why, sizeof(why)));
+		r = -ENODEV;
+		goto out;
+	}
+	if ((r = keys_engine_cmds(e, &cfg->engine.pre, false, &quiet, err)) < 0)
+		goto out;
+	if (!ENGINE_init(e)) {
+		keys_ossl_take(&errs);
+		keys_fail(err, "engine.id", false, "the engine \"%s\" cannot be initialised (%s)",
+			  cfg->engine.id, keys_ossl_describe(&errs, why, sizeof(why)));
+		r = -ENODEV;
+		goto out;
+	}
+	initialised = true;
+	if (cfg->engine.pin.kind != CONFIG_SECRET_NONE &&
+	    (r = keys_engine_pin(e, &cfg->engine.pin, err)) < 0)
+		goto out;
+	if ((r = keys_engine_cmds(e, &cfg->engine.post, true, &quiet, err)) < 0)
+		goto out;
+	*ret_engine = e;
+	e = NULL;
+	r = 0;
+out:
+	if (e != NULL) {
+		if (initialised)
+			keys_engine_free(e);
+		else {
+			ERR_set_mark();
+			ENGINE_remove(e);
+			ENGINE_free(e);
+			ERR_pop_to_mark();
+		}
+	}
+	return r;
+}
+
+/* Why ENGINE_load_private_key() failed, from the error queue libp11 left. */
+static int
+keys_engine_key_error(const struct scepd_config *cfg, const char *setting,
+		      const struct keys_ui_state *ui, struct keys_error *err, bool *ret_transient)
+{
+	const struct keys_ckr *ckr = NULL, *pin = NULL;
+	const char *module_setting = "engine.pre";
+	struct keys_ossl_errs errs;
+	bool module = false, bad_uri = false, not_found = false, no_slots = false;
+	char why[256];
+
+	keys_ossl_take(&errs);
+	for (size_t i = 0; i < errs.n; i++) {
+		const struct keys_ossl_err *x = &errs.v[i];
+		int reason = ERR_GET_REASON(x->code);
+
+		if (keys_ossl_is(x, KEYS_ERRLIB_CKR)) {
+			const struct keys_ckr *c = keys_ckr_find((keys_ck_ulong)reason);
+
+			if (c != NULL && (c->flags & KEYS_CKR_FATAL) && pin == NULL)
+				pin = c;
+			else if (c != NULL && ckr == NULL)
+				ckr = c;
+		} else if (keys_ossl_is(x, KEYS_ERRLIB_P11)) {
+			module = module || reason == KEYS_P11_R_LOAD_MODULE_ERROR;
+			if (reason == KEYS_P11_R_NO_SESSION)
+				no_slots = true;
+		} else if (keys_ossl_is(x, KEYS_ERRLIB_ENGINE)) {
+			bad_uri = bad_uri || reason == KEYS_ENG_R_INVALID_ID;
+			not_found = not_found || reason == KEYS_ENG_R_OBJECT_NOT_FOUND;
+			no_slots = no_slots || reason == KEYS_ENG_R_INVALID_PARAMETER;
+		}
+	}
+
+	if (pin != NULL) {
+		keys_fail(err, keys_pin_setting(cfg), true, "%s", pin->what);
+		return pin->r;
+	}
+	if (module) {
+		keys_module_path(cfg, &module_setting);
+		keys_fail(err, module_setting, false, "the PKCS#11 module cannot be loaded");
+		return -ENODEV;
+	}
+	if (bad_uri) {
+		keys_fail(err, setting, false, "not a valid PKCS#11 URI (RFC 7512)");
+		return -EBADMSG;
+	}
+	if (ui->asked && cfg->engine.pin.kind == CONFIG_SECRET_NONE) {
+		keys_fail(err, "engine.pin", false,
+			  "the token asks for a PIN and engine.pin is not set");
+		return -EACCES;
+	}
+	if (ckr != NULL) {
+		*ret_transient = (ckr->flags & KEYS_CKR_TRANSIENT) != 0;
+		keys_fail(err, setting, false, "%s", ckr->what);
+		return ckr->r;
+	}
+	if (not_found) {
+		*ret_transient = true; /* or SoftHSM's start-up race */
+		keys_fail(err, setting, false, "no object matches the URI");
+		return -ENOENT;
+	}
+	if (no_slots) {
+		*ret_transient = true;
+		keys_fail(err, setting, false, "the engine cannot list the tokens");
+		return -EIO;
+	}
+	keys_fail(err, setting, false, "the engine cannot load the key (%s)",
+		  keys_ossl_describe(&errs, why, sizeof(why)));
+	return -EIO;
+}
+
+static int
+keys_load_key(const struct scepd_config *cfg, ENGINE *engine, const char *key, const char *setting,
+	      const struct config_secret *pass, const char *pass_setting, EVP_PKEY **ret_key,
+	      struct keys_error *err, bool *ret_transient)
+{
+	struct keys_ui_state ui = { 0 };
+	UI_METHOD *method;
+	EVP_PKEY *pkey;
+
+	if (!keys_is_uri(key))
+		return keys_read_key_file(key, setting, pass, pass_setting, ret_key, err);
+	if (engine == NULL) {
+		keys_fail(err, setting, false, "a pkcs11: URI needs engine.id to be set");
+		return -ENODEV;
+	}
+	if ((method = keys_ui_method()) == NULL) {
+		keys_fail(err, setting, false, "out of memory");
+		return -ENOMEM;
+	}
+	ERR_clear_error();
+	pkey = ENGINE_load_private_key(engine, key, method, &ui);
+	if (pkey == NULL)
+		return keys_engine_key_error(cfg, setting, &ui, err, ret_transient);
+	ERR_clear_error(); /* libp11 leaves the failed login-free attempt's errors */
+	*ret_key = pkey;
+	return 0;
+}
+
+/*
+ * The match check: equal public keys, and a signature that verifies.
+ */
+
+static int
+keys_check_pair(EVP_PKEY *key, X509 *cert, const char *key_setting, const char *cert_setting,
+		struct keys_error *err)
+{
+	unsigned char tbs[KEYS_TEST_BYTES], *sig = NULL;
+	struct keys_ossl_errs errs;
+	EVP_MD_CTX *mctx = NULL;
+	EVP_PKEY *pub;
+	size_t siglen = 0;
+	char why[256];
+	int r, eq;
+
+	if ((pub = X509_get0_pubkey(cert)) == NULL) {
+		keys_ossl_take(&errs);
+		keys_fail(err, cert_setting, false,
+			  "the certificate's public key cannot be read (%s)",
+			  keys_ossl_describe(&errs, why, sizeof(why)));
+		r = -EBADMSG;
+		goto out;
+	}
+	/* 1 equal, 0 different, < 0 cannot tell: then the signature decides. */
+	eq = EVP_PKEY_eq(pub, key);
+	ERR_clear_error();
+	if (eq == 0) {
+		keys_fail(err, key_setting, false, "the key does not match the certificate in %s",
+			  cert_setting);
+		r = -EKEYREJECTED;
+		goto out;
+	}
+	if (RAND_bytes(tbs, sizeof(tbs)) != 1 || (mctx = EVP_MD_CTX_new()) == NULL) {
+		keys_fail(err, key_setting, false, "out of memory or randomness");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestSignInit(mctx, NULL, EVP_sha256(), NULL, key) != 1 ||
+	    EVP_DigestSign(mctx, NULL, &siglen, tbs, sizeof(tbs)) != 1 ||
+	    (sig = OPENSSL_malloc(siglen)) == NULL ||
+	    EVP_DigestSign(mctx, sig, &siglen, tbs, sizeof(tbs)) != 1) {
+		const struct keys_ckr *ckr = NULL;
+
+		keys_ossl_take(&errs);
+		for (size_t i = 0; i < errs.n && ckr == NULL; i++)
+			if (keys_ossl_is(&errs.v[i], KEYS_ERRLIB_CKR))
+				ckr = keys_ckr_find((keys_ck_ulong)ERR_GET_REASON(errs.v[i].code));
+		keys_fail(err, key_setting, false, "the key cannot sign: %s",
+			  ckr != NULL ? ckr->what : keys_ossl_describe(&errs, why, sizeof(why)));
+		r = -EIO;
+		goto out;
+	}
+	EVP_MD_CTX_free(mctx);
+	if ((mctx = EVP_MD_CTX_new()) == NULL) {
+		keys_fail(err, key_setting, false, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (EVP_DigestVerifyInit(mctx, NULL, EVP_sha256(), NULL, pub) != 1 ||
+	    EVP_DigestVerify(mctx, sig, siglen, tbs, sizeof(tbs)) != 1) {
+		ERR_clear_error();
+		keys_fail(err, key_setting, false, "the key does not match the certificate in %s",
+			  cert_setting);
+		r = -EKEYREJECTED;
+		goto out;
+	}
+	r = 0;
+out:
+	OPENSSL_free(sig);
+	EVP_MD_CTX_free(mctx);
+	return r;
+}
+
+/*
+ * One attempt: token lookup, engine, keys, match checks. *ret_transient says whether
+ * another attempt may succeed where this one failed.
+ */
+static int
+keys_load_private(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err,
+		  bool *ret_transient)
+{
+	ENGINE *engine = NULL;
+	int r;
+
+	if (cfg->engine.id != NULL) {
+		/* A kept engine keeps its module initialised: the lookup would see stale tokens. */
+		if (!keys_engine_kept && (r = keys_probe_tokens(cfg, err, ret_transient)) < 0)
+			return r;
+		if ((r = keys_engine_setup(cfg, &engine, err)) < 0)
+			return r;
+		keys->engine = engine;
+	}
+	if ((r = keys_load_key(cfg, engine, cfg->ca.key, "ca.key", &cfg->ca.key_passphrase,
+			       "ca.key_passphrase", &keys->ca_key, err, ret_transient)) < 0)
+		return r;
+	keys_engine_kept = keys_engine_kept || keys_is_uri(cfg->ca.key);
+	if (cfg->scep.ra.key != NULL) {
+		bool transient = false;
+
+		if ((r = keys_load_key(cfg, engine, cfg->scep.ra.key, "scep.ra.key",
+				       &cfg->scep.ra.key_passphrase, "scep.ra.key_passphrase",
+				       &keys->ra_key, err, &transient)) < 0) {
+			/* An engine that loaded a key cannot be set up again (see the top). */
+			*ret_transient = transient && !keys_is_uri(cfg->ca.key);
+			return r;
+		}
+		keys_engine_kept = keys_engine_kept || keys_is_uri(cfg->scep.ra.key);
+	}
+	*ret_transient = false;
+	if ((r = keys_check_pair(keys->ca_key, sk_X509_value(keys->ca_chain, 0), "ca.key",
+				 "ca.certificate", err)) < 0)
+		return r;
+	if (keys->ra_key != NULL && keys->ra_chain != NULL &&
+	    (r = keys_check_pair(keys->ra_key, sk_X509_value(keys->ra_chain, 0), "scep.ra.key",
+				 "scep.ra.certificate", err)) < 0)
+		return r;
+	return 0;
+}
+
+/* Drops what one failed attempt loaded, keeping the certificates. */
+static void
+keys_drop_private(struct keys *keys)
+{
+	EVP_PKEY_free(keys->ca_key);
+	EVP_PKEY_free(keys->ra_key);
+	keys->ca_key = keys->ra_key = NULL;
+	keys_engine_free(keys->engine);
+	keys->engine = NULL;
+}
+
+/* 20, 40, 80, ... 500 ms, each between 3/4 and 5/4 of that. */
+static void
+keys_backoff(unsigned attempt)
+{
+	unsigned long ms = KEYS_BACKOFF_MIN;
+	unsigned short rnd = 0;
+	struct timespec ts;
+
+	for (unsigned i = 0; i < attempt && ms < KEYS_BACKOFF_MAX; i++)
+		ms *= 2;
+	if (ms > KEYS_BACKOFF_MAX)
+		ms = KEYS_BACKOFF_MAX;
+	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
+		rnd = (unsigned short)getpid();
+	ms = ms * 3 / 4 + (unsigned long)rnd % (ms / 2 + 1);
+	ts.tv_sec = (time_t)(ms / 1000);
+	ts.tv_nsec = (long)(ms % 1000) * 1000000L;
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+int
+keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err)
+{
+	struct keys *keys = NULL;
+	int r;
+
+	*err = (struct keys_error){ 0 };
+	ERR_clear_error();
+	if ((keys = calloc(1, sizeof(*keys))) == NULL) {
+		keys_fail(err, "ca.key", false, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = keys_read_all_certs(cfg, keys, err)) < 0)
+		goto out;
+	for (unsigned attempt = 0;; attempt++) {
+		bool transient = false;
+
+		*err = (struct keys_error){ 0 };
+		if ((r = keys_load_private(cfg, keys, err, &transient)) >= 0)
+			break;
+		keys_drop_private(keys);
+		ERR_clear_error();
+		if (!transient || err->fatal || attempt + 1 >= KEYS_TRIES)
+			goto out;
+		keys->load_retries++;
+		keys_backoff(attempt);
+	}
+	*ret_keys = keys;
+	keys = NULL;
+	r = 0;
+out:
+	if (r < 0 && err->setting == NULL) /* every path names one; this is a safety net */
+		keys_fail(err, "ca.key", false, "the keys cannot be loaded: %s", strerror(-r));
+	keys_free(keys);
+	ERR_clear_error();
+	return r;
+}
+
+void
+keys_free(struct keys *keys)
+{
+	if (keys == NULL)
+		return;
+	keys_drop_private(keys);
+	sk_X509_pop_free(keys->ca_chain, X509_free);
+	X509_free(keys->ca_next);
+	sk_X509_pop_free(keys->ra_chain, X509_free);
+	X509_free(keys->ra_next);
+	free(keys);
+}
+
+X509 *
+keys_get0_ca_cert(const struct keys *keys)
+{
+	if (keys == NULL || sk_X509_num(keys->ca_chain) < 1)
+		return NULL;
+	return sk_X509_value(keys->ca_chain, 0);
+}
+
+bool
+keys_token_lost(void)
+{
+	struct keys_ossl_errs errs;
+	bool lost = false;
+
+	keys_ossl_take(&errs);
+	for (size_t i = 0; i < errs.n && !lost; i++) {
+		const struct keys_ossl_err *x = &errs.v[i];
+		const struct keys_ckr *ckr;
+
+		if (keys_ossl_is(x, KEYS_ERRLIB_CKR))
+			lost = (ckr = keys_ckr_find((keys_ck_ulong)ERR_GET_REASON(x->code))) !=
+				       NULL &&
+			       (ckr->flags & KEYS_CKR_LOST);
+		else if (keys_ossl_is(x, KEYS_ERRLIB_P11))
+			lost = ERR_GET_REASON(x->code) == KEYS_P11_R_NO_SESSION;
+	}
+	keys_ossl_restore(&errs);
+	return lost;
+}

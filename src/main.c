@@ -3,8 +3,9 @@
  *
  *   scepd -c FILE        run: logs to journald when it is there, else to stderr
  *   scepd -c FILE -f     run in the foreground with logs on stderr
- *   scepd -c FILE -t     check the configuration: exit 0, or print every error as
- *                        "FILE:LINE: setting: what is wrong" and exit 1
+ *   scepd -c FILE -t     check the configuration and load every key (in a child):
+ *                        exit 0, or print every error as "FILE:LINE: setting: what
+ *                        is wrong" and exit 1 (3 for a wrong or locked PIN)
  *   scepd --version | -h
  *
  * scepd never daemonizes by itself: systemd (Type=notify) or the shell keeps it.
@@ -14,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "scepd/check.h"
 #include "scepd/config.h"
 #include "scepd/log.h"
 #include "scepd/supervisor.h"
@@ -94,10 +96,13 @@ main(int argc, char **argv)
 	if (main_load_config(arg_config, &cfg) < 0)
 		return SCEPD_EXIT_FAILURE;
 	if (arg_test) {
-		/* XXX: keys are checked here (in a short-lived child) once keys.c lands. */
-		printf("%s: configuration OK\n", arg_config);
+		/* The keys load in a short-lived child: PKCS#11 never starts in this process. */
+		int r = check_keys(cfg);
+
+		if (r == SCEPD_EXIT_OK)
+			printf("%s: configuration OK\n", arg_config);
 		config_free(cfg);
-		return SCEPD_EXIT_OK;
+		return r;
 	}
 	log_setup(arg_foreground ? LOG_TARGET_STDERR : LOG_TARGET_JOURNAL, cfg->log.level);
 	return supervisor_run(arg_config, cfg);

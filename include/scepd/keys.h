@@ -31,6 +31,7 @@ struct keys {
 	EVP_PKEY *ra_key;          /* scep.ra.key, or NULL without an RA */
 	STACK_OF(X509) *ra_chain;  /* scep.ra.certificate, or NULL */
 	X509 *ra_next;             /* scep.ra.next_certificate, or NULL */
+	unsigned load_retries;     /* engine set-ups that failed and were retried (for the log) */
 };
 
 /* Why keys_load() failed, for "FILE:LINE: setting: message" and for the exit code. */
@@ -50,7 +51,12 @@ struct keys_error {
  */
 int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err);
 
-/* Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL. */
+/*
+ * Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL.
+ * With libp11 0.4.12 this does not unload the PKCS#11 module once a token key was
+ * loaded, and keys_load() cannot set up the engine again in the same process: a
+ * process whose token was lost must exit and be replaced, not call keys_load() again.
+ */
 void keys_free(struct keys *keys);
 
 /* The signing certificate: the first of ca.certificate. */

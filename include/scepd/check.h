@@ -1,0 +1,30 @@
+/*
+ * check.h - the part of `scepd -t` that needs more than the parser: the keys.
+ *
+ * check_keys() loads every key and certificate of a loaded configuration in a
+ * short-lived child process, so that no PKCS#11 module is ever initialised in the
+ * calling process (which may go on to fork workers). The child prints each problem to
+ * stderr as "FILE:LINE: setting: message", like config_load() does.
+ */
+#ifndef SCEPD_CHECK_H
+#define SCEPD_CHECK_H
+
+#include "scepd/config.h"
+
+/*
+ * Returns the exit code for `scepd -t` (enum scepd_exit), not an errno: 0 when every
+ * key loads and matches its certificate, 3 (SCEPD_EXIT_FATAL) for a wrong or locked
+ * PIN, 1 for any other problem (including a failed fork or a child that crashed).
+ * Prints nothing on success.
+ */
+int check_keys(const struct scepd_config *cfg);
+
+/*
+ * The line to print for a keys_error setting: config_line() for a plain setting; for
+ * a list element ("engine.pre[4]") the element's line, else the list's; for a setting
+ * that was not written (a missing engine.pin) the line of engine.id, ca.key or
+ * scep.ra.key; else 1. The worker can use it for its log line as well.
+ */
+int check_setting_line(const struct scepd_config *cfg, const char *setting);
+
+#endif
