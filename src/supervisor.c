@@ -63,6 +63,7 @@ struct supervisor_generation {
 	struct scepd_config *cfg;
 	struct supervisor_slot *slots;
 	size_t n_slots;
+	bool rest_started; /* slots 1.. run: slot 0 got ready first */
 };
 
 /* A live child process, of any generation. */
@@ -361,12 +362,28 @@ supervisor_spawn(struct supervisor *s, struct supervisor_generation *g, int slot
 	return 0;
 }
 
+/*
+ * A generation starts with one worker; the others follow once it is ready. So a wrong
+ * PIN is presented once per start (a smartcard locks after a few), and the workers
+ * don't all open the token at the same moment.
+ */
 static int
 supervisor_spawn_generation(struct supervisor *s, struct supervisor_generation *g)
 {
 	int r;
 
-	for (size_t i = 0; i < g->n_slots; i++)
+	if ((r = supervisor_spawn(s, g, 0)) < 0)
+		return log_error_errno(r, "cannot start worker 0 of generation %u", g->id);
+	return 0;
+}
+
+static int
+supervisor_spawn_rest(struct supervisor *s, struct supervisor_generation *g)
+{
+	int r;
+
+	g->rest_started = true;
+	for (size_t i = 1; i < g->n_slots; i++)
 		if ((r = supervisor_spawn(s, g, (int)i)) < 0)
 			return log_error_errno(r, "cannot start worker %zu of generation %u", i,
 					       g->id);
@@ -581,9 +598,20 @@ supervisor_reap(struct supervisor *s)
 static void
 supervisor_worker_ready(struct supervisor *s, struct supervisor_proc *p)
 {
+	struct supervisor_generation *g = s->next != NULL && p->generation == s->next->id ? s->next
+		: p->generation == s->serving->id ? s->serving
+		: NULL;
+
 	p->ready = true;
 	close(p->status_fd);
 	p->status_fd = -1;
+	if (g != NULL && !g->rest_started && supervisor_spawn_rest(s, g) < 0) {
+		if (g == s->next)
+			supervisor_abandon_reload(s);
+		else if (!s->ready_sent)
+			supervisor_begin_shutdown(s, SCEPD_EXIT_FAILURE);
+		return;
+	}
 	if (s->next != NULL && p->generation == s->next->id) {
 		if (supervisor_generation_ready(s, s->next))
 			supervisor_switch_generation(s);

@@ -81,6 +81,8 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 		if (err.fatal || !may_start_unavailable)
 			return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
 		snprintf(reason, sizeof(reason), "cannot sign: %s: %s", err.setting, err.message);
+	} else if (keys->load_retries > 0) {
+		log_info("keys loaded after %u engine retries", keys->load_retries);
 	}
 	if ((r = store_open(cfg->storage.uri, &store)) < 0) {
 		keys_free(keys);
