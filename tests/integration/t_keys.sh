@@ -144,6 +144,13 @@ expect_start_fail "$TMP/mismatch.conf" 1 ca.key \
 	"the key does not match the certificate in ca.certificate" "key/cert mismatch"
 pass "start-up: the same line in the log; exit 3 for a wrong PIN, else 1"
 
+# With 4 workers, a wrong PIN is still presented once: a smartcard counts every try.
+WORKERS=4 PIN_FILE=$TMP/wrong-pin write_keys_config "$TMP/wrong-pin-4.conf" \
+	"$HSM_DIR/ca-rsa-2048.pem" "$(token_key_uri ca-rsa-2048)"
+expect_start_fail "$TMP/wrong-pin-4.conf" 3 engine.pin "wrong PIN (the token rejected it)" \
+	"wrong PIN with 4 workers"
+pass "4 workers, wrong PIN: one PIN try, exit 3"
+
 # 3. Four `scepd -t` at once on one token: the SoftHSM race is retried away.
 failed=0
 for _ in $(seq 1 10); do
