@@ -601,10 +601,12 @@ supervisor_worker_ready(struct supervisor *s, struct supervisor_proc *p)
 	struct supervisor_generation *g = s->next != NULL && p->generation == s->next->id ? s->next
 		: p->generation == s->serving->id ? s->serving
 		: NULL;
+	unsigned generation = p->generation;
 
 	p->ready = true;
 	close(p->status_fd);
 	p->status_fd = -1;
+	p = NULL; /* spawning below may move s->procs */
 	if (g != NULL && !g->rest_started && supervisor_spawn_rest(s, g) < 0) {
 		if (g == s->next)
 			supervisor_abandon_reload(s);
@@ -612,10 +614,10 @@ supervisor_worker_ready(struct supervisor *s, struct supervisor_proc *p)
 			supervisor_begin_shutdown(s, SCEPD_EXIT_FAILURE);
 		return;
 	}
-	if (s->next != NULL && p->generation == s->next->id) {
+	if (s->next != NULL && generation == s->next->id) {
 		if (supervisor_generation_ready(s, s->next))
 			supervisor_switch_generation(s);
-	} else if (!s->ready_sent && p->generation == s->serving->id &&
+	} else if (!s->ready_sent && generation == s->serving->id &&
 		   supervisor_generation_ready(s, s->serving)) {
 		s->ready_sent = true;
 		log_info("ready: generation %u with %zu worker(s)", s->serving->id,
