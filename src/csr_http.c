@@ -52,8 +52,8 @@ csr_http_hex_decode(const char *hex, unsigned char *out, size_t size)
 	for (size_t i = 0; i < size; i++) {
 		unsigned v;
 
-		if (!isxdigit((unsigned char)hex[2 * i]) || !isxdigit((unsigned char)hex[2 * i + 1]) ||
-		    sscanf(hex + 2 * i, "%2x", &v) != 1)
+		if (!isxdigit((unsigned char)hex[2 * i]) ||
+		    !isxdigit((unsigned char)hex[2 * i + 1]) || sscanf(hex + 2 * i, "%2x", &v) != 1)
 			return -EBADMSG;
 		out[i] = (unsigned char)v;
 	}
@@ -162,7 +162,7 @@ csr_http_media_is(const char *value, size_t len, const char *type)
 		value++;
 		len--;
 	}
-	while (len > 0 && (isspace((unsigned char)value[len - 1]))) 
+	while (len > 0 && (isspace((unsigned char)value[len - 1])))
 		len--;
 	return strlen(type) == len && strncasecmp(value, type, len) == 0;
 }
@@ -171,8 +171,10 @@ static bool
 csr_http_content_type_ok(const char *content_type)
 {
 	static const char *const accepted[] = {
-		"application/pkcs10",	    "application/x-pem-file",
-		"text/plain",		    "application/octet-stream",
+		"application/pkcs10",
+		"application/x-pem-file",
+		"text/plain",
+		"application/octet-stream",
 		"application/x-www-form-urlencoded", /* what curl --data-binary sends */
 	};
 	size_t len;
@@ -257,8 +259,7 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 }
 
 static int
-csr_http_reply_result(struct csr_http *c, struct http_request *req,
-		      const struct issuer_result *res)
+csr_http_reply_result(struct csr_http *c, struct http_request *req, const struct issuer_result *res)
 {
 	switch (res->status) {
 	case ISSUER_ISSUED:
@@ -286,8 +287,9 @@ csr_http_handle(struct http_request *req, void *userdata)
 	int r;
 
 	if (!csr_http_content_type_ok(content_type))
-		return http_reply_text(req, 415, "unsupported content type: send a PKCS#10 "
-						 "request as application/pkcs10 or PEM text");
+		return http_reply_text(req, 415,
+				       "unsupported content type: send a PKCS#10 "
+				       "request as application/pkcs10 or PEM text");
 	if (c->cfg->auth == CONFIG_CSR_AUTH_TOKENS &&
 	    (token = csr_http_authenticate(c, http_request_header(req, "Authorization"))) == NULL) {
 		log_notice("/csr from %s: missing or unknown token", http_request_remote_addr(req));
@@ -298,8 +300,9 @@ csr_http_handle(struct http_request *req, void *userdata)
 	body = http_request_body(req, &len);
 	if (csr_body_decode(body, len, &csr) < 0) {
 		log_notice("/csr from %s: not a PKCS#10 request", http_request_remote_addr(req));
-		return http_reply_text(req, 400, "not a PKCS#10 certificate request "
-						 "(PEM, base64 or DER expected)");
+		return http_reply_text(req, 400,
+				       "not a PKCS#10 certificate request "
+				       "(PEM, base64 or DER expected)");
 	}
 	r = issuer_issue(c->issuer,
 			 &(struct issuer_request){

@@ -31,11 +31,11 @@
 struct issuer {
 	const struct scepd_config *cfg;
 	pthread_mutex_t lock;
-	struct keys *keys;	/* NULL while the token is gone */
-	struct signer *signer;	/* NULL while the token is gone */
+	struct keys *keys;     /* NULL while the token is gone */
+	struct signer *signer; /* NULL while the token is gone */
 	struct store *store;
-	STACK_OF(X509) *chain;	/* our own references: outlives a key reload */
-	char unhealthy[256];	/* "" when healthy */
+	STACK_OF(X509) *chain; /* our own references: outlives a key reload */
+	char unhealthy[256];   /* "" when healthy */
 };
 
 /* Names and numbers of a certificate, as the store and the audit record want them. */
@@ -48,8 +48,7 @@ struct issuer_cert_text {
 static int
 issuer_make_signer(struct issuer *is)
 {
-	return signer_new(&is->cfg->ca, is->keys->ca_key, keys_get0_ca_cert(is->keys),
-			  &is->signer);
+	return signer_new(&is->cfg->ca, is->keys->ca_key, keys_get0_ca_cert(is->keys), &is->signer);
 }
 
 int
@@ -244,18 +243,19 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
-	r = store_add_cert(is->store, &(struct store_cert){
-					      .serial = text->serial,
-					      .subject = text->subject,
-					      .sans = text->sans,
-					      .not_before = issuer_asn1_time(X509_get0_notBefore(cert)),
-					      .not_after = issuer_asn1_time(X509_get0_notAfter(cert)),
-					      .der = der,
-					      .der_len = (size_t)len,
-					      .requester = req->requester,
-					      .endpoint = req->endpoint,
-					      .transaction_id = req->transaction_id,
-				      });
+	r = store_add_cert(is->store,
+			   &(struct store_cert){
+				   .serial = text->serial,
+				   .subject = text->subject,
+				   .sans = text->sans,
+				   .not_before = issuer_asn1_time(X509_get0_notBefore(cert)),
+				   .not_after = issuer_asn1_time(X509_get0_notAfter(cert)),
+				   .der = der,
+				   .der_len = (size_t)len,
+				   .requester = req->requester,
+				   .endpoint = req->endpoint,
+				   .transaction_id = req->transaction_id,
+			   });
 	OPENSSL_free(der);
 	return r;
 }
@@ -299,7 +299,8 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 		X509_free(cert);
 		cert = NULL;
 		if ((r = signer_issue(is->signer, &ir, &cert)) == -EBADMSG) {
-			issuer_set_result(res, ISSUER_BAD_REQUEST, "the request cannot be certified");
+			issuer_set_result(res, ISSUER_BAD_REQUEST,
+					  "the request cannot be certified");
 			goto out;
 		}
 		if (r < 0) {
@@ -315,8 +316,9 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 			break;
 		if (is->cfg->ca.serial == CONFIG_SERIAL_SUBJECT) {
 			/* The serial comes from the request: drawing again gives the same. */
-			issuer_set_result(res, ISSUER_DENIED,
-					  "a certificate with this serialNumber was issued already");
+			issuer_set_result(
+				res, ISSUER_DENIED,
+				"a certificate with this serialNumber was issued already");
 			r = 0;
 			goto out;
 		}
@@ -336,8 +338,8 @@ out:
 }
 
 static int
-issuer_issue_locked(struct issuer *is, const struct issuer_request *req,
-		    struct issuer_result *res, struct issuer_cert_text *text)
+issuer_issue_locked(struct issuer *is, const struct issuer_request *req, struct issuer_result *res,
+		    struct issuer_cert_text *text)
 {
 	struct policy_decision d = { 0 };
 	int r;
@@ -347,7 +349,8 @@ issuer_issue_locked(struct issuer *is, const struct issuer_request *req,
 		return 0;
 	}
 	if (signer_verify_csr(req->csr) < 0) {
-		issuer_set_result(res, ISSUER_BAD_REQUEST, "the request's signature does not verify");
+		issuer_set_result(res, ISSUER_BAD_REQUEST,
+				  "the request's signature does not verify");
 		return 0;
 	}
 	r = policy_check(req->subject, req->subject_alt_name, req->csr,

@@ -506,7 +506,7 @@ keys_read_secret(const struct config_secret *sec, const char *setting, char *buf
 
 /* Every certificate of the PEM file path, in file order. */
 static int
-keys_read_certs(const char *path, const char *setting, STACK_OF(X509) * *ret_certs,
+keys_read_certs(const char *path, const char *setting, STACK_OF(X509) **ret_certs,
 		struct keys_error *err)
 {
 	struct keys_ossl_errs errs;

@@ -134,10 +134,14 @@ void
 log_audit(const struct log_audit *a)
 {
 	const char *const fields[][2] = {
-		{ "SCEPD_RESULT", a->result },	       { "SCEPD_ENDPOINT", a->endpoint },
-		{ "SCEPD_CLIENT", a->client },	       { "SCEPD_SERIAL", a->serial },
-		{ "SCEPD_SUBJECT", a->subject },       { "SCEPD_SANS", a->sans },
-		{ "SCEPD_TRANSACTION_ID", a->transaction_id }, { "SCEPD_KEY", a->key },
+		{ "SCEPD_RESULT", a->result },
+		{ "SCEPD_ENDPOINT", a->endpoint },
+		{ "SCEPD_CLIENT", a->client },
+		{ "SCEPD_SERIAL", a->serial },
+		{ "SCEPD_SUBJECT", a->subject },
+		{ "SCEPD_SANS", a->sans },
+		{ "SCEPD_TRANSACTION_ID", a->transaction_id },
+		{ "SCEPD_KEY", a->key },
 		{ "SCEPD_REASON", a->reason },
 	};
 	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };

@@ -599,8 +599,8 @@ static void
 supervisor_worker_ready(struct supervisor *s, struct supervisor_proc *p)
 {
 	struct supervisor_generation *g = s->next != NULL && p->generation == s->next->id ? s->next
-		: p->generation == s->serving->id ? s->serving
-		: NULL;
+					  : p->generation == s->serving->id ? s->serving
+									    : NULL;
 	unsigned generation = p->generation;
 
 	p->ready = true;

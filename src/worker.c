@@ -271,7 +271,8 @@ worker_run(const struct worker_args *args)
 		goto out;
 	}
 	if (r > 0)
-		log_notice("cannot sign for %d s: asking for a fresh worker", WORKER_RESPAWN_MS / 1000);
+		log_notice("cannot sign for %d s: asking for a fresh worker",
+			   WORKER_RESPAWN_MS / 1000);
 	worker_drain(&w, args);
 	code = r > 0 ? SCEPD_EXIT_RESPAWN : SCEPD_EXIT_OK;
 out:

@@ -24,14 +24,14 @@
 #include "scepd/config.h"
 
 struct keys {
-	void *engine;              /* ENGINE *, NULL when engine.id is not set */
-	EVP_PKEY *ca_key;          /* ca.key */
-	STACK_OF(X509) *ca_chain;  /* ca.certificate: signing certificate first, root last */
-	X509 *ca_next;             /* ca.next_certificate, or NULL */
-	EVP_PKEY *ra_key;          /* scep.ra.key, or NULL without an RA */
-	STACK_OF(X509) *ra_chain;  /* scep.ra.certificate, or NULL */
-	X509 *ra_next;             /* scep.ra.next_certificate, or NULL */
-	unsigned load_retries;     /* engine set-ups that failed and were retried (for the log) */
+	void *engine;             /* ENGINE *, NULL when engine.id is not set */
+	EVP_PKEY *ca_key;         /* ca.key */
+	STACK_OF(X509) *ca_chain; /* ca.certificate: signing certificate first, root last */
+	X509 *ca_next;            /* ca.next_certificate, or NULL */
+	EVP_PKEY *ra_key;         /* scep.ra.key, or NULL without an RA */
+	STACK_OF(X509) *ra_chain; /* scep.ra.certificate, or NULL */
+	X509 *ra_next;            /* scep.ra.next_certificate, or NULL */
+	unsigned load_retries;    /* engine set-ups that failed and were retried (for the log) */
 };
 
 /* Why keys_load() failed, for "FILE:LINE: setting: message" and for the exit code. */

@@ -23,14 +23,15 @@ enum policy_verdict {
 
 struct policy_vars {
 	const char *remote_addr; /* %{REMOTE_ADDR} */
-	const char *remote_user; /* %{REMOTE_USER}: /csr token name, SCEP challenge owner; NULL = unset */
+	const char *
+		remote_user; /* %{REMOTE_USER}: /csr token name, SCEP challenge owner; NULL = unset */
 };
 
 struct policy_decision {
 	enum policy_verdict verdict;
-	char reason[256];       /* DENY: which rule refused, one line for client and log */
-	X509_NAME *subject;     /* ALLOW: the subject of the certificate */
-	GENERAL_NAMES *san;     /* ALLOW: its subjectAltName, NULL for none */
+	char reason[256];   /* DENY: which rule refused, one line for client and log */
+	X509_NAME *subject; /* ALLOW: the subject of the certificate */
+	GENERAL_NAMES *san; /* ALLOW: its subjectAltName, NULL for none */
 };
 
 /*

@@ -24,9 +24,9 @@ struct signer;
 
 /* What to certify. subject and san come from the policy decision. */
 struct issue_req {
-	X509_REQ *csr;             /* its public key is certified */
+	X509_REQ *csr; /* its public key is certified */
 	const X509_NAME *subject;
-	const GENERAL_NAMES *san;  /* NULL: no subjectAltName */
+	const GENERAL_NAMES *san; /* NULL: no subjectAltName */
 };
 
 /* key and ca_cert are borrowed: they must outlive the signer. */

@@ -19,9 +19,9 @@ struct store;
 
 /* One issued certificate. Strings are NUL-terminated UTF-8. */
 struct store_cert {
-	const char *serial;         /* upper-case hex, no leading zeros: "3A9F..." */
-	const char *subject;        /* RFC 2253 one-line form */
-	const char *sans;           /* "DNS:a.example, IP Address:192.0.2.1", "" for none */
+	const char *serial;  /* upper-case hex, no leading zeros: "3A9F..." */
+	const char *subject; /* RFC 2253 one-line form */
+	const char *sans;    /* "DNS:a.example, IP Address:192.0.2.1", "" for none */
 	time_t not_before;
 	time_t not_after;
 	const unsigned char *der;

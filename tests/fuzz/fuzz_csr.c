@@ -18,7 +18,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct config_field_rule subject_rules[] = { { "*", CONFIG_COUNT_UNLIMITED },
 							    { "CN", 1 } };
 	static struct config_pair subject_set[] = { { "OU", "%{REMOTE_USER}", 1 } };
-	static struct config_field_rule san_rules[] = { { "dNSName", 3 }, { "iPAddress", 2 },
+	static struct config_field_rule san_rules[] = { { "dNSName", 3 },
+							{ "iPAddress", 2 },
 							{ "rfc822Name", 1 },
 							{ "uniformResourceIdentifier", 1 } };
 	static struct config_pair san_set[] = { { "dNSName", "%{REMOTE_ADDR}.example", 1 } };
