@@ -91,9 +91,13 @@ expect 400 "the request's signature does not verify" -H 'Content-Type: applicati
 expect 415 "unsupported content type: send a PKCS#10 request as application/pkcs10 or PEM text" \
 	-H 'Content-Type: application/json' --data-binary @"$TMP/host.csr" "$url"
 expect 405 "method not allowed" "$url"
+head -c 204800 /dev/zero >"$TMP/big"
+expect 413 "request body too large: the limit is 131072 bytes" --data-binary @"$TMP/big" "$url"
+expect 413 "request body too large: the limit is 131072 bytes" -H 'Transfer-Encoding: chunked' \
+	--data-binary @"$TMP/big" "$url"
 grep -q "audit: result=bad-request endpoint=csr" "$TMP/scepd.log" || fail "no audit for the bad request"
 assert_eq 0 "$(request_loop /healthz 5)" "requests after the errors"
-pass "400 garbage, 400 broken signature, 415, 405; the workers keep serving"
+pass "400 garbage, 400 broken signature, 415, 405, 413 (sized and chunked); the workers keep serving"
 
 # 200 requests from 4 parallel clients over 2 workers: 200 unique serials, all stored.
 before=$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")
