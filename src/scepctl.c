@@ -1,0 +1,7 @@
+/* scepctl.c - being written. */
+int main(void);
+int
+main(void)
+{
+	return 1;
+}
