@@ -447,6 +447,10 @@ static const struct error_case error_cases[] = {
 	    "(%{REMOTE_ADDR}, %{REMOTE_USER})",
 	    "t.conf:4: csr.subject_alt_name.set[1]: '%{REMOTE_ADDR': unterminated '%{'",
 	    "t.conf:5: csr.subject_alt_name.set[2]: empty value" } },
+	{ "subjectAltName set of a structured type",
+	  MIN "csr = { subject_alt_name = { set = ( (\"directoryName\", \"CN=x\") ); }; };\n",
+	  { "t.conf:2: csr.subject_alt_name.set[0]: cannot set directoryName from text "
+	    "(rfc822Name, dNSName, uniformResourceIdentifier, iPAddress, registeredID can be set)" } },
 
 	/* Freshness, URLs, paths */
 	{ "freshness max out of range", MIN "scep = { freshness = [2, 99999999]; };\n",
