@@ -34,7 +34,10 @@ struct issuer {
 	struct keys *keys;     /* NULL while the token is gone */
 	struct signer *signer; /* NULL while the token is gone */
 	struct store *store;
-	STACK_OF(X509) *chain; /* our own references: outlives a key reload */
+	STACK_OF(X509) *chain; /* our own references: outlive the keys */
+	STACK_OF(X509) *ra_chain;
+	X509 *ca_next;
+	X509 *ra_next;
 	char unhealthy[256];   /* "" when healthy */
 };
 
@@ -49,6 +52,21 @@ static int
 issuer_make_signer(struct issuer *is)
 {
 	return signer_new(&is->cfg->ca, is->keys->ca_key, keys_get0_ca_cert(is->keys), &is->signer);
+}
+
+static int
+issuer_copy_certs(struct issuer *is)
+{
+	const struct keys *k = is->keys;
+
+	if ((is->chain = X509_chain_up_ref(k->ca_chain)) == NULL ||
+	    (k->ra_chain != NULL && (is->ra_chain = X509_chain_up_ref(k->ra_chain)) == NULL))
+		return -ENOMEM;
+	if (k->ca_next != NULL && X509_up_ref(k->ca_next))
+		is->ca_next = k->ca_next;
+	if (k->ra_next != NULL && X509_up_ref(k->ra_next))
+		is->ra_next = k->ra_next;
+	return 0;
 }
 
 int
@@ -69,10 +87,7 @@ issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *stor
 	pthread_mutex_init(&is->lock, NULL);
 	if (keys == NULL) {
 		snprintf(is->unhealthy, sizeof(is->unhealthy), "%s", unavailable_reason);
-	} else if ((is->chain = X509_chain_up_ref(keys->ca_chain)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	} else if ((r = issuer_make_signer(is)) < 0) {
+	} else if ((r = issuer_copy_certs(is)) < 0 || (r = issuer_make_signer(is)) < 0) {
 		goto out;
 	}
 	*ret_issuer = is;
@@ -92,6 +107,9 @@ issuer_free(struct issuer *is)
 	keys_free(is->keys);
 	store_close(is->store);
 	sk_X509_pop_free(is->chain, X509_free);
+	sk_X509_pop_free(is->ra_chain, X509_free);
+	X509_free(is->ca_next);
+	X509_free(is->ra_next);
 	pthread_mutex_destroy(&is->lock);
 	free(is);
 }
@@ -107,6 +125,24 @@ STACK_OF(X509) *
 issuer_get0_chain(struct issuer *is)
 {
 	return is->chain;
+}
+
+STACK_OF(X509) *
+issuer_get0_ra_chain(struct issuer *is)
+{
+	return is->ra_chain;
+}
+
+X509 *
+issuer_get0_ca_next(struct issuer *is)
+{
+	return is->ca_next;
+}
+
+X509 *
+issuer_get0_ra_next(struct issuer *is)
+{
+	return is->ra_next;
 }
 
 static void
@@ -387,5 +423,169 @@ issuer_issue(struct issuer *is, const struct issuer_request *req, struct issuer_
 out:
 	issuer_result_clear(&res);
 	issuer_cert_text_clear(&text);
+	return r;
+}
+
+/* The RA's certificate and key, or the CA's without an RA. Under the lock, keys loaded. */
+static void
+issuer_ra(const struct issuer *is, X509 **ret_cert, EVP_PKEY **ret_key)
+{
+	if (is->keys->ra_key != NULL) {
+		*ret_cert = sk_X509_value(is->keys->ra_chain, 0);
+		*ret_key = is->keys->ra_key;
+	} else {
+		*ret_cert = keys_get0_ca_cert(is->keys);
+		*ret_key = is->keys->ca_key;
+	}
+}
+
+int
+issuer_scep_decrypt(struct issuer *is, struct scep_msg *msg)
+{
+	X509 *ra_cert;
+	EVP_PKEY *ra_key;
+	int r = -EAGAIN;
+
+	ERR_clear_error();
+	pthread_mutex_lock(&is->lock);
+	if (is->unhealthy[0] != '\0')
+		goto out;
+	issuer_ra(is, &ra_cert, &ra_key);
+	r = scep_msg_decrypt(msg, ra_key);
+	/* A dead token looks like a bad envelope to the codec: tell them apart here. */
+	if (r == 0 && msg->fail == SCEP_FAIL_BAD_MESSAGE_CHECK && keys_token_lost()) {
+		issuer_lose_keys(is, "the token is gone");
+		r = -EAGAIN;
+	}
+out:
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	return r;
+}
+
+int
+issuer_scep_certrep(struct issuer *is, const struct scep_msg *req,
+		    const struct scep_certrep *rep, unsigned char **ret_der, size_t *ret_len)
+{
+	X509 *ra_cert;
+	EVP_PKEY *ra_key;
+	int r = -EAGAIN;
+
+	ERR_clear_error();
+	pthread_mutex_lock(&is->lock);
+	if (is->unhealthy[0] != '\0')
+		goto out;
+	issuer_ra(is, &ra_cert, &ra_key);
+	r = scep_msg_certrep(req, rep, ra_cert, ra_key, ret_der, ret_len);
+	if (r == -EIO && keys_token_lost()) {
+		issuer_lose_keys(is, "the token is gone");
+		r = -EAGAIN;
+	}
+out:
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	return r;
+}
+
+int
+issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *ra_cert;
+	EVP_PKEY *ra_key;
+	int r = -EAGAIN;
+
+	ERR_clear_error();
+	pthread_mutex_lock(&is->lock);
+	if (is->unhealthy[0] != '\0')
+		goto out;
+	if (is->ca_next == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, is->ca_next) ||
+	    (is->ra_next != NULL && !sk_X509_push(certs, is->ra_next))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	issuer_ra(is, &ra_cert, &ra_key);
+	r = scep_msg_next_ca(certs, ra_cert, ra_key, ret_der, ret_len);
+	if (r == -EIO && keys_token_lost()) {
+		issuer_lose_keys(is, "the token is gone");
+		r = -EAGAIN;
+	}
+out:
+	sk_X509_free(certs); /* borrowed certificates */
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	return r;
+}
+
+static int
+issuer_find_cert_locked(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	BIGNUM *bn = NULL;
+	char *hex = NULL;
+	X509 *cert;
+	size_t len;
+	int r = -ENOMEM;
+
+	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
+		goto out;
+	if ((r = store_get_cert_der(is->store, hex, &der, &len)) < 0)
+		goto out;
+	p = der;
+	if ((cert = d2i_X509(NULL, &p, (long)len)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	*ret_cert = cert;
+	r = 0;
+out:
+	free(der);
+	OPENSSL_free(hex);
+	BN_free(bn);
+	return r;
+}
+
+int
+issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
+{
+	int r;
+
+	pthread_mutex_lock(&is->lock);
+	r = issuer_find_cert_locked(is, serial, ret_cert);
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	return r;
+}
+
+int
+issuer_check_issued(struct issuer *is, X509 *cert)
+{
+	X509 *ca = is->chain != NULL ? sk_X509_value(is->chain, 0) : NULL;
+	X509 *recorded = NULL;
+	int r;
+
+	if (ca == NULL || X509_check_issued(ca, cert) != X509_V_OK ||
+	    X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
+		r = -EBADMSG;
+		goto out;
+	}
+	if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0 ||
+	    X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
+		r = -EKEYEXPIRED;
+		goto out;
+	}
+	pthread_mutex_lock(&is->lock);
+	r = issuer_find_cert_locked(is, X509_get0_serialNumber(cert), &recorded);
+	pthread_mutex_unlock(&is->lock);
+	if (r == 0 && X509_cmp(recorded, cert) != 0)
+		r = -ENOENT;
+out:
+	X509_free(recorded);
+	ERR_clear_error();
 	return r;
 }

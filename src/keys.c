@@ -413,11 +413,7 @@ out:
 	return r;
 }
 
-/*
- * The secret sec, NUL-terminated in buf, with one trailing "\n" or "\r\n" removed.
- * The caller wipes buf. Messages name the setting and the source, never the value.
- */
-static int
+int
 keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
 		 struct keys_error *err)
 {

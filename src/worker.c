@@ -36,6 +36,8 @@
 #include "scepd/issuer.h"
 #include "scepd/keys.h"
 #include "scepd/log.h"
+#include "scepd/scep_http.h"
+#include "scepd/scep_msg.h"
 #include "scepd/store.h"
 
 #define WORKER_DRAIN_POLL_MS 10
@@ -46,7 +48,8 @@ struct worker {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
 	struct csr_http *csr;
-	struct http_route routes[2];
+	struct scep_http *scep;
+	struct http_route routes[4];
 	struct http_server **servers;
 	size_t n_servers;
 	int signal_fd;
@@ -91,6 +94,13 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	}
 	if ((r = issuer_new(cfg, keys, store, reason, &w->issuer)) < 0) {
 		log_error_errno(r, "cannot set up signing");
+		return SCEPD_EXIT_FAILURE;
+	}
+	if (scep_msg_init() < 0)
+		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get badAlg");
+	if ((r = scep_http_new(cfg, w->issuer, &w->scep, &err)) < 0) {
+		log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting), err.setting,
+			  err.message);
 		return SCEPD_EXIT_FAILURE;
 	}
 	if ((r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
@@ -146,6 +156,11 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 
 	w->routes[0] = (struct http_route){ "/healthz", HTTP_GET, worker_healthz, w };
 	w->routes[1] = (struct http_route){ w->cfg->csr.path, HTTP_POST, csr_http_handle, w->csr };
+	w->routes[2] = (struct http_route){ w->cfg->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
+					    scep_http_handle, w->scep };
+	w->routes[3] = (struct http_route){ SCEP_HTTP_LEGACY_PATH,
+					    HTTP_GET | HTTP_POST | HTTP_OPTIONS, scep_http_handle,
+					    w->scep };
 	w->servers = calloc(args->n_listen_fds, sizeof(*w->servers));
 	if (w->servers == NULL)
 		return -ENOMEM;
@@ -239,6 +254,7 @@ worker_free(struct worker *w)
 		http_server_free(w->servers[i]);
 	free(w->servers);
 	csr_http_free(w->csr);
+	scep_http_free(w->scep);
 	issuer_free(w->issuer); /* keys last: ENGINE_finish before _exit() */
 	if (w->signal_fd >= 0)
 		close(w->signal_fd);

@@ -19,6 +19,7 @@
 
 #include "scepd/config.h"
 #include "scepd/keys.h"
+#include "scepd/scep_msg.h"
 #include "scepd/store.h"
 
 struct issuer;
@@ -63,7 +64,33 @@ void issuer_result_clear(struct issuer_result *res);
 /* Whether this worker can sign now; when not, why (for /healthz). */
 bool issuer_healthy(struct issuer *is, char *reason, size_t size);
 
-/* The CA chain (signing certificate first, root last), for PKCS#7 answers. */
+/*
+ * The CA chain (signing certificate first, root last), for PKCS#7 answers; the RA
+ * chain (RA certificate first) or NULL without an RA; the next CA and next RA
+ * certificates or NULL. All NULL while the worker started without its keys.
+ */
 STACK_OF(X509) *issuer_get0_chain(struct issuer *is);
+STACK_OF(X509) *issuer_get0_ra_chain(struct issuer *is);
+X509 *issuer_get0_ca_next(struct issuer *is);
+X509 *issuer_get0_ra_next(struct issuer *is);
+
+/*
+ * SCEP operations with the RA key (the CA key without an RA), under the issuer's lock.
+ * -EAGAIN when this worker cannot use its keys (token gone): answer 503.
+ */
+int issuer_scep_decrypt(struct issuer *is, struct scep_msg *msg);
+int issuer_scep_certrep(struct issuer *is, const struct scep_msg *req,
+			const struct scep_certrep *rep, unsigned char **ret_der, size_t *ret_len);
+int issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len);
+
+/*
+ * Whether cert is one this CA issued, valid now and on record with these very bytes:
+ * 0 yes; -EBADMSG not issued by this CA, -EKEYEXPIRED outside its validity, -ENOENT not
+ * on record; -EIO store failure.
+ */
+int issuer_check_issued(struct issuer *is, X509 *cert);
+
+/* The recorded certificate with this serial: 0, -ENOENT, -EIO. */
+int issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert);
 
 #endif

@@ -52,6 +52,14 @@ struct keys_error {
 int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err);
 
 /*
+ * The secret sec (credential:, file:, env: or inline), NUL-terminated in buf, with one
+ * trailing "\n" or "\r\n" removed. The caller wipes buf (OPENSSL_cleanse). Messages
+ * name the setting and the source, never the value.
+ */
+int keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
+		     struct keys_error *err);
+
+/*
  * Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL.
  * With libp11 0.4.12 this does not unload the PKCS#11 module once a token key was
  * loaded, and keys_load() cannot set up the engine again in the same process: a

@@ -1,0 +1,30 @@
+/*
+ * scep_http.h - SCEP (RFC 8894) over HTTP at scep.path and /cgi-bin/pkiclient.exe.
+ *
+ * GetCACaps, GetCACert, GetNextCACert and PKIOperation (POST with the DER body, or
+ * GET with message=base64), OPTIONS (a WADL naming scep.location). What is not a
+ * pkiMessage at all gets 400 with one line of text; everything else gets a signed
+ * CertRep: SUCCESS, PENDING, or FAILURE with the failInfo that fits.
+ */
+#ifndef SCEPD_SCEP_HTTP_H
+#define SCEPD_SCEP_HTTP_H
+
+#include "scepd/config.h"
+#include "scepd/http.h"
+#include "scepd/issuer.h"
+#include "scepd/keys.h"
+
+/* The legacy path some clients hard-code, served as well as scep.path. */
+#define SCEP_HTTP_LEGACY_PATH "/cgi-bin/pkiclient.exe"
+
+struct scep_http;
+
+/* Reads the static challenge, if any: 0, or negative with err naming the setting. */
+int scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
+		  struct keys_error *err);
+void scep_http_free(struct scep_http *sh);
+
+/* The route handler; userdata is the struct scep_http. */
+int scep_http_handle(struct http_request *req, void *userdata);
+
+#endif

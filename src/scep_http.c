@@ -1,0 +1,486 @@
+/*
+ * scep_http.c - SCEP operations over HTTP: query string, bodies, content types, and
+ * which CertRep a pkiMessage gets.
+ *
+ * PKIOperation, in order: decode the body (POST) or the message argument (GET, where
+ * '+' may have arrived unescaped and become a space); parse and verify the outer
+ * signature (scep_msg_parse) before any key operation; GetCRL is redirected; then
+ * decrypt with the RA key; then by type:
+ *   PKCSReq, RenewalReq  a signer this CA issued (unexpired, on record) renews without
+ *                        a challenge; RenewalReq needs one; a self-signed signer must
+ *                        hold the request's key and pass scep.challenge; then the
+ *                        issuer decides (policy, signing, store, audit)
+ *   GetCert              the recorded certificate with that serial, or badCertId
+ *   CertPoll             the certificate recorded for the transaction, or badCertId
+ * Only the message types the codec accepts ever reach the signer.
+ *
+ * The GetCACert and GetCACaps answers are built once per worker. Never signs anything
+ * itself: every key operation goes through the issuer.
+ */
+#include "scepd/scep_http.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/x509v3.h>
+
+#include "scepd/log.h"
+
+#define SCEP_HTTP_SECRET_MAX 1024
+
+struct scep_http {
+	const struct scepd_config *cfg;
+	struct issuer *issuer;
+	char *challenge; /* static challenge, or NULL */
+	size_t challenge_len;
+	char caps[256];
+	unsigned char *ca_body; /* GetCACert answer, NULL while the keys are not loaded */
+	size_t ca_body_len;
+	const char *ca_type;
+	char cache_control[64]; /* "" for none */
+};
+
+static int
+scep_http_read_challenge(struct scep_http *sh, struct keys_error *err)
+{
+	char buf[SCEP_HTTP_SECRET_MAX];
+	int r;
+
+	if (sh->cfg->scep.challenge_mode != CONFIG_CHALLENGE_STATIC)
+		return 0;
+	r = keys_read_secret(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
+			     sizeof(buf), err);
+	if (r == 0) {
+		sh->challenge_len = strlen(buf);
+		if ((sh->challenge = OPENSSL_memdup(buf, sh->challenge_len + 1)) == NULL)
+			r = -ENOMEM;
+	}
+	OPENSSL_cleanse(buf, sizeof(buf));
+	return r;
+}
+
+static void
+scep_http_make_caps(struct scep_http *sh)
+{
+	snprintf(sh->caps, sizeof(sh->caps),
+		 "POSTPKIOperation\nSHA-256\nSHA-512\nSHA-1\nAES\nDES3\nSCEPStandard\nRenewal\n%s",
+		 issuer_get0_ca_next(sh->issuer) != NULL ? "GetNextCACert\n" : "");
+}
+
+/* max-age = remaining CA lifetime / freshness factor, at most freshness max. */
+static void
+scep_http_make_cache_control(struct scep_http *sh, X509 *ca)
+{
+	const struct config_scep *scep = &sh->cfg->scep;
+	int days = 0, secs = 0;
+	long long left, age;
+
+	if (scep->freshness_factor == 0 ||
+	    !ASN1_TIME_diff(&days, &secs, NULL, X509_get0_notAfter(ca)))
+		return;
+	left = (long long)days * 86400 + secs;
+	age = left > 0 ? left / scep->freshness_factor : 0;
+	if (age > scep->freshness_max)
+		age = scep->freshness_max;
+	snprintf(sh->cache_control, sizeof(sh->cache_control), "max-age=%lld", age);
+}
+
+/* GetCACert: the CA alone as DER, or RA certificate(s) and CA chain as PKCS#7. */
+static int
+scep_http_make_ca_body(struct scep_http *sh)
+{
+	STACK_OF(X509) *chain = issuer_get0_chain(sh->issuer);
+	STACK_OF(X509) *ra = issuer_get0_ra_chain(sh->issuer);
+	STACK_OF(X509) *all = NULL;
+	unsigned char *der = NULL;
+	int len, r = -ENOMEM;
+
+	if (chain == NULL)
+		return 0; /* started without keys: GetCACert answers 503 */
+	scep_http_make_cache_control(sh, sk_X509_value(chain, 0));
+	if (ra == NULL && sk_X509_num(chain) == 1) {
+		if ((len = i2d_X509(sk_X509_value(chain, 0), &der)) <= 0)
+			return -ENOMEM;
+		sh->ca_body = der;
+		sh->ca_body_len = (size_t)len;
+		sh->ca_type = "application/x-x509-ca-cert";
+		return 0;
+	}
+	if ((all = sk_X509_new_null()) == NULL)
+		goto out;
+	for (int i = 0; ra != NULL && i < sk_X509_num(ra); i++)
+		if (!sk_X509_push(all, sk_X509_value(ra, i)))
+			goto out;
+	for (int i = 0; i < sk_X509_num(chain); i++)
+		if (!sk_X509_push(all, sk_X509_value(chain, i)))
+			goto out;
+	if ((r = scep_msg_certs_only(all, &sh->ca_body, &sh->ca_body_len)) < 0)
+		goto out;
+	sh->ca_type = "application/x-x509-ca-ra-cert";
+out:
+	sk_X509_free(all); /* borrowed certificates */
+	return r;
+}
+
+int
+scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
+	      struct keys_error *err)
+{
+	struct scep_http *sh;
+	int r;
+
+	if ((sh = calloc(1, sizeof(*sh))) == NULL)
+		return -ENOMEM;
+	sh->cfg = cfg;
+	sh->issuer = issuer;
+	scep_http_make_caps(sh);
+	if ((r = scep_http_read_challenge(sh, err)) < 0 || (r = scep_http_make_ca_body(sh)) < 0) {
+		scep_http_free(sh);
+		return r;
+	}
+	*ret = sh;
+	return 0;
+}
+
+void
+scep_http_free(struct scep_http *sh)
+{
+	if (sh == NULL)
+		return;
+	if (sh->challenge != NULL)
+		OPENSSL_clear_free(sh->challenge, sh->challenge_len + 1);
+	free(sh->ca_body);
+	free(sh);
+}
+
+/* The pkiMessage of a GET: base64 where '+' may have become ' ' on the way. */
+static int
+scep_http_decode_message(const char *message, unsigned char **ret, size_t *ret_len)
+{
+	EVP_ENCODE_CTX *ctx = NULL;
+	unsigned char *der = NULL;
+	char *text = NULL;
+	size_t len = strlen(message);
+	int n = 0, tail = 0, r = -EBADMSG;
+
+	if (len == 0 || len > INT_MAX / 2)
+		goto out;
+	if ((text = strdup(message)) == NULL || (ctx = EVP_ENCODE_CTX_new()) == NULL ||
+	    (der = malloc(len / 4 * 3 + 3)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	for (size_t i = 0; i < len; i++)
+		if (text[i] == ' ')
+			text[i] = '+';
+	EVP_DecodeInit(ctx);
+	if (EVP_DecodeUpdate(ctx, der, &n, (unsigned char *)text, (int)len) < 0 ||
+	    EVP_DecodeFinal(ctx, der + n, &tail) != 1 || n + tail == 0)
+		goto out;
+	*ret = der;
+	*ret_len = (size_t)(n + tail);
+	der = NULL;
+	r = 0;
+out:
+	EVP_ENCODE_CTX_free(ctx);
+	free(text);
+	free(der);
+	return r;
+}
+
+static int
+scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+		    const struct scep_certrep *rep)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	int r;
+
+	r = issuer_scep_certrep(sh->issuer, msg, rep, &der, &len);
+	if (r == -EAGAIN)
+		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
+	if (r < 0)
+		return log_error_errno(r, "cannot build a CertRep for transaction %s", msg->txid);
+	r = http_reply(req, 200, "application/x-pki-message", der, len);
+	free(der);
+	return r;
+}
+
+static int
+scep_http_fail(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+	       enum scep_fail fail, const char *text)
+{
+	log_notice("SCEP %s from %s, transaction %s: FAILURE %s: %s",
+		   scep_msg_type_name(msg->type) != NULL ? scep_msg_type_name(msg->type) : "?",
+		   http_request_remote_addr(req), msg->txid, scep_msg_fail_name(fail), text);
+	return scep_http_reply_pki(sh, req, msg,
+				   &(struct scep_certrep){ .status = SCEP_STATUS_FAILURE,
+							   .fail = fail,
+							   .fail_text = text });
+}
+
+static int
+scep_http_success(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+		  X509 *cert)
+{
+	return scep_http_reply_pki(sh, req, msg,
+				   &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
+							   .fail = SCEP_FAIL_NONE,
+							   .cert = cert,
+							   .chain = issuer_get0_chain(sh->issuer) });
+}
+
+/* 0 when the request may go on without a challenge or with the right one. */
+static bool
+scep_http_challenge_ok(const struct scep_http *sh, const struct scep_msg *msg)
+{
+	size_t len;
+
+	switch (sh->cfg->scep.challenge_mode) {
+	case CONFIG_CHALLENGE_NONE:
+		return true;
+	case CONFIG_CHALLENGE_STATIC:
+		if (msg->challenge == NULL)
+			return false;
+		len = strlen(msg->challenge);
+		return len == sh->challenge_len &&
+		       CRYPTO_memcmp(msg->challenge, sh->challenge, len) == 0;
+	case CONFIG_CHALLENGE_OTP:
+		return false; /* XXX: one-time challenges land with the store's challenge API */
+	}
+	return false;
+}
+
+/* Self-signed by its own key (X509_check_issued would also want keyCertSign). */
+static bool
+scep_http_self_signed(X509 *cert)
+{
+	return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
+	       X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+}
+
+static int
+scep_http_enrol(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
+{
+	struct issuer_result res = { 0 };
+	bool self_signed = scep_http_self_signed(msg->signer);
+	int r;
+
+	r = issuer_check_issued(sh->issuer, msg->signer);
+	if (r != 0 && (msg->type == SCEP_MSG_RENEWALREQ || !self_signed))
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_MESSAGE_CHECK,
+				      r == -EKEYEXPIRED ? "the signer certificate has expired"
+							: "the signer is not a certificate of this CA");
+	if (r != 0 && !msg->signer_has_csr_key)
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
+				      "the signer certificate does not hold the request's key");
+	if (r != 0 && !scep_http_challenge_ok(sh, msg))
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
+				      msg->challenge == NULL ? "a challenge password is required"
+							     : "wrong challenge password");
+	r = issuer_issue(sh->issuer,
+			 &(struct issuer_request){
+				 .csr = msg->csr,
+				 .subject = &sh->cfg->scep.subject,
+				 .subject_alt_name = &sh->cfg->scep.subject_alt_name,
+				 .endpoint = "scep",
+				 .requester = http_request_remote_addr(req),
+				 .transaction_id = msg->txid,
+			 },
+			 &res);
+	if (r < 0)
+		return r;
+	switch (res.status) {
+	case ISSUER_ISSUED:
+		r = scep_http_success(sh, req, msg, res.cert);
+		break;
+	case ISSUER_BAD_REQUEST:
+	case ISSUER_DENIED:
+		r = scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, res.reason);
+		break;
+	case ISSUER_UNAVAILABLE:
+		r = http_reply_text(req, 503, "signing unavailable: %s", res.reason);
+		break;
+	}
+	issuer_result_clear(&res);
+	return r;
+}
+
+static int
+scep_http_get_cert(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
+{
+	X509 *cert = NULL;
+	int r;
+
+	if ((r = issuer_find_cert(sh->issuer, msg->serial, &cert)) == -ENOENT)
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID, "no such certificate");
+	if (r < 0)
+		return http_reply_text(req, 503, "the certificate store is unavailable");
+	r = scep_http_success(sh, req, msg, cert);
+	X509_free(cert);
+	return r;
+}
+
+static int
+scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_msg *msg)
+{
+	int r;
+
+	if (msg->fail != SCEP_FAIL_NONE)
+		return scep_http_fail(sh, req, msg, msg->fail,
+				      msg->fail == SCEP_FAIL_BAD_REQUEST
+					      ? "unsupported messageType"
+					      : "the message signature or algorithm is not acceptable");
+	if (msg->type == SCEP_MSG_GETCRL) {
+		if (sh->cfg->scep.crl_url == NULL)
+			return http_reply_text(req, 400, "GetCRL is not offered here");
+		if ((r = http_add_header(req, "Location", sh->cfg->scep.crl_url)) < 0)
+			return r;
+		return http_reply_text(req, 302, "the CRL is at %s", sh->cfg->scep.crl_url);
+	}
+	if ((r = issuer_scep_decrypt(sh->issuer, msg)) == -EAGAIN)
+		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
+	if (r < 0)
+		return r;
+	if (msg->fail != SCEP_FAIL_NONE)
+		return scep_http_fail(sh, req, msg, msg->fail,
+				      "the message cannot be opened or its content is not acceptable");
+	switch (msg->type) {
+	case SCEP_MSG_PKCSREQ:
+	case SCEP_MSG_RENEWALREQ:
+		return scep_http_enrol(sh, req, msg);
+	case SCEP_MSG_GETCERT:
+		return scep_http_get_cert(sh, req, msg);
+	case SCEP_MSG_CERTPOLL:
+		/* XXX: pending requests land with the store's pending API. */
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
+				      "no pending request with this transactionID");
+	default:
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, "unsupported messageType");
+	}
+}
+
+static int
+scep_http_pki_operation(struct scep_http *sh, struct http_request *req)
+{
+	struct scep_msg *msg = NULL;
+	unsigned char *decoded = NULL;
+	const void *body;
+	const char *message;
+	size_t len = 0;
+	int r;
+
+	if (http_request_method(req) == HTTP_POST) {
+		body = http_request_body(req, &len);
+	} else if ((message = http_request_arg(req, "message")) == NULL ||
+		   scep_http_decode_message(message, &decoded, &len) < 0) {
+		return http_reply_text(req, 400, "PKIOperation needs message=<base64 pkiMessage>");
+	} else {
+		body = decoded;
+	}
+	if (len == 0) {
+		r = http_reply_text(req, 400, "empty pkiMessage");
+		goto out;
+	}
+	if ((r = scep_msg_parse(body, len, &msg)) == -EBADMSG) {
+		log_notice("SCEP PKIOperation from %s: not a pkiMessage",
+			   http_request_remote_addr(req));
+		r = http_reply_text(req, 400, "not a SCEP pkiMessage");
+		goto out;
+	}
+	if (r < 0)
+		goto out;
+	r = scep_http_dispatch(sh, req, msg);
+out:
+	scep_msg_free(msg);
+	free(decoded);
+	return r;
+}
+
+static int
+scep_http_get_ca_cert(struct scep_http *sh, struct http_request *req)
+{
+	int r;
+
+	if (sh->ca_body == NULL)
+		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
+	if (sh->cache_control[0] != '\0' &&
+	    (r = http_add_header(req, "Cache-Control", sh->cache_control)) < 0)
+		return r;
+	return http_reply(req, 200, sh->ca_type, sh->ca_body, sh->ca_body_len);
+}
+
+static int
+scep_http_get_next_ca_cert(struct scep_http *sh, struct http_request *req)
+{
+	unsigned char *der = NULL;
+	size_t len;
+	int r;
+
+	if ((r = issuer_scep_next_ca(sh->issuer, &der, &len)) == -ENOENT)
+		return http_reply_text(req, 404, "no next CA certificate is configured");
+	if (r == -EAGAIN)
+		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
+	if (r < 0)
+		return r;
+	r = http_reply(req, 200, "application/x-x509-next-ca-cert", der, len);
+	free(der);
+	return r;
+}
+
+/* OPTIONS: a WADL that names where the service is. */
+static int
+scep_http_options(struct scep_http *sh, struct http_request *req)
+{
+	const char *location = sh->cfg->scep.location;
+	char wadl[1024];
+	int n;
+
+	n = snprintf(wadl, sizeof(wadl),
+		     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		     "<application xmlns=\"http://wadl.dev.java.net/2009/02\">\n"
+		     " <resources base=\"%s\">\n"
+		     "  <resource path=\"\">\n"
+		     "   <method name=\"GET\"><request><param name=\"operation\" style=\"query\" "
+		     "required=\"true\"/><param name=\"message\" style=\"query\"/></request></method>\n"
+		     "   <method name=\"POST\"><request><param name=\"operation\" style=\"query\" "
+		     "required=\"true\"/><representation mediaType=\"application/x-pki-message\"/>"
+		     "</request></method>\n"
+		     "  </resource>\n"
+		     " </resources>\n"
+		     "</application>\n",
+		     location != NULL ? location : http_request_path(req));
+	if (n < 0 || (size_t)n >= sizeof(wadl))
+		return -ENAMETOOLONG;
+	return http_reply(req, 200, "application/vnd.sun.wadl+xml", wadl, (size_t)n);
+}
+
+int
+scep_http_handle(struct http_request *req, void *userdata)
+{
+	struct scep_http *sh = userdata;
+	const char *operation = http_request_arg(req, "operation");
+
+	if (http_request_method(req) == HTTP_OPTIONS)
+		return scep_http_options(sh, req);
+	if (operation == NULL)
+		return http_reply_text(req, 400, "missing operation=");
+	if (strcmp(operation, "PKIOperation") == 0)
+		return scep_http_pki_operation(sh, req);
+	if (http_request_method(req) == HTTP_POST)
+		return http_reply_text(req, 405, "%s is a GET operation", operation);
+	if (strcmp(operation, "GetCACaps") == 0)
+		return http_reply(req, 200, "text/plain", sh->caps, strlen(sh->caps));
+	if (strcmp(operation, "GetCACert") == 0)
+		return scep_http_get_ca_cert(sh, req);
+	if (strcmp(operation, "GetNextCACert") == 0)
+		return scep_http_get_next_ca_cert(sh, req);
+	return http_reply_text(req, 400, "unknown operation: %s", operation);
+}
