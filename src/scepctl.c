@@ -1,7 +1,494 @@
-/* scepctl.c - being written. */
-int main(void);
-int
-main(void)
+/*
+ * scepctl.c - scepd's administration tool: pending SCEP requests, issued certificates,
+ * one-time challenges.
+ *
+ * SYNOPSIS
+ *	scepctl [-c FILE] pending
+ *	scepctl [-c FILE] approve TXID
+ *	scepctl [-c FILE] reject TXID
+ *	scepctl [-c FILE] issued [--serial HEX]
+ *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]
+ *	scepctl --version | -h
+ *
+ * DESCRIPTION
+ *	Loads scepd's configuration (default /etc/scepd/scepd.conf) with
+ *	config_load(), opens the store named by storage.uri (never creating it:
+ *	that is scepd's job) and does one thing through store.h. Every change is
+ *	one atomic store call, so scepctl may run while scepd serves; what it
+ *	decides is seen by every worker at once.
+ *
+ *	Listings are one record a line, fields separated by one tab, no header,
+ *	the same on a terminal as in a pipe: "-" for an empty field, times as
+ *	ISO 8601 UTC, control characters as \xHH. `challenge new` prints the new
+ *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits.
+ *	Only its SHA-256 (of those 32 characters) is stored.
+ *
+ *	It never loads keys, engines or PKCS#11, and never logs: it talks to
+ *	the person or script that runs it, on stdout (results) and stderr (one
+ *	line per problem).
+ *
+ * DIAGNOSTICS
+ *	Exit 0 on success, 1 otherwise: usage, configuration (every error as
+ *	"FILE:LINE: setting: what is wrong", as scepd -t prints them), a store
+ *	that cannot be opened, an unknown transaction id or serial, a request
+ *	that is not pending, an output that cannot be written.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "scepd/config.h"
+#include "scepd/store.h"
+
+#define SCEPCTL_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
+#define SCEPCTL_SECRET_BYTES   16                /* 128 bits */
+#define SCEPCTL_TTL_DEFAULT    3600              /* 1h */
+#define SCEPCTL_TTL_MAX        (365LL * 86400LL) /* 365d */
+#define SCEPCTL_OWNER_MAX      255
+
+/* What the command line asked for. */
+struct scepctl_args {
+	const char *config;
+	const char *serial; /* issued --serial */
+	const char *owner;  /* challenge new --owner */
+	const char *ttl;    /* challenge new --ttl */
+	char **words;       /* the command and its operands */
+	int nwords;
+};
+
+static void
+scepctl_usage(FILE *out)
 {
-	return 1;
+	fprintf(out,
+		"usage: scepctl [-c FILE] pending\n"
+		"       scepctl [-c FILE] approve TXID\n"
+		"       scepctl [-c FILE] reject TXID\n"
+		"       scepctl [-c FILE] issued [--serial HEX]\n"
+		"       scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]\n"
+		"       scepctl --version\n"
+		"\n"
+		"  -c, --config FILE  scepd's configuration (default " SCEPCTL_DEFAULT_CONFIG ")\n"
+		"      --serial HEX   the certificate with this serial only\n"
+		"      --owner NAME   who the challenge is for (scepd's %%{REMOTE_USER})\n"
+		"      --ttl DURATION how long the challenge is valid: SECONDS, or with\n"
+		"                     s, m, h or d (30s, 15m, 1h, 7d); default 1h, at most 365d\n"
+		"  -h, --help         show this help\n"
+		"      --version      show the version\n");
+}
+
+/* One field of a listing: "-" when empty, control characters as \xHH (no tab breaks it). */
+static void
+scepctl_put_field(const char *s, char sep)
+{
+	const unsigned char *p;
+
+	if (s == NULL || s[0] == '\0') {
+		putchar('-');
+	} else {
+		for (p = (const unsigned char *)s; *p != '\0'; p++)
+			if (*p < 0x20 || *p == 0x7f)
+				printf("\\x%02X", *p);
+			else
+				putchar(*p);
+	}
+	putchar(sep);
+}
+
+/* ISO 8601 UTC, "-" for 0 (not set). */
+static void
+scepctl_put_time(time_t t, char sep)
+{
+	struct tm tm;
+	char buf[32];
+
+	if (t == 0 || gmtime_r(&t, &tm) == NULL ||
+	    strftime(buf, sizeof(buf), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, sizeof(buf), "-");
+	printf("%s%c", buf, sep);
+}
+
+/* A user-supplied word in an error line, with control characters made visible. */
+static const char *
+scepctl_visible(const char *s, char *buf, size_t size)
+{
+	size_t i, n = 0;
+
+	for (i = 0; s[i] != '\0' && n + 5 < size; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c < 0x20 || c == 0x7f)
+			n += (size_t)snprintf(buf + n, size - n, "\\x%02X", c);
+		else
+			buf[n++] = (char)c;
+	}
+	buf[n] = '\0';
+	return buf;
+}
+
+static int
+scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
+{
+	struct config_errors errs = { 0 };
+	int r;
+
+	r = config_load(path, ret_cfg, &errs);
+	for (size_t i = 0; i < errs.n; i++)
+		fprintf(stderr, "%s\n", errs.v[i]);
+	config_errors_clear(&errs);
+	return r;
+}
+
+/* The store of storage.uri; an existing one only: scepd creates it, with its owner. */
+static int
+scepctl_open_store(const struct scepd_config *cfg, struct store **ret_store)
+{
+	const char *hint = "";
+	int line, r;
+
+	if ((r = store_open_flags(cfg->storage.uri, STORE_OPEN_NO_CREATE, ret_store)) == 0)
+		return 0;
+	if (r == -ENOENT)
+		hint = " (scepd creates the database when it starts; is this its configuration?)";
+	else if (r == -EACCES || r == -EPERM || r == -EROFS)
+		hint = " (run scepctl as the user that owns the database)";
+	if ((line = config_line(cfg, "storage.uri")) <= 0)
+		line = 1;
+	/* The URI itself is never printed: a PostgreSQL URI may hold a password. */
+	fprintf(stderr, "%s:%d: storage.uri: cannot open the store: %s%s\n", cfg->path, line,
+		strerror(-r), hint);
+	return r;
+}
+
+static int
+scepctl_pending_fn(const struct store_pending *req, void *userdata)
+{
+	(void)userdata;
+	scepctl_put_field(req->transaction_id, '\t');
+	scepctl_put_field(req->subject, '\t');
+	scepctl_put_time(req->received_at, '\t');
+	scepctl_put_field(req->requester, '\n');
+	return 0;
+}
+
+static int
+scepctl_pending(struct store *st)
+{
+	int r;
+
+	if ((r = store_walk_pending(st, scepctl_pending_fn, NULL)) < 0)
+		fprintf(stderr, "scepctl: cannot list the pending requests: %s\n", strerror(-r));
+	return r;
+}
+
+/* approve / reject: one conditional update, pending -> to. */
+static int
+scepctl_decide(struct store *st, const char *txid, enum store_status to)
+{
+	struct store_pending *req = NULL;
+	const char *verb = to == STORE_STATUS_APPROVED ? "approve" : "reject";
+	char vis[STORE_TRANSACTION_ID_MAX * 4 + 8];
+	int r;
+
+	r = store_set_pending_status(st, txid, STORE_STATUS_PENDING, to);
+	if (r == 0)
+		goto out;
+	scepctl_visible(txid, vis, sizeof(vis));
+	if (r == -ENOENT) {
+		fprintf(stderr, "scepctl: cannot %s '%s': no request with this transaction id\n",
+			verb, vis);
+	} else if (r == -ESTALE && store_get_pending(st, txid, &req) == 0) {
+		fprintf(stderr, "scepctl: cannot %s '%s': the request is %s, not pending\n", verb,
+			vis, store_status_name(req->status));
+	} else {
+		fprintf(stderr, "scepctl: cannot %s '%s': %s\n", verb, vis, strerror(-r));
+	}
+out:
+	store_pending_free(req);
+	return r;
+}
+
+static int
+scepctl_cert_fn(const struct store_cert *cert, void *userdata)
+{
+	(void)userdata;
+	scepctl_put_field(cert->serial, '\t');
+	scepctl_put_field(cert->subject, '\t');
+	scepctl_put_field(cert->sans, '\t');
+	scepctl_put_time(cert->not_before, '\t');
+	scepctl_put_time(cert->not_after, '\t');
+	scepctl_put_field(cert->requester, '\t');
+	scepctl_put_field(cert->endpoint, '\t');
+	scepctl_put_field(cert->transaction_id, '\t');
+	scepctl_put_time(cert->issued_at, '\n');
+	return 0;
+}
+
+static int
+scepctl_issued(struct store *st, const char *serial)
+{
+	struct store_cert *cert = NULL;
+	char vis[256];
+	int r;
+
+	if (serial == NULL) {
+		if ((r = store_walk_certs(st, scepctl_cert_fn, NULL)) < 0)
+			fprintf(stderr, "scepctl: cannot list the certificates: %s\n",
+				strerror(-r));
+		goto out;
+	}
+	if ((r = store_get_cert(st, serial, &cert)) < 0) {
+		scepctl_visible(serial, vis, sizeof(vis));
+		if (r == -ENOENT)
+			fprintf(stderr, "scepctl: no certificate with serial '%s'\n", vis);
+		else
+			fprintf(stderr, "scepctl: cannot look up serial '%s': %s\n", vis,
+				strerror(-r));
+		goto out;
+	}
+	r = scepctl_cert_fn(cert, NULL);
+out:
+	store_cert_free(cert);
+	return r;
+}
+
+/* "3600", "30s", "15m", "1h", "7d" -> seconds in 1..SCEPCTL_TTL_MAX; -EINVAL, -ERANGE. */
+static int
+scepctl_parse_ttl(const char *s, long long *ret_seconds)
+{
+	static const struct {
+		char suffix;
+		long long seconds;
+	} units[] = { { '\0', 1 }, { 's', 1 }, { 'm', 60 }, { 'h', 3600 }, { 'd', 86400 } };
+	long long n = 0;
+	size_t i;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	for (; *s >= '0' && *s <= '9'; s++) {
+		n = n * 10 + (*s - '0');
+		if (n > SCEPCTL_TTL_MAX)
+			return -ERANGE;
+	}
+	for (i = 0; i < sizeof(units) / sizeof(units[0]); i++) {
+		if (s[0] != units[i].suffix || (s[0] != '\0' && s[1] != '\0'))
+			continue;
+		n *= units[i].seconds;
+		if (n < 1 || n > SCEPCTL_TTL_MAX)
+			return -ERANGE;
+		*ret_seconds = n;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static int
+scepctl_owner_valid(const char *owner)
+{
+	size_t i;
+
+	for (i = 0; owner[i] != '\0'; i++)
+		if ((unsigned char)owner[i] < 0x20 || owner[i] == 0x7f)
+			return 0;
+	return i > 0 && i <= SCEPCTL_OWNER_MAX;
+}
+
+/* hex of len bytes into out (2 * len + 1 bytes). */
+static void
+scepctl_hex(const unsigned char *b, size_t len, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		out[2 * i] = digits[b[i] >> 4];
+		out[2 * i + 1] = digits[b[i] & 0x0f];
+	}
+	out[2 * len] = '\0';
+}
+
+/*
+ * Mint: 128 random bits, printed as 32 lower-case hex digits; the store gets the
+ * SHA-256 of those 32 characters, as scepd computes it from the challengePassword.
+ */
+static int
+scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
+{
+	unsigned char raw[SCEPCTL_SECRET_BYTES], md[32];
+	char secret[2 * SCEPCTL_SECRET_BYTES + 1], hash[STORE_SHA256_HEX_LEN + 1];
+	unsigned int md_len = 0;
+	time_t now = time(NULL);
+	int r;
+
+	if (RAND_bytes(raw, sizeof(raw)) != 1) {
+		fprintf(stderr, "scepctl: cannot draw random bytes for the challenge\n");
+		r = -EIO;
+		goto out;
+	}
+	scepctl_hex(raw, sizeof(raw), secret);
+	if (EVP_Digest(secret, strlen(secret), md, &md_len, EVP_sha256(), NULL) != 1 ||
+	    md_len != sizeof(md)) {
+		fprintf(stderr, "scepctl: cannot hash the challenge\n");
+		r = -EIO;
+		goto out;
+	}
+	scepctl_hex(md, sizeof(md), hash);
+	r = store_add_challenge(st, &(struct store_challenge){
+					    .secret_hash = hash,
+					    .owner = owner,
+					    .created_at = now,
+					    .expires_at = now + (time_t)ttl,
+				    });
+	if (r < 0) {
+		fprintf(stderr, "scepctl: cannot record the challenge: %s\n", strerror(-r));
+		goto out;
+	}
+	printf("%s\n", secret);
+	r = 0;
+out:
+	OPENSSL_cleanse(raw, sizeof(raw));
+	OPENSSL_cleanse(secret, sizeof(secret));
+	return r;
+}
+
+/* The words after the options: which command, and are its operands and options right? */
+static int
+scepctl_check_words(const struct scepctl_args *a)
+{
+	const char *cmd = a->nwords > 0 ? a->words[0] : NULL;
+	int want = 1;
+
+	if (cmd == NULL) {
+		fprintf(stderr, "scepctl: no command given\n");
+		return -EINVAL;
+	}
+	if (strcmp(cmd, "approve") == 0 || strcmp(cmd, "reject") == 0) {
+		want = 2;
+		if (a->nwords < 2) {
+			fprintf(stderr, "scepctl: %s needs a transaction id\n", cmd);
+			return -EINVAL;
+		}
+	} else if (strcmp(cmd, "challenge") == 0) {
+		want = 2;
+		if (a->nwords < 2 || strcmp(a->words[1], "new") != 0) {
+			fprintf(stderr,
+				"scepctl: unknown challenge command; use 'challenge new'\n");
+			return -EINVAL;
+		}
+	} else if (strcmp(cmd, "pending") != 0 && strcmp(cmd, "issued") != 0) {
+		fprintf(stderr, "scepctl: unknown command '%s'\n", cmd);
+		return -EINVAL;
+	}
+	if (a->nwords > want) {
+		fprintf(stderr, "scepctl: unexpected argument '%s'\n", a->words[want]);
+		return -EINVAL;
+	}
+	if (a->serial != NULL && strcmp(cmd, "issued") != 0) {
+		fprintf(stderr, "scepctl: --serial belongs to 'issued'\n");
+		return -EINVAL;
+	}
+	if ((a->owner != NULL || a->ttl != NULL) && strcmp(cmd, "challenge") != 0) {
+		fprintf(stderr, "scepctl: --%s belongs to 'challenge new'\n",
+			a->owner != NULL ? "owner" : "ttl");
+		return -EINVAL;
+	}
+	return 0;
+}
+
+static int
+scepctl_run(const struct scepctl_args *a, struct store *st, long long ttl)
+{
+	const char *cmd = a->words[0];
+
+	if (strcmp(cmd, "pending") == 0)
+		return scepctl_pending(st);
+	if (strcmp(cmd, "approve") == 0)
+		return scepctl_decide(st, a->words[1], STORE_STATUS_APPROVED);
+	if (strcmp(cmd, "reject") == 0)
+		return scepctl_decide(st, a->words[1], STORE_STATUS_REJECTED);
+	if (strcmp(cmd, "issued") == 0)
+		return scepctl_issued(st, a->serial);
+	return scepctl_challenge_new(st, a->owner, ttl);
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "serial", required_argument, NULL, 'S' },
+		{ "owner", required_argument, NULL, 'O' },
+		{ "ttl", required_argument, NULL, 'T' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct scepctl_args a = { .config = SCEPCTL_DEFAULT_CONFIG };
+	struct scepd_config *cfg = NULL;
+	struct store *st = NULL;
+	long long ttl = SCEPCTL_TTL_DEFAULT;
+	int c, r, status = EXIT_FAILURE;
+
+	while ((c = getopt_long(argc, argv, "c:h", options, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			a.config = optarg;
+			break;
+		case 'h':
+			scepctl_usage(stdout);
+			return EXIT_SUCCESS;
+		case 'V':
+			printf("scepctl %s\n", SCEPD_VERSION);
+			return EXIT_SUCCESS;
+		case 'S':
+			a.serial = optarg;
+			break;
+		case 'O':
+			a.owner = optarg;
+			break;
+		case 'T':
+			a.ttl = optarg;
+			break;
+		default:
+			scepctl_usage(stderr);
+			return EXIT_FAILURE;
+		}
+	}
+	a.words = argv + optind;
+	a.nwords = argc - optind;
+	if (scepctl_check_words(&a) < 0) {
+		scepctl_usage(stderr);
+		return EXIT_FAILURE;
+	}
+	if (a.owner != NULL && !scepctl_owner_valid(a.owner)) {
+		fprintf(stderr, "scepctl: --owner: 1 to %d printable characters\n",
+			SCEPCTL_OWNER_MAX);
+		return EXIT_FAILURE;
+	}
+	if (a.ttl != NULL && (r = scepctl_parse_ttl(a.ttl, &ttl)) < 0) {
+		fprintf(stderr, "scepctl: --ttl: '%s' is %s\n", a.ttl,
+			r == -ERANGE ? "out of range (1s..365d)"
+				     : "not a duration (SECONDS, or 30s, 15m, 1h, 7d)");
+		return EXIT_FAILURE;
+	}
+
+	if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_open_store(cfg, &st) < 0 ||
+	    scepctl_run(&a, st, ttl) < 0)
+		goto out;
+	if (fflush(stdout) != 0 || ferror(stdout)) {
+		fprintf(stderr, "scepctl: cannot write the output: %s\n", strerror(errno));
+		goto out;
+	}
+	status = EXIT_SUCCESS;
+out:
+	store_close(st);
+	config_free(cfg);
+	return status;
 }

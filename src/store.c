@@ -4,10 +4,19 @@
  * SYNOPSIS
  *	#include "scepd/store.h"
  *
- *	store_open(uri, &st)
- *	store_add_cert(st, cert)
- *	store_count_certs(st, &count)
+ *	store_open(uri, &st)			store_open_flags(uri, flags, &st)
+ *	store_add_cert(st, cert)		store_count_certs(st, &count)
  *	store_get_cert_der(st, serial, &der, &len)
+ *	store_get_cert(st, serial, &cert)	store_cert_free(cert)
+ *	store_walk_certs(st, fn, userdata)
+ *	store_walk_certs_by_transaction(st, txid, fn, userdata)
+ *	store_add_pending(st, req)		store_get_pending(st, txid, &req)
+ *	store_walk_pending(st, fn, userdata)	store_pending_free(req)
+ *	store_set_pending_status(st, txid, from, to)
+ *	store_add_cert_for_pending(st, cert)
+ *	store_add_challenge(st, ch)
+ *	store_consume_challenge(st, hash, used_by, &owner)
+ *	store_status_name(status)
  *	store_close(st)
  *
  * DESCRIPTION
@@ -15,8 +24,11 @@
  *	store_sqlite.c; "postgresql://..." and "postgres://..." are reserved for
  *	store_pg.c) and hands it the rest. The other calls check their arguments,
  *	bring serials to the one form the backends store (upper-case hex without
- *	leading zeros, "0" for zero), then call the backend through its ops table
- *	(store_backend.h). No backend code and no SQL here.
+ *	leading zeros, "0" for zero) and challenge hashes to lower-case hex, read
+ *	the clock once, refuse status transitions store.h does not allow, then call
+ *	the backend through its ops table (store_backend.h). The copies that
+ *	store_get_cert() and store_get_pending() return are made here, from the
+ *	backend's walks, as one malloc'ed block. No backend code and no SQL here.
  *
  *	Each worker opens its own store after fork(); a handle is never shared
  *	between processes. Nothing here logs: errors are returned to the caller,
@@ -25,10 +37,9 @@
  * DIAGNOSTICS
  *	0 or -errno. store_open(): -EINVAL for an unknown scheme or a malformed URI,
  *	-EPROTONOSUPPORT for PostgreSQL (not built yet), otherwise the backend's
- *	code. store_add_cert(): -EINVAL when a mandatory field is missing or the
- *	serial is not hex. store_get_cert_der(): -ENOENT also for a serial that is
- *	not hex (no certificate can have it). Out-parameters are written only on
- *	success.
+ *	code. Adding: -EINVAL when a mandatory field is missing or malformed.
+ *	Lookups: -ENOENT also for a key that is malformed (no record can have it).
+ *	Out-parameters are written only on success.
  */
 #include "scepd/store.h"
 
@@ -36,21 +47,30 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "store_backend.h"
 
 #define STORE_HEX "0123456789abcdefABCDEF"
 
+static const char *const store_status_names[STORE_STATUS_MAX] = {
+	[STORE_STATUS_PENDING] = "pending",
+	[STORE_STATUS_APPROVED] = "approved",
+	[STORE_STATUS_REJECTED] = "rejected",
+	[STORE_STATUS_ISSUED] = "issued",
+};
+
 struct store_scheme {
 	const char *prefix;
 	int whole_uri; /* hand the backend the whole URI (libpq parses it), not what follows */
-	int (*open)(const char *location, struct store **ret_store);
+	int (*open)(const char *location, unsigned flags, struct store **ret_store);
 };
 
 static int
-store_open_unsupported(const char *location, struct store **ret_store)
+store_open_unsupported(const char *location, unsigned flags, struct store **ret_store)
 {
 	(void)location;
+	(void)flags;
 	(void)ret_store;
 	return -EPROTONOSUPPORT;
 }
@@ -63,19 +83,27 @@ static const struct store_scheme store_schemes[] = {
 };
 
 int
-store_open(const char *uri, struct store **ret_store)
+store_open_flags(const char *uri, unsigned flags, struct store **ret_store)
 {
 	const struct store_scheme *sc;
 	size_t i, len;
 
 	assert(uri != NULL && ret_store != NULL);
+	if ((flags & ~(unsigned)STORE_OPEN_NO_CREATE) != 0)
+		return -EINVAL;
 	for (i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]); i++) {
 		sc = &store_schemes[i];
 		len = strlen(sc->prefix);
 		if (strncmp(uri, sc->prefix, len) == 0)
-			return sc->open(sc->whole_uri ? uri : uri + len, ret_store);
+			return sc->open(sc->whole_uri ? uri : uri + len, flags, ret_store);
 	}
 	return -EINVAL;
+}
+
+int
+store_open(const char *uri, struct store **ret_store)
+{
+	return store_open_flags(uri, 0, ret_store);
 }
 
 void
@@ -159,4 +187,342 @@ store_get_cert_der(struct store *st, const char *serial, unsigned char **ret_der
 out:
 	free(s);
 	return r;
+}
+
+const char *
+store_status_name(enum store_status status)
+{
+	if ((unsigned)status >= STORE_STATUS_MAX)
+		return NULL;
+	return store_status_names[status];
+}
+
+/* SCEP's transactionID: printable ASCII, 1..STORE_TRANSACTION_ID_MAX bytes. */
+static int
+store_transaction_id_valid(const char *txid)
+{
+	size_t i;
+
+	if (txid == NULL || txid[0] == '\0')
+		return 0;
+	for (i = 0; txid[i] != '\0'; i++)
+		if (i >= STORE_TRANSACTION_ID_MAX || txid[i] < 0x20 || txid[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+/* 64 hex digits, any case -> lower case in buf; -EINVAL otherwise. */
+static int
+store_hash_normalize(const char *hash, char buf[STORE_SHA256_HEX_LEN + 1])
+{
+	size_t i;
+
+	if (hash == NULL || strlen(hash) != STORE_SHA256_HEX_LEN ||
+	    strspn(hash, STORE_HEX) != STORE_SHA256_HEX_LEN)
+		return -EINVAL;
+	for (i = 0; i < STORE_SHA256_HEX_LEN; i++)
+		buf[i] = hash[i] >= 'A' && hash[i] <= 'F' ? (char)(hash[i] - 'A' + 'a') : hash[i];
+	buf[i] = '\0';
+	return 0;
+}
+
+/*
+ * Copies: one malloc'ed block holding the record, then its strings and blobs, so that
+ * one free() releases everything and the record can keep its const pointers.
+ */
+static size_t
+store_pack_size(const char *s)
+{
+	return s != NULL ? strlen(s) + 1 : 0;
+}
+
+static const char *
+store_pack_str(char **p, const char *s)
+{
+	char *d = *p;
+	size_t n;
+
+	if (s == NULL)
+		return NULL;
+	n = strlen(s) + 1;
+	memcpy(d, s, n);
+	*p += n;
+	return d;
+}
+
+static const unsigned char *
+store_pack_blob(char **p, const unsigned char *b, size_t len)
+{
+	unsigned char *d = (unsigned char *)*p;
+
+	if (b == NULL)
+		return NULL;
+	if (len > 0)
+		memcpy(d, b, len);
+	*p += len;
+	return d;
+}
+
+static int
+store_cert_dup(const struct store_cert *c, struct store_cert **ret_cert)
+{
+	struct store_cert *d;
+	char *p;
+	size_t size;
+
+	size = sizeof(*d) + store_pack_size(c->serial) + store_pack_size(c->subject) +
+	       store_pack_size(c->sans) + c->der_len + store_pack_size(c->requester) +
+	       store_pack_size(c->endpoint) + store_pack_size(c->transaction_id);
+	if ((d = malloc(size)) == NULL)
+		return -ENOMEM;
+	*d = *c;
+	p = (char *)(d + 1);
+	d->serial = store_pack_str(&p, c->serial);
+	d->subject = store_pack_str(&p, c->subject);
+	d->sans = store_pack_str(&p, c->sans);
+	d->der = store_pack_blob(&p, c->der, c->der_len);
+	d->requester = store_pack_str(&p, c->requester);
+	d->endpoint = store_pack_str(&p, c->endpoint);
+	d->transaction_id = store_pack_str(&p, c->transaction_id);
+	assert((size_t)(p - (char *)d) == size);
+	*ret_cert = d;
+	return 0;
+}
+
+static int
+store_pending_dup(const struct store_pending *q, struct store_pending **ret_req)
+{
+	struct store_pending *d;
+	char *p;
+	size_t size;
+
+	size = sizeof(*d) + store_pack_size(q->transaction_id) + store_pack_size(q->subject) +
+	       q->csr_der_len + q->signer_cert_der_len + store_pack_size(q->requester) +
+	       store_pack_size(q->serial);
+	if ((d = malloc(size)) == NULL)
+		return -ENOMEM;
+	*d = *q;
+	p = (char *)(d + 1);
+	d->transaction_id = store_pack_str(&p, q->transaction_id);
+	d->subject = store_pack_str(&p, q->subject);
+	d->csr_der = store_pack_blob(&p, q->csr_der, q->csr_der_len);
+	d->signer_cert_der = store_pack_blob(&p, q->signer_cert_der, q->signer_cert_der_len);
+	d->requester = store_pack_str(&p, q->requester);
+	d->serial = store_pack_str(&p, q->serial);
+	*ret_req = d;
+	return 0;
+}
+
+void
+store_cert_free(struct store_cert *cert)
+{
+	free(cert);
+}
+
+void
+store_pending_free(struct store_pending *req)
+{
+	free(req);
+}
+
+/* The walk behind store_get_cert(): the serial is the primary key, one row at most. */
+static int
+store_get_cert_fn(const struct store_cert *cert, void *userdata)
+{
+	struct store_cert **copy = userdata;
+
+	if (*copy != NULL)
+		return -EIO;
+	return store_cert_dup(cert, copy);
+}
+
+int
+store_get_cert(struct store *st, const char *serial, struct store_cert **ret_cert)
+{
+	struct store_cert *copy = NULL;
+	char *s = NULL;
+	int r;
+
+	assert(st != NULL && serial != NULL && ret_cert != NULL);
+	if ((r = store_serial_normalize(serial, &s)) < 0) {
+		r = r == -EINVAL ? -ENOENT : r;
+		goto out;
+	}
+	if ((r = st->ops->walk_certs(st, s, NULL, store_get_cert_fn, &copy)) < 0)
+		goto out;
+	if (copy == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	*ret_cert = copy;
+	copy = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	store_cert_free(copy);
+	free(s);
+	return r;
+}
+
+int
+store_walk_certs(struct store *st, int (*fn)(const struct store_cert *cert, void *userdata),
+		 void *userdata)
+{
+	assert(st != NULL && fn != NULL);
+	return st->ops->walk_certs(st, NULL, NULL, fn, userdata);
+}
+
+int
+store_walk_certs_by_transaction(struct store *st, const char *transaction_id,
+				int (*fn)(const struct store_cert *cert, void *userdata),
+				void *userdata)
+{
+	assert(st != NULL && fn != NULL);
+	if (transaction_id == NULL || transaction_id[0] == '\0')
+		return -EINVAL;
+	return st->ops->walk_certs(st, NULL, transaction_id, fn, userdata);
+}
+
+int
+store_add_pending(struct store *st, const struct store_pending *req)
+{
+	struct store_pending q;
+
+	assert(st != NULL && req != NULL);
+	if (!store_transaction_id_valid(req->transaction_id) || req->csr_der == NULL ||
+	    req->csr_der_len == 0)
+		return -EINVAL;
+	q = *req;
+	if (q.signer_cert_der == NULL || q.signer_cert_der_len == 0) {
+		q.signer_cert_der = NULL;
+		q.signer_cert_der_len = 0;
+	}
+	if (q.received_at == 0)
+		q.received_at = time(NULL);
+	q.status = STORE_STATUS_PENDING;
+	q.decided_at = 0;
+	q.serial = NULL;
+	return st->ops->add_pending(st, &q);
+}
+
+/* The walk behind store_get_pending(): the transaction_id is the primary key. */
+static int
+store_get_pending_fn(const struct store_pending *req, void *userdata)
+{
+	struct store_pending **copy = userdata;
+
+	if (*copy != NULL)
+		return -EIO;
+	return store_pending_dup(req, copy);
+}
+
+int
+store_get_pending(struct store *st, const char *transaction_id, struct store_pending **ret_req)
+{
+	struct store_pending *copy = NULL;
+	int r;
+
+	assert(st != NULL && transaction_id != NULL && ret_req != NULL);
+	if (!store_transaction_id_valid(transaction_id)) {
+		r = -ENOENT;
+		goto out;
+	}
+	if ((r = st->ops->walk_pending(st, transaction_id, store_get_pending_fn, &copy)) < 0)
+		goto out;
+	if (copy == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	*ret_req = copy;
+	copy = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	store_pending_free(copy);
+	return r;
+}
+
+int
+store_walk_pending(struct store *st, int (*fn)(const struct store_pending *req, void *userdata),
+		   void *userdata)
+{
+	assert(st != NULL && fn != NULL);
+	return st->ops->walk_pending(st, NULL, fn, userdata);
+}
+
+static int
+store_transition_allowed(enum store_status from, enum store_status to)
+{
+	return (from == STORE_STATUS_PENDING &&
+		(to == STORE_STATUS_APPROVED || to == STORE_STATUS_REJECTED)) ||
+	       (from == STORE_STATUS_APPROVED && to == STORE_STATUS_REJECTED);
+}
+
+int
+store_set_pending_status(struct store *st, const char *transaction_id, enum store_status from,
+			 enum store_status to)
+{
+	assert(st != NULL && transaction_id != NULL);
+	if (!store_transition_allowed(from, to))
+		return -EINVAL;
+	if (!store_transaction_id_valid(transaction_id))
+		return -ENOENT;
+	return st->ops->set_pending_status(st, transaction_id, from, to, time(NULL));
+}
+
+int
+store_add_cert_for_pending(struct store *st, const struct store_cert *cert)
+{
+	struct store_cert c;
+	char *serial = NULL;
+	int r;
+
+	assert(st != NULL && cert != NULL);
+	if (!store_cert_valid(cert) || !store_transaction_id_valid(cert->transaction_id)) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = store_serial_normalize(cert->serial, &serial)) < 0)
+		goto out;
+	c = *cert;
+	c.serial = serial;
+	r = st->ops->add_cert_for_pending(st, &c, time(NULL));
+out:
+	free(serial);
+	return r;
+}
+
+int
+store_add_challenge(struct store *st, const struct store_challenge *ch)
+{
+	struct store_challenge c;
+	char hash[STORE_SHA256_HEX_LEN + 1];
+
+	assert(st != NULL && ch != NULL);
+	if (store_hash_normalize(ch->secret_hash, hash) < 0)
+		return -EINVAL;
+	c = *ch;
+	c.secret_hash = hash;
+	if (c.created_at == 0)
+		c.created_at = time(NULL);
+	if (c.expires_at <= c.created_at)
+		return -EINVAL;
+	return st->ops->add_challenge(st, &c);
+}
+
+int
+store_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
+			char **ret_owner)
+{
+	char hash[STORE_SHA256_HEX_LEN + 1], *owner = NULL;
+	int r;
+
+	assert(st != NULL);
+	if (store_hash_normalize(secret_hash, hash) < 0)
+		return -ENOENT;
+	if ((r = st->ops->consume_challenge(st, hash, used_by, time(NULL), &owner)) < 0)
+		return r;
+	if (ret_owner != NULL)
+		*ret_owner = owner;
+	else
+		free(owner);
+	return 0;
 }

@@ -3,14 +3,23 @@
  *
  * A backend embeds struct store as the first member of its own handle and points
  * st->ops at its table. store.c has already checked the arguments: the serials it
- * passes are canonical (upper-case hex, no leading zeros) and the mandatory fields of
- * a certificate are set. Each function keeps store.h's contract for its error codes.
+ * passes are canonical (upper-case hex, no leading zeros), challenge hashes are 64
+ * lower-case hex digits, times that store.h lets the caller leave at 0 are filled in,
+ * status transitions are allowed ones, and the mandatory fields of each record are set.
+ * Each function keeps store.h's contract for its error codes and does its state change
+ * in one atomic statement or transaction.
+ *
+ * Walks hand fn records whose pointers stay valid until fn returns; a negative return
+ * from fn stops the walk and is returned as is. `now` is the caller's clock (store.c
+ * reads it once per call), so that a conditional update and the query that explains
+ * its failure agree on the time.
  */
 #ifndef SCEPD_STORE_BACKEND_H
 #define SCEPD_STORE_BACKEND_H
 
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #include "scepd/store.h"
 
@@ -20,13 +29,34 @@ struct store_ops {
 	int (*count_certs)(struct store *st, uint64_t *ret_count);
 	int (*get_cert_der)(struct store *st, const char *serial, unsigned char **ret_der,
 			    size_t *ret_len);
+	int (*walk_certs)(struct store *st, const char *serial, const char *transaction_id,
+			  int (*fn)(const struct store_cert *cert, void *userdata), void *userdata);
+	int (*add_pending)(struct store *st, const struct store_pending *req);
+	int (*walk_pending)(struct store *st, const char *transaction_id,
+			    int (*fn)(const struct store_pending *req, void *userdata),
+			    void *userdata);
+	int (*set_pending_status)(struct store *st, const char *transaction_id,
+				  enum store_status from, enum store_status to, time_t now);
+	int (*add_cert_for_pending)(struct store *st, const struct store_cert *cert, time_t now);
+	int (*add_challenge)(struct store *st, const struct store_challenge *ch);
+	int (*consume_challenge)(struct store *st, const char *secret_hash, const char *used_by,
+				 time_t now, char **ret_owner);
 };
 
 struct store {
 	const struct store_ops *ops;
 };
 
-/* path: an absolute file name. 0, -errno of creating the file (-ENOENT, -EACCES...), -EIO. */
-int store_sqlite_open(const char *path, struct store **ret_store);
+/*
+ * walk_certs: serial and transaction_id are filters, NULL for none (at most one is set).
+ * walk_pending: transaction_id NULL walks the pending requests (status 'pending',
+ * oldest first); else the one request with that transaction_id, whatever its status.
+ */
+
+/*
+ * path: an absolute file name; flags: store.h's STORE_OPEN_*. 0, -errno of creating or
+ * opening the file (-ENOENT, -EACCES...), -EBADMSG, -EIO.
+ */
+int store_sqlite_open(const char *path, unsigned flags, struct store **ret_store);
 
 #endif

@@ -7,34 +7,47 @@
  *	store_sqlite_open(path, &st)
  *
  * DESCRIPTION
- *	Opens (creating when missing, mode 0600) one database file for one
- *	process: each worker opens its own connection after fork(), and several
- *	processes write to the file at once. Every connection runs with
- *	journal_mode=WAL (readers never block the writer), synchronous=FULL
- *	(the WAL is fsynced at every commit, so a certificate that was answered
- *	survives a power cut), a busy timeout (STORE_SQLITE_BUSY_MS: a writer
- *	waits for the others instead of failing) and foreign_keys=ON.
+ *	Opens (creating when missing, mode 0600, unless STORE_OPEN_NO_CREATE) one
+ *	database file for one process: each worker opens its own connection after
+ *	fork(), and several processes write to the file at once (scepctl too).
+ *	Every connection runs with journal_mode=WAL (readers never block the
+ *	writer), synchronous=FULL (the WAL is fsynced at every commit, so a
+ *	certificate that was answered survives a power cut), a busy timeout
+ *	(STORE_SQLITE_BUSY_MS: a writer waits for the others instead of failing)
+ *	and foreign_keys=ON.
  *
  *	The schema is versioned with PRAGMA user_version and marked as scepd's
  *	with PRAGMA application_id. It is created or migrated, one step of
  *	store_sqlite_migrations[] per version, in a single BEGIN IMMEDIATE
  *	transaction, so that workers starting together neither create it twice
  *	nor see it half made. The statements of the interface are prepared once
- *	per open. Each write is one autocommit statement: committed and durable
- *	when it returns.
+ *	per open; walks prepare theirs per call.
+ *
+ *	Each state change is one autocommit statement, committed and durable when
+ *	it returns, and conditional where two processes may race: a challenge is
+ *	consumed by "UPDATE ... WHERE used_at IS NULL AND expires_at > now
+ *	RETURNING owner", a pending request moves by "UPDATE ... WHERE status =
+ *	expected". SQLite takes the write lock when such a statement starts, so
+ *	the condition is evaluated under it: of two racers exactly one changes the
+ *	row, the other changes nothing and is told why by a later SELECT (used
+ *	only for the error code, never to decide). The one exception is
+ *	store_sqlite_add_cert_for_pending(): INSERT certificate + UPDATE request
+ *	in one BEGIN IMMEDIATE transaction, rolled back unless both happened.
  *
  *	No SQL leaves this file; nothing is logged. A handle is used by one
  *	thread at a time (its prepared statements are reused).
  *
  * DIAGNOSTICS
  *	store_sqlite_open(): -EINVAL for a relative or empty path; the -errno of
- *	creating or opening the file (-ENOENT when its directory is missing,
- *	-EACCES, -EROFS, -EISDIR...); -EBADMSG when the file is not an SQLite
- *	database, belongs to another application, or has a schema newer than this
- *	scepd knows; -EIO for any other SQLite error, including a lock still held
- *	after the busy timeout. The calls: -EEXIST for a serial already recorded,
- *	-ENOENT for an unknown serial, -ENOSPC when the disk is full, -ENOMEM,
- *	-EIO for anything else.
+ *	creating or opening the file (-ENOENT when its directory is missing, or
+ *	the file with STORE_OPEN_NO_CREATE; -EACCES, -EROFS, -EISDIR...);
+ *	-EBADMSG when the file is not an SQLite database, belongs to another
+ *	application, or has a schema newer than this scepd knows; -EIO for any
+ *	other SQLite error, including a lock still held after the busy timeout.
+ *	The calls: -EEXIST for a key already recorded (serial, transaction id,
+ *	challenge hash), -ENOENT for an unknown one, -ESTALE for a request not in
+ *	the expected status, -EALREADY and -ETIME for a used and an expired
+ *	challenge, -ENOSPC when the disk is full, -ENOMEM, -EIO for anything else.
  */
 #include "store_backend.h"
 
@@ -61,6 +74,13 @@ struct store_sqlite {
 	sqlite3_stmt *add_cert;
 	sqlite3_stmt *count_certs;
 	sqlite3_stmt *get_cert_der;
+	sqlite3_stmt *add_pending;
+	sqlite3_stmt *set_pending_status;
+	sqlite3_stmt *issue_pending;
+	sqlite3_stmt *pending_status;
+	sqlite3_stmt *add_challenge;
+	sqlite3_stmt *consume_challenge;
+	sqlite3_stmt *challenge_state;
 };
 
 /*
@@ -117,6 +137,40 @@ static const char *const store_sqlite_migrations[] = {
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
 #define STORE_SQLITE_COUNT_CERTS  "SELECT count(*) FROM certificates"
 #define STORE_SQLITE_GET_CERT_DER "SELECT der FROM certificates WHERE serial = ?1"
+#define STORE_SQLITE_ADD_PENDING                                                                   \
+	"INSERT INTO pending_requests (transaction_id, subject, csr_der, signer_cert_der, "        \
+	"requester, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+#define STORE_SQLITE_SET_PENDING_STATUS                                                            \
+	"UPDATE pending_requests SET status = ?1, decided_at = ?2 "                                \
+	"WHERE transaction_id = ?3 AND status = ?4"
+#define STORE_SQLITE_ISSUE_PENDING                                                                 \
+	"UPDATE pending_requests SET status = 'issued', serial = ?1 "                              \
+	"WHERE transaction_id = ?2 AND status = 'approved'"
+#define STORE_SQLITE_PENDING_STATUS "SELECT status FROM pending_requests WHERE transaction_id = ?1"
+#define STORE_SQLITE_ADD_CHALLENGE                                                                 \
+	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at) "                     \
+	"VALUES (?1, ?2, ?3, ?4)"
+#define STORE_SQLITE_CONSUME_CHALLENGE                                                             \
+	"UPDATE challenges SET used_at = ?1, used_by = ?2 "                                        \
+	"WHERE secret_hash = ?3 AND used_at IS NULL AND expires_at > ?1 RETURNING owner"
+#define STORE_SQLITE_CHALLENGE_STATE                                                               \
+	"SELECT used_at IS NOT NULL, expires_at > ?2 FROM challenges WHERE secret_hash = ?1"
+
+/* The walks, prepared per call; rowid is the order in which rows were recorded. */
+#define STORE_SQLITE_CERT_COLUMNS                                                                  \
+	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
+	"transaction_id, issued_at FROM certificates "
+#define STORE_SQLITE_WALK_CERTS        STORE_SQLITE_CERT_COLUMNS "ORDER BY rowid"
+#define STORE_SQLITE_WALK_CERTS_SERIAL STORE_SQLITE_CERT_COLUMNS "WHERE serial = ?1"
+#define STORE_SQLITE_WALK_CERTS_TRANSACTION                                                        \
+	STORE_SQLITE_CERT_COLUMNS "WHERE transaction_id = ?1 ORDER BY rowid"
+#define STORE_SQLITE_PENDING_COLUMNS                                                               \
+	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
+	"status, decided_at, serial FROM pending_requests "
+#define STORE_SQLITE_WALK_PENDING                                                                  \
+	STORE_SQLITE_PENDING_COLUMNS                                                               \
+	"WHERE status = 'pending' ORDER BY received_at, transaction_id"
+#define STORE_SQLITE_WALK_PENDING_ONE STORE_SQLITE_PENDING_COLUMNS "WHERE transaction_id = ?1"
 
 static const struct store_ops store_sqlite_ops;
 
@@ -155,6 +209,13 @@ store_sqlite_free(struct store_sqlite *s)
 	sqlite3_finalize(s->add_cert);
 	sqlite3_finalize(s->count_certs);
 	sqlite3_finalize(s->get_cert_der);
+	sqlite3_finalize(s->add_pending);
+	sqlite3_finalize(s->set_pending_status);
+	sqlite3_finalize(s->issue_pending);
+	sqlite3_finalize(s->pending_status);
+	sqlite3_finalize(s->add_challenge);
+	sqlite3_finalize(s->consume_challenge);
+	sqlite3_finalize(s->challenge_state);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -168,14 +229,17 @@ store_sqlite_close(struct store *st)
 /*
  * SQLite would create the file with mode 0644 (less the umask); create it ourselves
  * with 0600 instead. Its -wal and -shm files inherit the mode of the database.
- * An existing file keeps the mode the operator gave it.
+ * An existing file keeps the mode the operator gave it. With STORE_OPEN_NO_CREATE
+ * this only checks that the file is there and ours to write (-ENOENT, -EACCES).
  */
 static int
-store_sqlite_create_file(const char *path)
+store_sqlite_create_file(const char *path, unsigned flags)
 {
-	int fd;
+	int fd, oflags = O_RDWR | O_CLOEXEC | O_NOCTTY;
 
-	if ((fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600)) < 0)
+	if (!(flags & STORE_OPEN_NO_CREATE))
+		oflags |= O_CREAT;
+	if ((fd = open(path, oflags, 0600)) < 0)
 		return -errno;
 	close(fd);
 	return 0;
@@ -346,17 +410,32 @@ store_sqlite_prepare1(struct store_sqlite *s, const char *sql, sqlite3_stmt **re
 static int
 store_sqlite_prepare(struct store_sqlite *s)
 {
+	const struct {
+		const char *sql;
+		sqlite3_stmt **q;
+	} stmts[] = {
+		{ STORE_SQLITE_ADD_CERT, &s->add_cert },
+		{ STORE_SQLITE_COUNT_CERTS, &s->count_certs },
+		{ STORE_SQLITE_GET_CERT_DER, &s->get_cert_der },
+		{ STORE_SQLITE_ADD_PENDING, &s->add_pending },
+		{ STORE_SQLITE_SET_PENDING_STATUS, &s->set_pending_status },
+		{ STORE_SQLITE_ISSUE_PENDING, &s->issue_pending },
+		{ STORE_SQLITE_PENDING_STATUS, &s->pending_status },
+		{ STORE_SQLITE_ADD_CHALLENGE, &s->add_challenge },
+		{ STORE_SQLITE_CONSUME_CHALLENGE, &s->consume_challenge },
+		{ STORE_SQLITE_CHALLENGE_STATE, &s->challenge_state },
+	};
+	size_t i;
 	int r;
 
-	if ((r = store_sqlite_prepare1(s, STORE_SQLITE_ADD_CERT, &s->add_cert)) < 0 ||
-	    (r = store_sqlite_prepare1(s, STORE_SQLITE_COUNT_CERTS, &s->count_certs)) < 0 ||
-	    (r = store_sqlite_prepare1(s, STORE_SQLITE_GET_CERT_DER, &s->get_cert_der)) < 0)
-		return r;
+	for (i = 0; i < sizeof(stmts) / sizeof(stmts[0]); i++)
+		if ((r = store_sqlite_prepare1(s, stmts[i].sql, stmts[i].q)) < 0)
+			return r;
 	return 0;
 }
 
 int
-store_sqlite_open(const char *path, struct store **ret_store)
+store_sqlite_open(const char *path, unsigned flags, struct store **ret_store)
 {
 	struct store_sqlite *s = NULL;
 	int r;
@@ -365,7 +444,7 @@ store_sqlite_open(const char *path, struct store **ret_store)
 		r = -EINVAL;
 		goto out;
 	}
-	if ((r = store_sqlite_create_file(path)) < 0)
+	if ((r = store_sqlite_create_file(path, flags)) < 0)
 		goto out;
 	if ((s = calloc(1, sizeof(*s))) == NULL) {
 		r = -ENOMEM;
@@ -403,18 +482,24 @@ store_sqlite_bind_cert(sqlite3_stmt *q, const struct store_cert *c, time_t issue
 	return SQLITE_OK;
 }
 
-/* One autocommit INSERT: with synchronous=FULL it is durable once sqlite3_step() is done. */
 static int
-store_sqlite_add_cert(struct store *st, const struct store_cert *cert)
+store_sqlite_insert_cert(struct store_sqlite *s, const struct store_cert *cert, time_t issued_at)
 {
-	sqlite3_stmt *q = store_sqlite_of(st)->add_cert;
+	sqlite3_stmt *q = s->add_cert;
 	int rc;
 
-	if ((rc = store_sqlite_bind_cert(q, cert, time(NULL))) == SQLITE_OK)
+	if ((rc = store_sqlite_bind_cert(q, cert, issued_at)) == SQLITE_OK)
 		rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+}
+
+/* One autocommit INSERT: with synchronous=FULL it is durable once sqlite3_step() is done. */
+static int
+store_sqlite_add_cert(struct store *st, const struct store_cert *cert)
+{
+	return store_sqlite_insert_cert(store_sqlite_of(st), cert, time(NULL));
 }
 
 static int
@@ -476,9 +561,407 @@ out:
 	return r;
 }
 
+/*
+ * Column readers for the walks. SQLite returns NULL for an SQL NULL and, for a value,
+ * only when it ran out of memory: tell the two apart.
+ */
+static int
+store_sqlite_col_text(sqlite3_stmt *q, int col, const char **ret_text)
+{
+	const char *t;
+
+	t = (const char *)sqlite3_column_text(q, col);
+	if (t == NULL && sqlite3_column_type(q, col) != SQLITE_NULL)
+		return -ENOMEM;
+	*ret_text = t;
+	return 0;
+}
+
+static int
+store_sqlite_col_blob(sqlite3_stmt *q, int col, const unsigned char **ret_blob, size_t *ret_len)
+{
+	const unsigned char *b;
+	size_t len;
+
+	b = sqlite3_column_blob(q, col); /* before _bytes(), as SQLite documents */
+	len = (size_t)sqlite3_column_bytes(q, col);
+	if (b == NULL && len > 0)
+		return -ENOMEM;
+	*ret_blob = b;
+	*ret_len = len;
+	return 0;
+}
+
+static int
+store_sqlite_status_parse(const char *text, enum store_status *ret_status)
+{
+	enum store_status i;
+
+	for (i = 0; i < STORE_STATUS_MAX; i++)
+		if (text != NULL && strcmp(text, store_status_name(i)) == 0) {
+			*ret_status = i;
+			return 0;
+		}
+	return -EIO; /* the CHECK constraint keeps anything else out */
+}
+
+/* Prepares sql and binds ?1 to key (when not NULL), bound SQLITE_STATIC. */
+static int
+store_sqlite_prepare_walk(struct store_sqlite *s, const char *sql, const char *key,
+			  sqlite3_stmt **ret_q)
+{
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL)) != SQLITE_OK ||
+	    (key != NULL && (rc = sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC)) != SQLITE_OK)) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	*ret_q = q;
+	q = NULL;
+	r = 0;
+out:
+	sqlite3_finalize(q);
+	return r;
+}
+
+static int
+store_sqlite_row_cert(sqlite3_stmt *q, struct store_cert *ret_cert)
+{
+	struct store_cert c = { 0 };
+	int r;
+
+	if ((r = store_sqlite_col_text(q, 0, &c.serial)) < 0 ||
+	    (r = store_sqlite_col_text(q, 1, &c.subject)) < 0 ||
+	    (r = store_sqlite_col_text(q, 2, &c.sans)) < 0 ||
+	    (r = store_sqlite_col_blob(q, 5, &c.der, &c.der_len)) < 0 ||
+	    (r = store_sqlite_col_text(q, 6, &c.requester)) < 0 ||
+	    (r = store_sqlite_col_text(q, 7, &c.endpoint)) < 0 ||
+	    (r = store_sqlite_col_text(q, 8, &c.transaction_id)) < 0)
+		return r;
+	c.not_before = (time_t)sqlite3_column_int64(q, 3);
+	c.not_after = (time_t)sqlite3_column_int64(q, 4);
+	c.issued_at = (time_t)sqlite3_column_int64(q, 9);
+	*ret_cert = c;
+	return 0;
+}
+
+static int
+store_sqlite_walk_certs(struct store *st, const char *serial, const char *transaction_id,
+			int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	struct store_cert c;
+	sqlite3_stmt *q = NULL;
+	const char *sql = STORE_SQLITE_WALK_CERTS, *key = NULL;
+	int rc, r;
+
+	if (serial != NULL) {
+		sql = STORE_SQLITE_WALK_CERTS_SERIAL;
+		key = serial;
+	} else if (transaction_id != NULL) {
+		sql = STORE_SQLITE_WALK_CERTS_TRANSACTION;
+		key = transaction_id;
+	}
+	if ((r = store_sqlite_prepare_walk(s, sql, key, &q)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if ((r = store_sqlite_row_cert(q, &c)) < 0 || (r = fn(&c, userdata)) < 0)
+			goto out;
+	r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+out:
+	sqlite3_finalize(q);
+	return r;
+}
+
+/* The strings and blobs are bound SQLITE_STATIC: the caller resets and clears. */
+static int
+store_sqlite_bind_pending(sqlite3_stmt *q, const struct store_pending *p)
+{
+	int rc;
+
+	if ((rc = sqlite3_bind_text(q, 1, p->transaction_id, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 2, p->subject, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_blob64(q, 3, p->csr_der, p->csr_der_len, SQLITE_STATIC)) !=
+		    SQLITE_OK ||
+	    (rc = sqlite3_bind_blob64(q, 4, p->signer_cert_der, p->signer_cert_der_len,
+				      SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 5, p->requester, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 6, (sqlite3_int64)p->received_at)) != SQLITE_OK)
+		return rc;
+	return SQLITE_OK;
+}
+
+static int
+store_sqlite_add_pending(struct store *st, const struct store_pending *req)
+{
+	sqlite3_stmt *q = store_sqlite_of(st)->add_pending;
+	int rc;
+
+	if ((rc = store_sqlite_bind_pending(q, req)) == SQLITE_OK)
+		rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+}
+
+static int
+store_sqlite_row_pending(sqlite3_stmt *q, struct store_pending *ret_req)
+{
+	struct store_pending p = { 0 };
+	const char *status;
+	int r;
+
+	if ((r = store_sqlite_col_text(q, 0, &p.transaction_id)) < 0 ||
+	    (r = store_sqlite_col_text(q, 1, &p.subject)) < 0 ||
+	    (r = store_sqlite_col_blob(q, 2, &p.csr_der, &p.csr_der_len)) < 0 ||
+	    (r = store_sqlite_col_blob(q, 3, &p.signer_cert_der, &p.signer_cert_der_len)) < 0 ||
+	    (r = store_sqlite_col_text(q, 4, &p.requester)) < 0 ||
+	    (r = store_sqlite_col_text(q, 6, &status)) < 0 ||
+	    (r = store_sqlite_status_parse(status, &p.status)) < 0 ||
+	    (r = store_sqlite_col_text(q, 8, &p.serial)) < 0)
+		return r;
+	p.received_at = (time_t)sqlite3_column_int64(q, 5);
+	p.decided_at = (time_t)sqlite3_column_int64(q, 7); /* NULL reads as 0 */
+	*ret_req = p;
+	return 0;
+}
+
+static int
+store_sqlite_walk_pending(struct store *st, const char *transaction_id,
+			  int (*fn)(const struct store_pending *req, void *userdata),
+			  void *userdata)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	struct store_pending p;
+	sqlite3_stmt *q = NULL;
+	int rc, r;
+
+	if ((r = store_sqlite_prepare_walk(s,
+					   transaction_id != NULL ? STORE_SQLITE_WALK_PENDING_ONE
+								  : STORE_SQLITE_WALK_PENDING,
+					   transaction_id, &q)) < 0)
+		goto out;
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if ((r = store_sqlite_row_pending(q, &p)) < 0 || (r = fn(&p, userdata)) < 0)
+			goto out;
+	r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+out:
+	sqlite3_finalize(q);
+	return r;
+}
+
+/*
+ * Why a conditional UPDATE of a pending request changed nothing: -ENOENT when there
+ * is no such request, -ESTALE when it is in another status.
+ */
+static int
+store_sqlite_pending_miss(struct store_sqlite *s, const char *transaction_id)
+{
+	sqlite3_stmt *q = s->pending_status;
+	int rc, r;
+
+	if ((rc = sqlite3_bind_text(q, 1, transaction_id, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		r = -ESTALE;
+	else
+		r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return r;
+}
+
+/* One conditional UPDATE: it matches only while the request is in `from`. */
+static int
+store_sqlite_set_pending_status(struct store *st, const char *transaction_id,
+				enum store_status from, enum store_status to, time_t now)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	sqlite3_stmt *q = s->set_pending_status;
+	int rc, r;
+
+	if ((rc = sqlite3_bind_text(q, 1, store_status_name(to), -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)now)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 3, transaction_id, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 4, store_status_name(from), -1, SQLITE_STATIC)) !=
+		    SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	if ((rc = sqlite3_step(q)) != SQLITE_DONE) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	r = sqlite3_changes(s->db) == 1 ? 0 : 1;
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (r == 1) /* not changed: only now ask why, for the error code */
+		r = store_sqlite_pending_miss(s, transaction_id);
+	return r;
+}
+
+/* Moves the approved request to issued; 1 when no row matched (not approved, or none). */
+static int
+store_sqlite_issue_pending(struct store_sqlite *s, const char *transaction_id, const char *serial)
+{
+	sqlite3_stmt *q = s->issue_pending;
+	int rc, r;
+
+	if ((rc = sqlite3_bind_text(q, 1, serial, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 2, transaction_id, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	if ((rc = sqlite3_step(q)) != SQLITE_DONE) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	r = sqlite3_changes(s->db) == 1 ? 0 : 1;
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return r;
+}
+
+/*
+ * BEGIN IMMEDIATE takes the write lock (waiting up to the busy timeout), so the status
+ * read by the UPDATE cannot change before COMMIT. The certificate goes in first: the
+ * request's serial references it. Anything short of both rows rolls back.
+ */
+static int
+store_sqlite_add_cert_for_pending(struct store *st, const struct store_cert *cert, time_t now)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	int r;
+
+	if ((r = store_sqlite_exec(s, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	if ((r = store_sqlite_insert_cert(s, cert, now)) < 0 ||
+	    (r = store_sqlite_issue_pending(s, cert->transaction_id, cert->serial)) < 0)
+		goto out;
+	if (r == 1) {
+		r = store_sqlite_pending_miss(s, cert->transaction_id);
+		goto out;
+	}
+	r = store_sqlite_exec(s, "COMMIT");
+out:
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
+}
+
+static int
+store_sqlite_add_challenge(struct store *st, const struct store_challenge *ch)
+{
+	sqlite3_stmt *q = store_sqlite_of(st)->add_challenge;
+	int rc;
+
+	if ((rc = sqlite3_bind_text(q, 1, ch->secret_hash, -1, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(q, 2, ch->owner, -1, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)ch->created_at)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_int64(q, 4, (sqlite3_int64)ch->expires_at)) == SQLITE_OK)
+		rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+}
+
+/* Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired). */
+static int
+store_sqlite_challenge_miss(struct store_sqlite *s, const char *secret_hash, time_t now)
+{
+	sqlite3_stmt *q = s->challenge_state;
+	int rc, r;
+
+	if ((rc = sqlite3_bind_text(q, 1, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)now)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (sqlite3_column_int(q, 0))
+			r = -EALREADY;
+		else if (!sqlite3_column_int(q, 1))
+			r = -ETIME;
+		else
+			r = -EIO; /* unused and valid, yet the UPDATE missed it: cannot be */
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
+	}
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return r;
+}
+
+/*
+ * The UPDATE is the whole decision: it matches only an unused, unexpired challenge,
+ * under the write lock, and RETURNING hands back the owner of the row it changed. It
+ * runs to SQLITE_DONE, where the autocommit transaction commits.
+ */
+static int
+store_sqlite_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
+			       time_t now, char **ret_owner)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	sqlite3_stmt *q = s->consume_challenge;
+	const char *t;
+	char *owner = NULL;
+	int rc, r, hit = 0;
+
+	if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)now)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 2, used_by, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 3, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+		hit++;
+		if ((r = store_sqlite_col_text(q, 0, &t)) < 0)
+			goto out;
+		if (t != NULL && owner == NULL && (owner = strdup(t)) == NULL) {
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (rc != SQLITE_DONE) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	if (hit == 0) {
+		r = 1;
+		goto out;
+	}
+	*ret_owner = owner;
+	owner = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	free(owner);
+	if (r == 1) /* consumed nothing: only now ask why, for the error code */
+		r = store_sqlite_challenge_miss(s, secret_hash, now);
+	return r;
+}
+
 static const struct store_ops store_sqlite_ops = {
 	.close = store_sqlite_close,
 	.add_cert = store_sqlite_add_cert,
 	.count_certs = store_sqlite_count_certs,
 	.get_cert_der = store_sqlite_get_cert_der,
+	.walk_certs = store_sqlite_walk_certs,
+	.add_pending = store_sqlite_add_pending,
+	.walk_pending = store_sqlite_walk_pending,
+	.set_pending_status = store_sqlite_set_pending_status,
+	.add_cert_for_pending = store_sqlite_add_cert_for_pending,
+	.add_challenge = store_sqlite_add_challenge,
+	.consume_challenge = store_sqlite_consume_challenge,
 };

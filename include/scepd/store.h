@@ -1,11 +1,13 @@
 /*
- * store.h - the durable record of what scepd did: issued certificates, and room for
- * pending SCEP requests and one-time challenges.
+ * store.h - the durable record of what scepd did: issued certificates, SCEP requests
+ * waiting for an operator's decision, and one-time challenges.
  *
  * An interface with one file per backend (store_sqlite.c now, store_pg.c later),
- * chosen by the scheme of storage.uri. Opened in each worker after fork(), never
- * shared across processes. Every write is committed (durable) before it returns:
- * a certificate is answered only after store_add_cert() returned 0.
+ * chosen by the scheme of storage.uri. Opened in each worker after fork(), and by
+ * scepctl; never shared across processes. Every write is committed (durable) before
+ * it returns: a certificate is answered only after store_add_cert() returned 0.
+ * Every state change is one atomic statement or transaction, so that workers (and,
+ * with PostgreSQL, nodes) racing for the same row never both win.
  * Knows nothing of HTTP or keys; never logs above debug.
  */
 #ifndef SCEPD_STORE_H
@@ -29,6 +31,7 @@ struct store_cert {
 	const char *requester;      /* client address */
 	const char *endpoint;       /* "csr" or "scep" */
 	const char *transaction_id; /* SCEP transactionID, NULL for /csr */
+	time_t issued_at;           /* set by the store: ignored when adding, filled when read */
 };
 
 /*
@@ -40,6 +43,14 @@ struct store_cert {
  * written by a newer scepd), -EIO. A handle is used by one thread at a time.
  */
 int store_open(const char *uri, struct store **ret_store);
+
+/* store_open() with flags. */
+enum store_open_flags {
+	/* Open an existing store only: -ENOENT when the SQLite file is missing (scepctl). */
+	STORE_OPEN_NO_CREATE = 1 << 0,
+};
+int store_open_flags(const char *uri, unsigned flags, struct store **ret_store);
+
 void store_close(struct store *st);
 
 /*
@@ -60,5 +71,145 @@ int store_count_certs(struct store *st, uint64_t *ret_count);
  */
 int store_get_cert_der(struct store *st, const char *serial, unsigned char **ret_der,
 		       size_t *ret_len);
+
+/*
+ * The certificate with this serial (hex, any case, leading zeros allowed): 0 and a
+ * malloc'ed copy (one block: strings and DER included) that the caller releases with
+ * store_cert_free(); -ENOENT (also for a serial that is not hex), -EIO.
+ */
+int store_get_cert(struct store *st, const char *serial, struct store_cert **ret_cert);
+
+/* Only for what store_get_cert() returned; accepts NULL. */
+void store_cert_free(struct store_cert *cert);
+
+/*
+ * Walks: fn is called once per row, oldest first, with a record that lives until fn
+ * returns. A negative return from fn stops the walk and becomes its result; a walk
+ * over no rows returns 0 without calling fn. fn must not use st.
+ */
+
+/* Every certificate, in the order they were recorded. 0, fn's error, -ENOMEM, -EIO. */
+int store_walk_certs(struct store *st, int (*fn)(const struct store_cert *cert, void *userdata),
+		     void *userdata);
+
+/*
+ * The certificates recorded for this SCEP transactionID, oldest first (a replayed
+ * PKCSReq is answered with its certificate; a client that derives the transactionID
+ * from its key may have several). -EINVAL for an empty transaction_id.
+ */
+int store_walk_certs_by_transaction(struct store *st, const char *transaction_id,
+				    int (*fn)(const struct store_cert *cert, void *userdata),
+				    void *userdata);
+
+/*
+ * SCEP requests under manual approval (scep.approval = "manual"):
+ *
+ *	PKCSReq          store_add_pending()                          -> pending
+ *	scepctl approve  store_set_pending_status(PENDING, APPROVED)  pending -> approved
+ *	scepctl reject   store_set_pending_status(PENDING, REJECTED)  pending -> rejected
+ *	CertPoll         store_add_cert_for_pending()                 approved -> issued
+ *
+ * Each move is one atomic conditional update: of two processes moving the same row,
+ * exactly one succeeds and the other gets -ESTALE. Rows are never deleted.
+ */
+enum store_status {
+	STORE_STATUS_PENDING = 0,
+	STORE_STATUS_APPROVED,
+	STORE_STATUS_REJECTED,
+	STORE_STATUS_ISSUED,
+	STORE_STATUS_MAX /* sentinel: the number of statuses */
+};
+
+/* "pending", "approved", "rejected", "issued" (the stored spelling); NULL when invalid. */
+const char *store_status_name(enum store_status status);
+
+struct store_pending {
+	const char *transaction_id; /* printable ASCII, 1..STORE_TRANSACTION_ID_MAX bytes */
+	const char *subject;        /* RFC 2253 one-line form of the CSR's subject; may be NULL */
+	const unsigned char *csr_der;
+	size_t csr_der_len;
+	const unsigned char *signer_cert_der; /* the SCEP message's signer; NULL when none */
+	size_t signer_cert_der_len;
+	const char *requester; /* client address; may be NULL */
+	time_t received_at;    /* 0 when adding: now */
+	/* Set by the store: ignored by store_add_pending(), filled when read. */
+	enum store_status status;
+	time_t decided_at;  /* 0 until approved or rejected */
+	const char *serial; /* the certificate issued for it, NULL until issued */
+};
+
+#define STORE_TRANSACTION_ID_MAX 255 /* as SCEP_TXID_MAX */
+
+/*
+ * Records a request as pending. 0; -EEXIST when a request with this transaction_id
+ * is recorded, whatever its status (the caller compares with store_get_pending());
+ * -EINVAL for a missing or malformed transaction_id or a missing CSR; -ENOSPC; -EIO.
+ */
+int store_add_pending(struct store *st, const struct store_pending *req);
+
+/*
+ * 0 and a malloc'ed copy (one block) released with store_pending_free(); -ENOENT
+ * (also for a malformed transaction_id); -EIO.
+ */
+int store_get_pending(struct store *st, const char *transaction_id, struct store_pending **ret_req);
+
+/* Only for what store_get_pending() returned; accepts NULL. */
+void store_pending_free(struct store_pending *req);
+
+/* The requests still pending, oldest received first (ties by transaction_id). */
+int store_walk_pending(struct store *st, int (*fn)(const struct store_pending *req, void *userdata),
+		       void *userdata);
+
+/*
+ * Moves a request from status `from` to `to` and sets decided_at to now, in one
+ * statement that matches only while the request is still in `from`. Allowed:
+ * PENDING -> APPROVED, PENDING -> REJECTED (scepctl), APPROVED -> REJECTED (the
+ * daemon, when an approved request can no longer be issued); anything else is
+ * -EINVAL (issuing goes through store_add_cert_for_pending()). -ENOENT for an
+ * unknown transaction_id; -ESTALE when the request is not in `from` (decided by
+ * someone else meanwhile); -EIO.
+ */
+int store_set_pending_status(struct store *st, const char *transaction_id, enum store_status from,
+			     enum store_status to);
+
+/*
+ * Records cert (as store_add_cert() does) for the approved request whose
+ * transaction_id is cert->transaction_id, and moves that request to ISSUED with the
+ * certificate's serial, in one transaction: both happen or neither. 0; -ENOENT
+ * (no such request); -ESTALE (the request is not approved: still pending, rejected,
+ * or issued already); -EEXIST (the serial is recorded); -EINVAL (as store_add_cert(),
+ * or no transaction_id); -ENOSPC; -EIO.
+ */
+int store_add_cert_for_pending(struct store *st, const struct store_cert *cert);
+
+/*
+ * One-time challenges (scep.challenge.mode = "otp"), minted by scepctl. The store
+ * keeps only the SHA-256 of a challenge, never the challenge: both sides hash the
+ * challenge's bytes exactly as typed (no trailing newline, no case folding) and give
+ * the store the digest as hex.
+ */
+struct store_challenge {
+	const char *secret_hash; /* 64 hex digits (any case; stored lower-case) */
+	const char *owner;       /* becomes %{REMOTE_USER}; NULL for none */
+	time_t created_at;       /* 0: now */
+	time_t expires_at;       /* > created_at */
+};
+
+#define STORE_SHA256_HEX_LEN 64
+
+/* 0; -EEXIST (the same hash is recorded); -EINVAL (malformed hash or times); -EIO. */
+int store_add_challenge(struct store *st, const struct store_challenge *ch);
+
+/*
+ * Marks the challenge used (used_at = now, used_by as given, e.g. "192.0.2.7 txid
+ * 7A1F") in one conditional statement that matches only an unused, unexpired
+ * challenge: of any number of processes consuming the same challenge, exactly one
+ * gets 0. On 0, *ret_owner (when ret_owner is not NULL) is a malloc'ed copy of the
+ * owner, or NULL when it has none. Failures: -ENOENT (unknown, also a malformed
+ * hash), -EALREADY (used before, whether or not it has expired since), -ETIME
+ * (expired unused), -EIO.
+ */
+int store_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
+			    char **ret_owner);
 
 #endif
