@@ -274,12 +274,14 @@ static int
 issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 	      const struct issuer_cert_text *text)
 {
+	int (*add)(struct store *, const struct store_cert *) =
+		req->approved_pending ? store_add_cert_for_pending : store_add_cert;
 	unsigned char *der = NULL;
 	int len, r;
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
-	r = store_add_cert(is->store,
+	r = add(is->store,
 			   &(struct store_cert){
 				   .serial = text->serial,
 				   .subject = text->subject,
@@ -359,6 +361,11 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 			goto out;
 		}
 		log_warning("serial %s is taken: drawing another", ret_text->serial);
+	}
+	if (r == -ESTALE) { /* rejected between approval and issuance */
+		issuer_set_result(res, ISSUER_DENIED, "the request is no longer approved");
+		r = 0;
+		goto out;
 	}
 	if (r < 0) {
 		log_error_errno(r, "cannot record certificate serial=%s", ret_text->serial);
@@ -586,6 +593,115 @@ issuer_check_issued(struct issuer *is, X509 *cert)
 		r = -ENOENT;
 out:
 	X509_free(recorded);
+	ERR_clear_error();
+	return r;
+}
+
+struct issuer_txid_match {
+	EVP_PKEY *key;
+	X509 *found;
+};
+
+static int
+issuer_txid_match(const struct store_cert *rec, void *userdata)
+{
+	struct issuer_txid_match *m = userdata;
+	const unsigned char *p = rec->der;
+	X509 *cert;
+
+	if (m->found != NULL || (cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL)
+		return 0;
+	if (m->key == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), m->key) == 1)
+		m->found = cert;
+	else
+		X509_free(cert);
+	return 0;
+}
+
+int
+issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, X509_REQ *csr,
+			     X509 **ret_cert)
+{
+	struct issuer_txid_match m = { .key = csr != NULL ? X509_REQ_get0_pubkey(csr) : NULL };
+	int r;
+
+	if (csr != NULL && m.key == NULL)
+		return -ENOENT;
+	pthread_mutex_lock(&is->lock);
+	r = store_walk_certs_by_transaction(is->store, transaction_id, issuer_txid_match, &m);
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	if (r == 0 && m.found == NULL)
+		r = -ENOENT;
+	if (r < 0) {
+		X509_free(m.found);
+		return r;
+	}
+	*ret_cert = m.found;
+	return 0;
+}
+
+int
+issuer_consume_challenge(struct issuer *is, const char *challenge, const char *used_by,
+			 char **ret_owner)
+{
+	unsigned char digest[32];
+	char hex[2 * sizeof(digest) + 1];
+	int r;
+
+	if (EVP_Digest(challenge, strlen(challenge), digest, NULL, EVP_sha256(), NULL) != 1)
+		return -EIO;
+	for (size_t i = 0; i < sizeof(digest); i++)
+		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	pthread_mutex_lock(&is->lock);
+	r = store_consume_challenge(is->store, hex, used_by, ret_owner);
+	pthread_mutex_unlock(&is->lock);
+	return r;
+}
+
+int
+issuer_get_pending(struct issuer *is, const char *transaction_id,
+		   struct store_pending **ret_pending)
+{
+	int r;
+
+	pthread_mutex_lock(&is->lock);
+	r = store_get_pending(is->store, transaction_id, ret_pending);
+	pthread_mutex_unlock(&is->lock);
+	return r;
+}
+
+int
+issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr, X509 *signer,
+		   const char *requester)
+{
+	unsigned char *csr_der = NULL, *signer_der = NULL;
+	char *subject = NULL;
+	BIO *bio = NULL;
+	int csr_len, signer_len, r = -ENOMEM;
+
+	if ((csr_len = i2d_X509_REQ(csr, &csr_der)) <= 0 ||
+	    (signer_len = i2d_X509(signer, &signer_der)) <= 0 ||
+	    (bio = BIO_new(BIO_s_mem())) == NULL ||
+	    X509_NAME_print_ex(bio, X509_REQ_get_subject_name(csr), 0, XN_FLAG_RFC2253) < 0 ||
+	    (r = issuer_bio_strdup(bio, &subject)) < 0)
+		goto out;
+	pthread_mutex_lock(&is->lock);
+	r = store_add_pending(is->store, &(struct store_pending){
+						 .transaction_id = transaction_id,
+						 .subject = subject,
+						 .csr_der = csr_der,
+						 .csr_der_len = (size_t)csr_len,
+						 .signer_cert_der = signer_der,
+						 .signer_cert_der_len = (size_t)signer_len,
+						 .requester = requester,
+					 });
+	pthread_mutex_unlock(&is->lock);
+out:
+	free(subject);
+	BIO_free(bio);
+	OPENSSL_free(csr_der);
+	OPENSSL_free(signer_der);
 	ERR_clear_error();
 	return r;
 }

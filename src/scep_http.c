@@ -10,8 +10,13 @@
  *                        a challenge; RenewalReq needs one; a self-signed signer must
  *                        hold the request's key and pass scep.challenge; then the
  *                        issuer decides (policy, signing, store, audit)
+ *                        (OTP: used up at once, across workers); with
+ *                        approval = "manual" the first request is stored PENDING
  *   GetCert              the recorded certificate with that serial, or badCertId
- *   CertPoll             the certificate recorded for the transaction, or badCertId
+ *   CertPoll             the transaction's certificate, PENDING, issued now when
+ *                        approved, FAILURE when rejected, badCertId when unknown
+ * A request whose transaction already has a certificate for the same key gets that
+ * certificate again: a retry or a replay never makes a second one.
  * Only the message types the codec accepts ever reach the signer.
  *
  * The GetCACert and GetCACaps answers are built once per worker. Never signs anything
@@ -237,62 +242,75 @@ scep_http_success(struct scep_http *sh, struct http_request *req, const struct s
 							   .chain = issuer_get0_chain(sh->issuer) });
 }
 
-/* 0 when the request may go on without a challenge or with the right one. */
-static bool
-scep_http_challenge_ok(const struct scep_http *sh, const struct scep_msg *msg)
-{
-	size_t len;
-
-	switch (sh->cfg->scep.challenge_mode) {
-	case CONFIG_CHALLENGE_NONE:
-		return true;
-	case CONFIG_CHALLENGE_STATIC:
-		if (msg->challenge == NULL)
-			return false;
-		len = strlen(msg->challenge);
-		return len == sh->challenge_len &&
-		       CRYPTO_memcmp(msg->challenge, sh->challenge, len) == 0;
-	case CONFIG_CHALLENGE_OTP:
-		return false; /* XXX: one-time challenges land with the store's challenge API */
-	}
-	return false;
-}
-
-/* Self-signed by its own key (X509_check_issued would also want keyCertSign). */
-static bool
-scep_http_self_signed(X509 *cert)
-{
-	return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
-	       X509_verify(cert, X509_get0_pubkey(cert)) == 1;
-}
-
+/* The reply for a request the operator has yet to decide on. */
 static int
-scep_http_enrol(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
+scep_http_pending(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
 {
-	struct issuer_result res = { 0 };
-	bool self_signed = scep_http_self_signed(msg->signer);
 	int r;
 
-	r = issuer_check_issued(sh->issuer, msg->signer);
-	if (r != 0 && (msg->type == SCEP_MSG_RENEWALREQ || !self_signed))
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_MESSAGE_CHECK,
-				      r == -EKEYEXPIRED ? "the signer certificate has expired"
-							: "the signer is not a certificate of this CA");
-	if (r != 0 && !msg->signer_has_csr_key)
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
-				      "the signer certificate does not hold the request's key");
-	if (r != 0 && !scep_http_challenge_ok(sh, msg))
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
-				      msg->challenge == NULL ? "a challenge password is required"
-							     : "wrong challenge password");
+	log_info("SCEP transaction %s from %s: PENDING", msg->txid, http_request_remote_addr(req));
+	/*
+	 * The client comes back after its retry delay, which may well equal our idle
+	 * timeout: a kept-alive connection would then race our closing it, and a client
+	 * does not resend a POST that met a closed connection.
+	 */
+	if ((r = http_add_header(req, "Connection", "close")) < 0)
+		return r;
+	return scep_http_reply_pki(sh, req, msg,
+				   &(struct scep_certrep){ .status = SCEP_STATUS_PENDING,
+							   .fail = SCEP_FAIL_NONE });
+}
+
+/*
+ * scep.challenge for a request that is not a renewal: 0 and the challenge's owner
+ * (OTP, may be NULL), 1 with *ret_refusal set when refused, or a negative errno.
+ */
+static int
+scep_http_authorize(struct scep_http *sh, const struct scep_msg *msg, char **ret_owner,
+		    const char **ret_refusal)
+{
+	size_t len;
+	int r;
+
+	if (sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_NONE)
+		return 0;
+	if (msg->challenge == NULL) {
+		*ret_refusal = "a challenge password is required";
+		return 1;
+	}
+	if (sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_STATIC) {
+		len = strlen(msg->challenge);
+		if (len == sh->challenge_len &&
+		    CRYPTO_memcmp(msg->challenge, sh->challenge, len) == 0)
+			return 0;
+		*ret_refusal = "wrong challenge password";
+		return 1;
+	}
+	r = issuer_consume_challenge(sh->issuer, msg->challenge, msg->txid, ret_owner);
+	*ret_refusal = r == -EALREADY ? "the challenge password was used already"
+		       : r == -ETIME  ? "the challenge password has expired"
+				      : "wrong challenge password";
+	return r == -ENOENT || r == -EALREADY || r == -ETIME ? 1 : r;
+}
+
+/* Sign csr for this transaction and answer SUCCESS, or the refusal. */
+static int
+scep_http_issue(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+		X509_REQ *csr, const char *remote_user, bool approved_pending)
+{
+	struct issuer_result res = { 0 };
+	int r;
+
 	r = issuer_issue(sh->issuer,
 			 &(struct issuer_request){
-				 .csr = msg->csr,
+				 .csr = csr,
 				 .subject = &sh->cfg->scep.subject,
 				 .subject_alt_name = &sh->cfg->scep.subject_alt_name,
 				 .endpoint = "scep",
 				 .requester = http_request_remote_addr(req),
+				 .remote_user = remote_user,
 				 .transaction_id = msg->txid,
+				 .approved_pending = approved_pending,
 			 },
 			 &res);
 	if (r < 0)
@@ -310,6 +328,125 @@ scep_http_enrol(struct scep_http *sh, struct http_request *req, const struct sce
 		break;
 	}
 	issuer_result_clear(&res);
+	return r;
+}
+
+/* Where a transaction stands with the operator: PENDING, issue, or a refusal. */
+static int
+scep_http_decided(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+		  const struct store_pending *p)
+{
+	const unsigned char *der = p->csr_der;
+	X509_REQ *csr;
+	int r;
+
+	switch (p->status) {
+	case STORE_STATUS_PENDING:
+		return scep_http_pending(sh, req, msg);
+	case STORE_STATUS_REJECTED:
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
+				      "the request was rejected by the CA");
+	case STORE_STATUS_APPROVED:
+		if ((csr = d2i_X509_REQ(NULL, &der, (long)p->csr_der_len)) == NULL)
+			return -EIO;
+		r = scep_http_issue(sh, req, msg, csr, NULL, true);
+		X509_REQ_free(csr);
+		return r;
+	default:
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
+				      "the transaction is complete");
+	}
+}
+
+/* approval = "manual": the first request of a transaction waits for scepctl. */
+static int
+scep_http_manual(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
+{
+	struct store_pending *p = NULL;
+	const char *refusal = NULL;
+	char *owner = NULL;
+	int r;
+
+	if ((r = issuer_get_pending(sh->issuer, msg->txid, &p)) == 0) {
+		r = scep_http_decided(sh, req, msg, p);
+		store_pending_free(p);
+		return r;
+	}
+	if (r != -ENOENT)
+		return http_reply_text(req, 503, "the certificate store is unavailable");
+	if ((r = scep_http_authorize(sh, msg, &owner, &refusal)) != 0) {
+		free(owner);
+		return r > 0 ? scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, refusal) : r;
+	}
+	free(owner); /* XXX: the owner is not kept with the pending request */
+	r = issuer_add_pending(sh->issuer, msg->txid, msg->csr, msg->signer,
+			       http_request_remote_addr(req));
+	if (r < 0 && r != -EEXIST)
+		return http_reply_text(req, 503, "the certificate store is unavailable");
+	return scep_http_pending(sh, req, msg);
+}
+
+/* Self-signed by its own key (X509_check_issued would also want keyCertSign). */
+static bool
+scep_http_self_signed(X509 *cert)
+{
+	return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
+	       X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+}
+
+static int
+scep_http_enrol(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
+{
+	const char *refusal = NULL;
+	char *owner = NULL;
+	X509 *cert = NULL;
+	int issued, r;
+
+	/* A signer this CA issued renews without a challenge; a foreign one is refused. */
+	issued = issuer_check_issued(sh->issuer, msg->signer);
+	if (issued != 0 && (msg->type == SCEP_MSG_RENEWALREQ || !scep_http_self_signed(msg->signer)))
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_MESSAGE_CHECK,
+				      issued == -EKEYEXPIRED ? "the signer certificate has expired"
+							     : "the signer is not a certificate of this CA");
+	if (issued != 0 && !msg->signer_has_csr_key)
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
+				      "the signer certificate does not hold the request's key");
+	/* The same request again (a retry, a replay): the same certificate, no second one. */
+	if (issuer_find_transaction_cert(sh->issuer, msg->txid, msg->csr, &cert) == 0) {
+		log_info("SCEP transaction %s: answered again with its certificate", msg->txid);
+		r = scep_http_success(sh, req, msg, cert);
+		X509_free(cert);
+		return r;
+	}
+	if (issued != 0 && sh->cfg->scep.approval == CONFIG_APPROVAL_MANUAL)
+		return scep_http_manual(sh, req, msg);
+	if (issued != 0 && (r = scep_http_authorize(sh, msg, &owner, &refusal)) != 0)
+		return r > 0 ? scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, refusal) : r;
+	r = scep_http_issue(sh, req, msg, msg->csr, owner, false);
+	free(owner);
+	return r;
+}
+
+/* CertPoll: the operator's decision on this transaction, or its certificate. */
+static int
+scep_http_poll(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
+{
+	struct store_pending *p = NULL;
+	X509 *cert = NULL;
+	int r;
+
+	if (issuer_find_transaction_cert(sh->issuer, msg->txid, NULL, &cert) == 0) {
+		r = scep_http_success(sh, req, msg, cert);
+		X509_free(cert);
+		return r;
+	}
+	if ((r = issuer_get_pending(sh->issuer, msg->txid, &p)) == -ENOENT)
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
+				      "no request with this transactionID");
+	if (r < 0)
+		return http_reply_text(req, 503, "the certificate store is unavailable");
+	r = scep_http_decided(sh, req, msg, p);
+	store_pending_free(p);
 	return r;
 }
 
@@ -359,9 +496,7 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 	case SCEP_MSG_GETCERT:
 		return scep_http_get_cert(sh, req, msg);
 	case SCEP_MSG_CERTPOLL:
-		/* XXX: pending requests land with the store's pending API. */
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
-				      "no pending request with this transactionID");
+		return scep_http_poll(sh, req, msg);
 	default:
 		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, "unsupported messageType");
 	}

@@ -32,6 +32,7 @@ struct issuer_request {
 	const char *requester;      /* client address */
 	const char *remote_user;    /* token name or challenge owner; NULL when none */
 	const char *transaction_id; /* SCEP transactionID; NULL for /csr */
+	bool approved_pending;      /* record it as the issuance of this approved request */
 };
 
 enum issuer_status {
@@ -89,6 +90,29 @@ int issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_
  * on record; -EIO store failure.
  */
 int issuer_check_issued(struct issuer *is, X509 *cert);
+
+/*
+ * A certificate already recorded for this SCEP transaction whose public key is the
+ * request's (any, for csr NULL): a replayed or repeated request gets it again
+ * instead of a new one.
+ * 0 and the certificate, -ENOENT, -EIO.
+ */
+int issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, X509_REQ *csr,
+				 X509 **ret_cert);
+
+/*
+ * Uses up the one-time challenge (compared by its SHA-256, atomically, across all
+ * workers): 0 and its owner (malloc'ed, may be NULL), -ENOENT unknown, -EALREADY used,
+ * -ETIME expired, -EIO.
+ */
+int issuer_consume_challenge(struct issuer *is, const char *challenge, const char *used_by,
+			     char **ret_owner);
+
+/* Manual approval: the state of a transaction, and adding a new pending request. */
+int issuer_get_pending(struct issuer *is, const char *transaction_id,
+		       struct store_pending **ret_pending);
+int issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr,
+		       X509 *signer, const char *requester);
 
 /* The recorded certificate with this serial: 0, -ENOENT, -EIO. */
 int issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert);
