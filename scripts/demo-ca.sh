@@ -158,7 +158,7 @@ CN = scepd demo CA
 
 [v3_ca]
 basicConstraints = critical, CA:TRUE
-keyUsage = critical, keyCertSign, cRLSign
+keyUsage = critical, keyCertSign, cRLSign, digitalSignature, keyEncipherment
 subjectKeyIdentifier = hash
 EOF
 export OPENSSL_CONF="$work/openssl.cnf"

@@ -8,5 +8,13 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 "$top/scripts/demo-ca.sh" "$top/demo"
 export SOFTHSM2_CONF=$top/demo/softhsm2.conf
 "$top/build/scepd" -c "$top/demo/scepd.conf" -t
-echo "scepd: serving the demo CA on http://127.0.0.1:8080 (try: curl http://127.0.0.1:8080/healthz)" >&2
+cat >&2 <<EOF
+scepd: serving the demo CA on http://127.0.0.1:8080. Try, from another terminal:
+  curl http://127.0.0.1:8080/healthz
+  openssl req -new -newkey rsa:2048 -nodes -keyout host.key -subj /CN=host.example -out host.csr
+  curl --data-binary @host.csr http://127.0.0.1:8080/csr > host.pem
+  mkdir -p client && scepclient -server-url http://127.0.0.1:8080/scep \\
+      -private-key client/key.pem -certificate client/cert.pem -cn demo-device
+  openssl verify -CAfile demo/ca.pem host.pem client/cert.pem
+EOF
 exec "$top/build/scepd" -c "$top/demo/scepd.conf" -f
