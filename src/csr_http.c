@@ -19,10 +19,10 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
-#include <openssl/pkcs7.h>
 
 #include "scepd/csr_body.h"
 #include "scepd/log.h"
+#include "scepd/scep_msg.h"
 
 #define CSR_HTTP_TOKEN_NAME_MAX 128
 
@@ -209,22 +209,21 @@ csr_http_format(const char *accept)
 	return CSR_HTTP_PEM;
 }
 
+/* The certificate, then the CA chain, as a certs-only PKCS#7 (the same as GetCACert's). */
 static int
-csr_http_pkcs7(X509 *cert, STACK_OF(X509) *chain, unsigned char **ret_der, int *ret_len)
+csr_http_pkcs7(X509 *cert, STACK_OF(X509) *chain, unsigned char **ret_der, size_t *ret_len)
 {
-	PKCS7 *p7;
+	STACK_OF(X509) *certs;
 	int r = -ENOMEM;
 
-	if ((p7 = PKCS7_new()) == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed) ||
-	    !PKCS7_content_new(p7, NID_pkcs7_data) || !PKCS7_add_certificate(p7, cert))
+	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, cert))
 		goto out;
 	for (int i = 0; i < sk_X509_num(chain); i++)
-		if (!PKCS7_add_certificate(p7, sk_X509_value(chain, i)))
+		if (!sk_X509_push(certs, sk_X509_value(chain, i)))
 			goto out;
-	if ((*ret_len = i2d_PKCS7(p7, ret_der)) > 0)
-		r = 0;
+	r = scep_msg_certs_only(certs, ret_der, ret_len);
 out:
-	PKCS7_free(p7);
+	sk_X509_free(certs); /* borrowed certificates */
 	return r;
 }
 
@@ -232,7 +231,8 @@ static int
 csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 {
 	enum csr_http_format format = csr_http_format(http_request_header(req, "Accept"));
-	unsigned char *der = NULL;
+	unsigned char *der = NULL, *p7 = NULL;
+	size_t p7_len = 0;
 	char *pem = NULL;
 	BIO *bio = NULL;
 	long pem_len;
@@ -244,8 +244,8 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 			r = http_reply(req, 200, "application/pkix-cert", der, (size_t)len);
 		break;
 	case CSR_HTTP_PKCS7:
-		if ((r = csr_http_pkcs7(cert, issuer_get0_chain(c->issuer), &der, &len)) == 0)
-			r = http_reply(req, 200, "application/pkcs7-mime", der, (size_t)len);
+		if ((r = csr_http_pkcs7(cert, issuer_get0_chain(c->issuer), &p7, &p7_len)) == 0)
+			r = http_reply(req, 200, "application/pkcs7-mime", p7, p7_len);
 		break;
 	case CSR_HTTP_PEM:
 		if ((bio = BIO_new(BIO_s_mem())) != NULL && PEM_write_bio_X509(bio, cert) &&
@@ -254,6 +254,7 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 		break;
 	}
 	OPENSSL_free(der);
+	free(p7);
 	BIO_free(bio);
 	return r;
 }
