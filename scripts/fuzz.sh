@@ -17,10 +17,12 @@ export UBSAN_OPTIONS=halt_on_error=1
 declare -A sources=(
 	[config]="src/config.c"
 	[csr]="src/csr_body.c src/signer.c src/policy.c src/config.c"
+	[scep_msg]="src/scep_msg.c tests/tools/scep_build.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
 	[csr]="$(pkg-config --libs libconfig libcrypto)"
+	[scep_msg]="$(pkg-config --libs libcrypto)"
 )
 for parser in "${!sources[@]}"; do
 	srcs=()
