@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# SCEP with the project's own client (tests/tools/scep_client) for what real clients
+# don't cover: every cipher x digest x GET/POST, Apple's unescaped base64 and Cisco's
+# line breaks, renewal, a PKCSReq signed by an issued certificate, GetCert, GetCRL,
+# every messageType 0..255, and broken messages: each gets a signed FAILURE or a 400,
+# never a certificate it should not, never a 5xx.
+. "$(dirname "$0")/lib.sh"
+[[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
+
+PORT=$(free_port)
+url=http://127.0.0.1:$PORT/scep
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pem" \
+	-subj "/CN=scepd SCEP test CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
+write_config "$TMP/scepd.conf" "workers = 2;"
+printf 'open-sesame' >"$TMP/challenge"
+cat >>"$TMP/scepd.conf" <<CONF
+scep: { challenge = { mode = "static"; secret = "file:$TMP/challenge"; }; };
+CONF
+start_scepd "$TMP/scepd.conf"
+curl -sf -o "$TMP/ca.bin" "$url?operation=GetCACert" || fail "GetCACert"
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key" 2>/dev/null
+
+n=0
+# scep NAME METHOD FORMAT [request options...]: sends one message; $TMP/NAME.rep, and
+# the reply's verdict in VERDICT ("SUCCESS", "FAILURE badRequest", "HTTP 400" ...).
+scep() {
+	local name=$1 method=$2 format=$3 code
+	shift 3
+	n=$((n + 1))
+	"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/$name.st" --out "$TMP/$name.msg" \
+		--format "$format" --txid "t$n-$name" "$@" 2>"$TMP/$name.err" ||
+		fail "$name: scep_client request: $(cat "$TMP/$name.err")"
+	if [[ $method == POST ]]; then
+		code=$(curl -s -o "$TMP/$name.rep" -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
+			--data-binary @"$TMP/$name.msg" "$url?operation=PKIOperation")
+	else
+		code=$(curl -s -o "$TMP/$name.rep" -w '%{http_code}' \
+			"$url?operation=PKIOperation&message=$(cat "$TMP/$name.msg")")
+	fi
+	[[ $code == 200 ]] || { VERDICT="HTTP $code"; return 0; }
+	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
+		--out "$TMP/$name.pem" 2>/dev/null) || true
+}
+
+certs() {
+	sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates"
+}
+
+for cipher in des3 aes128 aes256 des; do
+	for digest in sha1 sha256 sha512; do
+		for method in POST GET; do
+			format=der
+			[[ $method == GET ]] && format=b64
+			name=$cipher-$digest-$method
+			scep "$name" "$method" "$format" --cipher "$cipher" --digest "$digest" \
+				--key "$TMP/dev.key" --subject "/CN=$name" --challenge open-sesame
+			assert_eq SUCCESS "$VERDICT" "$name"
+			openssl verify -CAfile "$TMP/ca.pem" "$TMP/$name.pem" >/dev/null ||
+				fail "$name: certificate does not verify"
+		done
+	done
+done
+pass "DES3, AES-128, AES-256 and DES x SHA-1, SHA-256, SHA-512 x POST and GET"
+
+scep apple GET b64-raw --key "$TMP/dev.key" --subject /CN=apple --challenge open-sesame
+assert_eq SUCCESS "$VERDICT" "GET with unescaped + / ="
+scep cisco GET b64-lines --digest sha1 --cipher des3 --key "$TMP/dev.key" --subject /CN=cisco \
+	--challenge open-sesame
+assert_eq SUCCESS "$VERDICT" "GET with %0A line breaks"
+pass "Apple's raw base64 and Cisco's line breaks"
+
+before=$(certs)
+scep wrong POST der --key "$TMP/dev.key" --subject /CN=wrong --challenge nope
+assert_eq "FAILURE badRequest" "$VERDICT" "wrong challenge"
+scep none POST der --key "$TMP/dev.key" --subject /CN=none
+assert_eq "FAILURE badRequest" "$VERDICT" "no challenge"
+assert_eq "$before" "$(certs)" "certificates after refusals"
+pass "wrong and missing challenges refused, nothing issued"
+
+# Renewal: RenewalReq and a PKCSReq signed by the issued certificate, no challenge.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/new.key" 2>/dev/null
+scep renew POST der --type renewal --key "$TMP/new.key" --subject /CN=aes128-sha256-POST \
+	--signer-cert "$TMP/aes128-sha256-POST.pem" --signer-key "$TMP/dev.key"
+assert_eq SUCCESS "$VERDICT" "RenewalReq signed by an issued certificate"
+scep rekey POST der --key "$TMP/new.key" --subject /CN=rekey \
+	--signer-cert "$TMP/renew.pem" --signer-key "$TMP/new.key"
+assert_eq SUCCESS "$VERDICT" "PKCSReq signed by an issued certificate, no challenge"
+scep renew-self POST der --type renewal --key "$TMP/new.key" --subject /CN=self
+assert_eq "FAILURE badMessageCheck" "$VERDICT" "RenewalReq signed by a self-signed certificate"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/foreign.key" -out "$TMP/foreign-ca.pem" \
+	-subj "/CN=foreign CA" -days 30 2>/dev/null
+openssl req -new -key "$TMP/dev.key" -subj "/CN=foreign" -out "$TMP/foreign.csr" 2>/dev/null
+openssl x509 -req -in "$TMP/foreign.csr" -CA "$TMP/foreign-ca.pem" -CAkey "$TMP/foreign.key" \
+	-CAcreateserial -days 30 -out "$TMP/foreign.pem" 2>/dev/null
+scep foreign POST der --type renewal --key "$TMP/new.key" --subject /CN=foreign \
+	--signer-cert "$TMP/foreign.pem" --signer-key "$TMP/dev.key"
+assert_eq "FAILURE badMessageCheck" "$VERDICT" "RenewalReq signed by a foreign certificate"
+pass "renewal: RenewalReq and re-keying PKCSReq by an issued certificate; self-signed and foreign signers refused"
+
+# A repeated transaction gets the same certificate, not a second one.
+before=$(certs)
+"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/rep.st" --out "$TMP/rep.msg" \
+	--key "$TMP/dev.key" --subject /CN=replay --challenge open-sesame --txid replay-1
+for i in 1 2; do
+	curl -s -o "$TMP/rep$i.der" --data-binary @"$TMP/rep.msg" "$url?operation=PKIOperation"
+	assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/rep$i.der" --state "$TMP/rep.st" \
+		--out "$TMP/rep$i.pem" 2>/dev/null)" "replay $i"
+done
+cmp "$TMP/rep1.pem" "$TMP/rep2.pem" || fail "a replayed message got another certificate"
+assert_eq $((before + 1)) "$(certs)" "certificates after a replay"
+pass "a replayed pkiMessage gets the same certificate, no second one"
+
+# GetCert, GetCRL.
+serial=$(openssl x509 -in "$TMP/rekey.pem" -noout -serial | cut -d= -f2)
+scep getcert POST der --type getcert --serial "$serial" --key "$TMP/dev.key"
+assert_eq SUCCESS "$VERDICT" "GetCert of an issued serial"
+cmp <(openssl x509 -in "$TMP/getcert.pem" -outform DER) <(openssl x509 -in "$TMP/rekey.pem" -outform DER) ||
+	fail "GetCert returned another certificate"
+scep getcert-unknown POST der --type getcert --serial 0123456789 --key "$TMP/dev.key"
+assert_eq "FAILURE badCertId" "$VERDICT" "GetCert of an unknown serial"
+scep getcrl POST der --type getcrl --serial "$serial" --key "$TMP/dev.key"
+assert_eq "HTTP 400" "$VERDICT" "GetCRL without crl_url"
+pass "GetCert (known and unknown serial), GetCRL without crl_url"
+
+# Every messageType: only the five of RFC 8894 get anything but badRequest.
+before=$(certs)
+for type in $(seq 0 255); do
+	case $type in 17 | 19 | 20 | 21 | 22) continue ;; esac
+	scep "type$type" POST der --type "$type" --key "$TMP/dev.key" --subject "/CN=t$type" \
+		--challenge open-sesame
+	assert_eq "FAILURE badRequest" "$VERDICT" "messageType $type"
+done
+assert_eq "$before" "$(certs)" "certificates after 251 unsupported messageTypes"
+pass "messageTypes 0..255 other than 17, 19-22: FAILURE badRequest, nothing issued"
+
+# Broken messages: a uniform badMessageCheck, nothing issued.
+for what in bad-signature corrupt-key corrupt-iv corrupt-content corrupt-padding; do
+	scep "break-$what" POST der --break "$what" --key "$TMP/dev.key" --subject /CN=broken \
+		--challenge open-sesame
+	assert_eq "FAILURE badMessageCheck" "$VERDICT" "$what"
+done
+scep md5 POST der --digest md5 --key "$TMP/dev.key" --subject /CN=md5 --challenge open-sesame
+assert_eq "FAILURE badAlg" "$VERDICT" "MD5"
+assert_eq "$before" "$(certs)" "certificates after broken messages"
+assert_eq 0 "$(request_loop /healthz 5)" "requests after the broken messages"
+! grep -qE "killed by signal|exited with status [^0]" "$TMP/scepd.log" || fail "a worker died"
+pass "broken signature, key, IV, content and padding: badMessageCheck; MD5: badAlg"
