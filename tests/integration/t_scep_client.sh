@@ -146,3 +146,59 @@ assert_eq "$before" "$(certs)" "certificates after broken messages"
 assert_eq 0 "$(request_loop /healthz 5)" "requests after the broken messages"
 ! grep -qE "killed by signal|exited with status [^0]" "$TMP/scepd.log" || fail "a worker died"
 pass "broken signature, key, IV, content and padding: badMessageCheck; MD5: badAlg"
+
+# Without an RA, unusual settings: a next CA, a CRL URL, manual approval.
+kill -TERM "$SCEPD_PID"
+wait_exit "$SCEPD_PID" 5 || fail "did not stop"
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/next.key" -out "$TMP/next.pem" \
+	-subj "/CN=scepd next CA" -days 60 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
+sed -i "s|^\tkey = \"\(.*\)\";|\tkey = \"\1\";\n\tnext_certificate = \"$TMP/next.pem\";|" "$TMP/scepd.conf"
+sed -i 's|^scep: {.*|scep: { approval = "manual"; crl_url = "http://crl.example/ca.crl"; };|' "$TMP/scepd.conf"
+start_scepd "$TMP/scepd.conf"
+
+curl -s "$url?operation=GetCACaps" | grep -qx "GetNextCACert" || fail "GetNextCACert not offered"
+curl -s -D "$TMP/h" -o "$TMP/next.p7" "$url?operation=GetNextCACert"
+grep -qx $'Content-Type: application/x-x509-next-ca-cert\r' "$TMP/h" || fail "GetNextCACert type"
+"$SCEP_CLIENT" nextca --in "$TMP/next.p7" --ca "$TMP/ca.bin" --out "$TMP/next-got.pem" ||
+	fail "GetNextCACert answer does not verify with the current CA"
+cmp <(openssl x509 -in "$TMP/next-got.pem" -outform DER) <(openssl x509 -in "$TMP/next.pem" -outform DER) ||
+	fail "GetNextCACert carries another certificate"
+pass "GetNextCACert: offered, signed by the current CA, carries the next CA"
+
+scep crl POST der --type getcrl --serial 01 --key "$TMP/dev.key"
+assert_eq "HTTP 302" "$VERDICT" "GetCRL with crl_url"
+curl -s -D "$TMP/h" -o /dev/null --data-binary @"$TMP/crl.msg" "$url?operation=PKIOperation"
+grep -qx $'Location: http://crl.example/ca.crl\r' "$TMP/h" || fail "GetCRL Location: $(cat "$TMP/h")"
+assert_eq 200 "$(curl -s --http1.0 -o /dev/null -w '%{http_code}' "$url?operation=GetCACaps")" "HTTP/1.0"
+pass "GetCRL redirects to crl_url; HTTP/1.0 clients are served"
+
+# Manual approval with CertPoll: PENDING, again PENDING, approve, CertPoll SUCCESS.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/poll.key" 2>/dev/null
+"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/p1.st" --out "$TMP/p1.msg" \
+	--key "$TMP/poll.key" --subject /CN=polled --txid poll-tx
+for i in 1 2; do
+	curl -s -o "$TMP/p1.rep" --data-binary @"$TMP/p1.msg" "$url?operation=PKIOperation"
+	rc=0
+	"$SCEP_CLIENT" reply --in "$TMP/p1.rep" --state "$TMP/p1.st" >/dev/null 2>&1 || rc=$?
+	assert_eq 3 "$rc" "PKCSReq #$i under manual approval (3 = PENDING)"
+done
+assert_eq 1 "$("$SCEPCTL_BIN" -c "$TMP/scepd.conf" pending | grep -c poll-tx)" "pending rows for the transaction"
+"$SCEPCTL_BIN" -c "$TMP/scepd.conf" approve poll-tx || fail "approve"
+"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/p2.st" --out "$TMP/p2.msg" \
+	--type poll --key "$TMP/poll.key" --subject /CN=polled --txid poll-tx
+curl -s -o "$TMP/p2.rep" --data-binary @"$TMP/p2.msg" "$url?operation=PKIOperation"
+assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/p2.rep" --state "$TMP/p2.st" --out "$TMP/polled.pem" 2>/dev/null)" \
+	"CertPoll after approve"
+openssl verify -CAfile "$TMP/ca.pem" "$TMP/polled.pem" >/dev/null || fail "does not verify"
+"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/p3.st" --out "$TMP/p3.msg" \
+	--type poll --key "$TMP/poll.key" --subject /CN=nobody --txid unknown-tx
+curl -s -o "$TMP/p3.rep" --data-binary @"$TMP/p3.msg" "$url?operation=PKIOperation"
+assert_eq "FAILURE badCertId" "$("$SCEP_CLIENT" reply --in "$TMP/p3.rep" --state "$TMP/p3.st" 2>/dev/null)" \
+	"CertPoll of an unknown transaction"
+pass "manual approval: PENDING twice (one pending row), approve, CertPoll SUCCESS; unknown: badCertId"
+
+# A PKCSReq whose envelope holds no certificate request.
+printf 'not a CSR' >"$TMP/junk"
+scep nocsr POST der --content "$TMP/junk" --key "$TMP/dev.key" --subject /CN=x
+assert_eq "FAILURE badMessageCheck" "$VERDICT" "an envelope without a CSR"
+pass "an envelope without a CSR: badMessageCheck"
