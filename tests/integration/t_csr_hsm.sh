@@ -73,3 +73,40 @@ code=$(curl -s -o "$TMP/back.pem" -w '%{http_code}' --data-binary @"$TMP/req.csr
 assert_eq 200 "$code" "POST /csr after the token came back"
 openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/back.pem" >/dev/null || fail "does not verify"
 pass "token back: serving again without a restart"
+
+# SCEP with the RA key on the token: the same token key serves as CA and RA.
+kill -TERM "$SCEPD_PID"
+wait_exit "$SCEPD_PID" 5 || fail "did not stop"
+# The RA certificate: the CA's own token key, certified by the CA as a non-CA
+# certificate for signing and key encipherment (what clients look for in an RA).
+printf 'keyUsage = critical, digitalSignature, keyEncipherment\n' >"$TMP/ra.ext"
+OPENSSL_CONF=$HSM_DIR/openssl.cnf PKCS11_MODULE_PATH=$HSM_MODULE \
+	openssl req -new -config "$HSM_DIR/openssl.cnf" -engine pkcs11 -keyform engine \
+	-key "$(token_key_uri rsa-ca)" -passin "file:$HSM_DIR/pin" -subj "/CN=scepd token RA" \
+	-out "$TMP/ra.csr" >"$TMP/ra.out" 2>&1 || fail "RA request: $(cat "$TMP/ra.out")"
+OPENSSL_CONF=$HSM_DIR/openssl.cnf PKCS11_MODULE_PATH=$HSM_MODULE \
+	openssl x509 -req -in "$TMP/ra.csr" -CA "$HSM_DIR/rsa-ca.pem" -engine pkcs11 \
+	-CAkeyform engine -CAkey "$(token_key_uri rsa-ca)" -passin "file:$HSM_DIR/pin" \
+	-set_serial 0x5ca1ab1e -days 30 -extfile "$TMP/ra.ext" -out "$TMP/ra.pem" \
+	>"$TMP/ra.out" 2>&1 || fail "RA certificate: $(cat "$TMP/ra.out")"
+token_config rsa-ca 1
+cat >>"$TMP/scepd.conf" <<CONF
+scep: { ra = { certificate = "$TMP/ra.pem"; key = "$(token_key_uri rsa-ca)"; }; };
+CONF
+"$SCEPD_BIN" -c "$TMP/scepd.conf" -t >/dev/null || fail "scepd -t refuses a token RA"
+start_scepd "$TMP/scepd.conf"
+if [[ -x "${SCEP_CLIENT:-}" ]]; then
+	curl -sf -o "$TMP/ca.bin" "http://127.0.0.1:$PORT/scep?operation=GetCACert" || fail "GetCACert"
+	for cipher in des3 aes128 aes256; do
+		"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/$cipher.st" \
+			--out "$TMP/$cipher.msg" --cipher "$cipher" --subject "/CN=ra-$cipher" \
+			--key "$TMP/$cipher.key" --txid "ra-$cipher"
+		curl -s -o "$TMP/$cipher.rep" --data-binary @"$TMP/$cipher.msg" \
+			"http://127.0.0.1:$PORT/scep?operation=PKIOperation"
+		assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/$cipher.rep" --state "$TMP/$cipher.st" \
+			--out "$TMP/ra-$cipher.pem" 2>/dev/null)" "SCEP $cipher with the token RA"
+		openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/ra-$cipher.pem" >/dev/null ||
+			fail "$cipher: does not verify"
+	done
+	pass "SCEP: one token key as CA and RA decrypts DES3/AES-128/AES-256 and signs the replies"
+fi
