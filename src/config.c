@@ -1261,10 +1261,11 @@ config_check_san_set(struct config_ctx *ctx, const config_setting_t *at, const c
 	/* The policy can only make text types from a set value; refuse the rest here. */
 	for (size_t k = 0; k < sizeof(structured) / sizeof(structured[0]); k++)
 		if (strcmp(pairs->v[i].name, structured[k]) == 0)
-			return config_error(ctx, at, setting,
-					    "cannot set %s from text (rfc822Name, dNSName, "
-					    "uniformResourceIdentifier, iPAddress, registeredID can be set)",
-					    pairs->v[i].name);
+			return config_error(
+				ctx, at, setting,
+				"cannot set %s from text (rfc822Name, dNSName, "
+				"uniformResourceIdentifier, iPAddress, registeredID can be set)",
+				pairs->v[i].name);
 	return config_check_set_value(ctx, at, setting, pairs->v[i].value);
 }
 

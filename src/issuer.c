@@ -38,7 +38,7 @@ struct issuer {
 	STACK_OF(X509) *ra_chain;
 	X509 *ca_next;
 	X509 *ra_next;
-	char unhealthy[256];   /* "" when healthy */
+	char unhealthy[256]; /* "" when healthy */
 };
 
 /* Names and numbers of a certificate, as the store and the audit record want them. */
@@ -281,8 +281,7 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
-	r = add(is->store,
-			   &(struct store_cert){
+	r = add(is->store, &(struct store_cert){
 				   .serial = text->serial,
 				   .subject = text->subject,
 				   .sans = text->sans,
@@ -471,8 +470,8 @@ out:
 }
 
 int
-issuer_scep_certrep(struct issuer *is, const struct scep_msg *req,
-		    const struct scep_certrep *rep, unsigned char **ret_der, size_t *ret_len)
+issuer_scep_certrep(struct issuer *is, const struct scep_msg *req, const struct scep_certrep *rep,
+		    unsigned char **ret_der, size_t *ret_len)
 {
 	X509 *ra_cert;
 	EVP_PKEY *ra_key;

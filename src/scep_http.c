@@ -235,11 +235,12 @@ static int
 scep_http_success(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
 		  X509 *cert)
 {
-	return scep_http_reply_pki(sh, req, msg,
-				   &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
-							   .fail = SCEP_FAIL_NONE,
-							   .cert = cert,
-							   .chain = issuer_get0_chain(sh->issuer) });
+	return scep_http_reply_pki(
+		sh, req, msg,
+		&(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
+					.fail = SCEP_FAIL_NONE,
+					.cert = cert,
+					.chain = issuer_get0_chain(sh->issuer) });
 }
 
 /* The reply for a request the operator has yet to decide on. */
@@ -256,9 +257,9 @@ scep_http_pending(struct scep_http *sh, struct http_request *req, const struct s
 	 */
 	if ((r = http_add_header(req, "Connection", "close")) < 0)
 		return r;
-	return scep_http_reply_pki(sh, req, msg,
-				   &(struct scep_certrep){ .status = SCEP_STATUS_PENDING,
-							   .fail = SCEP_FAIL_NONE });
+	return scep_http_reply_pki(
+		sh, req, msg,
+		&(struct scep_certrep){ .status = SCEP_STATUS_PENDING, .fail = SCEP_FAIL_NONE });
 }
 
 /*
@@ -404,10 +405,12 @@ scep_http_enrol(struct scep_http *sh, struct http_request *req, const struct sce
 
 	/* A signer this CA issued renews without a challenge; a foreign one is refused. */
 	issued = issuer_check_issued(sh->issuer, msg->signer);
-	if (issued != 0 && (msg->type == SCEP_MSG_RENEWALREQ || !scep_http_self_signed(msg->signer)))
+	if (issued != 0 &&
+	    (msg->type == SCEP_MSG_RENEWALREQ || !scep_http_self_signed(msg->signer)))
 		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_MESSAGE_CHECK,
-				      issued == -EKEYEXPIRED ? "the signer certificate has expired"
-							     : "the signer is not a certificate of this CA");
+				      issued == -EKEYEXPIRED
+					      ? "the signer certificate has expired"
+					      : "the signer is not a certificate of this CA");
 	if (issued != 0 && !msg->signer_has_csr_key)
 		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
 				      "the signer certificate does not hold the request's key");
@@ -471,10 +474,11 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 	int r;
 
 	if (msg->fail != SCEP_FAIL_NONE)
-		return scep_http_fail(sh, req, msg, msg->fail,
-				      msg->fail == SCEP_FAIL_BAD_REQUEST
-					      ? "unsupported messageType"
-					      : "the message signature or algorithm is not acceptable");
+		return scep_http_fail(
+			sh, req, msg, msg->fail,
+			msg->fail == SCEP_FAIL_BAD_REQUEST
+				? "unsupported messageType"
+				: "the message signature or algorithm is not acceptable");
 	if (msg->type == SCEP_MSG_GETCRL) {
 		if (sh->cfg->scep.crl_url == NULL)
 			return http_reply_text(req, 400, "GetCRL is not offered here");
@@ -487,8 +491,9 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 	if (r < 0)
 		return r;
 	if (msg->fail != SCEP_FAIL_NONE)
-		return scep_http_fail(sh, req, msg, msg->fail,
-				      "the message cannot be opened or its content is not acceptable");
+		return scep_http_fail(
+			sh, req, msg, msg->fail,
+			"the message cannot be opened or its content is not acceptable");
 	switch (msg->type) {
 	case SCEP_MSG_PKCSREQ:
 	case SCEP_MSG_RENEWALREQ:
@@ -498,7 +503,8 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 	case SCEP_MSG_CERTPOLL:
 		return scep_http_poll(sh, req, msg);
 	default:
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, "unsupported messageType");
+		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
+				      "unsupported messageType");
 	}
 }
 
@@ -578,20 +584,21 @@ scep_http_options(struct scep_http *sh, struct http_request *req)
 	char wadl[1024];
 	int n;
 
-	n = snprintf(wadl, sizeof(wadl),
-		     "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
-		     "<application xmlns=\"http://wadl.dev.java.net/2009/02\">\n"
-		     " <resources base=\"%s\">\n"
-		     "  <resource path=\"\">\n"
-		     "   <method name=\"GET\"><request><param name=\"operation\" style=\"query\" "
-		     "required=\"true\"/><param name=\"message\" style=\"query\"/></request></method>\n"
-		     "   <method name=\"POST\"><request><param name=\"operation\" style=\"query\" "
-		     "required=\"true\"/><representation mediaType=\"application/x-pki-message\"/>"
-		     "</request></method>\n"
-		     "  </resource>\n"
-		     " </resources>\n"
-		     "</application>\n",
-		     location != NULL ? location : http_request_path(req));
+	n = snprintf(
+		wadl, sizeof(wadl),
+		"<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+		"<application xmlns=\"http://wadl.dev.java.net/2009/02\">\n"
+		" <resources base=\"%s\">\n"
+		"  <resource path=\"\">\n"
+		"   <method name=\"GET\"><request><param name=\"operation\" style=\"query\" "
+		"required=\"true\"/><param name=\"message\" style=\"query\"/></request></method>\n"
+		"   <method name=\"POST\"><request><param name=\"operation\" style=\"query\" "
+		"required=\"true\"/><representation mediaType=\"application/x-pki-message\"/>"
+		"</request></method>\n"
+		"  </resource>\n"
+		" </resources>\n"
+		"</application>\n",
+		location != NULL ? location : http_request_path(req));
 	if (n < 0 || (size_t)n >= sizeof(wadl))
 		return -ENAMETOOLONG;
 	return http_reply(req, 200, "application/vnd.sun.wadl+xml", wadl, (size_t)n);

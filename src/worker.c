@@ -97,7 +97,8 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 		return SCEPD_EXIT_FAILURE;
 	}
 	if (scep_msg_init() < 0)
-		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get badAlg");
+		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
+			    "badAlg");
 	if ((r = scep_http_new(cfg, w->issuer, &w->scep, &err)) < 0) {
 		log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting), err.setting,
 			  err.message);
@@ -158,9 +159,9 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 	w->routes[1] = (struct http_route){ w->cfg->csr.path, HTTP_POST, csr_http_handle, w->csr };
 	w->routes[2] = (struct http_route){ w->cfg->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
 					    scep_http_handle, w->scep };
-	w->routes[3] = (struct http_route){ SCEP_HTTP_LEGACY_PATH,
-					    HTTP_GET | HTTP_POST | HTTP_OPTIONS, scep_http_handle,
-					    w->scep };
+	w->routes[3] =
+		(struct http_route){ SCEP_HTTP_LEGACY_PATH, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
+				     scep_http_handle, w->scep };
 	w->servers = calloc(args->n_listen_fds, sizeof(*w->servers));
 	if (w->servers == NULL)
 		return -ENOMEM;

@@ -111,8 +111,8 @@ int issuer_consume_challenge(struct issuer *is, const char *challenge, const cha
 /* Manual approval: the state of a transaction, and adding a new pending request. */
 int issuer_get_pending(struct issuer *is, const char *transaction_id,
 		       struct store_pending **ret_pending);
-int issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr,
-		       X509 *signer, const char *requester);
+int issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr, X509 *signer,
+		       const char *requester);
 
 /* The recorded certificate with this serial: 0, -ENOENT, -EIO. */
 int issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert);
