@@ -11,6 +11,8 @@
 #                                  and $TMP/hsm/OBJECT.pem, a self-signed CA certificate
 #                                  made with it through the engine
 #   engine_config                  prints an engine { ... } block for scepd.conf
+# SoftHSM's library.reset_on_fork is $SCEPD_RESET_ON_FORK (default false, Debian's
+# default); ctest runs the HSM tests with both values.
 #   token_key_uri OBJECT           prints pkcs11:token=LABEL;object=OBJECT;type=private
 #
 # Also set: HSM_ENGINE_SO (the engine), HSM_MODULE (libsofthsm2.so), HSM_LABEL, HSM_PIN.
@@ -71,6 +73,7 @@ directories.tokendir = $HSM_DIR/tokens
 objectstore.backend = file
 log.level = ERROR
 slots.removable = false
+library.reset_on_fork = ${SCEPD_RESET_ON_FORK:-false}
 EOF
 	export SOFTHSM2_CONF=$HSM_DIR/softhsm2.conf
 	HSM_LABEL=$1
