@@ -7,7 +7,13 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 seconds=${1:-60}
 "$top/scripts/deps.sh"
-command -v clang >/dev/null || { echo "fuzz.sh: needs clang (apt-get install clang)" >&2; exit 1; }
+if ! command -v clang >/dev/null || ! dpkg-query -W libclang-rt-14-dev >/dev/null 2>&1; then
+	if [[ $(id -u) -ne 0 ]]; then
+		echo "fuzz.sh: needs clang; run as root: apt-get install -y clang libclang-rt-14-dev" >&2
+		exit 1
+	fi
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends clang libclang-rt-14-dev
+fi
 build=$top/build-fuzz
 mkdir -p "$build"
 cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
