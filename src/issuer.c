@@ -432,10 +432,19 @@ out:
 	return r;
 }
 
-/* The RA's certificate and key, or the CA's without an RA. Under the lock, keys loaded. */
-static void
-issuer_ra(const struct issuer *is, X509 **ret_cert, EVP_PKEY **ret_key)
+/*
+ * An RA key operation begins: takes the lock, and gives the RA's certificate and key
+ * (the CA's without an RA). -EAGAIN, lock released, when the keys are gone.
+ */
+static int
+issuer_ra_begin(struct issuer *is, X509 **ret_cert, EVP_PKEY **ret_key)
 {
+	ERR_clear_error();
+	pthread_mutex_lock(&is->lock);
+	if (is->unhealthy[0] != '\0') {
+		pthread_mutex_unlock(&is->lock);
+		return -EAGAIN;
+	}
 	if (is->keys->ra_key != NULL) {
 		*ret_cert = sk_X509_value(is->keys->ra_chain, 0);
 		*ret_key = is->keys->ra_key;
@@ -443,6 +452,20 @@ issuer_ra(const struct issuer *is, X509 **ret_cert, EVP_PKEY **ret_key)
 		*ret_cert = keys_get0_ca_cert(is->keys);
 		*ret_key = is->keys->ca_key;
 	}
+	return 0;
+}
+
+/* ... and ends: a failure caused by a lost token drops the keys and becomes -EAGAIN. */
+static int
+issuer_ra_end(struct issuer *is, int r, bool failed)
+{
+	if (failed && keys_token_lost()) {
+		issuer_lose_keys(is, "the token is gone");
+		r = -EAGAIN;
+	}
+	pthread_mutex_unlock(&is->lock);
+	ERR_clear_error();
+	return r;
 }
 
 int
@@ -450,23 +473,13 @@ issuer_scep_decrypt(struct issuer *is, struct scep_msg *msg)
 {
 	X509 *ra_cert;
 	EVP_PKEY *ra_key;
-	int r = -EAGAIN;
+	int r;
 
-	ERR_clear_error();
-	pthread_mutex_lock(&is->lock);
-	if (is->unhealthy[0] != '\0')
-		goto out;
-	issuer_ra(is, &ra_cert, &ra_key);
+	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) < 0)
+		return r;
 	r = scep_msg_decrypt(msg, ra_key);
 	/* A dead token looks like a bad envelope to the codec: tell them apart here. */
-	if (r == 0 && msg->fail == SCEP_FAIL_BAD_MESSAGE_CHECK && keys_token_lost()) {
-		issuer_lose_keys(is, "the token is gone");
-		r = -EAGAIN;
-	}
-out:
-	pthread_mutex_unlock(&is->lock);
-	ERR_clear_error();
-	return r;
+	return issuer_ra_end(is, r, r == 0 && msg->fail == SCEP_FAIL_BAD_MESSAGE_CHECK);
 }
 
 int
@@ -475,22 +488,12 @@ issuer_scep_certrep(struct issuer *is, const struct scep_msg *req, const struct 
 {
 	X509 *ra_cert;
 	EVP_PKEY *ra_key;
-	int r = -EAGAIN;
+	int r;
 
-	ERR_clear_error();
-	pthread_mutex_lock(&is->lock);
-	if (is->unhealthy[0] != '\0')
-		goto out;
-	issuer_ra(is, &ra_cert, &ra_key);
+	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) < 0)
+		return r;
 	r = scep_msg_certrep(req, rep, ra_cert, ra_key, ret_der, ret_len);
-	if (r == -EIO && keys_token_lost()) {
-		issuer_lose_keys(is, "the token is gone");
-		r = -EAGAIN;
-	}
-out:
-	pthread_mutex_unlock(&is->lock);
-	ERR_clear_error();
-	return r;
+	return issuer_ra_end(is, r, r == -EIO);
 }
 
 int
@@ -499,31 +502,20 @@ issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len)
 	STACK_OF(X509) *certs = NULL;
 	X509 *ra_cert;
 	EVP_PKEY *ra_key;
-	int r = -EAGAIN;
+	int r;
 
-	ERR_clear_error();
-	pthread_mutex_lock(&is->lock);
-	if (is->unhealthy[0] != '\0')
-		goto out;
-	if (is->ca_next == NULL) {
-		r = -ENOENT;
-		goto out;
-	}
+	if (is->ca_next == NULL)
+		return -ENOENT;
 	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, is->ca_next) ||
 	    (is->ra_next != NULL && !sk_X509_push(certs, is->ra_next))) {
-		r = -ENOMEM;
-		goto out;
+		sk_X509_free(certs);
+		return -ENOMEM;
 	}
-	issuer_ra(is, &ra_cert, &ra_key);
-	r = scep_msg_next_ca(certs, ra_cert, ra_key, ret_der, ret_len);
-	if (r == -EIO && keys_token_lost()) {
-		issuer_lose_keys(is, "the token is gone");
-		r = -EAGAIN;
+	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) == 0) {
+		r = scep_msg_next_ca(certs, ra_cert, ra_key, ret_der, ret_len);
+		r = issuer_ra_end(is, r, r == -EIO);
 	}
-out:
 	sk_X509_free(certs); /* borrowed certificates */
-	pthread_mutex_unlock(&is->lock);
-	ERR_clear_error();
 	return r;
 }
 
