@@ -221,14 +221,14 @@ out:
 
 /* The RFC 2253 form: "CN=device 1,O=Example". */
 static int
-issuer_subject_text(X509 *cert, char **ret_subject)
+issuer_name_text(const X509_NAME *name, char **ret_subject)
 {
 	BIO *bio;
 	int r = -ENOMEM;
 
 	if ((bio = BIO_new(BIO_s_mem())) == NULL)
 		return -ENOMEM;
-	if (X509_NAME_print_ex(bio, X509_get_subject_name(cert), 0, XN_FLAG_RFC2253) >= 0)
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0)
 		r = issuer_bio_strdup(bio, ret_subject);
 	BIO_free(bio);
 	return r;
@@ -247,7 +247,7 @@ issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 		goto out;
 	/* BN_bn2hex pads to whole bytes; the store keeps serials without leading zeros. */
 	snprintf(t.serial, sizeof(t.serial), "%s", hex + (hex[0] == '0' && hex[1] != '\0'));
-	if ((r = issuer_subject_text(cert, &t.subject)) < 0 ||
+	if ((r = issuer_name_text(X509_get_subject_name(cert), &t.subject)) < 0 ||
 	    (r = issuer_sans_text(cert, &t.sans)) < 0)
 		goto out;
 	*ret = t;
@@ -321,6 +321,28 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 	});
 }
 
+/*
+ * The record before the key is used: with the one after it (issued, or why not), a
+ * crash or a hung token in between shows in the log.
+ */
+static void
+issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
+		     const struct policy_decision *d)
+{
+	char *subject = NULL;
+
+	(void)issuer_name_text(d->subject, &subject);
+	log_audit(&(struct log_audit){
+		.result = "signing",
+		.endpoint = req->endpoint,
+		.client = req->requester,
+		.subject = subject,
+		.transaction_id = req->transaction_id,
+		.key = is->cfg->ca.key,
+	});
+	free(subject);
+}
+
 /* Sign and record, drawing a new serial when the store already has one. */
 static int
 issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
@@ -331,6 +353,7 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 	X509 *cert = NULL;
 	int r = 0;
 
+	issuer_audit_signing(is, req, d);
 	for (int i = 0; i < ISSUER_SERIAL_TRIES; i++) {
 		issuer_cert_text_clear(ret_text);
 		X509_free(cert);

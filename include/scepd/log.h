@@ -39,7 +39,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 
 /* One record per issuance decision. NULL fields are left out. */
 struct log_audit {
-	const char *result;   /* "issued", "denied", "bad-request", "unavailable" */
+	const char *result;   /* "signing" (before the key is used), "issued", "denied", ... */
 	const char *endpoint; /* "csr", "scep" */
 	const char *client;
 	const char *serial;

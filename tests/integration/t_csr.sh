@@ -49,6 +49,8 @@ sqlite3 "$TMP/scepd.db" "SELECT hex(der) FROM certificates WHERE serial = '$seri
 	xxd -r -p | cmp - <(openssl x509 -in "$TMP/host.pem" -outform DER) || fail "stored DER differs"
 grep -q "audit: result=issued endpoint=csr client=127.0.0.1 serial=$serial" "$TMP/scepd.log" ||
 	fail "no audit record for $serial"
+grep -q 'audit: result=signing endpoint=csr client=127.0.0.1 subject="O=Example,CN=host.example"' \
+	"$TMP/scepd.log" || fail "no audit record before signing"
 pass "PEM request: certificate verifies, subject, SANs, extensions, validity, store, audit"
 
 # DER in (application/pkcs10), DER out; base64 in, PKCS#7 out.
