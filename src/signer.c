@@ -98,6 +98,7 @@ struct signer {
 	char *serial_file;
 	struct signer_ext *ext;
 	size_t n_ext;
+	bool may_issue_ca; /* ca.extensions says basicConstraints CA:TRUE */
 };
 
 void
@@ -223,6 +224,11 @@ signer_new(const struct config_ca *ca, EVP_PKEY *key, X509 *ca_cert, struct sign
 	}
 	if ((r = signer_ext_prepare(s, &ca->extensions)) < 0)
 		goto out;
+	for (size_t i = 0; i < ca->extensions.n; i++)
+		if (strcmp(ca->extensions.v[i].name, "basicConstraints") == 0 &&
+		    ca->extensions.v[i].value != NULL &&
+		    strcasestr(ca->extensions.v[i].value, "CA:TRUE") != NULL)
+			s->may_issue_ca = true;
 	*ret = s;
 	s = NULL; /* the caller owns it now */
 	r = 0;
@@ -599,6 +605,24 @@ out:
 	return r;
 }
 
+/*
+ * What was signed is what the profile says: the configured validity, and no CA
+ * certificate unless ca.extensions asks for one. A signer bug or a tampered request
+ * path must not hand out a certificate the operator never configured.
+ */
+static int
+signer_check_profile(const struct signer *s, X509 *cert)
+{
+	int days = 0, secs = 0;
+
+	if (!ASN1_TIME_diff(&days, &secs, X509_get0_notBefore(cert), X509_get0_notAfter(cert)) ||
+	    days != s->days || secs != 0)
+		return -EIO;
+	if (!s->may_issue_ca && X509_check_ca(cert) != 0)
+		return -EIO;
+	return 0;
+}
+
 int
 signer_issue(struct signer *s, const struct issue_req *req, X509 **ret_cert)
 {
@@ -634,7 +658,8 @@ signer_issue(struct signer *s, const struct issue_req *req, X509 **ret_cert)
 		goto out;
 	}
 	/* A faulty token must not hand out a certificate that does not verify. */
-	if (X509_verify(cert, X509_get0_pubkey(s->ca_cert)) != 1) {
+	if (X509_verify(cert, X509_get0_pubkey(s->ca_cert)) != 1 ||
+	    (r = signer_check_profile(s, cert)) < 0) {
 		r = -EIO;
 		goto out;
 	}

@@ -411,6 +411,41 @@ test_issue_plain(void **state)
 	signer_free(s);
 }
 
+/* The profile check: a CA certificate only when ca.extensions asks for one. */
+static void
+test_issue_profile_ca(void **state)
+{
+	struct test_state *t = *state;
+	struct config_ca cfg = test_config("sha256", CONFIG_SERIAL_RANDOM, NULL);
+	struct config_pair ca_true = { "basicConstraints", "critical,CA:TRUE", 1 };
+	struct config_pair cert_sign = { "keyUsage", "critical,keyCertSign", 1 };
+	X509_REQ *csr = test_make_csr(t->leaf_key, "profile", NULL);
+	struct signer *s = NULL;
+	X509 *cert = NULL;
+
+	cfg.extensions.v = &ca_true;
+	cfg.extensions.n = 1;
+	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	cert = test_issue(s, csr, NULL);
+	assert_int_equal(X509_check_ca(cert), 1);
+	X509_free(cert);
+	signer_free(s);
+
+	/* keyCertSign makes a CA certificate too; not asked for: refused after signing. */
+	cfg.extensions.v = &cert_sign;
+	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	cert = NULL;
+	assert_int_equal(
+		signer_issue(s,
+			     &(struct issue_req){ .csr = csr,
+						  .subject = X509_REQ_get_subject_name(csr) },
+			     &cert),
+		-EIO);
+	assert_null(cert);
+	X509_REQ_free(csr);
+	signer_free(s);
+}
+
 /* The policy's SAN replaces the one of ca.extensions in its place; critical if no subject. */
 static void
 test_issue_san(void **state)
@@ -1001,6 +1036,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_issue_cases),
 		cmocka_unit_test(test_issue_plain),
+		cmocka_unit_test(test_issue_profile_ca),
 		cmocka_unit_test(test_issue_san),
 		cmocka_unit_test(test_issue_extension_needs_request),
 		cmocka_unit_test(test_new_cases),
