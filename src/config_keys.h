@@ -49,6 +49,8 @@
 	  server.request_timeout) \
 	X("server.max_connections",        INT,         NONE,     "1024", 1, 65536, \
 	  server.max_connections) \
+	X("server.max_connections_per_ip", INT,         NONE,     "0", 0, 65536, \
+	  server.max_connections_per_ip) \
 	X("server.drain_timeout",          INT,         NONE,     "10", 1, 3600, \
 	  server.drain_timeout) \
 	X("server.user",                   STRING,      NONE,     NULL, 0, 0, \

@@ -412,7 +412,8 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
 		http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
 		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)limits->max_connections, MHD_OPTION_CONNECTION_TIMEOUT,
+		(unsigned)limits->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+		(unsigned)limits->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)limits->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
 		server, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server,
 		MHD_OPTION_END);

@@ -152,6 +152,7 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 		.max_request_bytes = (size_t)server->max_request_bytes,
 		.request_timeout = (unsigned)server->request_timeout,
 		.max_connections = (unsigned)server->max_connections,
+		.max_connections_per_ip = (unsigned)server->max_connections_per_ip,
 	};
 	int r;
 

@@ -77,6 +77,7 @@ struct config_server {
 	int max_request_bytes;     /* ScepSize; >= 4096 */
 	int request_timeout;       /* seconds a connection may stay idle */
 	int max_connections;       /* per worker */
+	int max_connections_per_ip; /* per worker and client address; 0 = no limit */
 	int drain_timeout;         /* seconds old workers get to finish on reload/stop */
 	char *user;                /* NULL = keep the starting user */
 	char *group;               /* NULL = the user's primary group */

@@ -41,6 +41,7 @@ struct http_limits {
 	size_t max_request_bytes;
 	unsigned request_timeout; /* seconds */
 	unsigned max_connections;
+	unsigned max_connections_per_ip; /* 0: no limit */
 };
 
 /*

@@ -35,3 +35,23 @@ for fd in "${fds[@]}"; do
 done
 assert_eq 200 "$closed" "idle connections closed after request_timeout"
 pass "all 200 idle connections closed after request_timeout = 2 s"
+
+# Limits: max_connections_per_ip holds for one address while another is served.
+kill -TERM "$SCEPD_PID"
+wait_exit "$SCEPD_PID" 5 || fail "did not stop"
+write_config "$TMP/scepd.conf" "workers = 1; request_timeout = 30; max_connections_per_ip = 20;"
+start_scepd "$TMP/scepd.conf"
+fds=()
+for _ in $(seq 1 20); do
+	exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot open idle connection"
+	fds+=("$fd")
+done
+sleep 0.3
+! curl -sf -o /dev/null --max-time 2 "$url/healthz" ||
+	fail "a 21st connection from 127.0.0.1 was served despite max_connections_per_ip = 20"
+assert_eq ok "$(curl -s --max-time 2 --interface 127.0.0.2 "$url/healthz")" \
+	"a client from 127.0.0.2 while 127.0.0.1 is at its limit"
+for fd in "${fds[@]}"; do exec {fd}<&-; done
+sleep 0.3
+assert_eq ok "$(curl -s --max-time 2 "$url/healthz")" "127.0.0.1 after its connections closed"
+pass "max_connections_per_ip: the 21st connection of one address refused, others served"
