@@ -72,15 +72,15 @@ struct config_secret {
 };
 
 struct config_server {
-	struct config_strv listen; /* "127.0.0.1:8080", "[::1]:8080" */
-	int workers;               /* 0 = one per CPU */
-	int max_request_bytes;     /* ScepSize; >= 4096 */
-	int request_timeout;       /* seconds a connection may stay idle */
-	int max_connections;       /* per worker */
+	struct config_strv listen;  /* "127.0.0.1:8080", "[::1]:8080" */
+	int workers;                /* 0 = one per CPU */
+	int max_request_bytes;      /* ScepSize; >= 4096 */
+	int request_timeout;        /* seconds a connection may stay idle */
+	int max_connections;        /* per worker */
 	int max_connections_per_ip; /* per worker and client address; 0 = no limit */
-	int drain_timeout;         /* seconds old workers get to finish on reload/stop */
-	char *user;                /* NULL = keep the starting user */
-	char *group;               /* NULL = the user's primary group */
+	int drain_timeout;          /* seconds old workers get to finish on reload/stop */
+	char *user;                 /* NULL = keep the starting user */
+	char *group;                /* NULL = the user's primary group */
 };
 
 struct config_engine {
