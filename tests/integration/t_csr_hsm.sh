@@ -110,3 +110,14 @@ if [[ -x "${SCEP_CLIENT:-}" ]]; then
 	done
 	pass "SCEP: one token key as CA and RA decrypts DES3/AES-128/AES-256 and signs the replies"
 fi
+
+# Secrets stay secret: no PIN and no private key in the log or the store; the store
+# files are 0600.
+for f in "$TMP/scepd.log" "$TMP"/scepd.db*; do
+	! grep -qaF "$HSM_PIN" "$f" || fail "the PIN is in $f"
+	! grep -qa "PRIVATE KEY" "$f" || fail "a private key is in $f"
+done
+for f in "$TMP"/scepd.db*; do
+	assert_eq 600 "$(stat -c %a "$f")" "mode of $f"
+done
+pass "no PIN or private key in the log or the store; store files 0600"
