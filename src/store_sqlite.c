@@ -66,6 +66,7 @@
 
 #define STORE_SQLITE_BUSY_MS  10000      /* workers wait this long for each other's writes */
 #define STORE_SQLITE_RETRY_MS 10         /* between tries to switch a new file to WAL */
+#define STORE_SQLITE_CACHE_KIB "-256" /* PRAGMA cache_size: negative = KiB */
 #define STORE_SQLITE_APP_ID   0x53434550 /* "SCEP": PRAGMA application_id of scepd's files */
 
 struct store_sqlite {
@@ -355,7 +356,14 @@ store_sqlite_connect(struct store_sqlite *s, const char *path)
 	if ((r = store_sqlite_check_owner(s)) < 0 || (r = store_sqlite_set_wal(s)) < 0 ||
 	    (r = store_sqlite_exec(s, "PRAGMA synchronous = FULL;"
 				      "PRAGMA foreign_keys = ON;"
-				      "PRAGMA trusted_schema = OFF;")) < 0)
+				      "PRAGMA trusted_schema = OFF;"
+				      /*
+				       * A worker writes one row per certificate and reads a
+				       * few by key: a small page cache does, and keeps the
+				       * worker's memory flat as the store grows (SQLite's
+				       * default is 2 MiB per connection).
+				       */
+				      "PRAGMA cache_size = " STORE_SQLITE_CACHE_KIB ";")) < 0)
 		return r;
 	return 0;
 }
