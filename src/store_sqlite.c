@@ -64,10 +64,10 @@
 
 #include "scepd/store.h"
 
-#define STORE_SQLITE_BUSY_MS  10000      /* workers wait this long for each other's writes */
-#define STORE_SQLITE_RETRY_MS 10         /* between tries to switch a new file to WAL */
-#define STORE_SQLITE_CACHE_KIB "-256" /* PRAGMA cache_size: negative = KiB */
-#define STORE_SQLITE_APP_ID   0x53434550 /* "SCEP": PRAGMA application_id of scepd's files */
+#define STORE_SQLITE_BUSY_MS   10000      /* workers wait this long for each other's writes */
+#define STORE_SQLITE_RETRY_MS  10         /* between tries to switch a new file to WAL */
+#define STORE_SQLITE_CACHE_KIB "-256"     /* PRAGMA cache_size: negative = KiB */
+#define STORE_SQLITE_APP_ID    0x53434550 /* "SCEP": PRAGMA application_id of scepd's files */
 
 struct store_sqlite {
 	struct store st; /* first: store.c sees only this */
