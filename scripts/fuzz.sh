@@ -22,7 +22,7 @@ export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.sup
 export UBSAN_OPTIONS=halt_on_error=1
 declare -A sources=(
 	[config]="src/config.c"
-	[csr]="src/csr_body.c src/signer.c src/policy.c src/config.c"
+	[csr]="src/csr_body.c src/encoding.c src/signer.c src/policy.c src/config.c"
 	[scep_msg]="src/scep_msg.c tests/tools/scep_build.c"
 )
 declare -A libs=(

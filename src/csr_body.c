@@ -13,8 +13,9 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/evp.h>
 #include <openssl/pem.h>
+
+#include "scepd/encoding.h"
 
 static int
 csr_body_der(const unsigned char *der, size_t len, X509_REQ **ret_csr)
@@ -51,23 +52,13 @@ csr_body_pem(const char *text, size_t len, X509_REQ **ret_csr)
 static int
 csr_body_base64(const char *text, size_t len, X509_REQ **ret_csr)
 {
-	EVP_ENCODE_CTX *ctx = NULL;
 	unsigned char *der = NULL;
-	int n = 0, tail = 0, r = -EBADMSG;
+	size_t der_len;
+	int r;
 
-	if (len > INT_MAX / 2) /* EVP_DecodeUpdate takes an int */
-		goto out;
-	if ((ctx = EVP_ENCODE_CTX_new()) == NULL || (der = malloc(len / 4 * 3 + 3)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, der, &n, (const unsigned char *)text, (int)len) < 0 ||
-	    EVP_DecodeFinal(ctx, der + n, &tail) != 1)
-		goto out;
-	r = csr_body_der(der, (size_t)(n + tail), ret_csr);
-out:
-	EVP_ENCODE_CTX_free(ctx);
+	if ((r = encoding_base64_decode(text, len, &der, &der_len)) < 0)
+		return r;
+	r = csr_body_der(der, der_len, ret_csr);
 	free(der);
 	return r;
 }

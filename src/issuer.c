@@ -22,6 +22,7 @@
 #include <openssl/bn.h>
 #include <openssl/err.h>
 
+#include "scepd/encoding.h"
 #include "scepd/log.h"
 #include "scepd/policy.h"
 #include "scepd/signer.h"
@@ -659,16 +660,13 @@ int
 issuer_consume_challenge(struct issuer *is, const char *challenge, const char *used_by,
 			 char **ret_owner)
 {
-	unsigned char digest[32];
-	char hex[2 * sizeof(digest) + 1];
+	char hash[ENCODING_SHA256_HEX_LEN + 1];
 	int r;
 
-	if (EVP_Digest(challenge, strlen(challenge), digest, NULL, EVP_sha256(), NULL) != 1)
-		return -EIO;
-	for (size_t i = 0; i < sizeof(digest); i++)
-		snprintf(hex + 2 * i, 3, "%02x", digest[i]);
+	if ((r = encoding_sha256_hex(challenge, hash)) < 0)
+		return r;
 	pthread_mutex_lock(&is->lock);
-	r = store_consume_challenge(is->store, hex, used_by, ret_owner);
+	r = store_consume_challenge(is->store, hash, used_by, ret_owner);
 	pthread_mutex_unlock(&is->lock);
 	return r;
 }

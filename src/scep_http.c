@@ -25,7 +25,6 @@
 #include "scepd/scep_http.h"
 
 #include <errno.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,9 +32,9 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/x509v3.h>
 
+#include "scepd/encoding.h"
 #include "scepd/log.h"
 
 #define SCEP_HTTP_SECRET_MAX 1024
@@ -169,34 +168,16 @@ scep_http_free(struct scep_http *sh)
 static int
 scep_http_decode_message(const char *message, unsigned char **ret, size_t *ret_len)
 {
-	EVP_ENCODE_CTX *ctx = NULL;
-	unsigned char *der = NULL;
-	char *text = NULL;
-	size_t len = strlen(message);
-	int n = 0, tail = 0, r = -EBADMSG;
+	char *text;
+	int r;
 
-	if (len == 0 || len > INT_MAX / 2)
-		goto out;
-	if ((text = strdup(message)) == NULL || (ctx = EVP_ENCODE_CTX_new()) == NULL ||
-	    (der = malloc(len / 4 * 3 + 3)) == NULL) {
-		r = -ENOMEM;
-		goto out;
-	}
-	for (size_t i = 0; i < len; i++)
-		if (text[i] == ' ')
-			text[i] = '+';
-	EVP_DecodeInit(ctx);
-	if (EVP_DecodeUpdate(ctx, der, &n, (unsigned char *)text, (int)len) < 0 ||
-	    EVP_DecodeFinal(ctx, der + n, &tail) != 1 || n + tail == 0)
-		goto out;
-	*ret = der;
-	*ret_len = (size_t)(n + tail);
-	der = NULL;
-	r = 0;
-out:
-	EVP_ENCODE_CTX_free(ctx);
+	if ((text = strdup(message)) == NULL)
+		return -ENOMEM;
+	for (char *p = text; *p != '\0'; p++)
+		if (*p == ' ')
+			*p = '+';
+	r = encoding_base64_decode(text, strlen(text), ret, ret_len);
 	free(text);
-	free(der);
 	return r;
 }
 

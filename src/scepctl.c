@@ -42,10 +42,10 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include "scepd/config.h"
+#include "scepd/encoding.h"
 #include "scepd/store.h"
 
 #define SCEPCTL_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
@@ -301,19 +301,6 @@ scepctl_owner_valid(const char *owner)
 }
 
 /* hex of len bytes into out (2 * len + 1 bytes). */
-static void
-scepctl_hex(const unsigned char *b, size_t len, char *out)
-{
-	static const char digits[] = "0123456789abcdef";
-	size_t i;
-
-	for (i = 0; i < len; i++) {
-		out[2 * i] = digits[b[i] >> 4];
-		out[2 * i + 1] = digits[b[i] & 0x0f];
-	}
-	out[2 * len] = '\0';
-}
-
 /*
  * Mint: 128 random bits, printed as 32 lower-case hex digits; the store gets the
  * SHA-256 of those 32 characters, as scepd computes it from the challengePassword.
@@ -321,9 +308,8 @@ scepctl_hex(const unsigned char *b, size_t len, char *out)
 static int
 scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
 {
-	unsigned char raw[SCEPCTL_SECRET_BYTES], md[32];
-	char secret[2 * SCEPCTL_SECRET_BYTES + 1], hash[STORE_SHA256_HEX_LEN + 1];
-	unsigned int md_len = 0;
+	unsigned char raw[SCEPCTL_SECRET_BYTES];
+	char secret[2 * SCEPCTL_SECRET_BYTES + 1], hash[ENCODING_SHA256_HEX_LEN + 1];
 	time_t now = time(NULL);
 	int r;
 
@@ -332,14 +318,11 @@ scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
 		r = -EIO;
 		goto out;
 	}
-	scepctl_hex(raw, sizeof(raw), secret);
-	if (EVP_Digest(secret, strlen(secret), md, &md_len, EVP_sha256(), NULL) != 1 ||
-	    md_len != sizeof(md)) {
+	encoding_hex(raw, sizeof(raw), secret);
+	if ((r = encoding_sha256_hex(secret, hash)) < 0) {
 		fprintf(stderr, "scepctl: cannot hash the challenge\n");
-		r = -EIO;
 		goto out;
 	}
-	scepctl_hex(md, sizeof(md), hash);
 	r = store_add_challenge(st, &(struct store_challenge){
 					    .secret_hash = hash,
 					    .owner = owner,
