@@ -9,11 +9,17 @@
  *   scepd --version | -h
  *
  * scepd never daemonizes by itself: systemd (Type=notify) or the shell keeps it.
+ * No process of scepd ever writes a core dump: a worker's memory may hold a file CA
+ * key, a PIN on its way to the token, or a one-time challenge.
  */
+#include <errno.h>
 #include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 
 #include "scepd/check.h"
 #include "scepd/config.h"
@@ -34,6 +40,24 @@ main_usage(FILE *out)
 		     "  -t, --test         check the configuration and exit (0 = valid)\n"
 		     "  -h, --help         show this help\n"
 		     "      --version      show the version\n");
+}
+
+/*
+ * Before any secret is read: no core file (RLIMIT_CORE 0, which a crash handler such
+ * as systemd-coredump also honours) and not dumpable (no ptrace by the same uid, no
+ * core through a pipe handler). Both are inherited by every worker and -t child.
+ */
+static int
+main_disable_core_dumps(void)
+{
+	const struct rlimit none = { 0, 0 };
+	int r = 0;
+
+	if (setrlimit(RLIMIT_CORE, &none) < 0 || prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) {
+		r = -errno;
+		fprintf(stderr, "scepd: cannot disable core dumps: %s\n", strerror(-r));
+	}
+	return r;
 }
 
 static int
@@ -93,7 +117,7 @@ main(int argc, char **argv)
 		return SCEPD_EXIT_FAILURE;
 	}
 
-	if (main_load_config(arg_config, &cfg) < 0)
+	if (main_disable_core_dumps() < 0 || main_load_config(arg_config, &cfg) < 0)
 		return SCEPD_EXIT_FAILURE;
 	if (arg_test) {
 		/* The keys load in a short-lived child: PKCS#11 never starts in this process. */
