@@ -12,6 +12,28 @@ SCEPD_PID=
 PORT=
 BACKGROUND_PIDS=() # helpers started by a test, killed at exit
 
+# For secrets_check.sh, which runs after the whole suite: this test's logs and stores
+# (with their modes), any core file, and the secrets they must not contain: the PINs
+# and challenges in $TMP (files named *pin* or challenge*) and the first base64 line
+# of every PEM private key in $TMP. Only when $SCEPD_EVIDENCE_DIR is set (ctest).
+save_evidence() {
+	local dir f
+	[[ -n "${SCEPD_EVIDENCE_DIR:-}" ]] || return 0
+	dir=$SCEPD_EVIDENCE_DIR/$TEST_NAME.$$
+	mkdir -p "$dir/files"
+	find "$TMP" -maxdepth 2 -type f \( -name '*pin*' -o -name 'challenge*' \) \
+		-exec cat {} + 2>/dev/null | tr -d '\r' | awk 'length($0) >= 6' >"$dir/secrets" || true
+	grep -rlZ -e '-----BEGIN [A-Z ]*PRIVATE KEY-----' "$TMP" 2>/dev/null |
+		xargs -0 -r awk '/-----BEGIN [A-Z ]*PRIVATE KEY-----/ { key = 1; next }
+			key && length($0) >= 40 && /^[A-Za-z0-9+\/=]+$/ { print; key = 0 }' \
+			>>"$dir/secrets" || true
+	while IFS= read -r -d '' f; do
+		printf '%s %s\n' "$(stat -c %a "$f")" "${f#"$TMP"/}" >>"$dir/modes"
+		cp "$f" "$dir/files/$(tr / _ <<<"${f#"$TMP"/}")"
+	done < <(find "$TMP" -type f \( -name '*.log' -o -name '*.db' -o -name '*.db-wal' \
+		-o -name '*.db-journal' -o -name 'core' -o -name 'core.*' \) -print0)
+}
+
 cleanup() {
 	local rc=$?
 	if [[ -n "$SCEPD_PID" ]] && kill -0 "$SCEPD_PID" 2>/dev/null; then
@@ -25,6 +47,7 @@ cleanup() {
 		echo "--- scepd log ($TMP/scepd.log, last 40 lines) ---" >&2
 		tail -n 40 "$TMP/scepd.log" >&2
 	fi
+	save_evidence || true
 	rm -rf "$TMP"
 	exit $rc
 }
