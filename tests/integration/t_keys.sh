@@ -2,7 +2,7 @@
 # Keys: `scepd -t` accepts token keys of every supported type (RSA 2048/3072/4096,
 # EC P-256/P-384), a PEM key file and an encrypted one; a PIN file with a trailing
 # newline works. -t and start-up both fail with one line naming the setting for a
-# wrong PIN (exit 3), no such object, a wrong MODULE_PATH and a key that does not
+# wrong PIN (exit 3), no such token, no such object, a wrong MODULE_PATH and a key that does not
 # match its certificate (exit 1). The PIN never shows up in any output or log.
 # Workers map libsofthsm2.so, the supervisor never does; 4 workers (and 4 `scepd -t`)
 # starting together on one SoftHSM token all get ready, 20 times over.
@@ -120,6 +120,8 @@ printf '%s' "$WRONG_PIN" >"$TMP/wrong-pin"
 PIN_FILE=$TMP/wrong-pin write_keys_config "$TMP/wrong-pin.conf" "$HSM_DIR/ca-rsa-2048.pem" \
 	"$(token_key_uri ca-rsa-2048)"
 write_keys_config "$TMP/no-object.conf" "$HSM_DIR/ca-rsa-2048.pem" "$(token_key_uri no-such-key)"
+write_keys_config "$TMP/no-token.conf" "$HSM_DIR/ca-rsa-2048.pem" \
+	"pkcs11:token=no-such-token;object=ca-rsa-2048;type=private"
 write_keys_config "$TMP/bad-module.conf" "$HSM_DIR/ca-rsa-2048.pem" "$(token_key_uri ca-rsa-2048)"
 sed -i "s|\"$HSM_MODULE\"|\"$TMP/no-such-module.so\"|" "$TMP/bad-module.conf"
 write_keys_config "$TMP/mismatch.conf" "$HSM_DIR/ca-EC-prime256v1.pem" \
@@ -128,6 +130,9 @@ write_keys_config "$TMP/mismatch.conf" "$HSM_DIR/ca-EC-prime256v1.pem" \
 expect_t_fail "$TMP/wrong-pin.conf" 3 engine.pin "wrong PIN (the token rejected it)" \
 	"pin =" "wrong PIN"
 expect_t_fail "$TMP/no-object.conf" 1 ca.key "no object matches the URI" "key =" "no such object"
+expect_t_fail "$TMP/no-token.conf" 1 ca.key \
+	'no token matches the URI (no initialised token labelled "no-such-token")' "key =" \
+	"no such token"
 expect_t_fail "$TMP/bad-module.conf" 1 "engine.pre[4]" \
 	"the PKCS#11 module cannot be loaded: $TMP/no-such-module.so" "MODULE_PATH" \
 	"wrong MODULE_PATH"
@@ -138,6 +143,7 @@ pass "scepd -t: one line naming the setting; exit 3 for a wrong PIN, else 1"
 expect_start_fail "$TMP/wrong-pin.conf" 3 engine.pin "wrong PIN (the token rejected it)" \
 	"wrong PIN"
 expect_start_fail "$TMP/no-object.conf" 1 ca.key "no object matches the URI" "no such object"
+expect_start_fail "$TMP/no-token.conf" 1 ca.key "no token matches the URI" "no such token"
 expect_start_fail "$TMP/bad-module.conf" 1 "engine.pre[4]" \
 	"the PKCS#11 module cannot be loaded" "wrong MODULE_PATH"
 expect_start_fail "$TMP/mismatch.conf" 1 ca.key \

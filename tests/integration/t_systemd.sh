@@ -58,3 +58,12 @@ start_scepd "$TMP/scepd.conf"
 assert_eq nobody "$(ps -o user= -p "$SCEPD_PID")" "supervisor user"
 assert_eq nobody "$(ps -o user= -p "$(worker_pids)")" "worker user"
 pass "server.user = nobody"
+
+# The shipped unit's sandbox: systemd-analyze rates it "OK" or better.
+if command -v systemd-analyze >/dev/null; then
+	rating=$(systemd-analyze security --offline=true "$SCEPD_SOURCE_DIR/systemd/scepd.service" 2>&1 |
+		sed -n 's/.*Overall exposure level for scepd.service: \([0-9.]* [A-Z]*\).*/\1/p')
+	[[ "$rating" =~ ^[0-9.]+\ (OK|SAFE|PERFECT)$ ]] ||
+		fail "systemd-analyze security rates the unit '$rating', not OK or better"
+	pass "systemd-analyze security --offline=true: $rating"
+fi
