@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SCEP with the project's own client (tests/tools/scep_client) for what real clients
 # don't cover: every cipher x digest x GET/POST, Apple's unescaped base64 and Cisco's
-# line breaks, renewal, a PKCSReq signed by an issued certificate, GetCert, GetCRL,
+# line breaks, renewal (and expired, unrecorded, foreign, self-signed renewal signers),
+# a PKCSReq signed by an issued certificate, GetCert, GetCRL,
 # every messageType 0..255, and broken messages: each gets a signed FAILURE or a 400,
 # never a certificate it should not, never a 5xx.
 . "$(dirname "$0")/lib.sh"
@@ -97,6 +98,46 @@ scep foreign POST der --type renewal --key "$TMP/new.key" --subject /CN=foreign 
 	--signer-cert "$TMP/foreign.pem" --signer-key "$TMP/dev.key"
 assert_eq "FAILURE badMessageCheck" "$VERDICT" "RenewalReq signed by a foreign certificate"
 pass "renewal: RenewalReq and re-keying PKCSReq by an issued certificate; self-signed and foreign signers refused"
+
+# Signers this CA's key did sign, but not through scepd: one expired, one never on
+# record (made with openssl ca and the CA's key file). Both refused, nothing issued.
+mkdir "$TMP/ossl-ca"
+: >"$TMP/ossl-ca/index"
+openssl rand -hex 8 >"$TMP/ossl-ca/serial"
+cat >"$TMP/ossl-ca/ca.cnf" <<CNF
+[ca]
+default_ca = test
+[test]
+database = $TMP/ossl-ca/index
+new_certs_dir = $TMP/ossl-ca
+serial = $TMP/ossl-ca/serial
+unique_subject = no
+default_md = sha256
+policy = any
+[any]
+commonName = supplied
+CNF
+ossl_ca() { # OUT [openssl ca options]
+	local out=$1
+	shift
+	openssl ca -batch -notext -config "$TMP/ossl-ca/ca.cnf" -cert "$TMP/ca.pem" \
+		-keyfile "$TMP/ca.key" -in "$TMP/foreign.csr" -out "$out" "$@" 2>/dev/null ||
+		fail "openssl ca $*"
+}
+ossl_ca "$TMP/expired.pem" -startdate 20200101000000Z -enddate 20200201000000Z
+ossl_ca "$TMP/unknown.pem" -days 30
+before=$(certs)
+for signer in expired unknown; do
+	for type in renewal pkcsreq; do
+		scep "$signer-$type" POST der --type "$type" --key "$TMP/new.key" --subject /CN=$signer \
+			--signer-cert "$TMP/$signer.pem" --signer-key "$TMP/dev.key" --challenge open-sesame
+		assert_eq "FAILURE badMessageCheck" "$VERDICT" "$type signed by an $signer certificate"
+	done
+done
+assert_eq "$before" "$(certs)" "certificates after expired and unknown signers"
+grep -q "the signer certificate has expired" "$TMP/scepd.log" ||
+	fail "the log does not say the signer expired"
+pass "RenewalReq and PKCSReq signed by an expired or an unrecorded certificate of this CA refused"
 
 # A repeated transaction gets the same certificate, not a second one.
 before=$(certs)
