@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # One-time challenges minted with scepctl (used once, across workers) and manual
 # approval with scepctl approve/reject, driven by micromdm's scepclient, which sends
-# its PKCSReq again 30 s after a PENDING.
+# its PKCSReq again 30 s after a PENDING. A challenge minted for one identity cannot
+# get a certificate for another when the subject comes from the challenge's owner.
 . "$(dirname "$0")/lib.sh"
 command -v scepclient >/dev/null || skip "scepclient (package scep) not installed"
 
@@ -11,10 +12,10 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pe
 	-subj "/CN=scepd SCEP test CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
 	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
 
-scep_config() { # APPROVAL
+scep_config() { # APPROVAL [SUBJECT-BLOCK]
 	write_config "$TMP/scepd.conf" "workers = 2;"
 	cat >>"$TMP/scepd.conf" <<CONF
-scep: { challenge = { mode = "otp"; }; approval = "$1"; };
+scep: { challenge = { mode = "otp"; }; approval = "$1"; ${2:-} };
 CONF
 }
 
@@ -74,3 +75,20 @@ assert_eq 0 "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates WHERE 
 	"certificates for the rejected transaction"
 assert_eq "" "$(scepctl pending)" "pending after the decisions"
 pass "manual approval: PENDING, approve -> certificate on the client's retry, reject -> FAILURE"
+
+# A challenge for alice used by a client asking for CN=mallory: with the subject taken
+# from the owner alone, the certificate names alice; a challenge without an owner
+# gets nothing.
+kill -TERM "$SCEPD_PID"
+wait_exit "$SCEPD_PID" 5 || fail "did not stop"
+scep_config auto 'subject = { request = []; set = ( ("CN", "%{REMOTE_USER}") ); };'
+start_scepd "$TMP/scepd.conf"
+enrol mallory "$(scepctl challenge new --owner alice)" ||
+	fail "enrolment with alice's OTP: $(tail -2 "$TMP/mallory.out")"
+assert_eq "subject=CN = alice" "$(openssl x509 -noout -subject -in "$TMP/client-mallory/cert.pem")" \
+	"subject of the certificate issued with alice's challenge"
+before=$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")
+! enrol nobody "$(scepctl challenge new)" || fail "a challenge without an owner got a certificate"
+assert_eq "$before" "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")" \
+	"certificates after the ownerless challenge"
+pass "a challenge names its owner: alice's challenge gets CN=alice whatever the client asks"
