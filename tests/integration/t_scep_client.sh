@@ -2,7 +2,7 @@
 # SCEP with the project's own client (tests/tools/scep_client) for what real clients
 # don't cover: every cipher x digest x GET/POST, Apple's unescaped base64 and Cisco's
 # line breaks, renewal (and expired, unrecorded, foreign, self-signed renewal signers),
-# a PKCSReq signed by an issued certificate, GetCert, GetCRL,
+# a PKCSReq signed by an issued certificate, a CSR with a broken signature, GetCert, GetCRL,
 # every messageType 0..255, and broken messages: each gets a signed FAILURE or a 400,
 # never a certificate it should not, never a 5xx.
 . "$(dirname "$0")/lib.sh"
@@ -243,3 +243,29 @@ printf 'not a CSR' >"$TMP/junk"
 scep nocsr POST der --content "$TMP/junk" --key "$TMP/dev.key" --subject /CN=x
 assert_eq "FAILURE badMessageCheck" "$VERDICT" "an envelope without a CSR"
 pass "an envelope without a CSR: badMessageCheck"
+
+# A PKCSReq whose CSR's own signature is broken (one bit flipped in the signature):
+# refused before it could be held for approval or signed.
+cat >"$TMP/badsig.cnf" <<CNF
+[req]
+prompt = no
+distinguished_name = dn
+attributes = attrs
+[dn]
+CN = badsig
+[attrs]
+challengePassword = open-sesame
+CNF
+openssl req -new -key "$TMP/dev.key" -config "$TMP/badsig.cnf" -outform DER \
+	-out "$TMP/badsig.der" 2>/dev/null
+size=$(stat -c %s "$TMP/badsig.der")
+last=$(xxd -s $((size - 2)) -l 1 -p "$TMP/badsig.der")
+printf "$(printf '\\x%02x' $((0x$last ^ 1)))" |
+	dd of="$TMP/badsig.der" bs=1 seek=$((size - 2)) conv=notrunc 2>/dev/null
+before=$(certs)
+scep badsig POST der --content "$TMP/badsig.der" --key "$TMP/dev.key" --subject /CN=badsig
+assert_eq "FAILURE badRequest" "$VERDICT" "a CSR with a broken signature"
+assert_eq "$before" "$(certs)" "certificates after the broken CSR"
+assert_eq 0 "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM pending_requests
+	WHERE transaction_id LIKE '%-badsig'")" "pending requests for the broken CSR"
+pass "a CSR with a broken signature: badRequest, nothing issued or held"
