@@ -442,12 +442,16 @@ scep_msg_parse(const void *der, size_t len, struct scep_msg **ret_msg)
 	}
 	memcpy(msg->envelope, ASN1_STRING_get0_data(*content), msg->envelope_len);
 
-	if (scep_msg_read_digest(si, &msg->digest) < 0)
+	if (scep_msg_read_digest(si, &msg->digest) < 0) {
 		msg->fail = SCEP_FAIL_BAD_ALG;
-	else if (scep_msg_verify(cms, si, msg) < 0)
+		msg->fail_reason = "the message digest algorithm is not supported";
+	} else if (scep_msg_verify(cms, si, msg) < 0) {
 		msg->fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
-	else if (!scep_msg_type_supported(msg->type))
+		msg->fail_reason = "the message signature does not verify";
+	} else if (!scep_msg_type_supported(msg->type)) {
 		msg->fail = SCEP_FAIL_BAD_REQUEST;
+		msg->fail_reason = "unsupported messageType";
+	}
 
 	*ret_msg = msg;
 	msg = NULL; /* the caller owns it now */
@@ -589,7 +593,8 @@ scep_msg_read_challenge(X509_REQ *csr, char **ret)
  * self-signature, a second challengePassword) is badRequest.
  */
 static void
-scep_msg_read_csr(const unsigned char *der, long len, struct scep_msg *msg, enum scep_fail *fail)
+scep_msg_read_csr(const unsigned char *der, long len, struct scep_msg *msg, enum scep_fail *fail,
+		  const char **why)
 {
 	const unsigned char *p = der;
 	char *challenge = NULL;
@@ -598,11 +603,18 @@ scep_msg_read_csr(const unsigned char *der, long len, struct scep_msg *msg, enum
 
 	if ((csr = d2i_X509_REQ(NULL, &p, len)) == NULL || p != der + len) {
 		*fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
+		*why = "the decrypted content is not a DER PKCS#10 request (or the envelope is not "
+		       "for this RA)";
 		goto out;
 	}
-	if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) <= 0 ||
-	    scep_msg_read_challenge(csr, &challenge) < 0) {
+	if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) <= 0) {
 		*fail = SCEP_FAIL_BAD_REQUEST;
+		*why = "the request's own signature does not verify";
+		goto out;
+	}
+	if (scep_msg_read_challenge(csr, &challenge) < 0) {
+		*fail = SCEP_FAIL_BAD_REQUEST;
+		*why = "the request's challengePassword is malformed";
 		goto out;
 	}
 	msg->signer_has_csr_key = EVP_PKEY_eq(X509_get0_pubkey(msg->signer), key) == 1;
@@ -615,7 +627,7 @@ out:
 
 static void
 scep_msg_read_issuer_and_subject(const unsigned char *der, long len, struct scep_msg *msg,
-				 enum scep_fail *fail)
+				 enum scep_fail *fail, const char **why)
 {
 	const ASN1_ITEM *it = ASN1_ITEM_rptr(SCEP_MSG_ISSUER_AND_SUBJECT);
 	const unsigned char *p = der;
@@ -624,6 +636,8 @@ scep_msg_read_issuer_and_subject(const unsigned char *der, long len, struct scep
 	if ((ias = (SCEP_MSG_ISSUER_AND_SUBJECT *)ASN1_item_d2i(NULL, &p, len, it)) == NULL ||
 	    p != der + len) {
 		*fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
+		*why = "the decrypted content is not a DER IssuerAndSubject (or the envelope is "
+		       "not for this RA)";
 		goto out;
 	}
 	msg->issuer = ias->issuer;
@@ -635,13 +649,15 @@ out:
 
 static void
 scep_msg_read_issuer_and_serial(const unsigned char *der, long len, struct scep_msg *msg,
-				enum scep_fail *fail)
+				enum scep_fail *fail, const char **why)
 {
 	const unsigned char *p = der;
 	PKCS7_ISSUER_AND_SERIAL *ias;
 
 	if ((ias = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &p, len)) == NULL || p != der + len) {
 		*fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
+		*why = "the decrypted content is not a DER IssuerAndSerialNumber (or the envelope "
+		       "is not for this RA)";
 		goto out;
 	}
 	msg->issuer = ias->issuer;
@@ -657,6 +673,7 @@ scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
 {
 	enum scep_cipher cipher = SCEP_CIPHER_DES3;
 	enum scep_fail fail = SCEP_FAIL_NONE;
+	const char *why = NULL;
 	const unsigned char *content;
 	PKCS7 *p7 = NULL;
 	BIO *out = NULL;
@@ -670,16 +687,19 @@ scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
 
 	if (!scep_msg_signer_can_receive(msg)) {
 		fail = SCEP_FAIL_BAD_ALG;
+		why = "the signer's key is neither RSA nor EC: no reply can be encrypted to it";
 		goto out;
 	}
 	if ((p7 = scep_msg_envelope_decode(msg->envelope, msg->envelope_len)) == NULL ||
 	    (n = sk_PKCS7_RECIP_INFO_num(p7->d.enveloped->recipientinfo)) < 1 ||
 	    n > SCEP_MSG_RECIPIENTS_MAX) {
 		fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
+		why = "the content is not a PKCS#7 envelope, or has no or too many recipients";
 		goto out;
 	}
 	if (scep_msg_envelope_cipher(p7->d.enveloped, &cipher) < 0) {
 		fail = SCEP_FAIL_BAD_ALG;
+		why = "the envelope's content cipher is not supported";
 		goto out;
 	}
 	if ((out = BIO_new(BIO_s_secmem())) == NULL) {
@@ -690,23 +710,25 @@ scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
 	if (PKCS7_decrypt(p7, ra_key, NULL, out, PKCS7_BINARY) != 1 ||
 	    (len = BIO_get_mem_data(out, &data)) <= 0) {
 		fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
+		why = "the envelope cannot be decrypted with the RA key";
 		goto out;
 	}
 	content = (const unsigned char *)data;
 	switch (msg->type) {
 	case SCEP_MSG_PKCSREQ:
 	case SCEP_MSG_RENEWALREQ:
-		scep_msg_read_csr(content, len, msg, &fail);
+		scep_msg_read_csr(content, len, msg, &fail, &why);
 		break;
 	case SCEP_MSG_CERTPOLL:
-		scep_msg_read_issuer_and_subject(content, len, msg, &fail);
+		scep_msg_read_issuer_and_subject(content, len, msg, &fail, &why);
 		break;
 	case SCEP_MSG_GETCERT:
 	case SCEP_MSG_GETCRL:
-		scep_msg_read_issuer_and_serial(content, len, msg, &fail);
+		scep_msg_read_issuer_and_serial(content, len, msg, &fail, &why);
 		break;
 	default: /* not reached: scep_msg_parse() refused the type */
 		fail = SCEP_FAIL_BAD_REQUEST;
+		why = "unsupported messageType";
 		break;
 	}
 	if (fail == SCEP_FAIL_NONE) {
@@ -714,8 +736,10 @@ scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
 		msg->decrypted = true;
 	}
 out:
-	if (r == 0)
+	if (r == 0) {
 		msg->fail = fail;
+		msg->fail_reason = why;
+	}
 	BIO_free(out); /* secmem: wiped */
 	PKCS7_free(p7);
 	return r;

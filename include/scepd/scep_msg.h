@@ -78,6 +78,7 @@ struct scep_msg {
 	enum scep_digest digest;    /* the request's; SHA-256 when it was not supported */
 	X509 *signer;               /* its signature verified; NULL when it did not */
 	enum scep_fail fail;        /* not SCEP_FAIL_NONE: answer FAILURE with it */
+	const char *fail_reason;    /* with fail: what was wrong, for the log only (static) */
 
 	/* scep_msg_decrypt() */
 	bool decrypted; /* the fields below are valid */

@@ -219,6 +219,8 @@ test_verdict(struct test_state *st, const struct scep_build_req *req)
 	enum scep_fail fail = msg->fail;
 
 	assert_true(fail != SCEP_FAIL_NONE || msg->decrypted);
+	/* every refusal says why, for the log */
+	assert_true((fail == SCEP_FAIL_NONE) == (msg->fail_reason == NULL));
 	scep_msg_free(msg);
 	return fail;
 }
