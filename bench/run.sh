@@ -1,0 +1,491 @@
+#!/usr/bin/env bash
+# bench/run.sh - scepd's benchmark, against micromdm's scepserver on the same machine.
+#
+#   bench/run.sh            the full run (about 8 minutes): the table goes to
+#                           bench/results/DATE.md and to stdout
+#   bench/run.sh --quick    one short run of everything, to see that it works; the
+#                           table goes to stdout and $BUILD_DIR/bench-quick.md only
+#
+# Builds scepd and bench/scep_load in release mode into $BUILD_DIR (default
+# build-bench/), makes a SoftHSM2 token in a temporary directory (its own
+# SOFTHSM2_CONF, as tests/integration/lib_hsm.sh does) with an RSA-2048 and a P-256 CA
+# key, the same kinds of CA keys as files, and a CA depot for scepserver; then starts
+# the servers one after the other on 127.0.0.1 and measures them (bench/README.md says
+# what and how). Everything runs in a private network namespace when `unshare -n`
+# works (root): nothing but loopback exists there, and scepserver, which listens on
+# every address, is reachable from nowhere else. All load is bounded in count and time.
+#
+# Settings (environment): BENCH_RUNS (3) runs per figure, the median is reported;
+# BENCH_SECONDS (5) length of a timed run; BENCH_CONCURRENCY (8) connections;
+# BENCH_WRK_SECONDS (10); BENCH_SPEED_SECONDS (3) for openssl speed; BENCH_OUT (the
+# results file); BUILD_DIR.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+quick=no
+if [[ "${1:-}" == "--quick" ]]; then
+	quick=yes
+	shift
+fi
+[[ $# -eq 0 ]] || {
+	echo "usage: bench/run.sh [--quick]" >&2
+	exit 1
+}
+
+# A private network namespace: only loopback, and no port clashes with other tests.
+if [[ -z "${BENCH_IN_NETNS:-}" && -z "${BENCH_NO_NETNS:-}" ]] && command -v unshare >/dev/null &&
+	unshare -n true 2>/dev/null; then
+	args=()
+	[[ $quick == yes ]] && args+=(--quick)
+	BENCH_IN_NETNS=1 exec unshare -n -- bash "$0" "${args[@]}"
+fi
+if [[ -n "${BENCH_IN_NETNS:-}" ]]; then
+	ip link set lo up
+fi
+
+BUILD_DIR=${BUILD_DIR:-$top/build-bench}
+if [[ $quick == yes ]]; then
+	RUNS=${BENCH_RUNS:-1}
+	SECONDS_PER_RUN=${BENCH_SECONDS:-2}
+	WRK_SECONDS=${BENCH_WRK_SECONDS:-2}
+	SPEED_SECONDS=${BENCH_SPEED_SECONDS:-1}
+	OUT=${BENCH_OUT:-$BUILD_DIR/bench-quick.md}
+else
+	RUNS=${BENCH_RUNS:-3}
+	SECONDS_PER_RUN=${BENCH_SECONDS:-5}
+	WRK_SECONDS=${BENCH_WRK_SECONDS:-10}
+	SPEED_SECONDS=${BENCH_SPEED_SECONDS:-3}
+	OUT=${BENCH_OUT:-$top/bench/results/$(date +%F).md}
+fi
+CONC=${BENCH_CONCURRENCY:-8}
+WRK_CONNECTIONS=32
+CPUS=$(nproc)
+
+log() { echo "bench: $*" >&2; }
+fail() {
+	echo "bench: FAIL: $*" >&2
+	exit 1
+}
+skip() { fail "$*"; } # lib_hsm.sh skips when SoftHSM is missing: here that is fatal
+
+for tool in cmake openssl curl wrk scepserver softhsm2-util pkcs11-tool; do
+	command -v "$tool" >/dev/null ||
+		fail "$tool is missing (apt-get install cmake openssl curl wrk scep softhsm2 opensc libengine-pkcs11-openssl)"
+done
+
+log "building scepd and scep_load (release) in $BUILD_DIR"
+cmake -S "$top" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSCEPD_TESTS=OFF -DSCEPD_BENCH=ON \
+	-DSCEPD_WERROR=ON >/dev/null
+cmake --build "$BUILD_DIR" --parallel "$CPUS" --target scepd scep_load >/dev/null
+SCEPD=$BUILD_DIR/scepd
+LOAD=$BUILD_DIR/bench/scep_load
+mkdir -p "$BUILD_DIR/bench-cache"
+PRIMES=$BUILD_DIR/bench-cache/primes.hex # 1024-bit primes; no secret of anything real
+
+TMP=$(mktemp -d /tmp/scepd-bench.XXXXXX)
+SERVER_PID=
+cleanup() {
+	local rc=$?
+	stop_server
+	rm -rf "$TMP"
+	exit $rc
+}
+trap cleanup EXIT
+
+# --- servers -------------------------------------------------------------------
+
+PORT_SCEPD=18080
+PORT_SCEPSERVER=18090
+if [[ -z "${BENCH_IN_NETNS:-}" ]]; then # shared ports: pick free ones
+	for v in PORT_SCEPD PORT_SCEPSERVER; do
+		for _ in $(seq 1 100); do
+			p=$((10000 + RANDOM % 22000))
+			ss -Htan "sport = :$p" | grep -q . || break
+		done
+		printf -v "$v" '%s' "$p"
+	done
+fi
+
+stop_server() {
+	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+		kill -TERM "$SERVER_PID" 2>/dev/null || true
+		for _ in $(seq 1 100); do
+			kill -0 "$SERVER_PID" 2>/dev/null || break
+			sleep 0.05
+		done
+		kill -KILL "$SERVER_PID" $(pgrep -P "$SERVER_PID" || true) 2>/dev/null || true
+		wait "$SERVER_PID" 2>/dev/null || true
+	fi
+	SERVER_PID=
+}
+
+# Each sets READY_MS, the time from the start to the first 200.
+READY_MS=
+start_scepd() { # CONFIG LOG
+	local t0 out
+	t0=$(date +%s%N)
+	"$SCEPD" -c "$1" -f >>"$2" 2>&1 &
+	SERVER_PID=$!
+	out=$("$LOAD" ready --url "http://127.0.0.1:$PORT_SCEPD/healthz" --since "$t0" \
+		--timeout 20) || fail "scepd did not get ready: $(tail -5 "$2")"
+	READY_MS=${out#ready_ms=}
+}
+
+start_scepserver() { # DEPOT LOG
+	local t0 out
+	t0=$(date +%s%N)
+	(cd "$(dirname "$1")" && exec scepserver -depot "$(basename "$1")" -port "$PORT_SCEPSERVER") \
+		>>"$2" 2>&1 &
+	SERVER_PID=$!
+	out=$("$LOAD" ready --url "http://127.0.0.1:$PORT_SCEPSERVER/scep?operation=GetCACaps" \
+		--since "$t0" --timeout 20) || fail "scepserver did not get ready: $(tail -5 "$2")"
+	READY_MS=${out#ready_ms=}
+}
+
+# VmRSS in KiB of each worker of scepd (children of the supervisor), or of the server.
+rss_kib() {
+	local pids pid
+	pids=$(pgrep -P "$SERVER_PID" || true)
+	[[ -n "$pids" ]] || pids=$SERVER_PID
+	for pid in $pids; do
+		awk '/^VmRSS:/ { print $2 }' "/proc/$pid/status"
+	done
+}
+
+# --- load ----------------------------------------------------------------------
+
+KEY_NEXT=0 # every request of the whole run gets its own key, transactionID and CN
+FAILED_TOTAL_scepd=0
+FAILED_TOTAL_scepserver=0
+REQUESTS_scepd=0
+REQUESTS_scepserver=0
+
+field() { # LINE NAME
+	tr ' ' '\n' <<<"$1" | sed -n "s/^$2=//p"
+}
+
+# One scep_load run; its output line is appended to $TMP/runs/LABEL.
+load_run() { # LABEL WHO MODE URL N DURATION [ARGS...]
+	local label=$1 who=$2 mode=$3 url=$4 n=$5 duration=$6 line rc=0 failed sent
+	shift 6
+	mkdir -p "$TMP/runs"
+	line=$("$LOAD" "$mode" --url "$url" -n "$n" -d "$duration" -c "$CONC" --pid "$SERVER_PID" \
+		--primes "$PRIMES" --key-offset "$KEY_NEXT" --cn-prefix "bench-$who" \
+		--serials "$TMP/serials.$SERIALS" "$@" 2>>"$TMP/load.err") || rc=$?
+	[[ $rc -eq 0 || $rc -eq 2 ]] || fail "scep_load $mode: exit $rc: $(tail -5 "$TMP/load.err")"
+	KEY_NEXT=$((KEY_NEXT + n))
+	failed=$(field "$line" failed)
+	sent=$(field "$line" sent)
+	eval "FAILED_TOTAL_$who=\$((FAILED_TOTAL_$who + failed))"
+	eval "REQUESTS_$who=\$((REQUESTS_$who + sent))"
+	echo "$line" >>"$TMP/runs/$label"
+	log "  $label: $(field "$line" rate)/s ok=$(field "$line" ok) failed=$failed" \
+		"server=$(field "$line" server_cpu_ms_per_req) ms/req client=$(field "$line" client_cpu_ms_per_req) ms/req" \
+		"other=$(field "$line" other_cpu_ms) ms"
+}
+
+# A warm-up run estimates the rate; then RUNS timed runs of SECONDS_PER_RUN each (as
+# many requests pre-built as twice the estimate would need), then one run at half
+# of the median rate for the latency.
+measure() { # LABEL WHO MODE URL [ARGS...]
+	local label=$1 who=$2 mode=$3 url=$4 est n half
+	shift 4
+	load_run "$label.warmup" "$who" "$mode" "$url" 200 "$SECONDS_PER_RUN" "$@"
+	est=$(field "$(tail -n 1 "$TMP/runs/$label.warmup")" rate)
+	n=$(awk -v r="$est" -v s="$SECONDS_PER_RUN" 'BEGIN { n = int(r * s * 2); print (n < 200 ? 200 : n > 60000 ? 60000 : n) }')
+	for _ in $(seq 1 "$RUNS"); do
+		load_run "$label" "$who" "$mode" "$url" "$n" "$SECONDS_PER_RUN" "$@"
+	done
+	half=$(awk -v r="$(med "$label" rate)" 'BEGIN { printf "%.1f", r / 2 }')
+	n=$(awk -v r="$half" -v s="$SECONDS_PER_RUN" 'BEGIN { n = int(r * s); print (n < 50 ? 50 : n) }')
+	load_run "$label.half" "$who" "$mode" "$url" "$n" "$((SECONDS_PER_RUN * 2))" --rate "$half" "$@"
+}
+
+# The median of a field over a label's runs.
+med() { # LABEL FIELD
+	local f=$TMP/runs/$1
+	[[ -f "$f" ]] || f=$TMP/wrk/$1
+	tr ' ' '\n' <"$f" | sed -n "s/^$2=//p" | sort -g |
+		awk '{ v[NR] = $1 } END { if (NR == 0) print "n/a"; else if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+}
+
+wrk_run() { # LABEL URL
+	local out rps non2xx errors
+	mkdir -p "$TMP/wrk"
+	for _ in $(seq 1 "$RUNS"); do
+		out=$(wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" "$2")
+		rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+		non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
+		errors=$(awk '/Socket errors:/ { s = 0; for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s }' <<<"$out")
+		echo "rps=$rps non2xx=${non2xx:-0} errors=${errors:-0}" >>"$TMP/wrk/$1"
+		log "  $1: $rps/s non-2xx=${non2xx:-0} socket errors=${errors:-0}"
+	done
+}
+
+dup_serials() { # SERIALS-FILE: serial values issued more than once
+	[[ -s "$1" ]] || {
+		echo 0
+		return
+	}
+	sort "$1" | uniq -d | wc -l
+}
+
+# --- CAs -------------------------------------------------------------------------
+
+log "making the CAs: files, a SoftHSM token, a scepserver depot"
+# Without an RA the CA is the SCEP recipient: it needs keyEncipherment (RFC 8894 2.1.2).
+openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/rsa-file.key" -out "$TMP/rsa-file.pem" \
+	-subj "/CN=scepd bench RSA CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
+	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/ec-file.key" \
+	-out "$TMP/ec-file.pem" -subj "/CN=scepd bench P-256 CA" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign,cRLSign \
+	2>/dev/null
+chmod 600 "$TMP"/*.key
+# shellcheck source=../tests/integration/lib_hsm.sh
+. "$top/tests/integration/lib_hsm.sh"
+make_token scepd-bench
+make_token_ca rsa-ca rsa:2048
+make_token_ca ec-ca EC:prime256v1
+mkdir -p "$TMP/scepserver"
+(cd "$TMP/scepserver" && scepserver ca -init -depot depot -keySize 2048 \
+	-organization "scepserver bench CA" >/dev/null 2>&1) || fail "scepserver ca -init"
+
+scepd_config() { # NAME CA-CERT CA-KEY [STORE-DIR] [EXTRA]
+	local store=${4:-$TMP}
+	cat >"$TMP/$1.conf" <<CONF
+server: { listen = ["127.0.0.1:$PORT_SCEPD"]; workers = 0; };
+$([[ $3 == pkcs11:* ]] && engine_config)
+ca: { certificate = "$2"; key = "$3"; };
+storage: { uri = "sqlite:$store/$1.db"; };
+log: { level = "info"; };
+${5:-}
+CONF
+}
+
+# --- the signing limit -------------------------------------------------------------
+
+log "openssl speed -seconds $SPEED_SECONDS rsa2048 ecdsap256"
+speed=$(openssl speed -seconds "$SPEED_SECONDS" rsa2048 ecdsap256 2>/dev/null)
+RSA_SIGN=$(awk '/^rsa 2048 bits/ { print $6 }' <<<"$speed")
+EC_SIGN=$(awk '/ecdsa \(nistp256\)/ { print $(NF - 1) }' <<<"$speed")
+[[ -n "$RSA_SIGN" && -n "$EC_SIGN" ]] || fail "cannot read openssl speed: $speed"
+log "  RSA-2048 $RSA_SIGN sign/s, P-256 $EC_SIGN sign/s (one core)"
+
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- SCEP: scepd ------------------------------------------------------------------------
+
+log "SCEP PKCSReq, scepd (RSA-2048 file CA as the recipient, $CPUS workers)"
+SERIALS=rsa-file
+scepd_config scep "$TMP/rsa-file.pem" "$TMP/rsa-file.key"
+start_scepd "$TMP/scep.conf" "$TMP/scepd-scep.log"
+measure scep.scepd scepd scep "http://127.0.0.1:$PORT_SCEPD/scep"
+RSS_SCEP=$(rss_kib | sort -n | tail -n 1)
+WORKERS=$(pgrep -c -P "$SERVER_PID" || true)
+log "GetCACaps and GetCACert, scepd (wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s)"
+wrk_run caps.scepd "http://127.0.0.1:$PORT_SCEPD/scep?operation=GetCACaps"
+wrk_run cert.scepd "http://127.0.0.1:$PORT_SCEPD/scep?operation=GetCACert"
+stop_server
+
+# --- SCEP: scepserver -------------------------------------------------------------------
+
+log "SCEP PKCSReq, scepserver (RSA-2048 file CA from its depot)"
+SERIALS=scepserver
+start_scepserver "$TMP/scepserver/depot" "$TMP/scepserver.log"
+measure scep.scepserver scepserver scep "http://127.0.0.1:$PORT_SCEPSERVER/scep"
+RSS_SCEPSERVER=$(rss_kib | sort -n | tail -n 1)
+log "GetCACaps and GetCACert, scepserver"
+wrk_run caps.scepserver "http://127.0.0.1:$PORT_SCEPSERVER/scep?operation=GetCACaps"
+wrk_run cert.scepserver "http://127.0.0.1:$PORT_SCEPSERVER/scep?operation=GetCACert"
+stop_server
+
+# --- /csr ----------------------------------------------------------------------------
+
+declare -A RSS_CSR
+for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs; do
+	case $ca in
+	rsa-file | ec-file) scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" ;;
+	rsa-hsm) scepd_config "csr-$ca" "$HSM_DIR/rsa-ca.pem" "$(token_key_uri rsa-ca)" ;;
+	ec-hsm) scepd_config "csr-$ca" "$HSM_DIR/ec-ca.pem" "$(token_key_uri ec-ca)" ;;
+	rsa-file-tmpfs)
+		# The same as rsa-file with the store where fsync costs nothing: the
+		# difference is what the store's durable commit costs.
+		mkdir -p /dev/shm/scepd-bench.$$
+		scepd_config "csr-$ca" "$TMP/rsa-file.pem" "$TMP/rsa-file.key" /dev/shm/scepd-bench.$$
+		;;
+	esac
+	case $ca in
+	rsa-file*) SERIALS=rsa-file ;;
+	*) SERIALS=$ca ;;
+	esac
+	case $ca in
+	rsa-hsm) cacert=$HSM_DIR/rsa-ca.pem ;;
+	ec-hsm) cacert=$HSM_DIR/ec-ca.pem ;;
+	rsa-file*) cacert=$TMP/rsa-file.pem ;;
+	*) cacert=$TMP/$ca.pem ;;
+	esac
+	log "/csr, scepd, CA key $ca (requests: RSA-2048 and P-256 in turn)"
+	start_scepd "$TMP/csr-$ca.conf" "$TMP/scepd-csr-$ca.log"
+	measure "csr.$ca" scepd csr "http://127.0.0.1:$PORT_SCEPD/csr" --ca "$cacert" --key-type mixed
+	RSS_CSR[$ca]=$(rss_kib | sort -n | tail -n 1)
+	stop_server
+	rm -rf /dev/shm/scepd-bench.$$
+done
+
+# --- start-up ------------------------------------------------------------------------
+
+log "start-up to the first 200 on /healthz, RSA-2048 SoftHSM key and file key"
+for _ in $(seq 1 "$RUNS"); do
+	start_scepd "$TMP/csr-rsa-hsm.conf" "$TMP/scepd-startup.log"
+	echo "ms=$READY_MS" >>"$TMP/runs/startup.hsm"
+	stop_server
+	start_scepd "$TMP/csr-rsa-file.conf" "$TMP/scepd-startup.log"
+	echo "ms=$READY_MS" >>"$TMP/runs/startup.file"
+	stop_server
+done
+LOADAVG_END=$(cut -d' ' -f1-3 /proc/loadavg)
+
+# --- the table -----------------------------------------------------------------------
+
+DUP_scepd=0
+for s in rsa-file ec-file rsa-hsm ec-hsm; do
+	DUP_scepd=$((DUP_scepd + $(dup_serials "$TMP/serials.$s")))
+done
+DUP_scepserver=$(dup_serials "$TMP/serials.scepserver")
+ISSUED_scepd=$(cat "$TMP"/serials.{rsa-file,ec-file,rsa-hsm,ec-hsm} 2>/dev/null | wc -l || true)
+ISSUED_scepserver=$(cat "$TMP/serials.scepserver" 2>/dev/null | wc -l || true)
+
+calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+yes_no() { awk "BEGIN { if ($1) print \"**holds**\"; else print \"**misses**\" }"; }
+kib_mib() { calc "%.1f" "$1 / 1024"; }
+
+r_scepd=$(med scep.scepd rate)
+r_scepserver=$(med scep.scepserver rate)
+cpu_scepd=$(med scep.scepd server_cpu_ms_per_req)
+cpu_scepserver=$(med scep.scepserver server_cpu_ms_per_req)
+rsa_limit=$(calc "%.0f" "$RSA_SIGN * $CPUS")
+ec_limit=$(calc "%.0f" "$EC_SIGN * $CPUS")
+limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
+
+{
+	echo "# scepd benchmark, $(date +%F)"
+	echo
+	echo "Made by \`bench/run.sh\`$([[ $quick == yes ]] && echo " --quick (one short run: not for comparison)"); bench/README.md says how to read it."
+	echo
+	echo "- Machine: $CPUS × $(lscpu | sed -n 's/^Model name: *//p' | head -n 1), $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo), Linux $(uname -r), $(openssl version | cut -d' ' -f1-2)."
+	echo "- scepd $(git -C "$top" describe --always --dirty 2>/dev/null || echo '?') (release build, $WORKERS workers = CPUs, SQLite store on $(df -T "$TMP" | awk 'NR == 2 { print $2 }'), log level info);" \
+		"scepserver $(scepserver -version 2>&1 | head -n 1) (Debian package scep $(dpkg-query -W -f '${Version}' scep 2>/dev/null || echo '?'), file depot)."
+	echo "- Client (bench/scep_load) and servers share the machine; 127.0.0.1$([[ -n "${BENCH_IN_NETNS:-}" ]] && echo " in a private network namespace")."
+	echo "- Each figure is the median of $RUNS runs of ${SECONDS_PER_RUN} s with $CONC connections (after a 200-request warm-up), requests pre-built before the clock starts and checked after it stops."
+	echo "- Load average before / after: $LOADAVG_START / $LOADAVG_END (other people's work on the machine shows here and as \"other CPU\")."
+	echo
+	echo "## SCEP PKCSReq enrolments"
+	echo
+	echo "RSA-2048 CA key in a file; no RA: the CA itself decrypts and signs on both servers (scepserver has no RA). Requester keys RSA-2048, AES-128-CBC, SHA-256, every message with its own key, transactionID and subject."
+	echo
+	echo "| server | enrolments/s | server CPU ms/enrolment | client CPU ms/request | other CPU ms/run | p50 / p99 ms at peak |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for who in scepd scepserver; do
+		echo "| $who | $(med scep.$who rate) | $(med scep.$who server_cpu_ms_per_req) | $(med scep.$who client_cpu_ms_per_req) | $(med scep.$who other_cpu_ms) | $(med scep.$who p50_ms) / $(med scep.$who p99_ms) |"
+	done
+	echo "| **scepd / scepserver** | **$(calc "%.2f×" "$r_scepd / $r_scepserver")** | **$(calc "%.2f×" "$cpu_scepd / $cpu_scepserver")** | | | |"
+	echo
+	echo "## /csr certificates (scepd)"
+	echo
+	echo "Pre-built PKCS#10 requests, RSA-2048 and P-256 requester keys in turn, DER, answered as PEM. The limit is one private-key operation per certificate (below)."
+	echo
+	echo "| CA key | certificates/s | signing limit/s | fraction of the limit | server CPU ms/cert | client CPU ms/request | other CPU ms/run | p50 / p99 ms at peak |"
+	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+	for ca in rsa-file rsa-hsm ec-file ec-hsm rsa-file-tmpfs; do
+		case $ca in
+		rsa-file) name="RSA-2048, file" ;;
+		rsa-hsm) name="RSA-2048, SoftHSM" ;;
+		ec-file) name="P-256, file" ;;
+		ec-hsm) name="P-256, SoftHSM" ;;
+		rsa-file-tmpfs) name="RSA-2048, file, store on tmpfs (diagnosis: no fsync cost)" ;;
+		esac
+		lim=$(limit_of "$ca")
+		echo "| $name | $(med csr.$ca rate) | $lim | $(calc "%.0f%%" "100 * $(med csr.$ca rate) / $lim") | $(med csr.$ca server_cpu_ms_per_req) | $(med csr.$ca client_cpu_ms_per_req) | $(med csr.$ca other_cpu_ms) | $(med csr.$ca p50_ms) / $(med csr.$ca p99_ms) |"
+	done
+	echo
+	echo "## The signing limit of this machine"
+	echo
+	echo "\`openssl speed -seconds $SPEED_SECONDS rsa2048 ecdsap256\`, one process, × $CPUS cores, divided by the private-key operations a request needs: 1 for /csr, 3 for SCEP (RA decrypt, CA signature, RA signature of the CertRep). It ignores everything else a request costs, and that the client shares the cores."
+	echo
+	echo "| key | sign/s, 1 core | × $CPUS cores | /csr limit/s | scepd /csr | SCEP limit/s | scepd SCEP |"
+	echo "|---|---:|---:|---:|---:|---:|---:|"
+	echo "| RSA-2048 | $RSA_SIGN | $rsa_limit | $rsa_limit | $(calc "%.0f%%" "100 * $(med csr.rsa-file rate) / $rsa_limit") (file) | $(calc "%.0f" "$rsa_limit / 3") | $(calc "%.0f%%" "100 * $r_scepd / ($rsa_limit / 3)") |"
+	echo "| P-256 | $EC_SIGN | $ec_limit | $ec_limit | $(calc "%.0f%%" "100 * $(med csr.ec-file rate) / $ec_limit") (file) | | |"
+	echo
+	echo "## GetCACaps and GetCACert"
+	echo
+	echo "\`wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s\` (keep-alive), requests/s."
+	echo
+	echo "| operation | scepd | scepserver | scepd / scepserver |"
+	echo "|---|---:|---:|---:|"
+	for op in caps cert; do
+		a=$(med $op.scepd rps)
+		b=$(med $op.scepserver rps)
+		echo "| $([[ $op == caps ]] && echo GetCACaps || echo GetCACert) | $a | $b | $(calc "%.2f×" "$a / $b") |"
+	done
+	echo
+	echo "## Latency at half of the peak"
+	echo
+	echo "The load client rate-limited to half of the median rate above, for about ${SECONDS_PER_RUN} s; latency from sending the request to the end of the answer."
+	echo
+	echo "| what | rate/s | p50 ms | p90 ms | p99 ms | max ms |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for l in scep.scepd scep.scepserver csr.rsa-file csr.rsa-hsm csr.ec-file csr.ec-hsm; do
+		echo "| $l | $(med $l.half rate) | $(med $l.half p50_ms) | $(med $l.half p90_ms) | $(med $l.half p99_ms) | $(med $l.half max_ms) |"
+	done
+	echo
+	echo "## Memory and start-up"
+	echo
+	echo "| what | value |"
+	echo "|---|---:|"
+	echo "| RSS per worker after the SCEP runs (largest worker) | $(kib_mib "$RSS_SCEP") MiB |"
+	for ca in rsa-file rsa-hsm ec-file ec-hsm; do
+		echo "| RSS per worker after the /csr runs, $ca | $(kib_mib "${RSS_CSR[$ca]}") MiB |"
+	done
+	echo "| scepserver RSS (one process) after the SCEP runs | $(kib_mib "$RSS_SCEPSERVER") MiB |"
+	echo "| start-up to the first 200 on /healthz, RSA-2048 SoftHSM key | $(med startup.hsm ms) ms |"
+	echo "| start-up to the first 200 on /healthz, RSA-2048 file key | $(med startup.file ms) ms |"
+	echo
+	echo "## Failures and duplicate serials (findings)"
+	echo
+	echo "Over every request of this run, warm-ups and half-load runs included. A duplicate is a serial number that came back in more than one certificate of the same CA."
+	echo
+	echo "| server | requests sent | failed | certificates | duplicate serials |"
+	echo "|---|---:|---:|---:|---:|"
+	echo "| scepd (SCEP + /csr) | $REQUESTS_scepd | $FAILED_TOTAL_scepd | $ISSUED_scepd | $DUP_scepd |"
+	echo "| scepserver (SCEP) | $REQUESTS_scepserver | $FAILED_TOTAL_scepserver | $ISSUED_scepserver | $DUP_scepserver |"
+	if [[ -s "$TMP/load.err" ]]; then
+		echo
+		echo "What the failures were (scep_load, the first of each run; server logs for details):"
+		echo
+		sed -n 's/^scep_load: request [0-9]*: /- /p' "$TMP/load.err" | sort | uniq -c |
+			sort -rn | head -n 10 | sed 's/^ *\([0-9]*\) - /- \1 × /'
+		grep -ho 'err="[^"]*"' "$TMP/scepserver.log" 2>/dev/null | sort | uniq -c | sort -rn |
+			head -n 5 | sed 's/^ *\([0-9]*\) /- scepserver log, \1 × /'
+	fi
+	echo
+	echo "## The issue's targets"
+	echo
+	echo "| target | measured | |"
+	echo "|---|---:|---|"
+	echo "| SCEP enrolments/s ≥ 4 × scepserver | $(calc "%.2f×" "$r_scepd / $r_scepserver") | $(yes_no "$r_scepd >= 4 * $r_scepserver") |"
+	echo "| server CPU per enrolment ≤ 1.2 ms (RSA-2048 file key) | $cpu_scepd ms | $(yes_no "$cpu_scepd <= 1.2") |"
+	echo "| /csr RSA-2048 file key ≥ 85 % of the signing limit | $(calc "%.0f%%" "100 * $(med csr.rsa-file rate) / $rsa_limit") | $(yes_no "$(med csr.rsa-file rate) >= 0.85 * $rsa_limit") |"
+	echo "| /csr RSA-2048 SoftHSM key ≥ 75 % of the signing limit | $(calc "%.0f%%" "100 * $(med csr.rsa-hsm rate) / $rsa_limit") | $(yes_no "$(med csr.rsa-hsm rate) >= 0.75 * $rsa_limit") |"
+	echo "| GetCACaps at least as fast as scepserver | $(calc "%.2f×" "$(med caps.scepd rps) / $(med caps.scepserver rps)") | $(yes_no "$(med caps.scepd rps) >= $(med caps.scepserver rps)") |"
+	echo "| GetCACert at least as fast as scepserver | $(calc "%.2f×" "$(med cert.scepd rps) / $(med cert.scepserver rps)") | $(yes_no "$(med cert.scepd rps) >= $(med cert.scepserver rps)") |"
+	rss_max=$(printf '%s\n' "$RSS_SCEP" "${RSS_CSR[@]}" | sort -n | tail -n 1)
+	echo "| RSS per worker ≤ 16 MiB | $(kib_mib "$rss_max") MiB (largest) | $(yes_no "$rss_max <= 16384") |"
+	echo "| start-up to ready ≤ 300 ms with a SoftHSM key | $(med startup.hsm ms) ms | $(yes_no "$(med startup.hsm ms) <= 300") |"
+} >"$TMP/table.md"
+
+mkdir -p "$(dirname "$OUT")"
+cp "$TMP/table.md" "$OUT"
+cat "$OUT"
+log "written to $OUT"
