@@ -6,8 +6,8 @@
 # with the very same pkiMessage (same transaction). Then: every certificate a client
 # received is in the store byte for byte and verifies against the CA, no serial is
 # there twice, no SCEP transaction has two certificates, PRAGMA integrity_check is ok,
-# the supervisor saw every kill and restored the 4 workers, which serve again.
-# The restart backoff of a slot doubles at each kill (0.1 s .. 30 s): with 4 workers
+# the supervisor saw every kill and restored the $WORKERS (8) workers, which serve again.
+# The restart backoff of a slot doubles at each kill (0.1 s .. 30 s): with 8 workers
 # and a load of about 20 s there is mostly one alive; requests that find none wait in
 # the listen queue. The killer stops with the load, after 45 s or 150 kills.
 # AddressSanitizer builds (3-5x slower) send 500 requests instead of 2,000, so that the
