@@ -40,9 +40,10 @@
 #include "scepd/scep_msg.h"
 #include "scepd/store.h"
 
-#define WORKER_DRAIN_POLL_MS 10
-#define WORKER_CHECK_MS      250
-#define WORKER_RESPAWN_MS    2000
+#define WORKER_DRAIN_POLL_MS   10
+#define WORKER_DRAIN_SETTLE_MS 50
+#define WORKER_CHECK_MS        250
+#define WORKER_RESPAWN_MS      2000
 
 struct worker {
 	const struct scepd_config *cfg;
@@ -237,14 +238,31 @@ worker_drain(struct worker *w, const struct worker_args *args)
 {
 	unsigned long long deadline =
 		worker_now_ms() + (unsigned long long)w->cfg->server.drain_timeout * 1000;
+	unsigned long long idle_since = 0;
 	unsigned left;
 
 	for (size_t i = 0; i < w->n_servers; i++)
 		http_server_quiesce(w->servers[i]);
 	for (size_t i = 0; i < args->n_listen_fds; i++)
 		close(args->listen_fds[i]); /* our copies; the supervisor keeps its own */
-	while ((left = worker_requests_in_flight(w)) > 0 && worker_now_ms() < deadline)
+	/*
+	 * MHD announces a connection it accepted just before the quiesce a moment later,
+	 * from its own thread: nothing in flight counts only once it has stayed so for
+	 * WORKER_DRAIN_SETTLE_MS.
+	 */
+	for (;;) {
+		unsigned long long now = worker_now_ms();
+
+		if ((left = worker_requests_in_flight(w)) > 0)
+			idle_since = 0;
+		else if (idle_since == 0)
+			idle_since = now;
+		else if (now - idle_since >= WORKER_DRAIN_SETTLE_MS)
+			break;
+		if (now >= deadline)
+			break;
 		poll(NULL, 0, WORKER_DRAIN_POLL_MS);
+	}
 	if (left > 0)
 		log_warning("drain timeout: closing %u request(s) still in flight", left);
 }
