@@ -165,10 +165,16 @@ wait_exit() { # PID SECONDS
 }
 
 # GET PATH N times, one connection each; prints how many requests failed.
-request_loop() { # PATH N
-	local failed=0
-	for _ in $(seq 1 "$2"); do
-		curl -sf -o /dev/null --max-time 5 "http://127.0.0.1:$PORT$1" || failed=$((failed + 1))
+request_loop() { # PATH N: prints the number of failed requests, says why on stderr
+	local failed=0 i status rc
+	for i in $(seq 1 "$2"); do
+		rc=0
+		status=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+			"http://127.0.0.1:$PORT$1") || rc=$?
+		if [[ $rc -ne 0 || $status != 200 ]]; then
+			failed=$((failed + 1))
+			echo "request $i of $2 to $1 failed: curl exit $rc, HTTP $status, $(date +%T.%N)" >&2
+		fi
 	done
 	echo "$failed"
 }
