@@ -24,11 +24,13 @@ declare -A sources=(
 	[config]="src/config.c"
 	[csr]="src/csr_body.c src/encoding.c src/signer.c src/policy.c src/config.c"
 	[scep_msg]="src/scep_msg.c tests/tools/scep_build.c"
+	[scep_query]="src/scep_query.c src/encoding.c src/scep_msg.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
 	[csr]="$(pkg-config --libs libconfig libcrypto)"
 	[scep_msg]="$(pkg-config --libs libcrypto)"
+	[scep_query]="$(pkg-config --libs libmicrohttpd libcrypto)"
 )
 for parser in "${!sources[@]}"; do
 	srcs=()

@@ -34,8 +34,8 @@
 #include <openssl/crypto.h>
 #include <openssl/x509v3.h>
 
-#include "scepd/encoding.h"
 #include "scepd/log.h"
+#include "scepd/scep_query.h"
 
 #define SCEP_HTTP_SECRET_MAX 1024
 
@@ -164,23 +164,6 @@ scep_http_free(struct scep_http *sh)
 	free(sh);
 }
 
-/* The pkiMessage of a GET: base64 where '+' may have become ' ' on the way. */
-static int
-scep_http_decode_message(const char *message, unsigned char **ret, size_t *ret_len)
-{
-	char *text;
-	int r;
-
-	if ((text = strdup(message)) == NULL)
-		return -ENOMEM;
-	for (char *p = text; *p != '\0'; p++)
-		if (*p == ' ')
-			*p = '+';
-	r = encoding_base64_decode(text, strlen(text), ret, ret_len);
-	free(text);
-	return r;
-}
-
 static int
 scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
 		    const struct scep_certrep *rep)
@@ -199,17 +182,26 @@ scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct
 	return r;
 }
 
+/* Logs why (for the operator) and answers FAILURE with text (for the client). */
 static int
-scep_http_fail(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
-	       enum scep_fail fail, const char *text)
+scep_http_fail_because(struct scep_http *sh, struct http_request *req,
+		       const struct scep_msg *msg, enum scep_fail fail, const char *why,
+		       const char *text)
 {
 	log_notice("SCEP %s from %s, transaction %s: FAILURE %s: %s",
 		   scep_msg_type_name(msg->type) != NULL ? scep_msg_type_name(msg->type) : "?",
-		   http_request_remote_addr(req), msg->txid, scep_msg_fail_name(fail), text);
+		   http_request_remote_addr(req), msg->txid, scep_msg_fail_name(fail), why);
 	return scep_http_reply_pki(sh, req, msg,
 				   &(struct scep_certrep){ .status = SCEP_STATUS_FAILURE,
 							   .fail = fail,
 							   .fail_text = text });
+}
+
+static int
+scep_http_fail(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+	       enum scep_fail fail, const char *text)
+{
+	return scep_http_fail_because(sh, req, msg, fail, text, text);
 }
 
 static int
@@ -454,9 +446,10 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 {
 	int r;
 
+	/* The log says exactly what was refused; the client's answer stays uniform. */
 	if (msg->fail != SCEP_FAIL_NONE)
-		return scep_http_fail(
-			sh, req, msg, msg->fail,
+		return scep_http_fail_because(
+			sh, req, msg, msg->fail, msg->fail_reason,
 			msg->fail == SCEP_FAIL_BAD_REQUEST
 				? "unsupported messageType"
 				: "the message signature or algorithm is not acceptable");
@@ -472,8 +465,8 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 	if (r < 0)
 		return r;
 	if (msg->fail != SCEP_FAIL_NONE)
-		return scep_http_fail(
-			sh, req, msg, msg->fail,
+		return scep_http_fail_because(
+			sh, req, msg, msg->fail, msg->fail_reason,
 			"the message cannot be opened or its content is not acceptable");
 	switch (msg->type) {
 	case SCEP_MSG_PKCSREQ:
@@ -502,8 +495,10 @@ scep_http_pki_operation(struct scep_http *sh, struct http_request *req)
 	if (http_request_method(req) == HTTP_POST) {
 		body = http_request_body(req, &len);
 	} else if ((message = http_request_arg(req, "message")) == NULL ||
-		   scep_http_decode_message(message, &decoded, &len) < 0) {
+		   (r = scep_query_decode_message(message, &decoded, &len)) == -EBADMSG) {
 		return http_reply_text(req, 400, "PKIOperation needs message=<base64 pkiMessage>");
+	} else if (r < 0) {
+		return r;
 	} else {
 		body = decoded;
 	}
@@ -590,20 +585,28 @@ scep_http_handle(struct http_request *req, void *userdata)
 {
 	struct scep_http *sh = userdata;
 	const char *operation = http_request_arg(req, "operation");
+	enum scep_operation op;
 
 	if (http_request_method(req) == HTTP_OPTIONS)
 		return scep_http_options(sh, req);
 	if (operation == NULL)
 		return http_reply_text(req, 400, "missing operation=");
-	if (strcmp(operation, "PKIOperation") == 0)
-		return scep_http_pki_operation(sh, req);
-	if (http_request_method(req) == HTTP_POST)
+	op = scep_query_operation(operation);
+	if (op == SCEP_OP_UNKNOWN)
+		return http_reply_text(req, 400, "unknown operation: %s", operation);
+	if (op != SCEP_OP_PKI_OPERATION && http_request_method(req) == HTTP_POST)
 		return http_reply_text(req, 405, "%s is a GET operation", operation);
-	if (strcmp(operation, "GetCACaps") == 0)
+	switch (op) {
+	case SCEP_OP_PKI_OPERATION:
+		return scep_http_pki_operation(sh, req);
+	case SCEP_OP_GET_CA_CAPS:
 		return http_reply(req, 200, "text/plain", sh->caps, strlen(sh->caps));
-	if (strcmp(operation, "GetCACert") == 0)
+	case SCEP_OP_GET_CA_CERT:
 		return scep_http_get_ca_cert(sh, req);
-	if (strcmp(operation, "GetNextCACert") == 0)
+	case SCEP_OP_GET_NEXT_CA_CERT:
 		return scep_http_get_next_ca_cert(sh, req);
+	case SCEP_OP_UNKNOWN:
+		break;
+	}
 	return http_reply_text(req, 400, "unknown operation: %s", operation);
 }
