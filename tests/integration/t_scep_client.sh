@@ -268,4 +268,6 @@ assert_eq "FAILURE badRequest" "$VERDICT" "a CSR with a broken signature"
 assert_eq "$before" "$(certs)" "certificates after the broken CSR"
 assert_eq 0 "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM pending_requests
 	WHERE transaction_id LIKE '%-badsig'")" "pending requests for the broken CSR"
-pass "a CSR with a broken signature: badRequest, nothing issued or held"
+grep -q "FAILURE badRequest: the request's own signature does not verify" "$TMP/scepd.log" ||
+	fail "the log does not say the CSR's signature is broken"
+pass "a CSR with a broken signature: badRequest, the log says why, nothing issued or held"
