@@ -159,6 +159,7 @@ http_vformat_line(char *buf, size_t size, const char *format, va_list ap)
 		return -EINVAL;
 	if ((size_t)n > size - 2)
 		n = (int)(size - 2);
+	log_one_line(buf);
 	buf[n++] = '\n';
 	buf[n] = '\0';
 	return n;

@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -106,18 +107,40 @@ log_to_journal(int level, int error, const char *file, int line, const char *fun
 		log_to_stderr(level, message);
 }
 
-/* key=value with the value quoted when it has spaces, for the stderr form. */
+void
+log_one_line(char *text)
+{
+	for (unsigned char *p = (unsigned char *)text; *p != '\0'; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+}
+
+/*
+ * key=value for the stderr form, the value in quotes when it has a space, '=' or '"',
+ * with '"' and '\' inside escaped by '\': a subject cannot add a field of its own.
+ */
 static size_t
 log_audit_append(char *buf, size_t size, size_t len, const char *key, const char *value)
 {
-	const char *quote;
+	bool quote;
 	int n;
 
-	if (value == NULL || len >= size)
+	if (value == NULL || len + 1 >= size)
 		return len;
-	quote = strpbrk(value, " \t=") != NULL ? "\"" : "";
-	n = snprintf(buf + len, size - len, " %s=%s%s%s", key, quote, value, quote);
-	return n < 0 ? len : len + (size_t)n;
+	quote = strpbrk(value, " \t=\"\\") != NULL;
+	n = snprintf(buf + len, size - len, " %s=%s", key, quote ? "\"" : "");
+	if (n < 0)
+		return len;
+	len = len + (size_t)n >= size ? size - 1 : len + (size_t)n;
+	for (const char *v = value; *v != '\0' && len + 2 < size; v++) {
+		if (quote && (*v == '"' || *v == '\\'))
+			buf[len++] = '\\';
+		buf[len++] = *v;
+	}
+	if (quote && len + 1 < size)
+		buf[len++] = '"';
+	buf[len] = '\0';
+	return len;
 }
 
 static void
@@ -161,6 +184,7 @@ log_audit(const struct log_audit *a)
 	len = log_audit_append(message, sizeof(message), len, "transaction_id", a->transaction_id);
 	len = log_audit_append(message, sizeof(message), len, "key", a->key);
 	(void)log_audit_append(message, sizeof(message), len, "reason", a->reason);
+	log_one_line(message);
 	if (log_state.target != LOG_TARGET_JOURNAL) {
 		log_to_stderr(LOG_INFO, message);
 		return;
@@ -196,6 +220,7 @@ log_internal(int level, int error, const char *file, int line, const char *func,
 	len = strlen(message);
 	if (error != 0)
 		snprintf(message + len, sizeof(message) - len, ": %s", strerror(error));
+	log_one_line(message);
 
 	if (log_state.target == LOG_TARGET_JOURNAL)
 		log_to_journal(level, error, file, line, func, message);

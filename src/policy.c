@@ -25,7 +25,9 @@
  *	iPAddress, registeredID. `set` adds rfc822Name, dNSName and
  *	uniformResourceIdentifier (printable ASCII, as IA5String), iPAddress (IPv4 or
  *	IPv6 text) and registeredID (a dotted OID or a name OpenSSL knows); the other
- *	types cannot be written as text and refuse the request. The request's
+ *	types cannot be written as text and refuse the request. A requested
+ *	rfc822Name, dNSName or uniformResourceIdentifier that is not printable ASCII
+ *	(a control character, a space, a byte above 0x7e) refuses the request. The request's
  *	extensions are only parsed when subject_alt_name.request is not empty.
  *
  *	In set values %{REMOTE_ADDR} and %{REMOTE_USER} are replaced from vars; one
@@ -123,6 +125,25 @@ policy_san_type(const char *name)
 		if (strcmp(name, policy_san_types[i].name) == 0)
 			return policy_san_types[i].type;
 	return -1;
+}
+
+static const char *
+policy_san_type_name(int type)
+{
+	for (size_t i = 0; i < sizeof(policy_san_types) / sizeof(policy_san_types[0]); i++)
+		if (type == policy_san_types[i].type)
+			return policy_san_types[i].name;
+	return "?";
+}
+
+/* What an IA5String name (rfc822Name, dNSName, URI) may hold: printable ASCII, no space. */
+static bool
+policy_printable(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x21 || p[i] > 0x7e)
+			return false;
+	return true;
 }
 
 /* A field or type key of a rule: a NID for the subject, a GEN_* for subjectAltName. */
@@ -342,13 +363,11 @@ policy_san_make(const struct config_pair *pair, int type, const char *value, GEN
 	case GEN_EMAIL:
 	case GEN_DNS:
 	case GEN_URI:
-		for (const char *p = value; *p != '\0'; p++)
-			if ((unsigned char)*p < 0x21 || (unsigned char)*p > 0x7e) {
-				policy_deny(d, "subjectAltName set %s: not printable ASCII",
-					    pair->name);
-				r = 0;
-				goto out;
-			}
+		if (!policy_printable((const unsigned char *)value, strlen(value))) {
+			policy_deny(d, "subjectAltName set %s: not printable ASCII", pair->name);
+			r = 0;
+			goto out;
+		}
 		if ((ia5 = ASN1_IA5STRING_new()) == NULL || !ASN1_STRING_set(ia5, value, -1)) {
 			r = -ENOMEM;
 			goto out;
@@ -468,9 +487,20 @@ policy_san(const struct config_name_policy *pol, X509_REQ *csr, const struct pol
 		goto out;
 	}
 	for (int i = 0; i < n; i++) {
+		const GENERAL_NAME *name = sk_GENERAL_NAME_value(src, i);
+
 		if (!any && !policy_requested(&pol->request, true, types[i]))
 			continue;
-		if ((gen = GENERAL_NAME_dup(sk_GENERAL_NAME_value(src, i))) == NULL ||
+		/* A control character in a name would reach logs and relying parties. */
+		if ((types[i] == GEN_EMAIL || types[i] == GEN_DNS || types[i] == GEN_URI) &&
+		    !policy_printable(ASN1_STRING_get0_data(name->d.ia5),
+				      (size_t)ASN1_STRING_length(name->d.ia5))) {
+			policy_deny(d, "subjectAltName %s of the request: not printable ASCII",
+				    policy_san_type_name(types[i]));
+			r = 0;
+			goto out;
+		}
+		if ((gen = GENERAL_NAME_dup(name)) == NULL ||
 		    !sk_GENERAL_NAME_push(out, gen)) {
 			r = -ENOMEM;
 			goto out;

@@ -24,6 +24,13 @@ void log_set_max_level(int max_level);
 /* Who is logging: the supervisor (worker < 0) or worker slot `worker` of `generation`. */
 void log_set_role(int worker, unsigned generation);
 
+/*
+ * Replaces each control character (below 0x20, and 0x7f) in text with '?', so that
+ * what a client sent cannot start a forged log line or a second line of a reply.
+ * log_internal() and log_audit() do it to every record.
+ */
+void log_one_line(char *text);
+
 /* Returns -abs(error), or 0 when error is 0. */
 int log_internal(int level, int error, const char *file, int line, const char *func,
 		 const char *format, ...) __attribute__((format(printf, 6, 7)));

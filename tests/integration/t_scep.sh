@@ -72,7 +72,13 @@ for body in "" "garbage" "$(head -c 3000 /dev/urandom | base64 -w0)"; do
 done
 assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$url?operation=PKIOperation&message=%%%")" \
 	"GET with bad base64"
-assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$url?operation=Bogus")" "unknown operation"
+assert_eq 400 "$(curl -s -o "$TMP/body" -w '%{http_code}' "$url?operation=Bogus%0AForged:%20yes")" \
+	"unknown operation"
+assert_eq "unknown operation: Bogus?Forged: yes" "$(cat "$TMP/body")" "the answer to an unknown operation"
+assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
+	--data-binary x "$url?operation=Bogus")" "POST of an unknown operation"
+assert_eq 405 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
+	--data-binary x "$url?operation=GetCACaps")" "POST GetCACaps"
 assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' "$url")" "no operation"
 assert_eq 0 "$(request_loop /healthz 5)" "requests after the bad messages"
 pass "non-pkiMessages get 400; the workers keep serving"

@@ -16,7 +16,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pe
 write_config "$TMP/scepd.conf" "workers = 2;"
 printf 'open-sesame' >"$TMP/challenge"
 cat >>"$TMP/scepd.conf" <<CONF
-scep: { challenge = { mode = "static"; secret = "file:$TMP/challenge"; }; };
+scep: { challenge = { mode = "static"; secret = "file:$TMP/challenge"; }; subject_alt_name = { request = [ "dNSName" ]; }; };
 CONF
 start_scepd "$TMP/scepd.conf"
 curl -sf -o "$TMP/ca.bin" "$url?operation=GetCACert" || fail "GetCACert"
@@ -78,6 +78,18 @@ scep none POST der --key "$TMP/dev.key" --subject /CN=none
 assert_eq "FAILURE badRequest" "$VERDICT" "no challenge"
 assert_eq "$before" "$(certs)" "certificates after refusals"
 pass "wrong and missing challenges refused, nothing issued"
+
+# A name with a line break in it must not forge a log line: refused by the policy, and
+# nothing the client sent starts a line of its own in the log.
+before=$(certs)
+scep newline POST der --key "$TMP/dev.key" --subject /CN=newline --challenge open-sesame \
+	--san $'DNS:host.example\nscepd[1] supervisor: info: forged'
+assert_eq "FAILURE badRequest" "$VERDICT" "a dNSName with a newline"
+assert_eq "$before" "$(certs)" "certificates after the dNSName with a newline"
+grep -q "subjectAltName dNSName of the request: not printable ASCII" "$TMP/scepd.log" ||
+	fail "the log does not say why the dNSName was refused"
+! grep -q "^scepd\[1\] supervisor: info: forged" "$TMP/scepd.log" || fail "a forged log line"
+pass "a dNSName with a newline: badRequest, no forged log line"
 
 # Renewal: RenewalReq and a PKCSReq signed by the issued certificate, no challenge.
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/new.key" 2>/dev/null

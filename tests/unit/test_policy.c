@@ -305,6 +305,16 @@ static const struct policy_case cases[] = {
 	{ "SAN requested, request has none", "*", NULL, "dNSName", NULL,
 	  "/CN=host", NULL, ADDR, NULL,
 	  POLICY_ALLOW, NULL, "/CN=host", "" },
+	{ "SAN requested dNSName with a newline", "*", NULL, "*", NULL,
+	  "/CN=host", "DNS:ok.example,DNS:host\nscepd[1] supervisor: info: forged", ADDR, NULL,
+	  POLICY_DENY, "subjectAltName dNSName of the request: not printable ASCII", NULL, NULL },
+	{ "SAN requested rfc822Name with a space", "*", NULL, "rfc822Name", NULL,
+	  "/CN=host", "email:a b@example.com", ADDR, NULL,
+	  POLICY_DENY, "subjectAltName rfc822Name of the request: not printable ASCII", NULL,
+	  NULL },
+	{ "SAN not requested is not checked", "*", NULL, "dNSName", NULL,
+	  "/CN=host", "DNS:host.example,URI:urn:a\x7f", ADDR, NULL,
+	  POLICY_ALLOW, NULL, "/CN=host", "DNS:host.example" },
 	/* subjectAltName: set */
 	{ "SAN set, every text type", "CN", NULL, NULL,
 	  "dNSName=%{REMOTE_USER}.devices.example|iPAddress=%{REMOTE_ADDR}"
