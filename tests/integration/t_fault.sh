@@ -1,5 +1,4 @@
 #!/usr/bin/env bash
-# WIP: not yet in ctest (named wip_*, outside the t_*.sh glob): passed 2 of 3 runs here.
 # Nothing lost when a worker dies (issue 5, promise 3): 4 parallel clients send 2,000
 # requests, half POST /csr and half SCEP PKCSReq, while a random worker is SIGKILLed
 # every 0.5 s. A request that dies with its worker is retried up to 5 times, a SCEP one
