@@ -623,18 +623,53 @@ signer_check_profile(const struct signer *s, X509 *cert)
 	return 0;
 }
 
+/*
+ * The request's SubjectPublicKeyInfo as it is, algorithm and key bits copied:
+ * X509_set_pubkey() would encode the key and decode it again (OpenSSL 3's decoder
+ * lookup is a good part of a certificate's cost). The CSR's key was decoded and its
+ * signature checked before; what is not a NULL, absent or OID parameter (RSA, EC)
+ * takes the long way.
+ */
+static int
+signer_copy_spki(X509 *cert, X509_REQ *csr)
+{
+	const X509_PUBKEY *from = X509_REQ_get_X509_PUBKEY(csr);
+	const unsigned char *bits;
+	const ASN1_OBJECT *alg;
+	const X509_ALGOR *algor;
+	ASN1_OBJECT *oid = NULL, *param = NULL;
+	unsigned char *key = NULL;
+	const void *pval;
+	int ptype, len;
+
+	if (from == NULL || !X509_PUBKEY_get0_param(NULL, &bits, &len, (X509_ALGOR **)&algor, from))
+		return -EBADMSG;
+	X509_ALGOR_get0(&alg, &ptype, &pval, algor);
+	if (ptype != V_ASN1_NULL && ptype != V_ASN1_UNDEF && ptype != V_ASN1_OBJECT)
+		return X509_set_pubkey(cert, X509_REQ_get0_pubkey(csr)) ? 0 : -EBADMSG;
+	if ((oid = OBJ_dup(alg)) == NULL ||
+	    (ptype == V_ASN1_OBJECT && (param = OBJ_dup(pval)) == NULL) ||
+	    (key = OPENSSL_memdup(bits, (size_t)len)) == NULL ||
+	    !X509_PUBKEY_set0_param(X509_get_X509_PUBKEY(cert), oid, ptype, param, key, len)) {
+		ASN1_OBJECT_free(oid);
+		ASN1_OBJECT_free(param);
+		OPENSSL_free(key);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
 int
 signer_issue(struct signer *s, const struct issue_req *req, X509 **ret_cert)
 {
 	X509 *cert = NULL;
-	EVP_PKEY *pub;
 	int r;
 
 	if (s == NULL || req == NULL || req->csr == NULL || req->subject == NULL) {
 		r = -EINVAL;
 		goto out;
 	}
-	if ((pub = X509_REQ_get0_pubkey(req->csr)) == NULL) {
+	if (X509_REQ_get0_pubkey(req->csr) == NULL) {
 		r = -EBADMSG;
 		goto out;
 	}
@@ -644,10 +679,8 @@ signer_issue(struct signer *s, const struct issue_req *req, X509 **ret_cert)
 		r = -ENOMEM;
 		goto out;
 	}
-	if (!X509_set_pubkey(cert, pub)) {
-		r = -EBADMSG;
+	if ((r = signer_copy_spki(cert, req->csr)) < 0)
 		goto out;
-	}
 	/* The serial comes last: a request refused on the way wastes no file serial. */
 	if ((r = signer_set_validity(s, cert)) < 0 ||
 	    (r = signer_add_extensions(s, req, cert)) < 0 ||

@@ -44,6 +44,9 @@ int signer_verify_csr(X509_REQ *csr);
  * syncing PATH, or -EUCLEAN when PATH holds no usable serial.
  * A serial that the store finds taken: call again, "random" and "file:" draw anew;
  * "subject" gives the same serial again, so for it a collision is final.
+ * The certificate is for encoding (i2d, PEM, CMS): its public key is the request's
+ * SubjectPublicKeyInfo copied as bytes and not decoded, so X509_get0_pubkey() gives
+ * NULL on it; parse the DER again where the key object is needed.
  */
 int signer_issue(struct signer *s, const struct issue_req *req, X509 **ret_cert);
 

@@ -121,7 +121,8 @@ test_make_csr(EVP_PKEY *key, const char *cn, const char *serial)
 							    0),
 				 1);
 	assert_int_equal(X509_REQ_set_pubkey(csr, key), 1);
-	assert_true(X509_REQ_sign(csr, key, EVP_sha256()) > 0);
+	assert_true(X509_REQ_sign(csr, key, EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256()) >
+		    0);
 	return csr;
 }
 
@@ -408,6 +409,59 @@ test_issue_plain(void **state)
 	assert_int_equal(ASN1_STRING_type(X509_get0_notBefore(cert)), V_ASN1_UTCTIME);
 	X509_free(cert);
 	X509_REQ_free(csr);
+	signer_free(s);
+}
+
+static EVP_PKEY *
+test_rsa_pss_key(void)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "RSA-PSS", NULL);
+	EVP_PKEY *key = NULL;
+
+	assert_non_null(ctx);
+	assert_int_equal(EVP_PKEY_keygen_init(ctx), 1);
+	assert_int_equal(EVP_PKEY_CTX_set_rsa_keygen_bits(ctx, 2048), 1);
+	assert_int_equal(EVP_PKEY_keygen(ctx, &key), 1);
+	EVP_PKEY_CTX_free(ctx);
+	return key;
+}
+
+/*
+ * The requester's key reaches the certificate byte for byte, whatever its algorithm
+ * parameters: NULL (RSA), an OID (EC), absent (Ed25519), a SEQUENCE (RSA-PSS).
+ */
+static void
+test_issue_key_kinds(void **state)
+{
+	struct test_state *t = *state;
+	struct config_ca cfg = test_config("sha256", CONFIG_SERIAL_RANDOM, NULL);
+	EVP_PKEY *keys[] = {
+		EVP_RSA_gen(2048),
+		EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
+		test_rsa_pss_key(),
+		t->leaf_key,
+	};
+	struct signer *s = NULL;
+
+	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		X509_REQ *csr;
+		X509 *cert;
+
+		assert_non_null(keys[i]);
+		print_message("key %zu: %s\n", i, EVP_PKEY_get0_type_name(keys[i]));
+		csr = test_make_csr(keys[i], "key-kind", NULL);
+		cert = test_issue(s, csr, NULL);
+		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), keys[i]), 1);
+		assert_int_equal(X509_PUBKEY_eq(X509_get_X509_PUBKEY(cert),
+						X509_REQ_get_X509_PUBKEY(csr)),
+				 1);
+		test_verify_chain(t->ec_ca, cert);
+		X509_free(cert);
+		X509_REQ_free(csr);
+		if (keys[i] != t->leaf_key)
+			EVP_PKEY_free(keys[i]);
+	}
 	signer_free(s);
 }
 
@@ -827,7 +881,12 @@ test_file_serial_contents(void **state)
 		assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
 		assert_int_equal(signer_issue(s, &req, &cert), c->want);
 		if (c->want == 0) {
-			BIGNUM *bn = test_serial(cert);
+			X509 *issued = cert;
+			BIGNUM *bn;
+
+			cert = test_reparse(issued); /* the key is not decoded in signer_issue() */
+			X509_free(issued);
+			bn = test_serial(cert);
 			char *hex = BN_bn2hex(bn);
 
 			assert_string_equal(hex, c->serial_hex);
@@ -927,7 +986,12 @@ test_subject_serials(void **state)
 					 1);
 		assert_int_equal(signer_issue(s, &req, &cert), c->want);
 		if (c->want == 0) {
-			BIGNUM *bn = test_serial(cert);
+			X509 *issued = cert;
+			BIGNUM *bn;
+
+			cert = test_reparse(issued); /* the key is not decoded in signer_issue() */
+			X509_free(issued);
+			bn = test_serial(cert);
 			char *dec = BN_bn2dec(bn);
 
 			assert_string_equal(dec, c->serial_dec);
@@ -1045,6 +1109,7 @@ main(void)
 		cmocka_unit_test(test_file_serials_forked),
 		cmocka_unit_test(test_file_serial_contents),
 		cmocka_unit_test(test_subject_serials),
+		cmocka_unit_test(test_issue_key_kinds),
 		cmocka_unit_test(test_verify_csr),
 		cmocka_unit_test(test_key_mismatch),
 		cmocka_unit_test(test_issue_bad_requests),
