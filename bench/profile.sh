@@ -17,14 +17,11 @@ set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 loads=("$@")
 [[ ${#loads[@]} -gt 0 ]] || loads=(scep csr)
+"$top/scripts/deps.sh" linux-perf # before the network namespace, which has no mirror
 if [[ -z "${BENCH_IN_NETNS:-}" ]] && unshare -n true 2>/dev/null; then
 	BENCH_IN_NETNS=1 exec unshare -n -- bash "$0" "${loads[@]}"
 fi
 [[ -n "${BENCH_IN_NETNS:-}" ]] && ip link set lo up
-command -v perf >/dev/null || {
-	echo "profile.sh: perf is missing (apt-get install linux-perf)" >&2
-	exit 1
-}
 
 BUILD_DIR=${BUILD_DIR:-$top/build-bench}
 SECS=${PROFILE_SECONDS:-8}

@@ -32,6 +32,8 @@ fi
 	exit 1
 }
 
+# Packages first: apt cannot reach the mirror from inside the network namespace.
+"$top/scripts/deps.sh" wrk
 # A private network namespace: only loopback, and no port clashes with other tests.
 if [[ -z "${BENCH_IN_NETNS:-}" && -z "${BENCH_NO_NETNS:-}" ]] && command -v unshare >/dev/null &&
 	unshare -n true 2>/dev/null; then
@@ -68,10 +70,6 @@ fail() {
 }
 skip() { fail "$*"; } # lib_hsm.sh skips when SoftHSM is missing: here that is fatal
 
-for tool in cmake openssl curl wrk scepserver softhsm2-util pkcs11-tool; do
-	command -v "$tool" >/dev/null ||
-		fail "$tool is missing (apt-get install cmake openssl curl wrk scep softhsm2 opensc libengine-pkcs11-openssl)"
-done
 
 log "building scepd and scep_load (release) in $BUILD_DIR"
 cmake -S "$top" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSCEPD_TESTS=OFF -DSCEPD_BENCH=ON \

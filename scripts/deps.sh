@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Installs the Debian 12 packages scepd needs to build, run its demo and run its tests.
-# As root it runs apt-get; otherwise it prints the apt-get line to run. Every other
-# script calls it first; it does nothing when everything is there.
+# Installs the Debian 12 packages scepd needs to build, run its demo and run its tests,
+# and those named as arguments (bench/run.sh adds wrk). As root it runs apt-get;
+# otherwise it prints the apt-get line to run. Every other script calls it first; it
+# does nothing when everything is there.
+#   scripts/deps.sh [PACKAGE...]
 set -euo pipefail
 
 packages=(
@@ -10,6 +12,7 @@ packages=(
 	libcmocka-dev
 	libengine-pkcs11-openssl opensc softhsm2 openssl
 	curl procps iproute2 systemd sqlite3 xxd scep certmonger dbus
+	"$@"
 )
 
 missing=()
