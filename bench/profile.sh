@@ -10,7 +10,8 @@
 # $PROFILE_SECONDS (default 8) seconds while scep_load drives the server, then the
 # top symbols by self time, the shared objects, and the scepd functions with their
 # callees included (--call-graph dwarf, so that the stacks go through libcrypto,
-# which has no frame pointers). Reports go to $BUILD_DIR/profile/LOAD.*.txt.
+# which has no frame pointers). Reports go to $BUILD_DIR/profile/LOAD.*.txt, the
+# recording to LOAD.perf.data (perf report -i FILE -G: who calls what).
 # Needs perf (Debian: linux-perf). Bounded: one load run of about PROFILE_SECONDS.
 set -euo pipefail
 
@@ -98,6 +99,7 @@ CONF
 		sleep "$SECS" 2>/dev/null
 	wait "$lpid" || true
 	cat "$TMP/load.out" >"$OUTDIR/$load.load.txt"
+	cp "$TMP/perf.data" "$OUTDIR/$load.perf.data" # for perf report -i, by hand
 	{
 		echo "# $load: perf record on worker $worker for $SECS s; $(cat "$TMP/load.out")"
 		echo "## self time by symbol"
