@@ -9,7 +9,7 @@ set -euo pipefail
 packages=(
 	build-essential cmake pkg-config
 	libmicrohttpd-dev libssl-dev libp11-dev libconfig-dev libsystemd-dev libsqlite3-dev
-	libcmocka-dev
+	libcmocka-dev libpq-dev postgresql
 	libengine-pkcs11-openssl opensc softhsm2 openssl
 	curl procps iproute2 systemd sqlite3 xxd scep certmonger dbus
 	"$@"

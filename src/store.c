@@ -21,8 +21,8 @@
  *
  * DESCRIPTION
  *	store_open() picks the backend by the scheme of the URI ("sqlite:PATH" ->
- *	store_sqlite.c; "postgresql://..." and "postgres://..." are reserved for
- *	store_pg.c) and hands it the rest. The other calls check their arguments,
+ *	store_sqlite.c; "postgresql://..." and "postgres://..." -> store_pg.c, which
+ *	gets the whole URI for libpq) and hands it the rest. The other calls check their arguments,
  *	bring serials to the one form the backends store (upper-case hex without
  *	leading zeros, "0" for zero) and challenge hashes to lower-case hex, read
  *	the clock once, refuse status transitions store.h does not allow, then call
@@ -36,8 +36,7 @@
  *
  * DIAGNOSTICS
  *	0 or -errno. store_open(): -EINVAL for an unknown scheme or a malformed URI,
- *	-EPROTONOSUPPORT for PostgreSQL (not built yet), otherwise the backend's
- *	code. Adding: -EINVAL when a mandatory field is missing or malformed.
+ *	otherwise the backend's code. Adding: -EINVAL when a mandatory field is missing or malformed.
  *	Lookups: -ENOENT also for a key that is malformed (no record can have it).
  *	Out-parameters are written only on success.
  */
@@ -66,20 +65,10 @@ struct store_scheme {
 	int (*open)(const char *location, unsigned flags, struct store **ret_store);
 };
 
-static int
-store_open_unsupported(const char *location, unsigned flags, struct store **ret_store)
-{
-	(void)location;
-	(void)flags;
-	(void)ret_store;
-	return -EPROTONOSUPPORT;
-}
-
 static const struct store_scheme store_schemes[] = {
 	{ "sqlite:", 0, store_sqlite_open },
-	/* XXX: PostgreSQL is issue 7 (store_pg.c); config.c already accepts the URIs. */
-	{ "postgresql://", 1, store_open_unsupported },
-	{ "postgres://", 1, store_open_unsupported },
+	{ "postgresql://", 1, store_pg_open },
+	{ "postgres://", 1, store_pg_open },
 };
 
 int

@@ -59,4 +59,11 @@ struct store {
  */
 int store_sqlite_open(const char *path, unsigned flags, struct store **ret_store);
 
+/*
+ * uri: the whole "postgresql://..." or "postgres://..." URI, for libpq; flags as above.
+ * 0, -ECONNREFUSED (cannot connect or log in), -ENOENT (STORE_OPEN_NO_CREATE and no
+ * schema), -EBADMSG (a newer schema), -ENOMEM, -EIO.
+ */
+int store_pg_open(const char *uri, unsigned flags, struct store **ret_store);
+
 #endif

@@ -2,8 +2,8 @@
  * store.h - the durable record of what scepd did: issued certificates, SCEP requests
  * waiting for an operator's decision, and one-time challenges.
  *
- * An interface with one file per backend (store_sqlite.c now, store_pg.c later),
- * chosen by the scheme of storage.uri. Opened in each worker after fork(), and by
+ * An interface with one file per backend (store_sqlite.c, store_pg.c), chosen by the
+ * scheme of storage.uri. Opened in each worker after fork(), and by
  * scepctl; never shared across processes. Every write is committed (durable) before
  * it returns: a certificate is answered only after store_add_cert() returned 0.
  * Every state change is one atomic statement or transaction, so that workers (and,
@@ -36,11 +36,14 @@ struct store_cert {
 
 /*
  * "sqlite:/path/db": creates the file (mode 0600) and the schema when missing, WAL
- * journal, a busy timeout, synchronous=FULL. Returns 0, -EINVAL (unknown scheme, or a
- * malformed URI such as a relative path), -EPROTONOSUPPORT ("postgresql://",
- * "postgres://": not built yet), the -errno of creating the file (-ENOENT when its
- * directory is missing, -EACCES, -EROFS...), -EBADMSG (not scepd's database, or one
- * written by a newer scepd), -EIO. A handle is used by one thread at a time.
+ * journal, a busy timeout, synchronous=FULL. "postgresql://..." or "postgres://...":
+ * any libpq URI; connects and creates or migrates the schema. Returns 0, -EINVAL
+ * (unknown scheme, or a malformed URI such as a relative path), the -errno of
+ * creating the file (-ENOENT when its directory is missing, -EACCES, -EROFS...),
+ * -ECONNREFUSED (the PostgreSQL server cannot be reached or refuses the login),
+ * -EBADMSG (not scepd's database, or one written by a newer scepd), -EIO. A handle is
+ * used by one thread at a time. With PostgreSQL every call may also give -ENOTCONN
+ * while the server is unreachable (the handle reconnects by itself).
  */
 int store_open(const char *uri, struct store **ret_store);
 

@@ -11,6 +11,7 @@ TMP=$(mktemp -d "/tmp/scepd-$TEST_NAME.XXXXXX")
 SCEPD_PID=
 PORT=
 BACKGROUND_PIDS=() # helpers started by a test, killed at exit
+CLEANUP_HOOKS=()   # functions run at exit, after scepd is stopped (lib_pg.sh: pg_stop)
 
 # For secrets_check.sh, which runs after the whole suite: this test's logs and stores
 # (with their modes), any core file, and the secrets they must not contain: the PINs
@@ -35,13 +36,16 @@ save_evidence() {
 }
 
 cleanup() {
-	local rc=$?
+	local rc=$? hook
 	if [[ -n "$SCEPD_PID" ]] && kill -0 "$SCEPD_PID" 2>/dev/null; then
 		kill -KILL -- "$SCEPD_PID" $(pgrep -P "$SCEPD_PID" || true) 2>/dev/null || true
 		wait "$SCEPD_PID" 2>/dev/null || true
 	fi
 	for pid in "${BACKGROUND_PIDS[@]}"; do
 		kill "$pid" 2>/dev/null || true
+	done
+	for hook in "${CLEANUP_HOOKS[@]}"; do
+		"$hook" || true
 	done
 	if [[ $rc -ne 0 && $rc -ne 77 && -f "$TMP/scepd.log" ]]; then
 		echo "--- scepd log ($TMP/scepd.log, last 40 lines) ---" >&2

@@ -1,0 +1,778 @@
+/*
+ * store_pg.c - the PostgreSQL backend of the store ("postgresql://..." or
+ * "postgres://...", any libpq connection URI).
+ *
+ * SYNOPSIS
+ *	#include "store_backend.h"
+ *
+ *	store_pg_open(uri, flags, &st)
+ *
+ * DESCRIPTION
+ *	One libpq connection per handle: each worker opens its own after fork(), on
+ *	every node; scepctl opens one for its command. The password comes from libpq's
+ *	own sources (PGPASSFILE or ~/.pgpass, PGPASSWORD), never from the URI in the
+ *	configuration file. application_name defaults to "scepd" and connect_timeout to
+ *	STORE_PG_CONNECT_S seconds; the URI may set both.
+ *
+ *	The schema is the logical schema of the SQLite backend (store_sqlite.c), with
+ *	bytea for DER, bigint seconds for times and an identity column for the order in
+ *	which rows were recorded. Its version is the one row of scepd_schema. It is
+ *	created or migrated, one step of store_pg_migrations[] per version, in one
+ *	transaction under a transaction-level advisory lock (STORE_PG_LOCK), so that
+ *	the workers of several nodes starting together neither create it twice nor see
+ *	it half made. With STORE_OPEN_NO_CREATE a database without the schema is
+ *	-ENOENT.
+ *
+ *	Every state change is one statement or one transaction and is committed when
+ *	the call returns (synchronous_commit as the server sets it: on, by default).
+ *	Where two nodes race, the statement's own condition decides, under the row lock
+ *	PostgreSQL takes for the UPDATE (READ COMMITTED re-checks the condition on the
+ *	newest row version): a challenge is consumed by "UPDATE ... WHERE used_at IS
+ *	NULL AND expires_at > now RETURNING owner", a pending request moves by "UPDATE
+ *	... WHERE status = expected". A later SELECT only explains a miss (the error
+ *	code); it never decides. Serials, transaction IDs and challenge hashes are
+ *	unique by constraint.
+ *
+ *	When the connection is lost (the server restarted, the network failed), the
+ *	next call resets it, at most once per STORE_PG_RETRY_MS: calls in between fail
+ *	at once with -ENOTCONN instead of waiting for a connect timeout each.
+ *
+ *	Queries are sent with PQexecParams() and their results read in binary form:
+ *	text as is, bigint and integer in network byte order, bytea as bytes. No SQL
+ *	leaves this file; nothing is logged. A handle is used by one thread at a time.
+ *
+ * DIAGNOSTICS
+ *	store_pg_open(): -ECONNREFUSED when the server cannot be reached or refuses the
+ *	login, -ENOENT (STORE_OPEN_NO_CREATE and no schema), -EBADMSG when the schema
+ *	is newer than this scepd knows, -ENOMEM, -EIO. The calls: as store.h, with
+ *	-ENOTCONN when the server is unreachable, -ENOSPC for a full disk (SQLSTATE
+ *	53100) and -EIO for any other error.
+ */
+#include "store_backend.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <libpq-fe.h>
+
+#include "scepd/store.h"
+
+#define STORE_PG_CONNECT_S "5"        /* connect_timeout unless the URI sets one */
+#define STORE_PG_RETRY_MS  1000       /* between attempts to reconnect a lost connection */
+#define STORE_PG_LOCK      "1396917584" /* 0x53434550, "SCEP": pg_advisory_xact_lock() */
+
+struct store_pg {
+	struct store st; /* first: store.c sees only this */
+	PGconn *conn;
+	uint64_t last_reset_ms; /* when the connection was last reset, 0 for never */
+};
+
+/*
+ * Schema changes: store_pg_migrations[v] takes version v to v + 1. Append a step,
+ * never edit one that was released. Keep in step with store_sqlite_migrations[].
+ */
+static const char *const store_pg_migrations[] = {
+	/* 0 -> 1: issued certificates; SCEP pending requests and one-time challenges. */
+	"CREATE TABLE certificates (\n"
+	"\tserial text NOT NULL PRIMARY KEY, -- upper-case hex, no leading zeros\n"
+	"\tsubject text NOT NULL,\n"
+	"\tsans text NOT NULL,\n"
+	"\tnot_before bigint NOT NULL,\n"
+	"\tnot_after bigint NOT NULL,\n"
+	"\tder bytea NOT NULL,\n"
+	"\trequester text,\n"
+	"\tendpoint text NOT NULL,\n"
+	"\ttransaction_id text,\n"
+	"\tissued_at bigint NOT NULL,\n"
+	"\trevoked_at bigint,\n"
+	"\tseq bigint GENERATED ALWAYS AS IDENTITY UNIQUE\n"
+	");\n"
+	"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);\n"
+	"CREATE TABLE pending_requests (\n"
+	"\ttransaction_id text NOT NULL PRIMARY KEY,\n"
+	"\tsubject text,\n"
+	"\tcsr_der bytea NOT NULL,\n"
+	"\tsigner_cert_der bytea,\n"
+	"\trequester text,\n"
+	"\treceived_at bigint NOT NULL,\n"
+	"\tstatus text NOT NULL DEFAULT 'pending'\n"
+	"\t\tCHECK (status IN ('pending', 'approved', 'rejected', 'issued')),\n"
+	"\tdecided_at bigint,\n"
+	"\tserial text REFERENCES certificates (serial)\n"
+	");\n"
+	"CREATE TABLE challenges (\n"
+	"\tid bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,\n"
+	"\tsecret_hash text UNIQUE NOT NULL,\n"
+	"\towner text,\n"
+	"\tcreated_at bigint NOT NULL,\n"
+	"\texpires_at bigint,\n"
+	"\tused_at bigint,\n"
+	"\tused_by text\n"
+	");\n",
+};
+
+#define STORE_PG_VERSION ((int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])))
+
+#define STORE_PG_ADD_CERT                                                                          \
+	"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "            \
+	"requester, endpoint, transaction_id, issued_at) "                                         \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+#define STORE_PG_COUNT_CERTS  "SELECT count(*) FROM certificates"
+#define STORE_PG_GET_CERT_DER "SELECT der FROM certificates WHERE serial = $1"
+#define STORE_PG_CERT_COLUMNS                                                                      \
+	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
+	"transaction_id, issued_at FROM certificates "
+#define STORE_PG_WALK_CERTS        STORE_PG_CERT_COLUMNS "ORDER BY seq"
+#define STORE_PG_WALK_CERTS_SERIAL STORE_PG_CERT_COLUMNS "WHERE serial = $1"
+#define STORE_PG_WALK_CERTS_TRANSACTION                                                            \
+	STORE_PG_CERT_COLUMNS "WHERE transaction_id = $1 ORDER BY seq"
+#define STORE_PG_ADD_PENDING                                                                       \
+	"INSERT INTO pending_requests (transaction_id, subject, csr_der, signer_cert_der, "        \
+	"requester, received_at) VALUES ($1, $2, $3, $4, $5, $6)"
+#define STORE_PG_PENDING_COLUMNS                                                                   \
+	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
+	"status, decided_at, serial FROM pending_requests "
+#define STORE_PG_WALK_PENDING                                                                      \
+	STORE_PG_PENDING_COLUMNS "WHERE status = 'pending' ORDER BY received_at, transaction_id"
+#define STORE_PG_WALK_PENDING_ONE STORE_PG_PENDING_COLUMNS "WHERE transaction_id = $1"
+#define STORE_PG_SET_PENDING_STATUS                                                                \
+	"UPDATE pending_requests SET status = $1, decided_at = $2 "                                \
+	"WHERE transaction_id = $3 AND status = $4"
+#define STORE_PG_ISSUE_PENDING                                                                     \
+	"UPDATE pending_requests SET status = 'issued', serial = $1 "                              \
+	"WHERE transaction_id = $2 AND status = 'approved'"
+#define STORE_PG_PENDING_STATUS "SELECT status FROM pending_requests WHERE transaction_id = $1"
+#define STORE_PG_ADD_CHALLENGE                                                                     \
+	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at) "                     \
+	"VALUES ($1, $2, $3, $4)"
+#define STORE_PG_CONSUME_CHALLENGE                                                                 \
+	"UPDATE challenges SET used_at = $1, used_by = $2 "                                        \
+	"WHERE secret_hash = $3 AND used_at IS NULL AND expires_at > $1 RETURNING owner"
+#define STORE_PG_CHALLENGE_STATE                                                                   \
+	"SELECT used_at IS NOT NULL, expires_at > $2 FROM challenges WHERE secret_hash = $1"
+
+static const struct store_ops store_pg_ops;
+
+/* Up to 10 parameters of one statement: text, or bytes for a bytea. */
+struct store_pg_params {
+	int n;
+	const char *values[10];
+	int lengths[10];
+	int formats[10];
+	char numbers[10][24];
+};
+
+static struct store_pg *
+store_pg_of(struct store *st)
+{
+	return (struct store_pg *)st;
+}
+
+static uint64_t
+store_pg_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static void
+store_pg_text(struct store_pg_params *p, const char *text)
+{
+	p->values[p->n] = text; /* NULL is SQL NULL */
+	p->lengths[p->n] = 0;
+	p->formats[p->n] = 0;
+	p->n++;
+}
+
+static void
+store_pg_int(struct store_pg_params *p, int64_t v)
+{
+	snprintf(p->numbers[p->n], sizeof(p->numbers[0]), "%" PRId64, v);
+	store_pg_text(p, p->numbers[p->n]);
+}
+
+static void
+store_pg_bytes(struct store_pg_params *p, const unsigned char *bytes, size_t len)
+{
+	p->values[p->n] = (const char *)bytes;
+	p->lengths[p->n] = (int)len;
+	p->formats[p->n] = 1;
+	p->n++;
+}
+
+/* The -errno of a failed result: constraint, full disk, lost connection, other. */
+static int
+store_pg_errno(struct store_pg *s, const PGresult *res)
+{
+	const char *state = res != NULL ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(s->conn) != CONNECTION_OK)
+		return -ENOTCONN;
+	if (res == NULL)
+		return -ENOMEM;
+	if (state == NULL)
+		return -EIO;
+	if (strcmp(state, "23505") == 0) /* unique_violation */
+		return -EEXIST;
+	if (strcmp(state, "53100") == 0) /* disk_full */
+		return -ENOSPC;
+	if (strcmp(state, "53200") == 0) /* out_of_memory */
+		return -ENOMEM;
+	return -EIO;
+}
+
+/*
+ * A lost connection is reset here, at most once per STORE_PG_RETRY_MS. A server that
+ * shut down sent its farewell and closed the socket: reading what is there, without
+ * blocking, notices it before a statement is sent into it (the first read takes the
+ * message, the second finds the end of the stream).
+ */
+static int
+store_pg_connected(struct store_pg *s)
+{
+	uint64_t now;
+
+	if (PQstatus(s->conn) == CONNECTION_OK && PQconsumeInput(s->conn) == 1 &&
+	    PQconsumeInput(s->conn) == 1 && PQstatus(s->conn) == CONNECTION_OK)
+		return 0;
+	now = store_pg_now_ms();
+	if (s->last_reset_ms != 0 && now - s->last_reset_ms < STORE_PG_RETRY_MS)
+		return -ENOTCONN;
+	s->last_reset_ms = now;
+	PQreset(s->conn);
+	return PQstatus(s->conn) == CONNECTION_OK ? 0 : -ENOTCONN;
+}
+
+/*
+ * Runs one statement with binary results. 0 and the result (PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK) for the caller to PQclear(), or -errno.
+ */
+static int
+store_pg_run(struct store_pg *s, const char *sql, const struct store_pg_params *p,
+	     PGresult **ret_res)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_connected(s)) < 0)
+		return r;
+	res = PQexecParams(s->conn, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->values : NULL,
+			   p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
+		r = store_pg_errno(s, res);
+		PQclear(res);
+		return r;
+	}
+	*ret_res = res;
+	return 0;
+}
+
+/* A statement whose result is not needed beyond success. */
+static int
+store_pg_exec(struct store_pg *s, const char *sql, const struct store_pg_params *p)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_run(s, sql, p, &res)) < 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+/* Rows changed by an UPDATE, INSERT or DELETE. */
+static int
+store_pg_changes(PGresult *res)
+{
+	return atoi(PQcmdTuples(res));
+}
+
+/* Column readers for binary results; an SQL NULL reads as NULL or 0. */
+static const char *
+store_pg_col_text(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
+}
+
+static const unsigned char *
+store_pg_col_bytes(const PGresult *res, int row, int col, size_t *ret_len)
+{
+	if (PQgetisnull(res, row, col)) {
+		*ret_len = 0;
+		return NULL;
+	}
+	*ret_len = (size_t)PQgetlength(res, row, col);
+	return (const unsigned char *)PQgetvalue(res, row, col);
+}
+
+/* bigint (8 bytes), integer (4) or boolean (1), in network byte order. */
+static int64_t
+store_pg_col_int(const PGresult *res, int row, int col)
+{
+	const unsigned char *v;
+	uint64_t u = 0;
+	int len;
+
+	if (PQgetisnull(res, row, col))
+		return 0;
+	v = (const unsigned char *)PQgetvalue(res, row, col);
+	len = PQgetlength(res, row, col);
+	for (int i = 0; i < len && i < 8; i++)
+		u = u << 8 | v[i];
+	if (len == 4)
+		return (int32_t)(uint32_t)u;
+	return (int64_t)u;
+}
+
+/* libpq prints notices and the server's farewell on stderr: the store never logs. */
+static void
+store_pg_ignore_notice(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
+static void
+store_pg_close(struct store *st)
+{
+	struct store_pg *s = store_pg_of(st);
+
+	PQfinish(s->conn);
+	free(s);
+}
+
+static void
+store_pg_rollback(struct store_pg *s)
+{
+	if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+		PQclear(PQexec(s->conn, "ROLLBACK"));
+}
+
+/* The schema's version: 0 for none (and, with no_create, -ENOENT). */
+static int
+store_pg_version(struct store_pg *s, bool no_create, int *ret_version)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_run(s, "SELECT to_regclass('scepd_schema') IS NOT NULL", NULL, &res)) <
+	    0)
+		return r;
+	r = PQntuples(res) == 1 && store_pg_col_int(res, 0, 0) != 0;
+	PQclear(res);
+	if (!r) {
+		if (no_create)
+			return -ENOENT;
+		*ret_version = 0;
+		return 0;
+	}
+	if ((r = store_pg_run(s, "SELECT version FROM scepd_schema", NULL, &res)) < 0)
+		return r;
+	*ret_version = PQntuples(res) == 1 ? (int)store_pg_col_int(res, 0, 0) : 0;
+	PQclear(res);
+	return 0;
+}
+
+/* Creates or migrates the schema, in one transaction under the advisory lock. */
+static int
+store_pg_migrate(struct store_pg *s, unsigned flags)
+{
+	struct store_pg_params p = { 0 };
+	int version, r;
+
+	if ((r = store_pg_exec(s, "BEGIN", NULL)) < 0 ||
+	    (r = store_pg_exec(s, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK ")", NULL)) < 0 ||
+	    (r = store_pg_version(s, flags & STORE_OPEN_NO_CREATE, &version)) < 0)
+		goto out;
+	if (version > STORE_PG_VERSION) {
+		r = -EBADMSG;
+		goto out;
+	}
+	if (version == STORE_PG_VERSION) {
+		r = store_pg_exec(s, "COMMIT", NULL);
+		goto out;
+	}
+	if (version == 0 &&
+	    ((r = store_pg_exec(s, "CREATE TABLE scepd_schema (version integer NOT NULL)", NULL)) <
+		     0 ||
+	     (r = store_pg_exec(s, "INSERT INTO scepd_schema VALUES (0)", NULL)) < 0))
+		goto out;
+	for (; version < STORE_PG_VERSION; version++) {
+		PGresult *res = PQexec(s->conn, store_pg_migrations[version]);
+
+		if (PQresultStatus(res) != PGRES_COMMAND_OK) {
+			r = store_pg_errno(s, res);
+			PQclear(res);
+			goto out;
+		}
+		PQclear(res);
+	}
+	store_pg_int(&p, STORE_PG_VERSION);
+	if ((r = store_pg_exec(s, "UPDATE scepd_schema SET version = $1", &p)) < 0)
+		goto out;
+	r = store_pg_exec(s, "COMMIT", NULL);
+out:
+	store_pg_rollback(s);
+	return r;
+}
+
+int
+store_pg_open(const char *uri, unsigned flags, struct store **ret_store)
+{
+	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
+	const char *const values[] = { STORE_PG_CONNECT_S, "scepd", uri, NULL };
+	struct store_pg *s;
+	int r;
+
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return -ENOMEM;
+	s->st.ops = &store_pg_ops;
+	/* expand_dbname: the URI is parsed, and what it sets wins over the defaults. */
+	if ((s->conn = PQconnectdbParams(keys, values, 1)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (PQstatus(s->conn) != CONNECTION_OK) {
+		r = -ECONNREFUSED;
+		goto out;
+	}
+	PQsetNoticeProcessor(s->conn, store_pg_ignore_notice, NULL); /* kept by PQreset() */
+	if ((r = store_pg_migrate(s, flags)) < 0)
+		goto out;
+	*ret_store = &s->st;
+	s = NULL;
+	r = 0;
+out:
+	if (s != NULL)
+		store_pg_close(&s->st);
+	return r;
+}
+
+static int
+store_pg_insert_cert(struct store_pg *s, const struct store_cert *c, time_t issued_at)
+{
+	struct store_pg_params p = { 0 };
+
+	store_pg_text(&p, c->serial);
+	store_pg_text(&p, c->subject);
+	store_pg_text(&p, c->sans);
+	store_pg_int(&p, (int64_t)c->not_before);
+	store_pg_int(&p, (int64_t)c->not_after);
+	store_pg_bytes(&p, c->der, c->der_len);
+	store_pg_text(&p, c->requester);
+	store_pg_text(&p, c->endpoint);
+	store_pg_text(&p, c->transaction_id);
+	store_pg_int(&p, (int64_t)issued_at);
+	return store_pg_exec(s, STORE_PG_ADD_CERT, &p);
+}
+
+/* One autocommit INSERT: committed when the server answers. */
+static int
+store_pg_add_cert(struct store *st, const struct store_cert *cert)
+{
+	return store_pg_insert_cert(store_pg_of(st), cert, time(NULL));
+}
+
+static int
+store_pg_count_certs(struct store *st, uint64_t *ret_count)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_COUNT_CERTS, NULL, &res)) < 0)
+		return r;
+	*ret_count = (uint64_t)store_pg_col_int(res, 0, 0);
+	PQclear(res);
+	return 0;
+}
+
+static int
+store_pg_get_cert_der(struct store *st, const char *serial, unsigned char **ret_der,
+		      size_t *ret_len)
+{
+	struct store_pg_params p = { 0 };
+	const unsigned char *der;
+	unsigned char *copy;
+	PGresult *res;
+	size_t len;
+	int r;
+
+	store_pg_text(&p, serial);
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_GET_CERT_DER, &p, &res)) < 0)
+		return r;
+	if (PQntuples(res) != 1) {
+		r = -ENOENT;
+		goto out;
+	}
+	der = store_pg_col_bytes(res, 0, 0, &len);
+	if ((copy = malloc(len > 0 ? len : 1)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (len > 0)
+		memcpy(copy, der, len);
+	*ret_der = copy;
+	*ret_len = len;
+	r = 0;
+out:
+	PQclear(res);
+	return r;
+}
+
+static int
+store_pg_walk_certs(struct store *st, const char *serial, const char *transaction_id,
+		    int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	struct store_pg_params p = { 0 };
+	const char *sql = STORE_PG_WALK_CERTS;
+	PGresult *res;
+	int r;
+
+	if (serial != NULL) {
+		sql = STORE_PG_WALK_CERTS_SERIAL;
+		store_pg_text(&p, serial);
+	} else if (transaction_id != NULL) {
+		sql = STORE_PG_WALK_CERTS_TRANSACTION;
+		store_pg_text(&p, transaction_id);
+	}
+	if ((r = store_pg_run(store_pg_of(st), sql, &p, &res)) < 0)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_cert c = {
+			.serial = store_pg_col_text(res, i, 0),
+			.subject = store_pg_col_text(res, i, 1),
+			.sans = store_pg_col_text(res, i, 2),
+			.not_before = (time_t)store_pg_col_int(res, i, 3),
+			.not_after = (time_t)store_pg_col_int(res, i, 4),
+			.requester = store_pg_col_text(res, i, 6),
+			.endpoint = store_pg_col_text(res, i, 7),
+			.transaction_id = store_pg_col_text(res, i, 8),
+			.issued_at = (time_t)store_pg_col_int(res, i, 9),
+		};
+
+		c.der = store_pg_col_bytes(res, i, 5, &c.der_len);
+		if ((r = fn(&c, userdata)) < 0)
+			break;
+	}
+	PQclear(res);
+	return r;
+}
+
+static int
+store_pg_add_pending(struct store *st, const struct store_pending *req)
+{
+	struct store_pg_params p = { 0 };
+
+	store_pg_text(&p, req->transaction_id);
+	store_pg_text(&p, req->subject);
+	store_pg_bytes(&p, req->csr_der, req->csr_der_len);
+	if (req->signer_cert_der != NULL)
+		store_pg_bytes(&p, req->signer_cert_der, req->signer_cert_der_len);
+	else
+		store_pg_text(&p, NULL);
+	store_pg_text(&p, req->requester);
+	store_pg_int(&p, (int64_t)req->received_at);
+	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_PENDING, &p);
+}
+
+static int
+store_pg_status_parse(const char *text, enum store_status *ret_status)
+{
+	for (enum store_status i = 0; i < STORE_STATUS_MAX; i++)
+		if (text != NULL && strcmp(text, store_status_name(i)) == 0) {
+			*ret_status = i;
+			return 0;
+		}
+	return -EIO; /* the CHECK constraint keeps anything else out */
+}
+
+static int
+store_pg_walk_pending(struct store *st, const char *transaction_id,
+		      int (*fn)(const struct store_pending *req, void *userdata), void *userdata)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	if (transaction_id != NULL)
+		store_pg_text(&p, transaction_id);
+	if ((r = store_pg_run(store_pg_of(st),
+			      transaction_id != NULL ? STORE_PG_WALK_PENDING_ONE
+						     : STORE_PG_WALK_PENDING,
+			      &p, &res)) < 0)
+		return r;
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_pending q = {
+			.transaction_id = store_pg_col_text(res, i, 0),
+			.subject = store_pg_col_text(res, i, 1),
+			.requester = store_pg_col_text(res, i, 4),
+			.received_at = (time_t)store_pg_col_int(res, i, 5),
+			.decided_at = (time_t)store_pg_col_int(res, i, 7),
+			.serial = store_pg_col_text(res, i, 8),
+		};
+
+		q.csr_der = store_pg_col_bytes(res, i, 2, &q.csr_der_len);
+		q.signer_cert_der = store_pg_col_bytes(res, i, 3, &q.signer_cert_der_len);
+		if ((r = store_pg_status_parse(store_pg_col_text(res, i, 6), &q.status)) < 0 ||
+		    (r = fn(&q, userdata)) < 0)
+			break;
+	}
+	PQclear(res);
+	return r;
+}
+
+/* Why a conditional UPDATE of a pending request changed nothing: -ENOENT or -ESTALE. */
+static int
+store_pg_pending_miss(struct store_pg *s, const char *transaction_id)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, transaction_id);
+	if ((r = store_pg_run(s, STORE_PG_PENDING_STATUS, &p, &res)) < 0)
+		return r;
+	r = PQntuples(res) > 0 ? -ESTALE : -ENOENT;
+	PQclear(res);
+	return r;
+}
+
+/* One conditional UPDATE: it matches only while the request is in `from`. */
+static int
+store_pg_set_pending_status(struct store *st, const char *transaction_id, enum store_status from,
+			    enum store_status to, time_t now)
+{
+	struct store_pg *s = store_pg_of(st);
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, store_status_name(to));
+	store_pg_int(&p, (int64_t)now);
+	store_pg_text(&p, transaction_id);
+	store_pg_text(&p, store_status_name(from));
+	if ((r = store_pg_run(s, STORE_PG_SET_PENDING_STATUS, &p, &res)) < 0)
+		return r;
+	r = store_pg_changes(res) == 1 ? 0 : 1;
+	PQclear(res);
+	return r == 1 ? store_pg_pending_miss(s, transaction_id) : 0;
+}
+
+/*
+ * The certificate and the request's move to issued in one transaction: the UPDATE
+ * waits for a racer's row lock and re-checks the status, so only one of two nodes
+ * issuing the same approved request commits. Anything short of both rolls back.
+ */
+static int
+store_pg_add_cert_for_pending(struct store *st, const struct store_cert *cert, time_t now)
+{
+	struct store_pg *s = store_pg_of(st);
+	struct store_pg_params p = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	if ((r = store_pg_exec(s, "BEGIN", NULL)) < 0 ||
+	    (r = store_pg_insert_cert(s, cert, now)) < 0)
+		goto out;
+	store_pg_text(&p, cert->serial);
+	store_pg_text(&p, cert->transaction_id);
+	if ((r = store_pg_run(s, STORE_PG_ISSUE_PENDING, &p, &res)) < 0)
+		goto out;
+	if (store_pg_changes(res) != 1) {
+		store_pg_rollback(s);
+		r = store_pg_pending_miss(s, cert->transaction_id);
+		goto out;
+	}
+	r = store_pg_exec(s, "COMMIT", NULL);
+out:
+	PQclear(res);
+	store_pg_rollback(s);
+	return r;
+}
+
+static int
+store_pg_add_challenge(struct store *st, const struct store_challenge *ch)
+{
+	struct store_pg_params p = { 0 };
+
+	store_pg_text(&p, ch->secret_hash);
+	store_pg_text(&p, ch->owner);
+	store_pg_int(&p, (int64_t)ch->created_at);
+	store_pg_int(&p, (int64_t)ch->expires_at);
+	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_CHALLENGE, &p);
+}
+
+/* Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired). */
+static int
+store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, time_t now)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, secret_hash);
+	store_pg_int(&p, (int64_t)now);
+	if ((r = store_pg_run(s, STORE_PG_CHALLENGE_STATE, &p, &res)) < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = -ENOENT;
+	else if (store_pg_col_int(res, 0, 0))
+		r = -EALREADY;
+	else if (!store_pg_col_int(res, 0, 1))
+		r = -ETIME;
+	else
+		r = -EIO; /* unused and valid, yet the UPDATE missed it: cannot be */
+	PQclear(res);
+	return r;
+}
+
+/* The UPDATE is the whole decision; RETURNING hands back the owner of the row. */
+static int
+store_pg_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
+			   time_t now, char **ret_owner)
+{
+	struct store_pg *s = store_pg_of(st);
+	struct store_pg_params p = { 0 };
+	const char *owner;
+	char *copy = NULL;
+	PGresult *res;
+	int r;
+
+	store_pg_int(&p, (int64_t)now);
+	store_pg_text(&p, used_by);
+	store_pg_text(&p, secret_hash);
+	if ((r = store_pg_run(s, STORE_PG_CONSUME_CHALLENGE, &p, &res)) < 0)
+		return r;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return store_pg_challenge_miss(s, secret_hash, now);
+	}
+	owner = store_pg_col_text(res, 0, 0);
+	if (owner != NULL && (copy = strdup(owner)) == NULL)
+		r = -ENOMEM; /* consumed all the same: the challenge is spent */
+	else
+		*ret_owner = copy;
+	PQclear(res);
+	return r;
+}
+
+static const struct store_ops store_pg_ops = {
+	.close = store_pg_close,
+	.add_cert = store_pg_add_cert,
+	.count_certs = store_pg_count_certs,
+	.get_cert_der = store_pg_get_cert_der,
+	.walk_certs = store_pg_walk_certs,
+	.add_pending = store_pg_add_pending,
+	.walk_pending = store_pg_walk_pending,
+	.set_pending_status = store_pg_set_pending_status,
+	.add_cert_for_pending = store_pg_add_cert_for_pending,
+	.add_challenge = store_pg_add_challenge,
+	.consume_challenge = store_pg_consume_challenge,
+};
