@@ -298,7 +298,11 @@ http_request_dispatch(struct http_request *req)
 	if (r < 0 && !req->replied) {
 		log_error_errno(r, "%s %s from %s failed", req->method_name, req->path,
 				req->remote_addr);
-		r = http_reply_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal error");
+		/* -ENOTCONN: a server behind this one (the store) is unreachable for now. */
+		r = r == -ENOTCONN ? http_reply_text(req, MHD_HTTP_SERVICE_UNAVAILABLE,
+						     "temporarily unavailable: try again later")
+				   : http_reply_text(req, MHD_HTTP_INTERNAL_SERVER_ERROR,
+						     "internal error");
 	}
 	return r;
 }

@@ -7,6 +7,7 @@
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_pg.sh"
 [[ -x "${STORE_PG_TEST:-}" ]] || skip "STORE_PG_TEST (test_store_pg) not built"
+[[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 
 pg_start
 restart=$(printf '%q ' runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data" \
@@ -23,6 +24,7 @@ write_config "$TMP/scepd.conf" "workers = 4;"
 sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; };|" "$TMP/scepd.conf"
 cat >>"$TMP/scepd.conf" <<CONF
 csr: { subject = { request = ["*"]; }; };
+scep: { challenge = { mode = "none"; }; };
 CONF
 start_scepd "$TMP/scepd.conf"
 assert_eq 1 "$(pg_sql "SELECT count(*) FROM scepd_schema")" "schema rows after 4 workers started"
@@ -46,10 +48,20 @@ assert_eq "$(openssl x509 -in "$TMP/host5.pem" -outform DER | xxd -p | tr -d '\n
 grep -q "CN=pg.example" "$TMP/issued.out" || fail "scepctl issued does not show the certificate"
 pass "scepd on PostgreSQL: 8 /csr certificates on record, one schema for 4 workers, scepctl"
 
-# The database goes away: /csr answers 503 at once and hands out no certificate; once
-# it is back, the workers reconnect by themselves.
+# The database goes away: /csr and SCEP answer 503 at once and hand out no
+# certificate; GetCACert needs no database; once it is back, the workers reconnect by
+# themselves.
+curl -sf -o "$TMP/ca.bin" "http://127.0.0.1:$PORT/scep?operation=GetCACert" || fail "GetCACert"
+"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --subject /CN=pg-scep --state "$TMP/scep.st" \
+	--out "$TMP/scep.msg" 2>"$TMP/scep.err" || fail "scep_client request: $(cat "$TMP/scep.err")"
 before=$(pg_sql "SELECT count(*) FROM certificates")
 pg_ctl_run stop || fail "cannot stop PostgreSQL"
+code=$(curl -s -o "$TMP/scep.rep" -w '%{http_code}' --max-time 10 \
+	-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/scep.msg" \
+	"http://127.0.0.1:$PORT/scep?operation=PKIOperation")
+assert_eq 503 "$code" "SCEP PKCSReq while the database is down"
+curl -sf -o /dev/null "http://127.0.0.1:$PORT/scep?operation=GetCACert" ||
+	fail "GetCACert while the database is down"
 for i in 1 2 3 4; do
 	code=$(curl -s -o "$TMP/down$i.out" -w '%{http_code}' --max-time 10 \
 		--data-binary @"$TMP/host.csr" "http://127.0.0.1:$PORT/csr")
@@ -65,6 +77,13 @@ for i in $(seq 1 20); do
 		"http://127.0.0.1:$PORT/csr" && ok=$((ok + 1))
 done
 assert_eq 20 "$ok" "POST /csr after the database came back"
-assert_eq $((before + 20)) "$(pg_sql "SELECT count(*) FROM certificates")" \
+code=$(curl -s -o "$TMP/scep.rep" -w '%{http_code}' --max-time 10 \
+	-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/scep.msg" \
+	"http://127.0.0.1:$PORT/scep?operation=PKIOperation")
+assert_eq 200 "$code" "the same SCEP PKCSReq after the database came back"
+assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/scep.rep" --state "$TMP/scep.st" \
+	--out "$TMP/scep.pem" 2>/dev/null)" "the SCEP answer after the outage"
+assert_eq $((before + 21)) "$(pg_sql "SELECT count(*) FROM certificates")" \
 	"certificates on record after the outage"
-pass "database down: 503, no certificate; back: the workers reconnect by themselves"
+pass "database down: 503 for /csr and SCEP, no certificate, GetCACert served;" \
+	"back: the workers reconnect by themselves"
