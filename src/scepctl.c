@@ -8,12 +8,15 @@
  *	scepctl [-c FILE] reject TXID
  *	scepctl [-c FILE] issued [--serial HEX]
  *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]
+ *	scepctl [-c FILE] db migrate
  *	scepctl --version | -h
  *
  * DESCRIPTION
  *	Loads scepd's configuration (default /etc/scepd/scepd.conf) with
  *	config_load(), opens the store named by storage.uri (never creating it:
- *	that is scepd's job) and does one thing through store.h. Every change is
+ *	that is scepd's job, except for `db migrate`, which creates or upgrades the
+ *	schema as a starting worker would and prints its version) and does one
+ *	thing through store.h. Every change is
  *	one atomic store call, so scepctl may run while scepd serves; what it
  *	decides is seen by every worker at once.
  *
@@ -73,6 +76,7 @@ scepctl_usage(FILE *out)
 		"       scepctl [-c FILE] reject TXID\n"
 		"       scepctl [-c FILE] issued [--serial HEX]\n"
 		"       scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]\n"
+		"       scepctl [-c FILE] db migrate\n"
 		"       scepctl --version\n"
 		"\n"
 		"  -c, --config FILE  scepd's configuration (default " SCEPCTL_DEFAULT_CONFIG ")\n"
@@ -146,14 +150,18 @@ scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
 	return r;
 }
 
-/* The store of storage.uri; an existing one only: scepd creates it, with its owner. */
+/*
+ * The store of storage.uri; an existing one only (scepd creates it, with its owner),
+ * unless create: `db migrate`.
+ */
 static int
-scepctl_open_store(const struct scepd_config *cfg, struct store **ret_store)
+scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **ret_store)
 {
 	const char *hint = "";
 	int line, r;
 
-	if ((r = store_open_flags(cfg->storage.uri, STORE_OPEN_NO_CREATE, ret_store)) == 0)
+	if ((r = store_open_flags(cfg->storage.uri, create ? 0 : STORE_OPEN_NO_CREATE,
+				  ret_store)) == 0)
 		return 0;
 	if (r == -ENOENT)
 		hint = " (scepd creates the database when it starts; is this its configuration?)";
@@ -341,6 +349,20 @@ out:
 	return r;
 }
 
+/* The store was created or migrated when it was opened: say where it is now. */
+static int
+scepctl_db_migrate(struct store *st)
+{
+	int version, r;
+
+	if ((r = store_schema_version(st, &version)) < 0) {
+		fprintf(stderr, "scepctl: cannot read the schema version: %s\n", strerror(-r));
+		return r;
+	}
+	printf("schema version %d\n", version);
+	return 0;
+}
+
 /* The words after the options: which command, and are its operands and options right? */
 static int
 scepctl_check_words(const struct scepctl_args *a)
@@ -363,6 +385,12 @@ scepctl_check_words(const struct scepctl_args *a)
 		if (a->nwords < 2 || strcmp(a->words[1], "new") != 0) {
 			fprintf(stderr,
 				"scepctl: unknown challenge command; use 'challenge new'\n");
+			return -EINVAL;
+		}
+	} else if (strcmp(cmd, "db") == 0) {
+		want = 2;
+		if (a->nwords < 2 || strcmp(a->words[1], "migrate") != 0) {
+			fprintf(stderr, "scepctl: unknown db command; use 'db migrate'\n");
 			return -EINVAL;
 		}
 	} else if (strcmp(cmd, "pending") != 0 && strcmp(cmd, "issued") != 0) {
@@ -398,6 +426,8 @@ scepctl_run(const struct scepctl_args *a, struct store *st, long long ttl)
 		return scepctl_decide(st, a->words[1], STORE_STATUS_REJECTED);
 	if (strcmp(cmd, "issued") == 0)
 		return scepctl_issued(st, a->serial);
+	if (strcmp(cmd, "db") == 0)
+		return scepctl_db_migrate(st);
 	return scepctl_challenge_new(st, a->owner, ttl);
 }
 
@@ -462,7 +492,7 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
-	if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_open_store(cfg, &st) < 0 ||
+	if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0 ||
 	    scepctl_run(&a, st, ttl) < 0)
 		goto out;
 	if (fflush(stdout) != 0 || ferror(stdout)) {

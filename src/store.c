@@ -5,6 +5,7 @@
  *	#include "scepd/store.h"
  *
  *	store_open(uri, &st)			store_open_flags(uri, flags, &st)
+ *	store_schema_version(st, &version)
  *	store_add_cert(st, cert)		store_count_certs(st, &count)
  *	store_get_cert_der(st, serial, &der, &len)
  *	store_get_cert(st, serial, &cert)	store_cert_free(cert)
@@ -101,6 +102,13 @@ store_close(struct store *st)
 	if (st == NULL)
 		return;
 	st->ops->close(st);
+}
+
+int
+store_schema_version(struct store *st, int *ret_version)
+{
+	assert(st != NULL && ret_version != NULL);
+	return st->ops->schema_version(st, ret_version);
 }
 
 /* "003a9f" -> "3A9F", "00" -> "0"; -EINVAL when empty or not hex. */

@@ -456,6 +456,12 @@ out:
 }
 
 static int
+store_pg_schema_version(struct store *st, int *ret_version)
+{
+	return store_pg_version(store_pg_of(st), false, ret_version);
+}
+
+static int
 store_pg_insert_cert(struct store_pg *s, const struct store_cert *c, time_t issued_at)
 {
 	struct store_pg_params p = { 0 };
@@ -765,6 +771,7 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 
 static const struct store_ops store_pg_ops = {
 	.close = store_pg_close,
+	.schema_version = store_pg_schema_version,
 	.add_cert = store_pg_add_cert,
 	.count_certs = store_pg_count_certs,
 	.get_cert_der = store_pg_get_cert_der,

@@ -503,6 +503,18 @@ store_sqlite_insert_cert(struct store_sqlite *s, const struct store_cert *cert, 
 	return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 }
 
+static int
+store_sqlite_schema_version(struct store *st, int *ret_version)
+{
+	int64_t v = 0;
+	int r;
+
+	if ((r = store_sqlite_query_int(store_sqlite_of(st), "PRAGMA user_version", &v)) < 0)
+		return r;
+	*ret_version = (int)v;
+	return 0;
+}
+
 /* One autocommit INSERT: with synchronous=FULL it is durable once sqlite3_step() is done. */
 static int
 store_sqlite_add_cert(struct store *st, const struct store_cert *cert)
@@ -962,6 +974,7 @@ out:
 
 static const struct store_ops store_sqlite_ops = {
 	.close = store_sqlite_close,
+	.schema_version = store_sqlite_schema_version,
 	.add_cert = store_sqlite_add_cert,
 	.count_certs = store_sqlite_count_certs,
 	.get_cert_der = store_sqlite_get_cert_der,

@@ -57,6 +57,12 @@ int store_open_flags(const char *uri, unsigned flags, struct store **ret_store);
 void store_close(struct store *st);
 
 /*
+ * The version of the schema, which store_open() created or migrated to (the newest
+ * this scepd knows). 0, -EIO.
+ */
+int store_schema_version(struct store *st, int *ret_version);
+
+/*
  * Committed when it returns 0; -EEXIST when the serial is already recorded (in any
  * spelling: the serial is stored upper-case without leading zeros); -EINVAL when the
  * serial is not hex or subject, sans, endpoint or der is missing; -ENOSPC (disk

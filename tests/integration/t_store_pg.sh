@@ -26,6 +26,12 @@ cat >>"$TMP/scepd.conf" <<CONF
 csr: { subject = { request = ["*"]; }; };
 scep: { challenge = { mode = "none"; }; };
 CONF
+"$SCEPCTL_BIN" -c "$TMP/scepd.conf" pending 2>"$TMP/ctl.err" && fail "scepctl pending on no schema"
+grep -q "storage.uri: cannot open the store: No such file or directory" "$TMP/ctl.err" ||
+	fail "scepctl pending on no schema: $(cat "$TMP/ctl.err")"
+assert_eq "schema version 1" "$("$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate)" "scepctl db migrate"
+assert_eq 1 "$(pg_sql "SELECT version FROM scepd_schema")" "the version in scepd_schema"
+pg_sql "DROP TABLE pending_requests, certificates, challenges, scepd_schema" >/dev/null
 start_scepd "$TMP/scepd.conf"
 assert_eq 1 "$(pg_sql "SELECT count(*) FROM scepd_schema")" "schema rows after 4 workers started"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/host.key" \
@@ -46,7 +52,8 @@ assert_eq "$(openssl x509 -in "$TMP/host5.pem" -outform DER | xxd -p | tr -d '\n
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" issued --serial "$serial" >"$TMP/issued.out" ||
 	fail "scepctl issued: $(cat "$TMP/issued.out")"
 grep -q "CN=pg.example" "$TMP/issued.out" || fail "scepctl issued does not show the certificate"
-pass "scepd on PostgreSQL: 8 /csr certificates on record, one schema for 4 workers, scepctl"
+pass "scepd on PostgreSQL: scepctl db migrate; 8 /csr certificates on record, one schema" \
+	"for 4 workers, scepctl issued"
 
 # The database goes away: /csr and SCEP answer 503 at once and hand out no
 # certificate; GetCACert needs no database; once it is back, the workers reconnect by
