@@ -1815,6 +1815,19 @@ config_new(const char *path, struct scepd_config **ret_cfg)
 	return 0;
 }
 
+/* A password is for a PostgreSQL server: an SQLite file has none. */
+static int
+config_check_storage(struct config_ctx *ctx)
+{
+	const struct config_storage *st = &ctx->cfg->storage;
+
+	if (st->password.kind == CONFIG_SECRET_NONE || st->uri == NULL ||
+	    strncmp(st->uri, "sqlite:", 7) != 0)
+		return 0;
+	return config_error(ctx, config_at(ctx, "storage.password"), "storage.password",
+			    "only for a \"postgresql://\" URI: an SQLite store has no password");
+}
+
 /* Everything from the libconfig tree to a checked struct. */
 static int
 config_from_tree(struct config_ctx *ctx, const config_t *lc)
@@ -1825,7 +1838,7 @@ config_from_tree(struct config_ctx *ctx, const config_t *lc)
 	if ((r = config_walk(ctx, root, "")) < 0 || (r = config_read_keys(ctx, root)) < 0 ||
 	    (r = config_check_engine_pin(ctx)) < 0 || (r = config_check_engine_id(ctx)) < 0 ||
 	    (r = config_check_ra(ctx)) < 0 || (r = config_check_challenge(ctx)) < 0 ||
-	    (r = config_check_paths(ctx)) < 0)
+	    (r = config_check_paths(ctx)) < 0 || (r = config_check_storage(ctx)) < 0)
 		return r;
 	return 0;
 }
@@ -2062,6 +2075,7 @@ config_free(struct scepd_config *cfg)
 	config_name_policy_free(&cfg->csr.subject);
 	config_name_policy_free(&cfg->csr.subject_alt_name);
 	free(cfg->storage.uri);
+	config_secret_free(&cfg->storage.password);
 	free(cfg->lines);
 	free(cfg);
 }

@@ -140,6 +140,8 @@
 	G("storage") \
 	X("storage.uri",                   STORAGE_URI, NONE,     CONFIG_DEFAULT_STORAGE, 0, 0, \
 	  storage.uri) \
+	X("storage.password",              SECRET,      NONE,     NULL, 0, 0, \
+	  storage.password) \
 	G("log") \
 	X("log.level",                     LOG_LEVEL,   NONE,     "info", 0, 0, \
 	  log.level)

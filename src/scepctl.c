@@ -50,6 +50,7 @@
 #include "scepd/config.h"
 #include "scepd/encoding.h"
 #include "scepd/store.h"
+#include "scepd/store_login.h"
 
 #define SCEPCTL_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
 #define SCEPCTL_SECRET_BYTES   16                /* 128 bits */
@@ -157,12 +158,17 @@ scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
 static int
 scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **ret_store)
 {
+	struct keys_error err = { 0 };
 	const char *hint = "";
 	int line, r;
 
-	if ((r = store_open_flags(cfg->storage.uri, create ? 0 : STORE_OPEN_NO_CREATE,
-				  ret_store)) == 0)
+	if ((r = store_login_open(cfg, create ? 0 : STORE_OPEN_NO_CREATE, ret_store, &err)) == 0)
 		return 0;
+	if (err.setting != NULL) {
+		fprintf(stderr, "%s:%d: %s: %s\n", cfg->path, config_line(cfg, err.setting),
+			err.setting, err.message);
+		return r;
+	}
 	if (r == -ENOENT)
 		hint = " (scepd creates the database when it starts; is this its configuration?)";
 	else if (r == -EACCES || r == -EPERM || r == -EROFS)

@@ -5,6 +5,7 @@
  *	#include "scepd/store.h"
  *
  *	store_open(uri, &st)			store_open_flags(uri, flags, &st)
+ *	store_open_password(uri, password, flags, &st)
  *	store_schema_version(st, &version)
  *	store_add_cert(st, cert)		store_count_certs(st, &count)
  *	store_get_cert_der(st, serial, &der, &len)
@@ -63,17 +64,29 @@ static const char *const store_status_names[STORE_STATUS_MAX] = {
 struct store_scheme {
 	const char *prefix;
 	int whole_uri; /* hand the backend the whole URI (libpq parses it), not what follows */
-	int (*open)(const char *location, unsigned flags, struct store **ret_store);
+	int (*open)(const char *location, const char *password, unsigned flags,
+		    struct store **ret_store);
 };
 
+/* SQLite has no login: a password for it is a configuration mistake. */
+static int
+store_open_sqlite(const char *path, const char *password, unsigned flags,
+		  struct store **ret_store)
+{
+	if (password != NULL)
+		return -EINVAL;
+	return store_sqlite_open(path, flags, ret_store);
+}
+
 static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", 0, store_sqlite_open },
+	{ "sqlite:", 0, store_open_sqlite },
 	{ "postgresql://", 1, store_pg_open },
 	{ "postgres://", 1, store_pg_open },
 };
 
 int
-store_open_flags(const char *uri, unsigned flags, struct store **ret_store)
+store_open_password(const char *uri, const char *password, unsigned flags,
+		    struct store **ret_store)
 {
 	const struct store_scheme *sc;
 	size_t i, len;
@@ -85,9 +98,16 @@ store_open_flags(const char *uri, unsigned flags, struct store **ret_store)
 		sc = &store_schemes[i];
 		len = strlen(sc->prefix);
 		if (strncmp(uri, sc->prefix, len) == 0)
-			return sc->open(sc->whole_uri ? uri : uri + len, flags, ret_store);
+			return sc->open(sc->whole_uri ? uri : uri + len, password, flags,
+					ret_store);
 	}
 	return -EINVAL;
+}
+
+int
+store_open_flags(const char *uri, unsigned flags, struct store **ret_store)
+{
+	return store_open_password(uri, NULL, flags, ret_store);
 }
 
 int

@@ -61,10 +61,12 @@ struct store {
 int store_sqlite_open(const char *path, unsigned flags, struct store **ret_store);
 
 /*
- * uri: the whole "postgresql://..." or "postgres://..." URI, for libpq; flags as above.
- * 0, -ECONNREFUSED (cannot connect or log in), -ENOENT (STORE_OPEN_NO_CREATE and no
- * schema), -EBADMSG (a newer schema), -ENOMEM, -EIO.
+ * uri: the whole "postgresql://..." or "postgres://..." URI, for libpq; password: NULL,
+ * or the login's password (wins over one in the URI); flags as above. 0, -ECONNREFUSED
+ * (cannot connect or log in), -ENOENT (STORE_OPEN_NO_CREATE and no schema), -EBADMSG
+ * (a newer schema), -ENOMEM, -EIO.
  */
-int store_pg_open(const char *uri, unsigned flags, struct store **ret_store);
+int store_pg_open(const char *uri, const char *password, unsigned flags,
+		  struct store **ret_store);
 
 #endif

@@ -5,7 +5,7 @@
  * SYNOPSIS
  *	#include "store_backend.h"
  *
- *	store_pg_open(uri, flags, &st)
+ *	store_pg_open(uri, password, flags, &st)
  *
  * DESCRIPTION
  *	One libpq connection per handle: each worker opens its own after fork(), on
@@ -424,10 +424,12 @@ out:
 }
 
 int
-store_pg_open(const char *uri, unsigned flags, struct store **ret_store)
+store_pg_open(const char *uri, const char *password, unsigned flags, struct store **ret_store)
 {
-	const char *const keys[] = { "connect_timeout", "application_name", "dbname", NULL };
-	const char *const values[] = { STORE_PG_CONNECT_S, "scepd", uri, NULL };
+	/* libpq skips a NULL value: without a password, its own sources apply. */
+	const char *const keys[] = { "connect_timeout", "application_name", "dbname", "password",
+				     NULL };
+	const char *const values[] = { STORE_PG_CONNECT_S, "scepd", uri, password, NULL };
 	struct store_pg *s;
 	int r;
 

@@ -39,6 +39,7 @@
 #include "scepd/scep_http.h"
 #include "scepd/scep_msg.h"
 #include "scepd/store.h"
+#include "scepd/store_login.h"
 
 #define WORKER_DRAIN_POLL_MS   10
 #define WORKER_DRAIN_SETTLE_MS 50
@@ -88,9 +89,13 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	} else if (keys->load_retries > 0) {
 		log_info("keys loaded after %u engine retries", keys->load_retries);
 	}
-	if ((r = store_open(cfg->storage.uri, &store)) < 0) {
+	if ((r = store_login_open(cfg, 0, &store, &err)) < 0) {
 		keys_free(keys);
-		log_error_errno(r, "storage.uri: cannot open the store");
+		if (err.setting != NULL)
+			log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting),
+				  err.setting, err.message);
+		else
+			log_error_errno(r, "storage.uri: cannot open the store");
 		return SCEPD_EXIT_FAILURE;
 	}
 	if ((r = issuer_new(cfg, keys, store, reason, &w->issuer)) < 0) {

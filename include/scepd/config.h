@@ -156,7 +156,8 @@ struct config_csr {
 };
 
 struct config_storage {
-	char *uri; /* "sqlite:/var/lib/scepd/scepd.db" */
+	char *uri;                   /* "sqlite:/var/lib/scepd/scepd.db" */
+	struct config_secret password; /* PostgreSQL only; kind NONE: libpq's own sources */
 };
 
 struct config_log {

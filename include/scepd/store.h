@@ -54,6 +54,14 @@ enum store_open_flags {
 };
 int store_open_flags(const char *uri, unsigned flags, struct store **ret_store);
 
+/*
+ * store_open_flags() with the password of a PostgreSQL login (storage.password), which
+ * wins over one in the URI; NULL for none. The caller wipes it afterwards: the store
+ * keeps no copy of its own beyond libpq's connection. -EINVAL with an SQLite URI.
+ */
+int store_open_password(const char *uri, const char *password, unsigned flags,
+			struct store **ret_store);
+
 void store_close(struct store *st);
 
 /*

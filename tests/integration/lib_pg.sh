@@ -2,10 +2,12 @@
 # lib.sh. Skips the test (exit 77) when the PostgreSQL server is not installed.
 #
 #   pg_start       initdb into a directory of its own, start the server on a free
-#                  loopback port (its socket in that directory, trust authentication
-#                  for the superuser "scepd"), create database "scepd"; sets PG_URI
-#                  (postgresql://scepd@127.0.0.1:PORT/scepd) and PG_PORT. Stopped and
-#                  removed when the test exits.
+#                  loopback port, create database "scepd"; sets PG_URI
+#                  (postgresql://scepd@127.0.0.1:PORT/scepd), PG_PORT and PG_PIN_FILE:
+#                  the password of the superuser "scepd", which connections over TCP
+#                  need (scram-sha-256; the Unix socket in that directory, which
+#                  pg_sql uses, trusts). Named *pin* so that secrets_check looks for
+#                  it in every log and store. Stopped and removed when the test exits.
 #   pg_restart     stop (fast) and start again on the same port
 #   pg_sql SQL     runs SQL in database scepd, prints the rows unaligned (psql -tA)
 #
@@ -16,6 +18,7 @@ PG_BIN=
 PG_DIR=
 PG_PORT=
 PG_URI=
+PG_PIN_FILE=
 
 pg_as() {
 	if [[ $(id -u) -eq 0 ]]; then
@@ -49,8 +52,14 @@ pg_start() {
 		mkdir -m 700 "$PG_DIR"
 	fi
 	CLEANUP_HOOKS+=(pg_stop)
-	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U scepd --auth=trust -E UTF8 --no-sync \
+	PG_PIN_FILE=$TMP/pgpin
+	(umask 077 && openssl rand -hex 16 | tr -d '\n' >"$PG_PIN_FILE")
+	install -m 600 "$PG_PIN_FILE" "$PG_DIR/pwfile"
+	[[ $(id -u) -ne 0 ]] || chown postgres: "$PG_DIR/pwfile"
+	pg_as "$PG_BIN/initdb" -D "$PG_DIR/data" -U scepd --auth-local=trust \
+		--auth-host=scram-sha-256 --pwfile="$PG_DIR/pwfile" -E UTF8 --no-sync \
 		>"$TMP/initdb.log" 2>&1 || fail "initdb: $(tail -3 "$TMP/initdb.log")"
+	rm -f "$PG_DIR/pwfile"
 	PG_PORT=$(free_port)
 	pg_ctl_run start || fail "PostgreSQL did not start: $(tail -5 "$PG_DIR/server.log")"
 	pg_as "$PG_BIN/createdb" -h "$PG_DIR" -p "$PG_PORT" -U scepd scepd ||

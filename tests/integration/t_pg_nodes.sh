@@ -19,7 +19,7 @@ NODE_B=
 
 node_config() { # FILE PORT SCEP-SETTINGS
 	PORT=$2 write_config "$1" "workers = 2;"
-	sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; };|" "$1"
+	sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; password = \"file:$PG_PIN_FILE\"; };|" "$1"
 	cat >>"$1" <<CONF
 csr: { subject = { request = ["*"]; }; };
 scep: { $3 };

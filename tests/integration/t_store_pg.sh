@@ -14,14 +14,21 @@ restart=$(printf '%q ' runuser -u postgres -- "$PG_BIN/pg_ctl" -D "$PG_DIR/data"
 	-l "$PG_DIR/server.log" -w -t 30 -m fast \
 	-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_DIR" restart)
 [[ $(id -u) -eq 0 ]] || restart=${restart#runuser -u postgres -- }
-SCEPD_TEST_PG_URI=$PG_URI SCEPD_TEST_PG_RESTART="$restart >/dev/null" "$STORE_PG_TEST" ||
-	fail "test_store_pg failed"
+# The C test logs in with libpq's own PGPASSWORD; scepd below with storage.password.
+PGPASSWORD=$(cat "$PG_PIN_FILE") SCEPD_TEST_PG_URI=$PG_URI \
+	SCEPD_TEST_PG_RESTART="$restart >/dev/null" "$STORE_PG_TEST" || fail "test_store_pg failed"
 pass "store contract on PostgreSQL: records, transitions, races, reconnect"
 
 pg_sql "DROP TABLE pending_requests, certificates, challenges, scepd_schema" >/dev/null
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 4;"
-sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; };|" "$TMP/scepd.conf"
+sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; password = \"file:$TMP/wrong\"; };|" \
+	"$TMP/scepd.conf"
+echo wrong-password >"$TMP/wrong"
+"$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate 2>"$TMP/ctl.err" && fail "db migrate with a wrong password"
+grep -q "storage.uri: cannot open the store: Connection refused" "$TMP/ctl.err" ||
+	fail "db migrate with a wrong password: $(cat "$TMP/ctl.err")"
+sed -i "s|file:$TMP/wrong|file:$PG_PIN_FILE|" "$TMP/scepd.conf"
 cat >>"$TMP/scepd.conf" <<CONF
 csr: { subject = { request = ["*"]; }; };
 scep: { challenge = { mode = "none"; }; };

@@ -493,6 +493,14 @@ static const struct error_case error_cases[] = {
 	    "or \"postgres://...\"" } },
 	{ "storage sqlite without path", MIN "storage = { uri = \"sqlite:\"; };\n",
 	  { "t.conf:2: storage.uri: \"sqlite:PATH\" needs a PATH" } },
+	{ "storage password inline",
+	  MIN "storage = { uri = \"postgresql://db/scepd\"; password = \"hunter2\"; };\n",
+	  { "t.conf:2: storage.password: a secret written in the configuration file is "
+	    "refused; " SECRET_SOURCES } },
+	{ "storage password for sqlite",
+	  MIN "storage = { uri = \"sqlite:/tmp/x.db\";\n  password = \"env:DB_PASSWORD\"; };\n",
+	  { "t.conf:3: storage.password: only for a \"postgresql://\" URI: an SQLite store "
+	    "has no password" } },
 	{ "log level", MIN "log = { level = \"verbose\"; };\n",
 	  { "t.conf:2: log.level: 'verbose' is not one of \"err\", \"warning\", \"notice\", "
 	    "\"info\", \"debug\"" } },
@@ -930,7 +938,8 @@ test_more_forms(void **state)
 		      "scep = { freshness = 0; crl_url = \"\"; location = \"\";\n"
 		      "  ra = { certificate = \"ra.pem\"; key = \"ra.key\"; };\n"
 		      "  subject = { request = []; };\n  challenge = { mode = \"otp\"; }; };\n"
-		      "storage = { uri = \"postgresql://db.example.com/scepd\"; };\n"
+		      "storage = { uri = \"postgresql://db.example.com/scepd\";\n"
+		      "  password = \"env:SCEPD_DB_PASSWORD\"; };\n"
 		      "server = { listen = (\"[::]:8080\"); };\n");
 	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_SUBJECT);
 	assert_null(cfg->ca.serial_file);
@@ -943,6 +952,8 @@ test_more_forms(void **state)
 	assert_int_equal(cfg->scep.subject.request.n, 0);
 	assert_int_equal(cfg->scep.challenge_mode, CONFIG_CHALLENGE_OTP);
 	assert_string_equal(cfg->storage.uri, "postgresql://db.example.com/scepd");
+	assert_int_equal(cfg->storage.password.kind, CONFIG_SECRET_ENV);
+	assert_string_equal(cfg->storage.password.ref, "SCEPD_DB_PASSWORD");
 	assert_string_equal(cfg->server.listen.v[0], "[::]:8080");
 	config_free(cfg);
 }

@@ -1,0 +1,23 @@
+/*
+ * store_login.h - opening the store a configuration names, with its password.
+ *
+ * The one place where storage.password (credential:, file: or env:) is read: by each
+ * worker and by scepctl, just before store_open_password(), into a buffer wiped right
+ * after. The password never reaches a log or a message.
+ */
+#ifndef SCEPD_STORE_LOGIN_H
+#define SCEPD_STORE_LOGIN_H
+
+#include "scepd/config.h"
+#include "scepd/keys.h"
+#include "scepd/store.h"
+
+/*
+ * store_open_password() on cfg->storage.uri with storage.password, when set. 0; the
+ * errors of store_open_password(); or the error of reading the secret, which err
+ * describes (err->setting is "storage.password"; otherwise err->setting is NULL).
+ */
+int store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **ret_store,
+		     struct keys_error *err);
+
+#endif

@@ -1,0 +1,25 @@
+/*
+ * store_login.c - storage.password read from its source, handed to the store, wiped.
+ */
+#include "scepd/store_login.h"
+
+#include <openssl/crypto.h>
+
+#define STORE_LOGIN_PASSWORD_MAX 1024
+
+int
+store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **ret_store,
+		 struct keys_error *err)
+{
+	char password[STORE_LOGIN_PASSWORD_MAX];
+	int r;
+
+	err->setting = NULL;
+	if (cfg->storage.password.kind == CONFIG_SECRET_NONE)
+		return store_open_password(cfg->storage.uri, NULL, flags, ret_store);
+	if ((r = keys_read_secret(&cfg->storage.password, "storage.password", password,
+				  sizeof(password), err)) == 0)
+		r = store_open_password(cfg->storage.uri, password, flags, ret_store);
+	OPENSSL_cleanse(password, sizeof(password));
+	return r;
+}
