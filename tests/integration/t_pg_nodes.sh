@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Two scepd nodes, 2 workers each, on one PostgreSQL database (a private server):
-# 400 requests (200 /csr, 200 SCEP PKCSReq) spread over both by 4 parallel clients:
-# no serial twice, every certificate received is on record byte for byte. Then, with
+# 400 requests (200 /csr, 200 SCEP PKCSReq) spread over both by 4 parallel clients,
+# with PostgreSQL restarted in the middle: requests during the outage get 503 and are
+# retried (a SCEP one with the same message), the nodes reconnect by themselves, and
+# in the end every request has its certificate, no serial twice, every certificate
+# received on record byte for byte. Then, with
 # one-time challenges and manual approval: a challenge used on node A is refused on
 # node B; a request PENDING on A, approved with scepctl, is collected by CertPoll on B;
 # GetCert on B finds a certificate A issued.
@@ -72,20 +75,32 @@ build_inputs 1 2 || fail "building the SCEP requests"
 wait "$b0" || fail "building the CSRs"
 
 # Client C sends requests C, C + CLIENTS, ...; request J goes to node A or B by J / 2.
+# A 503 is retried after 0.2 s, up to ATTEMPTS times; any other answer is final.
+# Prints "J PORT FINAL-STATUS 503S".
+ATTEMPTS=50
 client() { # C
-	local j port code
+	local j port code busy attempt
 	for ((j = $1; j < REQUESTS; j += CLIENTS)); do
 		port=$PORT_A
 		(((j / 2) % 2)) && port=$PORT_B
-		if ((j % 2 == 0)); then
-			code=$(curl -s -o "$TMP/out/$j.pem" -w '%{http_code}' --max-time 30 \
-				--data-binary @"$TMP/in/$j.csr" "http://127.0.0.1:$port/csr")
-		else
-			code=$(curl -s -o "$TMP/out/$j.rep" -w '%{http_code}' --max-time 30 \
-				-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/in/$j.msg" \
-				"http://127.0.0.1:$port/scep?operation=PKIOperation")
-		fi
-		echo "$j $port $code"
+		busy=0
+		for ((attempt = 1; attempt <= ATTEMPTS; attempt++)); do
+			if ((j % 2 == 0)); then
+				code=$(curl -s -o "$TMP/out/$j.pem" -w '%{http_code}' --max-time 30 \
+					--data-binary @"$TMP/in/$j.csr" "http://127.0.0.1:$port/csr")
+			else
+				code=$(curl -s -o "$TMP/out/$j.rep" -w '%{http_code}' --max-time 30 \
+					-H 'Content-Type: application/x-pki-message' \
+					--data-binary @"$TMP/in/$j.msg" \
+					"http://127.0.0.1:$port/scep?operation=PKIOperation")
+			fi
+			[[ $code == 503 ]] || break
+			busy=$((busy + 1))
+			! grep -q "BEGIN CERTIFICATE" "$TMP/out/$j.pem" 2>/dev/null ||
+				echo "$j certificate-with-503" >>"$TMP/violations"
+			sleep 0.2
+		done
+		echo "$j $port $code $busy"
 	done
 }
 pids=()
@@ -93,11 +108,22 @@ for c in $(seq 0 $((CLIENTS - 1))); do
 	client "$c" >"$TMP/client-$c.log" &
 	pids+=($!)
 done
+# PostgreSQL restarted once the load is under way (a fast shutdown: the connections of
+# every worker are cut).
+for _ in $(seq 1 300); do
+	(($(cat "$TMP"/client-*.log | wc -l) >= REQUESTS / 4)) && break
+	sleep 0.05
+done
+pg_restart || fail "PostgreSQL did not restart"
+restarted_at=$(cat "$TMP"/client-*.log | wc -l)
 for pid in "${pids[@]}"; do
 	wait "$pid" || fail "a client failed"
 done
 cat "$TMP"/client-*.log >"$TMP/results"
-assert_eq "$REQUESTS" "$(awk '$3 == 200' "$TMP/results" | wc -l)" "requests answered 200"
+[[ ! -s "$TMP/violations" ]] || fail "certificates answered with a 503: $(head -3 "$TMP/violations")"
+assert_eq "$REQUESTS" "$(awk '$3 == 200' "$TMP/results" | wc -l)" "requests answered 200 in the end"
+outage=$(awk '{ n += $4 } END { print n + 0 }' "$TMP/results")
+((outage > 0)) || fail "no request met the restart: nothing was tested"
 for ((j = 1; j < REQUESTS; j += 2)); do
 	"$SCEP_CLIENT" reply --in "$TMP/out/$j.rep" --state "$TMP/in/$j.st" --out "$TMP/out/$j.pem" \
 		>/dev/null 2>&1 || fail "SCEP request $j: no certificate in the CertRep"
@@ -119,7 +145,9 @@ assert_eq "$REQUESTS" "$(sort -u "$TMP/received.hex" | wc -l)" "distinct certifi
 a=$(grep -c "audit: result=issued" "$TMP/scepd.log" || true)
 b=$(grep -c "audit: result=issued" "$TMP/scepd-b.log" || true)
 ((a > 0 && b > 0)) || fail "one node issued nothing (A $a, B $b)"
-pass "$REQUESTS requests over 2 nodes (A issued $a, B $b): no serial twice, every certificate on record"
+pass "$REQUESTS requests over 2 nodes (A issued $a, B $b), PostgreSQL restarted after" \
+	"$restarted_at: $outage answers 503 meanwhile, then all served; no serial twice," \
+	"every certificate on record"
 
 # One-time challenges and manual approval across the nodes.
 stop_nodes

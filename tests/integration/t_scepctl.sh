@@ -100,7 +100,7 @@ assert_eq "1|alice|900|1" \
 	"$(sql "SELECT count(*), owner, expires_at - created_at, used_at IS NULL FROM challenges
 		WHERE secret_hash = '$hash'")" \
 	"the challenge's row (count, owner, ttl, unused)"
-cat "$db" "$db-wal" 2>/dev/null | grep -q -a -F "$hash" ||
+grep -q -s -a -F "$hash" "$db" "$db-wal" ||
 	fail "the hash is not in the database files (so grep cannot see what they hold)"
 for f in "$db" "$db-wal"; do
 	[[ -f "$f" ]] || continue
