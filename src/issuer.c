@@ -178,6 +178,19 @@ issuer_healthy(struct issuer *is, char *reason, size_t size)
 	return healthy;
 }
 
+bool
+issuer_store_reachable(struct issuer *is, char *reason, size_t size)
+{
+	int r;
+
+	pthread_mutex_lock(&is->lock);
+	r = store_check(is->store);
+	pthread_mutex_unlock(&is->lock);
+	if (r < 0)
+		snprintf(reason, size, "the store cannot be reached: %s", strerror(-r));
+	return r == 0;
+}
+
 static void
 issuer_cert_text_clear(struct issuer_cert_text *t)
 {

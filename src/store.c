@@ -6,7 +6,7 @@
  *
  *	store_open(uri, &st)			store_open_flags(uri, flags, &st)
  *	store_open_password(uri, password, flags, &st)
- *	store_schema_version(st, &version)
+ *	store_schema_version(st, &version)	store_check(st)
  *	store_add_cert(st, cert)		store_count_certs(st, &count)
  *	store_get_cert_der(st, serial, &der, &len)
  *	store_get_cert(st, serial, &cert)	store_cert_free(cert)
@@ -129,6 +129,13 @@ store_schema_version(struct store *st, int *ret_version)
 {
 	assert(st != NULL && ret_version != NULL);
 	return st->ops->schema_version(st, ret_version);
+}
+
+int
+store_check(struct store *st)
+{
+	assert(st != NULL);
+	return st->ops->check(st);
 }
 
 /* "003a9f" -> "3A9F", "00" -> "0"; -EINVAL when empty or not hex. */

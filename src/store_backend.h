@@ -26,6 +26,7 @@
 struct store_ops {
 	void (*close)(struct store *st);
 	int (*schema_version)(struct store *st, int *ret_version);
+	int (*check)(struct store *st);
 	int (*add_cert)(struct store *st, const struct store_cert *cert);
 	int (*count_certs)(struct store *st, uint64_t *ret_count);
 	int (*get_cert_der)(struct store *st, const char *serial, unsigned char **ret_der,

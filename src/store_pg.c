@@ -463,6 +463,13 @@ store_pg_schema_version(struct store *st, int *ret_version)
 	return store_pg_version(store_pg_of(st), false, ret_version);
 }
 
+/* One round trip: the server answers, or the connection is reset (at most once a second). */
+static int
+store_pg_check(struct store *st)
+{
+	return store_pg_exec(store_pg_of(st), "SELECT 1", NULL);
+}
+
 static int
 store_pg_insert_cert(struct store_pg *s, const struct store_cert *c, time_t issued_at)
 {
@@ -774,6 +781,7 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 static const struct store_ops store_pg_ops = {
 	.close = store_pg_close,
 	.schema_version = store_pg_schema_version,
+	.check = store_pg_check,
 	.add_cert = store_pg_add_cert,
 	.count_certs = store_pg_count_certs,
 	.get_cert_der = store_pg_get_cert_der,

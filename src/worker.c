@@ -63,7 +63,8 @@ worker_healthz(struct http_request *req, void *userdata)
 	struct worker *w = userdata;
 	char reason[256];
 
-	if (!issuer_healthy(w->issuer, reason, sizeof(reason)))
+	if (!issuer_healthy(w->issuer, reason, sizeof(reason)) ||
+	    !issuer_store_reachable(w->issuer, reason, sizeof(reason)))
 		return http_reply_text(req, 503, "%s", reason);
 	return http_reply_text(req, 200, "ok");
 }

@@ -66,6 +66,13 @@ void issuer_result_clear(struct issuer_result *res);
 bool issuer_healthy(struct issuer *is, char *reason, size_t size);
 
 /*
+ * Whether the store can be reached now; when not, why (for /healthz). Unlike a token
+ * that is gone, an unreachable store does not get the worker replaced: the store
+ * reconnects by itself.
+ */
+bool issuer_store_reachable(struct issuer *is, char *reason, size_t size);
+
+/*
  * The CA chain (signing certificate first, root last), for PKCS#7 answers; the RA
  * chain (RA certificate first) or NULL without an RA; the next CA and next RA
  * certificates or NULL. All NULL while the worker started without its keys.

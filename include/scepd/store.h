@@ -71,6 +71,12 @@ void store_close(struct store *st);
 int store_schema_version(struct store *st, int *ret_version);
 
 /*
+ * Whether the store can be used now (for /healthz): 0; with PostgreSQL -ENOTCONN while
+ * the server cannot be reached (a lost connection is reset here as by any call), -EIO.
+ */
+int store_check(struct store *st);
+
+/*
  * Committed when it returns 0; -EEXIST when the serial is already recorded (in any
  * spelling: the serial is stored upper-case without leading zeros); -EINVAL when the
  * serial is not hex or subject, sans, endpoint or der is missing; -ENOSPC (disk

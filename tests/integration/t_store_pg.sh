@@ -74,6 +74,9 @@ code=$(curl -s -o "$TMP/scep.rep" -w '%{http_code}' --max-time 10 \
 	-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/scep.msg" \
 	"http://127.0.0.1:$PORT/scep?operation=PKIOperation")
 assert_eq 503 "$code" "SCEP PKCSReq while the database is down"
+code=$(curl -s -o "$TMP/health" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")
+assert_eq "503 the store cannot be reached: Transport endpoint is not connected" \
+	"$code $(cat "$TMP/health")" "/healthz while the database is down"
 curl -sf -o /dev/null "http://127.0.0.1:$PORT/scep?operation=GetCACert" ||
 	fail "GetCACert while the database is down"
 for i in 1 2 3 4; do
@@ -95,9 +98,11 @@ code=$(curl -s -o "$TMP/scep.rep" -w '%{http_code}' --max-time 10 \
 	-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/scep.msg" \
 	"http://127.0.0.1:$PORT/scep?operation=PKIOperation")
 assert_eq 200 "$code" "the same SCEP PKCSReq after the database came back"
+assert_eq "ok" "$(curl -sf "http://127.0.0.1:$PORT/healthz")" "/healthz after the database came back"
 assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/scep.rep" --state "$TMP/scep.st" \
 	--out "$TMP/scep.pem" 2>/dev/null)" "the SCEP answer after the outage"
 assert_eq $((before + 21)) "$(pg_sql "SELECT count(*) FROM certificates")" \
 	"certificates on record after the outage"
-pass "database down: 503 for /csr and SCEP, no certificate, GetCACert served;" \
+pass "database down: 503 for /csr, SCEP and /healthz (naming the store), no certificate," \
+	"GetCACert served;" \
 	"back: the workers reconnect by themselves"
