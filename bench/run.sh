@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - scepd's benchmark, against micromdm's scepserver on the same machine.
 #
-#   bench/run.sh            the full run (about 8 minutes): the table goes to
+#   bench/run.sh            the full run (about 12 minutes): the table goes to
 #                           bench/results/DATE.md and to stdout
 #   bench/run.sh --quick    one short run of everything, to see that it works; the
 #                           table goes to stdout and $BUILD_DIR/bench-quick.md only
@@ -9,9 +9,9 @@
 # Builds scepd and bench/scep_load in release mode into $BUILD_DIR (default
 # build-bench/), makes a SoftHSM2 token in a temporary directory (its own
 # SOFTHSM2_CONF, as tests/integration/lib_hsm.sh does) with an RSA-2048 and a P-256 CA
-# key, the same kinds of CA keys as files, and a CA depot for scepserver; then starts
-# the servers one after the other on 127.0.0.1 and measures them (bench/README.md says
-# what and how). Everything runs in a private network namespace when `unshare -n`
+# key, the same kinds of CA keys as files, a CA depot for scepserver and a private
+# PostgreSQL server; then starts the servers one after the other on 127.0.0.1 and
+# measures them (bench/README.md says what and how). Everything runs in a private network namespace when `unshare -n`
 # works (root): nothing but loopback exists there, and scepserver, which listens on
 # every address, is reachable from nowhere else. All load is bounded in count and time.
 #
@@ -82,9 +82,14 @@ PRIMES=$BUILD_DIR/bench-cache/primes.hex # 1024-bit primes; no secret of anythin
 
 TMP=$(mktemp -d /tmp/scepd-bench.XXXXXX)
 SERVER_PID=
+SERVER2_PID=    # the second node of the PostgreSQL runs
+CLEANUP_HOOKS=() # lib_pg.sh: pg_stop
 cleanup() {
-	local rc=$?
+	local rc=$? hook
 	stop_server
+	for hook in "${CLEANUP_HOOKS[@]}"; do
+		"$hook" || true
+	done
 	rm -rf "$TMP"
 	exit $rc
 }
@@ -94,8 +99,17 @@ trap cleanup EXIT
 
 PORT_SCEPD=18080
 PORT_SCEPSERVER=18090
+PORT_SCEPD2=18081
+free_port() { # for lib_pg.sh
+	local p
+	for _ in $(seq 1 100); do
+		p=$((10000 + RANDOM % 22000))
+		ss -Htan "sport = :$p" | grep -q . || break
+	done
+	echo "$p"
+}
 if [[ -z "${BENCH_IN_NETNS:-}" ]]; then # shared ports: pick free ones
-	for v in PORT_SCEPD PORT_SCEPSERVER; do
+	for v in PORT_SCEPD PORT_SCEPD2 PORT_SCEPSERVER; do
 		for _ in $(seq 1 100); do
 			p=$((10000 + RANDOM % 22000))
 			ss -Htan "sport = :$p" | grep -q . || break
@@ -105,6 +119,13 @@ if [[ -z "${BENCH_IN_NETNS:-}" ]]; then # shared ports: pick free ones
 fi
 
 stop_server() {
+	if [[ -n "$SERVER2_PID" ]]; then
+		local first=$SERVER_PID
+		SERVER_PID=$SERVER2_PID
+		SERVER2_PID=
+		stop_server
+		SERVER_PID=$first
+	fi
 	if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
 		kill -TERM "$SERVER_PID" 2>/dev/null || true
 		for _ in $(seq 1 100); do
@@ -331,6 +352,49 @@ for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs; do
 	rm -rf /dev/shm/scepd-bench.$$
 done
 
+# --- PostgreSQL ------------------------------------------------------------------------
+
+# The store on a private PostgreSQL server on loopback (tests/integration/lib_pg.sh),
+# the RSA-2048 file CA key: one node with a worker per CPU, then two nodes with half as
+# many each, the load client alternating its connections between them. The database
+# server's CPU time is not in "server CPU": it shows as "other CPU".
+# shellcheck source=../tests/integration/lib_pg.sh
+. "$top/tests/integration/lib_pg.sh"
+log "PostgreSQL store: a private server; /csr and SCEP on one node, then on two"
+pg_start
+pg_config() { # NAME PORT WORKERS
+	scepd_config "$1" "$TMP/rsa-file.pem" "$TMP/rsa-file.key"
+	sed -i -e "s|^storage: .*|storage: { uri = \"$PG_URI\"; password = \"file:$PG_PIN_FILE\"; };|" \
+		-e "s|127.0.0.1:$PORT_SCEPD|127.0.0.1:$2|" -e "s|workers = 0;|workers = $3;|" "$TMP/$1.conf"
+}
+start_node2() { # CONFIG LOG
+	local t0 out
+	t0=$(date +%s%N)
+	"$SCEPD" -c "$1" -f >>"$2" 2>&1 &
+	SERVER2_PID=$!
+	out=$("$LOAD" ready --url "http://127.0.0.1:$PORT_SCEPD2/healthz" --since "$t0" \
+		--timeout 20) || fail "node 2 did not get ready: $(tail -5 "$2")"
+}
+half_workers=$(((CPUS + 1) / 2))
+SERIALS=rsa-file
+pg_config pg1 "$PORT_SCEPD" 0
+start_scepd "$TMP/pg1.conf" "$TMP/scepd-pg1.log"
+measure csr.pg1 scepd csr "http://127.0.0.1:$PORT_SCEPD/csr" --ca "$TMP/rsa-file.pem" --key-type mixed
+measure scep.pg1 scepd scep "http://127.0.0.1:$PORT_SCEPD/scep"
+stop_server
+pg_config pg2a "$PORT_SCEPD" "$half_workers"
+pg_config pg2b "$PORT_SCEPD2" "$half_workers"
+start_scepd "$TMP/pg2a.conf" "$TMP/scepd-pg2a.log"
+start_node2 "$TMP/pg2b.conf" "$TMP/scepd-pg2b.log"
+measure csr.pg2 scepd csr "http://127.0.0.1:$PORT_SCEPD/csr" --ca "$TMP/rsa-file.pem" --key-type mixed \
+	--also-url "http://127.0.0.1:$PORT_SCEPD2/csr" --also-pid "$SERVER2_PID"
+measure scep.pg2 scepd scep "http://127.0.0.1:$PORT_SCEPD/scep" \
+	--also-url "http://127.0.0.1:$PORT_SCEPD2/scep" --also-pid "$SERVER2_PID"
+stop_server
+DUP_PG=$(pg_sql "SELECT count(*) FROM (SELECT serial FROM certificates GROUP BY serial HAVING count(*) > 1) d")
+STORED_PG=$(pg_sql "SELECT count(*) FROM certificates")
+pg_stop
+
 # --- start-up ------------------------------------------------------------------------
 
 log "start-up to the first 200 on /healthz, RSA-2048 SoftHSM key and file key"
@@ -427,6 +491,18 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 		b=$(med $op.scepserver rps)
 		echo "| $([[ $op == caps ]] && echo GetCACaps || echo GetCACert) | $a | $b | $(calc "%.2f×" "$a / $b") |"
 	done
+	echo
+	echo "## The PostgreSQL store"
+	echo
+	echo "The same RSA-2048 file CA key and requests as above; the store on a PostgreSQL $(basename "$(dirname "$PG_BIN")") server on the same machine (a private cluster on loopback, default settings: every commit waits for its WAL flush). Two nodes: two scepd processes with $half_workers worker(s) each, the client alternating its connections between them. \"other CPU\" is mostly the database server's."
+	echo
+	echo "| store | nodes × workers | /csr certs/s | server CPU ms/cert | other CPU ms/run | p50 / p99 ms | SCEP enrolments/s | server CPU ms/enrolment | p50 / p99 ms |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|---:|"
+	echo "| SQLite | 1 × $WORKERS | $(med csr.rsa-file rate) | $(med csr.rsa-file server_cpu_ms_per_req) | $(med csr.rsa-file other_cpu_ms) | $(med csr.rsa-file p50_ms) / $(med csr.rsa-file p99_ms) | $(med scep.scepd rate) | $(med scep.scepd server_cpu_ms_per_req) | $(med scep.scepd p50_ms) / $(med scep.scepd p99_ms) |"
+	echo "| PostgreSQL | 1 × $WORKERS | $(med csr.pg1 rate) | $(med csr.pg1 server_cpu_ms_per_req) | $(med csr.pg1 other_cpu_ms) | $(med csr.pg1 p50_ms) / $(med csr.pg1 p99_ms) | $(med scep.pg1 rate) | $(med scep.pg1 server_cpu_ms_per_req) | $(med scep.pg1 p50_ms) / $(med scep.pg1 p99_ms) |"
+	echo "| PostgreSQL | 2 × $half_workers | $(med csr.pg2 rate) | $(med csr.pg2 server_cpu_ms_per_req) | $(med csr.pg2 other_cpu_ms) | $(med csr.pg2 p50_ms) / $(med csr.pg2 p99_ms) | $(med scep.pg2 rate) | $(med scep.pg2 server_cpu_ms_per_req) | $(med scep.pg2 p50_ms) / $(med scep.pg2 p99_ms) |"
+	echo
+	echo "Certificates in the PostgreSQL store after these runs: $STORED_PG; duplicate serials there: $DUP_PG."
 	echo
 	echo "## Latency at half of the peak"
 	echo

@@ -28,6 +28,10 @@
  *	--key-offset K starts at the K-th key, so that successive runs never repeat a
  *	key, transactionID or subject.
  *
+ *	--also-url URL (and --also-pid PID): a second server, another node of the
+ *	same CA (the same path): every other connection goes there, and its CPU time
+ *	counts with the first's. GetCACert is fetched from --url.
+ *
  *	--pid PID: the CPU time (utime + stime, /proc/PID/stat) of PID, of all its
  *	descendants and of its reaped children, over the timed phase. The client's own
  *	CPU time (getrusage) is measured over the same phase.
@@ -111,8 +115,9 @@ struct load_url {
 struct load_opts {
 	enum load_mode mode;
 	const char *url, *ca, *primes, *serials, *cn_prefix, *challenge, *start_file;
+	const char *also_url; /* a second node: every other connection goes there */
 	enum load_key_type key_type;
-	long n, concurrency, key_offset, pid;
+	long n, concurrency, key_offset, pid, also_pid;
 	double rate, duration;
 };
 
@@ -135,6 +140,8 @@ struct load_item {
 struct load_run {
 	const struct load_opts *o;
 	struct load_url url;
+	struct load_url also_url; /* host "" when there is none */
+	atomic_long threads;      /* sender threads started: even ones use url, odd also_url */
 	struct load_item *items;
 	long n;
 	STACK_OF(X509) *ca_certs;
@@ -238,6 +245,7 @@ load_parse_url(const char *text, struct load_url *u)
 /* --- HTTP/1.1: one request at a time on a keep-alive connection ---------------- */
 
 struct load_conn {
+	const struct load_url *url; /* NULL: the run's url */
 	int fd;
 	unsigned char *buf;
 	size_t len, size;
@@ -408,6 +416,7 @@ load_http(struct load_run *run, struct load_conn *c, const char *method, const c
 	  const char *content_type, const unsigned char *body, size_t body_len, int *ret_status,
 	  unsigned char **ret_body, size_t *ret_len)
 {
+	const struct load_url *url = c->url != NULL ? c->url : &run->url;
 	char head[1024];
 	int n, r = 0;
 
@@ -415,10 +424,10 @@ load_http(struct load_run *run, struct load_conn *c, const char *method, const c
 		n = snprintf(head, sizeof(head),
 			     "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
 			     "Content-Length: %zu\r\n\r\n",
-			     method, path, run->url.host, content_type, body_len);
+			     method, path, url->host, content_type, body_len);
 	else
 		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, path,
-			     run->url.host);
+			     url->host);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -ENAMETOOLONG;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -431,7 +440,7 @@ load_http(struct load_run *run, struct load_conn *c, const char *method, const c
 		int status;
 
 		if (c->fd < 0) {
-			if ((c->fd = load_connect(&run->url)) < 0) {
+			if ((c->fd = load_connect(url)) < 0) {
 				r = c->fd;
 				c->fd = -1;
 				return r;
@@ -893,6 +902,9 @@ load_send_thread(void *arg)
 	double t0 = (double)run->t0.tv_sec + (double)run->t0.tv_nsec / 1e9;
 	long i;
 
+	if (run->also_url.host[0] != '\0' && atomic_fetch_add(&run->threads, 1) % 2 == 1)
+		c.url = &run->also_url;
+
 	while ((i = atomic_fetch_add(&run->next, 1)) < run->n) {
 		struct load_item *it = &run->items[i];
 		double start;
@@ -1139,10 +1151,16 @@ load_main(struct load_opts *o)
 	long sent = 0;
 
 	load_parse_url(o->url, &run.url);
-	if (o->mode == LOAD_SCEP)
+	if (o->also_url != NULL)
+		load_parse_url(o->also_url, &run.also_url);
+	if (o->mode == LOAD_SCEP) {
 		snprintf(run.url.path + strcspn(run.url.path, "?"),
 			 sizeof(run.url.path) - strcspn(run.url.path, "?"),
 			 "?operation=PKIOperation");
+		snprintf(run.also_url.path + strcspn(run.also_url.path, "?"),
+			 sizeof(run.also_url.path) - strcspn(run.also_url.path, "?"),
+			 "?operation=PKIOperation");
+	}
 	run.content_type = o->mode == LOAD_SCEP ? "application/x-pki-message" : "application/pkcs10";
 	run.n = o->n;
 	if ((run.items = calloc((size_t)run.n, sizeof(*run.items))) == NULL ||
@@ -1157,7 +1175,7 @@ load_main(struct load_opts *o)
 	prebuild = load_now() - prebuild;
 
 	atomic_store(&run.next, 0);
-	srv0 = load_tree_cpu_ms(o->pid);
+	srv0 = load_tree_cpu_ms(o->pid) + load_tree_cpu_ms(o->also_pid);
 	cpu0 = load_self_cpu_ms();
 	all0 = load_machine_cpu_ms();
 	clock_gettime(CLOCK_MONOTONIC, &run.t0);
@@ -1176,7 +1194,7 @@ load_main(struct load_opts *o)
 	end = load_now();
 	all1 = load_machine_cpu_ms();
 	cpu1 = load_self_cpu_ms();
-	srv1 = load_tree_cpu_ms(o->pid);
+	srv1 = load_tree_cpu_ms(o->pid) + load_tree_cpu_ms(o->also_pid);
 	elapsed = end - ((double)run.t0.tv_sec + (double)run.t0.tv_nsec / 1e9);
 
 	if (o->serials != NULL && (load_checked.serials = fopen(o->serials, "a")) == NULL)
@@ -1273,6 +1291,8 @@ main(int argc, char **argv)
 		{ "duration", required_argument, NULL, 'd' },
 		{ "rate", required_argument, NULL, 'r' },
 		{ "pid", required_argument, NULL, 'p' },
+		{ "also-url", required_argument, NULL, 'U' },
+		{ "also-pid", required_argument, NULL, 'q' },
 		{ "serials", required_argument, NULL, 's' },
 		{ "primes", required_argument, NULL, 'P' },
 		{ "keys", required_argument, NULL, 'K' },
@@ -1324,6 +1344,12 @@ main(int argc, char **argv)
 			break;
 		case 'p':
 			o.pid = load_number(optarg, 1, INT_MAX, "--pid");
+			break;
+		case 'U':
+			o.also_url = optarg;
+			break;
+		case 'q':
+			o.also_pid = load_number(optarg, 1, INT_MAX, "--also-pid");
 			break;
 		case 's':
 			o.serials = optarg;
