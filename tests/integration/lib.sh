@@ -1,12 +1,18 @@
 # lib.sh - shared helpers of the integration tests. Each t_*.sh sources it, writes its
 # config with a heredoc, starts the real scepd binary on a free loopback port and
 # checks what a user would check. Exit 0 = pass, 1 = fail, 77 = skipped.
+#
+# SCEPD_TEST_STORE=postgresql (the *_pg variants in ctest) puts the store of
+# write_config on a private PostgreSQL server (lib_pg.sh), started by write_config;
+# store_sql, store_der_hex and store_integrity ask whichever store the test uses.
 set -euo pipefail
 
 SCEPD_SOURCE_DIR=${SCEPD_SOURCE_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)}
 SCEPD_BIN=${SCEPD_BIN:-$SCEPD_SOURCE_DIR/build/scepd}
 SCEPD_NOTIFY_SINK=${SCEPD_NOTIFY_SINK:-$(dirname "$SCEPD_BIN")/tests/notify_sink}
+SCEPD_TEST_STORE=${SCEPD_TEST_STORE:-sqlite}
 TEST_NAME=$(basename "$0" .sh)
+[[ $SCEPD_TEST_STORE == sqlite ]] || TEST_NAME+=_pg
 TMP=$(mktemp -d "/tmp/scepd-$TEST_NAME.XXXXXX")
 SCEPD_PID=
 PORT=
@@ -98,10 +104,15 @@ make_file_ca() { # DIR
 	chmod 600 "$1/ca.key"
 }
 
-# write_config FILE [EXTRA_SERVER_SETTINGS]: a complete config on $PORT with a file CA.
+# write_config FILE [EXTRA_SERVER_SETTINGS]: a complete config on $PORT with a file CA
+# and the store of $SCEPD_TEST_STORE.
 write_config() {
-	local file=$1 server_extra=${2:-}
+	local file=$1 server_extra=${2:-} storage="storage: { uri = \"sqlite:$TMP/scepd.db\"; };"
 	[[ -f "$TMP/ca.pem" ]] || make_file_ca "$TMP"
+	if [[ $SCEPD_TEST_STORE == postgresql ]]; then
+		[[ -n "$PG_URI" ]] || pg_start
+		storage="storage: { uri = \"$PG_URI\"; password = \"file:$PG_PIN_FILE\"; };"
+	fi
 	cat >"$file" <<CONF
 server: {
 	listen = ["127.0.0.1:$PORT"];
@@ -111,9 +122,44 @@ ca: {
 	certificate = "$TMP/ca.pem";
 	key = "$TMP/ca.key";
 };
-storage: { uri = "sqlite:$TMP/scepd.db"; };
+$storage
 log: { level = "debug"; };
 CONF
+}
+
+# The test's store, whichever it is: SQL as an argument, or statements on stdin; rows
+# printed one a line, columns separated by '|'.
+store_sql() { # [SQL]
+	if [[ $SCEPD_TEST_STORE == postgresql ]]; then
+		if [[ $# -gt 0 ]]; then pg_sql "$1"; else pg_sql_stdin; fi
+	else
+		sqlite3 "$TMP/scepd.db" "$@"
+	fi
+}
+
+store_der_hex() { # SERIAL: the stored DER of that certificate, as hex
+	if [[ $SCEPD_TEST_STORE == postgresql ]]; then
+		pg_sql "SELECT encode(der, 'hex') FROM certificates WHERE serial = '$1'"
+	else
+		sqlite3 "$TMP/scepd.db" "SELECT hex(der) FROM certificates WHERE serial = '$1'"
+	fi
+}
+
+# "ok" when the store is whole: SQLite's integrity_check; in PostgreSQL, whose pages
+# the server checks, that every issued request names a recorded certificate.
+store_integrity() {
+	if [[ $SCEPD_TEST_STORE == postgresql ]]; then
+		pg_sql "SELECT CASE WHEN count(*) = 0 THEN 'ok' ELSE 'dangling serials' END
+			FROM pending_requests p LEFT JOIN certificates c ON c.serial = p.serial
+			WHERE p.serial IS NOT NULL AND c.serial IS NULL"
+	else
+		sqlite3 "$TMP/scepd.db" "PRAGMA integrity_check"
+	fi
+}
+
+# Skips a test that looks at SQLite's files themselves.
+sqlite_only() { # WHY
+	[[ $SCEPD_TEST_STORE == sqlite ]] || skip "SQLite only: $1"
 }
 
 # Start scepd in the foreground (logs in $TMP/scepd.log) and wait until it answers.
@@ -182,3 +228,5 @@ request_loop() { # PATH N: prints the number of failed requests, says why on std
 	done
 	echo "$failed"
 }
+
+. "$(dirname "${BASH_SOURCE[0]}")/lib_pg.sh"

@@ -1,5 +1,5 @@
-# lib_pg.sh - a private PostgreSQL server for the integration tests; source it after
-# lib.sh. Skips the test (exit 77) when the PostgreSQL server is not installed.
+# lib_pg.sh - a private PostgreSQL server for the integration tests (lib.sh sources
+# it). Skips the test (exit 77) when the PostgreSQL server is not installed.
 #
 #   pg_start       initdb into a directory of its own, start the server on a free
 #                  loopback port, create database "scepd"; sets PG_URI
@@ -10,6 +10,9 @@
 #                  it in every log and store. Stopped and removed when the test exits.
 #   pg_restart     stop (fast) and start again on the same port
 #   pg_sql SQL     runs SQL in database scepd, prints the rows unaligned (psql -tA)
+#   pg_sql_stdin   the same for the statements on stdin
+#
+# lib.sh sources it; a test that needs a server of its own calls pg_start.
 #
 # The server must not run as root: as root it runs as the "postgres" user that
 # Debian's package creates, with its directory outside $TMP (which is 0700).
@@ -74,4 +77,9 @@ pg_restart() {
 pg_sql() { # SQL
 	pg_as "$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U scepd -d scepd -v ON_ERROR_STOP=1 \
 		-tA -c "$1"
+}
+
+pg_sql_stdin() {
+	pg_as "$PG_BIN/psql" -h "$PG_DIR" -p "$PG_PORT" -U scepd -d scepd -v ON_ERROR_STOP=1 \
+		-tA -f -
 }

@@ -43,9 +43,9 @@ cmp <(openssl x509 -in "$TMP/host.pem" -noout -pubkey) <(openssl pkey -in "$TMP/
 	fail "certificate is not for the request's key"
 serial=$(openssl x509 -in "$TMP/host.pem" -noout -serial | cut -d= -f2 | sed 's/^0*//')
 [[ ${#serial} -ge 30 ]] || fail "random serial too short: $serial"
-stored=$(sqlite3 "$TMP/scepd.db" "SELECT endpoint || ' ' || requester FROM certificates WHERE serial = '$serial'")
+stored=$(store_sql "SELECT endpoint || ' ' || requester FROM certificates WHERE serial = '$serial'")
 assert_eq "csr 127.0.0.1" "$stored" "store record of $serial"
-sqlite3 "$TMP/scepd.db" "SELECT hex(der) FROM certificates WHERE serial = '$serial'" |
+store_der_hex "$serial" |
 	xxd -r -p | cmp - <(openssl x509 -in "$TMP/host.pem" -outform DER) || fail "stored DER differs"
 grep -q "audit: result=issued endpoint=csr client=127.0.0.1 serial=$serial" "$TMP/scepd.log" ||
 	fail "no audit record for $serial"
@@ -102,7 +102,7 @@ assert_eq 0 "$(request_loop /healthz 5)" "requests after the errors"
 pass "400 garbage, 400 broken signature, 415, 405, 413 (sized and chunked); the workers keep serving"
 
 # 200 requests from 4 parallel clients over 2 workers: 200 unique serials, all stored.
-before=$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")
+before=$(store_sql "SELECT count(*) FROM certificates")
 clients=()
 for c in 1 2 3 4; do
 	(for _ in $(seq 1 50); do
@@ -114,11 +114,11 @@ wait "${clients[@]}"
 cat "$TMP"/serials.* | cut -d= -f2 | sed 's/^0*//' | sort >"$TMP/serials"
 assert_eq 200 "$(wc -l <"$TMP/serials")" "certificates received"
 assert_eq 200 "$(uniq "$TMP/serials" | wc -l)" "distinct serials"
-after=$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")
+after=$(store_sql "SELECT count(*) FROM certificates")
 assert_eq $((before + 200)) "$after" "records in the store"
 while read -r s; do
 	echo "SELECT count(*) FROM certificates WHERE serial = '$s';"
-done <"$TMP/serials" | sqlite3 "$TMP/scepd.db" | sort -u | tr '\n' ' ' | grep -qx "1 " ||
+done <"$TMP/serials" | store_sql | sort -u | tr '\n' ' ' | grep -qx "1 " ||
 	fail "a received certificate is not in the store"
-assert_eq ok "$(sqlite3 "$TMP/scepd.db" 'PRAGMA integrity_check')" "integrity_check"
+assert_eq ok "$(store_integrity)" "integrity_check"
 pass "200 requests, 4 clients, 2 workers: 200 distinct serials, all in the store"

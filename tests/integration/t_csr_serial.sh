@@ -34,5 +34,5 @@ second_min=$(tail -n 40 "$TMP/serials" | sort -n | head -n 1)
 sort -n "$TMP/serials" >"$TMP/sorted"
 assert_eq 80 "$(sort -un "$TMP/serials" | wc -l)" "distinct serials over two runs"
 assert_eq "$(seq 1 80 | tr '\n' ' ')" "$(tr '\n' ' ' <"$TMP/sorted")" "serials 1..80 without gaps"
-assert_eq 80 "$(sqlite3 "$TMP/scepd.db" 'SELECT count(*) FROM certificates')" "records"
+assert_eq 80 "$(store_sql 'SELECT count(*) FROM certificates')" "records"
 pass "serial file: 1..80 across 2 workers and a restart"

@@ -12,6 +12,7 @@
 # AddressSanitizer builds (3-5x slower) send 500 requests instead of 2,000, so that the
 # load, and the backoff it builds up, stays as long as in the normal build.
 . "$(dirname "$0")/lib.sh"
+sqlite_only "the checks attach the SQLite file"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 
 WORKERS=8

@@ -9,7 +9,7 @@
 # node B; a request PENDING on A, approved with scepctl, is collected by CertPoll on B;
 # GetCert on B finds a certificate A issued.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_pg.sh"
+[[ $SCEPD_TEST_STORE == sqlite ]] || skip "starts PostgreSQL servers of its own"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 
 REQUESTS=400

@@ -34,7 +34,7 @@ rss500=$(rss)
 for _ in $(seq 1 45); do round; done
 rss5000=$(rss)
 assert_eq "$worker" "$(worker_pids)" "the worker (no restart during the run)"
-assert_eq 1250 "$(sqlite3 "$TMP/scepd.db" 'SELECT count(*) FROM certificates')" "certificates issued"
+assert_eq 1250 "$(store_sql 'SELECT count(*) FROM certificates')" "certificates issued"
 echo "worker RSS: ${rss500} kB after 500 requests, ${rss5000} kB after 5000"
 ((rss5000 * 100 <= rss500 * 110)) || fail "RSS grew from $rss500 kB to $rss5000 kB (> 10%)"
 pass "RSS ${rss500} kB after 500 requests, ${rss5000} kB after 5000 (<= +10%)"

@@ -59,7 +59,7 @@ enrol dev1 || fail "scepclient without a challenge: $(tail -3 "$TMP/dev1.out")"
 openssl verify -CAfile "$TMP/ca.pem" "$TMP/dev1.pem" >/dev/null || fail "dev1 does not verify"
 openssl x509 -in "$TMP/dev1.pem" -noout -subject | grep -q "CN = dev1" || fail "dev1 subject"
 serial=$(openssl x509 -in "$TMP/dev1.pem" -noout -serial | cut -d= -f2 | sed 's/^0*//')
-assert_eq "scep" "$(sqlite3 "$TMP/scepd.db" "SELECT endpoint FROM certificates WHERE serial = '$serial' AND transaction_id IS NOT NULL")" \
+assert_eq "scep" "$(store_sql "SELECT endpoint FROM certificates WHERE serial = '$serial' AND transaction_id IS NOT NULL")" \
 	"store record with a transaction id"
 pass "scepclient enrols without a challenge; certificate verifies and is on record"
 

@@ -67,11 +67,11 @@ scepctl reject "$txid_no" || fail "reject"
 wait "$approved_pid" || fail "the approved client got no certificate: $(tail -2 "$TMP/approved.out")"
 openssl verify -CAfile "$TMP/ca.pem" "$TMP/client-approved/cert.pem" >/dev/null || fail "does not verify"
 ! wait "$rejected_pid" || fail "the rejected client got a certificate"
-assert_eq "issued" "$(sqlite3 "$TMP/scepd.db" "SELECT status FROM pending_requests WHERE transaction_id = '$txid_ok'")" \
+assert_eq "issued" "$(store_sql "SELECT status FROM pending_requests WHERE transaction_id = '$txid_ok'")" \
 	"status of the approved request"
-assert_eq 1 "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates WHERE transaction_id = '$txid_ok'")" \
+assert_eq 1 "$(store_sql "SELECT count(*) FROM certificates WHERE transaction_id = '$txid_ok'")" \
 	"certificates for the approved transaction"
-assert_eq 0 "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates WHERE transaction_id = '$txid_no'")" \
+assert_eq 0 "$(store_sql "SELECT count(*) FROM certificates WHERE transaction_id = '$txid_no'")" \
 	"certificates for the rejected transaction"
 assert_eq "" "$(scepctl pending)" "pending after the decisions"
 pass "manual approval: PENDING, approve -> certificate on the client's retry, reject -> FAILURE"
@@ -87,8 +87,8 @@ enrol mallory "$(scepctl challenge new --owner alice)" ||
 	fail "enrolment with alice's OTP: $(tail -2 "$TMP/mallory.out")"
 assert_eq "subject=CN = alice" "$(openssl x509 -noout -subject -in "$TMP/client-mallory/cert.pem")" \
 	"subject of the certificate issued with alice's challenge"
-before=$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")
+before=$(store_sql "SELECT count(*) FROM certificates")
 ! enrol nobody "$(scepctl challenge new)" || fail "a challenge without an owner got a certificate"
-assert_eq "$before" "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates")" \
+assert_eq "$before" "$(store_sql "SELECT count(*) FROM certificates")" \
 	"certificates after the ownerless challenge"
 pass "a challenge names its owner: alice's challenge gets CN=alice whatever the client asks"

@@ -45,7 +45,7 @@ scep() {
 }
 
 certs() {
-	sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM certificates"
+	store_sql "SELECT count(*) FROM certificates"
 }
 
 for cipher in des3 aes128 aes256 des; do
@@ -278,7 +278,7 @@ before=$(certs)
 scep badsig POST der --content "$TMP/badsig.der" --key "$TMP/dev.key" --subject /CN=badsig
 assert_eq "FAILURE badRequest" "$VERDICT" "a CSR with a broken signature"
 assert_eq "$before" "$(certs)" "certificates after the broken CSR"
-assert_eq 0 "$(sqlite3 "$TMP/scepd.db" "SELECT count(*) FROM pending_requests
+assert_eq 0 "$(store_sql "SELECT count(*) FROM pending_requests
 	WHERE transaction_id LIKE '%-badsig'")" "pending requests for the broken CSR"
 grep -q "FAILURE badRequest: the request's own signature does not verify" "$TMP/scepd.log" ||
 	fail "the log does not say the CSR's signature is broken"

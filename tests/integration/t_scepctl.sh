@@ -2,6 +2,7 @@
 # scepctl against the database a running scepd created: issued (all, --serial), pending,
 # approve, reject, challenge new (only a hash stored); its errors and exit codes.
 . "$(dirname "$0")/lib.sh"
+sqlite_only "the file, its modes and WAL"
 
 SCEPCTL_BIN=${SCEPCTL_BIN:-$(dirname "$SCEPD_BIN")/scepctl}
 command -v sqlite3 >/dev/null || skip "the sqlite3 program is not installed"

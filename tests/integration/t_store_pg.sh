@@ -5,7 +5,7 @@
 # storage.uri = "postgresql://...": /csr certificates on record in PostgreSQL, the
 # schema made once by workers starting together, scepctl on the same database.
 . "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/lib_pg.sh"
+[[ $SCEPD_TEST_STORE == sqlite ]] || skip "starts PostgreSQL servers of its own"
 [[ -x "${STORE_PG_TEST:-}" ]] || skip "STORE_PG_TEST (test_store_pg) not built"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 

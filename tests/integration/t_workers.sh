@@ -54,8 +54,14 @@ for pid in "$SCEPD_PID" $(worker_pids); do
 		"core file size limits of process $pid"
 done
 kill -ABRT "$(pgrep -P "$SCEPD_PID" | head -n 1)"
-wait_worker_count "$(nproc)" 5 || fail "the worker killed by SIGABRT was not replaced"
+# The count alone can be "right" before the supervisor noticed (pgrep lists the dying
+# worker too): first the supervisor's line, then the replacement.
+for _ in $(seq 1 50); do
+	grep -q "killed by signal 6" "$TMP/scepd.log" && break
+	sleep 0.1
+done
 grep -q "killed by signal 6" "$TMP/scepd.log" || fail "the log does not name signal 6"
+wait_worker_count "$(nproc)" 5 || fail "the worker killed by SIGABRT was not replaced"
 cd "$TMP/control"
 sleep 100 &
 control=$!
