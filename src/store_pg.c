@@ -35,7 +35,11 @@
  *
  *	When the connection is lost (the server restarted, the network failed), the
  *	next call resets it, at most once per STORE_PG_RETRY_MS: calls in between fail
- *	at once with -ENOTCONN instead of waiting for a connect timeout each.
+ *	at once with -ENOTCONN instead of waiting for a connect timeout each. A call
+ *	whose statement was under way when the connection broke is not repeated: it
+ *	fails with -ENOTCONN, and what it wrote may or may not be committed (an INSERT
+ *	that reached the server is on record; its certificate is never answered, as
+ *	when a worker dies). Nothing is reset inside a transaction.
  *
  *	Queries are sent with PQexecParams() and their results read in binary form:
  *	text as is, bigint and integer in network byte order, bytea as bytes. No SQL
@@ -50,6 +54,7 @@
  */
 #include "store_backend.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdbool.h>
@@ -70,6 +75,7 @@ struct store_pg {
 	struct store st; /* first: store.c sees only this */
 	PGconn *conn;
 	uint64_t last_reset_ms; /* when the connection was last reset, 0 for never */
+	bool in_transaction;    /* between BEGIN and COMMIT/ROLLBACK: never reset then */
 };
 
 /*
@@ -158,13 +164,15 @@ static const char *const store_pg_migrations[] = {
 
 static const struct store_ops store_pg_ops;
 
-/* Up to 10 parameters of one statement: text, or bytes for a bytea. */
+#define STORE_PG_MAX_PARAMS 10
+
+/* The parameters of one statement: text, or bytes for a bytea. */
 struct store_pg_params {
 	int n;
-	const char *values[10];
-	int lengths[10];
-	int formats[10];
-	char numbers[10][24];
+	const char *values[STORE_PG_MAX_PARAMS];
+	int lengths[STORE_PG_MAX_PARAMS];
+	int formats[STORE_PG_MAX_PARAMS];
+	char numbers[STORE_PG_MAX_PARAMS][24];
 };
 
 static struct store_pg *
@@ -185,6 +193,7 @@ store_pg_now_ms(void)
 static void
 store_pg_text(struct store_pg_params *p, const char *text)
 {
+	assert(p->n < STORE_PG_MAX_PARAMS);
 	p->values[p->n] = text; /* NULL is SQL NULL */
 	p->lengths[p->n] = 0;
 	p->formats[p->n] = 0;
@@ -194,6 +203,7 @@ store_pg_text(struct store_pg_params *p, const char *text)
 static void
 store_pg_int(struct store_pg_params *p, int64_t v)
 {
+	assert(p->n < STORE_PG_MAX_PARAMS);
 	snprintf(p->numbers[p->n], sizeof(p->numbers[0]), "%" PRId64, v);
 	store_pg_text(p, p->numbers[p->n]);
 }
@@ -201,6 +211,7 @@ store_pg_int(struct store_pg_params *p, int64_t v)
 static void
 store_pg_bytes(struct store_pg_params *p, const unsigned char *bytes, size_t len)
 {
+	assert(p->n < STORE_PG_MAX_PARAMS);
 	p->values[p->n] = (const char *)bytes;
 	p->lengths[p->n] = (int)len;
 	p->formats[p->n] = 1;
@@ -229,10 +240,11 @@ store_pg_errno(struct store_pg *s, const PGresult *res)
 }
 
 /*
- * A lost connection is reset here, at most once per STORE_PG_RETRY_MS. A server that
- * shut down sent its farewell and closed the socket: reading what is there, without
- * blocking, notices it before a statement is sent into it (the first read takes the
- * message, the second finds the end of the stream).
+ * A lost connection is reset here, at most once per STORE_PG_RETRY_MS, and never in
+ * the middle of a transaction (the statements after the reset would run outside it).
+ * A server that shut down sent its farewell and closed the socket: reading what is
+ * there, without blocking, notices it before a statement is sent into it (the first
+ * read takes the message, the second finds the end of the stream).
  */
 static int
 store_pg_connected(struct store_pg *s)
@@ -242,6 +254,8 @@ store_pg_connected(struct store_pg *s)
 	if (PQstatus(s->conn) == CONNECTION_OK && PQconsumeInput(s->conn) == 1 &&
 	    PQconsumeInput(s->conn) == 1 && PQstatus(s->conn) == CONNECTION_OK)
 		return 0;
+	if (s->in_transaction)
+		return -ENOTCONN;
 	now = store_pg_now_ms();
 	if (s->last_reset_ms != 0 && now - s->last_reset_ms < STORE_PG_RETRY_MS)
 		return -ENOTCONN;
@@ -348,11 +362,32 @@ store_pg_close(struct store *st)
 	free(s);
 }
 
+static int
+store_pg_begin(struct store_pg *s)
+{
+	int r;
+
+	if ((r = store_pg_exec(s, "BEGIN", NULL)) == 0)
+		s->in_transaction = true;
+	return r;
+}
+
+static int
+store_pg_commit(struct store_pg *s)
+{
+	int r = store_pg_exec(s, "COMMIT", NULL);
+
+	s->in_transaction = false; /* committed, or the server rolled it back */
+	return r;
+}
+
+/* Ends a transaction that did not commit; a no-op after COMMIT. */
 static void
 store_pg_rollback(struct store_pg *s)
 {
-	if (PQtransactionStatus(s->conn) != PQTRANS_IDLE)
+	if (PQstatus(s->conn) == CONNECTION_OK && PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
+	s->in_transaction = false;
 }
 
 /* The schema's version: 0 for none (and, with no_create, -ENOENT). */
@@ -387,7 +422,7 @@ store_pg_migrate(struct store_pg *s, unsigned flags)
 	struct store_pg_params p = { 0 };
 	int version, r;
 
-	if ((r = store_pg_exec(s, "BEGIN", NULL)) < 0 ||
+	if ((r = store_pg_begin(s)) < 0 ||
 	    (r = store_pg_exec(s, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK ")", NULL)) < 0 ||
 	    (r = store_pg_version(s, flags & STORE_OPEN_NO_CREATE, &version)) < 0)
 		goto out;
@@ -396,7 +431,7 @@ store_pg_migrate(struct store_pg *s, unsigned flags)
 		goto out;
 	}
 	if (version == STORE_PG_VERSION) {
-		r = store_pg_exec(s, "COMMIT", NULL);
+		r = store_pg_commit(s);
 		goto out;
 	}
 	if (version == 0 &&
@@ -417,7 +452,7 @@ store_pg_migrate(struct store_pg *s, unsigned flags)
 	store_pg_int(&p, STORE_PG_VERSION);
 	if ((r = store_pg_exec(s, "UPDATE scepd_schema SET version = $1", &p)) < 0)
 		goto out;
-	r = store_pg_exec(s, "COMMIT", NULL);
+	r = store_pg_commit(s);
 out:
 	store_pg_rollback(s);
 	return r;
@@ -693,7 +728,7 @@ store_pg_add_cert_for_pending(struct store *st, const struct store_cert *cert, t
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = store_pg_exec(s, "BEGIN", NULL)) < 0 ||
+	if ((r = store_pg_begin(s)) < 0 ||
 	    (r = store_pg_insert_cert(s, cert, now)) < 0)
 		goto out;
 	store_pg_text(&p, cert->serial);
@@ -705,7 +740,7 @@ store_pg_add_cert_for_pending(struct store *st, const struct store_cert *cert, t
 		r = store_pg_pending_miss(s, cert->transaction_id);
 		goto out;
 	}
-	r = store_pg_exec(s, "COMMIT", NULL);
+	r = store_pg_commit(s);
 out:
 	PQclear(res);
 	store_pg_rollback(s);
