@@ -157,11 +157,6 @@ store_integrity() {
 	fi
 }
 
-# Skips a test that looks at SQLite's files themselves.
-sqlite_only() { # WHY
-	[[ $SCEPD_TEST_STORE == sqlite ]] || skip "SQLite only: $1"
-}
-
 # Start scepd in the foreground (logs in $TMP/scepd.log) and wait until it answers.
 start_scepd() { # CONFIG [ARGS...]
 	local config=$1
