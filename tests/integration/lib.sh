@@ -104,15 +104,27 @@ make_file_ca() { # DIR
 	chmod 600 "$1/ca.key"
 }
 
+# The store of $SCEPD_TEST_STORE: store_prepare starts its server when it needs one
+# (call it in the test's own shell, not in $(...)); store_config_line prints the
+# storage setting for it.
+store_prepare() {
+	[[ $SCEPD_TEST_STORE != postgresql || -n "$PG_URI" ]] || pg_start
+}
+
+store_config_line() {
+	if [[ $SCEPD_TEST_STORE == postgresql ]]; then
+		echo "storage: { uri = \"$PG_URI\"; password = \"file:$PG_PIN_FILE\"; };"
+	else
+		echo "storage: { uri = \"sqlite:$TMP/scepd.db\"; };"
+	fi
+}
+
 # write_config FILE [EXTRA_SERVER_SETTINGS]: a complete config on $PORT with a file CA
 # and the store of $SCEPD_TEST_STORE.
 write_config() {
-	local file=$1 server_extra=${2:-} storage="storage: { uri = \"sqlite:$TMP/scepd.db\"; };"
+	local file=$1 server_extra=${2:-}
 	[[ -f "$TMP/ca.pem" ]] || make_file_ca "$TMP"
-	if [[ $SCEPD_TEST_STORE == postgresql ]]; then
-		[[ -n "$PG_URI" ]] || pg_start
-		storage="storage: { uri = \"$PG_URI\"; password = \"file:$PG_PIN_FILE\"; };"
-	fi
+	store_prepare
 	cat >"$file" <<CONF
 server: {
 	listen = ["127.0.0.1:$PORT"];
@@ -122,7 +134,7 @@ ca: {
 	certificate = "$TMP/ca.pem";
 	key = "$TMP/ca.key";
 };
-$storage
+$(store_config_line)
 log: { level = "debug"; };
 CONF
 }

@@ -16,6 +16,7 @@ ALL_OUTPUT=$TMP/all-output # everything scepd printed or logged, searched for th
 # write_keys_config FILE CERT KEY [CA_EXTRA]; $WORKERS (1), $PIN_FILE (the token's).
 write_keys_config() {
 	local file=$1 cert=$2 key=$3 extra=${4:-}
+	store_prepare
 	{
 		echo "server: { listen = [\"127.0.0.1:$PORT\"]; workers = ${WORKERS:-1}; };"
 		if [[ "$key" == pkcs11:* ]]; then
@@ -26,7 +27,7 @@ write_keys_config() {
 		echo "	key = \"$key\";"
 		[[ -z "$extra" ]] || echo "	$extra"
 		echo "};"
-		echo "storage: { uri = \"sqlite:$TMP/scepd.db\"; };"
+		store_config_line
 		echo "log: { level = \"debug\"; };"
 	} >"$file"
 }
