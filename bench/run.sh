@@ -140,14 +140,19 @@ stop_server() {
 
 # Each sets READY_MS, the time from the start to the first 200.
 READY_MS=
-start_scepd() { # CONFIG LOG
+STARTED_PID=
+start_scepd_on() { # CONFIG LOG PORT: STARTED_PID
 	local t0 out
 	t0=$(date +%s%N)
 	"$SCEPD" -c "$1" -f >>"$2" 2>&1 &
-	SERVER_PID=$!
-	out=$("$LOAD" ready --url "http://127.0.0.1:$PORT_SCEPD/healthz" --since "$t0" \
+	STARTED_PID=$!
+	out=$("$LOAD" ready --url "http://127.0.0.1:$3/healthz" --since "$t0" \
 		--timeout 20) || fail "scepd did not get ready: $(tail -5 "$2")"
 	READY_MS=${out#ready_ms=}
+}
+start_scepd() { # CONFIG LOG
+	start_scepd_on "$1" "$2" "$PORT_SCEPD"
+	SERVER_PID=$STARTED_PID
 }
 
 start_scepserver() { # DEPOT LOG
@@ -368,12 +373,8 @@ pg_config() { # NAME PORT WORKERS
 		-e "s|127.0.0.1:$PORT_SCEPD|127.0.0.1:$2|" -e "s|workers = 0;|workers = $3;|" "$TMP/$1.conf"
 }
 start_node2() { # CONFIG LOG
-	local t0 out
-	t0=$(date +%s%N)
-	"$SCEPD" -c "$1" -f >>"$2" 2>&1 &
-	SERVER2_PID=$!
-	out=$("$LOAD" ready --url "http://127.0.0.1:$PORT_SCEPD2/healthz" --since "$t0" \
-		--timeout 20) || fail "node 2 did not get ready: $(tail -5 "$2")"
+	start_scepd_on "$1" "$2" "$PORT_SCEPD2"
+	SERVER2_PID=$STARTED_PID
 }
 half_workers=$(((CPUS + 1) / 2))
 SERIALS=rsa-file
