@@ -67,7 +67,6 @@ int store_sqlite_open(const char *path, unsigned flags, struct store **ret_store
  * (cannot connect or log in), -ENOENT (STORE_OPEN_NO_CREATE and no schema), -EBADMSG
  * (a newer schema), -ENOMEM, -EIO.
  */
-int store_pg_open(const char *uri, const char *password, unsigned flags,
-		  struct store **ret_store);
+int store_pg_open(const char *uri, const char *password, unsigned flags, struct store **ret_store);
 
 #endif

@@ -67,8 +67,8 @@
 
 #include "scepd/store.h"
 
-#define STORE_PG_CONNECT_S "5"        /* connect_timeout unless the URI sets one */
-#define STORE_PG_RETRY_MS  1000       /* between attempts to reconnect a lost connection */
+#define STORE_PG_CONNECT_S "5"          /* connect_timeout unless the URI sets one */
+#define STORE_PG_RETRY_MS  1000         /* between attempts to reconnect a lost connection */
 #define STORE_PG_LOCK      "1396917584" /* 0x53434550, "SCEP": pg_advisory_xact_lock() */
 
 struct store_pg {
@@ -397,8 +397,7 @@ store_pg_version(struct store_pg *s, bool no_create, int *ret_version)
 	PGresult *res;
 	int r;
 
-	if ((r = store_pg_run(s, "SELECT to_regclass('scepd_schema') IS NOT NULL", NULL, &res)) <
-	    0)
+	if ((r = store_pg_run(s, "SELECT to_regclass('scepd_schema') IS NOT NULL", NULL, &res)) < 0)
 		return r;
 	r = PQntuples(res) == 1 && store_pg_col_int(res, 0, 0) != 0;
 	PQclear(res);
@@ -728,8 +727,7 @@ store_pg_add_cert_for_pending(struct store *st, const struct store_cert *cert, t
 	PGresult *res = NULL;
 	int r;
 
-	if ((r = store_pg_begin(s)) < 0 ||
-	    (r = store_pg_insert_cert(s, cert, now)) < 0)
+	if ((r = store_pg_begin(s)) < 0 || (r = store_pg_insert_cert(s, cert, now)) < 0)
 		goto out;
 	store_pg_text(&p, cert->serial);
 	store_pg_text(&p, cert->transaction_id);

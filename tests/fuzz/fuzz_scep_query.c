@@ -25,8 +25,7 @@ fuzz_scep_query_arg(char *key, char *value)
 	value[MHD_http_unescape(value)] = '\0';
 	if (strcmp(key, "operation") == 0)
 		(void)scep_query_operation(value);
-	else if (strcmp(key, "message") == 0 &&
-		 scep_query_decode_message(value, &der, &len) == 0 &&
+	else if (strcmp(key, "message") == 0 && scep_query_decode_message(value, &der, &len) == 0 &&
 		 scep_msg_parse(der, len, &msg) == 0)
 		scep_msg_free(msg);
 	free(der);

@@ -199,9 +199,10 @@ test_schema(void **state)
 			 0);
 	st = open_store();
 	assert_int_equal(db_int("SELECT version FROM scepd_schema"), 1);
-	assert_int_equal(db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
-				"('certificates', 'pending_requests', 'challenges', 'scepd_schema')"),
-			 4);
+	assert_int_equal(
+		db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
+		       "('certificates', 'pending_requests', 'challenges', 'scepd_schema')"),
+		4);
 	assert_count(st, 0);
 	store_close(st);
 	assert_int_equal(store_open_flags(pg_uri, STORE_OPEN_NO_CREATE, &st), 0);
@@ -309,12 +310,13 @@ test_pending(void **state)
 	struct test_cert t;
 
 	(void)state;
-	assert_int_equal(store_add_pending(st, &(struct store_pending){ .transaction_id = "TX-P1",
-									.subject = "CN=d1",
-									.csr_der = csr,
-									.csr_der_len = sizeof(csr),
-									.requester = "198.51.100.1" }),
-			 0);
+	assert_int_equal(
+		store_add_pending(st, &(struct store_pending){ .transaction_id = "TX-P1",
+							       .subject = "CN=d1",
+							       .csr_der = csr,
+							       .csr_der_len = sizeof(csr),
+							       .requester = "198.51.100.1" }),
+		0);
 	assert_int_equal(
 		store_add_pending(st, &(struct store_pending){ .transaction_id = "TX-P1",
 							       .csr_der = csr,
@@ -337,12 +339,12 @@ test_pending(void **state)
 	assert_int_equal(store_set_pending_status(st, "TX-NONE", STORE_STATUS_PENDING,
 						  STORE_STATUS_APPROVED),
 			 -ENOENT);
-	assert_int_equal(store_set_pending_status(st, "TX-P1", STORE_STATUS_PENDING,
-						  STORE_STATUS_APPROVED),
-			 0);
-	assert_int_equal(store_set_pending_status(st, "TX-P1", STORE_STATUS_PENDING,
-						  STORE_STATUS_REJECTED),
-			 -ESTALE);
+	assert_int_equal(
+		store_set_pending_status(st, "TX-P1", STORE_STATUS_PENDING, STORE_STATUS_APPROVED),
+		0);
+	assert_int_equal(
+		store_set_pending_status(st, "TX-P1", STORE_STATUS_PENDING, STORE_STATUS_REJECTED),
+		-ESTALE);
 	assert_int_equal(store_add_cert_for_pending(st, &t.c), 0);
 	assert_int_equal(store_get_pending(st, "TX-P1", &got), 0);
 	assert_int_equal(got->status, STORE_STATUS_ISSUED);
@@ -367,33 +369,36 @@ test_challenges(void **state)
 	const char *old = "00000000000000000000000000000000000000000000000000000000000000bb";
 
 	(void)state;
-	assert_int_equal(store_add_challenge(st, &(struct store_challenge){
-							 .secret_hash = live,
-							 .owner = "alice",
-							 .expires_at = now + 3600,
-						 }),
+	assert_int_equal(store_add_challenge(st,
+					     &(struct store_challenge){
+						     .secret_hash = live,
+						     .owner = "alice",
+						     .expires_at = now + 3600,
+					     }),
 			 0);
-	assert_int_equal(store_add_challenge(st, &(struct store_challenge){
-							 .secret_hash = live,
-							 .expires_at = now + 3600,
-						 }),
+	assert_int_equal(store_add_challenge(st,
+					     &(struct store_challenge){
+						     .secret_hash = live,
+						     .expires_at = now + 3600,
+					     }),
 			 -EEXIST);
-	assert_int_equal(store_add_challenge(st, &(struct store_challenge){
-							 .secret_hash = old,
-							 .created_at = now - 7200,
-							 .expires_at = now - 3600,
-						 }),
+	assert_int_equal(store_add_challenge(st,
+					     &(struct store_challenge){
+						     .secret_hash = old,
+						     .created_at = now - 7200,
+						     .expires_at = now - 3600,
+					     }),
 			 0);
 	assert_int_equal(store_consume_challenge(st, old, "x", &owner), -ETIME);
 	assert_int_equal(store_consume_challenge(st, live, "192.0.2.1", &owner), 0);
 	assert_string_equal(owner, "alice");
 	free(owner);
 	assert_int_equal(store_consume_challenge(st, live, "192.0.2.1", &owner), -EALREADY);
-	assert_int_equal(
-		store_consume_challenge(
-			st, "1111111111111111111111111111111111111111111111111111111111111111",
-			"x", &owner),
-		-ENOENT);
+	assert_int_equal(store_consume_challenge(
+				 st,
+				 "1111111111111111111111111111111111111111111111111111111111111111",
+				 "x", &owner),
+			 -ENOENT);
 	assert_int_equal(db_int("SELECT count(*) FROM challenges WHERE used_by = '192.0.2.1'"), 1);
 	store_close(st);
 }
@@ -467,20 +472,22 @@ test_races(void **state)
 	(void)state;
 	for (unsigned round = 0; round < RACE_ROUNDS; round++) {
 		snprintf(key, sizeof(key), "%064x", 0xc0ffee00u + round);
-		assert_int_equal(store_add_challenge(st, &(struct store_challenge){
-								 .secret_hash = key,
-								 .expires_at = time(NULL) + 600,
-							 }),
+		assert_int_equal(store_add_challenge(st,
+						     &(struct store_challenge){
+							     .secret_hash = key,
+							     .expires_at = time(NULL) + 600,
+						     }),
 				 0);
 		assert_int_equal(race_run(&(struct race){ key, -EALREADY, race_consume }, RACERS),
 				 1);
 
 		snprintf(key, sizeof(key), "TX-%u", round);
-		assert_int_equal(store_add_pending(st, &(struct store_pending){
-							       .transaction_id = key,
-							       .csr_der = csr,
-							       .csr_der_len = sizeof(csr),
-						       }),
+		assert_int_equal(store_add_pending(st,
+						   &(struct store_pending){
+							   .transaction_id = key,
+							   .csr_der = csr,
+							   .csr_der_len = sizeof(csr),
+						   }),
 				 0);
 		assert_int_equal(race_run(&(struct race){ key, -ESTALE, race_decide }, RACERS), 1);
 		/* Whoever decided: approve it now if it was rejected, then race to issue. */
@@ -492,7 +499,8 @@ test_races(void **state)
 			assert_int_equal(store_get_pending(st, key, &p), 0);
 			if (p->status == STORE_STATUS_APPROVED)
 				assert_int_equal(
-					race_run(&(struct race){ key, -ESTALE, race_issue }, RACERS),
+					race_run(&(struct race){ key, -ESTALE, race_issue },
+						 RACERS),
 					1);
 			store_pending_free(p);
 		}
