@@ -221,6 +221,17 @@ store_status_name(enum store_status status)
 	return store_status_names[status];
 }
 
+int
+store_status_parse(const char *text, enum store_status *ret_status)
+{
+	for (enum store_status i = 0; i < STORE_STATUS_MAX; i++)
+		if (text != NULL && strcmp(text, store_status_names[i]) == 0) {
+			*ret_status = i;
+			return 0;
+		}
+	return -EIO;
+}
+
 /* SCEP's transactionID: printable ASCII, 1..STORE_TRANSACTION_ID_MAX bytes. */
 static int
 store_transaction_id_valid(const char *txid)

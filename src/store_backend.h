@@ -50,6 +50,12 @@ struct store {
 };
 
 /*
+ * A stored status spelling ("pending", ...) back to its value: 0, or -EIO for anything
+ * else (the backends' CHECK constraints keep anything else out).
+ */
+int store_status_parse(const char *text, enum store_status *ret_status);
+
+/*
  * walk_certs: serial and transaction_id are filters, NULL for none (at most one is set).
  * walk_pending: transaction_id NULL walks the pending requests (status 'pending',
  * oldest first); else the one request with that transaction_id, whatever its status.

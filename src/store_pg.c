@@ -632,17 +632,6 @@ store_pg_add_pending(struct store *st, const struct store_pending *req)
 }
 
 static int
-store_pg_status_parse(const char *text, enum store_status *ret_status)
-{
-	for (enum store_status i = 0; i < STORE_STATUS_MAX; i++)
-		if (text != NULL && strcmp(text, store_status_name(i)) == 0) {
-			*ret_status = i;
-			return 0;
-		}
-	return -EIO; /* the CHECK constraint keeps anything else out */
-}
-
-static int
 store_pg_walk_pending(struct store *st, const char *transaction_id,
 		      int (*fn)(const struct store_pending *req, void *userdata), void *userdata)
 {
@@ -669,7 +658,7 @@ store_pg_walk_pending(struct store *st, const char *transaction_id,
 
 		q.csr_der = store_pg_col_bytes(res, i, 2, &q.csr_der_len);
 		q.signer_cert_der = store_pg_col_bytes(res, i, 3, &q.signer_cert_der_len);
-		if ((r = store_pg_status_parse(store_pg_col_text(res, i, 6), &q.status)) < 0 ||
+		if ((r = store_status_parse(store_pg_col_text(res, i, 6), &q.status)) < 0 ||
 		    (r = fn(&q, userdata)) < 0)
 			break;
 	}

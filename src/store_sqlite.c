@@ -620,19 +620,6 @@ store_sqlite_col_blob(sqlite3_stmt *q, int col, const unsigned char **ret_blob, 
 	return 0;
 }
 
-static int
-store_sqlite_status_parse(const char *text, enum store_status *ret_status)
-{
-	enum store_status i;
-
-	for (i = 0; i < STORE_STATUS_MAX; i++)
-		if (text != NULL && strcmp(text, store_status_name(i)) == 0) {
-			*ret_status = i;
-			return 0;
-		}
-	return -EIO; /* the CHECK constraint keeps anything else out */
-}
-
 /* Prepares sql and binds ?1 to key (when not NULL), bound SQLITE_STATIC. */
 static int
 store_sqlite_prepare_walk(struct store_sqlite *s, const char *sql, const char *key,
@@ -747,7 +734,7 @@ store_sqlite_row_pending(sqlite3_stmt *q, struct store_pending *ret_req)
 	    (r = store_sqlite_col_blob(q, 3, &p.signer_cert_der, &p.signer_cert_der_len)) < 0 ||
 	    (r = store_sqlite_col_text(q, 4, &p.requester)) < 0 ||
 	    (r = store_sqlite_col_text(q, 6, &status)) < 0 ||
-	    (r = store_sqlite_status_parse(status, &p.status)) < 0 ||
+	    (r = store_status_parse(status, &p.status)) < 0 ||
 	    (r = store_sqlite_col_text(q, 8, &p.serial)) < 0)
 		return r;
 	p.received_at = (time_t)sqlite3_column_int64(q, 5);
