@@ -275,10 +275,10 @@ mkdir -p "$TMP/scepserver"
 (cd "$TMP/scepserver" && scepserver ca -init -depot depot -keySize 2048 \
 	-organization "scepserver bench CA" >/dev/null 2>&1) || fail "scepserver ca -init"
 
-scepd_config() { # NAME CA-CERT CA-KEY [STORE-DIR] [EXTRA]
+scepd_config() { # NAME CA-CERT CA-KEY [STORE-DIR] [EXTRA]; $SERVER_EXTRA goes into server
 	local store=${4:-$TMP}
 	cat >"$TMP/$1.conf" <<CONF
-server: { listen = ["127.0.0.1:$PORT_SCEPD"]; workers = 0; };
+server: { listen = ["127.0.0.1:$PORT_SCEPD"]; workers = 0; ${SERVER_EXTRA:-} };
 $([[ $3 == pkcs11:* ]] && engine_config)
 ca: { certificate = "$2"; key = "$3"; };
 storage: { uri = "sqlite:$store/$1.db"; };
@@ -327,9 +327,14 @@ stop_server
 # --- /csr ----------------------------------------------------------------------------
 
 declare -A RSS_CSR
-for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs; do
+for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 	case $ca in
 	rsa-file | ec-file) scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" ;;
+	rsa-file-1thread)
+		# One request at a time per worker: what the threads and their group
+		# commit add.
+		SERVER_EXTRA="threads = 1;" scepd_config "csr-$ca" "$TMP/rsa-file.pem" "$TMP/rsa-file.key"
+		;;
 	rsa-hsm) scepd_config "csr-$ca" "$HSM_DIR/rsa-ca.pem" "$(token_key_uri rsa-ca)" ;;
 	ec-hsm) scepd_config "csr-$ca" "$HSM_DIR/ec-ca.pem" "$(token_key_uri ec-ca)" ;;
 	rsa-file-tmpfs)
@@ -460,13 +465,14 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 	echo
 	echo "| CA key | certificates/s | signing limit/s | fraction of the limit | server CPU ms/cert | client CPU ms/request | other CPU ms/run | p50 / p99 ms at peak |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-	for ca in rsa-file rsa-hsm ec-file ec-hsm rsa-file-tmpfs; do
+	for ca in rsa-file rsa-hsm ec-file ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 		case $ca in
 		rsa-file) name="RSA-2048, file" ;;
 		rsa-hsm) name="RSA-2048, SoftHSM" ;;
 		ec-file) name="P-256, file" ;;
 		ec-hsm) name="P-256, SoftHSM" ;;
 		rsa-file-tmpfs) name="RSA-2048, file, store on tmpfs (diagnosis: no fsync cost)" ;;
+		rsa-file-1thread) name="RSA-2048, file, one request thread per worker (diagnosis: no group commit)" ;;
 		esac
 		lim=$(limit_of "$ca")
 		echo "| $name | $(med csr.$ca rate) | $lim | $(calc "%.0f%%" "100 * $(med csr.$ca rate) / $lim") | $(med csr.$ca server_cpu_ms_per_req) | $(med csr.$ca client_cpu_ms_per_req) | $(med csr.$ca other_cpu_ms) | $(med csr.$ca p50_ms) / $(med csr.$ca p99_ms) |"

@@ -43,6 +43,8 @@
 	  server.listen) \
 	X("server.workers",                INT,         NONE,     "0", 0, 1024, \
 	  server.workers) \
+	X("server.threads",                INT,         NONE,     "4", 1, 64, \
+	  server.threads) \
 	X("server.max_request_bytes",      INT,         NONE,     "131072", 4096, 16777216, \
 	  server.max_request_bytes) \
 	X("server.request_timeout",        INT,         NONE,     "30", 1, 3600, \

@@ -1,7 +1,9 @@
 /*
  * http.c - libmicrohttpd glue for a worker: route table, body limit, replies.
  *
- * One MHD daemon per listening socket, each with one internal epoll thread. A request
+ * One MHD daemon per listening socket, with a pool of internal epoll threads that
+ * accept in turn and each serve their own connections (so the counters below are
+ * atomic). A request
  * context is created on the first call of the access handler (headers complete) and
  * freed when MHD reports the request completed; the handler runs once, on the last
  * call, with the whole body. A Content-Length over the limit is refused with 413
@@ -407,6 +409,15 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 		  size_t n_routes, struct http_server **ret_server)
 {
 	struct http_server *server;
+	/*
+	 * 0 is "no pool": one thread. MHD shares max_connections out among the pool's
+	 * threads, so a pool is never larger than that.
+	 */
+	unsigned pool = limits->threads < limits->max_connections ? limits->threads
+								   : limits->max_connections;
+
+	if (pool <= 1)
+		pool = 0;
 
 	if ((server = calloc(1, sizeof(*server))) == NULL)
 		return -ENOMEM;
@@ -421,7 +432,7 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 		(unsigned)limits->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)limits->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
 		server, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server,
-		MHD_OPTION_END);
+		MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		free(server);
 		return -EIO;

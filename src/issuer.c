@@ -9,7 +9,10 @@
  * the keys and the signer are dropped and every request is answered "unavailable"
  * with the reason; the worker notices through issuer_healthy() and has itself
  * replaced by a new process, which loads the keys afresh.
- * A mutex serialises keys, signer and store: one engine session, one SQLite handle.
+ * A mutex serialises the use of keys and signer (one engine session) and nothing
+ * else: checking, policy and recording run in each request's thread, and the store,
+ * which serialises its own calls, commits the certificates of requests recorded at
+ * the same time together.
  */
 #include "scepd/issuer.h"
 
@@ -183,9 +186,7 @@ issuer_store_reachable(struct issuer *is, char *reason, size_t size)
 {
 	int r;
 
-	pthread_mutex_lock(&is->lock);
 	r = store_check(is->store);
-	pthread_mutex_unlock(&is->lock);
 	if (r < 0)
 		snprintf(reason, size, "the store cannot be reached: %s", strerror(-r));
 	return r == 0;
@@ -357,7 +358,38 @@ issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
 	free(subject);
 }
 
-/* Sign and record, drawing a new serial when the store already has one. */
+/*
+ * The private-key operation, under the lock: 0 and the certificate; -EBADMSG (the
+ * request cannot be certified), -EAGAIN (cannot sign now), with res set for both.
+ */
+static int
+issuer_sign(struct issuer *is, const struct issue_req *ir, struct issuer_result *res,
+	    X509 **ret_cert)
+{
+	int r;
+
+	pthread_mutex_lock(&is->lock);
+	if (is->unhealthy[0] != '\0') {
+		issuer_set_result(res, ISSUER_UNAVAILABLE, is->unhealthy);
+		r = -EAGAIN;
+	} else if ((r = signer_issue(is->signer, ir, ret_cert)) == -EBADMSG) {
+		issuer_set_result(res, ISSUER_BAD_REQUEST, "the request cannot be certified");
+	} else if (r < 0) {
+		log_error_errno(r, "signing failed");
+		if (keys_token_lost())
+			issuer_lose_keys(is, "the token is gone");
+		issuer_set_result(res, ISSUER_UNAVAILABLE, "signing failed");
+		r = -EAGAIN;
+	}
+	pthread_mutex_unlock(&is->lock);
+	return r;
+}
+
+/*
+ * Sign and record, drawing a new serial when the store already has one. The record
+ * is made without the lock: while one request's commit waits for the disk, the next
+ * one is signed, and the store commits what piled up together.
+ */
 static int
 issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 		       const struct policy_decision *d, struct issuer_result *res,
@@ -372,16 +404,8 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 		issuer_cert_text_clear(ret_text);
 		X509_free(cert);
 		cert = NULL;
-		if ((r = signer_issue(is->signer, &ir, &cert)) == -EBADMSG) {
-			issuer_set_result(res, ISSUER_BAD_REQUEST,
-					  "the request cannot be certified");
-			goto out;
-		}
-		if (r < 0) {
-			if (keys_token_lost())
-				issuer_lose_keys(is, "the token is gone");
-			issuer_set_result(res, ISSUER_UNAVAILABLE, "signing failed");
-			log_error_errno(r, "signing failed");
+		if ((r = issuer_sign(is, &ir, res, &cert)) < 0) {
+			r = 0; /* the result says why */
 			goto out;
 		}
 		if ((r = issuer_cert_text(cert, ret_text)) < 0)
@@ -417,14 +441,15 @@ out:
 }
 
 static int
-issuer_issue_locked(struct issuer *is, const struct issuer_request *req, struct issuer_result *res,
-		    struct issuer_cert_text *text)
+issuer_issue_checked(struct issuer *is, const struct issuer_request *req,
+		     struct issuer_result *res, struct issuer_cert_text *text)
 {
 	struct policy_decision d = { 0 };
+	char reason[sizeof(res->reason)];
 	int r;
 
-	if (is->unhealthy[0] != '\0') {
-		issuer_set_result(res, ISSUER_UNAVAILABLE, is->unhealthy);
+	if (!issuer_healthy(is, reason, sizeof(reason))) {
+		issuer_set_result(res, ISSUER_UNAVAILABLE, reason);
 		return 0;
 	}
 	if (signer_verify_csr(req->csr) < 0) {
@@ -454,9 +479,7 @@ issuer_issue(struct issuer *is, const struct issuer_request *req, struct issuer_
 	int r;
 
 	ERR_clear_error();
-	pthread_mutex_lock(&is->lock);
-	r = issuer_issue_locked(is, req, &res, &text);
-	pthread_mutex_unlock(&is->lock);
+	r = issuer_issue_checked(is, req, &res, &text);
 	ERR_clear_error();
 	if (r < 0)
 		goto out;
@@ -557,7 +580,7 @@ issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len)
 }
 
 static int
-issuer_find_cert_locked(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
+issuer_find_recorded(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
 {
 	const unsigned char *p;
 	unsigned char *der = NULL;
@@ -590,9 +613,7 @@ issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
 {
 	int r;
 
-	pthread_mutex_lock(&is->lock);
-	r = issuer_find_cert_locked(is, serial, ret_cert);
-	pthread_mutex_unlock(&is->lock);
+	r = issuer_find_recorded(is, serial, ret_cert);
 	ERR_clear_error();
 	return r;
 }
@@ -614,9 +635,7 @@ issuer_check_issued(struct issuer *is, X509 *cert)
 		r = -EKEYEXPIRED;
 		goto out;
 	}
-	pthread_mutex_lock(&is->lock);
-	r = issuer_find_cert_locked(is, X509_get0_serialNumber(cert), &recorded);
-	pthread_mutex_unlock(&is->lock);
+	r = issuer_find_recorded(is, X509_get0_serialNumber(cert), &recorded);
 	if (r == 0 && X509_cmp(recorded, cert) != 0)
 		r = -ENOENT;
 out:
@@ -655,9 +674,7 @@ issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, X509
 
 	if (csr != NULL && m.key == NULL)
 		return -ENOENT;
-	pthread_mutex_lock(&is->lock);
 	r = store_walk_certs_by_transaction(is->store, transaction_id, issuer_txid_match, &m);
-	pthread_mutex_unlock(&is->lock);
 	ERR_clear_error();
 	if (r == 0 && m.found == NULL)
 		r = -ENOENT;
@@ -678,22 +695,14 @@ issuer_consume_challenge(struct issuer *is, const char *challenge, const char *u
 
 	if ((r = encoding_sha256_hex(challenge, hash)) < 0)
 		return r;
-	pthread_mutex_lock(&is->lock);
-	r = store_consume_challenge(is->store, hash, used_by, ret_owner);
-	pthread_mutex_unlock(&is->lock);
-	return r;
+	return store_consume_challenge(is->store, hash, used_by, ret_owner);
 }
 
 int
 issuer_get_pending(struct issuer *is, const char *transaction_id,
 		   struct store_pending **ret_pending)
 {
-	int r;
-
-	pthread_mutex_lock(&is->lock);
-	r = store_get_pending(is->store, transaction_id, ret_pending);
-	pthread_mutex_unlock(&is->lock);
-	return r;
+	return store_get_pending(is->store, transaction_id, ret_pending);
 }
 
 int
@@ -711,7 +720,6 @@ issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr,
 	    X509_NAME_print_ex(bio, X509_REQ_get_subject_name(csr), 0, XN_FLAG_RFC2253) < 0 ||
 	    (r = issuer_bio_strdup(bio, &subject)) < 0)
 		goto out;
-	pthread_mutex_lock(&is->lock);
 	r = store_add_pending(is->store, &(struct store_pending){
 						 .transaction_id = transaction_id,
 						 .subject = subject,
@@ -721,7 +729,6 @@ issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr,
 						 .signer_cert_der_len = (size_t)signer_len,
 						 .requester = requester,
 					 });
-	pthread_mutex_unlock(&is->lock);
 out:
 	free(subject);
 	BIO_free(bio);

@@ -33,8 +33,11 @@
  *	backend's walks, as one malloc'ed block. No backend code and no SQL here.
  *
  *	Each worker opens its own store after fork(); a handle is never shared
- *	between processes. Nothing here logs: errors are returned to the caller,
- *	which logs them once.
+ *	between processes, but the request threads of a worker share one: a mutex
+ *	lets one call at a time reach the backend, and store_add_cert() commits
+ *	the certificates that threads add at the same time as one batch (group
+ *	commit, see store_add_queued()). Nothing here logs: errors are returned to
+ *	the caller, which logs them once.
  *
  * DIAGNOSTICS
  *	0 or -errno. store_open(): -EINVAL for an unknown scheme or a malformed URI,
@@ -46,13 +49,16 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "store_backend.h"
 
-#define STORE_HEX "0123456789abcdefABCDEF"
+#define STORE_HEX       "0123456789abcdefABCDEF"
+#define STORE_BATCH_MAX 64 /* certificates in one group commit */
+#define STORE_QUEUED    1  /* store_queued.result before its commit */
 
 static const char *const store_status_names[STORE_STATUS_MAX] = {
 	[STORE_STATUS_PENDING] = "pending",
@@ -117,25 +123,62 @@ store_open(const char *uri, struct store **ret_store)
 }
 
 void
+store_init(struct store *st, const struct store_ops *ops)
+{
+	st->ops = ops;
+	pthread_mutex_init(&st->lock, NULL);
+	pthread_mutex_init(&st->queue_lock, NULL);
+	pthread_cond_init(&st->committed, NULL);
+	st->queue = NULL;
+	st->queue_end = &st->queue;
+	st->committing = false;
+}
+
+void
 store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
+	pthread_mutex_destroy(&st->lock);
+	pthread_mutex_destroy(&st->queue_lock);
+	pthread_cond_destroy(&st->committed);
 	st->ops->close(st);
+}
+
+static void
+store_lock(struct store *st)
+{
+	pthread_mutex_lock(&st->lock);
+}
+
+static void
+store_unlock(struct store *st)
+{
+	pthread_mutex_unlock(&st->lock);
 }
 
 int
 store_schema_version(struct store *st, int *ret_version)
 {
+	int r;
+
 	assert(st != NULL && ret_version != NULL);
-	return st->ops->schema_version(st, ret_version);
+	store_lock(st);
+	r = st->ops->schema_version(st, ret_version);
+	store_unlock(st);
+	return r;
 }
 
 int
 store_check(struct store *st)
 {
+	int r;
+
 	assert(st != NULL);
-	return st->ops->check(st);
+	store_lock(st);
+	r = st->ops->check(st);
+	store_unlock(st);
+	return r;
 }
 
 /* "003a9f" -> "3A9F", "00" -> "0"; -EINVAL when empty or not hex. */
@@ -167,6 +210,83 @@ store_cert_valid(const struct store_cert *cert)
 	       cert->endpoint != NULL && cert->der != NULL && cert->der_len > 0;
 }
 
+/* A certificate waiting in store_add_cert() (on its caller's stack) for its commit. */
+struct store_queued {
+	const struct store_cert *cert;
+	int result; /* STORE_QUEUED until its batch is done */
+	struct store_queued *next;
+};
+
+/* The oldest queued certificates, at most STORE_BATCH_MAX; under queue_lock. */
+static size_t
+store_queue_take(struct store *st, struct store_queued **batch)
+{
+	size_t n = 0;
+
+	while (st->queue != NULL && n < STORE_BATCH_MAX) {
+		batch[n++] = st->queue;
+		st->queue = st->queue->next;
+	}
+	if (st->queue == NULL)
+		st->queue_end = &st->queue;
+	return n;
+}
+
+/* One transaction for the batch, or the single INSERT of a batch of one. */
+static void
+store_commit_batch(struct store *st, struct store_queued *const *batch, size_t n, int *results)
+{
+	const struct store_cert *certs[STORE_BATCH_MAX];
+	int r;
+
+	for (size_t i = 0; i < n; i++)
+		certs[i] = batch[i]->cert;
+	store_lock(st);
+	if (n == 1)
+		r = results[0] = st->ops->add_cert(st, certs[0]);
+	else
+		r = st->ops->add_certs(st, certs, n, results);
+	store_unlock(st);
+	for (size_t i = 0; r < 0 && i < n; i++)
+		results[i] = r; /* nothing was committed */
+}
+
+/*
+ * Group commit: the first caller to find no commit under way takes the queue (its
+ * own certificate and those that came while the last commit ran) and commits it as
+ * one batch; the others wait for theirs. The store's own lock is taken only around
+ * the commit, so that adding to the queue never waits for the disk.
+ */
+static int
+store_add_queued(struct store *st, const struct store_cert *cert)
+{
+	struct store_queued self = { .cert = cert, .result = STORE_QUEUED };
+	struct store_queued *batch[STORE_BATCH_MAX];
+	int results[STORE_BATCH_MAX];
+	size_t n;
+
+	pthread_mutex_lock(&st->queue_lock);
+	*st->queue_end = &self;
+	st->queue_end = &self.next;
+	while (self.result == STORE_QUEUED) {
+		if (st->committing) {
+			pthread_cond_wait(&st->committed, &st->queue_lock);
+			continue;
+		}
+		st->committing = true;
+		n = store_queue_take(st, batch);
+		pthread_mutex_unlock(&st->queue_lock);
+		store_commit_batch(st, batch, n, results);
+		pthread_mutex_lock(&st->queue_lock);
+		for (size_t i = 0; i < n; i++)
+			batch[i]->result = results[i];
+		st->committing = false;
+		pthread_cond_broadcast(&st->committed);
+	}
+	pthread_mutex_unlock(&st->queue_lock);
+	return self.result;
+}
+
 int
 store_add_cert(struct store *st, const struct store_cert *cert)
 {
@@ -183,7 +303,7 @@ store_add_cert(struct store *st, const struct store_cert *cert)
 		goto out;
 	c = *cert;
 	c.serial = serial;
-	r = st->ops->add_cert(st, &c);
+	r = store_add_queued(st, &c);
 out:
 	free(serial);
 	return r;
@@ -192,8 +312,13 @@ out:
 int
 store_count_certs(struct store *st, uint64_t *ret_count)
 {
+	int r;
+
 	assert(st != NULL && ret_count != NULL);
-	return st->ops->count_certs(st, ret_count);
+	store_lock(st);
+	r = st->ops->count_certs(st, ret_count);
+	store_unlock(st);
+	return r;
 }
 
 int
@@ -207,7 +332,9 @@ store_get_cert_der(struct store *st, const char *serial, unsigned char **ret_der
 		r = r == -EINVAL ? -ENOENT : r;
 		goto out;
 	}
+	store_lock(st);
 	r = st->ops->get_cert_der(st, s, ret_der, ret_len);
+	store_unlock(st);
 out:
 	free(s);
 	return r;
@@ -383,7 +510,10 @@ store_get_cert(struct store *st, const char *serial, struct store_cert **ret_cer
 		r = r == -EINVAL ? -ENOENT : r;
 		goto out;
 	}
-	if ((r = st->ops->walk_certs(st, s, NULL, store_get_cert_fn, &copy)) < 0)
+	store_lock(st);
+	r = st->ops->walk_certs(st, s, NULL, store_get_cert_fn, &copy);
+	store_unlock(st);
+	if (r < 0)
 		goto out;
 	if (copy == NULL) {
 		r = -ENOENT;
@@ -402,8 +532,13 @@ int
 store_walk_certs(struct store *st, int (*fn)(const struct store_cert *cert, void *userdata),
 		 void *userdata)
 {
+	int r;
+
 	assert(st != NULL && fn != NULL);
-	return st->ops->walk_certs(st, NULL, NULL, fn, userdata);
+	store_lock(st);
+	r = st->ops->walk_certs(st, NULL, NULL, fn, userdata);
+	store_unlock(st);
+	return r;
 }
 
 int
@@ -411,16 +546,22 @@ store_walk_certs_by_transaction(struct store *st, const char *transaction_id,
 				int (*fn)(const struct store_cert *cert, void *userdata),
 				void *userdata)
 {
+	int r;
+
 	assert(st != NULL && fn != NULL);
 	if (transaction_id == NULL || transaction_id[0] == '\0')
 		return -EINVAL;
-	return st->ops->walk_certs(st, NULL, transaction_id, fn, userdata);
+	store_lock(st);
+	r = st->ops->walk_certs(st, NULL, transaction_id, fn, userdata);
+	store_unlock(st);
+	return r;
 }
 
 int
 store_add_pending(struct store *st, const struct store_pending *req)
 {
 	struct store_pending q;
+	int r;
 
 	assert(st != NULL && req != NULL);
 	if (!store_transaction_id_valid(req->transaction_id) || req->csr_der == NULL ||
@@ -436,7 +577,10 @@ store_add_pending(struct store *st, const struct store_pending *req)
 	q.status = STORE_STATUS_PENDING;
 	q.decided_at = 0;
 	q.serial = NULL;
-	return st->ops->add_pending(st, &q);
+	store_lock(st);
+	r = st->ops->add_pending(st, &q);
+	store_unlock(st);
+	return r;
 }
 
 /* The walk behind store_get_pending(): the transaction_id is the primary key. */
@@ -461,7 +605,10 @@ store_get_pending(struct store *st, const char *transaction_id, struct store_pen
 		r = -ENOENT;
 		goto out;
 	}
-	if ((r = st->ops->walk_pending(st, transaction_id, store_get_pending_fn, &copy)) < 0)
+	store_lock(st);
+	r = st->ops->walk_pending(st, transaction_id, store_get_pending_fn, &copy);
+	store_unlock(st);
+	if (r < 0)
 		goto out;
 	if (copy == NULL) {
 		r = -ENOENT;
@@ -479,8 +626,13 @@ int
 store_walk_pending(struct store *st, int (*fn)(const struct store_pending *req, void *userdata),
 		   void *userdata)
 {
+	int r;
+
 	assert(st != NULL && fn != NULL);
-	return st->ops->walk_pending(st, NULL, fn, userdata);
+	store_lock(st);
+	r = st->ops->walk_pending(st, NULL, fn, userdata);
+	store_unlock(st);
+	return r;
 }
 
 static int
@@ -495,12 +647,17 @@ int
 store_set_pending_status(struct store *st, const char *transaction_id, enum store_status from,
 			 enum store_status to)
 {
+	int r;
+
 	assert(st != NULL && transaction_id != NULL);
 	if (!store_transition_allowed(from, to))
 		return -EINVAL;
 	if (!store_transaction_id_valid(transaction_id))
 		return -ENOENT;
-	return st->ops->set_pending_status(st, transaction_id, from, to, time(NULL));
+	store_lock(st);
+	r = st->ops->set_pending_status(st, transaction_id, from, to, time(NULL));
+	store_unlock(st);
+	return r;
 }
 
 int
@@ -519,7 +676,9 @@ store_add_cert_for_pending(struct store *st, const struct store_cert *cert)
 		goto out;
 	c = *cert;
 	c.serial = serial;
+	store_lock(st);
 	r = st->ops->add_cert_for_pending(st, &c, time(NULL));
+	store_unlock(st);
 out:
 	free(serial);
 	return r;
@@ -530,6 +689,7 @@ store_add_challenge(struct store *st, const struct store_challenge *ch)
 {
 	struct store_challenge c;
 	char hash[STORE_SHA256_HEX_LEN + 1];
+	int r;
 
 	assert(st != NULL && ch != NULL);
 	if (store_hash_normalize(ch->secret_hash, hash) < 0)
@@ -540,7 +700,10 @@ store_add_challenge(struct store *st, const struct store_challenge *ch)
 		c.created_at = time(NULL);
 	if (c.expires_at <= c.created_at)
 		return -EINVAL;
-	return st->ops->add_challenge(st, &c);
+	store_lock(st);
+	r = st->ops->add_challenge(st, &c);
+	store_unlock(st);
+	return r;
 }
 
 int
@@ -553,7 +716,10 @@ store_consume_challenge(struct store *st, const char *secret_hash, const char *u
 	assert(st != NULL);
 	if (store_hash_normalize(secret_hash, hash) < 0)
 		return -ENOENT;
-	if ((r = st->ops->consume_challenge(st, hash, used_by, time(NULL), &owner)) < 0)
+	store_lock(st);
+	r = st->ops->consume_challenge(st, hash, used_by, time(NULL), &owner);
+	store_unlock(st);
+	if (r < 0)
 		return r;
 	if (ret_owner != NULL)
 		*ret_owner = owner;

@@ -17,6 +17,8 @@
 #ifndef SCEPD_STORE_BACKEND_H
 #define SCEPD_STORE_BACKEND_H
 
+#include <pthread.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <time.h>
@@ -28,6 +30,13 @@ struct store_ops {
 	int (*schema_version)(struct store *st, int *ret_version);
 	int (*check)(struct store *st);
 	int (*add_cert)(struct store *st, const struct store_cert *cert);
+	/*
+	 * n >= 2 certificates in one transaction: 0 once it is committed, with results[i]
+	 * 0 (recorded) or -EEXIST (the serial was taken: that one only is left out); a
+	 * negative errno when nothing was committed.
+	 */
+	int (*add_certs)(struct store *st, const struct store_cert *const *certs, size_t n,
+			 int *results);
 	int (*count_certs)(struct store *st, uint64_t *ret_count);
 	int (*get_cert_der)(struct store *st, const char *serial, unsigned char **ret_der,
 			    size_t *ret_len);
@@ -45,9 +54,21 @@ struct store_ops {
 				 time_t now, char **ret_owner);
 };
 
+struct store_queued; /* a certificate in store_add_cert(), waiting for its commit */
+
+/* Set up by store_init(); the backends do not touch it. */
 struct store {
 	const struct store_ops *ops;
+	pthread_mutex_t lock; /* one call at a time reaches the backend */
+	pthread_mutex_t queue_lock;
+	pthread_cond_t committed;    /* a batch was committed (or failed) */
+	struct store_queued *queue;  /* oldest first */
+	struct store_queued **queue_end;
+	bool committing;             /* a caller commits a batch now */
 };
+
+/* A backend's open, once its handle is ready to be handed out. */
+void store_init(struct store *st, const struct store_ops *ops);
 
 /*
  * A stored status spelling ("pending", ...) back to its value: 0, or -EIO for anything

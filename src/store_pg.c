@@ -128,7 +128,9 @@ static const char *const store_pg_migrations[] = {
 	"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "            \
 	"requester, endpoint, transaction_id, issued_at) "                                         \
 	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
-#define STORE_PG_COUNT_CERTS  "SELECT count(*) FROM certificates"
+/* In a group commit a taken serial must not abort the transaction: it changes no row. */
+#define STORE_PG_ADD_CERT_OR_SKIP STORE_PG_ADD_CERT " ON CONFLICT (serial) DO NOTHING"
+#define STORE_PG_COUNT_CERTS      "SELECT count(*) FROM certificates"
 #define STORE_PG_GET_CERT_DER "SELECT der FROM certificates WHERE serial = $1"
 #define STORE_PG_CERT_COLUMNS                                                                      \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
@@ -469,7 +471,6 @@ store_pg_open(const char *uri, const char *password, unsigned flags, struct stor
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
-	s->st.ops = &store_pg_ops;
 	/* expand_dbname: the URI is parsed, and what it sets wins over the defaults. */
 	if ((s->conn = PQconnectdbParams(keys, values, 1)) == NULL) {
 		r = -ENOMEM;
@@ -482,6 +483,7 @@ store_pg_open(const char *uri, const char *password, unsigned flags, struct stor
 	PQsetNoticeProcessor(s->conn, store_pg_ignore_notice, NULL); /* kept by PQreset() */
 	if ((r = store_pg_migrate(s, flags)) < 0)
 		goto out;
+	store_init(&s->st, &store_pg_ops);
 	*ret_store = &s->st;
 	s = NULL;
 	r = 0;
@@ -504,21 +506,27 @@ store_pg_check(struct store *st)
 	return store_pg_exec(store_pg_of(st), "SELECT 1", NULL);
 }
 
+static void
+store_pg_cert_params(struct store_pg_params *p, const struct store_cert *c, time_t issued_at)
+{
+	store_pg_text(p, c->serial);
+	store_pg_text(p, c->subject);
+	store_pg_text(p, c->sans);
+	store_pg_int(p, (int64_t)c->not_before);
+	store_pg_int(p, (int64_t)c->not_after);
+	store_pg_bytes(p, c->der, c->der_len);
+	store_pg_text(p, c->requester);
+	store_pg_text(p, c->endpoint);
+	store_pg_text(p, c->transaction_id);
+	store_pg_int(p, (int64_t)issued_at);
+}
+
 static int
 store_pg_insert_cert(struct store_pg *s, const struct store_cert *c, time_t issued_at)
 {
 	struct store_pg_params p = { 0 };
 
-	store_pg_text(&p, c->serial);
-	store_pg_text(&p, c->subject);
-	store_pg_text(&p, c->sans);
-	store_pg_int(&p, (int64_t)c->not_before);
-	store_pg_int(&p, (int64_t)c->not_after);
-	store_pg_bytes(&p, c->der, c->der_len);
-	store_pg_text(&p, c->requester);
-	store_pg_text(&p, c->endpoint);
-	store_pg_text(&p, c->transaction_id);
-	store_pg_int(&p, (int64_t)issued_at);
+	store_pg_cert_params(&p, c, issued_at);
 	return store_pg_exec(s, STORE_PG_ADD_CERT, &p);
 }
 
@@ -527,6 +535,33 @@ static int
 store_pg_add_cert(struct store *st, const struct store_cert *cert)
 {
 	return store_pg_insert_cert(store_pg_of(st), cert, time(NULL));
+}
+
+/* A group commit: one transaction, one flush of the server's WAL for them all. */
+static int
+store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n,
+		   int *results)
+{
+	struct store_pg *s = store_pg_of(st);
+	time_t now = time(NULL);
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_begin(s)) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		struct store_pg_params p = { 0 };
+
+		store_pg_cert_params(&p, certs[i], now);
+		if ((r = store_pg_run(s, STORE_PG_ADD_CERT_OR_SKIP, &p, &res)) < 0)
+			goto out;
+		results[i] = store_pg_changes(res) == 1 ? 0 : -EEXIST;
+		PQclear(res);
+	}
+	r = store_pg_commit(s);
+out:
+	store_pg_rollback(s);
+	return r;
 }
 
 static int
@@ -805,6 +840,7 @@ static const struct store_ops store_pg_ops = {
 	.schema_version = store_pg_schema_version,
 	.check = store_pg_check,
 	.add_cert = store_pg_add_cert,
+	.add_certs = store_pg_add_certs,
 	.count_certs = store_pg_count_certs,
 	.get_cert_der = store_pg_get_cert_der,
 	.walk_certs = store_pg_walk_certs,

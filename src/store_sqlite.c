@@ -12,9 +12,9 @@
  *	fork(), and several processes write to the file at once (scepctl too).
  *	Every connection runs with journal_mode=WAL (readers never block the
  *	writer), synchronous=FULL (the WAL is fsynced at every commit, so a
- *	certificate that was answered survives a power cut), a busy timeout
- *	(STORE_SQLITE_BUSY_MS: a writer waits for the others instead of failing)
- *	and foreign_keys=ON.
+ *	certificate that was answered survives a power cut), a busy handler
+ *	(a writer waits for the others, trying again every STORE_SQLITE_POLL_US
+ *	for up to STORE_SQLITE_BUSY_MS, instead of failing) and foreign_keys=ON.
  *
  *	The schema is versioned with PRAGMA user_version and marked as scepd's
  *	with PRAGMA application_id. It is created or migrated, one step of
@@ -35,7 +35,8 @@
  *	in one BEGIN IMMEDIATE transaction, rolled back unless both happened.
  *
  *	No SQL leaves this file; nothing is logged. A handle is used by one
- *	thread at a time (its prepared statements are reused).
+ *	thread at a time (store.c serialises the calls; the prepared statements
+ *	are reused).
  *
  * DIAGNOSTICS
  *	store_sqlite_open(): -EINVAL for a relative or empty path; the -errno of
@@ -65,6 +66,7 @@
 #include "scepd/store.h"
 
 #define STORE_SQLITE_BUSY_MS   10000      /* workers wait this long for each other's writes */
+#define STORE_SQLITE_POLL_US   100        /* between tries to take another's write lock */
 #define STORE_SQLITE_RETRY_MS  10         /* between tries to switch a new file to WAL */
 #define STORE_SQLITE_CACHE_KIB "-256"     /* PRAGMA cache_size: negative = KiB */
 #define STORE_SQLITE_APP_ID    0x53434550 /* "SCEP": PRAGMA application_id of scepd's files */
@@ -342,6 +344,22 @@ out:
 	return r;
 }
 
+/*
+ * Waiting for another worker's write lock. SQLite's own busy timeout sleeps 1, 2, 5,
+ * 10... ms between tries, longer than a commit takes (about 1 ms with its fsync), so
+ * a worker would idle well after the lock is free: try again every
+ * STORE_SQLITE_POLL_US instead, up to STORE_SQLITE_BUSY_MS in all.
+ */
+static int
+store_sqlite_busy(void *userdata, int tries)
+{
+	(void)userdata;
+	if ((long long)tries * STORE_SQLITE_POLL_US >= STORE_SQLITE_BUSY_MS * 1000LL)
+		return 0;
+	usleep(STORE_SQLITE_POLL_US);
+	return 1;
+}
+
 static int
 store_sqlite_connect(struct store_sqlite *s, const char *path)
 {
@@ -351,7 +369,7 @@ store_sqlite_connect(struct store_sqlite *s, const char *path)
 	if ((rc = sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE, NULL)) != SQLITE_OK)
 		return s->db == NULL ? -ENOMEM : store_sqlite_errno(rc);
 	sqlite3_extended_result_codes(s->db, 1);
-	sqlite3_busy_timeout(s->db, STORE_SQLITE_BUSY_MS);
+	sqlite3_busy_handler(s->db, store_sqlite_busy, NULL);
 	/* Before the first write: another application's file is left as it was. */
 	if ((r = store_sqlite_check_owner(s)) < 0 || (r = store_sqlite_set_wal(s)) < 0 ||
 	    (r = store_sqlite_exec(s, "PRAGMA synchronous = FULL;"
@@ -458,10 +476,10 @@ store_sqlite_open(const char *path, unsigned flags, struct store **ret_store)
 		r = -ENOMEM;
 		goto out;
 	}
-	s->st.ops = &store_sqlite_ops;
 	if ((r = store_sqlite_connect(s, path)) < 0 || (r = store_sqlite_migrate(s)) < 0 ||
 	    (r = store_sqlite_prepare(s)) < 0)
 		goto out;
+	store_init(&s->st, &store_sqlite_ops);
 	*ret_store = &s->st;
 	s = NULL; /* the caller owns it now */
 	r = 0;
@@ -528,6 +546,35 @@ static int
 store_sqlite_add_cert(struct store *st, const struct store_cert *cert)
 {
 	return store_sqlite_insert_cert(store_sqlite_of(st), cert, time(NULL));
+}
+
+/*
+ * A group commit: one BEGIN IMMEDIATE ... COMMIT, one fsync of the WAL for them all. A
+ * serial already taken fails its own INSERT only: SQLite aborts that statement and
+ * keeps the transaction.
+ */
+static int
+store_sqlite_add_certs(struct store *st, const struct store_cert *const *certs, size_t n,
+		       int *results)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	time_t now = time(NULL);
+	int r;
+
+	if ((r = store_sqlite_exec(s, "BEGIN IMMEDIATE")) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++) {
+		results[i] = store_sqlite_insert_cert(s, certs[i], now);
+		if (results[i] < 0 && results[i] != -EEXIST) {
+			r = results[i];
+			goto out;
+		}
+	}
+	r = store_sqlite_exec(s, "COMMIT");
+out:
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return r;
 }
 
 static int
@@ -972,6 +1019,7 @@ static const struct store_ops store_sqlite_ops = {
 	.schema_version = store_sqlite_schema_version,
 	.check = store_sqlite_check,
 	.add_cert = store_sqlite_add_cert,
+	.add_certs = store_sqlite_add_certs,
 	.count_certs = store_sqlite_count_certs,
 	.get_cert_der = store_sqlite_get_cert_der,
 	.walk_certs = store_sqlite_walk_certs,

@@ -160,6 +160,7 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 		.request_timeout = (unsigned)server->request_timeout,
 		.max_connections = (unsigned)server->max_connections,
 		.max_connections_per_ip = (unsigned)server->max_connections_per_ip,
+		.threads = (unsigned)server->threads,
 	};
 	int r;
 

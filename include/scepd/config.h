@@ -74,6 +74,7 @@ struct config_secret {
 struct config_server {
 	struct config_strv listen;  /* "127.0.0.1:8080", "[::1]:8080" */
 	int workers;                /* 0 = one per CPU */
+	int threads;                /* request threads per worker */
 	int max_request_bytes;      /* ScepSize; >= 4096 */
 	int request_timeout;        /* seconds a connection may stay idle */
 	int max_connections;        /* per worker */

@@ -42,11 +42,14 @@ struct http_limits {
 	unsigned request_timeout; /* seconds */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0: no limit */
+	unsigned threads;                /* threads serving the socket; handlers run in any */
 };
 
 /*
  * Serve the routes on listen_fd, an already listening, non-blocking socket the caller
- * keeps owning, from one internal thread (epoll). routes must outlive the server.
+ * keeps owning, from limits->threads internal threads (epoll each; a connection stays
+ * with one). Handlers of different requests may run at the same time. routes must
+ * outlive the server.
  */
 int http_server_start(int listen_fd, const struct http_limits *limits,
 		      const struct http_route *routes, size_t n_routes,

@@ -2,8 +2,9 @@
  * issuer.h - the one path every endpoint takes to a certificate:
  * CSR check -> policy -> signer -> store -> audit record.
  *
- * One issuer per worker. It owns the worker's keys, signer and store and serialises
- * their use (libmicrohttpd may call from one thread per listening socket). When the
+ * One issuer per worker, shared by its request threads. It owns the worker's keys,
+ * signer and store; a signature is made by one thread at a time (one engine
+ * session), everything else runs in the request's own thread. When the
  * token goes away it drops the keys and answers "unavailable" at once; libp11 0.4.12
  * cannot load the engine again in the same process, so the worker then has itself
  * replaced by a new process (see worker.c).

@@ -41,9 +41,10 @@ struct store_cert {
  * (unknown scheme, or a malformed URI such as a relative path), the -errno of
  * creating the file (-ENOENT when its directory is missing, -EACCES, -EROFS...),
  * -ECONNREFUSED (the PostgreSQL server cannot be reached or refuses the login),
- * -EBADMSG (not scepd's database, or one written by a newer scepd), -EIO. A handle is
- * used by one thread at a time. With PostgreSQL every call may also give -ENOTCONN
- * while the server is unreachable (the handle reconnects by itself).
+ * -EBADMSG (not scepd's database, or one written by a newer scepd), -EIO. The threads
+ * of a process may share a handle: its calls reach the database one at a time. With
+ * PostgreSQL every call may also give -ENOTCONN while the server is unreachable (the
+ * handle reconnects by itself).
  */
 int store_open(const char *uri, struct store **ret_store);
 
@@ -77,7 +78,10 @@ int store_schema_version(struct store *st, int *ret_version);
 int store_check(struct store *st);
 
 /*
- * Committed when it returns 0; -EEXIST when the serial is already recorded (in any
+ * Committed when it returns 0. Group commit: certificates that threads add while
+ * another commit is under way wait for it, then go in together, in one transaction
+ * (one fsync); each call still returns only once its own certificate is committed, or
+ * with the error that kept it out. -EEXIST when the serial is already recorded (in any
  * spelling: the serial is stored upper-case without leading zeros); -EINVAL when the
  * serial is not hex or subject, sans, endpoint or der is missing; -ENOSPC (disk
  * full); -EIO, also when other writers held the database beyond the busy timeout.

@@ -1,7 +1,8 @@
 /*
  * test_store.c - unit tests of store.c and store_sqlite.c: the URI schemes, creation
  * (file mode, schema version, WAL), add/get/count, duplicate serials, serial spelling,
- * persistence across opens, several processes writing at once, workers creating a new
+ * persistence across opens, several processes writing at once, threads sharing a
+ * handle (group commit), workers creating a new
  * database at the same moment, files that are not scepd's, PRAGMA integrity_check;
  * the certificate walks and copies; pending requests and their status transitions;
  * one-time challenges; processes racing to consume one challenge, to approve and
@@ -31,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "scepd/store.h"
+#include "store_threads.h"
 
 #define DER_LEN      700
 #define WRITERS      4
@@ -684,6 +686,19 @@ test_concurrent_writers(void **state)
 	store_close(st);
 	assert_int_equal(db_int(env->path, "SELECT count(DISTINCT serial) FROM certificates"),
 			 WRITERS * PER_WRITER);
+	assert_integrity(env->path);
+}
+
+/* A worker's request threads sharing its handle: group commit, one winner a serial. */
+static void
+test_threads(void **state)
+{
+	struct test_env *env = *state;
+	struct store *st = NULL;
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	store_threads_check(st, 0x300000);
+	store_close(st);
 	assert_integrity(env->path);
 }
 
@@ -1392,6 +1407,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_invalid_cert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_reopen, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent_writers, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_threads, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_schema_race, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_uri, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_dir, setup, teardown),

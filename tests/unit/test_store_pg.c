@@ -2,6 +2,7 @@
  * test_store_pg.c - store.h's contract against a real PostgreSQL server
  * (store_pg.c): the schema and its version, add/get/count, duplicate and respelled
  * serials, walks, pending requests and their transitions, one-time challenges,
+ * threads sharing a handle (group commit),
  * several processes (nodes, in effect) opening a new database at once, racing to
  * consume one challenge, to decide one request and to issue it; and a connection that
  * comes back after the server restarted.
@@ -28,6 +29,7 @@
 #include <libpq-fe.h>
 
 #include "scepd/store.h"
+#include "store_threads.h"
 
 #define DER_LEN     600
 #define RACERS      4
@@ -403,6 +405,19 @@ test_challenges(void **state)
 	store_close(st);
 }
 
+/* A worker's request threads sharing its connection: group commit, one winner a serial. */
+static void
+test_threads(void **state)
+{
+	struct store *st = open_store();
+
+	(void)state;
+	store_threads_check(st, 0x300000);
+	store_close(st);
+	assert_int_equal(db_int("SELECT count(DISTINCT serial) FROM certificates"),
+			 db_int("SELECT count(*) FROM certificates"));
+}
+
 /* Several nodes' workers meeting an empty database at once: one schema, no error. */
 static void
 test_schema_race(void **state)
@@ -550,6 +565,7 @@ main(void)
 		cmocka_unit_test_setup(test_walks, setup),
 		cmocka_unit_test_setup(test_pending, setup),
 		cmocka_unit_test_setup(test_challenges, setup),
+		cmocka_unit_test_setup(test_threads, setup),
 		cmocka_unit_test_setup(test_schema_race, setup),
 		cmocka_unit_test_setup(test_races, setup),
 		cmocka_unit_test_setup(test_reconnect, setup),
