@@ -46,6 +46,12 @@ for _ in $(seq 1 20); do
 	exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot open idle connection"
 	fds+=("$fd")
 done
+# The worker's threads must have taken all 20 from the listen queue (Recv-Q 0) before
+# the 21st arrives, or it may be accepted before one of them.
+for _ in $(seq 1 100); do
+	[[ $(ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 ]] && break
+	sleep 0.05
+done
 sleep 0.3
 ! curl -sf -o /dev/null --max-time 2 "$url/healthz" ||
 	fail "a 21st connection from 127.0.0.1 was served despite max_connections_per_ip = 20"
