@@ -20,8 +20,8 @@
  *	with PRAGMA application_id. It is created or migrated, one step of
  *	store_sqlite_migrations[] per version, in a single BEGIN IMMEDIATE
  *	transaction, so that workers starting together neither create it twice
- *	nor see it half made. The statements of the interface are prepared once
- *	per open; walks prepare theirs per call.
+ *	nor see it half made. The statements of the interface, walks included,
+ *	are prepared once per open.
  *
  *	Each state change is one autocommit statement, committed and durable when
  *	it returns, and conditional where two processes may race: a challenge is
@@ -84,6 +84,11 @@ struct store_sqlite {
 	sqlite3_stmt *add_challenge;
 	sqlite3_stmt *consume_challenge;
 	sqlite3_stmt *challenge_state;
+	sqlite3_stmt *walk_certs; /* the walks: reset when they end, one at a time */
+	sqlite3_stmt *walk_certs_serial;
+	sqlite3_stmt *walk_certs_transaction;
+	sqlite3_stmt *walk_pending;
+	sqlite3_stmt *walk_pending_one;
 };
 
 /*
@@ -219,6 +224,11 @@ store_sqlite_free(struct store_sqlite *s)
 	sqlite3_finalize(s->add_challenge);
 	sqlite3_finalize(s->consume_challenge);
 	sqlite3_finalize(s->challenge_state);
+	sqlite3_finalize(s->walk_certs);
+	sqlite3_finalize(s->walk_certs_serial);
+	sqlite3_finalize(s->walk_certs_transaction);
+	sqlite3_finalize(s->walk_pending);
+	sqlite3_finalize(s->walk_pending_one);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -450,6 +460,11 @@ store_sqlite_prepare(struct store_sqlite *s)
 		{ STORE_SQLITE_ADD_CHALLENGE, &s->add_challenge },
 		{ STORE_SQLITE_CONSUME_CHALLENGE, &s->consume_challenge },
 		{ STORE_SQLITE_CHALLENGE_STATE, &s->challenge_state },
+		{ STORE_SQLITE_WALK_CERTS, &s->walk_certs },
+		{ STORE_SQLITE_WALK_CERTS_SERIAL, &s->walk_certs_serial },
+		{ STORE_SQLITE_WALK_CERTS_TRANSACTION, &s->walk_certs_transaction },
+		{ STORE_SQLITE_WALK_PENDING, &s->walk_pending },
+		{ STORE_SQLITE_WALK_PENDING_ONE, &s->walk_pending_one },
 	};
 	size_t i;
 	int r;
@@ -668,24 +683,23 @@ store_sqlite_col_blob(sqlite3_stmt *q, int col, const unsigned char **ret_blob, 
 }
 
 /* Prepares sql and binds ?1 to key (when not NULL), bound SQLITE_STATIC. */
+/* A walk's key, bound SQLITE_STATIC: the walk resets and clears q when it ends. */
 static int
-store_sqlite_prepare_walk(struct store_sqlite *s, const char *sql, const char *key,
-			  sqlite3_stmt **ret_q)
+store_sqlite_bind_walk(sqlite3_stmt *q, const char *key)
 {
-	sqlite3_stmt *q = NULL;
-	int rc, r;
+	int rc;
 
-	if ((rc = sqlite3_prepare_v2(s->db, sql, -1, &q, NULL)) != SQLITE_OK ||
-	    (key != NULL && (rc = sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC)) != SQLITE_OK)) {
-		r = store_sqlite_errno(rc);
-		goto out;
-	}
-	*ret_q = q;
-	q = NULL;
-	r = 0;
-out:
-	sqlite3_finalize(q);
-	return r;
+	if (key != NULL && (rc = sqlite3_bind_text(q, 1, key, -1, SQLITE_STATIC)) != SQLITE_OK)
+		return store_sqlite_errno(rc);
+	return 0;
+}
+
+/* Ends a walk: its read transaction too, so that the WAL can be checkpointed. */
+static void
+store_sqlite_end_walk(sqlite3_stmt *q)
+{
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
 }
 
 static int
@@ -715,25 +729,25 @@ store_sqlite_walk_certs(struct store *st, const char *serial, const char *transa
 {
 	struct store_sqlite *s = store_sqlite_of(st);
 	struct store_cert c;
-	sqlite3_stmt *q = NULL;
-	const char *sql = STORE_SQLITE_WALK_CERTS, *key = NULL;
+	sqlite3_stmt *q = s->walk_certs;
+	const char *key = NULL;
 	int rc, r;
 
 	if (serial != NULL) {
-		sql = STORE_SQLITE_WALK_CERTS_SERIAL;
+		q = s->walk_certs_serial;
 		key = serial;
 	} else if (transaction_id != NULL) {
-		sql = STORE_SQLITE_WALK_CERTS_TRANSACTION;
+		q = s->walk_certs_transaction;
 		key = transaction_id;
 	}
-	if ((r = store_sqlite_prepare_walk(s, sql, key, &q)) < 0)
+	if ((r = store_sqlite_bind_walk(q, key)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if ((r = store_sqlite_row_cert(q, &c)) < 0 || (r = fn(&c, userdata)) < 0)
 			goto out;
 	r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 out:
-	sqlite3_finalize(q);
+	store_sqlite_end_walk(q);
 	return r;
 }
 
@@ -796,21 +810,18 @@ store_sqlite_walk_pending(struct store *st, const char *transaction_id,
 			  void *userdata)
 {
 	struct store_sqlite *s = store_sqlite_of(st);
+	sqlite3_stmt *q = transaction_id != NULL ? s->walk_pending_one : s->walk_pending;
 	struct store_pending p;
-	sqlite3_stmt *q = NULL;
 	int rc, r;
 
-	if ((r = store_sqlite_prepare_walk(s,
-					   transaction_id != NULL ? STORE_SQLITE_WALK_PENDING_ONE
-								  : STORE_SQLITE_WALK_PENDING,
-					   transaction_id, &q)) < 0)
+	if ((r = store_sqlite_bind_walk(q, transaction_id)) < 0)
 		goto out;
 	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
 		if ((r = store_sqlite_row_pending(q, &p)) < 0 || (r = fn(&p, userdata)) < 0)
 			goto out;
 	r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 out:
-	sqlite3_finalize(q);
+	store_sqlite_end_walk(q);
 	return r;
 }
 
