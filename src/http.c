@@ -414,7 +414,7 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 	 * threads, so a pool is never larger than that.
 	 */
 	unsigned pool = limits->threads < limits->max_connections ? limits->threads
-								   : limits->max_connections;
+								  : limits->max_connections;
 
 	if (pool <= 1)
 		pool = 0;

@@ -441,8 +441,8 @@ out:
 }
 
 static int
-issuer_issue_checked(struct issuer *is, const struct issuer_request *req,
-		     struct issuer_result *res, struct issuer_cert_text *text)
+issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct issuer_result *res,
+		     struct issuer_cert_text *text)
 {
 	struct policy_decision d = { 0 };
 	char reason[sizeof(res->reason)];

@@ -61,10 +61,10 @@ struct store {
 	const struct store_ops *ops;
 	pthread_mutex_t lock; /* one call at a time reaches the backend */
 	pthread_mutex_t queue_lock;
-	pthread_cond_t committed;    /* a batch was committed (or failed) */
-	struct store_queued *queue;  /* oldest first */
+	pthread_cond_t committed;   /* a batch was committed (or failed) */
+	struct store_queued *queue; /* oldest first */
 	struct store_queued **queue_end;
-	bool committing;             /* a caller commits a batch now */
+	bool committing; /* a caller commits a batch now */
 };
 
 /* A backend's open, once its handle is ready to be handed out. */

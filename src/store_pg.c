@@ -131,7 +131,7 @@ static const char *const store_pg_migrations[] = {
 /* In a group commit a taken serial must not abort the transaction: it changes no row. */
 #define STORE_PG_ADD_CERT_OR_SKIP STORE_PG_ADD_CERT " ON CONFLICT (serial) DO NOTHING"
 #define STORE_PG_COUNT_CERTS      "SELECT count(*) FROM certificates"
-#define STORE_PG_GET_CERT_DER "SELECT der FROM certificates WHERE serial = $1"
+#define STORE_PG_GET_CERT_DER     "SELECT der FROM certificates WHERE serial = $1"
 #define STORE_PG_CERT_COLUMNS                                                                      \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
 	"transaction_id, issued_at FROM certificates "
@@ -539,8 +539,7 @@ store_pg_add_cert(struct store *st, const struct store_cert *cert)
 
 /* A group commit: one transaction, one flush of the server's WAL for them all. */
 static int
-store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n,
-		   int *results)
+store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n, int *results)
 {
 	struct store_pg *s = store_pg_of(st);
 	time_t now = time(NULL);

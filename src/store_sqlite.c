@@ -417,21 +417,38 @@ store_sqlite_migrate_locked(struct store_sqlite *s)
 	return store_sqlite_exec(s, sql);
 }
 
-/* BEGIN IMMEDIATE: one process creates or migrates, the others wait and find it done. */
+/*
+ * fn in one BEGIN IMMEDIATE ... COMMIT: the write lock is taken first (waiting for the
+ * others), so what fn reads cannot change before it commits. Rolled back unless fn
+ * returned 0 and the COMMIT succeeded.
+ */
 static int
-store_sqlite_migrate(struct store_sqlite *s)
+store_sqlite_transaction(struct store_sqlite *s, int (*fn)(struct store_sqlite *s, void *arg),
+			 void *arg)
 {
 	int r;
 
-	if ((r = store_sqlite_exec(s, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	if ((r = store_sqlite_migrate_locked(s)) < 0)
+	if ((r = store_sqlite_exec(s, "BEGIN IMMEDIATE")) < 0 || (r = fn(s, arg)) < 0)
 		goto out;
 	r = store_sqlite_exec(s, "COMMIT");
 out:
 	if (!sqlite3_get_autocommit(s->db))
 		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
 	return r;
+}
+
+static int
+store_sqlite_migrate_fn(struct store_sqlite *s, void *arg)
+{
+	(void)arg;
+	return store_sqlite_migrate_locked(s);
+}
+
+/* One process creates or migrates, the others wait and find it done. */
+static int
+store_sqlite_migrate(struct store_sqlite *s)
+{
+	return store_sqlite_transaction(s, store_sqlite_migrate_fn, NULL);
 }
 
 static int
@@ -563,33 +580,35 @@ store_sqlite_add_cert(struct store *st, const struct store_cert *cert)
 	return store_sqlite_insert_cert(store_sqlite_of(st), cert, time(NULL));
 }
 
-/*
- * A group commit: one BEGIN IMMEDIATE ... COMMIT, one fsync of the WAL for them all. A
- * serial already taken fails its own INSERT only: SQLite aborts that statement and
- * keeps the transaction.
- */
+struct store_sqlite_batch {
+	const struct store_cert *const *certs;
+	size_t n;
+	int *results;
+	time_t now;
+};
+
+/* A serial already taken fails its own INSERT only: SQLite keeps the transaction. */
+static int
+store_sqlite_add_certs_fn(struct store_sqlite *s, void *arg)
+{
+	struct store_sqlite_batch *b = arg;
+
+	for (size_t i = 0; i < b->n; i++) {
+		b->results[i] = store_sqlite_insert_cert(s, b->certs[i], b->now);
+		if (b->results[i] < 0 && b->results[i] != -EEXIST)
+			return b->results[i];
+	}
+	return 0;
+}
+
+/* A group commit: one transaction, one fsync of the WAL for them all. */
 static int
 store_sqlite_add_certs(struct store *st, const struct store_cert *const *certs, size_t n,
 		       int *results)
 {
-	struct store_sqlite *s = store_sqlite_of(st);
-	time_t now = time(NULL);
-	int r;
-
-	if ((r = store_sqlite_exec(s, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	for (size_t i = 0; i < n; i++) {
-		results[i] = store_sqlite_insert_cert(s, certs[i], now);
-		if (results[i] < 0 && results[i] != -EEXIST) {
-			r = results[i];
-			goto out;
-		}
-	}
-	r = store_sqlite_exec(s, "COMMIT");
-out:
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
+	return store_sqlite_transaction(
+		store_sqlite_of(st), store_sqlite_add_certs_fn,
+		&(struct store_sqlite_batch){ certs, n, results, time(NULL) });
 }
 
 static int
@@ -903,31 +922,33 @@ out:
 	return r;
 }
 
+struct store_sqlite_issue {
+	const struct store_cert *cert;
+	time_t now;
+};
+
 /*
- * BEGIN IMMEDIATE takes the write lock (waiting up to the busy timeout), so the status
- * read by the UPDATE cannot change before COMMIT. The certificate goes in first: the
- * request's serial references it. Anything short of both rows rolls back.
+ * The certificate goes in first: the request's serial references it. Anything short
+ * of both rows is an error (pending_miss() says which), and rolls back.
  */
+static int
+store_sqlite_issue_fn(struct store_sqlite *s, void *arg)
+{
+	const struct store_sqlite_issue *is = arg;
+	int r;
+
+	if ((r = store_sqlite_insert_cert(s, is->cert, is->now)) < 0 ||
+	    (r = store_sqlite_issue_pending(s, is->cert->transaction_id, is->cert->serial)) < 0)
+		return r;
+	return r == 1 ? store_sqlite_pending_miss(s, is->cert->transaction_id) : 0;
+}
+
+/* In one transaction, so that the status the UPDATE reads cannot change before COMMIT. */
 static int
 store_sqlite_add_cert_for_pending(struct store *st, const struct store_cert *cert, time_t now)
 {
-	struct store_sqlite *s = store_sqlite_of(st);
-	int r;
-
-	if ((r = store_sqlite_exec(s, "BEGIN IMMEDIATE")) < 0)
-		goto out;
-	if ((r = store_sqlite_insert_cert(s, cert, now)) < 0 ||
-	    (r = store_sqlite_issue_pending(s, cert->transaction_id, cert->serial)) < 0)
-		goto out;
-	if (r == 1) {
-		r = store_sqlite_pending_miss(s, cert->transaction_id);
-		goto out;
-	}
-	r = store_sqlite_exec(s, "COMMIT");
-out:
-	if (!sqlite3_get_autocommit(s->db))
-		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
-	return r;
+	return store_sqlite_transaction(store_sqlite_of(st), store_sqlite_issue_fn,
+					&(struct store_sqlite_issue){ cert, now });
 }
 
 static int
