@@ -32,6 +32,7 @@
 #include <string.h>
 #include <time.h>
 
+#include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
@@ -49,6 +50,7 @@ static void
 floor_die(const char *what)
 {
 	fprintf(stderr, "crypto_floor: %s failed\n", what);
+	ERR_print_errors_fp(stderr);
 	exit(1);
 }
 

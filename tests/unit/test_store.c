@@ -32,6 +32,7 @@
 #include <sqlite3.h>
 
 #include "scepd/store.h"
+#include "store_races.h"
 #include "store_threads.h"
 
 #define DER_LEN      700
@@ -44,7 +45,6 @@
 #define RACE_CONSUME 50 /* rounds of RACERS processes consuming one challenge */
 #define RACE_DECIDE  25 /* rounds of each decision race */
 #define CSR_LEN      300
-#define EXIT_LOST    1 /* a racer's exit status for the expected refusal */
 
 struct test_env {
 	char dir[PATH_MAX];
@@ -348,72 +348,18 @@ test_walk_pending_fn(const struct store_pending *req, void *userdata)
 	return 0;
 }
 
-/*
- * Racers: n forked processes open the store, wait for the same start signal, run fn
- * once and exit with 0 (fn returned 0), EXIT_LOST (fn returned `lost`) or 100 + errno.
- */
-struct race {
-	const char *uri;
-	const char *key; /* the challenge hash or transaction id they race for */
-	int lost;        /* the refusal a loser expects */
-	int (*fn)(struct store *st, unsigned i, const char *key);
-};
-
-static void
-race_child(const struct race *rc, unsigned i, int go_fd)
+/* One race of RACERS processes, which exactly one must win: the winner's index. */
+static unsigned
+race_once(struct store_race *rc, const char *uri, const char *key)
 {
-	struct store *st = NULL;
-	int r;
+	unsigned winner = 0;
 
-	if ((r = store_open(rc->uri, &st)) < 0)
-		_exit(100 - r);
-	wait_go(go_fd);
-	r = rc->fn(st, i, rc->key);
-	store_close(st);
-	if (r == 0)
-		_exit(0);
-	_exit(r == rc->lost ? EXIT_LOST : 100 - r);
-}
-
-/* Runs one race; ret_winner is the index of the one racer that won. */
-static void
-race_run(const struct race *rc, unsigned n, unsigned *ret_winner)
-{
-	pid_t pids[16];
-	int go[2], status[16];
-	unsigned i, winners = 0;
-
-	assert_true(n <= 16);
-	assert_int_equal(pipe(go), 0);
-	for (i = 0; i < n; i++) {
-		pids[i] = fork();
-		assert_true(pids[i] >= 0);
-		if (pids[i] == 0) {
-			close(go[1]);
-			race_child(rc, i, go[0]);
-		}
-	}
-	close(go[0]);
-	usleep(20000); /* let them all open the store and block on the pipe */
-	close(go[1]);
-	for (i = 0; i < n; i++)
-		assert_int_equal(waitpid(pids[i], &status[i], 0), pids[i]);
-	for (i = 0; i < n; i++) {
-		assert_true(WIFEXITED(status[i]));
-		switch (WEXITSTATUS(status[i])) {
-		case 0:
-			winners++;
-			*ret_winner = i;
-			break;
-		case EXIT_LOST:
-			break;
-		default:
-			fail_msg("racer %u for %s: %s", i, rc->key,
-				 strerror(WEXITSTATUS(status[i]) - 100));
-		}
-	}
-	if (winners != 1)
-		fail_msg("%u winners for %s", winners, rc->key);
+	rc->uri = uri;
+	rc->key = key;
+	rc->settle_ms = 20;
+	if (store_race_run(rc, RACERS, &winner) != 1)
+		fail_msg("not one winner for %s", key);
+	return winner;
 }
 
 static int
@@ -1308,7 +1254,7 @@ test_race_consume(void **state)
 	struct store *st = NULL;
 	struct store_challenge ch;
 	char hash[RACE_CONSUME][STORE_SHA256_HEX_LEN + 1], sql[256];
-	struct race rc = { .uri = env->uri, .lost = -EALREADY, .fn = race_consume };
+	struct store_race rc = { .lost = -EALREADY, .fn = race_consume };
 	unsigned round, winner = 0;
 
 	assert_int_equal(store_open(env->uri, &st), 0);
@@ -1321,8 +1267,7 @@ test_race_consume(void **state)
 	}
 	store_close(st);
 	for (round = 0; round < RACE_CONSUME; round++) {
-		rc.key = hash[round];
-		race_run(&rc, RACERS, &winner);
+		winner = race_once(&rc, env->uri, hash[round]);
 		snprintf(sql, sizeof(sql),
 			 "SELECT count(*) FROM challenges WHERE secret_hash = '%.64s' "
 			 "AND used_by = 'racer %u'",
@@ -1341,7 +1286,7 @@ test_race_decide(void **state)
 	struct test_env *env = *state;
 	struct store *st = NULL;
 	struct test_pending t;
-	struct race rc = { .uri = env->uri, .lost = -ESTALE, .fn = race_decide };
+	struct store_race rc = { .lost = -ESTALE, .fn = race_decide };
 	unsigned round, winner = 0, approved = 0;
 
 	for (round = 0; round < RACE_DECIDE; round++) {
@@ -1349,8 +1294,7 @@ test_race_decide(void **state)
 		test_pending_make(&t, round, 0);
 		assert_int_equal(store_add_pending(st, &t.p), 0);
 		store_close(st);
-		rc.key = t.txid;
-		race_run(&rc, RACERS, &winner);
+		winner = race_once(&rc, env->uri, t.txid);
 		assert_int_equal(store_open(env->uri, &st), 0);
 		assert_status(st, t.txid,
 			      winner % 2 ? STORE_STATUS_REJECTED : STORE_STATUS_APPROVED);
@@ -1369,7 +1313,7 @@ test_race_issue(void **state)
 	struct store *st = NULL;
 	struct test_pending t;
 	struct test_walk w;
-	struct race rc = { .uri = env->uri, .lost = -ESTALE, .fn = race_issue };
+	struct store_race rc = { .lost = -ESTALE, .fn = race_issue };
 	unsigned round, winner = 0, issued = 0;
 
 	for (round = 0; round < RACE_DECIDE; round++) {
@@ -1380,8 +1324,7 @@ test_race_issue(void **state)
 							  STORE_STATUS_APPROVED),
 				 0);
 		store_close(st);
-		rc.key = t.txid;
-		race_run(&rc, RACERS, &winner);
+		winner = race_once(&rc, env->uri, t.txid);
 		assert_int_equal(store_open(env->uri, &st), 0);
 		assert_status(st, t.txid, winner % 2 ? STORE_STATUS_REJECTED : STORE_STATUS_ISSUED);
 		memset(&w, 0, sizeof(w));

@@ -29,13 +29,13 @@
 #include <libpq-fe.h>
 
 #include "scepd/store.h"
+#include "store_races.h"
 #include "store_threads.h"
 
 #define DER_LEN     600
 #define RACERS      4
 #define RACE_ROUNDS 10
 #define OPENERS     4
-#define EXIT_LOST   1 /* a racer's exit status for the expected refusal */
 
 static const char *pg_uri;
 
@@ -132,59 +132,13 @@ assert_count(struct store *st, uint64_t want)
 	assert_int_equal(n, want);
 }
 
-/* Children: no cmocka in them, an exit status instead (0, EXIT_LOST, or 100 + errno). */
-struct race {
-	const char *key;
-	int lost; /* the refusal a loser expects */
-	int (*fn)(struct store *st, unsigned i, const char *key);
-};
-
-static void
-race_child(const struct race *rc, unsigned i, int go_fd)
-{
-	struct store *st = NULL;
-	char c;
-	int r;
-
-	if ((r = store_open(pg_uri, &st)) < 0)
-		_exit(100 - r);
-	while (read(go_fd, &c, 1) < 0 && errno == EINTR)
-		;
-	r = rc->fn(st, i, rc->key);
-	store_close(st);
-	_exit(r == 0 ? 0 : r == rc->lost ? EXIT_LOST : 100 - r);
-}
-
-/* n racers; returns how many won (fn returned 0). */
+/* RACERS processes race for key: how many won. */
 static unsigned
-race_run(const struct race *rc, unsigned n)
+race_run(const char *key, int lost, int (*fn)(struct store *st, unsigned i, const char *key))
 {
-	pid_t pids[16];
-	int go[2], status;
-	unsigned winners = 0;
+	unsigned winner = 0;
 
-	assert_true(n <= 16);
-	assert_int_equal(pipe(go), 0);
-	for (unsigned i = 0; i < n; i++) {
-		assert_true((pids[i] = fork()) >= 0);
-		if (pids[i] == 0) {
-			close(go[1]);
-			race_child(rc, i, go[0]);
-		}
-	}
-	close(go[0]);
-	usleep(200000); /* let them all connect and block on the pipe */
-	close(go[1]);
-	for (unsigned i = 0; i < n; i++) {
-		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
-		assert_true(WIFEXITED(status));
-		if (WEXITSTATUS(status) == 0)
-			winners++;
-		else if (WEXITSTATUS(status) != EXIT_LOST)
-			fail_msg("racer %u for %s: %s", i, rc->key,
-				 strerror(WEXITSTATUS(status) - 100));
-	}
-	return winners;
+	return store_race_run(&(struct store_race){ pg_uri, key, lost, fn, 200 }, RACERS, &winner);
 }
 
 /* Tests */
@@ -493,8 +447,7 @@ test_races(void **state)
 							     .expires_at = time(NULL) + 600,
 						     }),
 				 0);
-		assert_int_equal(race_run(&(struct race){ key, -EALREADY, race_consume }, RACERS),
-				 1);
+		assert_int_equal(race_run(key, -EALREADY, race_consume), 1);
 
 		snprintf(key, sizeof(key), "TX-%u", round);
 		assert_int_equal(store_add_pending(st,
@@ -504,7 +457,7 @@ test_races(void **state)
 							   .csr_der_len = sizeof(csr),
 						   }),
 				 0);
-		assert_int_equal(race_run(&(struct race){ key, -ESTALE, race_decide }, RACERS), 1);
+		assert_int_equal(race_run(key, -ESTALE, race_decide), 1);
 		/* Whoever decided: approve it now if it was rejected, then race to issue. */
 		(void)store_set_pending_status(st, key, STORE_STATUS_PENDING,
 					       STORE_STATUS_APPROVED);
@@ -513,10 +466,7 @@ test_races(void **state)
 
 			assert_int_equal(store_get_pending(st, key, &p), 0);
 			if (p->status == STORE_STATUS_APPROVED)
-				assert_int_equal(
-					race_run(&(struct race){ key, -ESTALE, race_issue },
-						 RACERS),
-					1);
+				assert_int_equal(race_run(key, -ESTALE, race_issue), 1);
 			store_pending_free(p);
 		}
 	}
