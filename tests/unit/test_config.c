@@ -220,11 +220,12 @@ static const struct error_case error_cases[] = {
 	  { "t.conf:1: ca: expected a group, got a string" } },
 	{ "range of every server integer",
 	  MIN "server = {\n  request_timeout = 0;\n  max_connections = 65537;\n"
-	      "  drain_timeout = 3601;\n  workers = 1025;\n};\n",
+	      "  drain_timeout = 3601;\n  workers = 1025;\n  threads = 0;\n};\n",
 	  { "t.conf:3: server.request_timeout: 0 is out of range (1..3600)",
 	    "t.conf:4: server.max_connections: 65537 is out of range (1..65536)",
 	    "t.conf:5: server.drain_timeout: 3601 is out of range (1..3600)",
-	    "t.conf:6: server.workers: 1025 is out of range (0..1024)" } },
+	    "t.conf:6: server.workers: 1025 is out of range (0..1024)",
+	    "t.conf:7: server.threads: 0 is out of range (1..64)" } },
 
 	/* Unknown settings */
 	{ "unknown with hint", MIN "server = {\n  wokers = 4;\n};\n",
