@@ -3,12 +3,11 @@
  *
  * One MHD daemon per listening socket, with a pool of internal epoll threads that
  * accept in turn and each serve their own connections (so the counters below are
- * atomic). A request
- * context is created on the first call of the access handler (headers complete) and
- * freed when MHD reports the request completed; the handler runs once, on the last
- * call, with the whole body. A Content-Length over the limit is refused with 413
- * before any of the body is read; a chunked body that grows over it is discarded as
- * it arrives and refused at its end.
+ * atomic). A request context is created on the first call of the access handler
+ * (headers complete) and freed when MHD reports the request completed; the handler
+ * runs once, on the last call, with the whole body. A Content-Length over the limit
+ * is refused with 413 before any of the body is read; a chunked body that grows over
+ * it is discarded as it arrives and refused at its end.
  *
  * The only file that includes <microhttpd.h>. Knows nothing of SCEP or certificates.
  */
