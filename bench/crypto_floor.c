@@ -37,6 +37,8 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "bench_clock.h"
+
 struct floor_input {
 	EVP_PKEY *ca_key;
 	EVP_PKEY *req_key;
@@ -52,15 +54,6 @@ floor_die(const char *what)
 	fprintf(stderr, "crypto_floor: %s failed\n", what);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-static double
-floor_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static EVP_PKEY *
@@ -174,7 +167,7 @@ floor_verify(const struct floor_input *in)
 static double
 floor_time(void (*fn)(const struct floor_input *), const struct floor_input *in, double seconds)
 {
-	double start = floor_now(), now;
+	double start = bench_now(), now;
 	long n = 0;
 
 	fn(in); /* warm up */
@@ -182,7 +175,7 @@ floor_time(void (*fn)(const struct floor_input *), const struct floor_input *in,
 		for (int i = 0; i < 16; i++)
 			fn(in);
 		n += 16;
-		now = floor_now();
+		now = bench_now();
 	} while (now - start < seconds);
 	return (now - start) * 1e3 / (double)n;
 }

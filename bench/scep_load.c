@@ -87,6 +87,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "bench_clock.h"
 #include "scep_build.h"
 
 #define LOAD_MAX_THREADS   256
@@ -169,15 +170,6 @@ load_die(const char *fmt, ...)
 	fputc('\n', stderr);
 	ERR_print_errors_fp(stderr);
 	exit(1);
-}
-
-static double
-load_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
 static long
@@ -917,13 +909,13 @@ load_send_thread(void *arg)
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 				;
 		}
-		start = load_now();
+		start = bench_now();
 		if (o->duration > 0 && start - t0 > o->duration)
 			break;
 		it->sent = true;
 		r = load_http(run, &c, "POST", run->url.path, run->content_type, it->body,
 			      it->body_len, &it->status, &it->reply, &it->reply_len);
-		it->latency_ms = (load_now() - start) * 1000.0;
+		it->latency_ms = (bench_now() - start) * 1000.0;
 		if (r < 0) {
 			it->status = r; /* negative: no answer */
 			atomic_fetch_add(&run->errors, 1);
@@ -1167,12 +1159,12 @@ load_main(struct load_opts *o)
 	    (lat = calloc((size_t)run.n, sizeof(*lat))) == NULL)
 		load_die("out of memory");
 
-	prebuild = load_now();
+	prebuild = bench_now();
 	load_fetch_ca(&run);
 	if (o->key_type != LOAD_KEY_EC)
 		load_primes(&run, o->primes, o->key_offset + o->n);
 	load_parallel(&run, load_build_thread);
-	prebuild = load_now() - prebuild;
+	prebuild = bench_now() - prebuild;
 
 	atomic_store(&run.next, 0);
 	srv0 = load_tree_cpu_ms(o->pid) + load_tree_cpu_ms(o->also_pid);
@@ -1191,7 +1183,7 @@ load_main(struct load_opts *o)
 			load_die("cannot start a thread");
 	for (long t = 0; t < o->concurrency; t++)
 		pthread_join(threads[t], NULL);
-	end = load_now();
+	end = bench_now();
 	all1 = load_machine_cpu_ms();
 	cpu1 = load_self_cpu_ms();
 	srv1 = load_tree_cpu_ms(o->pid) + load_tree_cpu_ms(o->also_pid);
@@ -1247,10 +1239,10 @@ load_ready(const struct load_opts *o, long long since_ns, double timeout)
 {
 	struct load_run run = { .o = o };
 	struct load_conn c = { .fd = -1 };
-	double give_up = load_now() + timeout;
+	double give_up = bench_now() + timeout;
 
 	load_parse_url(o->url, &run.url);
-	while (load_now() < give_up) {
+	while (bench_now() < give_up) {
 		unsigned char *body = NULL;
 		size_t len;
 		int status = 0;
