@@ -109,7 +109,7 @@ enum load_key_type {
 
 struct load_url {
 	struct sockaddr_in addr;
-	char host[64];	/* Host: header */
+	char host[64];  /* Host: header */
 	char path[512]; /* path and query */
 };
 
@@ -374,8 +374,9 @@ load_dechunk(const unsigned char *p, size_t len, unsigned char *out, size_t *ret
 		if (eol == NULL)
 			return 0;
 		for (i = pos; p + i < eol && isxdigit(p[i]); i++) {
-			size = size * 16 + (unsigned long)(isdigit(p[i]) ? p[i] - '0'
-								: (tolower(p[i]) - 'a' + 10));
+			size = size * 16 + (unsigned long)(isdigit(p[i])
+								   ? p[i] - '0'
+								   : (tolower(p[i]) - 'a' + 10));
 			if (size > LOAD_MAX_RESPONSE)
 				return -EBADMSG;
 		}
@@ -508,7 +509,7 @@ load_http(struct load_run *run, struct load_conn *c, const char *method, const c
 		*ret_status = status;
 		*ret_body = out;
 		return 0;
-retry:
+	retry:
 		/* only a reused connection may have been closed by the server meanwhile */
 		got = c->len;
 		load_conn_close(c);
@@ -810,8 +811,8 @@ load_tree_cpu_ms(long pid)
 		/* after "pid (comm)": state ppid pgrp session tty tpgid flags minflt cminflt
 		 * majflt cmajflt utime stime cutime cstime */
 		if (p == NULL || (p = strrchr(buf, ')')) == NULL ||
-		    sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld %ld %ld", &ppid,
-			   &ut, &st, &cut, &cst) != 5)
+		    sscanf(p + 2, "%*c %ld %*d %*d %*d %*d %*u %*u %*u %*u %*u %ld %ld %ld %ld",
+			   &ppid, &ut, &st, &cut, &cst) != 5)
 			continue;
 		if (n == size) {
 			size = size ? 2 * size : 1024;
@@ -904,7 +905,8 @@ load_send_thread(void *arg)
 
 		if (o->rate > 0) {
 			double at = t0 + (double)i / o->rate;
-			struct timespec ts = { (time_t)at, (long)((at - (double)(time_t)at) * 1e9) };
+			struct timespec ts = { (time_t)at,
+					       (long)((at - (double)(time_t)at) * 1e9) };
 
 			while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
 				;
@@ -1120,8 +1122,8 @@ load_fetch_ca(struct load_run *run)
 		free(body);
 		return;
 	}
-	snprintf(path, sizeof(path), "%.*s?operation=GetCACert",
-		 (int)strcspn(run->url.path, "?"), run->url.path);
+	snprintf(path, sizeof(path), "%.*s?operation=GetCACert", (int)strcspn(run->url.path, "?"),
+		 run->url.path);
 	if (load_http(run, &c, "GET", path, NULL, NULL, 0, &status, &body, &len) < 0 ||
 	    status != 200)
 		load_die("GetCACert at %s%s: HTTP %d", run->url.host, path, status);
@@ -1153,7 +1155,8 @@ load_main(struct load_opts *o)
 			 sizeof(run.also_url.path) - strcspn(run.also_url.path, "?"),
 			 "?operation=PKIOperation");
 	}
-	run.content_type = o->mode == LOAD_SCEP ? "application/x-pki-message" : "application/pkcs10";
+	run.content_type =
+		o->mode == LOAD_SCEP ? "application/x-pki-message" : "application/pkcs10";
 	run.n = o->n;
 	if ((run.items = calloc((size_t)run.n, sizeof(*run.items))) == NULL ||
 	    (lat = calloc((size_t)run.n, sizeof(*lat))) == NULL)
@@ -1253,10 +1256,9 @@ load_ready(const struct load_opts *o, long long since_ns, double timeout)
 			struct timespec ts;
 
 			clock_gettime(CLOCK_REALTIME, &ts);
-			printf("ready_ms=%.1f\n",
-			       (double)((long long)ts.tv_sec * 1000000000LL + ts.tv_nsec -
-					since_ns) /
-				       1e6);
+			printf("ready_ms=%.1f\n", (double)((long long)ts.tv_sec * 1000000000LL +
+							   ts.tv_nsec - since_ns) /
+							  1e6);
 			free(body);
 			load_conn_close(&c);
 			free(c.buf);
@@ -1311,7 +1313,8 @@ main(int argc, char **argv)
 	int c;
 
 	if (argc < 2)
-		load_die("usage: scep_load scep|csr|ready|primes [options] (see bench/scep_load.c)");
+		load_die(
+			"usage: scep_load scep|csr|ready|primes [options] (see bench/scep_load.c)");
 	cmd = argv[1];
 	optind = 2;
 	while ((c = getopt_long(argc, argv, "n:c:d:r:", options, NULL)) != -1) {
@@ -1392,7 +1395,8 @@ main(int argc, char **argv)
 		if (o.primes == NULL || keys == 0)
 			load_die("primes: --primes FILE and --keys N are needed");
 		load_primes(&run, o.primes, keys);
-		printf("primes=%ld keys=%ld\n", run.n_primes, run.n_primes * (run.n_primes - 1) / 2);
+		printf("primes=%ld keys=%ld\n", run.n_primes,
+		       run.n_primes * (run.n_primes - 1) / 2);
 		return 0;
 	}
 	if (o.url == NULL)
