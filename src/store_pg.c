@@ -43,7 +43,8 @@
  *
  *	Queries are sent with PQexecParams() and their results read in binary form:
  *	text as is, bigint and integer in network byte order, bytea as bytes. No SQL
- *	leaves this file; nothing is logged. A handle is used by one thread at a time.
+ *	leaves this file; nothing is logged. A handle is used by one thread at a time
+ *	(store.c serialises the calls).
  *
  * DIAGNOSTICS
  *	store_pg_open(): -ECONNREFUSED when the server cannot be reached or refuses the
