@@ -18,7 +18,9 @@
  *	Certificates-only content is decoded with the PKCS7 API, which keeps the order
  *	in which the certificates were encoded.
  *
- *	The flags break what a test needs broken, after the normal construction.
+ *	The flags break what a test needs broken, after the normal construction; the
+ *	CORRUPT flags break the last recipient, req->recipient. RECIPIENT_KEYID makes
+ *	the envelope with CMS_encrypt() instead, and ignores the CORRUPT flags.
  *
  * DIAGNOSTICS
  *	0 or a negative errno; out-parameters are written only on success.
@@ -86,7 +88,9 @@ scep_build_corrupt(PKCS7_ENVELOPE *env, const EVP_CIPHER *cipher, unsigned int f
 	int block = EVP_CIPHER_get_block_size(cipher);
 
 	if (flags & SCEP_BUILD_CORRUPT_KEY) {
-		ASN1_OCTET_STRING *key = sk_PKCS7_RECIP_INFO_value(env->recipientinfo, 0)->enc_key;
+		int last = sk_PKCS7_RECIP_INFO_num(env->recipientinfo) - 1; /* the recipient */
+		ASN1_OCTET_STRING *key =
+			sk_PKCS7_RECIP_INFO_value(env->recipientinfo, last)->enc_key;
 
 		key->data[key->length / 2] ^= 0x01;
 	}
@@ -126,6 +130,26 @@ out:
 	return r;
 }
 
+/* With CMS, which can name a recipient by subjectKeyIdentifier (PKCS7 cannot). */
+static int
+scep_build_envelope_keyid(STACK_OF(X509) *recipients, BIO *in, const EVP_CIPHER *cipher,
+			  unsigned char **ret_der, int *ret_len)
+{
+	CMS_ContentInfo *cms;
+	unsigned char *der = NULL;
+	int n;
+
+	if ((cms = CMS_encrypt(recipients, in, cipher, CMS_BINARY | CMS_USE_KEYID)) == NULL)
+		return -EIO;
+	n = i2d_CMS_ContentInfo(cms, &der);
+	CMS_ContentInfo_free(cms);
+	if (n <= 0)
+		return -ENOMEM;
+	*ret_der = der;
+	*ret_len = n;
+	return 0;
+}
+
 static int
 scep_build_envelope(const struct scep_build_req *req, unsigned char **ret_der, int *ret_len)
 {
@@ -139,8 +163,18 @@ scep_build_envelope(const struct scep_build_req *req, unsigned char **ret_der, i
 		scep_build_legacy();
 	if (req->content_len > INT_MAX ||
 	    (in = BIO_new_mem_buf(req->content, (int)req->content_len)) == NULL ||
-	    (recipients = sk_X509_new_null()) == NULL || !sk_X509_push(recipients, req->recipient))
+	    (recipients = sk_X509_new_null()) == NULL)
 		goto out;
+	for (int i = 0; i < sk_X509_num(req->others); i++) {
+		if (!sk_X509_push(recipients, sk_X509_value(req->others, i)))
+			goto out;
+	}
+	if (!sk_X509_push(recipients, req->recipient))
+		goto out;
+	if (req->flags & SCEP_BUILD_RECIPIENT_KEYID) {
+		r = scep_build_envelope_keyid(recipients, in, req->cipher, ret_der, ret_len);
+		goto out;
+	}
 	if ((p7 = PKCS7_encrypt(recipients, in, req->cipher, PKCS7_BINARY)) == NULL) {
 		r = -EIO;
 		goto out;

@@ -25,6 +25,7 @@ enum scep_build_flag {
 	SCEP_BUILD_CORRUPT_IV = 1 << 5,     /* flip the first bit of the IV */
 	SCEP_BUILD_CORRUPT_CONTENT = 1 << 6, /* flip a bit of the first ciphertext block */
 	SCEP_BUILD_CORRUPT_PADDING = 1 << 7, /* flip the last byte of the next-to-last block */
+	SCEP_BUILD_RECIPIENT_KEYID = 1 << 8, /* recipients by subjectKeyIdentifier (CMS v2) */
 };
 
 struct scep_build_req {
@@ -38,6 +39,7 @@ struct scep_build_req {
 	X509 *signer_cert;
 	EVP_PKEY *signer_key;
 	X509 *recipient;              /* the RA (or CA) certificate */
+	STACK_OF(X509) *others;       /* more recipients, before it in the envelope; or NULL */
 	const unsigned char *content; /* DER to encrypt: CSR, IssuerAndSubject, ... */
 	size_t content_len;
 	unsigned int flags; /* enum scep_build_flag */
