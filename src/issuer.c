@@ -537,7 +537,7 @@ issuer_scep_decrypt(struct issuer *is, struct scep_msg *msg)
 
 	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) < 0)
 		return r;
-	r = scep_msg_decrypt(msg, ra_key);
+	r = scep_msg_decrypt(msg, ra_cert, ra_key);
 	/* A dead token looks like a bad envelope to the codec: tell them apart here. */
 	return issuer_ra_end(is, r, r == 0 && msg->fail == SCEP_FAIL_BAD_MESSAGE_CHECK);
 }

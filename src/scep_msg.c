@@ -6,7 +6,7 @@
  *
  *	scep_msg_init()
  *	scep_msg_parse(der, len, &msg)
- *	scep_msg_decrypt(msg, ra_key)
+ *	scep_msg_decrypt(msg, ra_cert, ra_key)
  *	scep_msg_certrep(msg, &rep, ra_cert, ra_key, &der, &len)
  *	scep_msg_certs_only(certs, &der, &len)
  *	scep_msg_next_ca(certs, ra_cert, ra_key, &der, &len)
@@ -32,13 +32,17 @@
  *	scep_msg_decrypt() first refuses (badAlg) a signer key a reply could not be
  *	encrypted to (neither RSA nor EC), then decodes the content as an
  *	EnvelopedData (also one without its ContentInfo, as old certmonger sent it)
- *	with one to four recipients and a content cipher we accept, all before any key
- *	operation, and decrypts it with PKCS7_decrypt() without naming the recipient.
- *	OpenSSL then tries the key on every recipient and, when the key transport
- *	fails, goes on with a random content key (its defence against Bleichenbacher's
- *	attack), so a wrong recipient, a broken key transport and a broken padding run
- *	the same code. The key is only used through EVP_PKEY_decrypt(), so it may live
- *	in an engine. The decrypted bytes go through a BIO that wipes what it frees.
+ *	with one to four recipients and a content cipher we accept, and looks for the
+ *	first recipient whose issuerAndSerialNumber names the RA certificate, all
+ *	before any key operation. No such recipient is badMessageCheck without touching
+ *	the key: an envelope to someone else must not cost a private-key operation, and
+ *	where a message is sent is no secret. The other recipients are dropped and
+ *	PKCS7_decrypt() is called without a certificate, so that the key is used once,
+ *	on that recipient, and a failed key transport goes on with a random content key
+ *	(OpenSSL's defence against Bleichenbacher's attack): a broken key transport and
+ *	a broken padding run the same code. The key is only used through
+ *	EVP_PKEY_decrypt(), so it may live in an engine; its certificate is not compared
+ *	with it. The decrypted bytes go through a BIO that wipes what it frees.
  *
  *	The content must be exactly one DER object of the expected type: a PKCS#10
  *	request, an IssuerAndSubject, or an IssuerAndSerialNumber. Bytes that are not
@@ -68,8 +72,10 @@
  *	certificate and key could not sign or encrypt.
  *
  * BUGS
- *	Password-based recipients (RFC 8894 3.1) and key agreement to an EC RA key
- *	are not read: the RA key must be RSA, as Apple requires anyway. GetCRL
+ *	Password-based recipients (RFC 8894 3.1), key agreement to an EC RA key and
+ *	recipients named by subjectKeyIdentifier (CMS version 2, which the PKCS#7
+ *	decoder does not read) are not read: the RA key must be RSA, as Apple requires
+ *	anyway, and the clients we know name it by issuer and serial number. GetCRL
  *	answers with a CRL are not built.
  */
 #include "scepd/scep_msg.h"
@@ -100,7 +106,7 @@
 #define SCEP_MSG_OID_TRANSACTION_ID  "2.16.840.1.113733.1.9.7"
 #define SCEP_MSG_OID_FAIL_INFO_TEXT  "1.3.6.1.5.5.7.24.1"
 
-/* Clients encrypt to the RA alone; a few more recipients cost a key operation each. */
+/* Clients encrypt to the RA alone; the recipients are searched for it, a few at most. */
 #define SCEP_MSG_RECIPIENTS_MAX 4
 
 /* IssuerAndSubject (RFC 8894 3.3.3), the CertPoll content. OpenSSL's template macros
@@ -533,6 +539,42 @@ scep_msg_envelope_cipher(const PKCS7_ENVELOPE *env, enum scep_cipher *ret)
 	}
 }
 
+/* Whether ri names cert by issuer and serial number (no key operation). */
+static bool
+scep_msg_recipient_is(const PKCS7_RECIP_INFO *ri, X509 *cert)
+{
+	const PKCS7_ISSUER_AND_SERIAL *ias = ri->issuer_and_serial;
+
+	return ias != NULL && ias->issuer != NULL && ias->serial != NULL &&
+	       X509_NAME_cmp(ias->issuer, X509_get_issuer_name(cert)) == 0 &&
+	       ASN1_INTEGER_cmp(ias->serial, X509_get0_serialNumber(cert)) == 0;
+}
+
+/*
+ * Keeps in env the first recipient that names cert and drops the others, so that
+ * PKCS7_decrypt() uses the key on that one alone: 0, or -ENOENT when none names it.
+ */
+static int
+scep_msg_envelope_keep_recipient(PKCS7_ENVELOPE *env, X509 *cert)
+{
+	STACK_OF(PKCS7_RECIP_INFO) *ris = env->recipientinfo;
+	int i, found = -1;
+
+	for (i = 0; i < sk_PKCS7_RECIP_INFO_num(ris); i++) {
+		if (scep_msg_recipient_is(sk_PKCS7_RECIP_INFO_value(ris, i), cert)) {
+			found = i;
+			break;
+		}
+	}
+	if (found < 0)
+		return -ENOENT;
+	for (i = sk_PKCS7_RECIP_INFO_num(ris) - 1; i >= 0; i--) {
+		if (i != found)
+			PKCS7_RECIP_INFO_free(sk_PKCS7_RECIP_INFO_delete(ris, i));
+	}
+	return 0;
+}
+
 /* The reply is encrypted to the signer: RSA key transport or EC key agreement. */
 static bool
 scep_msg_signer_can_receive(const struct scep_msg *msg)
@@ -603,8 +645,8 @@ scep_msg_read_csr(const unsigned char *der, long len, struct scep_msg *msg, enum
 
 	if ((csr = d2i_X509_REQ(NULL, &p, len)) == NULL || p != der + len) {
 		*fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
-		*why = "the decrypted content is not a DER PKCS#10 request (or the envelope is not "
-		       "for this RA)";
+		*why = "the decrypted content is not a DER PKCS#10 request (or the envelope does "
+		       "not open with the RA key)";
 		goto out;
 	}
 	if ((key = X509_REQ_get0_pubkey(csr)) == NULL || X509_REQ_verify(csr, key) <= 0) {
@@ -636,8 +678,8 @@ scep_msg_read_issuer_and_subject(const unsigned char *der, long len, struct scep
 	if ((ias = (SCEP_MSG_ISSUER_AND_SUBJECT *)ASN1_item_d2i(NULL, &p, len, it)) == NULL ||
 	    p != der + len) {
 		*fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
-		*why = "the decrypted content is not a DER IssuerAndSubject (or the envelope is "
-		       "not for this RA)";
+		*why = "the decrypted content is not a DER IssuerAndSubject (or the envelope does "
+		       "not open with the RA key)";
 		goto out;
 	}
 	msg->issuer = ias->issuer;
@@ -657,7 +699,7 @@ scep_msg_read_issuer_and_serial(const unsigned char *der, long len, struct scep_
 	if ((ias = d2i_PKCS7_ISSUER_AND_SERIAL(NULL, &p, len)) == NULL || p != der + len) {
 		*fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
 		*why = "the decrypted content is not a DER IssuerAndSerialNumber (or the envelope "
-		       "is not for this RA)";
+		       "does not open with the RA key)";
 		goto out;
 	}
 	msg->issuer = ias->issuer;
@@ -669,7 +711,7 @@ out:
 }
 
 int
-scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
+scep_msg_decrypt(struct scep_msg *msg, X509 *ra_cert, EVP_PKEY *ra_key)
 {
 	enum scep_cipher cipher = SCEP_CIPHER_DES3;
 	enum scep_fail fail = SCEP_FAIL_NONE;
@@ -681,8 +723,8 @@ scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
 	long len;
 	int n, r = 0;
 
-	if (msg == NULL || ra_key == NULL || msg->fail != SCEP_FAIL_NONE || msg->signer == NULL ||
-	    msg->decrypted)
+	if (msg == NULL || ra_cert == NULL || ra_key == NULL || msg->fail != SCEP_FAIL_NONE ||
+	    msg->signer == NULL || msg->decrypted)
 		return -EINVAL;
 
 	if (!scep_msg_signer_can_receive(msg)) {
@@ -702,11 +744,19 @@ scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key)
 		why = "the envelope's content cipher is not supported";
 		goto out;
 	}
+	if (scep_msg_envelope_keep_recipient(p7->d.enveloped, ra_cert) < 0) {
+		fail = SCEP_FAIL_BAD_MESSAGE_CHECK;
+		why = "the envelope is not encrypted to our RA certificate";
+		goto out;
+	}
 	if ((out = BIO_new(BIO_s_secmem())) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
-	/* No certificate: every recipient is tried, failures go on with a random key. */
+	/*
+	 * One recipient left and no certificate: the key is used on it once, and a failed
+	 * key transport goes on with a random key, to fail like a bad padding.
+	 */
 	if (PKCS7_decrypt(p7, ra_key, NULL, out, PKCS7_BINARY) != 1 ||
 	    (len = BIO_get_mem_data(out, &data)) <= 0) {
 		fail = SCEP_FAIL_BAD_MESSAGE_CHECK;

@@ -5,7 +5,8 @@
  * whose signature does not verify: scep_msg_parse() reads the outer SignedData and its
  * signed attributes and checks the signature with the certificate carried in the
  * message (no chain, no expiry: that is the caller's), then scep_msg_decrypt() opens
- * the pkcsPKIEnvelope with the RA (or CA) key and reads what is inside.
+ * the pkcsPKIEnvelope with the RA (or CA) key, when it is addressed to the RA
+ * certificate, and reads what is inside.
  * scep_msg_certrep() answers it; scep_msg_certs_only() and scep_msg_next_ca() make the
  * bodies of GetCACert and GetNextCACert.
  *
@@ -124,22 +125,25 @@ int scep_msg_parse(const void *der, size_t len, struct scep_msg **ret_msg);
 
 /*
  * Opens the envelope of a message that scep_msg_parse() accepted (fail is NONE) with
- * the RA (or CA) key, any RSA EVP_PKEY, an engine key too, and reads its content by
- * type. The key is tried on every recipient (at most 4) rather than matched by
- * certificate, so that every envelope costs the same. 0 with msg->decrypted, or 0
- * with msg->fail set: badAlg for a content cipher other than DES, DES3, AES-128-CBC,
- * AES-256-CBC, or a signer key a reply cannot be encrypted to (neither RSA nor EC);
- * badMessageCheck when the envelope cannot be opened or what it holds does not
- * decode as the message type's content, whatever the reason (one answer: no padding
- * oracle); badRequest for a request that decodes but is not acceptable (a broken
- * self-signature; a challengePassword repeated, multi-valued, not a string or with a
- * NUL). -EINVAL when msg was not to be decrypted, -ENOMEM.
+ * ra_key, the key of ra_cert (the RA or CA), any RSA EVP_PKEY, an engine key too, and
+ * reads its content by type. The key is used once at most, on the one recipient (of
+ * at most 4) whose issuerAndSerialNumber names ra_cert; ra_cert is not checked
+ * against ra_key. An envelope with no such recipient is badMessageCheck without any
+ * key operation, so that a message anyone can sign costs no private-key work unless
+ * it is addressed to us. 0 with msg->decrypted, or 0 with msg->fail set: badAlg for a
+ * content cipher other than DES, DES3, AES-128-CBC, AES-256-CBC, or a signer key a
+ * reply cannot be encrypted to (neither RSA nor EC); badMessageCheck when no
+ * recipient names ra_cert, or the envelope cannot be opened or what it holds does
+ * not decode as the message type's content, whatever the reason (one answer: no
+ * padding oracle); badRequest for a request that decodes but is not acceptable (a
+ * broken self-signature; a challengePassword repeated, multi-valued, not a string or
+ * with a NUL). -EINVAL when msg was not to be decrypted, -ENOMEM.
  *
  * A self-signed signer must hold the CSR's key (RFC 8894 2.3), or anyone could wrap
  * a captured envelope, challenge and all, in a message of their own: for a signer
  * that is not a certificate this CA issued, refuse PKCSReq without signer_has_csr_key.
  */
-int scep_msg_decrypt(struct scep_msg *msg, EVP_PKEY *ra_key);
+int scep_msg_decrypt(struct scep_msg *msg, X509 *ra_cert, EVP_PKEY *ra_key);
 
 /* NULL is fine. The challenge is wiped. */
 void scep_msg_free(struct scep_msg *msg);

@@ -1,8 +1,8 @@
 /*
  * fuzz_scep_msg.c - libFuzzer target for the SCEP pkiMessage codec: scep_msg_parse()
- * on any input, scep_msg_decrypt() with a fixed RA key when the message passes, and
- * the CertRep that answers it (SUCCESS encrypted to whatever signer certificate the
- * input carried, or FAILURE with its failInfo).
+ * on any input, scep_msg_decrypt() with a fixed RA certificate and key when the message
+ * passes, and the CertRep that answers it (SUCCESS encrypted to whatever signer
+ * certificate the input carried, or FAILURE with its failInfo).
  *
  * Mutations of a whole message rarely get past its signature, yet any client may sign
  * and encrypt any content to the RA. So an input "W" TYPE HOW CONTENT... is first
@@ -147,7 +147,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (r < 0)
 		return 0;
 	if (msg->fail == SCEP_FAIL_NONE)
-		(void)scep_msg_decrypt(msg, ra_key);
+		(void)scep_msg_decrypt(msg, ra_cert, ra_key);
 	if (msg->decrypted) {
 		rep.status = SCEP_STATUS_SUCCESS;
 		rep.cert = ra_cert;
