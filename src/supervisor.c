@@ -17,6 +17,10 @@
  * SIGTERM/SIGINT: STOPPING=1, SIGTERM every worker, wait for all to exit (SIGKILL at
  * the drain deadline), exit 0.
  *
+ * Privileges: after the drop the process is made non-dumpable again (a uid change
+ * resets that), so every worker, forked later, is too. A worker asks for SIGTERM when
+ * the supervisor dies (PR_SET_PDEATHSIG), and one forked while it died exits at once.
+ *
  * Never loads PKCS#11 or any key: a worker must not inherit an initialized engine.
  * Signals arrive through a signalfd and are handled in the loop.
  */
@@ -33,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -233,6 +238,13 @@ supervisor_drop_privileges(const struct config_server *server)
 		return log_error_errno(-errno, "cannot switch to user '%s'", pw->pw_name);
 	if (pw != NULL && pw->pw_uid != 0 && setuid(0) == 0)
 		return log_error_errno(-EPERM, "dropped privileges can be regained");
+	/*
+	 * Changing uid or gid makes the kernel reset "dumpable" to fs.suid_dumpable, which
+	 * may be 1: not dumpable again, before any worker is forked (they inherit it), so
+	 * that no process of the service user can ptrace a worker or read its memory.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return log_error_errno(-errno, "cannot make the process non-dumpable");
 	log_info("running as uid %u gid %u", (unsigned)getuid(), (unsigned)getgid());
 	return 0;
 }
