@@ -315,9 +315,13 @@ supervisor_stop_generation(struct supervisor *s, unsigned id, const struct scepd
 			supervisor_proc_stop(&s->procs[i], cfg);
 }
 
-/* In the child: drop every fd that belongs to the supervisor, then run the worker. */
+/*
+ * In the child: make sure the supervisor is alive and will take us along when it dies,
+ * drop every fd that belongs to it, then run the worker.
+ */
 static void
-supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot, int status_fd)
+supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot, int status_fd,
+		 pid_t supervisor_pid)
 {
 	struct worker_args args = {
 		.cfg = g->cfg,
@@ -330,6 +334,16 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.may_start_unavailable = s->ready_sent && g == s->serving,
 	};
 
+	/*
+	 * The supervisor's death must not leave an orphan serving with a stale config and
+	 * holding the token: SIGTERM (a drain) when it dies. PR_SET_PDEATHSIG covers only
+	 * deaths after this call; had the supervisor died since fork(), we were reparented
+	 * already (to init or a subreaper) and no signal will ever come. getppid() then
+	 * differs from the pid the supervisor had before fork(): leave at once, before
+	 * touching keys or sockets.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != supervisor_pid)
+		_exit(SCEPD_EXIT_FAILURE);
 	close(s->signal_fd);
 	for (size_t i = 0; i < s->n_procs; i++)
 		if (s->procs[i].status_fd >= 0)
@@ -341,8 +355,8 @@ static int
 supervisor_spawn(struct supervisor *s, struct supervisor_generation *g, int slot)
 {
 	struct supervisor_proc *procs, *p;
+	pid_t pid, self = getpid();
 	int pipe_fds[2];
-	pid_t pid;
 
 	procs = realloc(s->procs, (s->n_procs + 1) * sizeof(*procs));
 	if (procs == NULL)
@@ -357,7 +371,7 @@ supervisor_spawn(struct supervisor *s, struct supervisor_generation *g, int slot
 	}
 	if (pid == 0) {
 		close(pipe_fds[0]);
-		supervisor_child(s, g, slot, pipe_fds[1]);
+		supervisor_child(s, g, slot, pipe_fds[1], self);
 	}
 	close(pipe_fds[1]);
 	p = &s->procs[s->n_procs++];

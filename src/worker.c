@@ -145,9 +145,7 @@ worker_setup_signals(struct worker *w)
 		return -errno;
 	if ((w->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
 		return -errno;
-	/* The supervisor's death must not leave an orphan serving with stale config. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		return -errno;
+	/* PR_SET_PDEATHSIG (SIGTERM, arriving here) is set right after fork(): supervisor_child(). */
 	return 0;
 }
 
