@@ -34,7 +34,7 @@ pass "server.user = nobody: supervisor and workers run as nobody, not dumpable" 
 old=$(worker_pids)
 kill -KILL "${old%% *}"
 for _ in $(seq 1 100); do
-	new=$(worker_pids)
+	new=$(worker_pids || true)
 	[[ $(wc -w <<<"$new") -eq 2 && "$new" != "$old" ]] && break
 	sleep 0.1
 done
