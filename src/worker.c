@@ -297,7 +297,9 @@ worker_run(const struct worker_args *args)
 		log_error_errno(r, "cannot set up signal handling");
 		goto out;
 	}
-	if ((code = worker_setup_issuer(&w, args->may_start_unavailable)) != SCEPD_EXIT_OK)
+	code = worker_setup_issuer(&w, args->may_start_unavailable);
+	keys_forget_env_secrets(); /* read for good: the supervisor keeps them for restarts */
+	if (code != SCEPD_EXIT_OK)
 		goto out;
 	code = SCEPD_EXIT_FAILURE;
 	if ((r = worker_start_http(&w, args)) < 0)
