@@ -10,11 +10,12 @@
  *
  *	The PIN comes from engine.pin (credential:, file:, env: or inline), loses one
  *	trailing newline, goes to the engine's PIN command and is wiped from every
- *	buffer of ours. A PIN the token rejected is never presented again in the same
- *	keys_load() call, and a token whose PIN is locked or down to its final try gets
- *	none: either is fatal (err->fatal), since a smartcard locks after a few wrong
- *	PINs. Other token failures at set-up (SoftHSM races when several processes open
- *	one token at once) are retried with jittered backoff.
+ *	buffer of ours; an env: variable is wiped and unset by keys_forget_env_secrets()
+ *	once the worker's set-up is done. A PIN the token rejected is never presented
+ *	again in the same keys_load() call, and a token whose PIN is locked or down to
+ *	its final try gets none: either is fatal (err->fatal), since a smartcard locks
+ *	after a few wrong PINs. Other token failures at set-up (SoftHSM races when
+ *	several processes open one token at once) are retried with jittered backoff.
  *
  *	Before the engine logs in, a pkcs11: key's token is looked up directly in the
  *	module named by the MODULE_PATH command (C_GetTokenInfo): that is how a missing
@@ -413,6 +414,63 @@ out:
 	return r;
 }
 
+/*
+ * The names of the env: secrets this process read, for keys_forget_env_secrets(). Set-up
+ * runs on one thread, before HTTP starts.
+ */
+static char **keys_env_names;
+static size_t keys_n_env_names;
+static bool keys_env_forgotten;
+
+static int
+keys_env_remember(const char *name)
+{
+	char **v, *copy;
+
+	for (size_t i = 0; i < keys_n_env_names; i++)
+		if (strcmp(keys_env_names[i], name) == 0)
+			return 0;
+	if ((copy = strdup(name)) == NULL)
+		return -ENOMEM;
+	if ((v = realloc(keys_env_names, (keys_n_env_names + 1) * sizeof(*v))) == NULL) {
+		free(copy);
+		return -ENOMEM;
+	}
+	keys_env_names = v;
+	keys_env_names[keys_n_env_names++] = copy;
+	return 0;
+}
+
+/*
+ * Removes every NAME=value of environ, as unsetenv() would, after wiping it: unsetenv()
+ * alone only unlinks the string, whose bytes stay where they were, and
+ * /proc/PID/environ shows the initial ones (the top of the stack) whatever environ says.
+ */
+static void
+keys_env_wipe(const char *name)
+{
+	size_t len = strlen(name);
+	char **src, **dst;
+
+	if (environ == NULL)
+		return;
+	for (src = dst = environ; *src != NULL; src++) {
+		if (strncmp(*src, name, len) == 0 && (*src)[len] == '=')
+			OPENSSL_cleanse(*src, strlen(*src));
+		else
+			*dst++ = *src;
+	}
+	*dst = NULL;
+}
+
+void
+keys_forget_env_secrets(void)
+{
+	for (size_t i = 0; i < keys_n_env_names; i++)
+		keys_env_wipe(keys_env_names[i]);
+	keys_env_forgotten = true;
+}
+
 int
 keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
 		 struct keys_error *err)
@@ -444,9 +502,14 @@ keys_read_secret(const struct config_secret *sec, const char *setting, char *buf
 		break;
 	case CONFIG_SECRET_ENV:
 		if ((v = getenv(sec->ref)) == NULL) {
-			keys_fail(err, setting, false, "the environment variable %s is not set",
-				  sec->ref);
+			keys_fail(err, setting, false, "the environment variable %s is %s",
+				  sec->ref,
+				  keys_env_forgotten ? "cleared once set-up was done" : "not set");
 			return -ENOENT;
+		}
+		if (keys_env_remember(sec->ref) < 0) {
+			keys_fail(err, setting, false, "out of memory");
+			return -ENOMEM;
 		}
 		len = strlen(v);
 		if (len >= size) {

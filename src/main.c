@@ -45,7 +45,9 @@ main_usage(FILE *out)
 /*
  * Before any secret is read: no core file (RLIMIT_CORE 0, which a crash handler such
  * as systemd-coredump also honours) and not dumpable (no ptrace by the same uid, no
- * core through a pipe handler). Both are inherited by every worker and -t child.
+ * core through a pipe handler). Both are inherited by every worker and -t child; a
+ * uid or gid change resets "dumpable", so the supervisor clears it again after it
+ * drops privileges (supervisor_drop_privileges), before any worker is forked.
  */
 static int
 main_disable_core_dumps(void)

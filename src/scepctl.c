@@ -22,7 +22,10 @@
  *
  *	Listings are one record a line, fields separated by one tab, no header,
  *	the same on a terminal as in a pipe: "-" for an empty field, times as
- *	ISO 8601 UTC, control characters as \xHH. `challenge new` prints the new
+ *	ISO 8601 UTC, control characters as \xHH. `pending` also shows what the
+ *	stored CSR asks for (subjectAltNames, key type and size): bytes its sender
+ *	chose, so anything but printable ASCII, ',' and '\' is printed as \xHH, "?"
+ *	when the CSR cannot be read. `challenge new` prints the new
  *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits.
  *	Only its SHA-256 (of those 32 characters) is stored.
  *
@@ -45,7 +48,12 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
+#include <openssl/x509.h>
+#include <openssl/x509v3.h>
 
 #include "scepd/config.h"
 #include "scepd/encoding.h"
@@ -181,14 +189,145 @@ scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **r
 	return r;
 }
 
+/*
+ * Bytes from a CSR, which its sender chose: printable ASCII as it is, anything else as
+ * \xHH, and so are ',' and '\' (a dNSName "a.example, DNS:b.example" must not pass
+ * for two names, nor a literal "\x0A" for an escaped newline). Embedded NULs too.
+ */
+static void
+scepctl_put_untrusted(const unsigned char *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (p[i] < 0x20 || p[i] > 0x7e || p[i] == ',' || p[i] == '\\')
+			printf("\\x%02X", p[i]);
+		else
+			putchar(p[i]);
+}
+
+/* One subjectAltName entry, labelled as OpenSSL labels it ("DNS:", "IP Address:"...). */
+static void
+scepctl_put_san(GENERAL_NAME *gen)
+{
+	const char *label = NULL;
+	const ASN1_IA5STRING *ia5;
+	BIO *bio;
+	char *data;
+	long len;
+
+	switch (gen->type) {
+	case GEN_DNS:
+		label = "DNS:";
+		break;
+	case GEN_EMAIL:
+		label = "email:";
+		break;
+	case GEN_URI:
+		label = "URI:";
+		break;
+	}
+	if (label != NULL) {
+		/* By length: OpenSSL's printing stops at an embedded NUL, hiding the rest. */
+		ia5 = gen->d.ia5;
+		fputs(label, stdout);
+		scepctl_put_untrusted(ASN1_STRING_get0_data(ia5), (size_t)ASN1_STRING_length(ia5));
+		return;
+	}
+	if ((bio = BIO_new(BIO_s_mem())) == NULL || GENERAL_NAME_print(bio, gen) <= 0 ||
+	    (len = BIO_get_mem_data(bio, &data)) <= 0)
+		fputs("?", stdout);
+	else
+		scepctl_put_untrusted((const unsigned char *)data, (size_t)len);
+	BIO_free(bio);
+}
+
+/* The CSR's subjectAltNames: "DNS:a.example, IP Address:192.0.2.1"; "-" none, "?" unreadable. */
+static void
+scepctl_put_sans(const X509_REQ *csr, char sep)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = NULL;
+	int crit = -1;
+
+	if (csr != NULL && (exts = X509_REQ_get_extensions((X509_REQ *)csr)) != NULL)
+		gens = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+	if (csr == NULL || (gens == NULL && crit != -1)) {
+		fputs("?", stdout); /* no CSR, several SAN extensions or an unparsable one */
+	} else if (sk_GENERAL_NAME_num(gens) <= 0) {
+		fputs("-", stdout);
+	} else {
+		for (int i = 0; i < sk_GENERAL_NAME_num(gens); i++) {
+			if (i > 0)
+				fputs(", ", stdout);
+			scepctl_put_san(sk_GENERAL_NAME_value(gens, i));
+		}
+	}
+	putchar(sep);
+	GENERAL_NAMES_free(gens);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+}
+
+/* The CSR's key: "RSA 2048", "EC P-256", "EC brainpoolP256r1", "Ed25519"; "?" unreadable. */
+static void
+scepctl_put_key(const X509_REQ *csr, char sep)
+{
+	EVP_PKEY *pkey = csr != NULL ? X509_REQ_get0_pubkey((X509_REQ *)csr) : NULL;
+	const char *name = NULL;
+	char group[80];
+
+	switch (pkey != NULL ? EVP_PKEY_get_base_id(pkey) : EVP_PKEY_NONE) {
+	case EVP_PKEY_NONE:
+		fputs("?", stdout);
+		break;
+	case EVP_PKEY_RSA:
+		printf("RSA %d", EVP_PKEY_get_bits(pkey));
+		break;
+	case EVP_PKEY_RSA_PSS:
+		printf("RSA-PSS %d", EVP_PKEY_get_bits(pkey));
+		break;
+	case EVP_PKEY_DSA:
+		printf("DSA %d", EVP_PKEY_get_bits(pkey));
+		break;
+	case EVP_PKEY_EC:
+		if (EVP_PKEY_get_group_name(pkey, group, sizeof(group), NULL) != 1) {
+			printf("EC explicit %d", EVP_PKEY_get_bits(pkey));
+			break;
+		}
+		if ((name = EC_curve_nid2nist(OBJ_sn2nid(group))) == NULL)
+			name = group;
+		fputs("EC ", stdout);
+		scepctl_put_untrusted((const unsigned char *)name, strlen(name));
+		break;
+	case EVP_PKEY_ED25519:
+		fputs("Ed25519", stdout);
+		break;
+	case EVP_PKEY_ED448:
+		fputs("Ed448", stdout);
+		break;
+	default:
+		if ((name = EVP_PKEY_get0_type_name(pkey)) == NULL)
+			name = "?";
+		scepctl_put_untrusted((const unsigned char *)name, strlen(name));
+		break;
+	}
+	putchar(sep);
+}
+
 static int
 scepctl_pending_fn(const struct store_pending *req, void *userdata)
 {
+	const unsigned char *p = req->csr_der;
+	X509_REQ *csr;
+
 	(void)userdata;
+	csr = d2i_X509_REQ(NULL, &p, (long)req->csr_der_len);
 	scepctl_put_field(req->transaction_id, '\t');
 	scepctl_put_field(req->subject, '\t');
 	scepctl_put_time(req->received_at, '\t');
-	scepctl_put_field(req->requester, '\n');
+	scepctl_put_field(req->requester, '\t');
+	scepctl_put_sans(csr, '\t');
+	scepctl_put_key(csr, '\n');
+	X509_REQ_free(csr);
+	ERR_clear_error();
 	return 0;
 }
 

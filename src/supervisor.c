@@ -17,6 +17,10 @@
  * SIGTERM/SIGINT: STOPPING=1, SIGTERM every worker, wait for all to exit (SIGKILL at
  * the drain deadline), exit 0.
  *
+ * Privileges: after the drop the process is made non-dumpable again (a uid change
+ * resets that), so every worker, forked later, is too. A worker asks for SIGTERM when
+ * the supervisor dies (PR_SET_PDEATHSIG), and one forked while it died exits at once.
+ *
  * Never loads PKCS#11 or any key: a worker must not inherit an initialized engine.
  * Signals arrive through a signalfd and are handled in the loop.
  */
@@ -33,6 +37,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -233,6 +238,13 @@ supervisor_drop_privileges(const struct config_server *server)
 		return log_error_errno(-errno, "cannot switch to user '%s'", pw->pw_name);
 	if (pw != NULL && pw->pw_uid != 0 && setuid(0) == 0)
 		return log_error_errno(-EPERM, "dropped privileges can be regained");
+	/*
+	 * Changing uid or gid makes the kernel reset "dumpable" to fs.suid_dumpable, which
+	 * may be 1: not dumpable again, before any worker is forked (they inherit it), so
+	 * that no process of the service user can ptrace a worker or read its memory.
+	 */
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return log_error_errno(-errno, "cannot make the process non-dumpable");
 	log_info("running as uid %u gid %u", (unsigned)getuid(), (unsigned)getgid());
 	return 0;
 }
@@ -303,9 +315,13 @@ supervisor_stop_generation(struct supervisor *s, unsigned id, const struct scepd
 			supervisor_proc_stop(&s->procs[i], cfg);
 }
 
-/* In the child: drop every fd that belongs to the supervisor, then run the worker. */
+/*
+ * In the child: make sure the supervisor is alive and will take us along when it dies,
+ * drop every fd that belongs to it, then run the worker.
+ */
 static void
-supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot, int status_fd)
+supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot, int status_fd,
+		 pid_t supervisor_pid)
 {
 	struct worker_args args = {
 		.cfg = g->cfg,
@@ -318,6 +334,16 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.may_start_unavailable = s->ready_sent && g == s->serving,
 	};
 
+	/*
+	 * The supervisor's death must not leave an orphan serving with a stale config and
+	 * holding the token: SIGTERM (a drain) when it dies. PR_SET_PDEATHSIG covers only
+	 * deaths after this call; had the supervisor died since fork(), we were reparented
+	 * already (to init or a subreaper) and no signal will ever come. getppid() then
+	 * differs from the pid the supervisor had before fork(): leave at once, before
+	 * touching keys or sockets.
+	 */
+	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0 || getppid() != supervisor_pid)
+		_exit(SCEPD_EXIT_FAILURE);
 	close(s->signal_fd);
 	for (size_t i = 0; i < s->n_procs; i++)
 		if (s->procs[i].status_fd >= 0)
@@ -329,8 +355,8 @@ static int
 supervisor_spawn(struct supervisor *s, struct supervisor_generation *g, int slot)
 {
 	struct supervisor_proc *procs, *p;
+	pid_t pid, self = getpid();
 	int pipe_fds[2];
-	pid_t pid;
 
 	procs = realloc(s->procs, (s->n_procs + 1) * sizeof(*procs));
 	if (procs == NULL)
@@ -345,7 +371,7 @@ supervisor_spawn(struct supervisor *s, struct supervisor_generation *g, int slot
 	}
 	if (pid == 0) {
 		close(pipe_fds[0]);
-		supervisor_child(s, g, slot, pipe_fds[1]);
+		supervisor_child(s, g, slot, pipe_fds[1], self);
 	}
 	close(pipe_fds[1]);
 	p = &s->procs[s->n_procs++];

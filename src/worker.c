@@ -145,9 +145,7 @@ worker_setup_signals(struct worker *w)
 		return -errno;
 	if ((w->signal_fd = signalfd(-1, &mask, SFD_CLOEXEC)) < 0)
 		return -errno;
-	/* The supervisor's death must not leave an orphan serving with stale config. */
-	if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0)
-		return -errno;
+	/* PR_SET_PDEATHSIG (SIGTERM, arriving here) is set right after fork(): supervisor_child(). */
 	return 0;
 }
 
@@ -299,7 +297,9 @@ worker_run(const struct worker_args *args)
 		log_error_errno(r, "cannot set up signal handling");
 		goto out;
 	}
-	if ((code = worker_setup_issuer(&w, args->may_start_unavailable)) != SCEPD_EXIT_OK)
+	code = worker_setup_issuer(&w, args->may_start_unavailable);
+	keys_forget_env_secrets(); /* read for good: the supervisor keeps them for restarts */
+	if (code != SCEPD_EXIT_OK)
 		goto out;
 	code = SCEPD_EXIT_FAILURE;
 	if ((r = worker_start_http(&w, args)) < 0)

@@ -60,6 +60,14 @@ int keys_read_secret(const struct config_secret *sec, const char *setting, char 
 		     struct keys_error *err);
 
 /*
+ * Wipes the value of every environment variable keys_read_secret() read (env:NAME) in
+ * this process and unsets it: gone from the environment, from /proc/PID/environ and
+ * from what the process may start. A worker calls it once its set-up is done; env:
+ * secrets read later fail. Only the supervisor keeps them, for the workers it forks.
+ */
+void keys_forget_env_secrets(void);
+
+/*
  * Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL.
  * With libp11 0.4.12 this does not unload the PKCS#11 module once a token key was
  * loaded, and keys_load() cannot set up the engine again in the same process: a

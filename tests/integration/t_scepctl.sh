@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# scepctl against the database a running scepd created: issued (all, --serial), pending,
-# approve, reject, challenge new (only a hash stored); its errors and exit codes.
+# scepctl against the database a running scepd created: issued (all, --serial), pending
+# (with the SANs and key of each stored CSR, escaped), approve, reject, challenge new
+# (only a hash stored); its errors and exit codes.
 . "$(dirname "$0")/lib.sh"
 
 SCEPCTL_BIN=${SCEPCTL_BIN:-$(dirname "$SCEPD_BIN")/scepctl}
@@ -156,9 +157,51 @@ sql "UPDATE pending_requests SET status = 'rejected', decided_at = 1600000001
 	WHERE transaction_id = 'C1C1'" >/dev/null
 ctl -c "$TMP/scepd.conf" pending
 assert_eq 0 "$rc" "pending"
-assert_eq "B0B0	CN=dev1	2023-11-14T22:13:20Z	-
-7A1F0C	CN=dev2,O=Example	2023-11-14T22:15:00Z	192.0.2.9" "$(cat "$TMP/out")" "pending"
-pass "pending: oldest first, tab-separated, ISO 8601 UTC, '-' for none, decided ones left out"
+assert_eq "B0B0	CN=dev1	2023-11-14T22:13:20Z	-	?	?
+7A1F0C	CN=dev2,O=Example	2023-11-14T22:15:00Z	192.0.2.9	?	?" "$(cat "$TMP/out")" "pending"
+pass "pending: oldest first, tab-separated, ISO 8601 UTC, '-' for none, decided ones left out," \
+	"'?' for a CSR that cannot be read"
+
+# What the CSR asks for: every subjectAltName and the key, from the stored CSR itself.
+der_hex() { # CSR-FILE (PEM): the request as DER, in hex
+	openssl req -in "$1" -outform DER | od -An -v -tx1 | tr -d ' \n'
+}
+hexstr() { # STRING: its bytes in hex
+	printf '%s' "$1" | od -An -v -tx1 | tr -d ' \n'
+}
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/p1.key" \
+	-subj "/CN=dev3" -addext "subjectAltName=DNS:a.example,DNS:b.example,IP:192.0.2.1" \
+	-out "$TMP/p1.csr" 2>/dev/null
+openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/p2.key" -subj "/CN=dev4" \
+	-out "$TMP/p2.csr" 2>/dev/null
+# A dNSName made to forge a line and a second name: "evil.example\n7A1F0C\tCN=ok, DNS:x"
+# and one with a NUL, which OpenSSL's own printing would cut short. Raw DER for the SAN.
+evil=$(hexstr "evil.example")0a$(hexstr "7A1F0C")09$(hexstr "CN=ok, DNS:x")
+nul=$(hexstr "good.example")00$(hexstr ".evil")
+gn1=82$(printf '%02x' $((${#evil} / 2)))$evil
+gn2=82$(printf '%02x' $((${#nul} / 2)))$nul
+seq=30$(printf '%02x' $(((${#gn1} + ${#gn2}) / 2)))$gn1$gn2
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$TMP/p3.key" \
+	-subj "/CN=dev5" -addext "subjectAltName=DER:$seq" -out "$TMP/p3.csr" 2>/dev/null ||
+	fail "cannot make the CSR with a crafted subjectAltName"
+sql "DELETE FROM pending_requests WHERE transaction_id IN ('P1', 'P2', 'P3')" >/dev/null
+sql "INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, received_at)
+	VALUES ('P1', 'CN=dev3', $(blob "$(der_hex "$TMP/p1.csr")"), NULL, 1700000200),
+	       ('P2', 'CN=dev4', $(blob "$(der_hex "$TMP/p2.csr")"), NULL, 1700000300),
+	       ('P3', 'CN=dev5', $(blob "$(der_hex "$TMP/p3.csr")"), NULL, 1700000400)" >/dev/null
+ctl -c "$TMP/scepd.conf" pending
+assert_eq 0 "$rc" "pending with real CSRs"
+assert_eq 5 "$(wc -l <"$TMP/out")" "lines of pending: one per request, whatever the CSRs hold"
+assert_eq "P1	CN=dev3	2023-11-14T22:16:40Z	-	DNS:a.example, DNS:b.example, IP Address:192.0.2.1	EC P-256" \
+	"$(grep '^P1	' "$TMP/out")" "pending: EC P-256 with two dNSNames and an address"
+assert_eq "P2	CN=dev4	2023-11-14T22:18:20Z	-	-	RSA 2048" \
+	"$(grep '^P2	' "$TMP/out")" "pending: RSA 2048 without subjectAltName"
+assert_eq 'P3	CN=dev5	2023-11-14T22:20:00Z	-	DNS:evil.example\x0A7A1F0C\x09CN=ok\x2C DNS:x, DNS:good.example\x00.evil	EC P-384' \
+	"$(grep '^P3	' "$TMP/out")" "pending: crafted dNSNames escaped"
+assert_eq 6 "$(awk -F'\t' '{ print NF }' "$TMP/out" | sort -u)" "fields of every pending line"
+sql "DELETE FROM pending_requests WHERE transaction_id IN ('P1', 'P2', 'P3')" >/dev/null
+pass "pending: every subjectAltName and the key type and size from the CSR; a crafted" \
+	"dNSName cannot add a line, a field or a name"
 
 ctl -c "$TMP/scepd.conf" approve 7A1F0C
 assert_eq 0 "$rc" "approve"

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Starts with N workers; a worker killed with SIGKILL is replaced within 5 s while
 # /healthz keeps answering; the log names the signal. A worker that crashes leaves no
-# core file.
+# core file. Workers exit when the supervisor is killed.
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)
@@ -76,3 +76,24 @@ if [[ -n "$(ls -A "$TMP/control")" ]]; then
 else
 	pass "core file size 0 in supervisor and workers (no core files on this machine)"
 fi
+
+# The supervisor killed outright: its workers get SIGTERM (PR_SET_PDEATHSIG), drain and
+# exit rather than serve on as orphans with a config nobody reloads.
+workers=$(worker_pids)
+kill -KILL "$SCEPD_PID"
+wait "$SCEPD_PID" 2>/dev/null || true
+for _ in $(seq 1 100); do
+	left=
+	for pid in $workers; do
+		! kill -0 "$pid" 2>/dev/null || left+="$pid "
+	done
+	[[ -z "$left" ]] && break
+	sleep 0.1
+done
+if [[ -n "$left" ]]; then
+	kill -KILL $left 2>/dev/null # shellcheck disable=SC2086
+	fail "workers outlived the supervisor: $left"
+fi
+! curl -s -o /dev/null --max-time 1 "http://127.0.0.1:$PORT/healthz" ||
+	fail "something still answers after the supervisor died"
+pass "the supervisor killed with SIGKILL: every worker exits within 10 s"
