@@ -121,31 +121,34 @@ static const char *const store_pg_migrations[] = {
 	"\tused_at bigint,\n"
 	"\tused_by text\n"
 	");\n",
+	/* 1 -> 2: the owner of a certificate or a pending request (a renewal keeps it). */
+	"ALTER TABLE certificates ADD COLUMN owner text;\n"
+	"ALTER TABLE pending_requests ADD COLUMN owner text;\n",
 };
 
 #define STORE_PG_VERSION ((int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])))
 
 #define STORE_PG_ADD_CERT                                                                          \
 	"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "            \
-	"requester, endpoint, transaction_id, issued_at) "                                         \
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+	"requester, endpoint, transaction_id, issued_at, owner) "                                  \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 /* In a group commit a taken serial must not abort the transaction: it changes no row. */
 #define STORE_PG_ADD_CERT_OR_SKIP STORE_PG_ADD_CERT " ON CONFLICT (serial) DO NOTHING"
 #define STORE_PG_COUNT_CERTS      "SELECT count(*) FROM certificates"
 #define STORE_PG_GET_CERT_DER     "SELECT der FROM certificates WHERE serial = $1"
 #define STORE_PG_CERT_COLUMNS                                                                      \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
-	"transaction_id, issued_at FROM certificates "
+	"transaction_id, issued_at, owner FROM certificates "
 #define STORE_PG_WALK_CERTS        STORE_PG_CERT_COLUMNS "ORDER BY seq"
 #define STORE_PG_WALK_CERTS_SERIAL STORE_PG_CERT_COLUMNS "WHERE serial = $1"
 #define STORE_PG_WALK_CERTS_TRANSACTION                                                            \
 	STORE_PG_CERT_COLUMNS "WHERE transaction_id = $1 ORDER BY seq"
 #define STORE_PG_ADD_PENDING                                                                       \
 	"INSERT INTO pending_requests (transaction_id, subject, csr_der, signer_cert_der, "        \
-	"requester, received_at) VALUES ($1, $2, $3, $4, $5, $6)"
+	"requester, received_at, owner) VALUES ($1, $2, $3, $4, $5, $6, $7)"
 #define STORE_PG_PENDING_COLUMNS                                                                   \
 	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
-	"status, decided_at, serial FROM pending_requests "
+	"status, decided_at, serial, owner FROM pending_requests "
 #define STORE_PG_WALK_PENDING                                                                      \
 	STORE_PG_PENDING_COLUMNS "WHERE status = 'pending' ORDER BY received_at, transaction_id"
 #define STORE_PG_WALK_PENDING_ONE STORE_PG_PENDING_COLUMNS "WHERE transaction_id = $1"
@@ -167,7 +170,7 @@ static const char *const store_pg_migrations[] = {
 
 static const struct store_ops store_pg_ops;
 
-#define STORE_PG_MAX_PARAMS 10
+#define STORE_PG_MAX_PARAMS 11
 
 /* The parameters of one statement: text, or bytes for a bytea. */
 struct store_pg_params {
@@ -520,6 +523,7 @@ store_pg_cert_params(struct store_pg_params *p, const struct store_cert *c, time
 	store_pg_text(p, c->endpoint);
 	store_pg_text(p, c->transaction_id);
 	store_pg_int(p, (int64_t)issued_at);
+	store_pg_text(p, c->owner);
 }
 
 static int
@@ -639,6 +643,7 @@ store_pg_walk_certs(struct store *st, const char *serial, const char *transactio
 			.endpoint = store_pg_col_text(res, i, 7),
 			.transaction_id = store_pg_col_text(res, i, 8),
 			.issued_at = (time_t)store_pg_col_int(res, i, 9),
+			.owner = store_pg_col_text(res, i, 10),
 		};
 
 		c.der = store_pg_col_bytes(res, i, 5, &c.der_len);
@@ -663,6 +668,7 @@ store_pg_add_pending(struct store *st, const struct store_pending *req)
 		store_pg_text(&p, NULL);
 	store_pg_text(&p, req->requester);
 	store_pg_int(&p, (int64_t)req->received_at);
+	store_pg_text(&p, req->owner);
 	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_PENDING, &p);
 }
 
@@ -689,6 +695,7 @@ store_pg_walk_pending(struct store *st, const char *transaction_id,
 			.received_at = (time_t)store_pg_col_int(res, i, 5),
 			.decided_at = (time_t)store_pg_col_int(res, i, 7),
 			.serial = store_pg_col_text(res, i, 8),
+			.owner = store_pg_col_text(res, i, 9),
 		};
 
 		q.csr_der = store_pg_col_bytes(res, i, 2, &q.csr_der_len);

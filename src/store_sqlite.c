@@ -133,6 +133,12 @@ static const char *const store_sqlite_migrations[] = {
 	"\tused_at INTEGER,\n"
 	"\tused_by TEXT\n"
 	");\n",
+	/*
+	 * 1 -> 2: who a certificate or a pending request was for (the challenge's owner
+	 * or the /csr token's name), so that a renewal carries the original owner.
+	 */
+	"ALTER TABLE certificates ADD COLUMN owner TEXT;\n"
+	"ALTER TABLE pending_requests ADD COLUMN owner TEXT;\n",
 };
 
 #define STORE_SQLITE_VERSION                                                                       \
@@ -141,13 +147,13 @@ static const char *const store_sqlite_migrations[] = {
 /* The statements of the interface, prepared once per open. */
 #define STORE_SQLITE_ADD_CERT                                                                      \
 	"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "            \
-	"requester, endpoint, transaction_id, issued_at) "                                         \
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)"
+	"requester, endpoint, transaction_id, issued_at, owner) "                                  \
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
 #define STORE_SQLITE_COUNT_CERTS  "SELECT count(*) FROM certificates"
 #define STORE_SQLITE_GET_CERT_DER "SELECT der FROM certificates WHERE serial = ?1"
 #define STORE_SQLITE_ADD_PENDING                                                                   \
 	"INSERT INTO pending_requests (transaction_id, subject, csr_der, signer_cert_der, "        \
-	"requester, received_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
+	"requester, received_at, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
 #define STORE_SQLITE_SET_PENDING_STATUS                                                            \
 	"UPDATE pending_requests SET status = ?1, decided_at = ?2 "                                \
 	"WHERE transaction_id = ?3 AND status = ?4"
@@ -167,14 +173,14 @@ static const char *const store_sqlite_migrations[] = {
 /* The walks, prepared per call; rowid is the order in which rows were recorded. */
 #define STORE_SQLITE_CERT_COLUMNS                                                                  \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
-	"transaction_id, issued_at FROM certificates "
+	"transaction_id, issued_at, owner FROM certificates "
 #define STORE_SQLITE_WALK_CERTS        STORE_SQLITE_CERT_COLUMNS "ORDER BY rowid"
 #define STORE_SQLITE_WALK_CERTS_SERIAL STORE_SQLITE_CERT_COLUMNS "WHERE serial = ?1"
 #define STORE_SQLITE_WALK_CERTS_TRANSACTION                                                        \
 	STORE_SQLITE_CERT_COLUMNS "WHERE transaction_id = ?1 ORDER BY rowid"
 #define STORE_SQLITE_PENDING_COLUMNS                                                               \
 	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
-	"status, decided_at, serial FROM pending_requests "
+	"status, decided_at, serial, owner FROM pending_requests "
 #define STORE_SQLITE_WALK_PENDING                                                                  \
 	STORE_SQLITE_PENDING_COLUMNS                                                               \
 	"WHERE status = 'pending' ORDER BY received_at, transaction_id"
@@ -535,7 +541,8 @@ store_sqlite_bind_cert(sqlite3_stmt *q, const struct store_cert *c, time_t issue
 	    (rc = sqlite3_bind_text(q, 7, c->requester, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 8, c->endpoint, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 9, c->transaction_id, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(q, 10, (sqlite3_int64)issued_at)) != SQLITE_OK)
+	    (rc = sqlite3_bind_int64(q, 10, (sqlite3_int64)issued_at)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 11, c->owner, -1, SQLITE_STATIC)) != SQLITE_OK)
 		return rc;
 	return SQLITE_OK;
 }
@@ -733,7 +740,8 @@ store_sqlite_row_cert(sqlite3_stmt *q, struct store_cert *ret_cert)
 	    (r = store_sqlite_col_blob(q, 5, &c.der, &c.der_len)) < 0 ||
 	    (r = store_sqlite_col_text(q, 6, &c.requester)) < 0 ||
 	    (r = store_sqlite_col_text(q, 7, &c.endpoint)) < 0 ||
-	    (r = store_sqlite_col_text(q, 8, &c.transaction_id)) < 0)
+	    (r = store_sqlite_col_text(q, 8, &c.transaction_id)) < 0 ||
+	    (r = store_sqlite_col_text(q, 10, &c.owner)) < 0)
 		return r;
 	c.not_before = (time_t)sqlite3_column_int64(q, 3);
 	c.not_after = (time_t)sqlite3_column_int64(q, 4);
@@ -783,7 +791,8 @@ store_sqlite_bind_pending(sqlite3_stmt *q, const struct store_pending *p)
 	    (rc = sqlite3_bind_blob64(q, 4, p->signer_cert_der, p->signer_cert_der_len,
 				      SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 5, p->requester, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(q, 6, (sqlite3_int64)p->received_at)) != SQLITE_OK)
+	    (rc = sqlite3_bind_int64(q, 6, (sqlite3_int64)p->received_at)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 7, p->owner, -1, SQLITE_STATIC)) != SQLITE_OK)
 		return rc;
 	return SQLITE_OK;
 }
@@ -815,7 +824,8 @@ store_sqlite_row_pending(sqlite3_stmt *q, struct store_pending *ret_req)
 	    (r = store_sqlite_col_text(q, 4, &p.requester)) < 0 ||
 	    (r = store_sqlite_col_text(q, 6, &status)) < 0 ||
 	    (r = store_status_parse(status, &p.status)) < 0 ||
-	    (r = store_sqlite_col_text(q, 8, &p.serial)) < 0)
+	    (r = store_sqlite_col_text(q, 8, &p.serial)) < 0 ||
+	    (r = store_sqlite_col_text(q, 9, &p.owner)) < 0)
 		return r;
 	p.received_at = (time_t)sqlite3_column_int64(q, 5);
 	p.decided_at = (time_t)sqlite3_column_int64(q, 7); /* NULL reads as 0 */

@@ -31,6 +31,7 @@ struct store_cert {
 	const char *requester;      /* client address */
 	const char *endpoint;       /* "csr" or "scep" */
 	const char *transaction_id; /* SCEP transactionID, NULL for /csr */
+	const char *owner;          /* the challenge's owner or the /csr token's name; NULL */
 	time_t issued_at;           /* set by the store: ignored when adding, filled when read */
 };
 
@@ -158,6 +159,7 @@ struct store_pending {
 	const unsigned char *signer_cert_der; /* the SCEP message's signer; NULL when none */
 	size_t signer_cert_der_len;
 	const char *requester; /* client address; may be NULL */
+	const char *owner;     /* the one-time challenge's owner; NULL for none */
 	time_t received_at;    /* 0 when adding: now */
 	/* Set by the store: ignored by store_add_pending(), filled when read. */
 	enum store_status status;

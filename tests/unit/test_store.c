@@ -86,6 +86,7 @@ test_cert_make(struct test_cert *t, unsigned id, const char *serial)
 		.requester = "192.0.2.7",
 		.endpoint = id % 2 ? "scep" : "csr",
 		.transaction_id = id % 2 ? "7A1F0C" : NULL,
+		.owner = id % 2 ? "laptop-7" : NULL,
 	};
 }
 
@@ -295,6 +296,7 @@ test_pending_make(struct test_pending *t, unsigned id, time_t received_at)
 		.signer_cert_der = t->signer,
 		.signer_cert_der_len = sizeof(t->signer),
 		.requester = "198.51.100.4",
+		.owner = "laptop-7",
 		.received_at = received_at,
 	};
 }
@@ -414,7 +416,7 @@ test_open_creates(void **state)
 	assert_int_equal(store_open(env->uri, &st), 0);
 	assert_non_null(st);
 	assert_mode_0600(env->path);
-	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 1);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 2);
 	assert_int_equal(db_int(env->path, "PRAGMA application_id"), 0x53434550);
 	db_text(env->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
@@ -607,7 +609,7 @@ test_reopen(void **state)
 	assert_count(st, 2);
 	assert_cert_der(st, b.serial, &b);
 	store_close(st);
-	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 1);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 2);
 	assert_integrity(env->path);
 }
 
@@ -648,6 +650,52 @@ test_threads(void **state)
 	assert_integrity(env->path);
 }
 
+/*
+ * A store written by the scepd before owners were recorded (schema version 1, as that
+ * scepd created it) is migrated in place: every row kept, the owner unset.
+ */
+static void
+test_migrate_v1(void **state)
+{
+	struct test_env *env = *state;
+	struct store_cert *c = NULL;
+	struct store *st = NULL;
+	struct test_cert t;
+
+	db_exec(env->path,
+		"PRAGMA application_id = 0x53434550;"
+		"CREATE TABLE certificates (serial TEXT NOT NULL PRIMARY KEY, subject TEXT NOT "
+		"NULL, sans TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT "
+		"NULL, der BLOB NOT NULL, requester TEXT, endpoint TEXT NOT NULL, transaction_id "
+		"TEXT, issued_at INTEGER NOT NULL, revoked_at INTEGER);"
+		"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+		"CREATE TABLE pending_requests (transaction_id TEXT NOT NULL PRIMARY KEY, subject "
+		"TEXT, csr_der BLOB NOT NULL, signer_cert_der BLOB, requester TEXT, received_at "
+		"INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN "
+		"('pending', 'approved', 'rejected', 'issued')), decided_at INTEGER, serial TEXT "
+		"REFERENCES certificates (serial));"
+		"CREATE TABLE challenges (id INTEGER PRIMARY KEY, secret_hash TEXT UNIQUE NOT "
+		"NULL, owner TEXT, created_at INTEGER NOT NULL, expires_at INTEGER, used_at "
+		"INTEGER, used_by TEXT);"
+		"INSERT INTO certificates VALUES ('ABC1', 'CN=old', '', 1, 2, x'3000', "
+		"'192.0.2.1', 'scep', 'tx-old', 3, NULL);"
+		"PRAGMA user_version = 1;");
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 2);
+	assert_int_equal(store_get_cert(st, "ABC1", &c), 0);
+	assert_string_equal(c->subject, "CN=old");
+	assert_string_equal(c->transaction_id, "tx-old");
+	assert_null(c->owner);
+	store_cert_free(c);
+	test_cert_make(&t, 1, NULL);
+	assert_int_equal(store_add_cert(st, &t.c), 0);
+	assert_int_equal(store_get_cert(st, t.serial, &c), 0);
+	assert_string_equal(c->owner, "laptop-7");
+	store_cert_free(c);
+	store_close(st);
+	assert_integrity(env->path);
+}
+
 /* Workers starting together on a database that does not exist yet: one schema, no error. */
 static void
 test_schema_race(void **state)
@@ -660,7 +708,7 @@ test_schema_race(void **state)
 		snprintf(path, sizeof(path), "%s/race%u.db", env->dir, round);
 		snprintf(uri, sizeof(uri), "sqlite:%s", path);
 		run_children(uri, RACE_OPENERS, 1);
-		assert_int_equal(db_int(path, "PRAGMA user_version"), 1);
+		assert_int_equal(db_int(path, "PRAGMA user_version"), 2);
 		assert_int_equal(db_int(path, "SELECT count(*) FROM certificates"), RACE_OPENERS);
 		assert_int_equal(db_int(path, "SELECT count(*) FROM sqlite_master "
 					      "WHERE name NOT LIKE 'sqlite_%'"),
@@ -869,11 +917,13 @@ test_cert_walks(void **state)
 	assert_string_equal(c->requester, "192.0.2.7");
 	assert_string_equal(c->endpoint, "scep");
 	assert_string_equal(c->transaction_id, "7A1F0C");
+	assert_string_equal(c->owner, "laptop-7");
 	assert_true(c->issued_at >= now && c->issued_at <= time(NULL));
 	store_cert_free(c);
 	c = NULL;
 	assert_int_equal(store_get_cert(st, "10000", &c), 0);
 	assert_null(c->transaction_id);
+	assert_null(c->owner);
 	assert_string_equal(c->sans, "");
 	store_cert_free(c);
 	store_cert_free(NULL);
@@ -906,6 +956,7 @@ test_pending_add_get(void **state)
 	assert_int_equal(p->signer_cert_der_len, DER_LEN);
 	assert_memory_equal(p->signer_cert_der, t.signer, DER_LEN);
 	assert_string_equal(p->requester, "198.51.100.4");
+	assert_string_equal(p->owner, "laptop-7");
 	assert_int_equal(p->received_at, 1700000000);
 	assert_int_equal(p->status, STORE_STATUS_PENDING);
 	assert_int_equal(p->decided_at, 0);
@@ -1344,6 +1395,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_open_creates, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_migrate_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_duplicate, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_serial_lookup, setup, teardown),

@@ -154,7 +154,7 @@ test_schema(void **state)
 	assert_int_equal(db_int("SELECT count(*) FROM pg_tables WHERE tablename = 'certificates'"),
 			 0);
 	st = open_store();
-	assert_int_equal(db_int("SELECT version FROM scepd_schema"), 1);
+	assert_int_equal(db_int("SELECT version FROM scepd_schema"), 2);
 	assert_int_equal(
 		db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
 		       "('certificates', 'pending_requests', 'challenges', 'scepd_schema')"),
