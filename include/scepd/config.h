@@ -166,7 +166,7 @@ enum config_csr_auth {
 struct config_csr {
 	bool enabled; /* csr.auth was written: /csr is served */
 	char *path;
-	struct addr_allow *allow; /* NULL = every client address */
+	struct addr_allow *allow;  /* NULL = every client address */
 	enum config_csr_auth auth; /* meaningful only when enabled */
 	char *tokens_file; /* for CONFIG_CSR_AUTH_TOKENS */
 	struct config_name_policy subject;

@@ -1079,7 +1079,7 @@ test_pg_uri(void **state)
 		const char *uri;
 		bool unverified;
 	} cases[] = {
-		{ "postgresql:///scepd", false },                      /* default Unix socket */
+		{ "postgresql:///scepd", false },                          /* default Unix socket */
 		{ "postgresql://%2Fvar%2Frun%2Fpostgresql/scepd", false }, /* socket directory */
 		{ "postgresql:///scepd?host=/run/postgresql", false },
 		{ "postgresql://localhost/scepd", false },
