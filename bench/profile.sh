@@ -73,6 +73,7 @@ for load in "${loads[@]}"; do
 server: { listen = ["127.0.0.1:$port"]; workers = 2; };
 $engine
 ca: { certificate = "$cacert"; key = "$cakey"; };
+csr: { auth = "none"; };
 storage: { uri = "sqlite:$TMP/$load.db"; };
 log: { level = "info"; };
 CONF

@@ -282,6 +282,7 @@ scepd_config() { # NAME CA-CERT CA-KEY [STORE-DIR] [EXTRA]; $SERVER_EXTRA goes i
 server: { listen = ["127.0.0.1:$PORT_SCEPD"]; workers = 0; ${SERVER_EXTRA:-} };
 $([[ $3 == pkcs11:* ]] && engine_config)
 ca: { certificate = "$2"; key = "$3"; };
+csr: { auth = "none"; };
 storage: { uri = "sqlite:$store/$1.db"; };
 log: { level = "info"; };
 ${5:-}

@@ -1,5 +1,9 @@
 /*
- * check.c - `scepd -t`: load the keys in a short-lived child and report.
+ * check.c - `scepd -t`: warn about risky settings, load the keys in a short-lived
+ * child and report.
+ *
+ *	check_warnings() prints what config_warnings() finds, each line on stderr;
+ *	a warning never changes the exit code.
  *
  *	check_keys() forks; the child calls keys_load(), prints the failure as
  *	"FILE:LINE: setting: message" on stderr, frees the keys (ENGINE_finish before
@@ -72,6 +76,18 @@ check_setting_line(const struct scepd_config *cfg, const char *setting)
 		    (line = config_line(cfg, anchors[i].anchor)) > 0)
 			return line;
 	return 1;
+}
+
+void
+check_warnings(const struct scepd_config *cfg)
+{
+	struct config_errors warns = { 0 };
+
+	if (config_warnings(cfg, &warns) < 0)
+		fprintf(stderr, "%s: cannot list the warnings: %s\n", cfg->path, strerror(ENOMEM));
+	for (size_t i = 0; i < warns.n; i++)
+		fprintf(stderr, "%s\n", warns.v[i]);
+	config_errors_clear(&warns);
 }
 
 static int

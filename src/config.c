@@ -87,6 +87,8 @@ enum config_key_type {
 	CONFIG_T_STORAGE_URI,
 	CONFIG_T_LOG_LEVEL,
 	CONFIG_T_FRESHNESS,
+	CONFIG_T_ADDR_LIST,
+	CONFIG_T_GET_CERT,
 };
 
 enum {
@@ -211,6 +213,13 @@ static const struct config_enum_value config_approval_values[] = {
 	{ NULL, 0, false },
 };
 
+static const struct config_enum_value config_get_cert_values[] = {
+	{ "same_subject", CONFIG_GET_CERT_SAME_SUBJECT, false },
+	{ "any", CONFIG_GET_CERT_ANY, false },
+	{ "none", CONFIG_GET_CERT_NONE, false },
+	{ NULL, 0, false },
+};
+
 static const struct config_enum_value config_log_level_values[] = {
 	{ "err", LOG_ERR, false },
 	{ "error", LOG_ERR, true },
@@ -229,6 +238,7 @@ static const char *const config_digests[] = { "sha256", "sha384", "sha512", NULL
 /* config_str_enum() stores these enums through an int. */
 _Static_assert(sizeof(enum config_challenge_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum config_approval) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum config_get_cert) == sizeof(int), "enum size");
 
 #define CONFIG_SECRET_SOURCES "use \"credential:NAME\", \"file:PATH\" or \"env:NAME\""
 
@@ -924,6 +934,8 @@ config_enum_values(enum config_key_type type)
 		return config_challenge_values;
 	case CONFIG_T_APPROVAL:
 		return config_approval_values;
+	case CONFIG_T_GET_CERT:
+		return config_get_cert_values;
 	default:
 		return config_log_level_values;
 	}
@@ -1404,6 +1416,68 @@ config_conv_freshness(struct config_ctx *ctx, const struct config_key *key,
 			  max);
 }
 
+/* scep.allow, csr.allow: client addresses or networks; absent = every address. */
+static int
+config_conv_addr_list(struct config_ctx *ctx, const struct config_key *key,
+		      const config_setting_t *s, void *field)
+{
+	struct addr_allow **ret_list = field, *list = NULL;
+	struct addr_allow_entry e;
+	char name[CONFIG_NAME_MAX + 24];
+	int n, r = 0;
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return config_wrong_type(ctx, s, key->name, "an array of strings");
+	if ((n = config_setting_length(s)) == 0)
+		return config_error(ctx, s, key->name,
+				    "empty; remove the setting to allow every address");
+	if ((list = calloc(1, sizeof(*list))) == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < n && r >= 0; i++) {
+		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+		const char *v;
+
+		config_elem_name(name, sizeof(name), key->name, (size_t)i);
+		if (config_setting_type(el) != CONFIG_TYPE_STRING) {
+			r = config_wrong_type(ctx, el, name, "a string");
+			continue;
+		}
+		v = config_setting_get_string(el);
+		switch (addr_allow_parse(v, &e)) {
+		case 0:
+			r = addr_allow_add(list, &e);
+			break;
+		case -ERANGE:
+			r = config_error(ctx, el, name,
+					 "'%s': the prefix length is out of range "
+					 "(0..32 for IPv4, 0..128 for IPv6)",
+					 v);
+			break;
+		case -EDOM:
+			r = config_error(ctx, el, name,
+					 "'%s' has bits set after the prefix; write "
+					 "the network address (\"10.0.0.0/8\", not \"10.0.0.1/8\")",
+					 v);
+			break;
+		default:
+			r = config_error(ctx, el, name,
+					 "'%s' is not a numeric IPv4 or IPv6 address, "
+					 "or ADDRESS/PREFIX such as \"10.0.0.0/8\" or \"::1/128\"",
+					 v);
+			break;
+		}
+	}
+	if (r >= 0) {
+		addr_allow_free(*ret_list);
+		*ret_list = list;
+		list = NULL;
+	}
+	addr_allow_free(list);
+	return r;
+}
+
 /* clang-format off */
 static const struct config_type config_types[] = {
 	[CONFIG_T_GROUP] = { config_conv_group, NULL },
@@ -1430,6 +1504,8 @@ static const struct config_type config_types[] = {
 	[CONFIG_T_STORAGE_URI] = { config_conv_string, config_str_storage_uri },
 	[CONFIG_T_LOG_LEVEL] = { config_conv_string, config_str_enum },
 	[CONFIG_T_FRESHNESS] = { config_conv_freshness, NULL },
+	[CONFIG_T_ADDR_LIST] = { config_conv_addr_list, NULL },
+	[CONFIG_T_GET_CERT] = { config_conv_string, config_str_enum },
 };
 /* clang-format on */
 
@@ -1577,7 +1653,9 @@ static int
 config_check_paths(struct config_ctx *ctx)
 {
 	static const char *const names[] = { "scep.path", "csr.path" };
-	const char *paths[] = { ctx->cfg->scep.path, ctx->cfg->csr.path };
+	/* /csr that is not served takes no path away from SCEP. */
+	const char *paths[] = { ctx->cfg->scep.path,
+				ctx->cfg->csr.enabled ? ctx->cfg->csr.path : NULL };
 	bool reserved = false;
 	int r;
 
@@ -1599,6 +1677,38 @@ config_check_paths(struct config_ctx *ctx)
 				    "'%s' is also scep.path", paths[1]);
 	return config_error(ctx, config_at(ctx, "scep.path"), "scep.path", "'%s' is also csr.path",
 			    paths[0]);
+}
+
+/*
+ * /csr is served only when the file says how its clients authenticate: a forgotten
+ * setting must not leave an open certificate endpoint.
+ */
+static int
+config_check_csr(struct config_ctx *ctx)
+{
+	const config_setting_t *group = config_found(ctx, "csr");
+
+	ctx->cfg->csr.enabled =
+		config_found(ctx, "csr.auth") != NULL && !config_bad(ctx, "csr.auth");
+	if (group == NULL || !config_setting_is_group(group) ||
+	    config_found(ctx, "csr.auth") != NULL)
+		return 0;
+	return config_error(ctx, group, "csr.auth",
+			    "required: say how /csr clients authenticate (\"none\" or "
+			    "\"tokens:PATH\")");
+}
+
+/* -1 (the default): no single address may take all of a worker's connections. */
+static void
+config_resolve_per_ip(struct config_ctx *ctx)
+{
+	struct config_server *srv = &ctx->cfg->server;
+
+	if (srv->max_connections_per_ip != -1)
+		return;
+	srv->max_connections_per_ip = srv->max_connections / CONFIG_PER_IP_AUTO_SHARE;
+	if (srv->max_connections_per_ip < 1)
+		srv->max_connections_per_ip = 1;
 }
 
 /* Walking the file */
@@ -1838,8 +1948,10 @@ config_from_tree(struct config_ctx *ctx, const config_t *lc)
 	if ((r = config_walk(ctx, root, "")) < 0 || (r = config_read_keys(ctx, root)) < 0 ||
 	    (r = config_check_engine_pin(ctx)) < 0 || (r = config_check_engine_id(ctx)) < 0 ||
 	    (r = config_check_ra(ctx)) < 0 || (r = config_check_challenge(ctx)) < 0 ||
-	    (r = config_check_paths(ctx)) < 0 || (r = config_check_storage(ctx)) < 0)
+	    (r = config_check_csr(ctx)) < 0 || (r = config_check_paths(ctx)) < 0 ||
+	    (r = config_check_storage(ctx)) < 0)
 		return r;
+	config_resolve_per_ip(ctx);
 	return 0;
 }
 
@@ -2061,6 +2173,7 @@ config_free(struct scepd_config *cfg)
 	free(cfg->ca.digest);
 	config_pairs_free(&cfg->ca.extensions);
 	free(cfg->scep.path);
+	addr_allow_free(cfg->scep.allow);
 	free(cfg->scep.ra.certificate);
 	free(cfg->scep.ra.key);
 	config_secret_free(&cfg->scep.ra.key_passphrase);
@@ -2071,6 +2184,7 @@ config_free(struct scepd_config *cfg)
 	free(cfg->scep.crl_url);
 	free(cfg->scep.location);
 	free(cfg->csr.path);
+	addr_allow_free(cfg->csr.allow);
 	free(cfg->csr.tokens_file);
 	config_name_policy_free(&cfg->csr.subject);
 	config_name_policy_free(&cfg->csr.subject_alt_name);
@@ -2114,6 +2228,190 @@ config_line(const struct scepd_config *cfg, const char *setting)
 	    (key = config_key_find(setting)) == NULL)
 		return 0;
 	return cfg->lines->line[config_key_index(key)];
+}
+
+/* Warnings */
+
+static int
+config_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode src[0..len) into buf; false when it is malformed or does not fit. */
+static bool
+config_pg_decode(const char *src, size_t len, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return false;
+			if ((hi = config_hexval(src[i + 1])) < 0 ||
+			    (lo = config_hexval(src[i + 2])) < 0)
+				return false;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (o + 1 >= size)
+			return false;
+		buf[o++] = c;
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+/* A host libpq reaches without leaving the machine: a socket directory or loopback. */
+static bool
+config_pg_host_local(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (host[0] == '\0' || host[0] == '/' || host[0] == '@' ||
+	    strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+/*
+ * Whether every host of a comma-separated list is local. In the authority of a URI
+ * (in_uri) a host may carry a port and an IPv6 address is in brackets; a host= value
+ * is percent-decoded already and is plain host names or addresses.
+ */
+static bool
+config_pg_hosts_local(const char *list, size_t len, bool in_uri)
+{
+	char host[256];
+
+	while (len > 0) {
+		size_t n = 0, hl;
+		const char *h = list, *end;
+
+		while (n < len && list[n] != ',')
+			n++;
+		hl = n;
+		if (in_uri && n > 0 && h[0] == '[') {
+			if ((end = memchr(h, ']', n)) == NULL)
+				return false;
+			h++;
+			hl = (size_t)(end - h);
+		} else if (in_uri && (end = memchr(h, ':', n)) != NULL) {
+			hl = (size_t)(end - h);
+		}
+		if (in_uri && !config_pg_decode(h, hl, host, sizeof(host)))
+			return false;
+		if (!in_uri) {
+			if (hl >= sizeof(host))
+				return false;
+			memcpy(host, h, hl);
+			host[hl] = '\0';
+		}
+		if (!config_pg_host_local(host))
+			return false;
+		list += n < len ? n + 1 : n;
+		len -= n < len ? n + 1 : n;
+	}
+	return true;
+}
+
+bool
+config_pg_uri_unverified(const char *uri)
+{
+	const char *p, *q, *query;
+	char value[1024];
+	bool remote, verified = false;
+	size_t hostlen;
+
+	if (uri == NULL)
+		return false;
+	if (strncmp(uri, "postgresql://", 13) == 0)
+		p = uri + 13;
+	else if (strncmp(uri, "postgres://", 11) == 0)
+		p = uri + 11;
+	else
+		return false;
+	/* user[:password]@ ends at the first '@' unless a '/' comes first (as libpq reads it). */
+	for (q = p; *q != '\0' && *q != '@' && *q != '/'; q++)
+		;
+	if (*q == '@')
+		p = q + 1;
+	hostlen = strcspn(p, "/?");
+	remote = !config_pg_hosts_local(p, hostlen, true);
+	query = strchr(p + hostlen, '?');
+	for (p = query != NULL ? query + 1 : NULL; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "&"), klen = strcspn(p, "=&");
+		bool decoded = klen < n &&
+			       config_pg_decode(p + klen + 1, n - klen - 1, value, sizeof(value));
+
+		if (klen == 7 && strncmp(p, "sslmode", 7) == 0)
+			verified = decoded && strcmp(value, "verify-full") == 0;
+		else if ((klen == 4 && strncmp(p, "host", 4) == 0) ||
+			 (klen == 8 && strncmp(p, "hostaddr", 8) == 0))
+			remote = remote || !decoded ||
+				 !config_pg_hosts_local(value, strlen(value), false);
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return remote && !verified;
+}
+
+static int __attribute__((format(printf, 4, 5)))
+config_warn(const struct scepd_config *cfg, struct config_errors *warns, const char *setting,
+	    const char *fmt, ...)
+{
+	char *what = NULL;
+	int line = config_line(cfg, setting), r;
+	va_list ap;
+
+	va_start(ap, fmt);
+	r = vasprintf(&what, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = config_errors_add(warns, "%s:%d: %s: warning: %s", cfg->path, line > 0 ? line : 1,
+			      setting, what);
+	free(what);
+	return r;
+}
+
+int
+config_warnings(const struct scepd_config *cfg, struct config_errors *warns)
+{
+	int r = 0;
+
+	if (cfg->csr.enabled && cfg->csr.auth == CONFIG_CSR_AUTH_NONE)
+		r = cfg->csr.allow == NULL
+			    ? config_warn(
+				      cfg, warns, "csr.auth",
+				      "\"none\": anyone who can reach the port gets a "
+				      "certificate from %s; use \"tokens:PATH\" or set csr.allow",
+				      cfg->csr.path)
+			    : config_warn(cfg, warns, "csr.auth",
+					  "\"none\": every address csr.allow admits gets a "
+					  "certificate from %s without authenticating",
+					  cfg->csr.path);
+	if (r >= 0 && config_pg_uri_unverified(cfg->storage.uri))
+		r = config_warn(
+			cfg, warns, "storage.uri",
+			"the PostgreSQL server is not on this machine and the URI has no "
+			"sslmode=verify-full: whoever sits on the path can forge challenges "
+			"and pending records, or read the issued certificates "
+			"(docs/scale-out.md)");
+	return r;
 }
 
 /* A decimal port 1..65535: -EINVAL if not digits, -ERANGE if out of range. */

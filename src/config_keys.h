@@ -8,7 +8,8 @@
  *	TYPE	picks the converter in config.c (CONFIG_T_<TYPE>)
  *	FLAGS	NONE, REQUIRED, or PIN (an inline value is kept for the
  *		engine.allow_inline_pin check)
- *	DEFAULT	the value as it would be written in the file; NULL = unset
+ *	DEFAULT	the value as it would be written in the file; NULL = unset (csr.auth:
+ *		unset means /csr is not served; see config_check_csr)
  *	MIN/MAX	bounds of an integer (for FRESHNESS: of the factor)
  *	FIELD	the member of struct scepd_config that receives the value (on a
  *		line of its own)
@@ -25,6 +26,9 @@
 #define CONFIG_FRESHNESS_MAX_LIMIT   31536000
 #define CONFIG_REQUEST_COUNT_MIN     1
 #define CONFIG_REQUEST_COUNT_MAX     1000
+
+/* server.max_connections_per_ip when absent (or -1): max_connections / this, at least 1. */
+#define CONFIG_PER_IP_AUTO_SHARE 4
 
 /* storage.uri when the setting is absent. */
 #define CONFIG_DEFAULT_STORAGE "sqlite:/var/lib/scepd/scepd.db"
@@ -51,7 +55,7 @@
 	  server.request_timeout) \
 	X("server.max_connections",        INT,         NONE,     "1024", 1, 65536, \
 	  server.max_connections) \
-	X("server.max_connections_per_ip", INT,         NONE,     "0", 0, 65536, \
+	X("server.max_connections_per_ip", INT,         NONE,     "-1", -1, 65536, \
 	  server.max_connections_per_ip) \
 	X("server.drain_timeout",          INT,         NONE,     "10", 1, 3600, \
 	  server.drain_timeout) \
@@ -92,6 +96,8 @@
 	G("scep") \
 	X("scep.path",                     URL_PATH,    NONE,     "/scep", 0, 0, \
 	  scep.path) \
+	X("scep.allow",                    ADDR_LIST,   NONE,     NULL, 0, 0, \
+	  scep.allow) \
 	G("scep.ra") \
 	X("scep.ra.certificate",           FILE,        NONE,     NULL, 0, 0, \
 	  scep.ra.certificate) \
@@ -124,11 +130,17 @@
 	  scep.crl_url) \
 	X("scep.location",                 URL,         NONE,     NULL, 0, 0, \
 	  scep.location) \
+	X("scep.get_cert",                 GET_CERT,    NONE,     "same_subject", 0, 0, \
+	  scep.get_cert) \
+	X("scep.refusals_per_minute",      INT,         NONE,     "20", 0, 100000, \
+	  scep.refusals_per_minute) \
 	G("csr") \
 	X("csr.path",                      URL_PATH,    NONE,     "/csr", 0, 0, \
 	  csr.path) \
-	X("csr.auth",                      CSR_AUTH,    NONE,     "none", 0, 0, \
+	X("csr.auth",                      CSR_AUTH,    NONE,     NULL, 0, 0, \
 	  csr.auth) \
+	X("csr.allow",                     ADDR_LIST,   NONE,     NULL, 0, 0, \
+	  csr.allow) \
 	G("csr.subject") \
 	X("csr.subject.request",           DN_REQUEST,  NONE,     "*", 0, 0, \
 	  csr.subject.request) \

@@ -7,7 +7,8 @@
  * (headers complete) and freed when MHD reports the request completed; the handler
  * runs once, on the last call, with the whole body. A Content-Length over the limit
  * is refused with 413 before any of the body is read; a chunked body that grows over
- * it is discarded as it arrives and refused at its end.
+ * it is discarded as it arrives and refused at its end. A client outside a route's
+ * allow-list gets 403 and one log line; its handler is never called.
  *
  * The only file that includes <microhttpd.h>. Knows nothing of SCEP or certificates.
  */
@@ -57,6 +58,7 @@ struct http_request {
 	char *extra_headers[HTTP_MAX_EXTRA_HEADERS][2];
 	size_t n_extra_headers;
 	char remote_addr[INET6_ADDRSTRLEN];
+	struct sockaddr_storage remote; /* ss_family 0 when MHD did not say */
 };
 
 static enum http_method
@@ -238,12 +240,15 @@ http_request_new(struct http_server *server, struct MHD_Connection *connection, 
 	if (info != NULL && info->client_addr != NULL) {
 		const struct sockaddr *sa = info->client_addr;
 
-		if (sa->sa_family == AF_INET)
+		if (sa->sa_family == AF_INET) {
+			memcpy(&req->remote, sa, sizeof(struct sockaddr_in));
 			inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr,
 				  req->remote_addr, sizeof(req->remote_addr));
-		else if (sa->sa_family == AF_INET6)
+		} else if (sa->sa_family == AF_INET6) {
+			memcpy(&req->remote, sa, sizeof(struct sockaddr_in6));
 			inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr,
 				  req->remote_addr, sizeof(req->remote_addr));
+		}
 	}
 	return req;
 }
@@ -262,6 +267,16 @@ http_request_precheck(struct http_request *req)
 		return http_reply_too_large(req);
 	if (req->route == NULL)
 		return http_reply_text(req, MHD_HTTP_NOT_FOUND, "not found: %s", req->path);
+	/* An address without a family (MHD did not say) matches no list: refused too. */
+	if (req->route->allow != NULL &&
+	    !addr_allow_match(req->route->allow, (const struct sockaddr *)&req->remote)) {
+		log_notice("%s %s from %s: refused, the address is not in the allow-list of %s",
+			   req->method_name, req->path,
+			   req->remote_addr[0] != '\0' ? req->remote_addr : "(unknown)",
+			   req->route->path);
+		return http_reply_text(req, MHD_HTTP_FORBIDDEN,
+				       "forbidden: this address may not use %s", req->route->path);
+	}
 	if ((req->method & http_route_methods(req->route)) == 0) {
 		http_allow_header(req->route, allow, sizeof(allow));
 		return http_queue(req, MHD_HTTP_METHOD_NOT_ALLOWED, "text/plain",

@@ -123,7 +123,10 @@ main(int argc, char **argv)
 		return SCEPD_EXIT_FAILURE;
 	if (arg_test) {
 		/* The keys load in a short-lived child: PKCS#11 never starts in this process. */
-		int r = check_keys(cfg);
+		int r;
+
+		check_warnings(cfg);
+		r = check_keys(cfg);
 
 		if (r == SCEPD_EXIT_OK)
 			printf("%s: configuration OK\n", arg_config);

@@ -52,6 +52,7 @@ struct worker {
 	struct csr_http *csr;
 	struct scep_http *scep;
 	struct http_route routes[4];
+	size_t n_routes;
 	struct http_server **servers;
 	size_t n_servers;
 	int signal_fd;
@@ -111,7 +112,8 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 			  err.message);
 		return SCEPD_EXIT_FAILURE;
 	}
-	if ((r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
+	/* No csr.auth in the file: no /csr handler, and no route (404 like any path). */
+	if (cfg->csr.enabled && (r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
 		if (r == -EBADMSG)
 			log_error("csr.auth: %s:%u: expected name:sha256hex", cfg->csr.tokens_file,
 				  line);
@@ -162,19 +164,24 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 	};
 	int r;
 
-	w->routes[0] = (struct http_route){ "/healthz", HTTP_GET, worker_healthz, w };
-	w->routes[1] = (struct http_route){ w->cfg->csr.path, HTTP_POST, csr_http_handle, w->csr };
-	w->routes[2] = (struct http_route){ w->cfg->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
-					    scep_http_handle, w->scep };
-	w->routes[3] =
+	w->routes[w->n_routes++] =
+		(struct http_route){ "/healthz", HTTP_GET, worker_healthz, w, NULL };
+	if (w->csr != NULL)
+		w->routes[w->n_routes++] =
+			(struct http_route){ w->cfg->csr.path, HTTP_POST, csr_http_handle, w->csr,
+					     w->cfg->csr.allow };
+	w->routes[w->n_routes++] =
+		(struct http_route){ w->cfg->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
+				     scep_http_handle, w->scep, w->cfg->scep.allow };
+	w->routes[w->n_routes++] =
 		(struct http_route){ SCEP_HTTP_LEGACY_PATH, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
-				     scep_http_handle, w->scep };
+				     scep_http_handle, w->scep, w->cfg->scep.allow };
 	w->servers = calloc(args->n_listen_fds, sizeof(*w->servers));
 	if (w->servers == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < args->n_listen_fds; i++) {
-		r = http_server_start(args->listen_fds[i], &limits, w->routes,
-				      sizeof(w->routes) / sizeof(w->routes[0]), &w->servers[i]);
+		r = http_server_start(args->listen_fds[i], &limits, w->routes, w->n_routes,
+				      &w->servers[i]);
 		if (r < 0)
 			return log_error_errno(r, "cannot start HTTP on socket %d",
 					       args->listen_fds[i]);

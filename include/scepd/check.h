@@ -1,5 +1,6 @@
 /*
- * check.h - the part of `scepd -t` that needs more than the parser: the keys.
+ * check.h - the part of `scepd -t` that needs more than the parser: the keys, and
+ * the warnings about settings that are valid but risky.
  *
  * check_keys() loads every key and certificate of a loaded configuration in a
  * short-lived child process, so that no PKCS#11 module is ever initialised in the
@@ -18,6 +19,12 @@
  * Prints nothing on success.
  */
 int check_keys(const struct scepd_config *cfg);
+
+/*
+ * Print each config_warnings() line on stderr ("FILE:LINE: setting: warning: ...").
+ * Warnings never make `scepd -t` fail.
+ */
+void check_warnings(const struct scepd_config *cfg);
 
 /*
  * The line to print for a keys_error setting: config_line() for a plain setting; for

@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <sys/socket.h>
 
+#include "scepd/addr_allow.h"
+
 /* A list of strings, e.g. server.listen. */
 struct config_strv {
 	char **v;
@@ -78,7 +80,9 @@ struct config_server {
 	int max_request_bytes;      /* ScepSize; >= 4096 */
 	int request_timeout;        /* seconds a connection may stay idle */
 	int max_connections;        /* per worker */
-	int max_connections_per_ip; /* per worker and client address; 0 = no limit */
+	int max_connections_per_ip; /* per worker and client address; 0 = no limit (the
+				       default -1 is resolved when loading: a quarter of
+				       max_connections, at least 1) */
 	int drain_timeout;          /* seconds old workers get to finish on reload/stop */
 	char *user;                 /* NULL = keep the starting user */
 	char *group;                /* NULL = the user's primary group */
@@ -129,8 +133,16 @@ enum config_approval {
 	CONFIG_APPROVAL_MANUAL,
 };
 
+/* scep.get_cert: who may fetch a certificate by serial with SCEP GetCert. */
+enum config_get_cert {
+	CONFIG_GET_CERT_SAME_SUBJECT = 0, /* a signer certificate of this CA, same subject */
+	CONFIG_GET_CERT_ANY,              /* any signer (mod_scep's behaviour) */
+	CONFIG_GET_CERT_NONE,             /* nobody: GetCert gets badCertId */
+};
+
 struct config_scep {
 	char *path;
+	struct addr_allow *allow; /* NULL = every client address */
 	struct config_scep_ra ra;
 	enum config_challenge_mode challenge_mode;
 	struct config_secret challenge_secret; /* for CONFIG_CHALLENGE_STATIC */
@@ -141,6 +153,9 @@ struct config_scep {
 	int freshness_max;    /* ScepFreshness max-seconds */
 	char *crl_url;        /* NULL when empty */
 	char *location;       /* NULL when empty */
+	enum config_get_cert get_cert;
+	int refusals_per_minute; /* signed FAILURE answers per client address, minute and
+				    worker; beyond: HTTP 429. 0 = no limit */
 };
 
 enum config_csr_auth {
@@ -149,8 +164,10 @@ enum config_csr_auth {
 };
 
 struct config_csr {
+	bool enabled; /* csr.auth was written: /csr is served */
 	char *path;
-	enum config_csr_auth auth;
+	struct addr_allow *allow;  /* NULL = every client address */
+	enum config_csr_auth auth; /* meaningful only when enabled */
 	char *tokens_file; /* for CONFIG_CSR_AUTH_TOKENS */
 	struct config_name_policy subject;
 	struct config_name_policy subject_alt_name;
@@ -213,6 +230,21 @@ void config_errors_clear(struct config_errors *errs);
  * `scepd -t`, report "FILE:LINE: ca.key: ..." like the parser does.
  */
 int config_line(const struct scepd_config *cfg, const char *setting);
+
+/*
+ * What `scepd -t` warns about in a valid configuration: each warning one line
+ * "FILE:LINE: setting: warning: ...", appended to warns. Pure, like config_load().
+ * Returns 0 or -ENOMEM.
+ */
+int config_warnings(const struct scepd_config *cfg, struct config_errors *warns);
+
+/*
+ * Whether a PostgreSQL URI ("postgresql://" or "postgres://") names a server that is
+ * not on this machine (a host other than a Unix socket path, localhost, 127.0.0.0/8
+ * or ::1, in the host list or a host= / hostaddr= parameter) without
+ * sslmode=verify-full. False for anything else, e.g. "sqlite:...".
+ */
+bool config_pg_uri_unverified(const char *uri);
 
 /*
  * Parse one server.listen entry: "127.0.0.1:8080", "[::1]:8080", "*:8080" (every IPv4

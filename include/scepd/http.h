@@ -4,15 +4,18 @@
  *
  * Handlers see a `struct http_request` (never an MHD type), are called once per
  * request with the whole body, and answer with one of the http_reply*() calls.
- * The HTTP layer answers by itself: 404 for an unknown path, 405 for a method the
- * route does not take, 413 for a body over max_request_bytes (before any of it is
- * buffered), 500 when a handler fails without replying.
+ * The HTTP layer answers by itself: 404 for an unknown path, 403 for a client address
+ * outside the route's allow-list, 405 for a method the route does not take, 413 for a
+ * body over max_request_bytes (before any of it is buffered), 500 when a handler fails
+ * without replying.
  */
 #ifndef SCEPD_HTTP_H
 #define SCEPD_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
+
+#include "scepd/addr_allow.h"
 
 struct http_request;
 struct http_server;
@@ -35,6 +38,8 @@ struct http_route {
 	unsigned methods; /* HTTP_GET | HTTP_POST ...; GET routes take HEAD too */
 	http_handler_fn handler;
 	void *userdata;
+	/* Client addresses the route serves; NULL = every one. Checked before the method. */
+	const struct addr_allow *allow;
 };
 
 struct http_limits {

@@ -139,6 +139,14 @@ log: { level = "debug"; };
 CONF
 }
 
+# open_csr FILE [SETTINGS]: serve /csr without authentication (csr.auth = "none"), for
+# tests that POST to it; SETTINGS go into the same csr group. A config without a csr
+# group does not serve /csr at all, so tests that write their own group write
+# auth there instead.
+open_csr() {
+	echo "csr: { auth = \"none\"; ${2:-} };" >>"$1"
+}
+
 # The test's store, whichever it is: SQL as an argument, or statements on stdin; rows
 # printed one a line, columns separated by '|'.
 store_sql() { # [SQL]

@@ -7,6 +7,7 @@ PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 2;"
 cat >>"$TMP/scepd.conf" <<CONF
 csr: {
+	auth = "none";
 	subject = { request = ["*"]; };
 	subject_alt_name = { request = ["dNSName", "iPAddress"]; };
 };

@@ -17,7 +17,7 @@ token_config() { # OBJECT WORKERS
 server: { listen = ["127.0.0.1:$PORT"]; workers = $2; };
 $(engine_config)
 ca: { certificate = "$HSM_DIR/$1.pem"; key = "$(token_key_uri "$1")"; };
-csr: { subject_alt_name = { request = ["dNSName"]; }; };
+csr: { auth = "none"; subject_alt_name = { request = ["dNSName"]; }; };
 $(store_config_line)
 log: { level = "debug"; };
 CONF

@@ -4,6 +4,7 @@
 
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 2;"
+open_csr "$TMP/scepd.conf"
 sed -i "s|^\tkey = \"\(.*\)\";|\tkey = \"\1\";\n\tserial = \"file:$TMP/serial\";|" "$TMP/scepd.conf"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
 	-subj "/CN=serial.example" -out "$TMP/req.csr" 2>/dev/null

@@ -34,7 +34,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pe
 chmod 600 "$TMP/ca.key"
 write_config "$TMP/scepd.conf" "workers = $WORKERS;"
 cat >>"$TMP/scepd.conf" <<CONF
-csr: { subject = { request = ["*"]; }; };
+csr: { auth = "none"; subject = { request = ["*"]; }; };
 scep: {
 	challenge = { mode = "none"; };
 	approval = "auto";

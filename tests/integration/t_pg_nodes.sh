@@ -24,7 +24,7 @@ node_config() { # FILE PORT SCEP-SETTINGS
 	PORT=$2 write_config "$1" "workers = 2;"
 	sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; password = \"file:$PG_PIN_FILE\"; };|" "$1"
 	cat >>"$1" <<CONF
-csr: { subject = { request = ["*"]; }; };
+csr: { auth = "none"; subject = { request = ["*"]; }; };
 scep: { $3 };
 CONF
 }

@@ -8,6 +8,7 @@
 
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 1;"
+open_csr "$TMP/scepd.conf"
 start_scepd "$TMP/scepd.conf"
 url=http://127.0.0.1:$PORT
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \

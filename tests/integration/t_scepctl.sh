@@ -35,7 +35,7 @@ assert_refused() { # WHAT EXPECTED-LINE-PATTERN
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 2;"
 cat >>"$TMP/scepd.conf" <<CONF
-csr: { subject_alt_name = { request = ["dNSName"]; }; };
+csr: { auth = "none"; subject_alt_name = { request = ["dNSName"]; }; };
 CONF
 start_scepd "$TMP/scepd.conf"
 

@@ -6,6 +6,7 @@
 
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 2; request_timeout = 2;"
+open_csr "$TMP/scepd.conf"
 start_scepd "$TMP/scepd.conf"
 url=http://127.0.0.1:$PORT
 

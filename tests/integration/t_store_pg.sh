@@ -30,7 +30,7 @@ grep -q "storage.uri: cannot open the store: Connection refused" "$TMP/ctl.err" 
 	fail "db migrate with a wrong password: $(cat "$TMP/ctl.err")"
 sed -i "s|file:$TMP/wrong|file:$PG_PIN_FILE|" "$TMP/scepd.conf"
 cat >>"$TMP/scepd.conf" <<CONF
-csr: { subject = { request = ["*"]; }; };
+csr: { auth = "none"; subject = { request = ["*"]; }; };
 scep: { challenge = { mode = "none"; }; };
 CONF
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" pending 2>"$TMP/ctl.err" && fail "scepctl pending on no schema"

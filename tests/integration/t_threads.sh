@@ -31,6 +31,7 @@ hold_write_lock() {
 # answered within 1 s).
 caps_while_csr_waits() {
 	write_config "$TMP/scepd.conf" "workers = 1; threads = $1;"
+	open_csr "$TMP/scepd.conf"
 	start_scepd "$TMP/scepd.conf"
 	hold_write_lock
 	curl -s -o "$TMP/host.pem" -w '%{http_code}' --max-time 15 --data-binary @"$TMP/host.csr" \

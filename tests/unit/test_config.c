@@ -424,7 +424,7 @@ static const struct error_case error_cases[] = {
 	    "t.conf:8: scep.subject.request[6]: 'OU' is listed twice",
 	    "t.conf:9: scep.subject.request[7]: expected \"FIELD\" or (\"FIELD\", COUNT)" } },
 	{ "subject request count too large",
-	  MIN "csr = { subject = { request = ( (\"CN\", 1001) ); }; };\n",
+	  MIN "csr = { auth = \"none\"; subject = { request = ( (\"CN\", 1001) ); }; };\n",
 	  { "t.conf:2: csr.subject.request[0]: count 1001 is out of range (1..1000)" } },
 	{ "subject request not a list", MIN "scep = { subject = { request = \"*\"; }; };\n",
 	  { "t.conf:2: scep.subject.request: expected an array or a list, got a string" } },
@@ -435,7 +435,7 @@ static const struct error_case error_cases[] = {
 	    "t.conf:3: scep.subject.set[1]: expected (\"FIELD\", \"VALUE\")",
 	    "t.conf:4: scep.subject.set[2]: '*' is not a subject field known to OpenSSL" } },
 	{ "subjectAltName rules",
-	  MIN "csr = { subject_alt_name = { request = [\"dnsName\", \"email\"];\n"
+	  MIN "csr = { auth = \"none\"; subject_alt_name = { request = [\"dnsName\", \"email\"];\n"
 	      "    set = ( (\"dNSName\", \"%{REMOTE_HOST}\"),\n"
 	      "      (\"iPAddress\", \"%{REMOTE_ADDR\"),\n"
 	      "      (\"rfc822Name\", \"\") ); }; };\n",
@@ -449,7 +449,7 @@ static const struct error_case error_cases[] = {
 	    "t.conf:4: csr.subject_alt_name.set[1]: '%{REMOTE_ADDR': unterminated '%{'",
 	    "t.conf:5: csr.subject_alt_name.set[2]: empty value" } },
 	{ "subjectAltName set of a structured type",
-	  MIN "csr = { subject_alt_name = { set = ( (\"directoryName\", \"CN=x\") ); }; };\n",
+	  MIN "csr = { auth = \"none\"; subject_alt_name = { set = ( (\"directoryName\", \"CN=x\") ); }; };\n",
 	  { "t.conf:2: csr.subject_alt_name.set[0]: cannot set directoryName from text "
 	    "(rfc822Name, dNSName, uniformResourceIdentifier, iPAddress, registeredID can be set)" } },
 
@@ -469,19 +469,19 @@ static const struct error_case error_cases[] = {
 	    "t.conf:3: scep.location: 'http://' is not an http:// or https:// URL" } },
 	{ "path without slash", MIN "scep = { path = \"scep\"; };\n",
 	  { "t.conf:2: scep.path: 'scep' does not start with '/'" } },
-	{ "path with query", MIN "csr = { path = \"/csr?x\"; };\n",
+	{ "path with query", MIN "csr = { auth = \"none\"; path = \"/csr?x\"; };\n",
 	  { "t.conf:2: csr.path: '/csr?x' is not a plain URL path (no spaces, '?', '#' or "
 	    "'%')" } },
-	{ "reserved path", MIN "csr = { path = \"/metrics\"; };\n",
+	{ "reserved path", MIN "csr = { auth = \"none\"; path = \"/metrics\"; };\n",
 	  { "t.conf:2: csr.path: '/metrics' is reserved (/healthz, /metrics, "
 	    "/cgi-bin/pkiclient.exe)" } },
 	{ "legacy SCEP path", MIN "scep = { path = \"/cgi-bin/pkiclient.exe\"; };\n",
 	  { "t.conf:2: scep.path: '/cgi-bin/pkiclient.exe' is reserved (/healthz, /metrics, "
 	    "/cgi-bin/pkiclient.exe)" } },
 	{ "same path twice",
-	  MIN "scep = { path = \"/enroll\"; };\ncsr = { path = \"/enroll\"; };\n",
+	  MIN "scep = { path = \"/enroll\"; };\ncsr = { auth = \"none\"; path = \"/enroll\"; };\n",
 	  { "t.conf:3: csr.path: '/enroll' is also scep.path" } },
-	{ "scep path equal to default csr path", MIN "scep = { path = \"/csr\"; };\n",
+	{ "scep path equal to default csr path", MIN "scep = { path = \"/csr\"; };\ncsr = { auth = \"none\"; };\n",
 	  { "t.conf:2: scep.path: '/csr' is also csr.path" } },
 
 	/* /csr, storage, log */
@@ -489,6 +489,42 @@ static const struct error_case error_cases[] = {
 	  { "t.conf:2: csr.auth: 'basic' is not one of \"none\", \"tokens:PATH\"" } },
 	{ "csr tokens missing", MIN "csr = { auth = \"tokens:nope\"; };\n",
 	  { "t.conf:2: csr.auth: cannot read '@D@/nope': No such file or directory" } },
+	{ "csr group without auth",
+	  MIN "\ncsr = {\n  subject = { request = [\"CN\"]; }; };\n",
+	  { "t.conf:3: csr.auth: required: say how /csr clients authenticate (\"none\" or "
+	    "\"tokens:PATH\")" } },
+	{ "empty csr group", MIN "csr: { };\n",
+	  { "t.conf:2: csr.auth: required: say how /csr clients authenticate (\"none\" or "
+	    "\"tokens:PATH\")" } },
+
+	/* Address allow-lists */
+	{ "allow entries",
+	  MIN "scep = { allow = (\"10.0.0.1/8\", \"10.0.0.0/33\",\n"
+	      "  \"::/129\", \"host.example\", 7, \"fe80::1%eth0\"); };\n"
+	      "csr = { auth = \"none\";\n  allow = [ ]; };\n",
+	  { "t.conf:2: scep.allow[0]: '10.0.0.1/8' has bits set after the prefix; write the "
+	    "network address (\"10.0.0.0/8\", not \"10.0.0.1/8\")",
+	    "t.conf:2: scep.allow[1]: '10.0.0.0/33': the prefix length is out of range (0..32 "
+	    "for IPv4, 0..128 for IPv6)",
+	    "t.conf:3: scep.allow[2]: '::/129': the prefix length is out of range (0..32 for "
+	    "IPv4, 0..128 for IPv6)",
+	    "t.conf:3: scep.allow[3]: 'host.example' is not a numeric IPv4 or IPv6 address, or "
+	    "ADDRESS/PREFIX such as \"10.0.0.0/8\" or \"::1/128\"",
+	    "t.conf:3: scep.allow[4]: expected a string, got an integer",
+	    "t.conf:3: scep.allow[5]: 'fe80::1%eth0' is not a numeric IPv4 or IPv6 address, or "
+	    "ADDRESS/PREFIX such as \"10.0.0.0/8\" or \"::1/128\"",
+	    "t.conf:5: csr.allow: empty; remove the setting to allow every address" } },
+	{ "allow not a list", MIN "scep = { allow = \"10.0.0.0/8\"; };\n",
+	  { "t.conf:2: scep.allow: expected an array of strings, got a string" } },
+
+	/* SCEP GetCert and refusals, connections per address */
+	{ "get_cert unknown", MIN "scep = { get_cert = \"subject\"; };\n",
+	  { "t.conf:2: scep.get_cert: 'subject' is not one of \"same_subject\", \"any\", "
+	    "\"none\"" } },
+	{ "refusals out of range", MIN "scep = { refusals_per_minute = -1; };\n",
+	  { "t.conf:2: scep.refusals_per_minute: -1 is out of range (0..100000)" } },
+	{ "per-ip out of range", MIN "server = { max_connections_per_ip = -2; };\n",
+	  { "t.conf:2: server.max_connections_per_ip: -2 is out of range (-1..65536)" } },
 	{ "storage unsupported", MIN "storage = { uri = \"mysql://scepd:hunter2@db/scepd\"; };\n",
 	  { "t.conf:2: storage.uri: unsupported URI; use \"sqlite:PATH\", \"postgresql://...\" "
 	    "or \"postgres://...\"" } },
@@ -670,8 +706,13 @@ test_defaults(void **state)
 	assert_int_equal(cfg->scep.freshness_max, 86400);
 	assert_null(cfg->scep.crl_url);
 	assert_null(cfg->scep.location);
+	assert_null(cfg->scep.allow);
+	assert_int_equal(cfg->scep.get_cert, CONFIG_GET_CERT_SAME_SUBJECT);
+	assert_int_equal(cfg->scep.refusals_per_minute, 20);
+	assert_int_equal(cfg->server.max_connections_per_ip, 1024 / 4);
+	assert_false(cfg->csr.enabled); /* no csr group: /csr is not served */
+	assert_null(cfg->csr.allow);
 	assert_string_equal(cfg->csr.path, "/csr");
-	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_NONE);
 	assert_null(cfg->csr.tokens_file);
 	assert_int_equal(cfg->csr.subject.request.n, 1);
 	assert_string_equal(cfg->csr.subject.request.v[0].field, CONFIG_FIELD_ANY);
@@ -832,6 +873,7 @@ test_full(void **state)
 	assert_string_equal(scep->location, "https://pki.example.com/scep");
 
 	assert_string_equal(cfg->csr.path, "/csr");
+	assert_true(cfg->csr.enabled);
 	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_TOKENS);
 	check_path(cfg->csr.tokens_file, env, "@D@/tokens");
 	assert_int_equal(cfg->csr.subject.request.n, 1);
@@ -926,6 +968,155 @@ test_enums(void **state)
 		config_free(cfg);
 		free(text);
 	}
+}
+
+/* The settings of the security review: /csr enabling, allow-lists, GetCert, limits. */
+static void
+test_review_settings(void **state)
+{
+	static const struct {
+		const char *text;
+		int get_cert;
+	} get_certs[] = {
+		{ "scep = { get_cert = \"same_subject\"; };", CONFIG_GET_CERT_SAME_SUBJECT },
+		{ "scep = { get_cert = \"any\"; };", CONFIG_GET_CERT_ANY },
+		{ "scep = { get_cert = \"none\"; };", CONFIG_GET_CERT_NONE },
+	};
+	static const struct {
+		const char *server; /* settings in the server group */
+		int per_ip;
+	} per_ips[] = {
+		{ "", 256 },
+		{ "max_connections = 8;", 2 },
+		{ "max_connections = 3;", 1 },
+		{ "max_connections = 8; max_connections_per_ip = -1;", 2 },
+		{ "max_connections = 8; max_connections_per_ip = 0;", 0 },
+		{ "max_connections_per_ip = 5;", 5 },
+	};
+	struct scepd_config *cfg;
+	char *text;
+
+	for (size_t i = 0; i < sizeof(get_certs) / sizeof(get_certs[0]); i++) {
+		assert_true(asprintf(&text, MIN "%s\n", get_certs[i].text) > 0);
+		cfg = load_ok(*state, text);
+		assert_int_equal(cfg->scep.get_cert, get_certs[i].get_cert);
+		config_free(cfg);
+		free(text);
+	}
+	for (size_t i = 0; i < sizeof(per_ips) / sizeof(per_ips[0]); i++) {
+		assert_true(asprintf(&text, MIN "server = { %s };\n", per_ips[i].server) > 0);
+		cfg = load_ok(*state, text);
+		assert_int_equal(cfg->server.max_connections_per_ip, per_ips[i].per_ip);
+		config_free(cfg);
+		free(text);
+	}
+
+	cfg = load_ok(*state, MIN "scep = { refusals_per_minute = 0; path = \"/csr\";\n"
+				  "  allow = [\"127.0.0.0/8\", \"::1\"]; };\n");
+	assert_int_equal(cfg->scep.refusals_per_minute, 0);
+	assert_non_null(cfg->scep.allow);
+	assert_int_equal(cfg->scep.allow->n, 2);
+	assert_int_equal(cfg->scep.allow->v[0].prefix, 8);
+	assert_int_equal(cfg->scep.allow->v[1].prefix, 128);
+	assert_false(cfg->csr.enabled); /* so scep.path may be "/csr" */
+	config_free(cfg);
+
+	cfg = load_ok(*state, MIN "csr = { auth = \"none\"; allow = [\"10.0.0.0/8\"]; };\n");
+	assert_true(cfg->csr.enabled);
+	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_NONE);
+	assert_int_equal(cfg->csr.allow->n, 1);
+	assert_null(cfg->scep.allow);
+	config_free(cfg);
+}
+
+/* What `scepd -t` warns about: each line FILE:LINE: setting: warning: ... */
+static void
+test_warnings(void **state)
+{
+	static const struct {
+		const char *text;
+		const char *lines[3];
+	} cases[] = {
+		{ MIN, { NULL } },
+		{ MIN "csr = { auth = \"tokens:tokens\"; };\n", { NULL } },
+		{ MIN "csr = {\n  auth = \"none\"; };\n",
+		  { "t.conf:3: csr.auth: warning: \"none\": anyone who can reach the port gets a "
+		    "certificate from /csr; use \"tokens:PATH\" or set csr.allow" } },
+		{ MIN "csr = { auth = \"none\"; path = \"/x\"; allow = [\"10.0.0.0/8\"]; };\n",
+		  { "t.conf:2: csr.auth: warning: \"none\": every address csr.allow admits gets a "
+		    "certificate from /x without authenticating" } },
+		{ MIN "storage = { uri = \"postgresql:///scepd\"; };\n", { NULL } },
+		{ MIN "storage = {\n uri = \"postgresql://scepd@db.example/scepd\"; };\n",
+		  { "t.conf:3: storage.uri: warning: the PostgreSQL server is not on this machine "
+		    "and the URI has no sslmode=verify-full: whoever sits on the path can forge "
+		    "challenges and pending records, or read the issued certificates "
+		    "(docs/scale-out.md)" } },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		struct config_errors warns = { 0 };
+		struct scepd_config *cfg = load_ok(*state, cases[i].text);
+		size_t n = 0;
+
+		assert_int_equal(config_warnings(cfg, &warns), 0);
+		while (n < 3 && cases[i].lines[n] != NULL)
+			n++;
+		if (warns.n != n)
+			print_errors(cases[i].text, &warns);
+		assert_int_equal(warns.n, n);
+		for (size_t j = 0; j < n; j++)
+			assert_string_equal(warns.v[j], cases[i].lines[j]);
+		config_errors_clear(&warns);
+		config_free(cfg);
+	}
+}
+
+/* config_pg_uri_unverified(): which URIs reach a remote server without verify-full. */
+static void
+test_pg_uri(void **state)
+{
+	static const struct {
+		const char *uri;
+		bool unverified;
+	} cases[] = {
+		{ "postgresql:///scepd", false },                          /* default Unix socket */
+		{ "postgresql://%2Fvar%2Frun%2Fpostgresql/scepd", false }, /* socket directory */
+		{ "postgresql:///scepd?host=/run/postgresql", false },
+		{ "postgresql://localhost/scepd", false },
+		{ "postgresql://LOCALHOST:5433/scepd", false },
+		{ "postgresql://127.0.0.1/scepd", false },
+		{ "postgresql://127.9.9.9:5432/scepd", false },
+		{ "postgresql://[::1]:5432/scepd", false },
+		{ "postgres://u:p@localhost,127.0.0.2/scepd", false },
+		{ "postgresql://db.example/scepd", true },
+		{ "postgres://db.example", true },
+		{ "postgresql://u:p@10.0.0.5:5432/scepd?sslmode=require", true },
+		{ "postgresql://u:p@10.0.0.5/scepd?sslmode=verify-ca", true },
+		{ "postgresql://u:p@10.0.0.5/scepd?sslmode=verify-full", false },
+		{ "postgresql://10.0.0.5/scepd?connect_timeout=3&sslmode=verify%2Dfull", false },
+		{ "postgresql://10.0.0.5/scepd?sslmode=verify-full&sslmode=disable", true },
+		{ "postgresql://[2001:db8::5]/scepd", true },
+		{ "postgresql://localhost,db.example/scepd", true },
+		{ "postgresql://localhost/scepd?host=db.example", true },
+		{ "postgresql://localhost/scepd?hostaddr=192.0.2.1", true },
+		{ "postgresql:///scepd?host=localhost,::1", false },
+		{ "postgresql://u:p%40ss@localhost/scepd", false },
+		{ "postgresql://u@db.example/scepd?sslmode=verify-full", false },
+		{ "postgresql://%zz/scepd", true }, /* undecodable: assume the worst */
+		{ "sqlite:/var/lib/scepd/scepd.db", false },
+		{ NULL, false },
+	};
+	size_t failed = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		if (config_pg_uri_unverified(cases[i].uri) == cases[i].unverified)
+			continue;
+		print_error("%s: want %s\n", cases[i].uri != NULL ? cases[i].uri : "(null)",
+			    cases[i].unverified ? "unverified" : "fine");
+		failed++;
+	}
+	assert_int_equal(failed, 0);
 }
 
 static void
@@ -1205,6 +1396,8 @@ main(void)
 		cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_pg_uri),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# scepd -t warns, and still exits 0, when storage.uri names a PostgreSQL server on
+# another machine without sslmode=verify-full; a local server or verify-full: no
+# warning. scepd -t does not connect to the store, so no server is needed.
+. "$(dirname "$0")/lib.sh"
+
+PORT=$(free_port)
+check_uri() { # URI WANT_WARNING(yes|no)
+	write_config "$TMP/scepd.conf" "workers = 1;"
+	sed -i "s|^storage: .*|storage: { uri = \"$1\"; };|" "$TMP/scepd.conf"
+	rc=0
+	"$SCEPD_BIN" -c "$TMP/scepd.conf" -t >"$TMP/t.out" 2>"$TMP/t.err" || rc=$?
+	assert_eq 0 "$rc" "scepd -t with $1 ($(cat "$TMP/t.err"))"
+	if [[ $2 == yes ]]; then
+		grep -q "^$TMP/scepd.conf:[0-9]*: storage.uri: warning: the PostgreSQL server is not on this machine and the URI has no sslmode=verify-full" \
+			"$TMP/t.err" || fail "no warning for $1: $(cat "$TMP/t.err")"
+		! grep -q "hunter2" "$TMP/t.err" || fail "the warning shows the password"
+	else
+		! grep -q "storage.uri" "$TMP/t.err" || fail "a warning for $1: $(cat "$TMP/t.err")"
+	fi
+}
+
+check_uri "postgresql://scepd:hunter2@db.example/scepd" yes
+check_uri "postgresql://scepd@10.0.0.5:5432/scepd?sslmode=require" yes
+check_uri "postgresql://scepd@localhost/scepd?host=db.example" yes
+check_uri "postgresql://scepd@db.example/scepd?sslmode=verify-full" no
+check_uri "postgresql://scepd@localhost/scepd" no
+check_uri "postgresql:///scepd?host=/run/postgresql" no
+pass "scepd -t warns about a remote PostgreSQL without sslmode=verify-full, exit 0"
