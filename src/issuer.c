@@ -24,6 +24,7 @@
 
 #include <openssl/bn.h>
 #include <openssl/err.h>
+#include <openssl/x509v3.h>
 
 #include "scepd/encoding.h"
 #include "scepd/log.h"
@@ -307,6 +308,7 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 				   .requester = req->requester,
 				   .endpoint = req->endpoint,
 				   .transaction_id = req->transaction_id,
+				   .owner = req->remote_user,
 			   });
 	OPENSSL_free(der);
 	return r;
@@ -452,7 +454,8 @@ issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct
 		issuer_set_result(res, ISSUER_UNAVAILABLE, reason);
 		return 0;
 	}
-	if (signer_verify_csr(req->csr) < 0) {
+	/* An approved request's signature was checked when it arrived (see issuer_add_pending). */
+	if (!req->approved_pending && signer_verify_csr(req->csr) < 0) {
 		issuer_set_result(res, ISSUER_BAD_REQUEST,
 				  "the request's signature does not verify");
 		return 0;
@@ -579,30 +582,35 @@ issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len)
 	return r;
 }
 
+/* The record of the certificate with this serial, and the certificate in it. */
 static int
-issuer_find_recorded(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
+issuer_find_recorded(struct issuer *is, const ASN1_INTEGER *serial,
+		     struct store_cert **ret_record, X509 **ret_cert)
 {
+	struct store_cert *record = NULL;
 	const unsigned char *p;
-	unsigned char *der = NULL;
 	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	X509 *cert;
-	size_t len;
 	int r = -ENOMEM;
 
 	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
 		goto out;
-	if ((r = store_get_cert_der(is->store, hex, &der, &len)) < 0)
+	if ((r = store_get_cert(is->store, hex, &record)) < 0)
 		goto out;
-	p = der;
-	if ((cert = d2i_X509(NULL, &p, (long)len)) == NULL) {
+	p = record->der;
+	if ((cert = d2i_X509(NULL, &p, (long)record->der_len)) == NULL) {
 		r = -EIO;
 		goto out;
 	}
 	*ret_cert = cert;
+	if (ret_record != NULL) {
+		*ret_record = record;
+		record = NULL; /* the caller owns it now */
+	}
 	r = 0;
 out:
-	free(der);
+	store_cert_free(record);
 	OPENSSL_free(hex);
 	BN_free(bn);
 	return r;
@@ -613,15 +621,16 @@ issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
 {
 	int r;
 
-	r = issuer_find_recorded(is, serial, ret_cert);
+	r = issuer_find_recorded(is, serial, NULL, ret_cert);
 	ERR_clear_error();
 	return r;
 }
 
 int
-issuer_check_issued(struct issuer *is, X509 *cert)
+issuer_check_issued(struct issuer *is, X509 *cert, struct store_cert **ret_record)
 {
 	X509 *ca = is->chain != NULL ? sk_X509_value(is->chain, 0) : NULL;
+	struct store_cert *record = NULL;
 	X509 *recorded = NULL;
 	int r;
 
@@ -635,11 +644,86 @@ issuer_check_issued(struct issuer *is, X509 *cert)
 		r = -EKEYEXPIRED;
 		goto out;
 	}
-	r = issuer_find_recorded(is, X509_get0_serialNumber(cert), &recorded);
-	if (r == 0 && X509_cmp(recorded, cert) != 0)
+	if ((r = issuer_find_recorded(is, X509_get0_serialNumber(cert), &record, &recorded)) < 0)
+		goto out;
+	if (X509_cmp(recorded, cert) != 0) {
 		r = -ENOENT;
+		goto out;
+	}
+	if (ret_record != NULL) {
+		*ret_record = record;
+		record = NULL; /* the caller owns it now */
+	}
+	r = 0;
 out:
+	store_cert_free(record);
 	X509_free(recorded);
+	ERR_clear_error();
+	return r;
+}
+
+/* Whether every name of names is also one of within (NULL: no names). */
+static bool
+issuer_names_within(const GENERAL_NAMES *names, const GENERAL_NAMES *within)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
+		bool found = false;
+
+		for (int j = 0; !found && j < sk_GENERAL_NAME_num(within); j++)
+			found = GENERAL_NAME_cmp(n, sk_GENERAL_NAME_value(within, j)) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The subjectAltName a CSR asks for: 0 and the names (NULL: none), -EBADMSG. */
+static int
+issuer_csr_sans(X509_REQ *csr, GENERAL_NAMES **ret_sans)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	GENERAL_NAMES *sans = NULL;
+	int crit = -1;
+
+	if (exts != NULL)
+		sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	if (sans == NULL && crit != -1)
+		return -EBADMSG; /* present but unreadable, or repeated */
+	*ret_sans = sans;
+	return 0;
+}
+
+int
+issuer_renewal_check(const struct issuer_request *req, X509 *signer, struct issuer_renewal *ret)
+{
+	struct policy_decision d = { 0 };
+	GENERAL_NAMES *requested = NULL, *held = NULL;
+	const char *refusal = NULL;
+	int r;
+
+	r = policy_check(req->subject, req->subject_alt_name, req->csr,
+			 &(struct policy_vars){ .remote_addr = req->requester,
+						.remote_user = req->remote_user },
+			 &d);
+	if (r < 0)
+		goto out;
+	held = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, NULL);
+	if (d.verdict != POLICY_ALLOW)
+		refusal = "the policy refuses the request";
+	else if (X509_NAME_cmp(d.subject, X509_get_subject_name(signer)) != 0)
+		refusal = "the new subject is not the signer certificate's";
+	else if (issuer_csr_sans(req->csr, &requested) < 0 ||
+		 !issuer_names_within(requested, held) || !issuer_names_within(d.san, held))
+		refusal = "a requested subjectAltName is not in the signer certificate";
+	ret->renews = refusal == NULL;
+	ret->refusal = refusal;
+	r = 0;
+out:
+	GENERAL_NAMES_free(requested);
+	GENERAL_NAMES_free(held);
+	policy_decision_clear(&d);
 	ERR_clear_error();
 	return r;
 }
@@ -656,23 +740,25 @@ issuer_txid_match(const struct store_cert *rec, void *userdata)
 	const unsigned char *p = rec->der;
 	X509 *cert;
 
-	if (m->found != NULL || (cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL)
+	if ((cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL)
 		return 0;
-	if (m->key == NULL || EVP_PKEY_eq(X509_get0_pubkey(cert), m->key) == 1)
+	if (EVP_PKEY_eq(X509_get0_pubkey(cert), m->key) == 1) {
+		X509_free(m->found); /* the walk is oldest first: keep the newest */
 		m->found = cert;
-	else
+	} else {
 		X509_free(cert);
+	}
 	return 0;
 }
 
 int
-issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, X509_REQ *csr,
+issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, EVP_PKEY *key,
 			     X509 **ret_cert)
 {
-	struct issuer_txid_match m = { .key = csr != NULL ? X509_REQ_get0_pubkey(csr) : NULL };
+	struct issuer_txid_match m = { .key = key };
 	int r;
 
-	if (csr != NULL && m.key == NULL)
+	if (key == NULL)
 		return -ENOENT;
 	r = store_walk_certs_by_transaction(is->store, transaction_id, issuer_txid_match, &m);
 	ERR_clear_error();
@@ -705,16 +791,39 @@ issuer_get_pending(struct issuer *is, const char *transaction_id,
 	return store_get_pending(is->store, transaction_id, ret_pending);
 }
 
+/*
+ * The request as it is kept for the operator: without its challengePassword, which
+ * (a static challenge above all) must not rest in the store. Its signature then no
+ * longer verifies; it was checked when the request arrived.
+ */
+static int
+issuer_pending_csr_der(X509_REQ *csr, unsigned char **ret_der, int *ret_len)
+{
+	X509_REQ *copy;
+	int idx, len, r = -ENOMEM;
+
+	if ((copy = X509_REQ_dup(csr)) == NULL)
+		return -ENOMEM;
+	while ((idx = X509_REQ_get_attr_by_NID(copy, NID_pkcs9_challengePassword, -1)) >= 0)
+		X509_ATTRIBUTE_free(X509_REQ_delete_attr(copy, idx));
+	if ((len = i2d_X509_REQ(copy, ret_der)) > 0) {
+		*ret_len = len;
+		r = 0;
+	}
+	X509_REQ_free(copy);
+	return r;
+}
+
 int
 issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr, X509 *signer,
-		   const char *requester)
+		   const char *requester, const char *owner)
 {
 	unsigned char *csr_der = NULL, *signer_der = NULL;
 	char *subject = NULL;
 	BIO *bio = NULL;
-	int csr_len, signer_len, r = -ENOMEM;
+	int csr_len = 0, signer_len, r = -ENOMEM;
 
-	if ((csr_len = i2d_X509_REQ(csr, &csr_der)) <= 0 ||
+	if (issuer_pending_csr_der(csr, &csr_der, &csr_len) < 0 ||
 	    (signer_len = i2d_X509(signer, &signer_der)) <= 0 ||
 	    (bio = BIO_new(BIO_s_mem())) == NULL ||
 	    X509_NAME_print_ex(bio, X509_REQ_get_subject_name(csr), 0, XN_FLAG_RFC2253) < 0 ||
@@ -728,6 +837,7 @@ issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr,
 						 .signer_cert_der = signer_der,
 						 .signer_cert_der_len = (size_t)signer_len,
 						 .requester = requester,
+						 .owner = owner,
 					 });
 out:
 	free(subject);

@@ -31,9 +31,11 @@ struct issuer_request {
 	const struct config_name_policy *subject_alt_name;
 	const char *endpoint;       /* "csr" or "scep", for the record */
 	const char *requester;      /* client address */
-	const char *remote_user;    /* token name or challenge owner; NULL when none */
+	const char *remote_user;    /* token name or challenge owner, recorded as the
+				     * certificate's owner; NULL when none */
 	const char *transaction_id; /* SCEP transactionID; NULL for /csr */
-	bool approved_pending;      /* record it as the issuance of this approved request */
+	bool approved_pending;      /* record it as the issuance of this approved request
+				     * (its csr, as stored, was checked when it came) */
 };
 
 enum issuer_status {
@@ -94,18 +96,33 @@ int issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_
 
 /*
  * Whether cert is one this CA issued, valid now and on record with these very bytes:
- * 0 yes; -EBADMSG not issued by this CA, -EKEYEXPIRED outside its validity, -ENOENT not
- * on record; -EIO store failure.
+ * 0 yes, and its record when ret_record is not NULL (the endpoint it was issued
+ * through, its owner; release it with store_cert_free()); -EBADMSG not issued by this
+ * CA, -EKEYEXPIRED outside its validity, -ENOENT not on record; -EIO store failure.
  */
-int issuer_check_issued(struct issuer *is, X509 *cert);
+int issuer_check_issued(struct issuer *is, X509 *cert, struct store_cert **ret_record);
+
+/* Whether a request signed by an issued certificate renews that certificate's identity. */
+struct issuer_renewal {
+	bool renews;         /* the policy's subject for req is signer's subject, and every
+				SAN req asks for (and the policy would give) is in signer */
+	const char *refusal; /* !renews: why not, one static line for the client and log */
+};
 
 /*
- * A certificate already recorded for this SCEP transaction whose public key is the
- * request's (any, for csr NULL): a replayed or repeated request gets it again
- * instead of a new one.
- * 0 and the certificate, -ENOENT, -EIO.
+ * Checks req (its csr, rules, requester, and as remote_user the owner recorded with
+ * signer) against signer, a certificate issuer_check_issued() accepted. No key
+ * operation, nothing recorded. 0 with *ret filled, or -ENOMEM.
  */
-int issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, X509_REQ *csr,
+int issuer_renewal_check(const struct issuer_request *req, X509 *signer,
+			 struct issuer_renewal *ret);
+
+/*
+ * The newest certificate recorded for this SCEP transaction whose public key is key:
+ * a retransmitted request gets it again instead of a new one, and CertPoll answers
+ * only the holder of the key. 0 and the certificate, -ENOENT, -EIO.
+ */
+int issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, EVP_PKEY *key,
 				 X509 **ret_cert);
 
 /*
@@ -120,7 +137,7 @@ int issuer_consume_challenge(struct issuer *is, const char *challenge, const cha
 int issuer_get_pending(struct issuer *is, const char *transaction_id,
 		       struct store_pending **ret_pending);
 int issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr, X509 *signer,
-		       const char *requester);
+		       const char *requester, const char *owner);
 
 /* The recorded certificate with this serial: 0, -ENOENT, -EIO. */
 int issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert);

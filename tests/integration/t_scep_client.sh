@@ -16,8 +16,9 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pe
 write_config "$TMP/scepd.conf" "workers = 2;"
 printf 'open-sesame' >"$TMP/challenge"
 cat >>"$TMP/scepd.conf" <<CONF
-scep: { challenge = { mode = "static"; secret = "file:$TMP/challenge"; }; subject_alt_name = { request = [ "dNSName" ]; }; };
+scep: { challenge = { mode = "static"; secret = "file:$TMP/challenge"; }; subject_alt_name = { request = [ "dNSName" ]; }; refusals_per_minute = 0; };
 CONF
+# (refusals_per_minute = 0: this test is refused hundreds of times on purpose)
 start_scepd "$TMP/scepd.conf"
 curl -sf -o "$TMP/ca.bin" "$url?operation=GetCACert" || fail "GetCACert"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key" 2>/dev/null
@@ -91,12 +92,13 @@ grep -q "subjectAltName dNSName of the request: not printable ASCII" "$TMP/scepd
 ! grep -q "^scepd\[1\] supervisor: info: forged" "$TMP/scepd.log" || fail "a forged log line"
 pass "a dNSName with a newline: badRequest, no forged log line"
 
-# Renewal: RenewalReq and a PKCSReq signed by the issued certificate, no challenge.
+# Renewal of the same identity: RenewalReq and a PKCSReq signed by the issued
+# certificate, no challenge (t_scep_trust.sh plays the attacks on other identities).
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/new.key" 2>/dev/null
 scep renew POST der --type renewal --key "$TMP/new.key" --subject /CN=aes128-sha256-POST \
 	--signer-cert "$TMP/aes128-sha256-POST.pem" --signer-key "$TMP/dev.key"
 assert_eq SUCCESS "$VERDICT" "RenewalReq signed by an issued certificate"
-scep rekey POST der --key "$TMP/new.key" --subject /CN=rekey \
+scep rekey POST der --key "$TMP/new.key" --subject /CN=aes128-sha256-POST \
 	--signer-cert "$TMP/renew.pem" --signer-key "$TMP/new.key"
 assert_eq SUCCESS "$VERDICT" "PKCSReq signed by an issued certificate, no challenge"
 scep renew-self POST der --type renewal --key "$TMP/new.key" --subject /CN=self
@@ -166,8 +168,9 @@ pass "a replayed pkiMessage gets the same certificate, no second one"
 
 # GetCert, GetCRL.
 serial=$(openssl x509 -in "$TMP/rekey.pem" -noout -serial | cut -d= -f2)
-scep getcert POST der --type getcert --serial "$serial" --key "$TMP/dev.key"
-assert_eq SUCCESS "$VERDICT" "GetCert of an issued serial"
+scep getcert POST der --type getcert --serial "$serial" --key "$TMP/dev.key" \
+	--signer-cert "$TMP/renew.pem" --signer-key "$TMP/new.key"
+assert_eq SUCCESS "$VERDICT" "GetCert of an issued serial by a certificate of its subject"
 cmp <(openssl x509 -in "$TMP/getcert.pem" -outform DER) <(openssl x509 -in "$TMP/rekey.pem" -outform DER) ||
 	fail "GetCert returned another certificate"
 scep getcert-unknown POST der --type getcert --serial 0123456789 --key "$TMP/dev.key"
@@ -187,18 +190,22 @@ done
 assert_eq "$before" "$(certs)" "certificates after 251 unsupported messageTypes"
 pass "messageTypes 0..255 other than 17, 19-22: FAILURE badRequest, nothing issued"
 
-# Broken messages: a uniform badMessageCheck, nothing issued.
-for what in bad-signature corrupt-key corrupt-iv corrupt-content corrupt-padding; do
+# Broken messages: a uniform badMessageCheck, nothing issued; no signed answer at all
+# when the signature does not verify.
+scep break-bad-signature POST der --break bad-signature --key "$TMP/dev.key" --subject /CN=broken \
+	--challenge open-sesame
+assert_eq "HTTP 400" "$VERDICT" "bad-signature"
+for what in corrupt-key corrupt-iv corrupt-content corrupt-padding; do
 	scep "break-$what" POST der --break "$what" --key "$TMP/dev.key" --subject /CN=broken \
 		--challenge open-sesame
 	assert_eq "FAILURE badMessageCheck" "$VERDICT" "$what"
 done
 scep md5 POST der --digest md5 --key "$TMP/dev.key" --subject /CN=md5 --challenge open-sesame
-assert_eq "FAILURE badAlg" "$VERDICT" "MD5"
+assert_eq "HTTP 400" "$VERDICT" "MD5 (the signature cannot be verified)"
 assert_eq "$before" "$(certs)" "certificates after broken messages"
 assert_eq 0 "$(request_loop /healthz 5)" "requests after the broken messages"
 ! grep -qE "killed by signal|exited with status [^0]" "$TMP/scepd.log" || fail "a worker died"
-pass "broken signature, key, IV, content and padding: badMessageCheck; MD5: badAlg"
+pass "broken key, IV, content and padding: badMessageCheck; broken signature, MD5: 400"
 
 # Without an RA, unusual settings: a next CA, a CRL URL, manual approval.
 kill -TERM "$SCEPD_PID"
