@@ -475,6 +475,19 @@ supervisor_warn_restart_only(const struct scepd_config *old, const struct scepd_
 		log_warning("server.user/server.group changed: they apply at the next restart");
 }
 
+/* What `scepd -t` warns about (an open /csr, an unverified store...), in the log too. */
+static void
+supervisor_log_warnings(const struct scepd_config *cfg)
+{
+	struct config_errors warns = { 0 };
+
+	if (config_warnings(cfg, &warns) < 0)
+		log_warning("cannot list the configuration's warnings: %s", strerror(ENOMEM));
+	for (size_t i = 0; i < warns.n; i++)
+		log_warning("%s", warns.v[i]);
+	config_errors_clear(&warns);
+}
+
 static void
 supervisor_reload(struct supervisor *s)
 {
@@ -495,6 +508,7 @@ supervisor_reload(struct supervisor *s)
 		return;
 	}
 	supervisor_warn_restart_only(s->serving->cfg, cfg);
+	supervisor_log_warnings(cfg);
 	if ((s->next = supervisor_generation_new(s, cfg)) == NULL) {
 		log_error_errno(-ENOMEM, "configuration not reloaded");
 		config_free(cfg);
@@ -865,6 +879,7 @@ supervisor_run(const char *config_path, struct scepd_config *cfg)
 		goto out;
 	supervisor_setup_watchdog(&s);
 	log_info("scepd %s starting %zu worker(s)", SCEPD_VERSION, s.serving->n_slots);
+	supervisor_log_warnings(cfg);
 	if (supervisor_spawn_generation(&s, s.serving) < 0)
 		supervisor_begin_shutdown(&s, SCEPD_EXIT_FAILURE);
 	if (supervisor_loop(&s) < 0)

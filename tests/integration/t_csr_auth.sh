@@ -50,4 +50,6 @@ code=$(curl -s -o "$TMP/cert.pem" -w '%{http_code}' --data-binary @"$TMP/req.csr
 	"http://127.0.0.1:$PORT/csr")
 assert_eq 200 "$code" "POST /csr with auth = \"none\""
 openssl verify -CAfile "$TMP/ca.pem" "$TMP/cert.pem" >/dev/null || fail "certificate does not verify"
-pass "auth = \"none\": /csr issues, scepd -t warns and exits 0"
+grep -q "supervisor: warning: .*csr.auth: warning: \"none\": anyone who can reach the port" \
+	"$TMP/scepd.log" || fail "the running daemon does not log the warning"
+pass "auth = \"none\": /csr issues, scepd -t warns and exits 0, the daemon logs the warning"

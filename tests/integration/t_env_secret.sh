@@ -16,6 +16,7 @@ store_prepare
 	store_config_line
 	echo "log: { level = \"debug\"; };"
 } >"$TMP/scepd.conf"
+open_csr "$TMP/scepd.conf"
 grep -q 'pin = "env:SCEPD_TEST_PIN";' "$TMP/scepd.conf" || fail "the config has no env: PIN"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/host.key" \
 	-subj "/CN=host.example" -out "$TMP/host.csr" 2>/dev/null

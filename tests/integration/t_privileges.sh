@@ -15,6 +15,17 @@ proc_owners() { # PID
 	echo "$(stat -c %U "/proc/$1/environ") $(ps -o user= -p "$1" | tr -d ' ')"
 }
 
+# With fs.suid_dumpable = 0 (Debian's default) the kernel makes a process that changes
+# its uid non-dumpable by itself, and the test could not fail: set it to 1 (what many
+# hosts run with, for crash reporters) while the test runs.
+restore_suid_dumpable() {
+	echo "$saved_suid_dumpable" >/proc/sys/fs/suid_dumpable
+}
+saved_suid_dumpable=$(cat /proc/sys/fs/suid_dumpable)
+if echo 1 2>/dev/null >/proc/sys/fs/suid_dumpable; then
+	CLEANUP_HOOKS+=(restore_suid_dumpable)
+fi
+
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" 'workers = 2; user = "nobody"; group = "nogroup";'
 # The key, the database and their directory belong to the service user.
