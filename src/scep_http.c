@@ -33,7 +33,9 @@
  */
 #include "scepd/scep_http.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -65,6 +67,28 @@ struct scep_http {
 };
 
 #define SCEP_HTTP_RATELIMIT_ADDRESSES 4096
+
+/*
+ * Who a refusal is counted against: the client's address, or for IPv6 its /64 (one
+ * host usually holds a whole /64, and would otherwise have as many allowances as
+ * addresses, and could fill the table for everyone).
+ */
+static void
+scep_http_refusal_key(const char *addr, char key[static INET6_ADDRSTRLEN + 4])
+{
+	struct in6_addr a6;
+
+	if (strchr(addr, ':') == NULL || strncmp(addr, "::ffff:", 7) == 0 ||
+	    inet_pton(AF_INET6, addr, &a6) != 1) {
+		snprintf(key, INET6_ADDRSTRLEN + 4, "%s", addr);
+		return;
+	}
+	memset(&a6.s6_addr[8], 0, 8);
+	if (inet_ntop(AF_INET6, &a6, key, INET6_ADDRSTRLEN) == NULL)
+		snprintf(key, INET6_ADDRSTRLEN + 4, "%s", addr);
+	else
+		strcat(key, "/64");
+}
 
 static double
 scep_http_now(void)
@@ -242,10 +266,12 @@ scep_http_fail_because(struct scep_http *sh, struct http_request *req,
 {
 	const char *addr = http_request_remote_addr(req);
 	const char *type = scep_msg_type_name(msg->type);
+	char key[INET6_ADDRSTRLEN + 4];
 
 	log_notice("SCEP %s from %s, transaction %s: FAILURE %s: %s", type != NULL ? type : "?",
 		   addr, msg->txid, scep_msg_fail_name(fail), why);
-	if (sh->refusals != NULL && !ratelimit_take(sh->refusals, addr, scep_http_now())) {
+	scep_http_refusal_key(addr, key);
+	if (sh->refusals != NULL && !ratelimit_take(sh->refusals, key, scep_http_now())) {
 		log_warning("SCEP from %s: more than %d refusals a minute: answering 429 unsigned",
 			    addr, sh->cfg->scep.refusals_per_minute);
 		return http_reply_text(req, 429, "too many refused requests from this address");
@@ -661,6 +687,7 @@ scep_http_get_cert(struct scep_http *sh, struct http_request *req, const struct 
 static int
 scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_msg *msg)
 {
+	char key[INET6_ADDRSTRLEN + 4];
 	int r;
 
 	/*
@@ -684,8 +711,8 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 		return http_reply_text(req, 302, "the CRL is at %s", sh->cfg->scep.crl_url);
 	}
 	/* No more key work for a client that used up its refusals. */
-	if (sh->refusals != NULL &&
-	    ratelimit_exhausted(sh->refusals, http_request_remote_addr(req), scep_http_now())) {
+	scep_http_refusal_key(http_request_remote_addr(req), key);
+	if (sh->refusals != NULL && ratelimit_exhausted(sh->refusals, key, scep_http_now())) {
 		log_notice("SCEP PKIOperation from %s: more than %d refusals a minute: answering "
 			   "429 before any key work",
 			   http_request_remote_addr(req), sh->cfg->scep.refusals_per_minute);

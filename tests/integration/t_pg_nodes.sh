@@ -176,10 +176,12 @@ scepctl approve pend-tx || fail "scepctl approve"
 pki poll-b "$PORT_B" --type poll --subject /CN=pend --txid pend-tx
 assert_eq SUCCESS "$VERDICT" "CertPoll on node B after the approval"
 openssl verify -CAfile "$TMP/ca.pem" "$TMP/poll-b.pem" >/dev/null || fail "the polled certificate does not verify"
-serial=$(openssl x509 -in "$TMP/out/0.pem" -noout -serial | cut -d= -f2)
-grep -q "$PORT_A" <(grep '^0 ' "$TMP/results") || fail "request 0 did not go to node A"
-pki getcert-b "$PORT_B" --type getcert --serial "$serial"
+# GetCert answers a certificate of the same subject: request 1's own (SCEP, node A).
+serial=$(openssl x509 -in "$TMP/out/1.pem" -noout -serial | cut -d= -f2)
+grep -q "$PORT_A" <(grep '^1 ' "$TMP/results") || fail "request 1 did not go to node A"
+pki getcert-b "$PORT_B" --type getcert --serial "$serial" \
+	--signer-cert "$TMP/out/1.pem" --signer-key "$TMP/in/scep.key"
 assert_eq SUCCESS "$VERDICT" "GetCert on node B"
-cmp <(openssl x509 -in "$TMP/getcert-b.pem" -outform DER) <(openssl x509 -in "$TMP/out/0.pem" -outform DER) ||
+cmp <(openssl x509 -in "$TMP/getcert-b.pem" -outform DER) <(openssl x509 -in "$TMP/out/1.pem" -outform DER) ||
 	fail "GetCert on node B returned another certificate"
 pass "a challenge used on A is refused on B; PENDING on A, approved, collected on B; GetCert on B"
