@@ -212,6 +212,33 @@ assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/other.rep" --state "$TMP/ot
 grep -q "more than 3 refusals a minute" "$TMP/scepd.log" || fail "the log does not name the limit"
 pass "refused requests: 3 signed FAILUREs a minute, then 429 without a key operation; other addresses served"
 
+# An IPv6 client counts as its /64: a host that holds a whole prefix does not get a
+# new allowance with each address. Two addresses of one /64 on lo (root only).
+net6=fd00:5ce9:7e57:1
+restore_lo() { ip -6 addr del "$net6::a/64" dev lo; ip -6 addr del "$net6::b/64" dev lo; }
+if [[ $(id -u) -eq 0 ]] && ip -6 addr add "$net6::a/64" dev lo nodad 2>/dev/null; then
+	CLEANUP_HOOKS+=(restore_lo)
+	ip -6 addr add "$net6::b/64" dev lo nodad || fail "ip -6 addr add"
+	kill -TERM "$SCEPD_PID"
+	wait_exit "$SCEPD_PID" 10 || fail "scepd did not stop"
+	sed -i "s|listen = \[\"127.0.0.1:$PORT\"\];|listen = [\"127.0.0.1:$PORT\", \"[$net6::a]:$PORT\"];|" "$TMP/scepd.conf"
+	start_scepd "$TMP/scepd.conf"
+	url6="http://[$net6::a]:$PORT/scep"
+	for src in a a a b; do
+		code=$(curl -s -g --interface "$net6::$src" -o /dev/null -w '%{http_code}' \
+			--data-binary @"$TMP/wrong1.msg" "$url6?operation=PKIOperation")
+		last=$code
+		[[ $src == b ]] || assert_eq 200 "$code" "a refusal from $net6::$src"
+	done
+	assert_eq 429 "$last" "the fourth refusal from another address of the same /64"
+	code=$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$TMP/wrong1.msg" \
+		"$url?operation=PKIOperation")
+	assert_eq 200 "$code" "a refusal from 127.0.0.1 (another allowance)"
+	pass "IPv6: the refusals of one /64 are counted together"
+else
+	echo "skipped: the IPv6 /64 part needs root and ip(8)" >&2
+fi
+
 # --- GetNextCACert is signed once per worker, not per request.
 openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/next.key" -out "$TMP/next.pem" \
 	-subj "/CN=scepd next CA" -days 60 -addext basicConstraints=critical,CA:TRUE 2>/dev/null
