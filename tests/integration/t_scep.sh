@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # SCEP with micromdm's scepclient (Debian package scep): GetCACaps and GetCACert as
 # clients expect them, enrolment without a challenge, with a static one (a wrong one
-# fails), with an RA; what is not a pkiMessage gets 400 and the workers keep serving.
+# fails), renewal, with an RA; what is not a pkiMessage gets 400 and the workers keep serving.
 . "$(dirname "$0")/lib.sh"
 command -v scepclient >/dev/null || skip "scepclient (package scep) not installed"
 
@@ -94,6 +94,19 @@ grep -q "FAILURE badRequest: wrong challenge password" "$TMP/scepd.log" || fail 
 enrol right -challenge sesame || fail "the right challenge: $(tail -3 "$TMP/right.out")"
 openssl verify -CAfile "$TMP/ca.pem" "$TMP/right.pem" >/dev/null || fail "does not verify"
 pass "static challenge: missing and wrong refused, right one enrols"
+
+# scepclient renews when it finds its certificate: a RenewalReq signed by it, with the
+# same key and so the same transactionID, and no challenge. A new certificate.
+dir=$TMP/client-right
+cp "$dir/cert.pem" "$TMP/right-old.pem"
+sleep 1.1 # a later notAfter
+timeout 30 scepclient -server-url "$url" -private-key "$dir/key.pem" -certificate "$dir/cert.pem" \
+	-cn right >"$TMP/renew.out" 2>&1 || fail "scepclient renewal: $(tail -3 "$TMP/renew.out")"
+openssl verify -CAfile "$TMP/ca.pem" "$dir/cert.pem" >/dev/null || fail "the renewed certificate does not verify"
+[[ $(openssl x509 -in "$dir/cert.pem" -noout -serial) != $(openssl x509 -in "$TMP/right-old.pem" -noout -serial) ]] ||
+	fail "scepclient's renewal got the old certificate again"
+grep -q "renewal of serial" "$TMP/scepd.log" || fail "scepd did not log a renewal"
+pass "scepclient renews with its certificate: a new certificate, no challenge"
 
 # An RA with its own key: GetCACert is a PKCS#7 of RA and CA, clients encrypt to the RA.
 kill -TERM "$SCEPD_PID"
