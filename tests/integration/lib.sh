@@ -104,6 +104,16 @@ make_file_ca() { # DIR
 	chmod 600 "$1/ca.key"
 }
 
+# A throw-away CA that SCEP clients can use without an RA: they encrypt to it and check
+# its signatures, so it needs digitalSignature and keyEncipherment besides keyCertSign
+# (RFC 8894 2.1.2).
+make_scep_ca() { # DIR [CN]
+	openssl req -x509 -newkey rsa:2048 -nodes -keyout "$1/ca.key" -out "$1/ca.pem" \
+		-subj "/CN=${2:-scepd SCEP test CA}" -days 30 -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
+	chmod 600 "$1/ca.key"
+}
+
 # The store of $SCEPD_TEST_STORE: store_prepare starts its server when it needs one
 # (call it in the test's own shell, not in $(...)); store_config_line prints the
 # storage setting for it.
@@ -227,6 +237,23 @@ wait_exit() { # PID SECONDS
 		sleep 0.05
 	done
 	return 1
+}
+
+# Open N idle connections from 127.0.0.1 (their fds in IDLE_FDS) and wait until the
+# worker's threads took them all from the listen queue (Recv-Q 0): a connection made
+# after that cannot be accepted before one of them.
+IDLE_FDS=()
+open_idle_connections() { # N
+	local fd
+	for _ in $(seq 1 "$1"); do
+		exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot open an idle connection"
+		IDLE_FDS+=("$fd")
+	done
+	for _ in $(seq 1 100); do
+		[[ $(ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 ]] && break
+		sleep 0.05
+	done
+	sleep 0.3
 }
 
 # GET PATH N times, one connection each; prints how many requests failed.

@@ -11,18 +11,8 @@ start_scepd "$TMP/scepd.conf"
 curl -s -o /dev/null --max-time 2 --interface 127.0.0.2 "$url/healthz" ||
 	skip "cannot bind 127.0.0.2 here"
 
-fds=()
-for _ in $(seq 1 8); do
-	exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot open idle connection"
-	fds+=("$fd")
-done
-# Let the worker take them all from the listen queue before the other client comes.
-for _ in $(seq 1 100); do
-	[[ $(ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 ]] && break
-	sleep 0.05
-done
-sleep 0.3
+open_idle_connections 8
 assert_eq ok "$(curl -s --max-time 3 --interface 127.0.0.2 "$url/healthz")" \
 	"a request from 127.0.0.2 beside 8 idle connections from 127.0.0.1"
-for fd in "${fds[@]}"; do exec {fd}<&-; done
+for fd in "${IDLE_FDS[@]}"; do exec {fd}<&-; done
 pass "8 idle connections from one address do not lock out another (default per-ip limit)"

@@ -28,10 +28,7 @@ started=$EPOCHSECONDS
 PORT=$(free_port)
 url=http://127.0.0.1:$PORT
 # Without an RA, SCEP clients encrypt to the CA and check its signatures (t_scep.sh).
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pem" \
-	-subj "/CN=scepd fault test CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
-chmod 600 "$TMP/ca.key"
+make_scep_ca "$TMP" "scepd fault test CA"
 write_config "$TMP/scepd.conf" "workers = $WORKERS;"
 cat >>"$TMP/scepd.conf" <<CONF
 csr: { auth = "none"; subject = { request = ["*"]; }; };

@@ -7,11 +7,7 @@ command -v scepclient >/dev/null || skip "scepclient (package scep) not installe
 
 PORT=$(free_port)
 url=http://127.0.0.1:$PORT/scep
-# Without an RA, clients encrypt to the CA and check its signatures: it needs
-# digitalSignature and keyEncipherment besides keyCertSign (RFC 8894 2.1.2).
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pem" \
-	-subj "/CN=scepd SCEP test CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
+make_scep_ca "$TMP" # no RA: clients encrypt to the CA
 printf 'sesame\n' >"$TMP/challenge"
 
 scep_config() { # CHALLENGE-BLOCK [RA-BLOCK]

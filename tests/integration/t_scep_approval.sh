@@ -8,9 +8,7 @@ command -v scepclient >/dev/null || skip "scepclient (package scep) not installe
 
 PORT=$(free_port)
 url=http://127.0.0.1:$PORT/scep
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pem" \
-	-subj "/CN=scepd SCEP test CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
+make_scep_ca "$TMP"
 
 scep_config() { # APPROVAL [SUBJECT-BLOCK]
 	write_config "$TMP/scepd.conf" "workers = 2;"

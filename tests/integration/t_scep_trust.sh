@@ -11,9 +11,7 @@
 
 PORT=$(free_port)
 url=http://127.0.0.1:$PORT/scep
-openssl req -x509 -newkey rsa:2048 -nodes -keyout "$TMP/ca.key" -out "$TMP/ca.pem" \
-	-subj "/CN=scepd SCEP test CA" -days 30 -addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign,cRLSign,digitalSignature,keyEncipherment 2>/dev/null
+make_scep_ca "$TMP"
 printf 'open-sesame' >"$TMP/challenge"
 for k in alice bob dave mallory; do
 	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/$k.key" 2>/dev/null

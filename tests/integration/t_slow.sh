@@ -42,23 +42,12 @@ kill -TERM "$SCEPD_PID"
 wait_exit "$SCEPD_PID" 5 || fail "did not stop"
 write_config "$TMP/scepd.conf" "workers = 1; request_timeout = 30; max_connections_per_ip = 20;"
 start_scepd "$TMP/scepd.conf"
-fds=()
-for _ in $(seq 1 20); do
-	exec {fd}<>"/dev/tcp/127.0.0.1/$PORT" || fail "cannot open idle connection"
-	fds+=("$fd")
-done
-# The worker's threads must have taken all 20 from the listen queue (Recv-Q 0) before
-# the 21st arrives, or it may be accepted before one of them.
-for _ in $(seq 1 100); do
-	[[ $(ss -Hltn "sport = :$PORT" | awk '{ print $2 }') == 0 ]] && break
-	sleep 0.05
-done
-sleep 0.3
+open_idle_connections 20
 ! curl -sf -o /dev/null --max-time 2 "$url/healthz" ||
 	fail "a 21st connection from 127.0.0.1 was served despite max_connections_per_ip = 20"
 assert_eq ok "$(curl -s --max-time 2 --interface 127.0.0.2 "$url/healthz")" \
 	"a client from 127.0.0.2 while 127.0.0.1 is at its limit"
-for fd in "${fds[@]}"; do exec {fd}<&-; done
+for fd in "${IDLE_FDS[@]}"; do exec {fd}<&-; done
 sleep 0.3
 assert_eq ok "$(curl -s --max-time 2 "$url/healthz")" "127.0.0.1 after its connections closed"
 pass "max_connections_per_ip: the 21st connection of one address refused, others served"
