@@ -7,26 +7,11 @@
  * signature (scep_msg_parse). A message whose signature does not verify gets a 400
  * and costs no private-key operation. GetCRL is redirected; a client past
  * scep.refusals_per_minute gets a 429 before any key work; then the envelope is
- * decrypted with the RA key (only when it is addressed to the RA); then by type:
- *   PKCSReq, RenewalReq  the transaction's newest certificate for the request's key
- *                        is answered again when the message is a retransmission
- *                        (not signed by that certificate). Signed by a certificate
- *                        this CA issued through SCEP (unexpired, on record): a
- *                        renewal when the policy gives the signer's subject and
- *                        every SAN asked for is in the signer; it needs no challenge
- *                        or approval and keeps the original owner. Anything else
- *                        signed by an issued certificate: RenewalReq refused, PKCSReq
- *                        a new request. A new request's signer must hold the
- *                        request's key and pass scep.challenge (OTP: used up at once,
- *                        across workers); with approval = "manual" the first request
- *                        is stored PENDING with the challenge's owner
- *   GetCert              the recorded certificate with that serial, to a signer that
- *                        scep.get_cert allows, else badCertId
- *   CertPoll             for a signer holding the request's key: the transaction's
- *                        certificate, PENDING, issued now when approved, FAILURE
- *                        when rejected; badCertId when unknown or another key
- * Only the message types the codec accepts ever reach the signer. Signed FAILUREs
- * are counted per client address (ratelimit.c); past the limit they become 429s.
+ * decrypted with the RA key (only when it is addressed to the RA); then the state
+ * machine (scep_enrol.c) decides, and its verdict becomes a CertRep (SUCCESS,
+ * PENDING, FAILURE) or a 503 (retry later). No enrolment decision is made here.
+ * Signed FAILUREs are counted per client address (ratelimit.c; an IPv6 client as its
+ * /64); past the limit they become 429s.
  *
  * The GetCACert, GetNextCACert and GetCACaps answers are built once per worker. Never
  * signs anything itself: every key operation goes through the issuer.
@@ -47,6 +32,7 @@
 
 #include "scepd/log.h"
 #include "scepd/ratelimit.h"
+#include "scepd/scep_enrol.h"
 #include "scepd/scep_query.h"
 
 #define SCEP_HTTP_SECRET_MAX 1024
@@ -54,8 +40,7 @@
 struct scep_http {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
-	char *challenge; /* static challenge, or NULL */
-	size_t challenge_len;
+	struct scep_enrol *enrol; /* who may enrol, renew, poll, fetch */
 	char caps[256];
 	unsigned char *ca_body; /* GetCACert answer, NULL while the keys are not loaded */
 	size_t ca_body_len;
@@ -99,21 +84,19 @@ scep_http_now(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* The state machine, with the static challenge if there is one (this copy is wiped). */
 static int
-scep_http_read_challenge(struct scep_http *sh, struct keys_error *err)
+scep_http_make_enrol(struct scep_http *sh, struct keys_error *err)
 {
 	char buf[SCEP_HTTP_SECRET_MAX];
-	int r;
+	bool is_static = sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_STATIC;
+	int r = 0;
 
-	if (sh->cfg->scep.challenge_mode != CONFIG_CHALLENGE_STATIC)
-		return 0;
-	r = keys_read_secret(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
-			     sizeof(buf), err);
-	if (r == 0) {
-		sh->challenge_len = strlen(buf);
-		if ((sh->challenge = OPENSSL_memdup(buf, sh->challenge_len + 1)) == NULL)
-			r = -ENOMEM;
-	}
+	if (is_static)
+		r = keys_read_secret(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
+				     sizeof(buf), err);
+	if (r == 0)
+		r = scep_enrol_new(&sh->cfg->scep, sh->issuer, is_static ? buf : NULL, &sh->enrol);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }
@@ -208,7 +191,7 @@ scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep
 	sh->cfg = cfg;
 	sh->issuer = issuer;
 	scep_http_make_caps(sh);
-	if ((r = scep_http_read_challenge(sh, err)) < 0 || (r = scep_http_make_ca_body(sh)) < 0 ||
+	if ((r = scep_http_make_enrol(sh, err)) < 0 || (r = scep_http_make_ca_body(sh)) < 0 ||
 	    (r = scep_http_make_next_ca_body(sh)) < 0) {
 		scep_http_free(sh);
 		return r;
@@ -228,8 +211,7 @@ scep_http_free(struct scep_http *sh)
 {
 	if (sh == NULL)
 		return;
-	if (sh->challenge != NULL)
-		OPENSSL_clear_free(sh->challenge, sh->challenge_len + 1);
+	scep_enrol_free(sh->enrol);
 	free(sh->ca_body);
 	free(sh->next_ca_body);
 	ratelimit_free(sh->refusals);
@@ -320,373 +302,36 @@ scep_http_pending(struct scep_http *sh, struct http_request *req, const struct s
 		&(struct scep_certrep){ .status = SCEP_STATUS_PENDING, .fail = SCEP_FAIL_NONE });
 }
 
+/* The verdict of the state machine, as the client gets it and the log says it. */
 static int
-scep_http_store_unavailable(struct http_request *req, int r, const char *what)
+scep_http_verdict(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+		  const struct scep_verdict *v)
 {
-	log_error_errno(r, "SCEP from %s: the store cannot %s", http_request_remote_addr(req),
-			what);
-	return http_reply_text(req, 503, "the certificate store is unavailable");
-}
+	const char *addr = http_request_remote_addr(req);
 
-/*
- * scep.challenge for a request that is not a renewal: 0 and the challenge's owner
- * (OTP, may be NULL), 1 with *ret_refusal set when refused, or a negative errno.
- */
-static int
-scep_http_authorize(struct scep_http *sh, const struct scep_msg *msg, char **ret_owner,
-		    const char **ret_refusal)
-{
-	size_t len;
-	int r;
-
-	if (sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_NONE)
-		return 0;
-	if (msg->challenge == NULL) {
-		*ret_refusal = "a challenge password is required";
-		return 1;
+	switch (v->kind) {
+	case SCEP_VERDICT_SUCCESS:
+		if (v->log[0] != '\0')
+			log_info("SCEP transaction %s from %s: %s", msg->txid, addr, v->log);
+		return scep_http_success(sh, req, msg, v->cert);
+	case SCEP_VERDICT_PENDING:
+		if (v->log[0] != '\0')
+			log_info("SCEP transaction %s from %s: %s", msg->txid, addr, v->log);
+		return scep_http_pending(sh, req, msg);
+	case SCEP_VERDICT_FAILURE:
+		return scep_http_fail_because(sh, req, msg, v->fail, v->log, v->text);
+	case SCEP_VERDICT_RETRY:
+		log_error("SCEP transaction %s from %s: answering 503: %s", msg->txid, addr,
+			  v->log);
+		return http_reply_text(req, 503, "%s", v->text);
 	}
-	if (sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_STATIC) {
-		len = strlen(msg->challenge);
-		if (len == sh->challenge_len &&
-		    CRYPTO_memcmp(msg->challenge, sh->challenge, len) == 0)
-			return 0;
-		*ret_refusal = "wrong challenge password";
-		return 1;
-	}
-	r = issuer_consume_challenge(sh->issuer, msg->challenge, msg->txid, ret_owner);
-	*ret_refusal = r == -EALREADY ? "the challenge password was used already"
-		       : r == -ETIME  ? "the challenge password has expired"
-				      : "wrong challenge password";
-	return r == -ENOENT || r == -EALREADY || r == -ETIME ? 1 : r;
-}
-
-static struct issuer_request
-scep_http_issuer_request(struct scep_http *sh, struct http_request *req,
-			 const struct scep_msg *msg, X509_REQ *csr, const char *owner)
-{
-	return (struct issuer_request){
-		.csr = csr,
-		.subject = &sh->cfg->scep.subject,
-		.subject_alt_name = &sh->cfg->scep.subject_alt_name,
-		.endpoint = "scep",
-		.requester = http_request_remote_addr(req),
-		.remote_user = owner,
-		.transaction_id = msg->txid,
-	};
-}
-
-/* Sign csr for this transaction and answer SUCCESS, or the refusal. */
-static int
-scep_http_issue(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
-		X509_REQ *csr, const char *owner, bool approved_pending)
-{
-	struct issuer_request ir = scep_http_issuer_request(sh, req, msg, csr, owner);
-	struct issuer_result res = { 0 };
-	int r;
-
-	ir.approved_pending = approved_pending;
-	if ((r = issuer_issue(sh->issuer, &ir, &res)) < 0)
-		return r;
-	switch (res.status) {
-	case ISSUER_ISSUED:
-		r = scep_http_success(sh, req, msg, res.cert);
-		break;
-	case ISSUER_BAD_REQUEST:
-	case ISSUER_DENIED:
-		r = scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, res.reason);
-		break;
-	case ISSUER_UNAVAILABLE:
-		r = http_reply_text(req, 503, "signing unavailable: %s", res.reason);
-		break;
-	}
-	issuer_result_clear(&res);
-	return r;
-}
-
-/*
- * Where a transaction stands with the operator: PENDING, issue, or a refusal. Only to
- * the holder of the request's key: anyone may know a transactionID.
- */
-static int
-scep_http_decided(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
-		  const struct store_pending *p)
-{
-	const unsigned char *der = p->csr_der;
-	X509_REQ *csr;
-	int r;
-
-	if ((csr = d2i_X509_REQ(NULL, &der, (long)p->csr_der_len)) == NULL)
-		return -EIO;
-	if (EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(msg->signer)) != 1) {
-		r = scep_http_fail_because(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
-					   "the signer does not hold the pending request's key",
-					   "no request with this transactionID");
-		goto out;
-	}
-	switch (p->status) {
-	case STORE_STATUS_PENDING:
-		r = scep_http_pending(sh, req, msg);
-		break;
-	case STORE_STATUS_REJECTED:
-		r = scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
-				   "the request was rejected by the CA");
-		break;
-	case STORE_STATUS_APPROVED:
-		r = scep_http_issue(sh, req, msg, csr, p->owner, true);
-		break;
-	default:
-		r = scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
-				   "the transaction is complete");
-		break;
-	}
-out:
-	X509_REQ_free(csr);
-	return r;
-}
-
-/* approval = "manual": the first request of a transaction waits for scepctl. */
-static int
-scep_http_manual(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
-{
-	struct store_pending *p = NULL;
-	const char *refusal = NULL;
-	char *owner = NULL;
-	int r;
-
-	if ((r = issuer_get_pending(sh->issuer, msg->txid, &p)) == 0) {
-		r = scep_http_decided(sh, req, msg, p);
-		store_pending_free(p);
-		return r;
-	}
-	if (r != -ENOENT)
-		return scep_http_store_unavailable(req, r, "look up a pending request");
-	if ((r = scep_http_authorize(sh, msg, &owner, &refusal)) != 0) {
-		free(owner);
-		return r > 0 ? scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, refusal) : r;
-	}
-	r = issuer_add_pending(sh->issuer, msg->txid, msg->csr, msg->signer,
-			       http_request_remote_addr(req), owner);
-	free(owner);
-	if (r < 0 && r != -EEXIST)
-		return scep_http_store_unavailable(req, r, "record a pending request");
-	return scep_http_pending(sh, req, msg);
-}
-
-/* Self-signed by its own key (X509_check_issued would also want keyCertSign). */
-static bool
-scep_http_self_signed(X509 *cert)
-{
-	return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
-	       X509_verify(cert, X509_get0_pubkey(cert)) == 1;
-}
-
-/* A new request: the challenge, then the operator (approval = "manual") or the policy. */
-static int
-scep_http_enrol_new(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
-{
-	const char *refusal = NULL;
-	char *owner = NULL;
-	int r;
-
-	/*
-	 * The key holder's own signature: or anyone could wrap a captured envelope,
-	 * challenge and all, in a message of their own.
-	 */
-	if (!msg->signer_has_csr_key)
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
-				      "the signer certificate does not hold the request's key");
-	if (sh->cfg->scep.approval == CONFIG_APPROVAL_MANUAL)
-		return scep_http_manual(sh, req, msg);
-	if ((r = scep_http_authorize(sh, msg, &owner, &refusal)) != 0)
-		return r > 0 ? scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST, refusal) : r;
-	r = scep_http_issue(sh, req, msg, msg->csr, owner, false);
-	free(owner);
-	return r;
-}
-
-/*
- * A request signed by a certificate of this CA: a renewal when that certificate was
- * issued through SCEP and the request keeps its identity (subject, SANs within it);
- * then it needs no challenge and no approval, and keeps the original owner. Otherwise
- * a PKCSReq is a new request, a RenewalReq is refused.
- */
-static int
-scep_http_enrol_signed(struct scep_http *sh, struct http_request *req,
-		       const struct scep_msg *msg, const struct store_cert *signer)
-{
-	struct issuer_request ir = scep_http_issuer_request(sh, req, msg, msg->csr, signer->owner);
-	struct issuer_renewal renewal = { 0 };
-	int r;
-
-	if (strcmp(signer->endpoint, "scep") != 0)
-		renewal.refusal = "the signer certificate was not issued through SCEP";
-	else if ((r = issuer_renewal_check(&ir, msg->signer, &renewal)) < 0)
-		return r;
-	if (renewal.renews) {
-		log_info("SCEP transaction %s from %s: renewal of serial %s", msg->txid,
-			 http_request_remote_addr(req), signer->serial);
-		return scep_http_issue(sh, req, msg, msg->csr, signer->owner, false);
-	}
-	if (msg->type == SCEP_MSG_RENEWALREQ)
-		return scep_http_fail_because(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
-					      renewal.refusal,
-					      "not a renewal of the signer certificate");
-	log_info("SCEP transaction %s: not a renewal of serial %s (%s): a new request",
-		 msg->txid, signer->serial, renewal.refusal);
-	return scep_http_enrol_new(sh, req, msg);
-}
-
-/*
- * The transaction's newest certificate, when the request is a retransmission: the
- * same key, and not signed by that certificate (which would make it a renewal of it).
- * 0 and the certificate, -ENOENT, -EIO.
- */
-static int
-scep_http_retransmitted(struct scep_http *sh, const struct scep_msg *msg, X509 **ret_cert)
-{
-	X509 *cert = NULL;
-	int r;
-
-	r = issuer_find_transaction_cert(sh->issuer, msg->txid, X509_REQ_get0_pubkey(msg->csr),
-					 &cert);
-	if (r == 0 && X509_cmp(cert, msg->signer) == 0)
-		r = -ENOENT;
-	if (r == 0)
-		*ret_cert = cert;
-	else
-		X509_free(cert);
-	return r;
-}
-
-static int
-scep_http_enrol(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
-{
-	struct store_cert *signer = NULL;
-	bool self_signed = scep_http_self_signed(msg->signer);
-	X509 *cert = NULL;
-	int r;
-
-	if (self_signed && msg->type == SCEP_MSG_RENEWALREQ)
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_MESSAGE_CHECK,
-				      "a RenewalReq must be signed by a certificate of this CA");
-	if (!self_signed && (r = issuer_check_issued(sh->issuer, msg->signer, &signer)) < 0) {
-		if (r == -EIO)
-			return scep_http_store_unavailable(req, r, "look up the signer");
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_MESSAGE_CHECK,
-				      r == -EKEYEXPIRED ? "the signer certificate has expired"
-				      : r == -ENOENT
-					      ? "the signer certificate is not on record"
-					      : "the signer is not a certificate of this CA");
-	}
-	/* The same request again (a retry, a replay): the same certificate, no second one. */
-	if ((r = scep_http_retransmitted(sh, msg, &cert)) == 0) {
-		log_info("SCEP transaction %s: answered again with its certificate", msg->txid);
-		r = scep_http_success(sh, req, msg, cert);
-		X509_free(cert);
-		goto out;
-	}
-	if (r != -ENOENT) {
-		r = scep_http_store_unavailable(req, r, "look up the transaction");
-		goto out;
-	}
-	r = signer != NULL ? scep_http_enrol_signed(sh, req, msg, signer)
-			   : scep_http_enrol_new(sh, req, msg);
-out:
-	store_cert_free(signer);
-	return r;
-}
-
-/*
- * CertPoll: the operator's decision on this transaction, or its certificate; only for
- * a signer holding the request's key.
- */
-static int
-scep_http_poll(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
-{
-	struct store_pending *p = NULL;
-	X509 *cert = NULL;
-	int r;
-
-	r = issuer_find_transaction_cert(sh->issuer, msg->txid, X509_get0_pubkey(msg->signer),
-					 &cert);
-	if (r == 0) {
-		r = scep_http_success(sh, req, msg, cert);
-		X509_free(cert);
-		return r;
-	}
-	if (r != -ENOENT)
-		return scep_http_store_unavailable(req, r, "look up the transaction");
-	if ((r = issuer_get_pending(sh->issuer, msg->txid, &p)) == -ENOENT)
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID,
-				      "no request with this transactionID");
-	if (r < 0)
-		return scep_http_store_unavailable(req, r, "look up a pending request");
-	r = scep_http_decided(sh, req, msg, p);
-	store_pending_free(p);
-	return r;
-}
-
-/*
- * Why the signer may not have cert by GetCert (scep.get_cert), or NULL when it may:
- * "same_subject" wants a valid certificate of this CA, issued through SCEP, with
- * cert's subject. *ret_r < 0 when the store failed.
- */
-static const char *
-scep_http_get_cert_refusal(struct scep_http *sh, const struct scep_msg *msg, X509 *cert,
-			   int *ret_r)
-{
-	struct store_cert *signer = NULL;
-	const char *refusal = NULL;
-	int r;
-
-	*ret_r = 0;
-	switch (sh->cfg->scep.get_cert) {
-	case CONFIG_GET_CERT_ANY:
-		return NULL;
-	case CONFIG_GET_CERT_NONE:
-		return "GetCert is not offered here (scep.get_cert = \"none\")";
-	case CONFIG_GET_CERT_SAME_SUBJECT:
-		break;
-	}
-	if ((r = issuer_check_issued(sh->issuer, msg->signer, &signer)) == -EIO)
-		*ret_r = r;
-	else if (r < 0)
-		refusal = "the signer is not a valid certificate of this CA";
-	else if (strcmp(signer->endpoint, "scep") != 0)
-		refusal = "the signer certificate was not issued through SCEP";
-	else if (X509_NAME_cmp(X509_get_subject_name(msg->signer),
-			       X509_get_subject_name(cert)) != 0)
-		refusal = "the signer's subject is not the requested certificate's";
-	store_cert_free(signer);
-	return refusal;
-}
-
-static int
-scep_http_get_cert(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg)
-{
-	const char *refusal;
-	X509 *cert = NULL;
-	int r;
-
-	if ((r = issuer_find_cert(sh->issuer, msg->serial, &cert)) == -ENOENT)
-		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_CERT_ID, "no such certificate");
-	if (r < 0)
-		return scep_http_store_unavailable(req, r, "look up a certificate");
-	refusal = scep_http_get_cert_refusal(sh, msg, cert, &r);
-	if (r < 0)
-		r = scep_http_store_unavailable(req, r, "look up the signer");
-	else if (refusal != NULL) /* the same answer as an unknown serial */
-		r = scep_http_fail_because(sh, req, msg, SCEP_FAIL_BAD_CERT_ID, refusal,
-					   "no such certificate");
-	else
-		r = scep_http_success(sh, req, msg, cert);
-	X509_free(cert);
-	return r;
+	return -EINVAL;
 }
 
 static int
 scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_msg *msg)
 {
+	struct scep_verdict v = { 0 };
 	char key[INET6_ADDRSTRLEN + 4];
 	int r;
 
@@ -726,18 +371,14 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 		return scep_http_fail_because(
 			sh, req, msg, msg->fail, msg->fail_reason,
 			"the message cannot be opened or its content is not acceptable");
-	switch (msg->type) {
-	case SCEP_MSG_PKCSREQ:
-	case SCEP_MSG_RENEWALREQ:
-		return scep_http_enrol(sh, req, msg);
-	case SCEP_MSG_GETCERT:
-		return scep_http_get_cert(sh, req, msg);
-	case SCEP_MSG_CERTPOLL:
-		return scep_http_poll(sh, req, msg);
-	default:
+	if ((r = scep_enrol_decide(sh->enrol, msg, http_request_remote_addr(req), &v)) == -EINVAL)
 		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
 				      "unsupported messageType");
-	}
+	if (r < 0)
+		return r;
+	r = scep_http_verdict(sh, req, msg, &v);
+	scep_verdict_clear(&v);
+	return r;
 }
 
 static int

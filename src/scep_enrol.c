@@ -1,0 +1,533 @@
+/*
+ * scep_enrol.c - the SCEP state machine: who may enrol, renew, poll and fetch, and
+ * what each gets. A decrypted pkiMessage in, a struct scep_verdict out.
+ *
+ *   PKCSReq, RenewalReq  the transaction's newest certificate for the request's key
+ *                        is answered again when the message is a retransmission
+ *                        (not signed by that certificate). Signed by a certificate
+ *                        this CA issued through SCEP (unexpired, on record): a
+ *                        renewal when the policy gives the signer's subject and
+ *                        every SAN asked for is in the signer; it needs no challenge
+ *                        or approval and keeps the original owner. Anything else
+ *                        signed by an issued certificate: RenewalReq refused, PKCSReq
+ *                        a new request. A new request's signer must hold the
+ *                        request's key and pass scep.challenge (OTP: used up at once,
+ *                        across workers); with approval = "manual" the first request
+ *                        is stored PENDING with the challenge's owner
+ *   GetCert              the recorded certificate with that serial, to a signer that
+ *                        scep.get_cert allows, else badCertId
+ *   CertPoll             for a signer holding the request's key: the transaction's
+ *                        certificate, PENDING, issued now when approved, FAILURE
+ *                        when rejected; badCertId when unknown or another key
+ *
+ * A store or token that fails is never a refusal: the verdict is RETRY (the client
+ * tries again later), never a permanent FAILURE. Every key operation and every store
+ * access goes through the issuer. No HTTP and no logging above debug here: the
+ * caller logs the verdict once.
+ */
+#include "scepd/scep_enrol.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/crypto.h>
+
+struct scep_enrol {
+	const struct config_scep *cfg;
+	struct issuer *issuer;
+	char *challenge; /* static challenge, or NULL */
+	size_t challenge_len;
+};
+
+/* What an enrolment check needs besides the message. */
+struct scep_enrol_ctx {
+	struct scep_enrol *e;
+	const struct scep_msg *msg;
+	const char *client;
+	struct scep_verdict *v;
+};
+
+int
+scep_enrol_new(const struct config_scep *cfg, struct issuer *issuer, const char *challenge,
+	       struct scep_enrol **ret)
+{
+	struct scep_enrol *e;
+
+	if ((e = calloc(1, sizeof(*e))) == NULL)
+		return -ENOMEM;
+	e->cfg = cfg;
+	e->issuer = issuer;
+	if (challenge != NULL) {
+		e->challenge_len = strlen(challenge);
+		if ((e->challenge = OPENSSL_memdup(challenge, e->challenge_len + 1)) == NULL) {
+			free(e);
+			return -ENOMEM;
+		}
+	}
+	*ret = e;
+	return 0;
+}
+
+void
+scep_enrol_free(struct scep_enrol *e)
+{
+	if (e == NULL)
+		return;
+	if (e->challenge != NULL)
+		OPENSSL_clear_free(e->challenge, e->challenge_len + 1);
+	free(e);
+}
+
+void
+scep_verdict_clear(struct scep_verdict *v)
+{
+	X509_free(v->cert);
+	memset(v, 0, sizeof(*v));
+}
+
+const char *
+scep_verdict_kind_name(enum scep_verdict_kind kind)
+{
+	static const char *const names[] = {
+		[SCEP_VERDICT_SUCCESS] = "SUCCESS",
+		[SCEP_VERDICT_PENDING] = "PENDING",
+		[SCEP_VERDICT_FAILURE] = "FAILURE",
+		[SCEP_VERDICT_RETRY] = "RETRY",
+	};
+
+	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
+		return NULL;
+	return names[kind];
+}
+
+static void
+scep_enrol_log(struct scep_verdict *v, const char *format, ...)
+{
+	va_list ap;
+
+	va_start(ap, format);
+	vsnprintf(v->log, sizeof(v->log), format, ap);
+	va_end(ap);
+}
+
+/* FAILURE: why for the log, text for the client. 0, so that callers can return it. */
+static int
+scep_enrol_fail_because(struct scep_verdict *v, enum scep_fail fail, const char *why,
+			const char *text)
+{
+	v->kind = SCEP_VERDICT_FAILURE;
+	v->fail = fail;
+	snprintf(v->log, sizeof(v->log), "%s", why);
+	snprintf(v->text, sizeof(v->text), "%s", text);
+	return 0;
+}
+
+static int
+scep_enrol_fail(struct scep_verdict *v, enum scep_fail fail, const char *text)
+{
+	return scep_enrol_fail_because(v, fail, text, text);
+}
+
+/* RETRY because the store failed with r while doing what. */
+static int
+scep_enrol_store_failed(struct scep_verdict *v, int r, const char *what)
+{
+	v->kind = SCEP_VERDICT_RETRY;
+	snprintf(v->text, sizeof(v->text), "the certificate store is unavailable");
+	scep_enrol_log(v, "the store cannot %s: %s", what, strerror(-r));
+	return 0;
+}
+
+static int
+scep_enrol_success(struct scep_verdict *v, X509 *cert)
+{
+	v->kind = SCEP_VERDICT_SUCCESS;
+	v->cert = cert;
+	return 0;
+}
+
+/*
+ * scep.challenge for a request that is not a renewal: 0 and the challenge's owner
+ * (OTP, may be NULL), 1 with *ret_refusal set when refused, or a negative errno.
+ */
+static int
+scep_enrol_authorize(struct scep_enrol *e, const struct scep_msg *msg, char **ret_owner,
+		     const char **ret_refusal)
+{
+	size_t len;
+	int r;
+
+	if (e->cfg->challenge_mode == CONFIG_CHALLENGE_NONE)
+		return 0;
+	if (msg->challenge == NULL) {
+		*ret_refusal = "a challenge password is required";
+		return 1;
+	}
+	if (e->cfg->challenge_mode == CONFIG_CHALLENGE_STATIC) {
+		len = strlen(msg->challenge);
+		if (e->challenge != NULL && len == e->challenge_len &&
+		    CRYPTO_memcmp(msg->challenge, e->challenge, len) == 0)
+			return 0;
+		*ret_refusal = "wrong challenge password";
+		return 1;
+	}
+	r = issuer_consume_challenge(e->issuer, msg->challenge, msg->txid, ret_owner);
+	*ret_refusal = r == -EALREADY ? "the challenge password was used already"
+		       : r == -ETIME  ? "the challenge password has expired"
+				      : "wrong challenge password";
+	return r == -ENOENT || r == -EALREADY || r == -ETIME ? 1 : r;
+}
+
+static struct issuer_request
+scep_enrol_issuer_request(const struct scep_enrol_ctx *c, X509_REQ *csr, const char *owner)
+{
+	return (struct issuer_request){
+		.csr = csr,
+		.subject = &c->e->cfg->subject,
+		.subject_alt_name = &c->e->cfg->subject_alt_name,
+		.endpoint = "scep",
+		.requester = c->client,
+		.remote_user = owner,
+		.transaction_id = c->msg->txid,
+	};
+}
+
+/* Sign csr for this transaction: SUCCESS, or the refusal. */
+static int
+scep_enrol_issue(const struct scep_enrol_ctx *c, X509_REQ *csr, const char *owner,
+		 bool approved_pending)
+{
+	struct issuer_request ir = scep_enrol_issuer_request(c, csr, owner);
+	struct issuer_result res = { 0 };
+	int r;
+
+	ir.approved_pending = approved_pending;
+	if ((r = issuer_issue(c->e->issuer, &ir, &res)) < 0)
+		return r;
+	switch (res.status) {
+	case ISSUER_ISSUED:
+		scep_enrol_success(c->v, res.cert);
+		res.cert = NULL; /* the verdict owns it now */
+		break;
+	case ISSUER_BAD_REQUEST:
+	case ISSUER_DENIED:
+		scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, res.reason);
+		break;
+	case ISSUER_UNAVAILABLE:
+		c->v->kind = SCEP_VERDICT_RETRY;
+		snprintf(c->v->text, sizeof(c->v->text), "signing unavailable: %s", res.reason);
+		snprintf(c->v->log, sizeof(c->v->log), "%s", res.reason);
+		break;
+	}
+	issuer_result_clear(&res);
+	return 0;
+}
+
+/*
+ * Where a transaction stands with the operator: PENDING, issue, or a refusal. Only to
+ * the holder of the request's key: anyone may know a transactionID.
+ */
+static int
+scep_enrol_decided(const struct scep_enrol_ctx *c, const struct store_pending *p)
+{
+	const unsigned char *der = p->csr_der;
+	X509_REQ *csr;
+	int r = 0;
+
+	if ((csr = d2i_X509_REQ(NULL, &der, (long)p->csr_der_len)) == NULL)
+		return scep_enrol_store_failed(c->v, -EIO, "read a pending request");
+	if (EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(c->msg->signer)) != 1) {
+		scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_CERT_ID,
+					"the signer does not hold the pending request's key",
+					"no request with this transactionID");
+		goto out;
+	}
+	switch (p->status) {
+	case STORE_STATUS_PENDING:
+		c->v->kind = SCEP_VERDICT_PENDING;
+		break;
+	case STORE_STATUS_REJECTED:
+		scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, "the request was rejected by the CA");
+		break;
+	case STORE_STATUS_APPROVED:
+		r = scep_enrol_issue(c, csr, p->owner, true);
+		break;
+	default:
+		scep_enrol_fail(c->v, SCEP_FAIL_BAD_CERT_ID, "the transaction is complete");
+		break;
+	}
+out:
+	X509_REQ_free(csr);
+	return r;
+}
+
+/* approval = "manual": the first request of a transaction waits for scepctl. */
+static int
+scep_enrol_manual(const struct scep_enrol_ctx *c)
+{
+	struct store_pending *p = NULL;
+	const char *refusal = NULL;
+	char *owner = NULL;
+	int r;
+
+	if ((r = issuer_get_pending(c->e->issuer, c->msg->txid, &p)) == 0) {
+		r = scep_enrol_decided(c, p);
+		store_pending_free(p);
+		return r;
+	}
+	if (r != -ENOENT)
+		return scep_enrol_store_failed(c->v, r, "look up a pending request");
+	if ((r = scep_enrol_authorize(c->e, c->msg, &owner, &refusal)) != 0) {
+		free(owner);
+		return r > 0 ? scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal) : r;
+	}
+	r = issuer_add_pending(c->e->issuer, c->msg->txid, c->msg->csr, c->msg->signer, c->client,
+			       owner);
+	free(owner);
+	if (r < 0 && r != -EEXIST)
+		return scep_enrol_store_failed(c->v, r, "record a pending request");
+	c->v->kind = SCEP_VERDICT_PENDING;
+	return 0;
+}
+
+/* Self-signed by its own key (X509_check_issued would also want keyCertSign). */
+static bool
+scep_enrol_self_signed(X509 *cert)
+{
+	return X509_NAME_cmp(X509_get_subject_name(cert), X509_get_issuer_name(cert)) == 0 &&
+	       X509_verify(cert, X509_get0_pubkey(cert)) == 1;
+}
+
+/* A new request: the challenge, then the operator (approval = "manual") or the policy. */
+static int
+scep_enrol_new_request(const struct scep_enrol_ctx *c)
+{
+	const char *refusal = NULL;
+	char *owner = NULL;
+	int r;
+
+	/*
+	 * The key holder's own signature: or anyone could wrap a captured envelope,
+	 * challenge and all, in a message of their own.
+	 */
+	if (!c->msg->signer_has_csr_key)
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST,
+				       "the signer certificate does not hold the request's key");
+	if (c->e->cfg->approval == CONFIG_APPROVAL_MANUAL)
+		return scep_enrol_manual(c);
+	if ((r = scep_enrol_authorize(c->e, c->msg, &owner, &refusal)) != 0)
+		return r > 0 ? scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal) : r;
+	r = scep_enrol_issue(c, c->msg->csr, owner, false);
+	free(owner);
+	return r;
+}
+
+/*
+ * A request signed by a certificate of this CA: a renewal when that certificate was
+ * issued through SCEP and the request keeps its identity (subject, SANs within it);
+ * then it needs no challenge and no approval, and keeps the original owner. Otherwise
+ * a PKCSReq is a new request, a RenewalReq is refused.
+ */
+static int
+scep_enrol_signed(const struct scep_enrol_ctx *c, const struct store_cert *signer)
+{
+	struct issuer_request ir = scep_enrol_issuer_request(c, c->msg->csr, signer->owner);
+	struct issuer_renewal renewal = { 0 };
+	int r;
+
+	if (strcmp(signer->endpoint, "scep") != 0)
+		renewal.refusal = "the signer certificate was not issued through SCEP";
+	else if ((r = issuer_renewal_check(&ir, c->msg->signer, &renewal)) < 0)
+		return r;
+	if (renewal.renews) {
+		if ((r = scep_enrol_issue(c, c->msg->csr, signer->owner, false)) == 0 &&
+		    c->v->kind == SCEP_VERDICT_SUCCESS)
+			scep_enrol_log(c->v, "renewal of serial %s", signer->serial);
+		return r;
+	}
+	if (c->msg->type == SCEP_MSG_RENEWALREQ)
+		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_REQUEST, renewal.refusal,
+					       "not a renewal of the signer certificate");
+	if ((r = scep_enrol_new_request(c)) == 0 && c->v->log[0] == '\0')
+		scep_enrol_log(c->v, "not a renewal of serial %s (%s): a new request",
+			       signer->serial, renewal.refusal);
+	return r;
+}
+
+/*
+ * The transaction's newest certificate, when the request is a retransmission: the
+ * same key, and not signed by that certificate (which would make it a renewal of it).
+ * 0 and the certificate, -ENOENT, -EIO.
+ */
+static int
+scep_enrol_retransmitted(struct scep_enrol *e, const struct scep_msg *msg, X509 **ret_cert)
+{
+	X509 *cert = NULL;
+	int r;
+
+	r = issuer_find_transaction_cert(e->issuer, msg->txid, X509_REQ_get0_pubkey(msg->csr),
+					 &cert);
+	if (r == 0 && X509_cmp(cert, msg->signer) == 0)
+		r = -ENOENT;
+	if (r == 0)
+		*ret_cert = cert;
+	else
+		X509_free(cert);
+	return r;
+}
+
+static int
+scep_enrol_request(const struct scep_enrol_ctx *c)
+{
+	struct store_cert *signer = NULL;
+	bool self_signed = scep_enrol_self_signed(c->msg->signer);
+	X509 *cert = NULL;
+	int r;
+
+	if (self_signed && c->msg->type == SCEP_MSG_RENEWALREQ)
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_MESSAGE_CHECK,
+				       "a RenewalReq must be signed by a certificate of this CA");
+	if (!self_signed && (r = issuer_check_issued(c->e->issuer, c->msg->signer, &signer)) < 0) {
+		if (r == -EIO)
+			return scep_enrol_store_failed(c->v, r, "look up the signer");
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_MESSAGE_CHECK,
+				       r == -EKEYEXPIRED ? "the signer certificate has expired"
+				       : r == -ENOENT
+					       ? "the signer certificate is not on record"
+					       : "the signer is not a certificate of this CA");
+	}
+	/* The same request again (a retry, a replay): the same certificate, no second one. */
+	if ((r = scep_enrol_retransmitted(c->e, c->msg, &cert)) == 0) {
+		scep_enrol_success(c->v, cert);
+		scep_enrol_log(c->v, "answered again with its certificate");
+		goto out;
+	}
+	if (r != -ENOENT) {
+		r = scep_enrol_store_failed(c->v, r, "look up the transaction");
+		goto out;
+	}
+	r = signer != NULL ? scep_enrol_signed(c, signer) : scep_enrol_new_request(c);
+out:
+	store_cert_free(signer);
+	return r;
+}
+
+/* CertPoll: the operator's decision on this transaction, or its certificate. */
+static int
+scep_enrol_poll(const struct scep_enrol_ctx *c)
+{
+	struct store_pending *p = NULL;
+	X509 *cert = NULL;
+	int r;
+
+	r = issuer_find_transaction_cert(c->e->issuer, c->msg->txid,
+					 X509_get0_pubkey(c->msg->signer), &cert);
+	if (r == 0)
+		return scep_enrol_success(c->v, cert);
+	if (r != -ENOENT)
+		return scep_enrol_store_failed(c->v, r, "look up the transaction");
+	if ((r = issuer_get_pending(c->e->issuer, c->msg->txid, &p)) == -ENOENT)
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_CERT_ID,
+				       "no request with this transactionID");
+	if (r < 0)
+		return scep_enrol_store_failed(c->v, r, "look up a pending request");
+	r = scep_enrol_decided(c, p);
+	store_pending_free(p);
+	return r;
+}
+
+/*
+ * Why the signer may not have cert by GetCert (scep.get_cert), or NULL when it may:
+ * "same_subject" wants a valid certificate of this CA, issued through SCEP, with
+ * cert's subject. *ret_r < 0 when the store failed.
+ */
+static const char *
+scep_enrol_get_cert_refusal(struct scep_enrol *e, const struct scep_msg *msg, X509 *cert,
+			    int *ret_r)
+{
+	struct store_cert *signer = NULL;
+	const char *refusal = NULL;
+	int r;
+
+	*ret_r = 0;
+	switch (e->cfg->get_cert) {
+	case CONFIG_GET_CERT_ANY:
+		return NULL;
+	case CONFIG_GET_CERT_NONE:
+		return "GetCert is not offered here (scep.get_cert = \"none\")";
+	case CONFIG_GET_CERT_SAME_SUBJECT:
+		break;
+	}
+	if ((r = issuer_check_issued(e->issuer, msg->signer, &signer)) == -EIO)
+		*ret_r = r;
+	else if (r < 0)
+		refusal = "the signer is not a valid certificate of this CA";
+	else if (strcmp(signer->endpoint, "scep") != 0)
+		refusal = "the signer certificate was not issued through SCEP";
+	else if (X509_NAME_cmp(X509_get_subject_name(msg->signer),
+			       X509_get_subject_name(cert)) != 0)
+		refusal = "the signer's subject is not the requested certificate's";
+	store_cert_free(signer);
+	return refusal;
+}
+
+static int
+scep_enrol_get_cert(const struct scep_enrol_ctx *c)
+{
+	const char *refusal;
+	X509 *cert = NULL;
+	int r;
+
+	if ((r = issuer_find_cert(c->e->issuer, c->msg->serial, &cert)) == -ENOENT)
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_CERT_ID, "no such certificate");
+	if (r < 0)
+		return scep_enrol_store_failed(c->v, r, "look up a certificate");
+	refusal = scep_enrol_get_cert_refusal(c->e, c->msg, cert, &r);
+	if (r < 0) {
+		X509_free(cert);
+		return scep_enrol_store_failed(c->v, r, "look up the signer");
+	}
+	if (refusal != NULL) { /* the same answer as an unknown serial */
+		X509_free(cert);
+		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_CERT_ID, refusal,
+					       "no such certificate");
+	}
+	return scep_enrol_success(c->v, cert);
+}
+
+int
+scep_enrol_decide(struct scep_enrol *e, const struct scep_msg *msg, const char *client,
+		  struct scep_verdict *ret)
+{
+	struct scep_verdict v = { 0 };
+	const struct scep_enrol_ctx c = { e, msg, client, &v };
+	int r;
+
+	if (!msg->decrypted || msg->fail != SCEP_FAIL_NONE || msg->signer == NULL)
+		return -EINVAL;
+	switch (msg->type) {
+	case SCEP_MSG_PKCSREQ:
+	case SCEP_MSG_RENEWALREQ:
+		r = msg->csr != NULL ? scep_enrol_request(&c) : -EINVAL;
+		break;
+	case SCEP_MSG_GETCERT:
+		r = msg->serial != NULL ? scep_enrol_get_cert(&c) : -EINVAL;
+		break;
+	case SCEP_MSG_CERTPOLL:
+		r = scep_enrol_poll(&c);
+		break;
+	default:
+		r = -EINVAL;
+		break;
+	}
+	if (r < 0) {
+		scep_verdict_clear(&v);
+		return r;
+	}
+	*ret = v;
+	return 0;
+}
