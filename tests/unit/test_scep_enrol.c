@@ -1,0 +1,673 @@
+/*
+ * test_scep_enrol.c - the SCEP state machine (scep_enrol.c), every verdict, on a real
+ * issuer (a P-256 CA key in a file, an SQLite store in a temporary directory) behind a
+ * store that the test can make fail, as a PostgreSQL server that went away would.
+ *
+ * Messages are built as scep_msg_parse() and scep_msg_decrypt() would leave them: the
+ * signer's signature verified, the envelope opened; the codec has tests of its own.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include "scepd/config.h"
+#include "scepd/issuer.h"
+#include "scepd/keys.h"
+#include "scepd/scep_enrol.h"
+#include "scepd/store.h"
+
+#include "../../src/store_backend.h"
+
+/* A store that forwards to SQLite, or fails every call with `fail` when it is set. */
+struct fake_store {
+	struct store base;
+	struct store *real;
+	int fail;
+};
+
+static struct fake_store *the_fake; /* the one of the running test */
+
+#define FAKE(st) ((struct fake_store *)(st))
+#define REAL(st) (FAKE(st)->real)
+#define FAIL(st)                                                                                   \
+	do {                                                                                       \
+		if (FAKE(st)->fail != 0)                                                           \
+			return FAKE(st)->fail;                                                     \
+	} while (0)
+
+static void
+fake_close(struct store *st)
+{
+	store_close(REAL(st));
+	free(st);
+}
+
+static int
+fake_schema_version(struct store *st, int *v)
+{
+	FAIL(st);
+	return REAL(st)->ops->schema_version(REAL(st), v);
+}
+
+static int
+fake_check(struct store *st)
+{
+	FAIL(st);
+	return REAL(st)->ops->check(REAL(st));
+}
+
+static int
+fake_add_cert(struct store *st, const struct store_cert *c)
+{
+	FAIL(st);
+	return REAL(st)->ops->add_cert(REAL(st), c);
+}
+
+static int
+fake_add_certs(struct store *st, const struct store_cert *const *c, size_t n, int *results)
+{
+	FAIL(st);
+	return REAL(st)->ops->add_certs(REAL(st), c, n, results);
+}
+
+static int
+fake_count_certs(struct store *st, uint64_t *n)
+{
+	FAIL(st);
+	return REAL(st)->ops->count_certs(REAL(st), n);
+}
+
+static int
+fake_get_cert_der(struct store *st, const char *serial, unsigned char **der, size_t *len)
+{
+	FAIL(st);
+	return REAL(st)->ops->get_cert_der(REAL(st), serial, der, len);
+}
+
+static int
+fake_walk_certs(struct store *st, const char *serial, const char *txid,
+		int (*fn)(const struct store_cert *, void *), void *userdata)
+{
+	FAIL(st);
+	return REAL(st)->ops->walk_certs(REAL(st), serial, txid, fn, userdata);
+}
+
+static int
+fake_add_pending(struct store *st, const struct store_pending *p)
+{
+	FAIL(st);
+	return REAL(st)->ops->add_pending(REAL(st), p);
+}
+
+static int
+fake_walk_pending(struct store *st, const char *txid,
+		  int (*fn)(const struct store_pending *, void *), void *userdata)
+{
+	FAIL(st);
+	return REAL(st)->ops->walk_pending(REAL(st), txid, fn, userdata);
+}
+
+static int
+fake_set_pending_status(struct store *st, const char *txid, enum store_status from,
+			enum store_status to, time_t now)
+{
+	FAIL(st);
+	return REAL(st)->ops->set_pending_status(REAL(st), txid, from, to, now);
+}
+
+static int
+fake_add_cert_for_pending(struct store *st, const struct store_cert *c, time_t now)
+{
+	FAIL(st);
+	return REAL(st)->ops->add_cert_for_pending(REAL(st), c, now);
+}
+
+static int
+fake_add_challenge(struct store *st, const struct store_challenge *ch)
+{
+	FAIL(st);
+	return REAL(st)->ops->add_challenge(REAL(st), ch);
+}
+
+static int
+fake_consume_challenge(struct store *st, const char *hash, const char *used_by, time_t now,
+		       char **owner)
+{
+	FAIL(st);
+	return REAL(st)->ops->consume_challenge(REAL(st), hash, used_by, now, owner);
+}
+
+static const struct store_ops fake_ops = {
+	.close = fake_close,
+	.schema_version = fake_schema_version,
+	.check = fake_check,
+	.add_cert = fake_add_cert,
+	.add_certs = fake_add_certs,
+	.count_certs = fake_count_certs,
+	.get_cert_der = fake_get_cert_der,
+	.walk_certs = fake_walk_certs,
+	.add_pending = fake_add_pending,
+	.walk_pending = fake_walk_pending,
+	.set_pending_status = fake_set_pending_status,
+	.add_cert_for_pending = fake_add_cert_for_pending,
+	.add_challenge = fake_add_challenge,
+	.consume_challenge = fake_consume_challenge,
+};
+
+/* The test's CA, issuer and state machine. */
+struct env {
+	char dir[PATH_MAX];
+	struct scepd_config *cfg;
+	struct issuer *issuer;
+	struct scep_enrol *enrol;
+	EVP_PKEY *alice_key, *bob_key;
+	X509 *alice_self, *bob_self; /* self-signed, as a device's first request */
+};
+
+static EVP_PKEY *
+make_key(void)
+{
+	EVP_PKEY *key = EVP_EC_gen("P-256");
+
+	assert_non_null(key);
+	return key;
+}
+
+/* A self-signed certificate for key, as SCEP clients sign their first request. */
+static X509 *
+make_self_signed(EVP_PKEY *key, const char *cn, bool ca)
+{
+	X509 *cert = X509_new();
+	X509V3_CTX ctx;
+	X509_EXTENSION *ext;
+
+	assert_non_null(cert);
+	assert_true(X509_set_version(cert, X509_VERSION_3));
+	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(cert), 1));
+	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(cert), -60));
+	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(cert), 86400));
+	assert_true(X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
+					       (const unsigned char *)cn, -1, -1, 0));
+	assert_true(X509_set_issuer_name(cert, X509_get_subject_name(cert)));
+	assert_true(X509_set_pubkey(cert, key));
+	if (ca) {
+		X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
+		assert_non_null(ext);
+		assert_true(X509_add_ext(cert, ext, -1));
+		X509_EXTENSION_free(ext);
+		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
+					  "critical,keyCertSign,cRLSign,digitalSignature");
+		assert_non_null(ext);
+		assert_true(X509_add_ext(cert, ext, -1));
+		X509_EXTENSION_free(ext);
+	}
+	assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
+	return cert;
+}
+
+/* A CSR for key with CN=cn and, when not NULL, one dNSName. */
+static X509_REQ *
+make_csr(EVP_PKEY *key, const char *cn, const char *dns)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	X509_REQ *csr = X509_REQ_new();
+	X509_EXTENSION *ext;
+	char value[128];
+
+	assert_non_null(csr);
+	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(csr), "CN", MBSTRING_ASC,
+					       (const unsigned char *)cn, -1, -1, 0));
+	assert_true(X509_REQ_set_pubkey(csr, key));
+	if (dns != NULL) {
+		snprintf(value, sizeof(value), "DNS:%s", dns);
+		assert_non_null(exts = sk_X509_EXTENSION_new_null());
+		assert_non_null(ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, value));
+		assert_true(sk_X509_EXTENSION_push(exts, ext));
+		assert_true(X509_REQ_add_extensions(csr, exts));
+		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	}
+	assert_true(X509_REQ_sign(csr, key, EVP_sha256()) > 0);
+	return csr;
+}
+
+/* A message as the codec leaves it: verified, decrypted. Takes csr; signer is copied. */
+static struct scep_msg *
+make_msg(int type, const char *txid, X509 *signer, X509_REQ *csr, const char *challenge)
+{
+	struct scep_msg *msg = calloc(1, sizeof(*msg));
+
+	assert_non_null(msg);
+	msg->type = type;
+	snprintf(msg->txid, sizeof(msg->txid), "%s", txid);
+	msg->fail = SCEP_FAIL_NONE;
+	msg->decrypted = true;
+	assert_true(X509_up_ref(signer));
+	msg->signer = signer;
+	msg->csr = csr;
+	if (challenge != NULL)
+		assert_non_null(msg->challenge = OPENSSL_strdup(challenge));
+	if (csr != NULL)
+		msg->signer_has_csr_key =
+			EVP_PKEY_eq(X509_get0_pubkey(signer), X509_REQ_get0_pubkey(csr)) == 1;
+	return msg;
+}
+
+/* decide(ENV, MSG, KIND): the verdict, checked to be of that kind; MSG is freed. */
+static struct scep_verdict
+decide(struct env *env, struct scep_msg *msg, enum scep_verdict_kind kind)
+{
+	struct scep_verdict v = { 0 };
+
+	assert_int_equal(scep_enrol_decide(env->enrol, msg, "192.0.2.7", &v), 0);
+	if (v.kind != kind)
+		fail_msg("expected %s, got %s (%s)", scep_verdict_kind_name(kind),
+			 scep_verdict_kind_name(v.kind), v.log);
+	scep_msg_free(msg);
+	return v;
+}
+
+static void
+assert_failure(struct scep_verdict *v, enum scep_fail fail, const char *log)
+{
+	assert_int_equal(v->kind, SCEP_VERDICT_FAILURE);
+	assert_int_equal(v->fail, fail);
+	if (strstr(v->log, log) == NULL)
+		fail_msg("log '%s' does not say '%s'", v->log, log);
+	assert_null(v->cert);
+	scep_verdict_clear(v);
+}
+
+/* A certificate issued to key for CN=cn through a new PKCSReq (challenge none). */
+static X509 *
+enrol_new(struct env *env, EVP_PKEY *key, X509 *self, const char *cn, const char *txid)
+{
+	const unsigned char *p;
+	unsigned char *der = NULL;
+	struct scep_verdict v;
+	X509 *cert;
+	int len;
+
+	v = decide(env, make_msg(SCEP_MSG_PKCSREQ, txid, self, make_csr(key, cn, NULL), NULL),
+		   SCEP_VERDICT_SUCCESS);
+	/* As a client has it: from DER (the issuer's own object has its key undecoded). */
+	assert_true((len = i2d_X509(v.cert, &der)) > 0);
+	p = der;
+	assert_non_null(cert = d2i_X509(NULL, &p, len));
+	OPENSSL_free(der);
+	scep_verdict_clear(&v);
+	return cert;
+}
+
+static void
+write_pem(const char *path, EVP_PKEY *key, X509 *cert)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	if (key != NULL)
+		assert_true(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL));
+	else
+		assert_true(PEM_write_X509(f, cert));
+	assert_int_equal(fclose(f), 0);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+static int
+setup(void **state)
+{
+	struct config_errors errs = { 0 };
+	struct env *env = calloc(1, sizeof(*env));
+	char conf[4 * PATH_MAX], path[PATH_MAX + 16], uri[PATH_MAX + 32];
+	struct keys_error kerr = { 0 };
+	struct keys *keys = NULL;
+	EVP_PKEY *ca_key = make_key();
+	X509 *ca = make_self_signed(ca_key, "enrol test CA", true);
+	struct store *real = NULL;
+
+	assert_non_null(env);
+	snprintf(env->dir, sizeof(env->dir), "%s/scepd-enrol.XXXXXX",
+		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
+	assert_non_null(mkdtemp(env->dir));
+	snprintf(path, sizeof(path), "%s/ca.key", env->dir);
+	write_pem(path, ca_key, NULL);
+	snprintf(path, sizeof(path), "%s/ca.pem", env->dir);
+	write_pem(path, NULL, ca);
+	snprintf(conf, sizeof(conf),
+		 "ca: { certificate = \"%s/ca.pem\"; key = \"%s/ca.key\"; };\n"
+		 "scep: { subject_alt_name = { request = [ \"dNSName\" ]; }; };\n"
+		 "storage: { uri = \"sqlite:%s/scepd.db\"; };\n",
+		 env->dir, env->dir, env->dir);
+	if (config_load_string(conf, "enrol.conf", NULL, &env->cfg, &errs) < 0)
+		fail_msg("config: %s", errs.n > 0 ? errs.v[0] : "?");
+	assert_int_equal(keys_load(env->cfg, &keys, &kerr), 0);
+	snprintf(uri, sizeof(uri), "sqlite:%s/scepd.db", env->dir);
+	assert_int_equal(store_open(uri, &real), 0);
+	assert_non_null(the_fake = calloc(1, sizeof(*the_fake)));
+	the_fake->real = real;
+	store_init(&the_fake->base, &fake_ops);
+	assert_int_equal(issuer_new(env->cfg, keys, &the_fake->base, NULL, &env->issuer), 0);
+	assert_int_equal(scep_enrol_new(&env->cfg->scep, env->issuer, NULL, &env->enrol), 0);
+	env->alice_key = make_key();
+	env->bob_key = make_key();
+	env->alice_self = make_self_signed(env->alice_key, "alice", false);
+	env->bob_self = make_self_signed(env->bob_key, "bob", false);
+	EVP_PKEY_free(ca_key);
+	X509_free(ca);
+	*state = env;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct env *env = *state;
+
+	scep_enrol_free(env->enrol);
+	issuer_free(env->issuer);
+	config_free(env->cfg);
+	EVP_PKEY_free(env->alice_key);
+	EVP_PKEY_free(env->bob_key);
+	X509_free(env->alice_self);
+	X509_free(env->bob_self);
+	nftw(env->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	free(env);
+	return 0;
+}
+
+/* A new request, its retransmission, and the challenge rules. */
+static void
+test_new_request(void **state)
+{
+	struct env *env = *state;
+	struct scep_verdict v;
+	X509 *cert;
+
+	cert = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-alice");
+	assert_int_equal(
+		X509_NAME_cmp(X509_get_subject_name(cert), X509_get_subject_name(env->alice_self)),
+		0);
+	/* The same request again: the same certificate. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-alice", env->alice_self,
+			    make_csr(env->alice_key, "alice", NULL), NULL),
+		   SCEP_VERDICT_SUCCESS);
+	assert_int_equal(X509_cmp(v.cert, cert), 0);
+	assert_string_equal(v.log, "answered again with its certificate");
+	scep_verdict_clear(&v);
+
+	/* Signed by a self-signed certificate for another key. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-x", env->bob_self,
+			    make_csr(env->alice_key, "alice", NULL), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "does not hold the request's key");
+	/* A RenewalReq signed by a self-signed certificate. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-y", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_MESSAGE_CHECK, "must be signed by a certificate");
+
+	/* A static challenge: missing, wrong, right. */
+	scep_enrol_free(env->enrol);
+	env->cfg->scep.challenge_mode = CONFIG_CHALLENGE_STATIC;
+	assert_int_equal(scep_enrol_new(&env->cfg->scep, env->issuer, "s3cret", &env->enrol), 0);
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-b1", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "a challenge password is required");
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-b2", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "s3cre"),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "wrong challenge password");
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-b3", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "s3cret"),
+		   SCEP_VERDICT_SUCCESS);
+	scep_verdict_clear(&v);
+	X509_free(cert);
+}
+
+/* Renewal of the same identity, and every way of asking for another one. */
+static void
+test_renewal(void **state)
+{
+	struct env *env = *state;
+	EVP_PKEY *next = make_key();
+	struct scep_verdict v;
+	X509 *cert;
+
+	cert = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-alice");
+	/* RenewalReq with a new key: SUCCESS, a new certificate, no challenge. */
+	env->cfg->scep.challenge_mode = CONFIG_CHALLENGE_OTP; /* would refuse a new request */
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-renew", cert, make_csr(next, "alice", NULL),
+			    NULL),
+		   SCEP_VERDICT_SUCCESS);
+	assert_int_not_equal(X509_cmp(v.cert, cert), 0);
+	assert_non_null(strstr(v.log, "renewal of serial"));
+	scep_verdict_clear(&v);
+	/* The same key and transactionID, signed by the certificate: a new one too. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-alice", cert,
+			    make_csr(env->alice_key, "alice", NULL), NULL),
+		   SCEP_VERDICT_SUCCESS);
+	assert_int_not_equal(X509_cmp(v.cert, cert), 0);
+	scep_verdict_clear(&v);
+	/* Another subject, a SAN the signer lacks: refused; a PKCSReq is a new request. */
+	v = decide(
+		env,
+		make_msg(SCEP_MSG_RENEWALREQ, "tx-r1", cert, make_csr(next, "admin", NULL), NULL),
+		SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "the new subject is not the signer");
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-r2", cert,
+			    make_csr(next, "alice", "vpn.example"), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "subjectAltName is not in the signer");
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-r3", cert, make_csr(next, "bob", NULL), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "does not hold the request's key");
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-r4", cert, make_csr(env->alice_key, "bob", NULL),
+			    NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "a challenge password is required");
+	/* A RenewalReq signed by a self-signed certificate. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-r5", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_MESSAGE_CHECK, "must be signed by a certificate");
+	EVP_PKEY_free(next);
+	X509_free(cert);
+}
+
+/* Manual approval: PENDING, CertPoll by another key, approval, CertPoll by the holder. */
+static void
+test_manual_and_poll(void **state)
+{
+	struct env *env = *state;
+	struct store *st = &the_fake->base;
+	struct scep_verdict v;
+
+	env->cfg->scep.approval = CONFIG_APPROVAL_MANUAL;
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-dave", env->alice_self,
+			    make_csr(env->alice_key, "dave", NULL), NULL),
+		   SCEP_VERDICT_PENDING);
+	scep_verdict_clear(&v);
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-dave", env->bob_self, NULL, NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "does not hold the pending request's key");
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-dave", env->alice_self, NULL, NULL),
+		   SCEP_VERDICT_PENDING);
+	scep_verdict_clear(&v);
+	assert_int_equal(store_set_pending_status(st, "tx-dave", STORE_STATUS_PENDING,
+						  STORE_STATUS_APPROVED),
+			 0);
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-dave", env->bob_self, NULL, NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "does not hold the pending request's key");
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-dave", env->alice_self, NULL, NULL),
+		   SCEP_VERDICT_SUCCESS);
+	scep_verdict_clear(&v);
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-nobody", env->alice_self, NULL, NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "no request with this transactionID");
+	/* Rejected. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-eve", env->bob_self,
+			    make_csr(env->bob_key, "eve", NULL), NULL),
+		   SCEP_VERDICT_PENDING);
+	scep_verdict_clear(&v);
+	assert_int_equal(
+		store_set_pending_status(st, "tx-eve", STORE_STATUS_PENDING, STORE_STATUS_REJECTED),
+		0);
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-eve", env->bob_self, NULL, NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "rejected");
+}
+
+/* GetCert: a certificate of the same subject may fetch; a stranger may not. */
+static void
+test_get_cert(void **state)
+{
+	struct env *env = *state;
+	struct scep_verdict v;
+	struct scep_msg *msg;
+	X509 *alice, *bob;
+
+	alice = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-a");
+	bob = enrol_new(env, env->bob_key, env->bob_self, "bob", "tx-b");
+	msg = make_msg(SCEP_MSG_GETCERT, "tx-g1", alice, NULL, NULL);
+	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
+	v = decide(env, msg, SCEP_VERDICT_SUCCESS);
+	assert_int_equal(X509_cmp(v.cert, alice), 0);
+	scep_verdict_clear(&v);
+	msg = make_msg(SCEP_MSG_GETCERT, "tx-g2", bob, NULL, NULL);
+	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
+	v = decide(env, msg, SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "subject is not the requested");
+	msg = make_msg(SCEP_MSG_GETCERT, "tx-g3", env->alice_self, NULL, NULL);
+	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
+	v = decide(env, msg, SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "not a valid certificate of this CA");
+	/* "any": the old behaviour; "none": nobody. */
+	env->cfg->scep.get_cert = CONFIG_GET_CERT_ANY;
+	msg = make_msg(SCEP_MSG_GETCERT, "tx-g4", env->bob_self, NULL, NULL);
+	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
+	v = decide(env, msg, SCEP_VERDICT_SUCCESS);
+	scep_verdict_clear(&v);
+	env->cfg->scep.get_cert = CONFIG_GET_CERT_NONE;
+	msg = make_msg(SCEP_MSG_GETCERT, "tx-g5", alice, NULL, NULL);
+	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
+	v = decide(env, msg, SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "not offered");
+	X509_free(alice);
+	X509_free(bob);
+}
+
+/*
+ * The store goes away: every check that needs it is a RETRY (HTTP 503, which clients
+ * retry), never a permanent FAILURE; nothing is issued. Then it is back.
+ */
+static void
+test_store_failing(void **state)
+{
+	struct env *env = *state;
+	struct scep_verdict v;
+	struct scep_msg *msg;
+	X509 *alice;
+
+	alice = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-a");
+	the_fake->fail = -EIO;
+	/* A renewal: the signer cannot be looked up. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-r", alice,
+			    make_csr(env->alice_key, "alice", NULL), NULL),
+		   SCEP_VERDICT_RETRY);
+	assert_string_equal(v.text, "the certificate store is unavailable");
+	assert_non_null(strstr(v.log, "look up the signer"));
+	scep_verdict_clear(&v);
+	/* A new request: the transaction cannot be looked up. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-n", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), NULL),
+		   SCEP_VERDICT_RETRY);
+	scep_verdict_clear(&v);
+	v = decide(env, make_msg(SCEP_MSG_CERTPOLL, "tx-a", env->alice_self, NULL, NULL),
+		   SCEP_VERDICT_RETRY);
+	scep_verdict_clear(&v);
+	msg = make_msg(SCEP_MSG_GETCERT, "tx-g", alice, NULL, NULL);
+	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
+	v = decide(env, msg, SCEP_VERDICT_RETRY);
+	scep_verdict_clear(&v);
+	/* Back: the renewal goes through. */
+	the_fake->fail = 0;
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-r", alice,
+			    make_csr(env->alice_key, "alice", NULL), NULL),
+		   SCEP_VERDICT_SUCCESS);
+	scep_verdict_clear(&v);
+	X509_free(alice);
+}
+
+/* What is not for the state machine is an error, not a verdict. */
+static void
+test_contract(void **state)
+{
+	struct env *env = *state;
+	struct scep_verdict v = { .kind = SCEP_VERDICT_PENDING };
+	struct scep_msg *msg;
+
+	msg = make_msg(SCEP_MSG_GETCRL, "tx", env->alice_self, NULL, NULL);
+	assert_int_equal(scep_enrol_decide(env->enrol, msg, "192.0.2.7", &v), -EINVAL);
+	assert_int_equal(v.kind, SCEP_VERDICT_PENDING); /* untouched */
+	msg->type = SCEP_MSG_PKCSREQ;                   /* without a CSR */
+	assert_int_equal(scep_enrol_decide(env->enrol, msg, "192.0.2.7", &v), -EINVAL);
+	msg->decrypted = false;
+	assert_int_equal(scep_enrol_decide(env->enrol, msg, "192.0.2.7", &v), -EINVAL);
+	scep_msg_free(msg);
+	for (int k = SCEP_VERDICT_SUCCESS; k <= SCEP_VERDICT_RETRY; k++)
+		assert_non_null(scep_verdict_kind_name(k));
+	assert_null(scep_verdict_kind_name(SCEP_VERDICT_RETRY + 1));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_new_request, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_renewal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_manual_and_poll, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_cert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_store_failing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_contract, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
