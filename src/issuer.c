@@ -26,7 +26,6 @@
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
-#include "scepd/encoding.h"
 #include "scepd/log.h"
 #include "scepd/policy.h"
 #include "scepd/signer.h"
@@ -496,354 +495,47 @@ out:
 }
 
 /*
- * An RA key operation begins: takes the lock, and gives the RA's certificate and key
- * (the CA's without an RA). -EAGAIN, lock released, when the keys are gone.
+ * Runs op with the RA's certificate and key (the CA's without an RA) under the lock:
+ * one engine session, one key operation at a time. A failure that op reports with
+ * failed = true and that keys_token_lost() blames on the token drops the keys and
+ * becomes -EAGAIN. -EAGAIN, op not called, when the keys are gone.
  */
-static int
-issuer_ra_begin(struct issuer *is, X509 **ret_cert, EVP_PKEY **ret_key)
+int
+issuer_with_ra_key(struct issuer *is,
+		   int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
+		   void *arg)
 {
+	bool failed = false;
+	X509 *ra_cert;
+	EVP_PKEY *ra_key;
+	int r;
+
 	ERR_clear_error();
 	pthread_mutex_lock(&is->lock);
 	if (is->unhealthy[0] != '\0') {
-		pthread_mutex_unlock(&is->lock);
-		return -EAGAIN;
+		r = -EAGAIN;
+		goto out;
 	}
 	if (is->keys->ra_key != NULL) {
-		*ret_cert = sk_X509_value(is->keys->ra_chain, 0);
-		*ret_key = is->keys->ra_key;
+		ra_cert = sk_X509_value(is->keys->ra_chain, 0);
+		ra_key = is->keys->ra_key;
 	} else {
-		*ret_cert = keys_get0_ca_cert(is->keys);
-		*ret_key = is->keys->ca_key;
+		ra_cert = keys_get0_ca_cert(is->keys);
+		ra_key = is->keys->ca_key;
 	}
-	return 0;
-}
-
-/* ... and ends: a failure caused by a lost token drops the keys and becomes -EAGAIN. */
-static int
-issuer_ra_end(struct issuer *is, int r, bool failed)
-{
+	r = op(ra_cert, ra_key, arg, &failed);
 	if (failed && keys_token_lost()) {
 		issuer_lose_keys(is, "the token is gone");
 		r = -EAGAIN;
 	}
+out:
 	pthread_mutex_unlock(&is->lock);
 	ERR_clear_error();
 	return r;
 }
 
-int
-issuer_scep_decrypt(struct issuer *is, struct scep_msg *msg)
+struct store *
+issuer_get0_store(struct issuer *is)
 {
-	X509 *ra_cert;
-	EVP_PKEY *ra_key;
-	int r;
-
-	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) < 0)
-		return r;
-	r = scep_msg_decrypt(msg, ra_cert, ra_key);
-	/* A dead token looks like a bad envelope to the codec: tell them apart here. */
-	return issuer_ra_end(is, r, r == 0 && msg->fail == SCEP_FAIL_BAD_MESSAGE_CHECK);
-}
-
-int
-issuer_scep_certrep(struct issuer *is, const struct scep_msg *req, const struct scep_certrep *rep,
-		    unsigned char **ret_der, size_t *ret_len)
-{
-	X509 *ra_cert;
-	EVP_PKEY *ra_key;
-	int r;
-
-	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) < 0)
-		return r;
-	r = scep_msg_certrep(req, rep, ra_cert, ra_key, ret_der, ret_len);
-	return issuer_ra_end(is, r, r == -EIO);
-}
-
-int
-issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len)
-{
-	STACK_OF(X509) *certs = NULL;
-	X509 *ra_cert;
-	EVP_PKEY *ra_key;
-	int r;
-
-	if (is->ca_next == NULL)
-		return -ENOENT;
-	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, is->ca_next) ||
-	    (is->ra_next != NULL && !sk_X509_push(certs, is->ra_next))) {
-		sk_X509_free(certs);
-		return -ENOMEM;
-	}
-	if ((r = issuer_ra_begin(is, &ra_cert, &ra_key)) == 0) {
-		r = scep_msg_next_ca(certs, ra_cert, ra_key, ret_der, ret_len);
-		r = issuer_ra_end(is, r, r == -EIO);
-	}
-	sk_X509_free(certs); /* borrowed certificates */
-	return r;
-}
-
-/* The record of the certificate with this serial, and the certificate in it. */
-static int
-issuer_find_recorded(struct issuer *is, const ASN1_INTEGER *serial,
-		     struct store_cert **ret_record, X509 **ret_cert)
-{
-	struct store_cert *record = NULL;
-	const unsigned char *p;
-	BIGNUM *bn = NULL;
-	char *hex = NULL;
-	X509 *cert;
-	int r = -ENOMEM;
-
-	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
-		goto out;
-	if ((r = store_get_cert(is->store, hex, &record)) < 0)
-		goto out;
-	p = record->der;
-	if ((cert = d2i_X509(NULL, &p, (long)record->der_len)) == NULL) {
-		r = -EIO;
-		goto out;
-	}
-	*ret_cert = cert;
-	if (ret_record != NULL) {
-		*ret_record = record;
-		record = NULL; /* the caller owns it now */
-	}
-	r = 0;
-out:
-	store_cert_free(record);
-	OPENSSL_free(hex);
-	BN_free(bn);
-	return r;
-}
-
-int
-issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert)
-{
-	int r;
-
-	r = issuer_find_recorded(is, serial, NULL, ret_cert);
-	ERR_clear_error();
-	return r;
-}
-
-int
-issuer_check_issued(struct issuer *is, X509 *cert, struct store_cert **ret_record)
-{
-	X509 *ca = is->chain != NULL ? sk_X509_value(is->chain, 0) : NULL;
-	struct store_cert *record = NULL;
-	X509 *recorded = NULL;
-	int r;
-
-	if (ca == NULL || X509_check_issued(ca, cert) != X509_V_OK ||
-	    X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
-		r = -EBADMSG;
-		goto out;
-	}
-	if (X509_cmp_current_time(X509_get0_notBefore(cert)) > 0 ||
-	    X509_cmp_current_time(X509_get0_notAfter(cert)) < 0) {
-		r = -EKEYEXPIRED;
-		goto out;
-	}
-	if ((r = issuer_find_recorded(is, X509_get0_serialNumber(cert), &record, &recorded)) < 0)
-		goto out;
-	if (X509_cmp(recorded, cert) != 0) {
-		r = -ENOENT;
-		goto out;
-	}
-	if (ret_record != NULL) {
-		*ret_record = record;
-		record = NULL; /* the caller owns it now */
-	}
-	r = 0;
-out:
-	store_cert_free(record);
-	X509_free(recorded);
-	ERR_clear_error();
-	return r;
-}
-
-/* Whether every name of names is also one of within (NULL: no names). */
-static bool
-issuer_names_within(const GENERAL_NAMES *names, const GENERAL_NAMES *within)
-{
-	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
-		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
-		bool found = false;
-
-		for (int j = 0; !found && j < sk_GENERAL_NAME_num(within); j++)
-			found = GENERAL_NAME_cmp(n, sk_GENERAL_NAME_value(within, j)) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-/* The subjectAltName a CSR asks for: 0 and the names (NULL: none), -EBADMSG. */
-static int
-issuer_csr_sans(X509_REQ *csr, GENERAL_NAMES **ret_sans)
-{
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
-	GENERAL_NAMES *sans = NULL;
-	int crit = -1;
-
-	if (exts != NULL)
-		sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	if (sans == NULL && crit != -1)
-		return -EBADMSG; /* present but unreadable, or repeated */
-	*ret_sans = sans;
-	return 0;
-}
-
-int
-issuer_renewal_check(const struct issuer_request *req, X509 *signer, struct issuer_renewal *ret)
-{
-	struct policy_decision d = { 0 };
-	GENERAL_NAMES *requested = NULL, *held = NULL;
-	const char *refusal = NULL;
-	int r;
-
-	r = policy_check(req->subject, req->subject_alt_name, req->csr,
-			 &(struct policy_vars){ .remote_addr = req->requester,
-						.remote_user = req->remote_user },
-			 &d);
-	if (r < 0)
-		goto out;
-	held = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, NULL);
-	if (d.verdict != POLICY_ALLOW)
-		refusal = "the policy refuses the request";
-	else if (X509_NAME_cmp(d.subject, X509_get_subject_name(signer)) != 0)
-		refusal = "the new subject is not the signer certificate's";
-	else if (issuer_csr_sans(req->csr, &requested) < 0 ||
-		 !issuer_names_within(requested, held) || !issuer_names_within(d.san, held))
-		refusal = "a requested subjectAltName is not in the signer certificate";
-	ret->renews = refusal == NULL;
-	ret->refusal = refusal;
-	r = 0;
-out:
-	GENERAL_NAMES_free(requested);
-	GENERAL_NAMES_free(held);
-	policy_decision_clear(&d);
-	ERR_clear_error();
-	return r;
-}
-
-struct issuer_txid_match {
-	EVP_PKEY *key;
-	X509 *found;
-};
-
-static int
-issuer_txid_match(const struct store_cert *rec, void *userdata)
-{
-	struct issuer_txid_match *m = userdata;
-	const unsigned char *p = rec->der;
-	X509 *cert;
-
-	if ((cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL)
-		return 0;
-	if (EVP_PKEY_eq(X509_get0_pubkey(cert), m->key) == 1) {
-		X509_free(m->found); /* the walk is oldest first: keep the newest */
-		m->found = cert;
-	} else {
-		X509_free(cert);
-	}
-	return 0;
-}
-
-int
-issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, EVP_PKEY *key,
-			     X509 **ret_cert)
-{
-	struct issuer_txid_match m = { .key = key };
-	int r;
-
-	if (key == NULL)
-		return -ENOENT;
-	r = store_walk_certs_by_transaction(is->store, transaction_id, issuer_txid_match, &m);
-	ERR_clear_error();
-	if (r == 0 && m.found == NULL)
-		r = -ENOENT;
-	if (r < 0) {
-		X509_free(m.found);
-		return r;
-	}
-	*ret_cert = m.found;
-	return 0;
-}
-
-int
-issuer_consume_challenge(struct issuer *is, const char *challenge, const char *used_by,
-			 char **ret_owner)
-{
-	char hash[ENCODING_SHA256_HEX_LEN + 1];
-	int r;
-
-	if ((r = encoding_sha256_hex(challenge, hash)) < 0)
-		return r;
-	return store_consume_challenge(is->store, hash, used_by, ret_owner);
-}
-
-int
-issuer_get_pending(struct issuer *is, const char *transaction_id,
-		   struct store_pending **ret_pending)
-{
-	return store_get_pending(is->store, transaction_id, ret_pending);
-}
-
-/*
- * The request as it is kept for the operator: without its challengePassword, which
- * (a static challenge above all) must not rest in the store. Its signature then no
- * longer verifies; it was checked when the request arrived.
- */
-static int
-issuer_pending_csr_der(X509_REQ *csr, unsigned char **ret_der, int *ret_len)
-{
-	X509_REQ *copy;
-	int idx, len, r = -ENOMEM;
-
-	if ((copy = X509_REQ_dup(csr)) == NULL)
-		return -ENOMEM;
-	while ((idx = X509_REQ_get_attr_by_NID(copy, NID_pkcs9_challengePassword, -1)) >= 0)
-		X509_ATTRIBUTE_free(X509_REQ_delete_attr(copy, idx));
-	if ((len = i2d_X509_REQ(copy, ret_der)) > 0) {
-		*ret_len = len;
-		r = 0;
-	}
-	X509_REQ_free(copy);
-	return r;
-}
-
-int
-issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr, X509 *signer,
-		   const char *requester, const char *owner)
-{
-	unsigned char *csr_der = NULL, *signer_der = NULL;
-	char *subject = NULL;
-	BIO *bio = NULL;
-	int csr_len = 0, signer_len, r = -ENOMEM;
-
-	if (issuer_pending_csr_der(csr, &csr_der, &csr_len) < 0 ||
-	    (signer_len = i2d_X509(signer, &signer_der)) <= 0 ||
-	    (bio = BIO_new(BIO_s_mem())) == NULL ||
-	    X509_NAME_print_ex(bio, X509_REQ_get_subject_name(csr), 0, XN_FLAG_RFC2253) < 0 ||
-	    (r = issuer_bio_strdup(bio, &subject)) < 0)
-		goto out;
-	r = store_add_pending(is->store, &(struct store_pending){
-						 .transaction_id = transaction_id,
-						 .subject = subject,
-						 .csr_der = csr_der,
-						 .csr_der_len = (size_t)csr_len,
-						 .signer_cert_der = signer_der,
-						 .signer_cert_der_len = (size_t)signer_len,
-						 .requester = requester,
-						 .owner = owner,
-					 });
-out:
-	free(subject);
-	BIO_free(bio);
-	OPENSSL_free(csr_der);
-	OPENSSL_free(signer_der);
-	ERR_clear_error();
-	return r;
+	return is->store;
 }

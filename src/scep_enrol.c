@@ -35,12 +35,23 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+
+#include "scepd/policy.h"
+#include "scepd/scep_store.h"
 
 struct scep_enrol {
 	const struct config_scep *cfg;
 	struct issuer *issuer;
 	char *challenge; /* static challenge, or NULL */
 	size_t challenge_len;
+};
+
+/* Whether a request signed by an issued certificate renews that certificate's identity. */
+struct scep_enrol_renewal {
+	bool renews;
+	const char *refusal; /* !renews: why not, one static line for the client and log */
 };
 
 /* What an enrolment check needs besides the message. */
@@ -102,6 +113,17 @@ scep_verdict_kind_name(enum scep_verdict_kind kind)
 	if ((unsigned)kind >= sizeof(names) / sizeof(names[0]))
 		return NULL;
 	return names[kind];
+}
+
+/* scep_store_check_issued() against this CA's signing certificate. */
+static int
+scep_enrol_check_issued(struct scep_enrol *e, X509 *cert, struct store_cert **ret_record)
+{
+	STACK_OF(X509) *chain = issuer_get0_chain(e->issuer);
+
+	return scep_store_check_issued(issuer_get0_store(e->issuer),
+				       chain != NULL ? sk_X509_value(chain, 0) : NULL, cert,
+				       ret_record);
 }
 
 static void
@@ -175,7 +197,8 @@ scep_enrol_authorize(struct scep_enrol *e, const struct scep_msg *msg, char **re
 		*ret_refusal = "wrong challenge password";
 		return 1;
 	}
-	r = issuer_consume_challenge(e->issuer, msg->challenge, msg->txid, ret_owner);
+	r = scep_store_consume_challenge(issuer_get0_store(e->issuer), msg->challenge, msg->txid,
+					 ret_owner);
 	*ret_refusal = r == -EALREADY ? "the challenge password was used already"
 		       : r == -ETIME  ? "the challenge password has expired"
 				      : "wrong challenge password";
@@ -274,7 +297,7 @@ scep_enrol_manual(const struct scep_enrol_ctx *c)
 	char *owner = NULL;
 	int r;
 
-	if ((r = issuer_get_pending(c->e->issuer, c->msg->txid, &p)) == 0) {
+	if ((r = store_get_pending(issuer_get0_store(c->e->issuer), c->msg->txid, &p)) == 0) {
 		r = scep_enrol_decided(c, p);
 		store_pending_free(p);
 		return r;
@@ -285,8 +308,8 @@ scep_enrol_manual(const struct scep_enrol_ctx *c)
 		free(owner);
 		return r > 0 ? scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal) : r;
 	}
-	r = issuer_add_pending(c->e->issuer, c->msg->txid, c->msg->csr, c->msg->signer, c->client,
-			       owner);
+	r = scep_store_add_pending(issuer_get0_store(c->e->issuer), c->msg->txid, c->msg->csr,
+				   c->msg->signer, c->client, owner);
 	free(owner);
 	if (r < 0 && r != -EEXIST)
 		return scep_enrol_store_failed(c->v, r, "record a pending request");
@@ -326,6 +349,79 @@ scep_enrol_new_request(const struct scep_enrol_ctx *c)
 	return r;
 }
 
+/* Whether every name of names is also one of within (NULL: no names). */
+static bool
+scep_enrol_names_within(const GENERAL_NAMES *names, const GENERAL_NAMES *within)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
+		bool found = false;
+
+		for (int j = 0; !found && j < sk_GENERAL_NAME_num(within); j++)
+			found = GENERAL_NAME_cmp(n, sk_GENERAL_NAME_value(within, j)) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+/* The subjectAltName a CSR asks for: 0 and the names (NULL: none), -EBADMSG. */
+static int
+scep_enrol_csr_sans(X509_REQ *csr, GENERAL_NAMES **ret_sans)
+{
+	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
+	GENERAL_NAMES *sans = NULL;
+	int crit = -1;
+
+	if (exts != NULL)
+		sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	if (sans == NULL && crit != -1)
+		return -EBADMSG; /* present but unreadable, or repeated */
+	*ret_sans = sans;
+	return 0;
+}
+
+/*
+ * Whether req (its csr, rules, requester, and as remote_user the owner recorded with
+ * signer) renews the identity of signer, a certificate of this CA: the policy's
+ * subject for req is signer's, and every SAN req asks for (and the policy would give)
+ * is in signer. No key operation, nothing recorded. 0 with *ret filled, or -ENOMEM.
+ */
+static int
+scep_enrol_renewal_check(const struct issuer_request *req, X509 *signer,
+			 struct scep_enrol_renewal *ret)
+{
+	struct policy_decision d = { 0 };
+	GENERAL_NAMES *requested = NULL, *held = NULL;
+	const char *refusal = NULL;
+	int r;
+
+	r = policy_check(req->subject, req->subject_alt_name, req->csr,
+			 &(struct policy_vars){ .remote_addr = req->requester,
+						.remote_user = req->remote_user },
+			 &d);
+	if (r < 0)
+		goto out;
+	held = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, NULL);
+	if (d.verdict != POLICY_ALLOW)
+		refusal = "the policy refuses the request";
+	else if (X509_NAME_cmp(d.subject, X509_get_subject_name(signer)) != 0)
+		refusal = "the new subject is not the signer certificate's";
+	else if (scep_enrol_csr_sans(req->csr, &requested) < 0 ||
+		 !scep_enrol_names_within(requested, held) || !scep_enrol_names_within(d.san, held))
+		refusal = "a requested subjectAltName is not in the signer certificate";
+	ret->renews = refusal == NULL;
+	ret->refusal = refusal;
+	r = 0;
+out:
+	GENERAL_NAMES_free(requested);
+	GENERAL_NAMES_free(held);
+	policy_decision_clear(&d);
+	ERR_clear_error();
+	return r;
+}
+
 /*
  * A request signed by a certificate of this CA: a renewal when that certificate was
  * issued through SCEP and the request keeps its identity (subject, SANs within it);
@@ -336,12 +432,12 @@ static int
 scep_enrol_signed(const struct scep_enrol_ctx *c, const struct store_cert *signer)
 {
 	struct issuer_request ir = scep_enrol_issuer_request(c, c->msg->csr, signer->owner);
-	struct issuer_renewal renewal = { 0 };
+	struct scep_enrol_renewal renewal = { 0 };
 	int r;
 
 	if (strcmp(signer->endpoint, "scep") != 0)
 		renewal.refusal = "the signer certificate was not issued through SCEP";
-	else if ((r = issuer_renewal_check(&ir, c->msg->signer, &renewal)) < 0)
+	else if ((r = scep_enrol_renewal_check(&ir, c->msg->signer, &renewal)) < 0)
 		return r;
 	if (renewal.renews) {
 		if ((r = scep_enrol_issue(c, c->msg->csr, signer->owner, false)) == 0 &&
@@ -369,8 +465,8 @@ scep_enrol_retransmitted(struct scep_enrol *e, const struct scep_msg *msg, X509 
 	X509 *cert = NULL;
 	int r;
 
-	r = issuer_find_transaction_cert(e->issuer, msg->txid, X509_REQ_get0_pubkey(msg->csr),
-					 &cert);
+	r = scep_store_find_transaction_cert(issuer_get0_store(e->issuer), msg->txid,
+					     X509_REQ_get0_pubkey(msg->csr), &cert);
 	if (r == 0 && X509_cmp(cert, msg->signer) == 0)
 		r = -ENOENT;
 	if (r == 0)
@@ -391,7 +487,7 @@ scep_enrol_request(const struct scep_enrol_ctx *c)
 	if (self_signed && c->msg->type == SCEP_MSG_RENEWALREQ)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_MESSAGE_CHECK,
 				       "a RenewalReq must be signed by a certificate of this CA");
-	if (!self_signed && (r = issuer_check_issued(c->e->issuer, c->msg->signer, &signer)) < 0) {
+	if (!self_signed && (r = scep_enrol_check_issued(c->e, c->msg->signer, &signer)) < 0) {
 		if (r == -EIO)
 			return scep_enrol_store_failed(c->v, r, "look up the signer");
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_MESSAGE_CHECK,
@@ -424,13 +520,13 @@ scep_enrol_poll(const struct scep_enrol_ctx *c)
 	X509 *cert = NULL;
 	int r;
 
-	r = issuer_find_transaction_cert(c->e->issuer, c->msg->txid,
-					 X509_get0_pubkey(c->msg->signer), &cert);
+	r = scep_store_find_transaction_cert(issuer_get0_store(c->e->issuer), c->msg->txid,
+					     X509_get0_pubkey(c->msg->signer), &cert);
 	if (r == 0)
 		return scep_enrol_success(c->v, cert);
 	if (r != -ENOENT)
 		return scep_enrol_store_failed(c->v, r, "look up the transaction");
-	if ((r = issuer_get_pending(c->e->issuer, c->msg->txid, &p)) == -ENOENT)
+	if ((r = store_get_pending(issuer_get0_store(c->e->issuer), c->msg->txid, &p)) == -ENOENT)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_CERT_ID,
 				       "no request with this transactionID");
 	if (r < 0)
@@ -462,7 +558,7 @@ scep_enrol_get_cert_refusal(struct scep_enrol *e, const struct scep_msg *msg, X5
 	case CONFIG_GET_CERT_SAME_SUBJECT:
 		break;
 	}
-	if ((r = issuer_check_issued(e->issuer, msg->signer, &signer)) == -EIO)
+	if ((r = scep_enrol_check_issued(e, msg->signer, &signer)) == -EIO)
 		*ret_r = r;
 	else if (r < 0)
 		refusal = "the signer is not a valid certificate of this CA";
@@ -482,7 +578,8 @@ scep_enrol_get_cert(const struct scep_enrol_ctx *c)
 	X509 *cert = NULL;
 	int r;
 
-	if ((r = issuer_find_cert(c->e->issuer, c->msg->serial, &cert)) == -ENOENT)
+	if ((r = scep_store_find_cert(issuer_get0_store(c->e->issuer), c->msg->serial, &cert)) ==
+	    -ENOENT)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_CERT_ID, "no such certificate");
 	if (r < 0)
 		return scep_enrol_store_failed(c->v, r, "look up a certificate");

@@ -168,15 +168,46 @@ out:
  * GetNextCACert: signed once per worker (it names no request), so that asking for it
  * costs no private-key operation. A worker without its keys answers 503.
  */
+struct scep_http_next_ca {
+	STACK_OF(X509) *certs; /* the next CA, and the next RA when there is one */
+	unsigned char *der;
+	size_t len;
+};
+
+static int
+scep_http_sign_next_ca(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed)
+{
+	struct scep_http_next_ca *n = arg;
+	int r;
+
+	r = scep_msg_next_ca(n->certs, ra_cert, ra_key, &n->der, &n->len);
+	*ret_failed = r == -EIO;
+	return r;
+}
+
 static int
 scep_http_make_next_ca_body(struct scep_http *sh)
 {
+	struct scep_http_next_ca n = { 0 };
+	X509 *ca_next = issuer_get0_ca_next(sh->issuer), *ra_next = issuer_get0_ra_next(sh->issuer);
 	int r;
 
-	if (issuer_get0_ca_next(sh->issuer) == NULL || issuer_get0_chain(sh->issuer) == NULL)
+	if (ca_next == NULL || issuer_get0_chain(sh->issuer) == NULL)
 		return 0;
-	r = issuer_scep_next_ca(sh->issuer, &sh->next_ca_body, &sh->next_ca_body_len);
-	return r == -EAGAIN ? 0 : r;
+	if ((n.certs = sk_X509_new_null()) == NULL || !sk_X509_push(n.certs, ca_next) ||
+	    (ra_next != NULL && !sk_X509_push(n.certs, ra_next))) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((r = issuer_with_ra_key(sh->issuer, scep_http_sign_next_ca, &n)) == 0) {
+		sh->next_ca_body = n.der;
+		sh->next_ca_body_len = n.len;
+	} else if (r == -EAGAIN) {
+		r = 0; /* a worker without its keys answers 503 */
+	}
+out:
+	sk_X509_free(n.certs); /* borrowed certificates */
+	return r;
 }
 
 int
@@ -218,15 +249,48 @@ scep_http_free(struct scep_http *sh)
 	free(sh);
 }
 
+struct scep_http_certrep {
+	const struct scep_msg *req;
+	const struct scep_certrep *rep;
+	unsigned char *der;
+	size_t len;
+};
+
+static int
+scep_http_sign_certrep(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed)
+{
+	struct scep_http_certrep *c = arg;
+	int r;
+
+	r = scep_msg_certrep(c->req, c->rep, ra_cert, ra_key, &c->der, &c->len);
+	*ret_failed = r == -EIO;
+	return r;
+}
+
+static int
+scep_http_decrypt(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed)
+{
+	struct scep_msg *msg = arg;
+	int r;
+
+	r = scep_msg_decrypt(msg, ra_cert, ra_key);
+	/* A dead token looks like a bad envelope to the codec: the issuer tells them apart. */
+	*ret_failed = r == 0 && msg->fail == SCEP_FAIL_BAD_MESSAGE_CHECK;
+	return r;
+}
+
 static int
 scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
 		    const struct scep_certrep *rep)
 {
-	unsigned char *der = NULL;
-	size_t len = 0;
+	struct scep_http_certrep c = { .req = msg, .rep = rep };
+	unsigned char *der;
+	size_t len;
 	int r;
 
-	r = issuer_scep_certrep(sh->issuer, msg, rep, &der, &len);
+	r = issuer_with_ra_key(sh->issuer, scep_http_sign_certrep, &c);
+	der = c.der;
+	len = c.len;
 	if (r == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
@@ -363,7 +427,7 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 			   http_request_remote_addr(req), sh->cfg->scep.refusals_per_minute);
 		return http_reply_text(req, 429, "too many refused requests from this address");
 	}
-	if ((r = issuer_scep_decrypt(sh->issuer, msg)) == -EAGAIN)
+	if ((r = issuer_with_ra_key(sh->issuer, scep_http_decrypt, msg)) == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
 		return r;

@@ -20,7 +20,6 @@
 
 #include "scepd/config.h"
 #include "scepd/keys.h"
-#include "scepd/scep_msg.h"
 #include "scepd/store.h"
 
 struct issuer;
@@ -86,60 +85,17 @@ X509 *issuer_get0_ca_next(struct issuer *is);
 X509 *issuer_get0_ra_next(struct issuer *is);
 
 /*
- * SCEP operations with the RA key (the CA key without an RA), under the issuer's lock.
- * -EAGAIN when this worker cannot use its keys (token gone): answer 503.
+ * Runs op with the RA's certificate and key (the CA's without an RA) under the
+ * issuer's lock: the engine session makes one key operation at a time. op returns its
+ * result and sets *ret_failed when a key operation failed: when the token is to blame
+ * (keys_token_lost()), the keys are dropped and the result is -EAGAIN. -EAGAIN, op not
+ * called, when this worker cannot use its keys (answer 503).
  */
-int issuer_scep_decrypt(struct issuer *is, struct scep_msg *msg);
-int issuer_scep_certrep(struct issuer *is, const struct scep_msg *req,
-			const struct scep_certrep *rep, unsigned char **ret_der, size_t *ret_len);
-int issuer_scep_next_ca(struct issuer *is, unsigned char **ret_der, size_t *ret_len);
+int issuer_with_ra_key(struct issuer *is,
+		       int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
+		       void *arg);
 
-/*
- * Whether cert is one this CA issued, valid now and on record with these very bytes:
- * 0 yes, and its record when ret_record is not NULL (the endpoint it was issued
- * through, its owner; release it with store_cert_free()); -EBADMSG not issued by this
- * CA, -EKEYEXPIRED outside its validity, -ENOENT not on record; -EIO store failure.
- */
-int issuer_check_issued(struct issuer *is, X509 *cert, struct store_cert **ret_record);
-
-/* Whether a request signed by an issued certificate renews that certificate's identity. */
-struct issuer_renewal {
-	bool renews;         /* the policy's subject for req is signer's subject, and every
-				SAN req asks for (and the policy would give) is in signer */
-	const char *refusal; /* !renews: why not, one static line for the client and log */
-};
-
-/*
- * Checks req (its csr, rules, requester, and as remote_user the owner recorded with
- * signer) against signer, a certificate issuer_check_issued() accepted. No key
- * operation, nothing recorded. 0 with *ret filled, or -ENOMEM.
- */
-int issuer_renewal_check(const struct issuer_request *req, X509 *signer,
-			 struct issuer_renewal *ret);
-
-/*
- * The newest certificate recorded for this SCEP transaction whose public key is key:
- * a retransmitted request gets it again instead of a new one, and CertPoll answers
- * only the holder of the key. 0 and the certificate, -ENOENT, -EIO.
- */
-int issuer_find_transaction_cert(struct issuer *is, const char *transaction_id, EVP_PKEY *key,
-				 X509 **ret_cert);
-
-/*
- * Uses up the one-time challenge (compared by its SHA-256, atomically, across all
- * workers): 0 and its owner (malloc'ed, may be NULL), -ENOENT unknown, -EALREADY used,
- * -ETIME expired, -EIO.
- */
-int issuer_consume_challenge(struct issuer *is, const char *challenge, const char *used_by,
-			     char **ret_owner);
-
-/* Manual approval: the state of a transaction, and adding a new pending request. */
-int issuer_get_pending(struct issuer *is, const char *transaction_id,
-		       struct store_pending **ret_pending);
-int issuer_add_pending(struct issuer *is, const char *transaction_id, X509_REQ *csr, X509 *signer,
-		       const char *requester, const char *owner);
-
-/* The recorded certificate with this serial: 0, -ENOENT, -EIO. */
-int issuer_find_cert(struct issuer *is, const ASN1_INTEGER *serial, X509 **ret_cert);
+/* The store, for lookups that issue nothing (the SCEP state machine's). */
+struct store *issuer_get0_store(struct issuer *is);
 
 #endif
