@@ -22,7 +22,7 @@
 
 #include "scepd/csr_body.h"
 #include "scepd/log.h"
-#include "scepd/scep_msg.h"
+#include "scepd/p7_certs.h"
 
 #define CSR_HTTP_TOKEN_NAME_MAX 128
 
@@ -208,25 +208,6 @@ csr_http_format(const char *accept)
 	}
 	return CSR_HTTP_PEM;
 }
-
-/* The certificate, then the CA chain, as a certs-only PKCS#7 (the same as GetCACert's). */
-static int
-csr_http_pkcs7(X509 *cert, STACK_OF(X509) *chain, unsigned char **ret_der, size_t *ret_len)
-{
-	STACK_OF(X509) *certs;
-	int r = -ENOMEM;
-
-	if ((certs = sk_X509_new_null()) == NULL || !sk_X509_push(certs, cert))
-		goto out;
-	for (int i = 0; i < sk_X509_num(chain); i++)
-		if (!sk_X509_push(certs, sk_X509_value(chain, i)))
-			goto out;
-	r = scep_msg_certs_only(certs, ret_der, ret_len);
-out:
-	sk_X509_free(certs); /* borrowed certificates */
-	return r;
-}
-
 static int
 csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 {
@@ -244,7 +225,7 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 			r = http_reply(req, 200, "application/pkix-cert", der, (size_t)len);
 		break;
 	case CSR_HTTP_PKCS7:
-		if ((r = csr_http_pkcs7(cert, issuer_get0_chain(c->issuer), &p7, &p7_len)) == 0)
+		if ((r = p7_certs_only(cert, issuer_get0_chain(c->issuer), &p7, &p7_len)) == 0)
 			r = http_reply(req, 200, "application/pkcs7-mime", p7, p7_len);
 		break;
 	case CSR_HTTP_PEM:

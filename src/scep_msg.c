@@ -97,6 +97,8 @@
 #include <openssl/provider.h>
 #include <openssl/rand.h>
 
+#include "scepd/p7_certs.h"
+
 /* Signed attributes, RFC 8894 3.2.1: id-attributes = 2.16.840.1.113733.1.9 */
 #define SCEP_MSG_OID_MESSAGE_TYPE    "2.16.840.1.113733.1.9.2"
 #define SCEP_MSG_OID_PKI_STATUS      "2.16.840.1.113733.1.9.3"
@@ -817,34 +819,12 @@ scep_msg_encode(const ASN1_VALUE *value, const ASN1_ITEM *it, unsigned char **re
 	return 0;
 }
 
-/* A degenerate SignedData: certificates in order, no content, no signer (RFC 8894 3.4). */
-static int
-scep_msg_p7_certs(X509 *first, STACK_OF(X509) *rest, unsigned char **ret_der, size_t *ret_len)
-{
-	PKCS7 *p7;
-	int r = -ENOMEM;
-
-	if ((p7 = PKCS7_new()) == NULL || !PKCS7_set_type(p7, NID_pkcs7_signed))
-		goto out;
-	/* contentType data with the content absent, as openssl crl2pkcs7 makes it */
-	p7->d.sign->contents->type = OBJ_nid2obj(NID_pkcs7_data);
-	if (first != NULL && !PKCS7_add_certificate(p7, first))
-		goto out;
-	for (int i = 0; i < sk_X509_num(rest); i++)
-		if (!PKCS7_add_certificate(p7, sk_X509_value(rest, i)))
-			goto out;
-	r = scep_msg_encode((ASN1_VALUE *)p7, ASN1_ITEM_rptr(PKCS7), ret_der, ret_len);
-out:
-	PKCS7_free(p7);
-	return r;
-}
-
 int
 scep_msg_certs_only(STACK_OF(X509) *certs, unsigned char **ret_der, size_t *ret_len)
 {
 	if (sk_X509_num(certs) < 1)
 		return -EINVAL;
-	return scep_msg_p7_certs(NULL, certs, ret_der, ret_len);
+	return p7_certs_only(NULL, certs, ret_der, ret_len);
 }
 
 static int
@@ -953,7 +933,7 @@ scep_msg_certrep_envelope(const struct scep_msg *req, const struct scep_certrep 
 	BIO *in = NULL;
 	int r;
 
-	if ((r = scep_msg_p7_certs(rep->cert, rep->chain, &certs, &certs_len)) < 0)
+	if ((r = p7_certs_only(rep->cert, rep->chain, &certs, &certs_len)) < 0)
 		goto out;
 	r = -ENOMEM;
 	if (certs_len > INT_MAX || (in = BIO_new_mem_buf(certs, (int)certs_len)) == NULL ||
