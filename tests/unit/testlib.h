@@ -33,18 +33,17 @@ X509_NAME *testlib_name(const char *spec);
  * (OpenSSL's "DNS:a,IP:192.0.2.1") and a challengePassword (UTF8String) when
  * challenge is not NULL.
  */
-X509_REQ *testlib_csr(EVP_PKEY *key, const char *subject, const char *san,
-		      const char *challenge);
+X509_REQ *testlib_csr(EVP_PKEY *key, const char *subject, const char *san, const char *challenge);
 
 /* A certificate to make: each extension NULL is left out. */
 struct testlib_cert {
-	EVP_PKEY *key;         /* the public key certified */
-	const char *subject;   /* testlib_name_add's form */
-	X509 *issuer;          /* NULL: self-signed with key */
-	EVP_PKEY *issuer_key;  /* the issuer's key */
+	EVP_PKEY *key;        /* the public key certified */
+	const char *subject;  /* testlib_name_add's form */
+	X509 *issuer;         /* NULL: self-signed with key */
+	EVP_PKEY *issuer_key; /* the issuer's key */
 	long serial;
-	long not_before;       /* seconds from now */
-	long not_after;        /* seconds from now */
+	long not_before;               /* seconds from now */
+	long not_after;                /* seconds from now */
 	const char *basic_constraints; /* "critical,CA:TRUE" */
 	const char *key_usage;         /* "critical,keyCertSign,cRLSign" */
 	bool subject_key_id;           /* subjectKeyIdentifier = hash */
