@@ -1,6 +1,6 @@
 /*
  * store_races.h - processes racing for one row of a store, for the store tests of
- * every backend (test_store.c, test_store_pg.c).
+ * every backend (store_contract.c).
  */
 #ifndef SCEPD_TEST_STORE_RACES_H
 #define SCEPD_TEST_STORE_RACES_H

@@ -1,6 +1,6 @@
 /*
  * store_threads.h - the group commit of store_add_cert() under threads, for the store
- * tests of every backend (test_store.c, test_store_pg.c).
+ * tests of every backend (store_contract.c).
  */
 #ifndef SCEPD_TEST_STORE_THREADS_H
 #define SCEPD_TEST_STORE_THREADS_H

@@ -30,6 +30,7 @@
 
 #include "scepd/config.h"
 #include "../../src/config_keys.h"
+#include "testlib.h"
 
 #define MIN            "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; };\n"
 #define CA             "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; " /* ...and more */
@@ -46,7 +47,7 @@ static const char *const test_files[] = {
 /* clang-format on */
 
 struct test_env {
-	char dir[PATH_MAX];
+	char *dir;
 };
 
 /* Helpers */
@@ -55,12 +56,8 @@ static void
 write_file(const char *dir, const char *name, const char *text)
 {
 	char path[PATH_MAX * 2];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	testlib_write_file(testlib_path(path, sizeof(path), dir, name), text);
 }
 
 /* tmpl with every "@D@" replaced by dir; the caller frees it. */
@@ -83,21 +80,6 @@ expand(const char *tmpl, const char *dir)
 	}
 	*o = '\0';
 	return out;
-}
-
-static char *
-read_text(const char *path)
-{
-	struct stat st;
-	char *buf;
-	FILE *f;
-
-	assert_non_null(f = fopen(path, "r"));
-	assert_int_equal(fstat(fileno(f), &st), 0);
-	assert_non_null(buf = calloc(1, (size_t)st.st_size + 1));
-	assert_int_equal(fread(buf, 1, (size_t)st.st_size, f), (size_t)st.st_size);
-	fclose(f);
-	return buf;
 }
 
 static char *
@@ -147,9 +129,7 @@ group_setup(void **state)
 
 	if (env == NULL)
 		return -1;
-	snprintf(env->dir, sizeof(env->dir), "/tmp/test_config.XXXXXX");
-	if (mkdtemp(env->dir) == NULL)
-		return -1;
+	env->dir = testlib_tmpdir("test_config");
 	for (size_t i = 0; test_files[i] != NULL; i++)
 		write_file(env->dir, test_files[i], "placeholder\n");
 	write_file(env->dir, "bad.inc", "server = {\n  workers = 5000; };\n");
@@ -164,17 +144,9 @@ static int
 group_teardown(void **state)
 {
 	struct test_env *env = *state;
-	char path[PATH_MAX * 2];
 
-	for (size_t i = 0; test_files[i] != NULL; i++) {
-		snprintf(path, sizeof(path), "%s/%s", env->dir, test_files[i]);
-		unlink(path);
-	}
-	snprintf(path, sizeof(path), "%s/t.conf", env->dir);
-	unlink(path);
-	snprintf(path, sizeof(path), "%s/state", env->dir);
-	rmdir(path);
-	rmdir(env->dir);
+	testlib_rmtree(env->dir);
+	free(env->dir);
 	free(env);
 	return 0;
 }
@@ -1335,7 +1307,7 @@ test_shipped_example(void **state)
 	config_errors_clear(&errs);
 
 	/* With /etc/scepd/ pointing at our placeholders it must load without an error. */
-	text = read_text(path);
+	text = testlib_read_file(path);
 	while ((p = strstr(text, "/etc/scepd/")) != NULL) {
 		memcpy(p, "@D@", 3); /* "/etc/scepd/x" -> "@D@/x" */
 		memmove(p + 3, p + 10, strlen(p + 10) + 1);
@@ -1365,7 +1337,7 @@ test_documented(void **state)
 {
 	char *doc_path = source_path("docs/configuration.md");
 	char *conf_path = source_path("conf/scepd.conf");
-	char *doc = read_text(doc_path), *conf = read_text(conf_path);
+	char *doc = testlib_read_file(doc_path), *conf = testlib_read_file(conf_path);
 	(void)state;
 
 	for (size_t i = 0; all_settings[i] != NULL; i++) {

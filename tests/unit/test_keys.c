@@ -32,10 +32,11 @@
 
 #include "scepd/config.h"
 #include "scepd/keys.h"
+#include "testlib.h"
 
 #define PASSPHRASE "s3cret passphrase"
 
-static char test_dir[PATH_MAX];
+static char *test_dir;
 
 /* Helpers */
 
@@ -43,12 +44,8 @@ static void
 write_file(const char *name, const char *text)
 {
 	char path[PATH_MAX * 2];
-	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", test_dir, name);
-	assert_non_null(f = fopen(path, "w"));
-	fputs(text, f);
-	assert_int_equal(fclose(f), 0);
+	testlib_write_file(testlib_path(path, sizeof(path), test_dir, name), text);
 }
 
 static FILE *
@@ -57,7 +54,7 @@ open_file(const char *name, const char *mode)
 	char path[PATH_MAX * 2];
 	FILE *f;
 
-	snprintf(path, sizeof(path), "%s/%s", test_dir, name);
+	testlib_path(path, sizeof(path), test_dir, name);
 	assert_non_null(f = fopen(path, mode));
 	return f;
 }
@@ -65,22 +62,16 @@ open_file(const char *name, const char *mode)
 static X509 *
 make_cert(EVP_PKEY *key, const char *cn)
 {
-	X509 *cert;
-	X509_NAME *name;
+	char subject[128];
 
-	assert_non_null(cert = X509_new());
-	assert_int_equal(X509_set_version(cert, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(cert), 1), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(cert), 0));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(cert), 86400));
-	assert_int_equal(X509_set_pubkey(cert, key), 1);
-	name = X509_get_subject_name(cert);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
-						    (const unsigned char *)cn, -1, -1, 0),
-			 1);
-	assert_int_equal(X509_set_issuer_name(cert, name), 1);
-	assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
-	return cert;
+	snprintf(subject, sizeof(subject), "/CN=%s", cn);
+	return testlib_cert_make(&(struct testlib_cert){
+		.key = key,
+		.subject = subject,
+		.serial = 1,
+		.not_before = 0,
+		.not_after = 86400,
+	});
 }
 
 /* NAME.key and NAME.pem; encrypted as well as NAME-enc.key when asked. */
@@ -134,10 +125,9 @@ setup(void **state)
 	EVP_PKEY *rsa, *ec;
 
 	(void)state;
-	snprintf(test_dir, sizeof(test_dir), "/tmp/test_keys.XXXXXX");
-	assert_non_null(mkdtemp(test_dir));
-	assert_non_null(rsa = EVP_RSA_gen(2048));
-	assert_non_null(ec = EVP_EC_gen("P-256"));
+	test_dir = testlib_tmpdir("test_keys");
+	rsa = testlib_rsa_key(2048);
+	ec = testlib_ec_key("P-256");
 	make_key_and_cert("rsa", rsa, true);
 	make_key_and_cert("ec", ec, true);
 	make_chain();
@@ -157,11 +147,11 @@ setup(void **state)
 static int
 teardown(void **state)
 {
-	char cmd[PATH_MAX + 16];
-
 	(void)state;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", test_dir);
-	return system(cmd) == 0 ? 0 : -1;
+	testlib_rmtree(test_dir);
+	free(test_dir);
+	test_dir = NULL;
+	return 0;
 }
 
 static struct scepd_config *

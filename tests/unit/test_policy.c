@@ -20,6 +20,8 @@
 #include <cmocka.h>
 #include <openssl/err.h>
 
+#include "testlib.h"
+
 static EVP_PKEY *test_key;
 
 /* "CN:1,O,*" -> request rules; NULL -> none. */
@@ -87,33 +89,6 @@ test_policy_free(struct config_name_policy *pol)
 	memset(pol, 0, sizeof(*pol));
 }
 
-/* "/C=DE/O=Acme/CN=a+UID=b" -> X509_NAME entries; "" -> empty. */
-static void
-test_name_parse(X509_NAME *name, const char *spec)
-{
-	char *copy, *rdn, *save = NULL;
-
-	assert_non_null(copy = strdup(spec));
-	for (rdn = strtok_r(copy, "/", &save); rdn != NULL; rdn = strtok_r(NULL, "/", &save)) {
-		char *ava, *save2 = NULL;
-		int set = 0;
-
-		for (ava = strtok_r(rdn, "+", &save2); ava != NULL;
-		     ava = strtok_r(NULL, "+", &save2)) {
-			char *eq = strchr(ava, '=');
-
-			assert_non_null(eq);
-			*eq = '\0';
-			assert_int_equal(X509_NAME_add_entry_by_txt(name, ava, MBSTRING_UTF8,
-								    (unsigned char *)eq + 1, -1, -1,
-								    set),
-					 1);
-			set = -1;
-		}
-	}
-	free(copy);
-}
-
 /* X509_NAME -> "/C=DE/O=Acme/CN=a+UID=b". */
 static void
 test_name_format(const X509_NAME *name, char *buf, size_t size)
@@ -157,27 +132,6 @@ test_san_format(const GENERAL_NAMES *san, char *buf, size_t size)
 	len = BIO_get_mem_data(bio, &data);
 	snprintf(buf, size, "%.*s", (int)len, data);
 	BIO_free(bio);
-}
-
-static X509_REQ *
-test_make_csr(const char *subject, const char *san)
-{
-	X509_REQ *csr;
-
-	assert_non_null(csr = X509_REQ_new());
-	test_name_parse(X509_REQ_get_subject_name(csr), subject);
-	if (san != NULL) {
-		STACK_OF(X509_EXTENSION) *exts = sk_X509_EXTENSION_new_null();
-		X509_EXTENSION *ext;
-
-		assert_non_null(ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, san));
-		assert_true(sk_X509_EXTENSION_push(exts, ext) > 0);
-		assert_int_equal(X509_REQ_add_extensions(csr, exts), 1);
-		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	}
-	assert_int_equal(X509_REQ_set_pubkey(csr, test_key), 1);
-	assert_true(X509_REQ_sign(csr, test_key, EVP_sha256()) > 0);
-	return csr;
 }
 
 struct policy_case {
@@ -370,7 +324,7 @@ test_policy_cases(void **state)
 		struct config_name_policy subject, san;
 		struct policy_vars vars = { c->remote_addr, c->remote_user };
 		struct policy_decision d;
-		X509_REQ *csr = test_make_csr(c->csr_subject, c->csr_san);
+		X509_REQ *csr = testlib_csr(test_key, c->csr_subject, c->csr_san, NULL);
 		char buf[512];
 
 		print_message("case %zu: %s\n", i, c->what);
@@ -420,7 +374,7 @@ test_policy_two_sans(void **state)
 
 	(void)state;
 	assert_non_null(csr = X509_REQ_new());
-	test_name_parse(X509_REQ_get_subject_name(csr), "/CN=host");
+	testlib_name_add(X509_REQ_get_subject_name(csr), "/CN=host");
 	sk_X509_EXTENSION_push(exts,
 			       X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, "DNS:a"));
 	sk_X509_EXTENSION_push(exts,
@@ -458,7 +412,7 @@ static void
 test_policy_edges(void **state)
 {
 	struct config_name_policy subject;
-	X509_REQ *csr = test_make_csr("/CN=host", NULL);
+	X509_REQ *csr = testlib_csr(test_key, "/CN=host", NULL, NULL);
 	struct policy_decision d, untouched;
 
 	(void)state;
@@ -490,8 +444,8 @@ static int
 test_setup(void **state)
 {
 	(void)state;
-	test_key = EVP_EC_gen("P-256");
-	return test_key != NULL ? 0 : -1;
+	test_key = testlib_ec_key("P-256");
+	return 0;
 }
 
 static int

@@ -2,9 +2,10 @@
  * test_scep_msg.c - the SCEP pkiMessage codec against tests/tools/scep_build.c, a
  * second implementation of the client side (OpenSSL's PKCS7 API, as certmonger).
  *
- * Every key and certificate is made here: an RA, another RA that is not ours, a CA, a
- * leaf it issued, RSA and EC requesters. No server, no files. Links scepd_codec and
- * scep_build alone: an HTTP dependency in the codec would not link.
+ * Every key and certificate is made here (testlib.h): an RA, another RA that is not
+ * ours, a CA, a leaf it issued, RSA and EC requesters. No server, no files. Links
+ * scepd_codec, scep_build and testlib (libcrypto) alone: an HTTP dependency in the
+ * codec would not link.
  */
 #include "scepd/scep_msg.h"
 
@@ -27,6 +28,7 @@
 #include <openssl/x509v3.h>
 
 #include "scep_build.h"
+#include "testlib.h"
 
 #define TEST_CHALLENGE "s3cret +/="
 #define TEST_TXID      "A1B2C3D4E5F60718293A4B5C6D7E8F9001122334"
@@ -42,29 +44,10 @@ struct test_state {
 static X509_NAME *
 test_name(const char *cn)
 {
-	X509_NAME *name;
+	char spec[128];
 
-	assert_non_null(name = X509_NAME_new());
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "O", MBSTRING_UTF8,
-						    (const unsigned char *)"scepd tests", -1, -1,
-						    0),
-			 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-						    (const unsigned char *)cn, -1, -1, 0),
-			 1);
-	return name;
-}
-
-static void
-test_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509_EXTENSION *ext;
-	X509V3_CTX v3;
-
-	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
-	assert_non_null(ext = X509V3_EXT_nconf_nid(NULL, &v3, nid, value));
-	assert_int_equal(X509_add_ext(cert, ext, -1), 1);
-	X509_EXTENSION_free(ext);
+	snprintf(spec, sizeof(spec), "/O=scepd tests/CN=%s", cn);
+	return testlib_name(spec);
 }
 
 /* A certificate for key, issued by issuer/issuer_key, or self-signed when NULL. */
@@ -72,28 +55,22 @@ static X509 *
 test_cert(EVP_PKEY *key, const char *cn, X509 *issuer, EVP_PKEY *issuer_key, long serial,
 	  const char *ku, bool ca)
 {
-	X509_NAME *name = test_name(cn);
-	X509 *cert;
+	char subject[128];
 
-	assert_non_null(cert = X509_new());
-	assert_int_equal(X509_set_version(cert, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(cert), serial), 1);
-	assert_int_equal(X509_set_subject_name(cert, name), 1);
-	assert_int_equal(X509_set_issuer_name(cert, issuer ? X509_get_subject_name(issuer) : name),
-			 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(cert), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(cert), 86400));
-	assert_int_equal(X509_set_pubkey(cert, key), 1);
-	test_add_ext(cert, issuer ? issuer : cert, NID_basic_constraints,
-		     ca ? "critical,CA:TRUE" : "CA:FALSE");
-	test_add_ext(cert, issuer ? issuer : cert, NID_key_usage, ku);
-	test_add_ext(cert, issuer ? issuer : cert, NID_subject_key_identifier, "hash");
-	if (!ca)
-		test_add_ext(cert, issuer ? issuer : cert, NID_subject_alt_name,
-			     "DNS:device.example.org,DNS:another-name.example.org");
-	assert_true(X509_sign(cert, issuer_key ? issuer_key : key, EVP_sha256()) > 0);
-	X509_NAME_free(name);
-	return cert;
+	snprintf(subject, sizeof(subject), "/O=scepd tests/CN=%s", cn);
+	return testlib_cert_make(&(struct testlib_cert){
+		.key = key,
+		.subject = subject,
+		.issuer = issuer,
+		.issuer_key = issuer_key,
+		.serial = serial,
+		.not_before = -3600,
+		.not_after = 86400,
+		.basic_constraints = ca ? "critical,CA:TRUE" : "CA:FALSE",
+		.key_usage = ku,
+		.subject_key_id = true,
+		.san = ca ? NULL : "DNS:device.example.org,DNS:another-name.example.org",
+	});
 }
 
 static unsigned char *
@@ -119,12 +96,12 @@ test_setup(void **state)
 	X509_NAME *name;
 
 	assert_non_null(st);
-	assert_non_null(st->ra_key = EVP_RSA_gen(2048));
-	assert_non_null(st->other_key = EVP_RSA_gen(2048));
-	assert_non_null(st->ca_key = EVP_RSA_gen(2048));
-	assert_non_null(st->req_key = EVP_RSA_gen(2048));
-	assert_non_null(st->new_key = EVP_RSA_gen(2048));
-	assert_non_null(st->ec_key = EVP_EC_gen("P-256"));
+	st->ra_key = testlib_rsa_key(2048);
+	st->other_key = testlib_rsa_key(2048);
+	st->ca_key = testlib_rsa_key(2048);
+	st->req_key = testlib_rsa_key(2048);
+	st->new_key = testlib_rsa_key(2048);
+	st->ec_key = testlib_ec_key("P-256");
 	st->ca_cert =
 		test_cert(st->ca_key, "CA", NULL, NULL, 1, "critical,keyCertSign,cRLSign", true);
 	st->ra_cert = test_cert(st->ra_key, "RA", st->ca_cert, st->ca_key, 2,

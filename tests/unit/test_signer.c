@@ -1,13 +1,14 @@
 /*
  * test_signer.c - signer_new(), signer_verify_csr(), signer_issue().
  *
- * Every key, CA certificate and request is made here (EVP_RSA_gen, EVP_EC_gen): no
- * fixture files, no server. Serial files live in a fresh mkdtemp() directory.
+ * Every key, CA certificate and request is made here (testlib.h): no fixture files,
+ * no server. Serial files live in a fresh temporary directory.
  */
 #include "scepd/signer.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -26,6 +27,8 @@
 #include <openssl/err.h>
 #include <openssl/x509_vfy.h>
 
+#include "testlib.h"
+
 #define TEST_DAYS     30
 #define TEST_BACKDATE 300
 
@@ -35,7 +38,7 @@ struct test_state {
 	EVP_PKEY *ec_key;
 	X509 *ec_ca;
 	EVP_PKEY *leaf_key;
-	char dir[64];
+	char *dir;
 };
 
 /* clang-format off */
@@ -63,67 +66,35 @@ test_config(const char *digest, enum config_serial_kind serial, const char *file
 	return ca;
 }
 
-static void
-test_add_ext(X509 *cert, X509 *issuer, int nid, const char *value)
-{
-	X509_EXTENSION *ext;
-	X509V3_CTX v3;
-
-	X509V3_set_ctx(&v3, issuer, cert, NULL, NULL, 0);
-	assert_non_null(ext = X509V3_EXT_nconf_nid(NULL, &v3, nid, value));
-	assert_int_equal(X509_add_ext(cert, ext, -1), 1);
-	X509_EXTENSION_free(ext);
-}
-
 /* A self-signed root CA. */
 static X509 *
 test_make_ca(EVP_PKEY *key, const char *cn)
 {
-	X509 *ca;
+	char subject[128];
 
-	assert_non_null(ca = X509_new());
-	assert_int_equal(X509_set_version(ca, X509_VERSION_3), 1);
-	assert_int_equal(ASN1_INTEGER_set(X509_get_serialNumber(ca), 1), 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(ca), "O", MBSTRING_UTF8,
-						    (const unsigned char *)"scepd tests", -1, -1,
-						    0),
-			 1);
-	assert_int_equal(X509_NAME_add_entry_by_txt(X509_get_subject_name(ca), "CN", MBSTRING_UTF8,
-						    (const unsigned char *)cn, -1, -1, 0),
-			 1);
-	assert_int_equal(X509_set_issuer_name(ca, X509_get_subject_name(ca)), 1);
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(ca), -3600));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(ca), 10L * 365 * 86400));
-	assert_int_equal(X509_set_pubkey(ca, key), 1);
-	test_add_ext(ca, ca, NID_basic_constraints, "critical,CA:TRUE");
-	test_add_ext(ca, ca, NID_key_usage, "critical,keyCertSign,cRLSign");
-	test_add_ext(ca, ca, NID_subject_key_identifier, "hash");
-	assert_true(X509_sign(ca, key, EVP_sha256()) > 0);
-	return ca;
+	snprintf(subject, sizeof(subject), "/O=scepd tests/CN=%s", cn);
+	return testlib_cert_make(&(struct testlib_cert){
+		.key = key,
+		.subject = subject,
+		.serial = 1,
+		.not_before = -3600,
+		.not_after = 10L * 365 * 86400,
+		.basic_constraints = "critical,CA:TRUE",
+		.key_usage = "critical,keyCertSign,cRLSign",
+		.subject_key_id = true,
+	});
 }
 
 /* A request for CN=cn, with serialNumber=serial when not NULL. */
 static X509_REQ *
 test_make_csr(EVP_PKEY *key, const char *cn, const char *serial)
 {
-	X509_NAME *name;
-	X509_REQ *csr;
+	char subject[256];
 
-	assert_non_null(csr = X509_REQ_new());
-	name = X509_REQ_get_subject_name(csr);
-	if (cn != NULL)
-		assert_int_equal(X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_UTF8,
-							    (const unsigned char *)cn, -1, -1, 0),
-				 1);
-	if (serial != NULL)
-		assert_int_equal(X509_NAME_add_entry_by_txt(name, "serialNumber", MBSTRING_ASC,
-							    (const unsigned char *)serial, -1, -1,
-							    0),
-				 1);
-	assert_int_equal(X509_REQ_set_pubkey(csr, key), 1);
-	assert_true(X509_REQ_sign(csr, key, EVP_PKEY_is_a(key, "ED25519") ? NULL : EVP_sha256()) >
-		    0);
-	return csr;
+	snprintf(subject, sizeof(subject), "%s%s%s%s", cn != NULL ? "/CN=" : "",
+		 cn != NULL ? cn : "", serial != NULL ? "/serialNumber=" : "",
+		 serial != NULL ? serial : "");
+	return testlib_csr(key, subject, NULL, NULL);
 }
 
 static GENERAL_NAMES *
@@ -209,13 +180,12 @@ test_setup(void **state)
 	struct test_state *t;
 
 	assert_non_null(t = calloc(1, sizeof(*t)));
-	assert_non_null(t->rsa_key = EVP_RSA_gen(2048));
-	assert_non_null(t->ec_key = EVP_EC_gen("P-256"));
-	assert_non_null(t->leaf_key = EVP_EC_gen("P-256"));
+	t->rsa_key = testlib_rsa_key(2048);
+	t->ec_key = testlib_ec_key("P-256");
+	t->leaf_key = testlib_ec_key("P-256");
 	t->rsa_ca = test_make_ca(t->rsa_key, "RSA CA");
 	t->ec_ca = test_make_ca(t->ec_key, "EC CA");
-	strcpy(t->dir, "/tmp/test_signer.XXXXXX");
-	assert_non_null(mkdtemp(t->dir));
+	t->dir = testlib_tmpdir("test_signer");
 	*state = t;
 	return 0;
 }
@@ -224,11 +194,9 @@ static int
 test_teardown(void **state)
 {
 	struct test_state *t = *state;
-	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", t->dir);
-	if (system(cmd) != 0)
-		return -1;
+	testlib_rmtree(t->dir);
+	free(t->dir);
 	X509_free(t->rsa_ca);
 	X509_free(t->ec_ca);
 	EVP_PKEY_free(t->rsa_key);
@@ -242,35 +210,11 @@ test_teardown(void **state)
 static const char *
 test_serial_path(struct test_state *t, const char *name)
 {
-	static char path[128];
+	static char path[PATH_MAX];
 
-	snprintf(path, sizeof(path), "%s/%s", t->dir, name);
+	testlib_path(path, sizeof(path), t->dir, name);
 	unlink(path);
 	return path;
-}
-
-static void
-test_write_file(const char *path, const char *text)
-{
-	FILE *f;
-
-	assert_non_null(f = fopen(path, "w"));
-	assert_int_equal(fputs(text, f) >= 0, 1);
-	assert_int_equal(fclose(f), 0);
-}
-
-static char *
-test_read_file(const char *path)
-{
-	static char buf[256];
-	size_t n;
-	FILE *f;
-
-	assert_non_null(f = fopen(path, "r"));
-	n = fread(buf, 1, sizeof(buf) - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
 }
 
 /* --- the certificate ---------------------------------------------------------------- */
@@ -436,7 +380,7 @@ test_issue_key_kinds(void **state)
 	struct test_state *t = *state;
 	struct config_ca cfg = test_config("sha256", CONFIG_SERIAL_RANDOM, NULL);
 	EVP_PKEY *keys[] = {
-		EVP_RSA_gen(2048),
+		testlib_rsa_key(2048),
 		EVP_PKEY_Q_keygen(NULL, NULL, "ED25519"),
 		test_rsa_pss_key(),
 		t->leaf_key,
@@ -745,7 +689,7 @@ test_file_serials(void **state)
 		last = serial;
 		X509_free(cert);
 	}
-	assert_string_equal(test_read_file(path), "15\n"); /* the next one: 21 */
+	testlib_assert_file_equal(path, "15\n"); /* the next one: 21 */
 	assert_int_equal(stat(path, &st), 0);
 	assert_int_equal(st.st_mode & 07777, 0600);
 
@@ -825,7 +769,7 @@ test_file_serials_forked(void **state)
 		assert_int_equal(n, EACH);
 	}
 	assert_int_equal(max, CHILDREN * EACH);
-	assert_string_equal(test_read_file(path), "C9\n");
+	testlib_assert_file_equal(path, "C9\n");
 	X509_REQ_free(csr);
 	signer_free(s);
 }
@@ -877,7 +821,7 @@ test_file_serial_contents(void **state)
 
 		print_message("case %zu\n", i);
 		if (c->before != NULL)
-			test_write_file(path, c->before);
+			testlib_write_file(path, c->before);
 		assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
 		assert_int_equal(signer_issue(s, &req, &cert), c->want);
 		if (c->want == 0) {
@@ -890,13 +834,13 @@ test_file_serial_contents(void **state)
 			char *hex = BN_bn2hex(bn);
 
 			assert_string_equal(hex, c->serial_hex);
-			assert_string_equal(test_read_file(path), c->after);
+			testlib_assert_file_equal(path, c->after);
 			OPENSSL_free(hex);
 			BN_free(bn);
 			X509_free(cert);
 		} else {
 			assert_null(cert);
-			assert_string_equal(test_read_file(path), c->before); /* untouched */
+			testlib_assert_file_equal(path, c->before); /* untouched */
 		}
 		signer_free(s);
 	}
@@ -908,7 +852,7 @@ test_file_serial_contents(void **state)
 		struct signer *s = NULL;
 		X509 *cert = NULL;
 
-		test_write_file(path, MAX_HEX "\n");
+		testlib_write_file(path, MAX_HEX "\n");
 		assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
 		assert_int_equal(signer_issue(s, &req, &cert), 0);
 		X509_free(cert);
@@ -919,7 +863,7 @@ test_file_serial_contents(void **state)
 		/* Far too long to be a serial file. */
 		memset(big, '1', sizeof(big) - 1);
 		big[sizeof(big) - 1] = '\0';
-		test_write_file(path, big);
+		testlib_write_file(path, big);
 		assert_int_equal(signer_issue(s, &req, &cert), -EUCLEAN);
 
 		/* Cannot be opened. */
