@@ -28,8 +28,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scepd/exit.h"
 #include "scepd/keys.h"
-#include "scepd/worker.h"
 
 /* The line of an element of engine.pre / engine.post, or 0. */
 static int
