@@ -193,7 +193,7 @@ struct scepd_config {
 	struct config_csr csr;
 	struct config_storage storage;
 	struct config_log log;
-	struct config_lines *lines; /* private to config.c: where each setting was written */
+	struct config_lines *lines; /* private to config*.c: where each setting was written */
 };
 
 /* Every problem of one load, each "FILE:LINE: setting: what is wrong". */
