@@ -6,6 +6,7 @@
  *
  *	config_load(path, &cfg, &errs)
  *	config_load_string(text, name, basedir, &cfg, &errs)
+ *	config_where(cfg, setting, buf, size)
  *
  * DESCRIPTION
  *	Both loads parse the whole schema of config_keys.h into a new struct
@@ -18,6 +19,10 @@
  *	paths are resolved against the directory of the file (basedir for a
  *	string), so every stored path is absolute. This file also owns the
  *	table, the error lines, the lists of the struct and its lifetime.
+ *
+ *	config_where() names a setting of a loaded configuration the way every
+ *	later check reports it ("FILE:LINE: setting"): `scepd -t`, the workers,
+ *	the warnings.
  *
  *	Loading is pure: files named by the configuration are opened only to see
  *	that they can be read, no secret is read, no key is loaded, nothing is
@@ -827,4 +832,62 @@ config_line(const struct scepd_config *cfg, const char *setting)
 	    (key = config_key_find(setting)) == NULL)
 		return 0;
 	return cfg->lines->line[config_key_index(key)];
+}
+
+/*
+ * The line `scepd -t` names for setting (the rule of config.h), or 0 when the file
+ * says nothing of it or of its section.
+ */
+static int
+config_where_line(const struct scepd_config *cfg, const char *setting)
+{
+	static const struct {
+		const char *prefix, *anchor;
+	} anchors[] = {
+		{ "engine.", "engine.id" },
+		{ "scep.ra.", "scep.ra.key" },
+		{ "ca.", "ca.key" },
+	};
+	const struct config_key *key;
+	const char *bracket;
+	char list[CONFIG_NAME_MAX], *end;
+	unsigned long i;
+	int line;
+
+	if ((line = config_line(cfg, setting)) > 0)
+		return line;
+	/* "engine.pre[4]": the element's own line, else the list's. */
+	if ((bracket = strchr(setting, '[')) != NULL &&
+	    (size_t)(bracket - setting) < sizeof(list)) {
+		snprintf(list, sizeof(list), "%.*s", (int)(bracket - setting), setting);
+		errno = 0;
+		i = strtoul(bracket + 1, &end, 10);
+		key = config_key_find(list);
+		if (key != NULL && errno == 0 && end != bracket + 1 && *end == ']' &&
+		    (key->type == CONFIG_T_COMMANDS || key->type == CONFIG_T_EXTENSIONS ||
+		     key->type == CONFIG_T_DN_SET || key->type == CONFIG_T_SAN_SET)) {
+			const struct config_pairs *pairs =
+				(const void *)((const char *)cfg + key->offset);
+
+			if (i < pairs->n && pairs->v[i].line > 0)
+				return pairs->v[i].line;
+		}
+		if ((line = config_line(cfg, list)) > 0)
+			return line;
+	}
+	for (size_t k = 0; k < sizeof(anchors) / sizeof(anchors[0]); k++)
+		if (strncmp(setting, anchors[k].prefix, strlen(anchors[k].prefix)) == 0 &&
+		    (line = config_line(cfg, anchors[k].anchor)) > 0)
+			return line;
+	return 0;
+}
+
+const char *
+config_where(const struct scepd_config *cfg, const char *setting, char *buf, size_t size)
+{
+	int line = cfg != NULL && setting != NULL ? config_where_line(cfg, setting) : 0;
+
+	snprintf(buf, size, "%s:%d: %s", cfg != NULL && cfg->path != NULL ? cfg->path : "?",
+		 line > 0 ? line : 1, setting != NULL ? setting : "?");
+	return buf;
 }

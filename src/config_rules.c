@@ -11,7 +11,7 @@
  *
  *	config_warnings() lists the warnings of a loaded configuration (an open
  *	/csr, a PostgreSQL server reached without sslmode=verify-full), each
- *	"FILE:LINE: setting: warning: ...".
+ *	"FILE:LINE: setting: warning: ..." (config_where()).
  *	config_pg_uri_unverified() reads a PostgreSQL URI the way libpq does, as
  *	far as its hosts and sslmode go.
  *
@@ -395,17 +395,17 @@ static int __attribute__((format(printf, 4, 5)))
 config_rules_warn(const struct scepd_config *cfg, struct config_errors *warns, const char *setting,
 		  const char *fmt, ...)
 {
-	char *what = NULL;
-	int line = config_line(cfg, setting), r;
+	char where[CONFIG_WHERE_MAX], *what = NULL;
 	va_list ap;
+	int r;
 
 	va_start(ap, fmt);
 	r = vasprintf(&what, fmt, ap);
 	va_end(ap);
 	if (r < 0)
 		return -ENOMEM;
-	r = config_errors_add(warns, "%s:%d: %s: warning: %s", cfg->path, line > 0 ? line : 1,
-			      setting, what);
+	r = config_errors_add(warns, "%s: warning: %s",
+			      config_where(cfg, setting, where, sizeof(where)), what);
 	free(what);
 	return r;
 }

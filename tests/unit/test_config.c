@@ -1,6 +1,6 @@
 /*
  * test_config.c - unit tests of config.c: every error message with its FILE:LINE,
- * the defaults, a full configuration, relative paths, config_line(),
+ * the defaults, a full configuration, relative paths, config_line(), config_where(),
  * config_parse_listen() and the shipped conf/scepd.conf.
  *
  * The configurations are parsed with config_load_string() under the name "t.conf"
@@ -917,6 +917,62 @@ test_line_of_defaults(void **state)
 	config_free(cfg);
 }
 
+/* config_where(): "FILE:LINE: setting" as `scepd -t` and the workers print it. */
+static void
+test_where(void **state)
+{
+	/* clang-format off */
+	static const char text[] =
+		"engine = {\n"						/* 1 */
+		"  id = \"dynamic\";\n"					/* 2 */
+		"  pre = (\n"						/* 3 */
+		"    (\"SO_PATH\", \"x.so\"),\n"				/* 4 */
+		"    (\"LOAD\")\n"						/* 5 */
+		"  );\n"							/* 6 */
+		"};\n"							/* 7 */
+		"ca = {\n"							/* 8 */
+		"  certificate = \"ca.pem\";\n"				/* 9 */
+		"  key = \"ca.key\";\n"					/* 10 */
+		"  extensions = ( (\"basicConstraints\", \"CA:FALSE\") );\n"	/* 11 */
+		"};\n"							/* 12 */
+		"scep = { ra = { certificate = \"ra.pem\";\n"		/* 13 */
+		"  key = \"ra.key\"; }; };\n";				/* 14 */
+	static const struct {
+		const char *setting;
+		const char *where;
+	} cases[] = {
+		{ "ca.key",                 "t.conf:10: ca.key" },
+		{ "engine.pre",             "t.conf:3: engine.pre" },
+		{ "engine.pre[0]",          "t.conf:4: engine.pre[0]" },   /* its own line */
+		{ "engine.pre[1]",          "t.conf:5: engine.pre[1]" },
+		{ "engine.pre[7]",          "t.conf:3: engine.pre[7]" },   /* no such element */
+		{ "engine.pre[x]",          "t.conf:3: engine.pre[x]" },
+		{ "engine.post[0]",         "t.conf:2: engine.post[0]" },  /* engine.id */
+		{ "engine.pin",             "t.conf:2: engine.pin" },      /* engine.id */
+		{ "ca.key_passphrase",      "t.conf:10: ca.key_passphrase" }, /* ca.key */
+		{ "ca.extensions[0]",       "t.conf:11: ca.extensions[0]" },
+		{ "scep.ra.key_passphrase", "t.conf:14: scep.ra.key_passphrase" }, /* scep.ra.key */
+		{ "scep.ra.certificate",    "t.conf:13: scep.ra.certificate" },
+		{ "scep.challenge.secret",  "t.conf:1: scep.challenge.secret" }, /* no anchor */
+		{ "csr.auth",               "t.conf:1: csr.auth" },
+		{ "no.such.setting",        "t.conf:1: no.such.setting" },
+	};
+	/* clang-format on */
+	struct scepd_config *cfg = load_ok(*state, text);
+	struct scepd_config blank = { 0 };
+	char buf[CONFIG_WHERE_MAX], small[8];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(config_where(cfg, cases[i].setting, buf, sizeof(buf)),
+				    cases[i].where);
+	/* Cut short like snprintf, and still a string. */
+	assert_ptr_equal(config_where(cfg, "ca.key", small, sizeof(small)), small);
+	assert_string_equal(small, "t.conf:");
+	/* A struct built by hand has no lines: line 1, as the parser says for no line. */
+	assert_string_equal(config_where(&blank, "ca.key", buf, sizeof(buf)), "?:1: ca.key");
+	config_free(cfg);
+}
+
 static void
 test_inline_pin_allowed(void **state)
 {
@@ -1397,7 +1453,7 @@ main(void)
 		cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
 		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_pg_uri),
+		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
