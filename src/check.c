@@ -11,10 +11,10 @@
  *	PIN. The parent waits and returns that code. PKCS#11 is never initialised in
  *	the calling process, which may be the supervisor-to-be.
  *
- *	The line is the one config_line() knows for the setting; for an element of a
- *	list ("engine.pre[4]") the element's own line, else the list's; for a setting
- *	that was not written (a missing engine.pin) the line of its section's anchor
- *	(engine.id, ca.key, scep.ra.key); else 1, as config.c does.
+ *	"FILE:LINE: setting" is config_where()'s: for an element of a list
+ *	("engine.pre[4]") the element's own line, for a setting that was not written
+ *	(a missing engine.pin) the line of its section's anchor. The workers log
+ *	the same text for the same failure.
  *
  * Never here: keys in the calling process, logging (this is a command-line check).
  */
@@ -22,61 +22,13 @@
 
 #include <errno.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "scepd/exit.h"
 #include "scepd/keys.h"
-#include "scepd/worker.h"
-
-/* The line of an element of engine.pre / engine.post, or 0. */
-static int
-check_cmd_line(const struct config_pairs *cmds, const char *index)
-{
-	char *end;
-	unsigned long i;
-
-	errno = 0;
-	i = strtoul(index, &end, 10);
-	if (errno != 0 || end == index || *end != ']' || i >= cmds->n)
-		return 0;
-	return cmds->v[i].line;
-}
-
-int
-check_setting_line(const struct scepd_config *cfg, const char *setting)
-{
-	static const struct {
-		const char *prefix, *anchor;
-	} anchors[] = {
-		{ "engine.", "engine.id" },
-		{ "scep.ra.", "scep.ra.key" },
-		{ "ca.", "ca.key" },
-	};
-	const char *bracket;
-	char parent[64];
-	int line;
-
-	if ((line = config_line(cfg, setting)) > 0)
-		return line;
-	if ((bracket = strchr(setting, '[')) != NULL &&
-	    (size_t)(bracket - setting) < sizeof(parent)) {
-		snprintf(parent, sizeof(parent), "%.*s", (int)(bracket - setting), setting);
-		if (strcmp(parent, "engine.pre") == 0)
-			line = check_cmd_line(&cfg->engine.pre, bracket + 1);
-		else if (strcmp(parent, "engine.post") == 0)
-			line = check_cmd_line(&cfg->engine.post, bracket + 1);
-		if (line > 0 || (line = config_line(cfg, parent)) > 0)
-			return line;
-	}
-	for (size_t i = 0; i < sizeof(anchors) / sizeof(anchors[0]); i++)
-		if (strncmp(setting, anchors[i].prefix, strlen(anchors[i].prefix)) == 0 &&
-		    (line = config_line(cfg, anchors[i].anchor)) > 0)
-			return line;
-	return 1;
-}
 
 void
 check_warnings(const struct scepd_config *cfg)
@@ -93,14 +45,15 @@ check_warnings(const struct scepd_config *cfg)
 static int
 check_keys_child(const struct scepd_config *cfg)
 {
+	char where[CONFIG_WHERE_MAX];
 	struct keys_error err;
 	struct keys *keys = NULL;
 	int r;
 
 	r = keys_load(cfg, &keys, &err);
 	if (r < 0)
-		fprintf(stderr, "%s:%d: %s: %s\n", cfg->path, check_setting_line(cfg, err.setting),
-			err.setting, err.message);
+		fprintf(stderr, "%s: %s\n", config_where(cfg, err.setting, where, sizeof(where)),
+			err.message);
 	keys_free(keys);
 	if (r >= 0)
 		return SCEPD_EXIT_OK;

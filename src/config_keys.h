@@ -4,12 +4,12 @@
  * CONFIG_KEYS(G, X) expands G(NAME) for each group and X(NAME, TYPE, FLAGS, DEFAULT,
  * MIN, MAX, FIELD) for each setting, in the order config.c reads them:
  *
- *	NAME	the dotted name used in error lines and by config_line()
- *	TYPE	picks the converter in config.c (CONFIG_T_<TYPE>)
+ *	NAME	the dotted name used in error lines and by config_line() and config_where()
+ *	TYPE	picks the converter in config_conv.c (CONFIG_T_<TYPE>)
  *	FLAGS	NONE, REQUIRED, or PIN (an inline value is kept for the
  *		engine.allow_inline_pin check)
  *	DEFAULT	the value as it would be written in the file; NULL = unset (csr.auth:
- *		unset means /csr is not served; see config_check_csr)
+ *		unset means /csr is not served; see config_rules_csr)
  *	MIN/MAX	bounds of an integer (for FRESHNESS: of the factor)
  *	FIELD	the member of struct scepd_config that receives the value (on a
  *		line of its own)

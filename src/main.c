@@ -23,9 +23,9 @@
 
 #include "scepd/check.h"
 #include "scepd/config.h"
+#include "scepd/exit.h"
 #include "scepd/log.h"
 #include "scepd/supervisor.h"
-#include "scepd/worker.h"
 
 #define MAIN_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
 

@@ -78,12 +78,12 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	struct keys_error err = { 0 };
 	struct keys *keys = NULL;
 	struct store *store = NULL;
-	char reason[sizeof(err.message) + 64] = "";
+	char reason[sizeof(err.message) + 64] = "", where[CONFIG_WHERE_MAX];
 	unsigned line = 0;
 	int r;
 
 	if ((r = keys_load(cfg, &keys, &err)) < 0) {
-		log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting), err.setting,
+		log_error("%s: %s", config_where(cfg, err.setting, where, sizeof(where)),
 			  err.message);
 		if (err.fatal || !may_start_unavailable)
 			return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
@@ -94,8 +94,8 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	if ((r = store_login_open(cfg, 0, &store, &err)) < 0) {
 		keys_free(keys);
 		if (err.setting != NULL)
-			log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting),
-				  err.setting, err.message);
+			log_error("%s: %s", config_where(cfg, err.setting, where, sizeof(where)),
+				  err.message);
 		else
 			log_error_errno(r, "storage.uri: cannot open the store");
 		return SCEPD_EXIT_FAILURE;
@@ -107,18 +107,23 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	if (scep_msg_init() < 0)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
+	err.setting = NULL;
 	if ((r = scep_http_new(cfg, w->issuer, &w->scep, &err)) < 0) {
-		log_error("%s:%d: %s: %s", cfg->path, config_line(cfg, err.setting), err.setting,
-			  err.message);
+		if (err.setting != NULL)
+			log_error("%s: %s", config_where(cfg, err.setting, where, sizeof(where)),
+				  err.message);
+		else
+			log_error_errno(r, "cannot set up SCEP");
 		return SCEPD_EXIT_FAILURE;
 	}
 	/* No csr.auth in the file: no /csr handler, and no route (404 like any path). */
 	if (cfg->csr.enabled && (r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
+		config_where(cfg, "csr.auth", where, sizeof(where));
 		if (r == -EBADMSG)
-			log_error("csr.auth: %s:%u: expected name:sha256hex", cfg->csr.tokens_file,
+			log_error("%s: %s:%u: expected name:sha256hex", where, cfg->csr.tokens_file,
 				  line);
 		else
-			log_error_errno(r, "csr.auth: cannot read %s", cfg->csr.tokens_file);
+			log_error_errno(r, "%s: cannot read %s", where, cfg->csr.tokens_file);
 		return SCEPD_EXIT_FAILURE;
 	}
 	return SCEPD_EXIT_OK;

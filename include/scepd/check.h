@@ -5,7 +5,7 @@
  * check_keys() loads every key and certificate of a loaded configuration in a
  * short-lived child process, so that no PKCS#11 module is ever initialised in the
  * calling process (which may go on to fork workers). The child prints each problem to
- * stderr as "FILE:LINE: setting: message", like config_load() does.
+ * stderr as "FILE:LINE: setting: message" (config_where()), like config_load() does.
  */
 #ifndef SCEPD_CHECK_H
 #define SCEPD_CHECK_H
@@ -25,13 +25,5 @@ int check_keys(const struct scepd_config *cfg);
  * Warnings never make `scepd -t` fail.
  */
 void check_warnings(const struct scepd_config *cfg);
-
-/*
- * The line to print for a keys_error setting: config_line() for a plain setting; for
- * a list element ("engine.pre[4]") the element's line, else the list's; for a setting
- * that was not written (a missing engine.pin) the line of engine.id, ca.key or
- * scep.ra.key; else 1. The worker can use it for its log line as well.
- */
-int check_setting_line(const struct scepd_config *cfg, const char *setting);
 
 #endif

@@ -193,7 +193,7 @@ struct scepd_config {
 	struct config_csr csr;
 	struct config_storage storage;
 	struct config_log log;
-	struct config_lines *lines; /* private to config.c: where each setting was written */
+	struct config_lines *lines; /* private to config*.c: where each setting was written */
 };
 
 /* Every problem of one load, each "FILE:LINE: setting: what is wrong". */
@@ -226,10 +226,26 @@ void config_errors_clear(struct config_errors *errs);
 
 /*
  * The line of the file where setting ("ca.key", "server.workers") was written, or 0
- * when it was not written (a default). Lets later checks, such as loading the keys in
- * `scepd -t`, report "FILE:LINE: ca.key: ..." like the parser does.
+ * when it was not written (a default). Reports use config_where(), which knows what to
+ * name instead of 0.
  */
 int config_line(const struct scepd_config *cfg, const char *setting);
+
+/* Room for any config_where() text short of a path as long as PATH_MAX. */
+#define CONFIG_WHERE_MAX 4352
+
+/*
+ * "FILE:LINE: setting" in buf (cut short to size like snprintf), for every report
+ * about a setting of a loaded configuration that comes after the parser: `scepd -t`,
+ * the workers' log, the warnings, scepctl. Returns buf, so that it can be a printf
+ * argument. FILE is cfg->path. LINE is where setting was written; for an element of a
+ * list of pairs ("engine.pre[4]", "ca.extensions[0]") the element's own line, else the
+ * list's; for a setting that was not written (a missing engine.pin) the line of its
+ * section's anchor: engine.id for engine.*, scep.ra.key for scep.ra.*, ca.key for
+ * ca.*; else 1, as the parser does.
+ */
+const char *config_where(const struct scepd_config *cfg, const char *setting, char *buf,
+			 size_t size);
 
 /*
  * What `scepd -t` warns about in a valid configuration: each warning one line

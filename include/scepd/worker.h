@@ -14,14 +14,7 @@
 #include <stddef.h>
 
 #include "scepd/config.h"
-
-/* Exit codes of scepd and of its workers. */
-enum scepd_exit {
-	SCEPD_EXIT_OK = 0,
-	SCEPD_EXIT_FAILURE = 1, /* usage, config, start-up failure */
-	SCEPD_EXIT_FATAL = 3,   /* retrying can only make it worse (wrong PIN): don't restart */
-	SCEPD_EXIT_RESPAWN = 4, /* a worker that cannot sign asks for a fresh process */
-};
+#include "scepd/exit.h" /* worker_run() returns an enum scepd_exit */
 
 #define WORKER_READY_BYTE 'R'
 

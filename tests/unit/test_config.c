@@ -1,6 +1,6 @@
 /*
  * test_config.c - unit tests of config.c: every error message with its FILE:LINE,
- * the defaults, a full configuration, relative paths, config_line(),
+ * the defaults, a full configuration, relative paths, config_line(), config_where(),
  * config_parse_listen() and the shipped conf/scepd.conf.
  *
  * The configurations are parsed with config_load_string() under the name "t.conf"
@@ -14,6 +14,7 @@
 #include <stdint.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -889,6 +890,62 @@ test_line_of_defaults(void **state)
 	config_free(cfg);
 }
 
+/* config_where(): "FILE:LINE: setting" as `scepd -t` and the workers print it. */
+static void
+test_where(void **state)
+{
+	/* clang-format off */
+	static const char text[] =
+		"engine = {\n"						/* 1 */
+		"  id = \"dynamic\";\n"					/* 2 */
+		"  pre = (\n"						/* 3 */
+		"    (\"SO_PATH\", \"x.so\"),\n"				/* 4 */
+		"    (\"LOAD\")\n"						/* 5 */
+		"  );\n"							/* 6 */
+		"};\n"							/* 7 */
+		"ca = {\n"							/* 8 */
+		"  certificate = \"ca.pem\";\n"				/* 9 */
+		"  key = \"ca.key\";\n"					/* 10 */
+		"  extensions = ( (\"basicConstraints\", \"CA:FALSE\") );\n"	/* 11 */
+		"};\n"							/* 12 */
+		"scep = { ra = { certificate = \"ra.pem\";\n"		/* 13 */
+		"  key = \"ra.key\"; }; };\n";				/* 14 */
+	static const struct {
+		const char *setting;
+		const char *where;
+	} cases[] = {
+		{ "ca.key",                 "t.conf:10: ca.key" },
+		{ "engine.pre",             "t.conf:3: engine.pre" },
+		{ "engine.pre[0]",          "t.conf:4: engine.pre[0]" },   /* its own line */
+		{ "engine.pre[1]",          "t.conf:5: engine.pre[1]" },
+		{ "engine.pre[7]",          "t.conf:3: engine.pre[7]" },   /* no such element */
+		{ "engine.pre[x]",          "t.conf:3: engine.pre[x]" },
+		{ "engine.post[0]",         "t.conf:2: engine.post[0]" },  /* engine.id */
+		{ "engine.pin",             "t.conf:2: engine.pin" },      /* engine.id */
+		{ "ca.key_passphrase",      "t.conf:10: ca.key_passphrase" }, /* ca.key */
+		{ "ca.extensions[0]",       "t.conf:11: ca.extensions[0]" },
+		{ "scep.ra.key_passphrase", "t.conf:14: scep.ra.key_passphrase" }, /* scep.ra.key */
+		{ "scep.ra.certificate",    "t.conf:13: scep.ra.certificate" },
+		{ "scep.challenge.secret",  "t.conf:1: scep.challenge.secret" }, /* no anchor */
+		{ "csr.auth",               "t.conf:1: csr.auth" },
+		{ "no.such.setting",        "t.conf:1: no.such.setting" },
+	};
+	/* clang-format on */
+	struct scepd_config *cfg = load_ok(*state, text);
+	struct scepd_config blank = { 0 };
+	char buf[CONFIG_WHERE_MAX], small[8];
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		assert_string_equal(config_where(cfg, cases[i].setting, buf, sizeof(buf)),
+				    cases[i].where);
+	/* Cut short like snprintf, and still a string. */
+	assert_ptr_equal(config_where(cfg, "ca.key", small, sizeof(small)), small);
+	assert_string_equal(small, "t.conf:");
+	/* A struct built by hand has no lines: line 1, as the parser says for no line. */
+	assert_string_equal(config_where(&blank, "ca.key", buf, sizeof(buf)), "?:1: ca.key");
+	config_free(cfg);
+}
+
 static void
 test_inline_pin_allowed(void **state)
 {
@@ -1331,26 +1388,153 @@ test_shipped_example(void **state)
 #define NAME_OF_SETTING(n, t, f, d, lo, hi, field) n,
 static const char *const all_settings[] = { CONFIG_KEYS(NAME_OF_GROUP, NAME_OF_SETTING) NULL };
 
-/* Every setting of the table is documented and shown in the example. */
+/* The dotted names conf/scepd.conf shows, as conf_names() finds them. */
+struct conf_names {
+	char **v;
+	size_t n;
+};
+
+static bool
+conf_names_has(const struct conf_names *names, const char *name)
+{
+	for (size_t i = 0; i < names->n; i++)
+		if (strcmp(names->v[i], name) == 0)
+			return true;
+	return false;
+}
+
+static void
+conf_names_free(struct conf_names *names)
+{
+	for (size_t i = 0; i < names->n; i++)
+		free(names->v[i]);
+	free(names->v);
+}
+
+/*
+ * Every group and setting an example file shows, by its full dotted name, written or
+ * commented out: the example comments out optional settings ("# user = ...;") and
+ * whole groups ("# csr: {" ... "# };"), and optional settings in them ("# \t# allow =
+ * ..."). Each line loses its leading '#' marks, then
+ * "NAME: {" or "NAME = {" opens group NAME, "}" or "};" closes the innermost one, and
+ * "NAME = VALUE" is setting NAME of the open group. Prose in a comment never starts
+ * with a name directly followed by '=' or ": {". A group opened and closed on one
+ * line is not understood: its settings are then missing, and the test says so.
+ */
+static struct conf_names
+conf_names(const char *text)
+{
+	struct conf_names names = { 0 };
+	char group[8][64], name[sizeof(group) + 64];
+	size_t depth = 0;
+
+	for (const char *line = text; *line != '\0';) {
+		const char *p = line, *end = strchr(line, '\n'), *ident;
+		size_t len;
+		char op;
+
+		line = end != NULL ? end + 1 : line + strlen(line);
+		p += strspn(p, " \t");
+		while (*p == '#')
+			p += 1 + strspn(p + 1, " \t");
+		if (*p == '}') {
+			assert_true(depth > 0);
+			depth--;
+			continue;
+		}
+		if (!isalpha((unsigned char)*p) && *p != '_')
+			continue;
+		ident = p;
+		len = strspn(p, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+		assert_true(len < sizeof(group[0]));
+		p += len + strspn(p + len, " \t");
+		if ((op = *p) != '=' && op != ':')
+			continue;
+		p += 1 + strspn(p + 1, " \t");
+		if (*p != '{' && (op != '=' || *p == '\0' || *p == '\n'))
+			continue;
+		name[0] = '\0';
+		for (size_t i = 0; i < depth; i++)
+			snprintf(name + strlen(name), sizeof(name) - strlen(name), "%s.", group[i]);
+		snprintf(name + strlen(name), sizeof(name) - strlen(name), "%.*s", (int)len, ident);
+		if (*p == '{') {
+			assert_true(depth < sizeof(group) / sizeof(group[0]));
+			snprintf(group[depth++], sizeof(group[0]), "%.*s", (int)len, ident);
+		}
+		assert_non_null(names.v = reallocarray(names.v, names.n + 1, sizeof(*names.v)));
+		assert_non_null(names.v[names.n++] = strdup(name));
+	}
+	assert_int_equal(depth, 0);
+	return names;
+}
+
+/* conf_names() on small examples: full names, comments, and a removed setting. */
+static void
+test_conf_names(void **state)
+{
+	static const char text[] = "# scepd.conf\n"
+				   "# Errors read: FILE:LINE: setting: what is wrong\n"
+				   "ca: {\n"
+				   "\tkey = \"pkcs11:x\"; # or a file\n"
+				   "\t# key_passphrase = \"credential:p\";\n"
+				   "};\n"
+				   "scep: {\n"
+				   "\tra = {\n"
+				   "\t\t# The RA: both or neither\n"
+				   "\t\t# key = \"/etc/scepd/ra-key.pem\";\n"
+				   "\t};\n"
+				   "};\n"
+				   "# csr: {\n"
+				   "# \tauth = \"none\";\n"
+				   "# \t# allow = [ \"10.1.2.0/24\" ];\n"
+				   "# };\n";
+	struct conf_names names = conf_names(text);
+	char *without;
+	(void)state;
+
+	assert_int_equal(names.n, 9);
+	assert_true(conf_names_has(&names, "ca"));
+	assert_true(conf_names_has(&names, "ca.key"));
+	assert_true(conf_names_has(&names, "ca.key_passphrase"));
+	assert_true(conf_names_has(&names, "scep.ra"));
+	assert_true(conf_names_has(&names, "scep.ra.key"));
+	assert_true(conf_names_has(&names, "csr.auth"));
+	assert_true(conf_names_has(&names, "csr.allow"));
+	assert_false(conf_names_has(&names, "key"));
+	assert_false(conf_names_has(&names, "Errors"));
+	conf_names_free(&names);
+
+	/* Without the commented-out RA key, ca.key no longer stands in for scep.ra.key. */
+	assert_non_null(without = strdup(text));
+	memset(strstr(without, "# key = \"/etc"), ' ', strlen("# key"));
+	names = conf_names(without);
+	assert_true(conf_names_has(&names, "ca.key"));
+	assert_false(conf_names_has(&names, "scep.ra.key"));
+	conf_names_free(&names);
+	free(without);
+}
+
+/* Every setting of the table is documented, and shown in the example by its full name. */
 static void
 test_documented(void **state)
 {
 	char *doc_path = source_path("docs/configuration.md");
 	char *conf_path = source_path("conf/scepd.conf");
 	char *doc = testlib_read_file(doc_path), *conf = testlib_read_file(conf_path);
+	struct conf_names shown = conf_names(conf);
 	(void)state;
 
 	for (size_t i = 0; all_settings[i] != NULL; i++) {
-		const char *leaf = strrchr(all_settings[i], '.');
 		char *quoted;
 
 		assert_true(asprintf(&quoted, "`%s`", all_settings[i]) > 0);
 		if (strstr(doc, quoted) == NULL)
 			fail_msg("docs/configuration.md does not document %s", quoted);
-		if (strstr(conf, leaf != NULL ? leaf + 1 : all_settings[i]) == NULL)
+		if (!conf_names_has(&shown, all_settings[i]))
 			fail_msg("conf/scepd.conf does not show %s", all_settings[i]);
 		free(quoted);
 	}
+	conf_names_free(&shown);
 	free(doc);
 	free(conf);
 	free(doc_path);
@@ -1369,7 +1553,8 @@ main(void)
 		cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
 		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_pg_uri),
+		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
+		cmocka_unit_test(test_conf_names),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

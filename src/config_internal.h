@@ -1,0 +1,164 @@
+/*
+ * config_internal.h - what the pieces of the configuration parser share; private to
+ * config*.c (include/scepd/config.h is the contract for everyone else).
+ *
+ *	config.c		the load pipeline: the table of config_keys.h, the walk
+ *				of the file, error lines, the struct's lifetime
+ *	config_conv.c		one converter per setting type (config_conv())
+ *	config_x509.c		X.509 extensions, digests, subject and SAN field names
+ *	config_rules.c		rules between settings, and the warnings of `scepd -t`
+ *	config_suggest.c	"did you mean" suggestions
+ *
+ * Every function here records a problem with config_error() and returns 0 (or 1 where
+ * its comment says so); a negative errno (-ENOMEM) stops the load.
+ */
+#ifndef SCEPD_CONFIG_INTERNAL_H
+#define SCEPD_CONFIG_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <libconfig.h>
+
+#include "scepd/config.h"
+
+#include "config_keys.h"
+
+#define CONFIG_NAME_MAX 64 /* longest dotted setting name, with room to spare */
+
+/* Messages that name the ways to give a secret. */
+#define CONFIG_SECRET_SOURCES "use \"credential:NAME\", \"file:PATH\" or \"env:NAME\""
+
+enum config_key_type {
+	CONFIG_T_GROUP,
+	CONFIG_T_INT,
+	CONFIG_T_BOOL,
+	CONFIG_T_STRING,
+	CONFIG_T_FILE,
+	CONFIG_T_KEY,
+	CONFIG_T_SECRET,
+	CONFIG_T_LISTEN,
+	CONFIG_T_COMMANDS,
+	CONFIG_T_EXTENSIONS,
+	CONFIG_T_DN_REQUEST,
+	CONFIG_T_DN_SET,
+	CONFIG_T_SAN_REQUEST,
+	CONFIG_T_SAN_SET,
+	CONFIG_T_URL_PATH,
+	CONFIG_T_URL,
+	CONFIG_T_DIGEST,
+	CONFIG_T_SERIAL,
+	CONFIG_T_CHALLENGE,
+	CONFIG_T_APPROVAL,
+	CONFIG_T_CSR_AUTH,
+	CONFIG_T_STORAGE_URI,
+	CONFIG_T_LOG_LEVEL,
+	CONFIG_T_FRESHNESS,
+	CONFIG_T_ADDR_LIST,
+	CONFIG_T_GET_CERT,
+};
+
+enum {
+	CONFIG_F_NONE = 0,
+	CONFIG_F_REQUIRED = 1 << 0, /* an error when absent */
+	CONFIG_F_PIN = 1 << 1,      /* an inline value is kept: config_rules_engine_pin() decides */
+};
+
+struct config_key {
+	const char *name; /* "server.workers" */
+	enum config_key_type type;
+	int flags;
+	const char *def; /* as written in the file; NULL = unset */
+	long long min;
+	long long max;
+	size_t offset; /* of the field in struct scepd_config */
+};
+
+/* The number of groups and settings of config_keys.h, a constant expression. */
+#define CONFIG_KEY_COUNT_GROUP(n)                         +1
+#define CONFIG_KEY_COUNT_SETTING(n, t, f, d, lo, hi, fld) +1
+
+#define CONFIG_NKEYS ((size_t)(0 CONFIG_KEYS(CONFIG_KEY_COUNT_GROUP, CONFIG_KEY_COUNT_SETTING)))
+
+/* The table of config_keys.h, in its order (config.c). */
+extern const struct config_key config_keys[CONFIG_NKEYS];
+
+struct config_lines {
+	int line[CONFIG_NKEYS]; /* indexed like config_keys; 0 = not written */
+};
+
+/* One error line, with what it takes to sort the lines into file order. */
+struct config_msg {
+	char *text;
+	const char *file; /* NULL = the main file, else an @include file */
+	int line;
+	size_t seq;
+	size_t rank; /* of file, filled in before sorting */
+};
+
+/* One load in progress. */
+struct config_ctx {
+	const char *name;    /* the file name for error lines */
+	const char *basedir; /* absolute: relative paths are resolved against it */
+	struct scepd_config *cfg;
+	const config_setting_t *found[CONFIG_NKEYS]; /* where each setting was written */
+	bool bad[CONFIG_NKEYS];                      /* it had an error of its own */
+	size_t cur;                                  /* the key being converted, or CONFIG_NKEYS */
+	struct config_msg *msgs;
+	size_t n_msgs;
+	const char **files; /* @include files in order of appearance */
+	size_t n_files;
+};
+
+/* config.c: the table */
+const struct config_key *config_key_find(const char *name);
+const char *config_key_leaf(const struct config_key *key);
+bool config_key_in(const struct config_key *key, const char *parent);
+
+/* config.c: error lines */
+int config_error(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
+		 const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+int config_wrong_type(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		      const char *expected);
+int config_range_error(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		       long long n, long long min, long long max);
+void config_elem_name(char *buf, size_t size, const char *base, size_t i);
+int config_errors_add(struct config_errors *errs, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* config.c: where settings were written in the file being loaded */
+const config_setting_t *config_found(const struct config_ctx *ctx, const char *name);
+const config_setting_t *config_at(const struct config_ctx *ctx, const char *name);
+bool config_bad(const struct config_ctx *ctx, const char *name);
+
+/* config.c: the lists of struct scepd_config */
+int config_strv_add(struct config_strv *sv, const char *s);
+int config_pairs_add(struct config_pairs *pairs, const char *name, const char *value, int line);
+int config_field_rules_add(struct config_field_rules *rules, const char *field, int count);
+void config_secret_free(struct config_secret *sec);
+
+/*
+ * config_conv.c: the value of key, converted by the converter of its type into field
+ * (of ctx->cfg): from s as written in the file, or the default when s is NULL.
+ */
+int config_conv(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
+		void *field);
+
+/* config_x509.c */
+int config_x509_extension(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
+			  const struct config_pairs *pairs, size_t i);
+int config_x509_digest(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		       const char *v, char **ret_digest);
+int config_x509_dn_field(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
+			 const char *field);
+int config_x509_san_field(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
+			  const char *field);
+
+/* config_rules.c: every rule between settings, once all of them are converted */
+int config_rules_check(struct config_ctx *ctx);
+
+/* config_suggest.c: the closest known name, or NULL */
+const char *config_suggest_key(const char *parent, const char *leaf);
+const char *config_suggest_word(const char *const *words, const char *typed);
+
+#endif

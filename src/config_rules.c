@@ -1,0 +1,437 @@
+/*
+ * config_rules.c - the rules that tie settings together, and the warnings of
+ * `scepd -t` about settings that are valid but risky.
+ *
+ *	config_rules_check() runs once every setting is converted: a PIN written in
+ *	the file, engine settings without engine.id, an RA without its key or
+ *	certificate, a challenge secret without mode "static", reserved or shared
+ *	URL paths, a csr group without csr.auth, a password for an SQLite store;
+ *	then it resolves server.max_connections_per_ip = -1. A rule is reported
+ *	where the setting was written, else at its closest written group.
+ *
+ *	config_warnings() lists the warnings of a loaded configuration (an open
+ *	/csr, a PostgreSQL server reached without sslmode=verify-full), each
+ *	"FILE:LINE: setting: warning: ..." (config_where()).
+ *	config_pg_uri_unverified() reads a PostgreSQL URI the way libpq does, as
+ *	far as its hosts and sslmode go.
+ *
+ * Never here: files, keys, the network (a URI is judged by its text), logging.
+ * Errors are recorded with config_error(); functions return 0 or -ENOMEM.
+ */
+#include "config_internal.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* clang-format off */
+static const char *const config_rules_reserved_paths[] = {
+	"/healthz",
+	"/metrics",
+	"/cgi-bin/pkiclient.exe",
+	NULL,
+};
+/* clang-format on */
+
+/* Whether element e of engine.pre/post is a ("PIN", ...) command. */
+static bool
+config_rules_is_pin_command(const config_setting_t *e)
+{
+	const config_setting_t *n;
+
+	if (!config_setting_is_list(e) && !config_setting_is_array(e))
+		return false;
+	n = config_setting_get_elem(e, 0);
+	return n != NULL && config_setting_type(n) == CONFIG_TYPE_STRING &&
+	       strcasecmp(config_setting_get_string(n), "PIN") == 0;
+}
+
+static int
+config_rules_engine_pin(struct config_ctx *ctx)
+{
+	static const char *const lists[] = { "engine.pre", "engine.post" };
+	char name[CONFIG_NAME_MAX + 24];
+	int r = 0;
+
+	if (ctx->cfg->engine.allow_inline_pin)
+		return 0;
+	if (ctx->cfg->engine.pin.kind == CONFIG_SECRET_INLINE)
+		r = config_error(
+			ctx, config_at(ctx, "engine.pin"), "engine.pin",
+			"a PIN written in the configuration file is refused; " CONFIG_SECRET_SOURCES
+			", or set engine.allow_inline_pin = true");
+	for (size_t l = 0; l < 2 && r >= 0; l++) {
+		const config_setting_t *list = config_found(ctx, lists[l]);
+		int n = list != NULL && config_setting_is_aggregate(list)
+				? config_setting_length(list)
+				: 0;
+
+		for (int i = 0; i < n && r >= 0; i++) {
+			const config_setting_t *e = config_setting_get_elem(list, (unsigned)i);
+
+			if (!config_rules_is_pin_command(e))
+				continue;
+			config_elem_name(name, sizeof(name), lists[l], (size_t)i);
+			r = config_error(ctx, e, name,
+					 "a PIN written in the configuration file is refused; use "
+					 "engine.pin, or set engine.allow_inline_pin = true");
+		}
+	}
+	return r;
+}
+
+/* Engine settings without engine.id do nothing: that is a mistake worth a line. */
+static int
+config_rules_engine_id(struct config_ctx *ctx)
+{
+	const struct config_engine *e = &ctx->cfg->engine;
+	int r = 0;
+
+	if (e->id != NULL || config_bad(ctx, "engine.id"))
+		return 0;
+	if (e->pre.n > 0)
+		r = config_error(ctx, config_at(ctx, "engine.pre"), "engine.pre",
+				 "has no effect without engine.id");
+	if (r >= 0 && e->post.n > 0)
+		r = config_error(ctx, config_at(ctx, "engine.post"), "engine.post",
+				 "has no effect without engine.id");
+	if (r >= 0 && e->pin.kind != CONFIG_SECRET_NONE)
+		r = config_error(ctx, config_at(ctx, "engine.pin"), "engine.pin",
+				 "has no effect without engine.id");
+	for (size_t i = 0; i < 2 && r >= 0; i++) {
+		const char *name = i == 0 ? "ca.key" : "scep.ra.key";
+		const char *v = i == 0 ? ctx->cfg->ca.key : ctx->cfg->scep.ra.key;
+
+		if (v != NULL && strncmp(v, "pkcs11:", 7) == 0)
+			r = config_error(ctx, config_at(ctx, name), name,
+					 "a pkcs11: URI needs engine.id to be set");
+	}
+	return r;
+}
+
+/* The RA is a certificate and a key, or nothing. */
+static int
+config_rules_ra(struct config_ctx *ctx)
+{
+	const struct config_scep_ra *ra = &ctx->cfg->scep.ra;
+	bool cert = config_found(ctx, "scep.ra.certificate") != NULL;
+	bool key = config_found(ctx, "scep.ra.key") != NULL;
+
+	if (cert && !key)
+		return config_error(ctx, config_at(ctx, "scep.ra.key"), "scep.ra.key",
+				    "required when scep.ra.certificate is set");
+	if (key && !cert)
+		return config_error(ctx, config_at(ctx, "scep.ra.certificate"),
+				    "scep.ra.certificate", "required when scep.ra.key is set");
+	if (ra->next_certificate != NULL && !cert)
+		return config_error(ctx, config_at(ctx, "scep.ra.next_certificate"),
+				    "scep.ra.next_certificate", "needs scep.ra.certificate");
+	return 0;
+}
+
+static int
+config_rules_challenge(struct config_ctx *ctx)
+{
+	const struct config_scep *scep = &ctx->cfg->scep;
+	bool secret = config_found(ctx, "scep.challenge.secret") != NULL;
+
+	if (config_bad(ctx, "scep.challenge.mode"))
+		return 0;
+	if (scep->challenge_mode == CONFIG_CHALLENGE_STATIC && !secret)
+		return config_error(ctx, config_at(ctx, "scep.challenge.secret"),
+				    "scep.challenge.secret",
+				    "required when scep.challenge.mode = \"static\"");
+	if (scep->challenge_mode != CONFIG_CHALLENGE_STATIC && secret)
+		return config_error(ctx, config_at(ctx, "scep.challenge.secret"),
+				    "scep.challenge.secret",
+				    "only used when scep.challenge.mode = \"static\"");
+	return 0;
+}
+
+static bool
+config_rules_path_reserved(const char *path)
+{
+	for (size_t i = 0; path != NULL && config_rules_reserved_paths[i] != NULL; i++)
+		if (strcmp(path, config_rules_reserved_paths[i]) == 0)
+			return true;
+	return false;
+}
+
+static int
+config_rules_paths(struct config_ctx *ctx)
+{
+	static const char *const names[] = { "scep.path", "csr.path" };
+	/* /csr that is not served takes no path away from SCEP. */
+	const char *paths[] = { ctx->cfg->scep.path,
+				ctx->cfg->csr.enabled ? ctx->cfg->csr.path : NULL };
+	bool reserved = false;
+	int r;
+
+	for (size_t i = 0; i < 2; i++) {
+		if (!config_rules_path_reserved(paths[i]))
+			continue;
+		reserved = true;
+		r = config_error(ctx, config_at(ctx, names[i]), names[i],
+				 "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				 paths[i]);
+		if (r < 0)
+			return r;
+	}
+	if (reserved || paths[0] == NULL || paths[1] == NULL || strcmp(paths[0], paths[1]) != 0)
+		return 0;
+	/* Report it where it was written: csr.path, unless only scep.path was. */
+	if (config_found(ctx, "csr.path") != NULL)
+		return config_error(ctx, config_at(ctx, "csr.path"), "csr.path",
+				    "'%s' is also scep.path", paths[1]);
+	return config_error(ctx, config_at(ctx, "scep.path"), "scep.path", "'%s' is also csr.path",
+			    paths[0]);
+}
+
+/*
+ * /csr is served only when the file says how its clients authenticate: a forgotten
+ * setting must not leave an open certificate endpoint.
+ */
+static int
+config_rules_csr(struct config_ctx *ctx)
+{
+	const config_setting_t *group = config_found(ctx, "csr");
+
+	ctx->cfg->csr.enabled =
+		config_found(ctx, "csr.auth") != NULL && !config_bad(ctx, "csr.auth");
+	if (group == NULL || !config_setting_is_group(group) ||
+	    config_found(ctx, "csr.auth") != NULL)
+		return 0;
+	return config_error(ctx, group, "csr.auth",
+			    "required: say how /csr clients authenticate (\"none\" or "
+			    "\"tokens:PATH\")");
+}
+
+/* -1 (the default): no single address may take all of a worker's connections. */
+static void
+config_rules_per_ip(struct config_ctx *ctx)
+{
+	struct config_server *srv = &ctx->cfg->server;
+
+	if (srv->max_connections_per_ip != -1)
+		return;
+	srv->max_connections_per_ip = srv->max_connections / CONFIG_PER_IP_AUTO_SHARE;
+	if (srv->max_connections_per_ip < 1)
+		srv->max_connections_per_ip = 1;
+}
+
+/* A password is for a PostgreSQL server: an SQLite file has none. */
+static int
+config_rules_storage(struct config_ctx *ctx)
+{
+	const struct config_storage *st = &ctx->cfg->storage;
+
+	if (st->password.kind == CONFIG_SECRET_NONE || st->uri == NULL ||
+	    strncmp(st->uri, "sqlite:", 7) != 0)
+		return 0;
+	return config_error(ctx, config_at(ctx, "storage.password"), "storage.password",
+			    "only for a \"postgresql://\" URI: an SQLite store has no password");
+}
+
+int
+config_rules_check(struct config_ctx *ctx)
+{
+	int r;
+
+	if ((r = config_rules_engine_pin(ctx)) < 0 || (r = config_rules_engine_id(ctx)) < 0 ||
+	    (r = config_rules_ra(ctx)) < 0 || (r = config_rules_challenge(ctx)) < 0 ||
+	    (r = config_rules_csr(ctx)) < 0 || (r = config_rules_paths(ctx)) < 0 ||
+	    (r = config_rules_storage(ctx)) < 0)
+		return r;
+	config_rules_per_ip(ctx);
+	return 0;
+}
+
+/* Warnings (scepd -t, and the supervisor's log) */
+
+static int
+config_rules_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c = (char)tolower((unsigned char)c);
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : -1;
+}
+
+/* Percent-decode src[0..len) into buf; false when it is malformed or does not fit. */
+static bool
+config_rules_pg_decode(const char *src, size_t len, char *buf, size_t size)
+{
+	size_t o = 0;
+
+	for (size_t i = 0; i < len; i++) {
+		char c = src[i];
+
+		if (c == '%') {
+			int hi, lo;
+
+			if (i + 2 >= len)
+				return false;
+			if ((hi = config_rules_hexval(src[i + 1])) < 0 ||
+			    (lo = config_rules_hexval(src[i + 2])) < 0)
+				return false;
+			c = (char)(hi * 16 + lo);
+			i += 2;
+		}
+		if (o + 1 >= size)
+			return false;
+		buf[o++] = c;
+	}
+	buf[o] = '\0';
+	return true;
+}
+
+/* A host libpq reaches without leaving the machine: a socket directory or loopback. */
+static bool
+config_rules_pg_host_local(const char *host)
+{
+	struct in_addr a4;
+	struct in6_addr a6;
+
+	if (host[0] == '\0' || host[0] == '/' || host[0] == '@' ||
+	    strcasecmp(host, "localhost") == 0)
+		return true;
+	if (inet_pton(AF_INET, host, &a4) == 1)
+		return (ntohl(a4.s_addr) >> 24) == 127;
+	if (inet_pton(AF_INET6, host, &a6) == 1)
+		return IN6_IS_ADDR_LOOPBACK(&a6);
+	return false;
+}
+
+/*
+ * Whether every host of a comma-separated list is local. In the authority of a URI
+ * (in_uri) a host may carry a port and an IPv6 address is in brackets; a host= value
+ * is percent-decoded already and is plain host names or addresses.
+ */
+static bool
+config_rules_pg_hosts_local(const char *list, size_t len, bool in_uri)
+{
+	char host[256];
+
+	while (len > 0) {
+		size_t n = 0, hl;
+		const char *h = list, *end;
+
+		while (n < len && list[n] != ',')
+			n++;
+		hl = n;
+		if (in_uri && n > 0 && h[0] == '[') {
+			if ((end = memchr(h, ']', n)) == NULL)
+				return false;
+			h++;
+			hl = (size_t)(end - h);
+		} else if (in_uri && (end = memchr(h, ':', n)) != NULL) {
+			hl = (size_t)(end - h);
+		}
+		if (in_uri && !config_rules_pg_decode(h, hl, host, sizeof(host)))
+			return false;
+		if (!in_uri) {
+			if (hl >= sizeof(host))
+				return false;
+			memcpy(host, h, hl);
+			host[hl] = '\0';
+		}
+		if (!config_rules_pg_host_local(host))
+			return false;
+		list += n < len ? n + 1 : n;
+		len -= n < len ? n + 1 : n;
+	}
+	return true;
+}
+
+bool
+config_pg_uri_unverified(const char *uri)
+{
+	const char *p, *q, *query;
+	char value[1024];
+	bool remote, verified = false;
+	size_t hostlen;
+
+	if (uri == NULL)
+		return false;
+	if (strncmp(uri, "postgresql://", 13) == 0)
+		p = uri + 13;
+	else if (strncmp(uri, "postgres://", 11) == 0)
+		p = uri + 11;
+	else
+		return false;
+	/* user[:password]@ ends at the first '@' unless a '/' comes first (as libpq reads it). */
+	for (q = p; *q != '\0' && *q != '@' && *q != '/'; q++)
+		;
+	if (*q == '@')
+		p = q + 1;
+	hostlen = strcspn(p, "/?");
+	remote = !config_rules_pg_hosts_local(p, hostlen, true);
+	query = strchr(p + hostlen, '?');
+	for (p = query != NULL ? query + 1 : NULL; p != NULL && *p != '\0';) {
+		size_t n = strcspn(p, "&"), klen = strcspn(p, "=&");
+		bool decoded = klen < n && config_rules_pg_decode(p + klen + 1, n - klen - 1, value,
+								  sizeof(value));
+
+		if (klen == 7 && strncmp(p, "sslmode", 7) == 0)
+			verified = decoded && strcmp(value, "verify-full") == 0;
+		else if ((klen == 4 && strncmp(p, "host", 4) == 0) ||
+			 (klen == 8 && strncmp(p, "hostaddr", 8) == 0))
+			remote = remote || !decoded ||
+				 !config_rules_pg_hosts_local(value, strlen(value), false);
+		p += n;
+		if (*p == '&')
+			p++;
+	}
+	return remote && !verified;
+}
+
+static int __attribute__((format(printf, 4, 5)))
+config_rules_warn(const struct scepd_config *cfg, struct config_errors *warns, const char *setting,
+		  const char *fmt, ...)
+{
+	char where[CONFIG_WHERE_MAX], *what = NULL;
+	va_list ap;
+	int r;
+
+	va_start(ap, fmt);
+	r = vasprintf(&what, fmt, ap);
+	va_end(ap);
+	if (r < 0)
+		return -ENOMEM;
+	r = config_errors_add(warns, "%s: warning: %s",
+			      config_where(cfg, setting, where, sizeof(where)), what);
+	free(what);
+	return r;
+}
+
+int
+config_warnings(const struct scepd_config *cfg, struct config_errors *warns)
+{
+	int r = 0;
+
+	if (cfg->csr.enabled && cfg->csr.auth == CONFIG_CSR_AUTH_NONE)
+		r = cfg->csr.allow == NULL
+			    ? config_rules_warn(
+				      cfg, warns, "csr.auth",
+				      "\"none\": anyone who can reach the port gets a "
+				      "certificate from %s; use \"tokens:PATH\" or set csr.allow",
+				      cfg->csr.path)
+			    : config_rules_warn(cfg, warns, "csr.auth",
+						"\"none\": every address csr.allow admits gets a "
+						"certificate from %s without authenticating",
+						cfg->csr.path);
+	if (r >= 0 && config_pg_uri_unverified(cfg->storage.uri))
+		r = config_rules_warn(
+			cfg, warns, "storage.uri",
+			"the PostgreSQL server is not on this machine and the URI has no "
+			"sslmode=verify-full: whoever sits on the path can forge challenges "
+			"and pending records, or read the issued certificates "
+			"(docs/scale-out.md)");
+	return r;
+}
