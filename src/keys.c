@@ -8,10 +8,8 @@
  *	every key belongs to its certificate: the public keys are equal and a test
  *	signature made with the private key verifies under the certificate.
  *
- *	The PIN comes from engine.pin (credential:, file:, env: or inline), loses one
- *	trailing newline, goes to the engine's PIN command and is wiped from every
- *	buffer of ours; an env: variable is wiped and unset by keys_forget_env_secrets()
- *	once the worker's set-up is done. A PIN the token rejected is never presented
+ *	The PIN comes from engine.pin through secret_read() (secret.c), goes to the
+ *	engine's PIN command and is wiped from every buffer of ours. A PIN the token rejected is never presented
  *	again in the same keys_load() call, and a token whose PIN is locked or down to
  *	its final try gets none: either is fatal (err->fatal), since a smartcard locks
  *	after a few wrong PINs. Other token failures at set-up (SoftHSM races when
@@ -43,7 +41,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -56,6 +53,8 @@
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ui.h>
+
+#include "scepd/secret.h"
 
 #define KEYS_TRIES         8   /* engine set-ups per keys_load() */
 #define KEYS_BACKOFF_MIN   20  /* ms before the first retry; doubles... */
@@ -379,184 +378,20 @@ keys_ckr_find(keys_ck_ulong rv)
 }
 
 /*
- * Secrets: PIN and passphrases.
+ * Secrets: PIN and passphrases, read by secret.c.
  */
 
+/* secret_read(), its error as a keys_error. */
 static int
-keys_read_file(const char *path, char *buf, size_t size, size_t *ret_len)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd, r;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return -errno;
-	for (;;) {
-		n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size) {
-			r = -EFBIG;
-			goto out;
-		}
-	}
-	*ret_len = len;
-	r = 0;
-out:
-	close(fd);
-	return r;
-}
-
-/*
- * The names of the env: secrets this process read, for keys_forget_env_secrets(). Set-up
- * runs on one thread, before HTTP starts.
- */
-static char **keys_env_names;
-static size_t keys_n_env_names;
-static bool keys_env_forgotten;
-
-static int
-keys_env_remember(const char *name)
-{
-	char **v, *copy;
-
-	for (size_t i = 0; i < keys_n_env_names; i++)
-		if (strcmp(keys_env_names[i], name) == 0)
-			return 0;
-	if ((copy = strdup(name)) == NULL)
-		return -ENOMEM;
-	if ((v = realloc(keys_env_names, (keys_n_env_names + 1) * sizeof(*v))) == NULL) {
-		free(copy);
-		return -ENOMEM;
-	}
-	keys_env_names = v;
-	keys_env_names[keys_n_env_names++] = copy;
-	return 0;
-}
-
-/*
- * Removes every NAME=value of environ, as unsetenv() would, after wiping it: unsetenv()
- * alone only unlinks the string, whose bytes stay where they were, and
- * /proc/PID/environ shows the initial ones (the top of the stack) whatever environ says.
- */
-static void
-keys_env_wipe(const char *name)
-{
-	size_t len = strlen(name);
-	char **src, **dst;
-
-	if (environ == NULL)
-		return;
-	for (src = dst = environ; *src != NULL; src++) {
-		if (strncmp(*src, name, len) == 0 && (*src)[len] == '=')
-			OPENSSL_cleanse(*src, strlen(*src));
-		else
-			*dst++ = *src;
-	}
-	*dst = NULL;
-}
-
-void
-keys_forget_env_secrets(void)
-{
-	for (size_t i = 0; i < keys_n_env_names; i++)
-		keys_env_wipe(keys_env_names[i]);
-	keys_env_forgotten = true;
-}
-
-int
 keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
 		 struct keys_error *err)
 {
-	char path[4096];
-	const char *dir, *v;
-	size_t len = 0;
+	struct secret_error serr = { 0 };
 	int r;
 
-	switch (sec->kind) {
-	case CONFIG_SECRET_CREDENTIAL:
-		dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir == NULL || dir[0] == '\0') {
-			keys_fail(err, setting, false,
-				  "credential:%s needs $CREDENTIALS_DIRECTORY, which is not set "
-				  "(systemd's LoadCredential=)",
-				  sec->ref);
-			return -ENOENT;
-		}
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sec->ref) >= sizeof(path)) {
-			keys_fail(err, setting, false, "the credential's path is too long");
-			return -ENAMETOOLONG;
-		}
-		r = keys_read_file(path, buf, size - 1, &len);
-		break;
-	case CONFIG_SECRET_FILE:
-		snprintf(path, sizeof(path), "%s", sec->ref);
-		r = keys_read_file(path, buf, size - 1, &len);
-		break;
-	case CONFIG_SECRET_ENV:
-		if ((v = getenv(sec->ref)) == NULL) {
-			keys_fail(err, setting, false, "the environment variable %s is %s",
-				  sec->ref,
-				  keys_env_forgotten ? "cleared once set-up was done" : "not set");
-			return -ENOENT;
-		}
-		if (keys_env_remember(sec->ref) < 0) {
-			keys_fail(err, setting, false, "out of memory");
-			return -ENOMEM;
-		}
-		len = strlen(v);
-		if (len >= size) {
-			keys_fail(err, setting, false, "the environment variable %s is too long",
-				  sec->ref);
-			return -EBADMSG;
-		}
-		memcpy(buf, v, len);
-		r = 0;
-		break;
-	case CONFIG_SECRET_INLINE:
-		len = strlen(sec->ref);
-		if (len >= size) {
-			keys_fail(err, setting, false, "the value is too long");
-			return -EBADMSG;
-		}
-		memcpy(buf, sec->ref, len);
-		r = 0;
-		break;
-	case CONFIG_SECRET_NONE:
-	default:
-		keys_fail(err, setting, false, "not set");
-		return -ENOENT;
-	}
-	if (r == -EFBIG) {
-		keys_fail(err, setting, false, "%s is longer than %zu bytes", path, size - 2);
-		return -EBADMSG;
-	}
-	if (r < 0) {
-		keys_fail(err, setting, false, "cannot read %s: %s", path, strerror(-r));
-		return r == -ENOENT ? -ENOENT : -EIO;
-	}
-	if (len > 0 && buf[len - 1] == '\n') {
-		len--;
-		if (len > 0 && buf[len - 1] == '\r')
-			len--;
-	}
-	buf[len] = '\0';
-	if (len == 0) {
-		keys_fail(err, setting, false, "the secret is empty");
-		return -EBADMSG;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		keys_fail(err, setting, false, "the secret contains a NUL byte");
-		return -EBADMSG;
-	}
-	return 0;
+	if ((r = secret_read(sec, setting, buf, size, &serr)) < 0)
+		keys_fail(err, serr.setting, false, "%s", serr.message);
+	return r;
 }
 
 /*

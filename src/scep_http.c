@@ -100,15 +100,15 @@ scep_http_now(void)
 }
 
 static int
-scep_http_read_challenge(struct scep_http *sh, struct keys_error *err)
+scep_http_read_challenge(struct scep_http *sh, struct secret_error *err)
 {
 	char buf[SCEP_HTTP_SECRET_MAX];
 	int r;
 
 	if (sh->cfg->scep.challenge_mode != CONFIG_CHALLENGE_STATIC)
 		return 0;
-	r = keys_read_secret(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
-			     sizeof(buf), err);
+	r = secret_read(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf, sizeof(buf),
+			err);
 	if (r == 0) {
 		sh->challenge_len = strlen(buf);
 		if ((sh->challenge = OPENSSL_memdup(buf, sh->challenge_len + 1)) == NULL)
@@ -198,7 +198,7 @@ scep_http_make_next_ca_body(struct scep_http *sh)
 
 int
 scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
-	      struct keys_error *err)
+	      struct secret_error *err)
 {
 	struct scep_http *sh;
 	int r;

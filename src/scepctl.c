@@ -166,7 +166,7 @@ scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
 static int
 scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **ret_store)
 {
-	struct keys_error err = { 0 };
+	struct secret_error err = { 0 };
 	const char *hint = "";
 	int line, r;
 

@@ -3,8 +3,7 @@
  *
  * keys_load() sets up the OpenSSL ENGINE exactly as mod_ca_engine did (engine.id,
  * each engine.pre command in order, ENGINE_init, each engine.post command), hands it
- * the PIN from its source (credential:, file:, env: or inline; one trailing newline
- * stripped; wiped after use; never logged), loads each key (a pkcs11: URI through
+ * the PIN read by secret_read() (wiped after use; never logged), loads each key (a pkcs11: URI through
  * the engine, or a PEM file, optionally passphrase-protected), reads the certificate
  * chains and checks that every key matches its certificate by comparing public keys
  * and making a test signature.
@@ -50,22 +49,6 @@ struct keys_error {
  * initialise one SoftHSM token at once. OpenSSL's error queue is left empty.
  */
 int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err);
-
-/*
- * The secret sec (credential:, file:, env: or inline), NUL-terminated in buf, with one
- * trailing "\n" or "\r\n" removed. The caller wipes buf (OPENSSL_cleanse). Messages
- * name the setting and the source, never the value.
- */
-int keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
-		     struct keys_error *err);
-
-/*
- * Wipes the value of every environment variable keys_read_secret() read (env:NAME) in
- * this process and unsets it: gone from the environment, from /proc/PID/environ and
- * from what the process may start. A worker calls it once its set-up is done; env:
- * secrets read later fail. Only the supervisor keeps them, for the workers it forks.
- */
-void keys_forget_env_secrets(void);
 
 /*
  * Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL.
