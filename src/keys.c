@@ -15,8 +15,8 @@
  *	after a few wrong PINs. Other token failures at set-up (SoftHSM races when
  *	several processes open one token at once) are retried with jittered backoff.
  *
- *	Before the engine logs in, a pkcs11: key's token is looked up directly in the
- *	module named by the MODULE_PATH command (C_GetTokenInfo): that is how a missing
+ *	Before the engine logs in, a pkcs11: key's token is looked up through libp11 in
+ *	the module named by the MODULE_PATH command (its token flags): that is how a missing
  *	token is told from a missing object, and how a locked or final-try PIN is
  *	caught before it costs a try.
  *
@@ -48,6 +48,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libp11.h>
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
@@ -76,13 +77,11 @@
 #define KEYS_ENG_R_INVALID_PARAMETER 103
 
 /*
- * The few PKCS#11 (v2.40) types the token lookup needs, in the layout every module
- * uses on Unix (no packing). Only a prefix of CK_FUNCTION_LIST is declared: we read
- * the first members of a table that the module owns.
+ * The PKCS#11 (v2.40) return values that libp11's engine puts into its errors, as the
+ * reason of its "PKCS#11 module" library: what keys_ckrs[] sorts.
  */
 typedef unsigned long keys_ck_ulong;
 
-#define KEYS_CKR_OK                           0x000UL
 #define KEYS_CKR_GENERAL_ERROR                0x005UL
 #define KEYS_CKR_FUNCTION_FAILED              0x006UL
 #define KEYS_CKR_DEVICE_ERROR                 0x030UL
@@ -104,53 +103,7 @@ typedef unsigned long keys_ck_ulong;
 #define KEYS_CKR_TOKEN_NOT_RECOGNIZED         0x0E1UL
 #define KEYS_CKR_USER_NOT_LOGGED_IN           0x101UL
 #define KEYS_CKR_USER_PIN_NOT_INITIALIZED     0x102UL
-#define KEYS_CKR_BUFFER_TOO_SMALL             0x150UL
 #define KEYS_CKR_CRYPTOKI_NOT_INITIALIZED     0x190UL
-#define KEYS_CKR_CRYPTOKI_ALREADY_INITIALIZED 0x191UL
-
-#define KEYS_CKF_LOGIN_REQUIRED     0x00000004UL
-#define KEYS_CKF_TOKEN_INITIALIZED  0x00000400UL
-#define KEYS_CKF_USER_PIN_FINAL_TRY 0x00020000UL
-#define KEYS_CKF_USER_PIN_LOCKED    0x00040000UL
-#define KEYS_CKF_OS_LOCKING_OK      0x00000002UL
-
-struct keys_ck_version {
-	unsigned char major;
-	unsigned char minor;
-};
-
-struct keys_ck_token_info {
-	unsigned char label[32];
-	unsigned char manufacturer_id[32];
-	unsigned char model[16];
-	unsigned char serial_number[16];
-	keys_ck_ulong flags;
-	keys_ck_ulong counts[10]; /* sessions, PIN lengths, memory: unused */
-	struct keys_ck_version hardware_version;
-	struct keys_ck_version firmware_version;
-	unsigned char utc_time[16];
-};
-
-struct keys_ck_initialize_args {
-	void *create_mutex;
-	void *destroy_mutex;
-	void *lock_mutex;
-	void *unlock_mutex;
-	keys_ck_ulong flags;
-	void *reserved;
-};
-
-struct keys_ck_functions {
-	struct keys_ck_version version;
-	keys_ck_ulong (*initialize)(void *args);
-	keys_ck_ulong (*finalize)(void *reserved);
-	keys_ck_ulong (*get_info)(void *info);
-	keys_ck_ulong (*get_function_list)(void *list);
-	keys_ck_ulong (*get_slot_list)(unsigned char token_present, keys_ck_ulong *slots,
-				       keys_ck_ulong *count);
-	keys_ck_ulong (*get_slot_info)(keys_ck_ulong slot, void *info);
-	keys_ck_ulong (*get_token_info)(keys_ck_ulong slot, struct keys_ck_token_info *info);
-};
 
 /* What a PKCS#11 return value means to us. */
 enum {
@@ -566,7 +519,7 @@ out:
 }
 
 /*
- * Tokens: a direct look at the module before the engine logs in.
+ * Tokens: a look at the module through libp11 before the engine logs in.
  */
 
 /* The last ("MODULE_PATH", value) command of engine.pre or engine.post. */
@@ -662,16 +615,18 @@ keys_uri_attr(const char *uri, const char *attr, char *buf, size_t size)
 	return false;
 }
 
-/* Whether a blank-padded token info field equals want (absent = any). */
+/* Whether a token field (libp11 drops the blank padding) equals want (absent = any). */
 static bool
-keys_field_is(const unsigned char *field, size_t size, bool have, const char *want)
+keys_field_is(const char *field, bool have, const char *want)
 {
-	size_t n = size;
+	size_t n;
 
 	if (!have)
 		return true;
-	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
-		n--;
+	if (field == NULL)
+		return false;
+	for (n = strlen(field); n > 0 && field[n - 1] == ' '; n--)
+		;
 	return strlen(want) == n && memcmp(field, want, n) == 0;
 }
 
@@ -681,26 +636,21 @@ struct keys_token_want {
 };
 
 static bool
-keys_token_matches(const struct keys_token_want *w, const struct keys_ck_token_info *ti)
+keys_token_matches(const struct keys_token_want *w, const PKCS11_TOKEN *tok)
 {
-	return keys_field_is(ti->label, sizeof(ti->label), w->has_label, w->label) &&
-	       keys_field_is(ti->manufacturer_id, sizeof(ti->manufacturer_id), w->has_manufacturer,
-			     w->manufacturer) &&
-	       keys_field_is(ti->serial_number, sizeof(ti->serial_number), w->has_serial,
-			     w->serial) &&
-	       keys_field_is(ti->model, sizeof(ti->model), w->has_model, w->model);
+	return keys_field_is(tok->label, w->has_label, w->label) &&
+	       keys_field_is(tok->manufacturer, w->has_manufacturer, w->manufacturer) &&
+	       keys_field_is(tok->serialnr, w->has_serial, w->serial) &&
+	       keys_field_is(tok->model, w->has_model, w->model);
 }
 
 /* The token of uri (the key of setting) in the slots: present, and its PIN usable? */
 static int
-keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, keys_ck_ulong n,
-	       const char *uri, const char *setting, const char *pin_setting,
-	       struct keys_error *err, bool *ret_transient)
+keys_probe_uri(const PKCS11_SLOT *slots, unsigned n, const char *uri, const char *setting,
+	       const char *pin_setting, struct keys_error *err, bool *ret_transient)
 {
 	struct keys_token_want w = { 0 };
-	struct keys_ck_token_info ti;
 	unsigned found = 0;
-	keys_ck_ulong rv;
 
 	w.has_label = keys_uri_attr(uri, "token", w.label, sizeof(w.label));
 	w.has_manufacturer =
@@ -708,23 +658,21 @@ keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, k
 	w.has_serial = keys_uri_attr(uri, "serial", w.serial, sizeof(w.serial));
 	w.has_model = keys_uri_attr(uri, "model", w.model, sizeof(w.model));
 
-	for (keys_ck_ulong i = 0; i < n; i++) {
-		memset(&ti, 0, sizeof(ti));
-		rv = fl->get_token_info(slots[i], &ti);
-		if (rv != KEYS_CKR_OK)
-			continue; /* a token that went away meanwhile; a race is retried below */
-		if (!(ti.flags & KEYS_CKF_TOKEN_INITIALIZED) || !keys_token_matches(&w, &ti))
+	for (unsigned i = 0; i < n; i++) {
+		const PKCS11_TOKEN *tok = slots[i].token; /* NULL: no token in the slot */
+
+		if (tok == NULL || !tok->initialized || !keys_token_matches(&w, tok))
 			continue;
 		found++;
-		if (!(ti.flags & KEYS_CKF_LOGIN_REQUIRED))
+		if (!tok->loginRequired)
 			continue;
-		if (ti.flags & KEYS_CKF_USER_PIN_LOCKED) {
+		if (tok->userPinLocked) {
 			keys_fail(err, pin_setting, true,
 				  "the PIN is locked (the token refuses every login until it is "
 				  "unblocked)");
 			return -EACCES;
 		}
-		if (ti.flags & KEYS_CKF_USER_PIN_FINAL_TRY) {
+		if (tok->userPinFinalTry) {
 			keys_fail(err, pin_setting, true,
 				  "the token allows one more PIN try only; scepd does not spend it "
 				  "(log in once by hand with the right PIN, or unblock the PIN)");
@@ -745,26 +693,39 @@ keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, k
 	return 0;
 }
 
+/* The CKR_ value of the last error libp11 queued, or 0: for the message. */
+static unsigned long
+keys_p11_last_ckr(void)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	return e != 0 && ERR_GET_LIB(e) == ERR_get_CKR_code() ? (unsigned long)ERR_GET_REASON(e)
+							      : 0;
+}
+
 /*
- * Looks up the token of each pkcs11: key in the module the engine is going to use.
- * The module stays loaded afterwards (libp11 loads it again at once; unloading a
- * module that links OpenSSL while OpenSSL runs is asking for trouble).
+ * Looks up the token of each pkcs11: key, through libp11, in the module the engine is
+ * going to use. The module is opened once more by hand first and never closed: that
+ * names what dlopen() found wrong (libp11 would print it to stderr), and keeps the
+ * module mapped when libp11 unloads it (the engine loads it again at once; unloading
+ * a module that links OpenSSL while OpenSSL runs is asking for trouble).
+ * PKCS11_CTX_unload() finalises the module: nothing else has it initialised here,
+ * since the probe runs before the engine is set up and only while no engine was kept.
  */
 static int
 keys_probe_tokens(const struct scepd_config *cfg, struct keys_error *err, bool *ret_transient)
 {
-	struct keys_ck_initialize_args args = { .flags = KEYS_CKF_OS_LOCKING_OK };
 	const struct {
 		const char *uri, *setting;
 	} keys[] = {
 		{ cfg->ca.key, "ca.key" },
 		{ cfg->scep.ra.key, "scep.ra.key" },
 	};
-	keys_ck_ulong (*get_function_list)(struct keys_ck_functions **) = NULL;
-	struct keys_ck_functions *fl = NULL;
-	keys_ck_ulong *slots = NULL, n = 0, rv;
 	const char *module, *module_setting = "engine.pre";
-	bool any = false, finalize = false;
+	PKCS11_CTX *ctx = NULL;
+	PKCS11_SLOT *slots = NULL;
+	unsigned n = 0;
+	bool any = false, loaded = false;
 	void *dl;
 	int r;
 
@@ -781,52 +742,57 @@ keys_probe_tokens(const struct scepd_config *cfg, struct keys_error *err, bool *
 			  dlerror());
 		return -ENODEV;
 	}
-	*(void **)&get_function_list = dlsym(dl, "C_GetFunctionList");
-	if (get_function_list == NULL || get_function_list(&fl) != KEYS_CKR_OK || fl == NULL) {
+	if (dlsym(dl, "C_GetFunctionList") == NULL) {
 		keys_fail(err, module_setting, false,
 			  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
 		return -ENODEV;
 	}
-	rv = fl->initialize(&args);
-	if (rv != KEYS_CKR_OK && rv != KEYS_CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+	ERR_set_mark();
+	if ((ctx = PKCS11_CTX_new()) == NULL) {
+		keys_fail(err, module_setting, false, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (PKCS11_CTX_load(ctx, module) < 0) {
+		unsigned long rv = keys_p11_last_ckr();
+
+		if (rv == 0) {
+			keys_fail(err, module_setting, false,
+				  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
+			r = -ENODEV;
+			goto out;
+		}
 		*ret_transient = true;
 		keys_fail(err, module_setting, false,
 			  "the PKCS#11 module cannot be initialised (CKR 0x%lx)", rv);
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
-	finalize = rv == KEYS_CKR_OK;
-	for (int tries = 0; tries < 4; tries++) {
-		free(slots);
-		slots = NULL;
-		if ((rv = fl->get_slot_list(1, NULL, &n)) != KEYS_CKR_OK)
-			break;
-		if (n == 0)
-			break;
-		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
-			keys_fail(err, module_setting, false, "out of memory");
-			r = -ENOMEM;
-			goto out;
-		}
-		if ((rv = fl->get_slot_list(1, slots, &n)) != KEYS_CKR_BUFFER_TOO_SMALL)
-			break;
-	}
-	if (rv != KEYS_CKR_OK) {
+	loaded = true;
+	if (PKCS11_enumerate_slots(ctx, &slots, &n) < 0) {
 		*ret_transient = true;
 		keys_fail(err, module_setting, false,
-			  "the PKCS#11 module cannot list its tokens (CKR 0x%lx)", rv);
+			  "the PKCS#11 module cannot list its tokens (CKR 0x%lx)",
+			  keys_p11_last_ckr());
+		slots = NULL;
+		n = 0;
 		r = -EIO;
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys_is_uri(keys[i].uri) &&
-		    (r = keys_probe_uri(fl, slots, n, keys[i].uri, keys[i].setting,
+		    (r = keys_probe_uri(slots, n, keys[i].uri, keys[i].setting,
 					keys_pin_setting(cfg), err, ret_transient)) < 0)
 			goto out;
 	r = 0;
 out:
-	free(slots);
-	if (finalize)
-		fl->finalize(NULL);
+	if (slots != NULL)
+		PKCS11_release_all_slots(ctx, slots, n);
+	if (loaded)
+		PKCS11_CTX_unload(ctx);
+	if (ctx != NULL)
+		PKCS11_CTX_free(ctx);
+	ERR_pop_to_mark(); /* libp11's errors are ours to describe, not the engine's */
 	return r;
 }
 
