@@ -254,15 +254,12 @@ static int
 issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 {
 	struct issuer_cert_text t = { 0 };
-	BIGNUM *bn = NULL;
 	char *hex = NULL;
-	int r = -ENOMEM;
+	int r;
 
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
-	    (hex = BN_bn2hex(bn)) == NULL)
+	if ((r = encoding_hex_serial(X509_get0_serialNumber(cert), &hex)) < 0)
 		goto out;
-	/* BN_bn2hex pads to whole bytes; the store keeps serials without leading zeros. */
-	snprintf(t.serial, sizeof(t.serial), "%s", hex + (hex[0] == '0' && hex[1] != '\0'));
+	snprintf(t.serial, sizeof(t.serial), "%s", hex);
 	if ((r = issuer_name_text(X509_get_subject_name(cert), &t.subject)) < 0 ||
 	    (r = issuer_sans_text(cert, &t.sans)) < 0)
 		goto out;
@@ -271,8 +268,7 @@ issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 	r = 0;
 out:
 	issuer_cert_text_clear(&t);
-	OPENSSL_free(hex);
-	BN_free(bn);
+	free(hex);
 	return r;
 }
 
@@ -589,14 +585,12 @@ issuer_find_recorded(struct issuer *is, const ASN1_INTEGER *serial,
 {
 	struct store_cert *record = NULL;
 	const unsigned char *p;
-	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	X509 *cert;
-	int r = -ENOMEM;
+	int r;
 
-	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
-		goto out;
-	if ((r = store_get_cert(is->store, hex, &record)) < 0)
+	if ((r = encoding_hex_serial(serial, &hex)) < 0 ||
+	    (r = store_get_cert(is->store, hex, &record)) < 0)
 		goto out;
 	p = record->der;
 	if ((cert = d2i_X509(NULL, &p, (long)record->der_len)) == NULL) {
@@ -611,8 +605,7 @@ issuer_find_recorded(struct issuer *is, const ASN1_INTEGER *serial,
 	r = 0;
 out:
 	store_cert_free(record);
-	OPENSSL_free(hex);
-	BN_free(bn);
+	free(hex);
 	return r;
 }
 

@@ -55,6 +55,7 @@
 #include <openssl/rand.h>
 #include <openssl/ui.h>
 
+#include "scepd/encoding.h"
 #include "scepd/secret.h"
 
 #define KEYS_TRIES         8   /* engine set-ups per keys_load() */
@@ -566,18 +567,6 @@ keys_is_uri(const char *key)
 	return key != NULL && strncmp(key, KEYS_PKCS11_PREFIX, strlen(KEYS_PKCS11_PREFIX)) == 0;
 }
 
-static int
-keys_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The percent-decoded value of path attribute attr of a pkcs11: URI into buf, or
  * false when the URI does not name it (or it does not fit).
@@ -599,8 +588,9 @@ keys_uri_attr(const char *uri, const char *attr, char *buf, size_t size)
 
 				if (n + 1 >= size)
 					return false;
-				if (*c == '%' && end - c >= 3 && (hi = keys_hex(c[1])) >= 0 &&
-				    (lo = keys_hex(c[2])) >= 0) {
+				if (*c == '%' && end - c >= 3 &&
+				    (hi = encoding_hex_digit(c[1])) >= 0 &&
+				    (lo = encoding_hex_digit(c[2])) >= 0) {
 					buf[n++] = (char)(hi << 4 | lo);
 					c += 2;
 				} else {

@@ -471,7 +471,7 @@ scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
 		r = -EIO;
 		goto out;
 	}
-	encoding_hex(raw, sizeof(raw), secret);
+	encoding_hex_encode(raw, sizeof(raw), false, secret);
 	if ((r = encoding_sha256_hex(secret, hash)) < 0) {
 		fprintf(stderr, "scepctl: cannot hash the challenge\n");
 		goto out;
