@@ -314,6 +314,7 @@ static void
 issuer_audit(const struct issuer *is, const struct issuer_request *req,
 	     const struct issuer_result *res, const struct issuer_cert_text *text)
 {
+	char key[KEYS_URI_REDACT_MAX];
 	static const char *const results[] = {
 		[ISSUER_ISSUED] = "issued",
 		[ISSUER_BAD_REQUEST] = "bad-request",
@@ -321,6 +322,7 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 		[ISSUER_UNAVAILABLE] = "unavailable",
 	};
 
+	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = results[res->status],
 		.endpoint = req->endpoint,
@@ -329,7 +331,7 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 		.subject = text != NULL ? text->subject : NULL,
 		.sans = text != NULL ? text->sans : NULL,
 		.transaction_id = req->transaction_id,
-		.key = res->status == ISSUER_ISSUED ? is->cfg->ca.key : NULL,
+		.key = res->status == ISSUER_ISSUED ? key : NULL,
 		.reason = res->status == ISSUER_ISSUED ? NULL : res->reason,
 	});
 }
@@ -342,16 +344,17 @@ static void
 issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
 		     const struct policy_decision *d)
 {
-	char *subject = NULL;
+	char *subject = NULL, key[KEYS_URI_REDACT_MAX];
 
 	(void)issuer_name_text(d->subject, &subject);
+	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = "signing",
 		.endpoint = req->endpoint,
 		.client = req->requester,
 		.subject = subject,
 		.transaction_id = req->transaction_id,
-		.key = is->cfg->ca.key,
+		.key = key,
 	});
 	free(subject);
 }

@@ -1284,6 +1284,76 @@ keys_free(struct keys *keys)
 	free(keys);
 }
 
+/* Whether the attribute of len bytes at attr is pin-value or pin-source. */
+static bool
+keys_uri_attr_is_pin(const char *attr, size_t len)
+{
+	static const char *const names[] = { "pin-value", "pin-source" };
+	size_t name_len = strcspn(attr, "=");
+
+	if (name_len > len)
+		name_len = len;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_len == strlen(names[i]) && memcmp(attr, names[i], name_len) == 0)
+			return true;
+	return false;
+}
+
+/* Appends len bytes of text to buf (size bytes, *n used) as far as they fit. */
+static bool
+keys_redact_append(char *buf, size_t size, size_t *n, const char *text, size_t len)
+{
+	bool fits = *n + len < size;
+
+	if (!fits)
+		len = size - 1 - *n;
+	memcpy(buf + *n, text, len);
+	*n += len;
+	buf[*n] = '\0';
+	return fits;
+}
+
+int
+keys_uri_redact(const char *uri, char *buf, size_t size)
+{
+	const size_t prefix = strlen(KEYS_PKCS11_PREFIX);
+	const char *p, *end;
+	bool fits = true, first = true;
+	size_t n = 0;
+
+	if (size == 0)
+		return -ERANGE;
+	buf[0] = '\0';
+	if (uri == NULL)
+		return 0;
+	if (!keys_is_uri(uri))
+		return keys_redact_append(buf, size, &n, uri, strlen(uri)) ? 0 : -ERANGE;
+	fits = keys_redact_append(buf, size, &n, uri, prefix);
+	/* The path: attributes separated by ";", up to "?". */
+	for (p = uri + prefix; *p != '\0' && *p != '?'; p = *end == ';' ? end + 1 : end) {
+		end = p + strcspn(p, ";?");
+		if (keys_uri_attr_is_pin(p, (size_t)(end - p)))
+			continue;
+		if (!first)
+			fits = keys_redact_append(buf, size, &n, ";", 1) && fits;
+		fits = keys_redact_append(buf, size, &n, p, (size_t)(end - p)) && fits;
+		first = false;
+	}
+	if (*p != '?')
+		return fits ? 0 : -ERANGE;
+	/* The query: attributes separated by "&"; no "?" when none is left. */
+	first = true;
+	for (p++; *p != '\0'; p = *end == '&' ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		if (keys_uri_attr_is_pin(p, (size_t)(end - p)))
+			continue;
+		fits = keys_redact_append(buf, size, &n, first ? "?" : "&", 1) && fits;
+		fits = keys_redact_append(buf, size, &n, p, (size_t)(end - p)) && fits;
+		first = false;
+	}
+	return fits ? 0 : -ERANGE;
+}
+
 X509 *
 keys_get0_ca_cert(const struct keys *keys)
 {

@@ -58,6 +58,17 @@ int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct key
  */
 void keys_free(struct keys *keys);
 
+/* Room for the usual key URI or path in keys_uri_redact()'s buf. */
+#define KEYS_URI_REDACT_MAX 1024
+
+/*
+ * uri without its pin-value and pin-source attributes (path or query part of an RFC
+ * 7512 pkcs11: URI), into buf: what a log or an audit record may name. Anything else
+ * (a key file's path) is copied as it is. 0; or -ERANGE when buf is too small, and
+ * buf holds as much of the redacted text as fits (never a PIN).
+ */
+int keys_uri_redact(const char *uri, char *buf, size_t size);
+
 /* The signing certificate: the first of ca.certificate. */
 X509 *keys_get0_ca_cert(const struct keys *keys);
 

@@ -462,14 +462,55 @@ test_token_lost(void **state)
 	ERR_clear_error();
 }
 
+/* keys_uri_redact(): what an audit record may name of ca.key. */
+static const struct redact_case {
+	const char *uri;
+	size_t size;
+	int r;
+	const char *out;
+} redact_cases[] = {
+	{ "pkcs11:token=ca;object=key;pin-value=THEPIN", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:pin-value=THEPIN;token=ca;object=key", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:token=ca;pin-value=THEPIN;object=key", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:token=ca;object=key?pin-value=THEPIN", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:token=ca?pin-source=file:/etc/pin&module-path=/m.so", 256, 0,
+	  "pkcs11:token=ca?module-path=/m.so" },
+	{ "pkcs11:token=ca?module-path=/m.so&pin-value=THEPIN&x=1", 256, 0,
+	  "pkcs11:token=ca?module-path=/m.so&x=1" },
+	{ "pkcs11:token=ca;pin-source=/etc/pin;pin-value=THEPIN?pin-value=THEPIN", 256, 0,
+	  "pkcs11:token=ca" },
+	{ "pkcs11:pin-value=THEPIN", 256, 0, "pkcs11:" },
+	{ "pkcs11:token=pin-value=x;pin-valuex=1", 256, 0,
+	  "pkcs11:token=pin-value=x;pin-valuex=1" },
+	{ "pkcs11:token=ca;object=key", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "/etc/scepd/ca.key", 256, 0, "/etc/scepd/ca.key" },
+	{ "pkcs11:token=ca;object=key;pin-value=THEPIN", 12, -ERANGE, "pkcs11:toke" },
+	{ "pkcs11:pin-value=THEPIN;object=key", 10, -ERANGE, "pkcs11:ob" },
+	{ "/etc/scepd/ca.key", 5, -ERANGE, "/etc" },
+};
+
+static void
+test_uri_redact(void **state)
+{
+	(void)state;
+	for (size_t i = 0; i < sizeof(redact_cases) / sizeof(redact_cases[0]); i++) {
+		const struct redact_case *c = &redact_cases[i];
+		char buf[256];
+		int r = keys_uri_redact(c->uri, buf, c->size);
+
+		if (r != c->r || strcmp(buf, c->out) != 0)
+			fail_msg("%s: got %d \"%s\", not %d \"%s\"", c->uri, r, buf, c->r, c->out);
+		assert_null(strstr(buf, "THEPIN"));
+	}
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_load_ok),
-		cmocka_unit_test(test_chain_order),
-		cmocka_unit_test(test_load_fails),
-		cmocka_unit_test(test_token_lost),
+		cmocka_unit_test(test_load_ok),    cmocka_unit_test(test_chain_order),
+		cmocka_unit_test(test_load_fails), cmocka_unit_test(test_token_lost),
+		cmocka_unit_test(test_uri_redact),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
