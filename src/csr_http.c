@@ -21,6 +21,7 @@
 #include <openssl/pem.h>
 
 #include "scepd/csr_body.h"
+#include "scepd/encoding.h"
 #include "scepd/log.h"
 #include "scepd/p7_certs.h"
 
@@ -44,22 +45,6 @@ enum csr_http_format {
 	CSR_HTTP_PKCS7,
 };
 
-static int
-csr_http_hex_decode(const char *hex, unsigned char *out, size_t size)
-{
-	if (strlen(hex) != size * 2)
-		return -EBADMSG;
-	for (size_t i = 0; i < size; i++) {
-		unsigned v;
-
-		if (!isxdigit((unsigned char)hex[2 * i]) ||
-		    !isxdigit((unsigned char)hex[2 * i + 1]) || sscanf(hex + 2 * i, "%2x", &v) != 1)
-			return -EBADMSG;
-		out[i] = (unsigned char)v;
-	}
-	return 0;
-}
-
 /* One "name:sha256hex" line (already stripped of its newline). */
 static int
 csr_http_parse_token(char *line, struct csr_http_token *ret)
@@ -70,7 +55,7 @@ csr_http_parse_token(char *line, struct csr_http_token *ret)
 		return -EBADMSG;
 	memcpy(ret->name, line, (size_t)(colon - line));
 	ret->name[colon - line] = '\0';
-	return csr_http_hex_decode(colon + 1, ret->hash, sizeof(ret->hash));
+	return encoding_hex_decode(colon + 1, ret->hash, sizeof(ret->hash));
 }
 
 static int

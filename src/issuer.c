@@ -22,10 +22,10 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
+#include "scepd/encoding.h"
 #include "scepd/log.h"
 #include "scepd/policy.h"
 #include "scepd/signer.h"
@@ -253,15 +253,12 @@ static int
 issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 {
 	struct issuer_cert_text t = { 0 };
-	BIGNUM *bn = NULL;
 	char *hex = NULL;
-	int r = -ENOMEM;
+	int r;
 
-	if ((bn = ASN1_INTEGER_to_BN(X509_get0_serialNumber(cert), NULL)) == NULL ||
-	    (hex = BN_bn2hex(bn)) == NULL)
+	if ((r = encoding_hex_serial(X509_get0_serialNumber(cert), &hex)) < 0)
 		goto out;
-	/* BN_bn2hex pads to whole bytes; the store keeps serials without leading zeros. */
-	snprintf(t.serial, sizeof(t.serial), "%s", hex + (hex[0] == '0' && hex[1] != '\0'));
+	snprintf(t.serial, sizeof(t.serial), "%s", hex);
 	if ((r = issuer_name_text(X509_get_subject_name(cert), &t.subject)) < 0 ||
 	    (r = issuer_sans_text(cert, &t.sans)) < 0)
 		goto out;
@@ -270,8 +267,7 @@ issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 	r = 0;
 out:
 	issuer_cert_text_clear(&t);
-	OPENSSL_free(hex);
-	BN_free(bn);
+	free(hex);
 	return r;
 }
 
@@ -317,6 +313,7 @@ static void
 issuer_audit(const struct issuer *is, const struct issuer_request *req,
 	     const struct issuer_result *res, const struct issuer_cert_text *text)
 {
+	char key[KEYS_URI_REDACT_MAX];
 	static const char *const results[] = {
 		[ISSUER_ISSUED] = "issued",
 		[ISSUER_BAD_REQUEST] = "bad-request",
@@ -324,6 +321,7 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 		[ISSUER_UNAVAILABLE] = "unavailable",
 	};
 
+	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = results[res->status],
 		.endpoint = req->endpoint,
@@ -332,7 +330,7 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 		.subject = text != NULL ? text->subject : NULL,
 		.sans = text != NULL ? text->sans : NULL,
 		.transaction_id = req->transaction_id,
-		.key = res->status == ISSUER_ISSUED ? is->cfg->ca.key : NULL,
+		.key = res->status == ISSUER_ISSUED ? key : NULL,
 		.reason = res->status == ISSUER_ISSUED ? NULL : res->reason,
 	});
 }
@@ -345,16 +343,17 @@ static void
 issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
 		     const struct policy_decision *d)
 {
-	char *subject = NULL;
+	char *subject = NULL, key[KEYS_URI_REDACT_MAX];
 
 	(void)issuer_name_text(d->subject, &subject);
+	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = "signing",
 		.endpoint = req->endpoint,
 		.client = req->requester,
 		.subject = subject,
 		.transaction_id = req->transaction_id,
-		.key = is->cfg->ca.key,
+		.key = key,
 	});
 	free(subject);
 }

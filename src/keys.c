@@ -8,17 +8,15 @@
  *	every key belongs to its certificate: the public keys are equal and a test
  *	signature made with the private key verifies under the certificate.
  *
- *	The PIN comes from engine.pin (credential:, file:, env: or inline), loses one
- *	trailing newline, goes to the engine's PIN command and is wiped from every
- *	buffer of ours; an env: variable is wiped and unset by keys_forget_env_secrets()
- *	once the worker's set-up is done. A PIN the token rejected is never presented
+ *	The PIN comes from engine.pin through secret_read() (secret.c), goes to the
+ *	engine's PIN command and is wiped from every buffer of ours. A PIN the token rejected is never presented
  *	again in the same keys_load() call, and a token whose PIN is locked or down to
  *	its final try gets none: either is fatal (err->fatal), since a smartcard locks
  *	after a few wrong PINs. Other token failures at set-up (SoftHSM races when
  *	several processes open one token at once) are retried with jittered backoff.
  *
- *	Before the engine logs in, a pkcs11: key's token is looked up directly in the
- *	module named by the MODULE_PATH command (C_GetTokenInfo): that is how a missing
+ *	Before the engine logs in, a pkcs11: key's token is looked up through libp11 in
+ *	the module named by the MODULE_PATH command (its token flags): that is how a missing
  *	token is told from a missing object, and how a locked or final-try PIN is
  *	caught before it costs a try.
  *
@@ -43,7 +41,6 @@
 
 #include <dlfcn.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,11 +48,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <libp11.h>
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ui.h>
+
+#include "scepd/encoding.h"
+#include "scepd/secret.h"
 
 #define KEYS_TRIES         8   /* engine set-ups per keys_load() */
 #define KEYS_BACKOFF_MIN   20  /* ms before the first retry; doubles... */
@@ -77,13 +78,11 @@
 #define KEYS_ENG_R_INVALID_PARAMETER 103
 
 /*
- * The few PKCS#11 (v2.40) types the token lookup needs, in the layout every module
- * uses on Unix (no packing). Only a prefix of CK_FUNCTION_LIST is declared: we read
- * the first members of a table that the module owns.
+ * The PKCS#11 (v2.40) return values that libp11's engine puts into its errors, as the
+ * reason of its "PKCS#11 module" library: what keys_ckrs[] sorts.
  */
 typedef unsigned long keys_ck_ulong;
 
-#define KEYS_CKR_OK                           0x000UL
 #define KEYS_CKR_GENERAL_ERROR                0x005UL
 #define KEYS_CKR_FUNCTION_FAILED              0x006UL
 #define KEYS_CKR_DEVICE_ERROR                 0x030UL
@@ -105,53 +104,7 @@ typedef unsigned long keys_ck_ulong;
 #define KEYS_CKR_TOKEN_NOT_RECOGNIZED         0x0E1UL
 #define KEYS_CKR_USER_NOT_LOGGED_IN           0x101UL
 #define KEYS_CKR_USER_PIN_NOT_INITIALIZED     0x102UL
-#define KEYS_CKR_BUFFER_TOO_SMALL             0x150UL
 #define KEYS_CKR_CRYPTOKI_NOT_INITIALIZED     0x190UL
-#define KEYS_CKR_CRYPTOKI_ALREADY_INITIALIZED 0x191UL
-
-#define KEYS_CKF_LOGIN_REQUIRED     0x00000004UL
-#define KEYS_CKF_TOKEN_INITIALIZED  0x00000400UL
-#define KEYS_CKF_USER_PIN_FINAL_TRY 0x00020000UL
-#define KEYS_CKF_USER_PIN_LOCKED    0x00040000UL
-#define KEYS_CKF_OS_LOCKING_OK      0x00000002UL
-
-struct keys_ck_version {
-	unsigned char major;
-	unsigned char minor;
-};
-
-struct keys_ck_token_info {
-	unsigned char label[32];
-	unsigned char manufacturer_id[32];
-	unsigned char model[16];
-	unsigned char serial_number[16];
-	keys_ck_ulong flags;
-	keys_ck_ulong counts[10]; /* sessions, PIN lengths, memory: unused */
-	struct keys_ck_version hardware_version;
-	struct keys_ck_version firmware_version;
-	unsigned char utc_time[16];
-};
-
-struct keys_ck_initialize_args {
-	void *create_mutex;
-	void *destroy_mutex;
-	void *lock_mutex;
-	void *unlock_mutex;
-	keys_ck_ulong flags;
-	void *reserved;
-};
-
-struct keys_ck_functions {
-	struct keys_ck_version version;
-	keys_ck_ulong (*initialize)(void *args);
-	keys_ck_ulong (*finalize)(void *reserved);
-	keys_ck_ulong (*get_info)(void *info);
-	keys_ck_ulong (*get_function_list)(void *list);
-	keys_ck_ulong (*get_slot_list)(unsigned char token_present, keys_ck_ulong *slots,
-				       keys_ck_ulong *count);
-	keys_ck_ulong (*get_slot_info)(keys_ck_ulong slot, void *info);
-	keys_ck_ulong (*get_token_info)(keys_ck_ulong slot, struct keys_ck_token_info *info);
-};
 
 /* What a PKCS#11 return value means to us. */
 enum {
@@ -379,184 +332,20 @@ keys_ckr_find(keys_ck_ulong rv)
 }
 
 /*
- * Secrets: PIN and passphrases.
+ * Secrets: PIN and passphrases, read by secret.c.
  */
 
+/* secret_read(), its error as a keys_error. */
 static int
-keys_read_file(const char *path, char *buf, size_t size, size_t *ret_len)
-{
-	size_t len = 0;
-	ssize_t n;
-	int fd, r;
-
-	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
-		return -errno;
-	for (;;) {
-		n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size) {
-			r = -EFBIG;
-			goto out;
-		}
-	}
-	*ret_len = len;
-	r = 0;
-out:
-	close(fd);
-	return r;
-}
-
-/*
- * The names of the env: secrets this process read, for keys_forget_env_secrets(). Set-up
- * runs on one thread, before HTTP starts.
- */
-static char **keys_env_names;
-static size_t keys_n_env_names;
-static bool keys_env_forgotten;
-
-static int
-keys_env_remember(const char *name)
-{
-	char **v, *copy;
-
-	for (size_t i = 0; i < keys_n_env_names; i++)
-		if (strcmp(keys_env_names[i], name) == 0)
-			return 0;
-	if ((copy = strdup(name)) == NULL)
-		return -ENOMEM;
-	if ((v = realloc(keys_env_names, (keys_n_env_names + 1) * sizeof(*v))) == NULL) {
-		free(copy);
-		return -ENOMEM;
-	}
-	keys_env_names = v;
-	keys_env_names[keys_n_env_names++] = copy;
-	return 0;
-}
-
-/*
- * Removes every NAME=value of environ, as unsetenv() would, after wiping it: unsetenv()
- * alone only unlinks the string, whose bytes stay where they were, and
- * /proc/PID/environ shows the initial ones (the top of the stack) whatever environ says.
- */
-static void
-keys_env_wipe(const char *name)
-{
-	size_t len = strlen(name);
-	char **src, **dst;
-
-	if (environ == NULL)
-		return;
-	for (src = dst = environ; *src != NULL; src++) {
-		if (strncmp(*src, name, len) == 0 && (*src)[len] == '=')
-			OPENSSL_cleanse(*src, strlen(*src));
-		else
-			*dst++ = *src;
-	}
-	*dst = NULL;
-}
-
-void
-keys_forget_env_secrets(void)
-{
-	for (size_t i = 0; i < keys_n_env_names; i++)
-		keys_env_wipe(keys_env_names[i]);
-	keys_env_forgotten = true;
-}
-
-int
 keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
 		 struct keys_error *err)
 {
-	char path[4096];
-	const char *dir, *v;
-	size_t len = 0;
+	struct secret_error serr = { 0 };
 	int r;
 
-	switch (sec->kind) {
-	case CONFIG_SECRET_CREDENTIAL:
-		dir = getenv("CREDENTIALS_DIRECTORY");
-		if (dir == NULL || dir[0] == '\0') {
-			keys_fail(err, setting, false,
-				  "credential:%s needs $CREDENTIALS_DIRECTORY, which is not set "
-				  "(systemd's LoadCredential=)",
-				  sec->ref);
-			return -ENOENT;
-		}
-		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, sec->ref) >= sizeof(path)) {
-			keys_fail(err, setting, false, "the credential's path is too long");
-			return -ENAMETOOLONG;
-		}
-		r = keys_read_file(path, buf, size - 1, &len);
-		break;
-	case CONFIG_SECRET_FILE:
-		snprintf(path, sizeof(path), "%s", sec->ref);
-		r = keys_read_file(path, buf, size - 1, &len);
-		break;
-	case CONFIG_SECRET_ENV:
-		if ((v = getenv(sec->ref)) == NULL) {
-			keys_fail(err, setting, false, "the environment variable %s is %s",
-				  sec->ref,
-				  keys_env_forgotten ? "cleared once set-up was done" : "not set");
-			return -ENOENT;
-		}
-		if (keys_env_remember(sec->ref) < 0) {
-			keys_fail(err, setting, false, "out of memory");
-			return -ENOMEM;
-		}
-		len = strlen(v);
-		if (len >= size) {
-			keys_fail(err, setting, false, "the environment variable %s is too long",
-				  sec->ref);
-			return -EBADMSG;
-		}
-		memcpy(buf, v, len);
-		r = 0;
-		break;
-	case CONFIG_SECRET_INLINE:
-		len = strlen(sec->ref);
-		if (len >= size) {
-			keys_fail(err, setting, false, "the value is too long");
-			return -EBADMSG;
-		}
-		memcpy(buf, sec->ref, len);
-		r = 0;
-		break;
-	case CONFIG_SECRET_NONE:
-	default:
-		keys_fail(err, setting, false, "not set");
-		return -ENOENT;
-	}
-	if (r == -EFBIG) {
-		keys_fail(err, setting, false, "%s is longer than %zu bytes", path, size - 2);
-		return -EBADMSG;
-	}
-	if (r < 0) {
-		keys_fail(err, setting, false, "cannot read %s: %s", path, strerror(-r));
-		return r == -ENOENT ? -ENOENT : -EIO;
-	}
-	if (len > 0 && buf[len - 1] == '\n') {
-		len--;
-		if (len > 0 && buf[len - 1] == '\r')
-			len--;
-	}
-	buf[len] = '\0';
-	if (len == 0) {
-		keys_fail(err, setting, false, "the secret is empty");
-		return -EBADMSG;
-	}
-	if (memchr(buf, '\0', len) != NULL) {
-		keys_fail(err, setting, false, "the secret contains a NUL byte");
-		return -EBADMSG;
-	}
-	return 0;
+	if ((r = secret_read(sec, setting, buf, size, &serr)) < 0)
+		keys_fail(err, serr.setting, false, "%s", serr.message);
+	return r;
 }
 
 /*
@@ -731,7 +520,7 @@ out:
 }
 
 /*
- * Tokens: a direct look at the module before the engine logs in.
+ * Tokens: a look at the module through libp11 before the engine logs in.
  */
 
 /* The last ("MODULE_PATH", value) command of engine.pre or engine.post. */
@@ -778,18 +567,6 @@ keys_is_uri(const char *key)
 	return key != NULL && strncmp(key, KEYS_PKCS11_PREFIX, strlen(KEYS_PKCS11_PREFIX)) == 0;
 }
 
-static int
-keys_hex(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * The percent-decoded value of path attribute attr of a pkcs11: URI into buf, or
  * false when the URI does not name it (or it does not fit).
@@ -811,8 +588,9 @@ keys_uri_attr(const char *uri, const char *attr, char *buf, size_t size)
 
 				if (n + 1 >= size)
 					return false;
-				if (*c == '%' && end - c >= 3 && (hi = keys_hex(c[1])) >= 0 &&
-				    (lo = keys_hex(c[2])) >= 0) {
+				if (*c == '%' && end - c >= 3 &&
+				    (hi = encoding_hex_digit(c[1])) >= 0 &&
+				    (lo = encoding_hex_digit(c[2])) >= 0) {
 					buf[n++] = (char)(hi << 4 | lo);
 					c += 2;
 				} else {
@@ -827,16 +605,18 @@ keys_uri_attr(const char *uri, const char *attr, char *buf, size_t size)
 	return false;
 }
 
-/* Whether a blank-padded token info field equals want (absent = any). */
+/* Whether a token field (libp11 drops the blank padding) equals want (absent = any). */
 static bool
-keys_field_is(const unsigned char *field, size_t size, bool have, const char *want)
+keys_field_is(const char *field, bool have, const char *want)
 {
-	size_t n = size;
+	size_t n;
 
 	if (!have)
 		return true;
-	while (n > 0 && (field[n - 1] == ' ' || field[n - 1] == '\0'))
-		n--;
+	if (field == NULL)
+		return false;
+	for (n = strlen(field); n > 0 && field[n - 1] == ' '; n--)
+		;
 	return strlen(want) == n && memcmp(field, want, n) == 0;
 }
 
@@ -846,26 +626,21 @@ struct keys_token_want {
 };
 
 static bool
-keys_token_matches(const struct keys_token_want *w, const struct keys_ck_token_info *ti)
+keys_token_matches(const struct keys_token_want *w, const PKCS11_TOKEN *tok)
 {
-	return keys_field_is(ti->label, sizeof(ti->label), w->has_label, w->label) &&
-	       keys_field_is(ti->manufacturer_id, sizeof(ti->manufacturer_id), w->has_manufacturer,
-			     w->manufacturer) &&
-	       keys_field_is(ti->serial_number, sizeof(ti->serial_number), w->has_serial,
-			     w->serial) &&
-	       keys_field_is(ti->model, sizeof(ti->model), w->has_model, w->model);
+	return keys_field_is(tok->label, w->has_label, w->label) &&
+	       keys_field_is(tok->manufacturer, w->has_manufacturer, w->manufacturer) &&
+	       keys_field_is(tok->serialnr, w->has_serial, w->serial) &&
+	       keys_field_is(tok->model, w->has_model, w->model);
 }
 
 /* The token of uri (the key of setting) in the slots: present, and its PIN usable? */
 static int
-keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, keys_ck_ulong n,
-	       const char *uri, const char *setting, const char *pin_setting,
-	       struct keys_error *err, bool *ret_transient)
+keys_probe_uri(const PKCS11_SLOT *slots, unsigned n, const char *uri, const char *setting,
+	       const char *pin_setting, struct keys_error *err, bool *ret_transient)
 {
 	struct keys_token_want w = { 0 };
-	struct keys_ck_token_info ti;
 	unsigned found = 0;
-	keys_ck_ulong rv;
 
 	w.has_label = keys_uri_attr(uri, "token", w.label, sizeof(w.label));
 	w.has_manufacturer =
@@ -873,23 +648,21 @@ keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, k
 	w.has_serial = keys_uri_attr(uri, "serial", w.serial, sizeof(w.serial));
 	w.has_model = keys_uri_attr(uri, "model", w.model, sizeof(w.model));
 
-	for (keys_ck_ulong i = 0; i < n; i++) {
-		memset(&ti, 0, sizeof(ti));
-		rv = fl->get_token_info(slots[i], &ti);
-		if (rv != KEYS_CKR_OK)
-			continue; /* a token that went away meanwhile; a race is retried below */
-		if (!(ti.flags & KEYS_CKF_TOKEN_INITIALIZED) || !keys_token_matches(&w, &ti))
+	for (unsigned i = 0; i < n; i++) {
+		const PKCS11_TOKEN *tok = slots[i].token; /* NULL: no token in the slot */
+
+		if (tok == NULL || !tok->initialized || !keys_token_matches(&w, tok))
 			continue;
 		found++;
-		if (!(ti.flags & KEYS_CKF_LOGIN_REQUIRED))
+		if (!tok->loginRequired)
 			continue;
-		if (ti.flags & KEYS_CKF_USER_PIN_LOCKED) {
+		if (tok->userPinLocked) {
 			keys_fail(err, pin_setting, true,
 				  "the PIN is locked (the token refuses every login until it is "
 				  "unblocked)");
 			return -EACCES;
 		}
-		if (ti.flags & KEYS_CKF_USER_PIN_FINAL_TRY) {
+		if (tok->userPinFinalTry) {
 			keys_fail(err, pin_setting, true,
 				  "the token allows one more PIN try only; scepd does not spend it "
 				  "(log in once by hand with the right PIN, or unblock the PIN)");
@@ -910,26 +683,39 @@ keys_probe_uri(const struct keys_ck_functions *fl, const keys_ck_ulong *slots, k
 	return 0;
 }
 
+/* The CKR_ value of the last error libp11 queued, or 0: for the message. */
+static unsigned long
+keys_p11_last_ckr(void)
+{
+	unsigned long e = ERR_peek_last_error();
+
+	return e != 0 && ERR_GET_LIB(e) == ERR_get_CKR_code() ? (unsigned long)ERR_GET_REASON(e)
+							      : 0;
+}
+
 /*
- * Looks up the token of each pkcs11: key in the module the engine is going to use.
- * The module stays loaded afterwards (libp11 loads it again at once; unloading a
- * module that links OpenSSL while OpenSSL runs is asking for trouble).
+ * Looks up the token of each pkcs11: key, through libp11, in the module the engine is
+ * going to use. The module is opened once more by hand first and never closed: that
+ * names what dlopen() found wrong (libp11 would print it to stderr), and keeps the
+ * module mapped when libp11 unloads it (the engine loads it again at once; unloading
+ * a module that links OpenSSL while OpenSSL runs is asking for trouble).
+ * PKCS11_CTX_unload() finalises the module: nothing else has it initialised here,
+ * since the probe runs before the engine is set up and only while no engine was kept.
  */
 static int
 keys_probe_tokens(const struct scepd_config *cfg, struct keys_error *err, bool *ret_transient)
 {
-	struct keys_ck_initialize_args args = { .flags = KEYS_CKF_OS_LOCKING_OK };
 	const struct {
 		const char *uri, *setting;
 	} keys[] = {
 		{ cfg->ca.key, "ca.key" },
 		{ cfg->scep.ra.key, "scep.ra.key" },
 	};
-	keys_ck_ulong (*get_function_list)(struct keys_ck_functions **) = NULL;
-	struct keys_ck_functions *fl = NULL;
-	keys_ck_ulong *slots = NULL, n = 0, rv;
 	const char *module, *module_setting = "engine.pre";
-	bool any = false, finalize = false;
+	PKCS11_CTX *ctx = NULL;
+	PKCS11_SLOT *slots = NULL;
+	unsigned n = 0;
+	bool any = false, loaded = false;
 	void *dl;
 	int r;
 
@@ -946,52 +732,57 @@ keys_probe_tokens(const struct scepd_config *cfg, struct keys_error *err, bool *
 			  dlerror());
 		return -ENODEV;
 	}
-	*(void **)&get_function_list = dlsym(dl, "C_GetFunctionList");
-	if (get_function_list == NULL || get_function_list(&fl) != KEYS_CKR_OK || fl == NULL) {
+	if (dlsym(dl, "C_GetFunctionList") == NULL) {
 		keys_fail(err, module_setting, false,
 			  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
 		return -ENODEV;
 	}
-	rv = fl->initialize(&args);
-	if (rv != KEYS_CKR_OK && rv != KEYS_CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+	ERR_set_mark();
+	if ((ctx = PKCS11_CTX_new()) == NULL) {
+		keys_fail(err, module_setting, false, "out of memory");
+		r = -ENOMEM;
+		goto out;
+	}
+	if (PKCS11_CTX_load(ctx, module) < 0) {
+		unsigned long rv = keys_p11_last_ckr();
+
+		if (rv == 0) {
+			keys_fail(err, module_setting, false,
+				  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
+			r = -ENODEV;
+			goto out;
+		}
 		*ret_transient = true;
 		keys_fail(err, module_setting, false,
 			  "the PKCS#11 module cannot be initialised (CKR 0x%lx)", rv);
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
-	finalize = rv == KEYS_CKR_OK;
-	for (int tries = 0; tries < 4; tries++) {
-		free(slots);
-		slots = NULL;
-		if ((rv = fl->get_slot_list(1, NULL, &n)) != KEYS_CKR_OK)
-			break;
-		if (n == 0)
-			break;
-		if ((slots = calloc(n, sizeof(*slots))) == NULL) {
-			keys_fail(err, module_setting, false, "out of memory");
-			r = -ENOMEM;
-			goto out;
-		}
-		if ((rv = fl->get_slot_list(1, slots, &n)) != KEYS_CKR_BUFFER_TOO_SMALL)
-			break;
-	}
-	if (rv != KEYS_CKR_OK) {
+	loaded = true;
+	if (PKCS11_enumerate_slots(ctx, &slots, &n) < 0) {
 		*ret_transient = true;
 		keys_fail(err, module_setting, false,
-			  "the PKCS#11 module cannot list its tokens (CKR 0x%lx)", rv);
+			  "the PKCS#11 module cannot list its tokens (CKR 0x%lx)",
+			  keys_p11_last_ckr());
+		slots = NULL;
+		n = 0;
 		r = -EIO;
 		goto out;
 	}
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
 		if (keys_is_uri(keys[i].uri) &&
-		    (r = keys_probe_uri(fl, slots, n, keys[i].uri, keys[i].setting,
+		    (r = keys_probe_uri(slots, n, keys[i].uri, keys[i].setting,
 					keys_pin_setting(cfg), err, ret_transient)) < 0)
 			goto out;
 	r = 0;
 out:
-	free(slots);
-	if (finalize)
-		fl->finalize(NULL);
+	if (slots != NULL)
+		PKCS11_release_all_slots(ctx, slots, n);
+	if (loaded)
+		PKCS11_CTX_unload(ctx);
+	if (ctx != NULL)
+		PKCS11_CTX_free(ctx);
+	ERR_pop_to_mark(); /* libp11's errors are ours to describe, not the engine's */
 	return r;
 }
 
@@ -1491,6 +1282,76 @@ keys_free(struct keys *keys)
 	sk_X509_pop_free(keys->ra_chain, X509_free);
 	X509_free(keys->ra_next);
 	free(keys);
+}
+
+/* Whether the attribute of len bytes at attr is pin-value or pin-source. */
+static bool
+keys_uri_attr_is_pin(const char *attr, size_t len)
+{
+	static const char *const names[] = { "pin-value", "pin-source" };
+	size_t name_len = strcspn(attr, "=");
+
+	if (name_len > len)
+		name_len = len;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (name_len == strlen(names[i]) && memcmp(attr, names[i], name_len) == 0)
+			return true;
+	return false;
+}
+
+/* Appends len bytes of text to buf (size bytes, *n used) as far as they fit. */
+static bool
+keys_redact_append(char *buf, size_t size, size_t *n, const char *text, size_t len)
+{
+	bool fits = *n + len < size;
+
+	if (!fits)
+		len = size - 1 - *n;
+	memcpy(buf + *n, text, len);
+	*n += len;
+	buf[*n] = '\0';
+	return fits;
+}
+
+int
+keys_uri_redact(const char *uri, char *buf, size_t size)
+{
+	const size_t prefix = strlen(KEYS_PKCS11_PREFIX);
+	const char *p, *end;
+	bool fits = true, first = true;
+	size_t n = 0;
+
+	if (size == 0)
+		return -ERANGE;
+	buf[0] = '\0';
+	if (uri == NULL)
+		return 0;
+	if (!keys_is_uri(uri))
+		return keys_redact_append(buf, size, &n, uri, strlen(uri)) ? 0 : -ERANGE;
+	fits = keys_redact_append(buf, size, &n, uri, prefix);
+	/* The path: attributes separated by ";", up to "?". */
+	for (p = uri + prefix; *p != '\0' && *p != '?'; p = *end == ';' ? end + 1 : end) {
+		end = p + strcspn(p, ";?");
+		if (keys_uri_attr_is_pin(p, (size_t)(end - p)))
+			continue;
+		if (!first)
+			fits = keys_redact_append(buf, size, &n, ";", 1) && fits;
+		fits = keys_redact_append(buf, size, &n, p, (size_t)(end - p)) && fits;
+		first = false;
+	}
+	if (*p != '?')
+		return fits ? 0 : -ERANGE;
+	/* The query: attributes separated by "&"; no "?" when none is left. */
+	first = true;
+	for (p++; *p != '\0'; p = *end == '&' ? end + 1 : end) {
+		end = p + strcspn(p, "&");
+		if (keys_uri_attr_is_pin(p, (size_t)(end - p)))
+			continue;
+		fits = keys_redact_append(buf, size, &n, first ? "?" : "&", 1) && fits;
+		fits = keys_redact_append(buf, size, &n, p, (size_t)(end - p)) && fits;
+		first = false;
+	}
+	return fits ? 0 : -ERANGE;
 }
 
 X509 *

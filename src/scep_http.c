@@ -86,15 +86,15 @@ scep_http_now(void)
 
 /* The state machine, with the static challenge if there is one (this copy is wiped). */
 static int
-scep_http_make_enrol(struct scep_http *sh, struct keys_error *err)
+scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
 {
 	char buf[SCEP_HTTP_SECRET_MAX];
 	bool is_static = sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_STATIC;
 	int r = 0;
 
 	if (is_static)
-		r = keys_read_secret(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
-				     sizeof(buf), err);
+		r = secret_read(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
+				sizeof(buf), err);
 	if (r == 0)
 		r = scep_enrol_new(&sh->cfg->scep, sh->issuer, is_static ? buf : NULL, &sh->enrol);
 	OPENSSL_cleanse(buf, sizeof(buf));
@@ -212,7 +212,7 @@ out:
 
 int
 scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
-	      struct keys_error *err)
+	      struct secret_error *err)
 {
 	struct scep_http *sh;
 	int r;

@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include <openssl/bn.h>
 #include <openssl/err.h>
 #include <openssl/x509v3.h>
 
@@ -39,14 +38,11 @@ scep_store_find_recorded(struct store *st, const ASN1_INTEGER *serial,
 {
 	struct store_cert *record = NULL;
 	const unsigned char *p;
-	BIGNUM *bn = NULL;
 	char *hex = NULL;
 	X509 *cert;
-	int r = -ENOMEM;
+	int r;
 
-	if ((bn = ASN1_INTEGER_to_BN(serial, NULL)) == NULL || (hex = BN_bn2hex(bn)) == NULL)
-		goto out;
-	if ((r = store_get_cert(st, hex, &record)) < 0)
+	if ((r = encoding_hex_serial(serial, &hex)) < 0 || (r = store_get_cert(st, hex, &record)) < 0)
 		goto out;
 	p = record->der;
 	if ((cert = d2i_X509(NULL, &p, (long)record->der_len)) == NULL) {
@@ -61,8 +57,7 @@ scep_store_find_recorded(struct store *st, const ASN1_INTEGER *serial,
 	r = 0;
 out:
 	store_cert_free(record);
-	OPENSSL_free(hex);
-	BN_free(bn);
+	free(hex);
 	return r;
 }
 

@@ -166,7 +166,7 @@ scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
 static int
 scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **ret_store)
 {
-	struct keys_error err = { 0 };
+	struct secret_error err = { 0 };
 	const char *hint = "";
 	int line, r;
 
@@ -471,7 +471,7 @@ scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
 		r = -EIO;
 		goto out;
 	}
-	encoding_hex(raw, sizeof(raw), secret);
+	encoding_hex_encode(raw, sizeof(raw), false, secret);
 	if ((r = encoding_sha256_hex(secret, hash)) < 0) {
 		fprintf(stderr, "scepctl: cannot hash the challenge\n");
 		goto out;

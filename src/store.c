@@ -54,9 +54,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "scepd/encoding.h"
+
 #include "store_backend.h"
 
-#define STORE_HEX       "0123456789abcdefABCDEF"
 #define STORE_BATCH_MAX 64 /* certificates in one group commit */
 #define STORE_QUEUED    1  /* store_queued.result before its commit */
 
@@ -185,20 +186,16 @@ store_check(struct store *st)
 static int
 store_serial_normalize(const char *serial, char **ret_serial)
 {
+	size_t size = strlen(serial) + 1;
 	char *s;
-	size_t i, len, zeros;
+	int r;
 
-	len = strlen(serial);
-	if (len == 0 || strspn(serial, STORE_HEX) != len)
-		return -EINVAL;
-	zeros = strspn(serial, "0");
-	if (zeros == len)
-		zeros--; /* keep one digit for zero */
-	if ((s = strdup(serial + zeros)) == NULL)
+	if ((s = malloc(size)) == NULL)
 		return -ENOMEM;
-	for (i = 0; s[i] != '\0'; i++)
-		if (s[i] >= 'a' && s[i] <= 'f')
-			s[i] = (char)(s[i] - 'a' + 'A');
+	if ((r = encoding_hex_normalize(serial, true, true, s, size)) < 0) {
+		free(s);
+		return r;
+	}
 	*ret_serial = s;
 	return 0;
 }
@@ -377,15 +374,9 @@ store_transaction_id_valid(const char *txid)
 static int
 store_hash_normalize(const char *hash, char buf[STORE_SHA256_HEX_LEN + 1])
 {
-	size_t i;
-
-	if (hash == NULL || strlen(hash) != STORE_SHA256_HEX_LEN ||
-	    strspn(hash, STORE_HEX) != STORE_SHA256_HEX_LEN)
+	if (hash == NULL || strlen(hash) != STORE_SHA256_HEX_LEN)
 		return -EINVAL;
-	for (i = 0; i < STORE_SHA256_HEX_LEN; i++)
-		buf[i] = hash[i] >= 'A' && hash[i] <= 'F' ? (char)(hash[i] - 'A' + 'a') : hash[i];
-	buf[i] = '\0';
-	return 0;
+	return encoding_hex_normalize(hash, false, false, buf, STORE_SHA256_HEX_LEN + 1);
 }
 
 /*

@@ -1,5 +1,8 @@
 /*
  * store_login.c - storage.password read from its source, handed to the store, wiped.
+ *
+ * The password is read by secret_read() just before store_open_password() and wiped
+ * right after. Never here: keys or the ENGINE (scepctl links this), logging.
  */
 #include "scepd/store_login.h"
 
@@ -9,7 +12,7 @@
 
 int
 store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **ret_store,
-		 struct keys_error *err)
+		 struct secret_error *err)
 {
 	char password[STORE_LOGIN_PASSWORD_MAX];
 	int r;
@@ -17,8 +20,8 @@ store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **
 	err->setting = NULL;
 	if (cfg->storage.password.kind == CONFIG_SECRET_NONE)
 		return store_open_password(cfg->storage.uri, NULL, flags, ret_store);
-	if ((r = keys_read_secret(&cfg->storage.password, "storage.password", password,
-				  sizeof(password), err)) == 0)
+	if ((r = secret_read(&cfg->storage.password, "storage.password", password, sizeof(password),
+			     err)) == 0)
 		r = store_open_password(cfg->storage.uri, password, flags, ret_store);
 	OPENSSL_cleanse(password, sizeof(password));
 	return r;

@@ -38,6 +38,7 @@
 #include "scepd/log.h"
 #include "scepd/scep_http.h"
 #include "scepd/scep_msg.h"
+#include "scepd/secret.h"
 #include "scepd/store.h"
 #include "scepd/store_login.h"
 
@@ -76,6 +77,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 {
 	const struct scepd_config *cfg = w->cfg;
 	struct keys_error err = { 0 };
+	struct secret_error serr = { 0 };
 	struct keys *keys = NULL;
 	struct store *store = NULL;
 	char reason[sizeof(err.message) + 64] = "", where[CONFIG_WHERE_MAX];
@@ -91,11 +93,11 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	} else if (keys->load_retries > 0) {
 		log_info("keys loaded after %u engine retries", keys->load_retries);
 	}
-	if ((r = store_login_open(cfg, 0, &store, &err)) < 0) {
+	if ((r = store_login_open(cfg, 0, &store, &serr)) < 0) {
 		keys_free(keys);
-		if (err.setting != NULL)
-			log_error("%s: %s", config_where(cfg, err.setting, where, sizeof(where)),
-				  err.message);
+		if (serr.setting != NULL)
+			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),
+				  serr.message);
 		else
 			log_error_errno(r, "storage.uri: cannot open the store");
 		return SCEPD_EXIT_FAILURE;
@@ -107,11 +109,11 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	if (scep_msg_init() < 0)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
-	err.setting = NULL;
-	if ((r = scep_http_new(cfg, w->issuer, &w->scep, &err)) < 0) {
-		if (err.setting != NULL)
-			log_error("%s: %s", config_where(cfg, err.setting, where, sizeof(where)),
-				  err.message);
+	serr.setting = NULL;
+	if ((r = scep_http_new(cfg, w->issuer, &w->scep, &serr)) < 0) {
+		if (serr.setting != NULL)
+			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),
+				  serr.message);
 		else
 			log_error_errno(r, "cannot set up SCEP");
 		return SCEPD_EXIT_FAILURE;
@@ -310,7 +312,7 @@ worker_run(const struct worker_args *args)
 		goto out;
 	}
 	code = worker_setup_issuer(&w, args->may_start_unavailable);
-	keys_forget_env_secrets(); /* read for good: the supervisor keeps them for restarts */
+	secret_forget_env(); /* read for good: the supervisor keeps them for restarts */
 	if (code != SCEPD_EXIT_OK)
 		goto out;
 	code = SCEPD_EXIT_FAILURE;

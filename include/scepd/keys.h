@@ -3,8 +3,7 @@
  *
  * keys_load() sets up the OpenSSL ENGINE exactly as mod_ca_engine did (engine.id,
  * each engine.pre command in order, ENGINE_init, each engine.post command), hands it
- * the PIN from its source (credential:, file:, env: or inline; one trailing newline
- * stripped; wiped after use; never logged), loads each key (a pkcs11: URI through
+ * the PIN read by secret_read() (wiped after use; never logged), loads each key (a pkcs11: URI through
  * the engine, or a PEM file, optionally passphrase-protected), reads the certificate
  * chains and checks that every key matches its certificate by comparing public keys
  * and making a test signature.
@@ -52,28 +51,23 @@ struct keys_error {
 int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err);
 
 /*
- * The secret sec (credential:, file:, env: or inline), NUL-terminated in buf, with one
- * trailing "\n" or "\r\n" removed. The caller wipes buf (OPENSSL_cleanse). Messages
- * name the setting and the source, never the value.
- */
-int keys_read_secret(const struct config_secret *sec, const char *setting, char *buf, size_t size,
-		     struct keys_error *err);
-
-/*
- * Wipes the value of every environment variable keys_read_secret() read (env:NAME) in
- * this process and unsets it: gone from the environment, from /proc/PID/environ and
- * from what the process may start. A worker calls it once its set-up is done; env:
- * secrets read later fail. Only the supervisor keeps them, for the workers it forks.
- */
-void keys_forget_env_secrets(void);
-
-/*
  * Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL.
  * With libp11 0.4.12 this does not unload the PKCS#11 module once a token key was
  * loaded, and keys_load() cannot set up the engine again in the same process: a
  * process whose token was lost must exit and be replaced, not call keys_load() again.
  */
 void keys_free(struct keys *keys);
+
+/* Room for the usual key URI or path in keys_uri_redact()'s buf. */
+#define KEYS_URI_REDACT_MAX 1024
+
+/*
+ * uri without its pin-value and pin-source attributes (path or query part of an RFC
+ * 7512 pkcs11: URI), into buf: what a log or an audit record may name. Anything else
+ * (a key file's path) is copied as it is. 0; or -ERANGE when buf is too small, and
+ * buf holds as much of the redacted text as fits (never a PIN).
+ */
+int keys_uri_redact(const char *uri, char *buf, size_t size);
 
 /* The signing certificate: the first of ca.certificate. */
 X509 *keys_get0_ca_cert(const struct keys *keys);

@@ -12,7 +12,7 @@
 #include "scepd/config.h"
 #include "scepd/http.h"
 #include "scepd/issuer.h"
-#include "scepd/keys.h"
+#include "scepd/secret.h"
 
 /* The legacy path some clients hard-code, served as well as scep.path. */
 #define SCEP_HTTP_LEGACY_PATH "/cgi-bin/pkiclient.exe"
@@ -21,7 +21,7 @@ struct scep_http;
 
 /* Reads the static challenge, if any: 0, or negative with err naming the setting. */
 int scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
-		  struct keys_error *err);
+		  struct secret_error *err);
 void scep_http_free(struct scep_http *sh);
 
 /* The route handler; userdata is the struct scep_http. */

@@ -9,7 +9,7 @@
 #define SCEPD_STORE_LOGIN_H
 
 #include "scepd/config.h"
-#include "scepd/keys.h"
+#include "scepd/secret.h"
 #include "scepd/store.h"
 
 /*
@@ -18,6 +18,6 @@
  * describes (err->setting is "storage.password"; otherwise err->setting is NULL).
  */
 int store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **ret_store,
-		     struct keys_error *err);
+		     struct secret_error *err);
 
 #endif

@@ -112,6 +112,23 @@ if [[ -x "${SCEP_CLIENT:-}" ]]; then
 	pass "SCEP: one token key as CA and RA decrypts DES3/AES-128/AES-256 and signs the replies"
 fi
 
+# ca.key may carry the PIN in the URI (RFC 7512 pin-value): the audit records name the
+# key without it.
+kill -TERM "$SCEPD_PID"
+wait_exit "$SCEPD_PID" 5 || fail "did not stop before the pin-value test"
+token_config rsa-ca 1
+sed -i "s|key = \"$(token_key_uri rsa-ca)\"|key = \"$(token_key_uri rsa-ca);pin-value=$HSM_PIN\"|" \
+	"$TMP/scepd.conf"
+grep -qF "pin-value=$HSM_PIN" "$TMP/scepd.conf" || fail "pin-value: the config has no pin-value"
+start_scepd "$TMP/scepd.conf"
+code=$(curl -s -o "$TMP/pin-value.pem" -w '%{http_code}' --data-binary @"$TMP/req.csr" \
+	"http://127.0.0.1:$PORT/csr")
+assert_eq 200 "$code" "POST /csr with pin-value in ca.key"
+grep -a "result=issued" "$TMP/scepd.log" | grep -qF "key=\"$(token_key_uri rsa-ca)\"" ||
+	fail "pin-value: no audit record names the key: $(grep -a 'result=' "$TMP/scepd.log" | tail -2)"
+! grep -qaF "$HSM_PIN" "$TMP/scepd.log" || fail "pin-value: the PIN is in the log"
+pass "pin-value in ca.key: the audit records name the key without the PIN"
+
 # Secrets stay secret: no PIN and no private key in the log or the store; the store
 # files are 0600 (PostgreSQL: its rows, dumped as text, hold neither).
 stores=("$TMP"/scepd.db*)

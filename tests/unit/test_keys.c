@@ -4,7 +4,7 @@
  * source, the messages and codes of each failure, the engine errors that happen
  * before a token is reached (engine library or PKCS#11 module missing), and
  * keys_token_lost() over every PKCS#11 return value it knows, on a queue made up
- * the way libp11's engine makes it, and env: secrets wiped by keys_forget_env_secrets().
+ * the way libp11's engine makes it. Reading secrets is tested by test_secret.c.
  *
  * Keys on a SoftHSM token are tested by tests/integration/t_keys.sh.
  *
@@ -452,36 +452,46 @@ test_token_lost(void **state)
 	ERR_clear_error();
 }
 
-/*
- * env: secrets can be read as often as set-up needs (engine retries, one variable for
- * two settings); keys_forget_env_secrets() then wipes and unsets those read, and only
- * those, and a later read says why it fails. Runs last: it changes keys.c's state.
- */
-static void
-test_env_forget(void **state)
-{
-	const struct config_secret pin = { CONFIG_SECRET_ENV, (char *)"TEST_KEYS_PIN" };
-	const char zeros[sizeof("TEST_KEYS_PIN=123456")] = { 0 };
-	struct keys_error err = { 0 };
-	char buf[64], *entry;
+/* keys_uri_redact(): what an audit record may name of ca.key. */
+static const struct redact_case {
+	const char *uri;
+	size_t size;
+	int r;
+	const char *out;
+} redact_cases[] = {
+	{ "pkcs11:token=ca;object=key;pin-value=THEPIN", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:pin-value=THEPIN;token=ca;object=key", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:token=ca;pin-value=THEPIN;object=key", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:token=ca;object=key?pin-value=THEPIN", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "pkcs11:token=ca?pin-source=file:/etc/pin&module-path=/m.so", 256, 0,
+	  "pkcs11:token=ca?module-path=/m.so" },
+	{ "pkcs11:token=ca?module-path=/m.so&pin-value=THEPIN&x=1", 256, 0,
+	  "pkcs11:token=ca?module-path=/m.so&x=1" },
+	{ "pkcs11:token=ca;pin-source=/etc/pin;pin-value=THEPIN?pin-value=THEPIN", 256, 0,
+	  "pkcs11:token=ca" },
+	{ "pkcs11:pin-value=THEPIN", 256, 0, "pkcs11:" },
+	{ "pkcs11:token=pin-value=x;pin-valuex=1", 256, 0,
+	  "pkcs11:token=pin-value=x;pin-valuex=1" },
+	{ "pkcs11:token=ca;object=key", 256, 0, "pkcs11:token=ca;object=key" },
+	{ "/etc/scepd/ca.key", 256, 0, "/etc/scepd/ca.key" },
+	{ "pkcs11:token=ca;object=key;pin-value=THEPIN", 12, -ERANGE, "pkcs11:toke" },
+	{ "pkcs11:pin-value=THEPIN;object=key", 10, -ERANGE, "pkcs11:ob" },
+	{ "/etc/scepd/ca.key", 5, -ERANGE, "/etc" },
+};
 
+static void
+test_uri_redact(void **state)
+{
 	(void)state;
-	assert_int_equal(setenv("TEST_KEYS_PIN", "123456", 1), 0);
-	assert_int_equal(setenv("TEST_KEYS_OTHER", "kept", 1), 0);
-	for (int i = 0; i < 2; i++) {
-		assert_int_equal(keys_read_secret(&pin, "engine.pin", buf, sizeof(buf), &err), 0);
-		assert_string_equal(buf, "123456");
+	for (size_t i = 0; i < sizeof(redact_cases) / sizeof(redact_cases[0]); i++) {
+		const struct redact_case *c = &redact_cases[i];
+		char buf[256];
+		int r = keys_uri_redact(c->uri, buf, c->size);
+
+		if (r != c->r || strcmp(buf, c->out) != 0)
+			fail_msg("%s: got %d \"%s\", not %d \"%s\"", c->uri, r, buf, c->r, c->out);
+		assert_null(strstr(buf, "THEPIN"));
 	}
-	/* glibc never frees the strings setenv() made: the wipe can be looked at. */
-	entry = getenv("TEST_KEYS_PIN") - strlen("TEST_KEYS_PIN=");
-	keys_forget_env_secrets();
-	assert_null(getenv("TEST_KEYS_PIN"));
-	assert_memory_equal(entry, zeros, sizeof(zeros) - 1);
-	assert_string_equal(getenv("TEST_KEYS_OTHER"), "kept");
-	assert_int_equal(keys_read_secret(&pin, "engine.pin", buf, sizeof(buf), &err), -ENOENT);
-	assert_string_equal(err.setting, "engine.pin");
-	assert_non_null(strstr(err.message, "TEST_KEYS_PIN is cleared once set-up was done"));
-	unsetenv("TEST_KEYS_OTHER");
 }
 
 int
@@ -490,7 +500,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_load_ok),    cmocka_unit_test(test_chain_order),
 		cmocka_unit_test(test_load_fails), cmocka_unit_test(test_token_lost),
-		cmocka_unit_test(test_env_forget),
+		cmocka_unit_test(test_uri_redact),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
