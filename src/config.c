@@ -57,6 +57,7 @@
 #include <openssl/err.h>
 
 #include "config_internal.h"
+#include "scepd/fileio.h"
 
 #define CONFIG_FILE_MAX ((size_t)1 << 20) /* a larger file is a mistake */
 
@@ -666,32 +667,21 @@ static int
 config_slurp(const char *path, char **ret_text, size_t *ret_size)
 {
 	char *buf = NULL;
-	size_t len = 0, size = 0;
-	ssize_t n;
+	size_t len = 0, size = 0, n;
 	int fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return -errno;
-	for (;;) {
-		if (len + 1 >= size) {
-			if ((size = size == 0 ? 4096 : size * 2) > CONFIG_FILE_MAX) {
-				r = -EFBIG;
-				goto out;
-			}
-			if ((r = config_grow(&buf, len, size)) < 0)
-				goto out;
-		}
-		n = read(fd, buf + len, size - len - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
+	do { /* a full buffer: grow it, more may follow */
+		if ((size = size == 0 ? 4096 : size * 2) > CONFIG_FILE_MAX) {
+			r = -EFBIG;
 			goto out;
 		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-	}
+		if ((r = config_grow(&buf, len, size)) < 0 ||
+		    (r = fileio_read(fd, buf + len, size - len - 1, &n)) < 0)
+			goto out;
+		len += n;
+	} while (len == size - 1);
 	buf[len] = '\0';
 	if (memchr(buf, '\0', len) != NULL) {
 		r = -EBADMSG;

@@ -18,6 +18,7 @@
 #include <openssl/bn.h>
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/x509v3.h>
 
 void
 encoding_hex_encode(const unsigned char *bytes, size_t n, bool upper, char *out)
@@ -139,5 +140,52 @@ encoding_base64_decode(const char *text, size_t len, unsigned char **ret_bytes, 
 out:
 	EVP_ENCODE_CTX_free(ctx);
 	free(bytes);
+	return r;
+}
+
+/* What a print function wrote into a memory BIO, as a new string. */
+static int
+encoding_bio_strdup(BIO *bio, char **ret)
+{
+	char *data = NULL;
+	long len = BIO_get_mem_data(bio, &data);
+
+	if ((*ret = strndup(len > 0 ? data : "", len > 0 ? (size_t)len : 0)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+int
+encoding_name_text(const X509_NAME *name, char **ret_text)
+{
+	BIO *bio;
+	int r = -ENOMEM;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return -ENOMEM;
+	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0)
+		r = encoding_bio_strdup(bio, ret_text);
+	BIO_free(bio);
+	return r;
+}
+
+int
+encoding_sans_text(X509 *cert, char **ret_text)
+{
+	X509_EXTENSION *ext;
+	BIO *bio;
+	int r = -ENOMEM, idx;
+
+	if ((bio = BIO_new(BIO_s_mem())) == NULL)
+		return -ENOMEM;
+	idx = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
+	if (idx >= 0 && (ext = X509_get_ext(cert, idx)) != NULL &&
+	    !X509V3_EXT_print(bio, ext, 0, 0)) {
+		r = -EBADMSG;
+		goto out;
+	}
+	r = encoding_bio_strdup(bio, ret_text);
+out:
+	BIO_free(bio);
 	return r;
 }

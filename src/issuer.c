@@ -200,55 +200,6 @@ issuer_cert_text_clear(struct issuer_cert_text *t)
 	memset(t, 0, sizeof(*t));
 }
 
-/* What a print function wrote into a memory BIO, as a new string. */
-static int
-issuer_bio_strdup(BIO *bio, char **ret)
-{
-	char *data = NULL;
-	long len = BIO_get_mem_data(bio, &data);
-
-	if ((*ret = strndup(len > 0 ? data : "", len > 0 ? (size_t)len : 0)) == NULL)
-		return -ENOMEM;
-	return 0;
-}
-
-/* "DNS:a.example, IP Address:192.0.2.1", or "" without subjectAltName. */
-static int
-issuer_sans_text(X509 *cert, char **ret_sans)
-{
-	X509_EXTENSION *ext;
-	BIO *bio;
-	int r = -ENOMEM, idx;
-
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		return -ENOMEM;
-	idx = X509_get_ext_by_NID(cert, NID_subject_alt_name, -1);
-	if (idx >= 0 && (ext = X509_get_ext(cert, idx)) != NULL &&
-	    !X509V3_EXT_print(bio, ext, 0, 0)) {
-		r = -EBADMSG;
-		goto out;
-	}
-	r = issuer_bio_strdup(bio, ret_sans);
-out:
-	BIO_free(bio);
-	return r;
-}
-
-/* The RFC 2253 form: "CN=device 1,O=Example". */
-static int
-issuer_name_text(const X509_NAME *name, char **ret_subject)
-{
-	BIO *bio;
-	int r = -ENOMEM;
-
-	if ((bio = BIO_new(BIO_s_mem())) == NULL)
-		return -ENOMEM;
-	if (X509_NAME_print_ex(bio, name, 0, XN_FLAG_RFC2253) >= 0)
-		r = issuer_bio_strdup(bio, ret_subject);
-	BIO_free(bio);
-	return r;
-}
-
 static int
 issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 {
@@ -259,8 +210,8 @@ issuer_cert_text(X509 *cert, struct issuer_cert_text *ret)
 	if ((r = encoding_hex_serial(X509_get0_serialNumber(cert), &hex)) < 0)
 		goto out;
 	snprintf(t.serial, sizeof(t.serial), "%s", hex);
-	if ((r = issuer_name_text(X509_get_subject_name(cert), &t.subject)) < 0 ||
-	    (r = issuer_sans_text(cert, &t.sans)) < 0)
+	if ((r = encoding_name_text(X509_get_subject_name(cert), &t.subject)) < 0 ||
+	    (r = encoding_sans_text(cert, &t.sans)) < 0)
 		goto out;
 	*ret = t;
 	memset(&t, 0, sizeof(t));
@@ -345,7 +296,7 @@ issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
 {
 	char *subject = NULL, key[KEYS_URI_REDACT_MAX];
 
-	(void)issuer_name_text(d->subject, &subject);
+	(void)encoding_name_text(d->subject, &subject);
 	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = "signing",

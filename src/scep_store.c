@@ -19,18 +19,6 @@
 
 #include "scepd/encoding.h"
 
-/* What a print function wrote into a memory BIO, as a new string. */
-static int
-scep_store_bio_strdup(BIO *bio, char **ret)
-{
-	char *data = NULL;
-	long len = BIO_get_mem_data(bio, &data);
-
-	if ((*ret = strndup(len > 0 ? data : "", len > 0 ? (size_t)len : 0)) == NULL)
-		return -ENOMEM;
-	return 0;
-}
-
 /* The record of the certificate with this serial, and the certificate in it. */
 static int
 scep_store_find_recorded(struct store *st, const ASN1_INTEGER *serial,
@@ -192,14 +180,11 @@ scep_store_add_pending(struct store *st, const char *transaction_id, X509_REQ *c
 {
 	unsigned char *csr_der = NULL, *signer_der = NULL;
 	char *subject = NULL;
-	BIO *bio = NULL;
 	int csr_len = 0, signer_len, r = -ENOMEM;
 
 	if (scep_store_pending_csr_der(csr, &csr_der, &csr_len) < 0 ||
 	    (signer_len = i2d_X509(signer, &signer_der)) <= 0 ||
-	    (bio = BIO_new(BIO_s_mem())) == NULL ||
-	    X509_NAME_print_ex(bio, X509_REQ_get_subject_name(csr), 0, XN_FLAG_RFC2253) < 0 ||
-	    (r = scep_store_bio_strdup(bio, &subject)) < 0)
+	    (r = encoding_name_text(X509_REQ_get_subject_name(csr), &subject)) < 0)
 		goto out;
 	r = store_add_pending(st, &(struct store_pending){
 					  .transaction_id = transaction_id,
@@ -213,7 +198,6 @@ scep_store_add_pending(struct store *st, const char *transaction_id, X509_REQ *c
 				  });
 out:
 	free(subject);
-	BIO_free(bio);
 	OPENSSL_free(csr_der);
 	OPENSSL_free(signer_der);
 	ERR_clear_error();

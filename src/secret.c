@@ -25,6 +25,8 @@
 
 #include <openssl/crypto.h>
 
+#include "scepd/fileio.h"
+
 static void secret_fail(struct secret_error *err, const char *setting, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
@@ -46,31 +48,12 @@ secret_fail(struct secret_error *err, const char *setting, const char *fmt, ...)
 static int
 secret_read_file(const char *path, char *buf, size_t size, size_t *ret_len)
 {
-	size_t len = 0;
-	ssize_t n;
 	int fd, r;
 
 	if ((fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY)) < 0)
 		return -errno;
-	for (;;) {
-		n = read(fd, buf + len, size - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n < 0) {
-			r = -errno;
-			goto out;
-		}
-		if (n == 0)
-			break;
-		len += (size_t)n;
-		if (len == size) {
-			r = -EFBIG;
-			goto out;
-		}
-	}
-	*ret_len = len;
-	r = 0;
-out:
+	if ((r = fileio_read(fd, buf, size, ret_len)) == 0 && *ret_len == size)
+		r = -EFBIG;
 	close(fd);
 	return r;
 }

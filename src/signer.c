@@ -78,6 +78,8 @@
 #include <openssl/objects.h>
 #include <openssl/rand.h>
 
+#include "scepd/fileio.h"
+
 #define SIGNER_SERIAL_BITS     159 /* RFC 5280 4.1.2.2: positive, at most 20 octets */
 #define SIGNER_SERIAL_FILE_MAX 128 /* a serial file longer than this is not ours */
 #define SIGNER_SERIAL_TEXT_MAX 64  /* digits of a subject serialNumber */
@@ -389,17 +391,8 @@ signer_serial_file(const char *path, BIGNUM **ret)
 			r = -errno;
 			goto out;
 		}
-	while (len < sizeof(buf)) {
-		if ((k = pread(fd, buf + len, sizeof(buf) - len, (off_t)len)) < 0) {
-			if (errno == EINTR)
-				continue;
-			r = -errno;
-			goto out;
-		}
-		if (k == 0)
-			break;
-		len += (size_t)k;
-	}
+	if ((r = fileio_read(fd, buf, sizeof(buf), &len)) < 0) /* at offset 0: opened just now */
+		goto out;
 	if (len > SIGNER_SERIAL_FILE_MAX) {
 		r = -EUCLEAN;
 		goto out;

@@ -1,6 +1,7 @@
 /*
- * encoding.h - the text forms scepd reads and writes: base64 and hex, and the SHA-256
- * hex digest by which secrets (one-time challenges) are stored and compared.
+ * encoding.h - the text forms scepd reads and writes: base64 and hex, the SHA-256
+ * hex digest by which secrets (one-time challenges) are stored and compared, and the
+ * one-line texts of a name and of a subjectAltName that the store records.
  *
  * One implementation, so that what scepctl stores and what a worker looks up can
  * never disagree. libcrypto only; never logs.
@@ -12,6 +13,7 @@
 #include <stddef.h>
 
 #include <openssl/asn1.h>
+#include <openssl/x509.h>
 
 #define ENCODING_SHA256_HEX_LEN 64
 
@@ -46,5 +48,14 @@ int encoding_sha256_hex(const char *text, char out[ENCODING_SHA256_HEX_LEN + 1])
  */
 int encoding_base64_decode(const char *text, size_t len, unsigned char **ret_bytes,
 			   size_t *ret_len);
+
+/* The RFC 2253 one-line form of name, "CN=device 1,O=Example", malloc()ed. 0, -ENOMEM. */
+int encoding_name_text(const X509_NAME *name, char **ret_text);
+
+/*
+ * The subjectAltName of cert as OpenSSL prints it, "DNS:a.example, IP Address:192.0.2.1",
+ * or "" without one; malloc()ed. 0, -EBADMSG (unprintable), -ENOMEM.
+ */
+int encoding_sans_text(X509 *cert, char **ret_text);
 
 #endif
