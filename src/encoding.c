@@ -4,7 +4,7 @@
  * Used by /csr (base64 bodies, token hashes), SCEP (GET message=), the issuer and
  * scepctl (one-time challenges are stored and looked up by encoding_sha256_hex();
  * serials by encoding_hex_serial()), the store (serials and hashes normalised) and
- * keys.c (percent-decoding pkcs11: URIs). The one hex encoder and decoder.
+ * keys_token.c (percent-decoding pkcs11: URIs). The one hex encoder and decoder.
  * No state, no logging.
  */
 #include "scepd/encoding.h"

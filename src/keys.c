@@ -15,10 +15,9 @@
  *	after a few wrong PINs. Other token failures at set-up (SoftHSM races when
  *	several processes open one token at once) are retried with jittered backoff.
  *
- *	Before the engine logs in, a pkcs11: key's token is looked up through libp11 in
- *	the module named by the MODULE_PATH command (its token flags): that is how a missing
- *	token is told from a missing object, and how a locked or final-try PIN is
- *	caught before it costs a try.
+ *	Before the engine logs in, keys_token_probe() (keys_token.c) looks at a pkcs11:
+ *	key's token through libp11, and keys_token_ckr_find() says what a PKCS#11 return
+ *	value in libp11's errors means: fatal, transient, or a lost token.
  *
  * Never here: logging (errors go back in struct keys_error, one line each, never
  * with a PIN, a passphrase or a key URI, which may hold a pin-value), openssl.cnf
@@ -33,13 +32,13 @@
  * must exit and be replaced. Set-up is retried in-process only while no key was
  * loaded, which is when ENGINE_finish() still unloads everything.
  *
- * Errors: see keys.h. This is the only file with OPENSSL_SUPPRESS_DEPRECATED.
+ * Errors: see keys.h. This is the only file with OPENSSL_SUPPRESS_DEPRECATED (keys_token.c
+ * uses libp11's own API, not the ENGINE).
  */
 #define OPENSSL_SUPPRESS_DEPRECATED
 
 #include "scepd/keys.h"
 
-#include <dlfcn.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,139 +47,30 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <libp11.h>
 #include <openssl/engine.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <openssl/ui.h>
 
-#include "scepd/encoding.h"
 #include "scepd/secret.h"
+
+#include "keys_internal.h"
 
 #define KEYS_TRIES         8   /* engine set-ups per keys_load() */
 #define KEYS_BACKOFF_MIN   20  /* ms before the first retry; doubles... */
 #define KEYS_BACKOFF_MAX   500 /* ...up to this */
 #define KEYS_SECRET_MAX    1024
 #define KEYS_TEST_BYTES    32
-#define KEYS_PKCS11_PREFIX "pkcs11:"
 
-/* The names libp11's engine gives its OpenSSL error libraries (0.4.x). */
-#define KEYS_ERRLIB_CKR    "PKCS#11 module" /* reason = the CKR_ return value */
-#define KEYS_ERRLIB_P11    "libp11"
-#define KEYS_ERRLIB_ENGINE "pkcs11 engine"
-
-/* Reasons of the "libp11" and "pkcs11 engine" libraries (p11_err.h, eng_err.h). */
-#define KEYS_P11_R_LOAD_MODULE_ERROR 1025
-#define KEYS_P11_R_NO_SESSION        1029
+/* Reasons of the "pkcs11 engine" library (eng_err.h). */
 #define KEYS_ENG_R_INVALID_ID        100
 #define KEYS_ENG_R_OBJECT_NOT_FOUND  101
 #define KEYS_ENG_R_INVALID_PARAMETER 103
 
-/*
- * The PKCS#11 (v2.40) return values that libp11's engine puts into its errors, as the
- * reason of its "PKCS#11 module" library: what keys_ckrs[] sorts.
- */
-typedef unsigned long keys_ck_ulong;
-
-#define KEYS_CKR_GENERAL_ERROR                0x005UL
-#define KEYS_CKR_FUNCTION_FAILED              0x006UL
-#define KEYS_CKR_DEVICE_ERROR                 0x030UL
-#define KEYS_CKR_DEVICE_MEMORY                0x031UL
-#define KEYS_CKR_DEVICE_REMOVED               0x032UL
-#define KEYS_CKR_KEY_HANDLE_INVALID           0x060UL
-#define KEYS_CKR_KEY_FUNCTION_NOT_PERMITTED   0x068UL
-#define KEYS_CKR_MECHANISM_INVALID            0x070UL
-#define KEYS_CKR_OBJECT_HANDLE_INVALID        0x082UL
-#define KEYS_CKR_PIN_INCORRECT                0x0A0UL
-#define KEYS_CKR_PIN_INVALID                  0x0A1UL
-#define KEYS_CKR_PIN_LEN_RANGE                0x0A2UL
-#define KEYS_CKR_PIN_EXPIRED                  0x0A3UL
-#define KEYS_CKR_PIN_LOCKED                   0x0A4UL
-#define KEYS_CKR_SESSION_CLOSED               0x0B0UL
-#define KEYS_CKR_SESSION_COUNT                0x0B1UL
-#define KEYS_CKR_SESSION_HANDLE_INVALID       0x0B3UL
-#define KEYS_CKR_TOKEN_NOT_PRESENT            0x0E0UL
-#define KEYS_CKR_TOKEN_NOT_RECOGNIZED         0x0E1UL
-#define KEYS_CKR_USER_NOT_LOGGED_IN           0x101UL
-#define KEYS_CKR_USER_PIN_NOT_INITIALIZED     0x102UL
-#define KEYS_CKR_CRYPTOKI_NOT_INITIALIZED     0x190UL
-
-/* What a PKCS#11 return value means to us. */
-enum {
-	KEYS_CKR_FATAL = 1 << 0,     /* a PIN problem: never try again */
-	KEYS_CKR_TRANSIENT = 1 << 1, /* worth another engine set-up */
-	KEYS_CKR_LOST = 1 << 2,      /* after a private-key operation: the token is gone */
-};
-
-static const struct keys_ckr {
-	keys_ck_ulong rv;
-	int r;
-	unsigned flags;
-	const char *what;
-} keys_ckrs[] = {
-	{ KEYS_CKR_PIN_INCORRECT, -EACCES, KEYS_CKR_FATAL, "wrong PIN (the token rejected it)" },
-	{ KEYS_CKR_PIN_LOCKED, -EACCES, KEYS_CKR_FATAL,
-	  "the PIN is locked (the token refuses every login until it is unblocked)" },
-	{ KEYS_CKR_PIN_EXPIRED, -EACCES, KEYS_CKR_FATAL, "the PIN has expired" },
-	{ KEYS_CKR_PIN_INVALID, -EACCES, KEYS_CKR_FATAL,
-	  "the token refuses the PIN (characters it does not accept)" },
-	{ KEYS_CKR_PIN_LEN_RANGE, -EACCES, KEYS_CKR_FATAL,
-	  "the token refuses the PIN (too short or too long)" },
-	/* Seen when several processes open one SoftHSM token at once: worth a retry. */
-	{ KEYS_CKR_USER_PIN_NOT_INITIALIZED, -EACCES, KEYS_CKR_TRANSIENT,
-	  "the token's user PIN is not set up" },
-	{ KEYS_CKR_GENERAL_ERROR, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the PKCS#11 module reports a general error" },
-	{ KEYS_CKR_FUNCTION_FAILED, -EIO, KEYS_CKR_TRANSIENT, "the token operation failed" },
-	{ KEYS_CKR_DEVICE_ERROR, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the token reports a device error" },
-	{ KEYS_CKR_DEVICE_MEMORY, -EIO, KEYS_CKR_TRANSIENT, "the token is out of memory" },
-	{ KEYS_CKR_DEVICE_REMOVED, -ENOENT, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the token was removed" },
-	{ KEYS_CKR_TOKEN_NOT_PRESENT, -ENOENT, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the token is not present" },
-	{ KEYS_CKR_TOKEN_NOT_RECOGNIZED, -ENOENT, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the token is not recognised" },
-	{ KEYS_CKR_SESSION_CLOSED, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the token session was closed" },
-	{ KEYS_CKR_SESSION_HANDLE_INVALID, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the token session is no longer valid" },
-	{ KEYS_CKR_SESSION_COUNT, -EIO, KEYS_CKR_TRANSIENT, "the token has no session left" },
-	{ KEYS_CKR_OBJECT_HANDLE_INVALID, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the key's handle is no longer valid (was the token removed?)" },
-	{ KEYS_CKR_KEY_HANDLE_INVALID, -EIO, KEYS_CKR_TRANSIENT | KEYS_CKR_LOST,
-	  "the key's handle is no longer valid (was the token removed?)" },
-	{ KEYS_CKR_USER_NOT_LOGGED_IN, -EIO, KEYS_CKR_LOST, "the token session is not logged in" },
-	{ KEYS_CKR_CRYPTOKI_NOT_INITIALIZED, -EIO, KEYS_CKR_LOST,
-	  "the PKCS#11 module is not initialised" },
-	{ KEYS_CKR_KEY_FUNCTION_NOT_PERMITTED, -EIO, 0,
-	  "the token does not allow this key to sign" },
-	{ KEYS_CKR_MECHANISM_INVALID, -EIO, 0, "the token cannot make this kind of signature" },
-};
-
 /* What the engine's PIN prompt saw: libp11 asks only when it has no PIN to log in with. */
 struct keys_ui_state {
 	bool asked;
-};
-
-/* One OpenSSL error, copied out of the queue. */
-struct keys_ossl_err {
-	unsigned long code;
-	const char *lib;    /* ERR_lib_error_string(), or NULL */
-	const char *reason; /* ERR_reason_error_string(), or NULL */
-	char data[256];     /* the error's text data, or "" */
-	const char *file;
-	const char *func;
-	int line;
-	int flags;
-};
-
-#define KEYS_ERR_MAX 16 /* OpenSSL's queue holds 16 */
-
-struct keys_ossl_errs {
-	struct keys_ossl_err v[KEYS_ERR_MAX];
-	size_t n;
 };
 
 /* "engine.pre[N]" / "engine.post[N]" as static strings, for keys_error.setting. */
@@ -214,10 +104,7 @@ keys_cmd_setting(bool post, size_t i)
 	return post ? keys_post_names[i] : keys_pre_names[i];
 }
 
-static void keys_fail(struct keys_error *err, const char *setting, bool fatal, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-static void
+void
 keys_fail(struct keys_error *err, const char *setting, bool fatal, const char *fmt, ...)
 {
 	va_list ap;
@@ -234,7 +121,7 @@ keys_fail(struct keys_error *err, const char *setting, bool fatal, const char *f
 }
 
 /* Empties OpenSSL's error queue into errs (the oldest first). */
-static void
+void
 keys_ossl_take(struct keys_ossl_errs *errs)
 {
 	const char *file, *func, *data;
@@ -261,7 +148,7 @@ keys_ossl_take(struct keys_ossl_errs *errs)
 }
 
 /* Puts errs back on OpenSSL's queue, as keys_ossl_take() found them. */
-static void
+void
 keys_ossl_restore(const struct keys_ossl_errs *errs)
 {
 	for (size_t i = 0; i < errs->n; i++) {
@@ -276,7 +163,7 @@ keys_ossl_restore(const struct keys_ossl_errs *errs)
 	}
 }
 
-static bool
+bool
 keys_ossl_is(const struct keys_ossl_err *x, const char *lib)
 {
 	return x->lib != NULL && strcmp(x->lib, lib) == 0;
@@ -320,15 +207,6 @@ keys_ossl_errno(void)
 		    ERR_GET_REASON(errs.v[i].code) > 0)
 			e = ERR_GET_REASON(errs.v[i].code);
 	return e;
-}
-
-static const struct keys_ckr *
-keys_ckr_find(keys_ck_ulong rv)
-{
-	for (size_t i = 0; i < sizeof(keys_ckrs) / sizeof(keys_ckrs[0]); i++)
-		if (keys_ckrs[i].rv == rv)
-			return &keys_ckrs[i];
-	return NULL;
 }
 
 /*
@@ -520,11 +398,11 @@ out:
 }
 
 /*
- * Tokens: a look at the module through libp11 before the engine logs in.
+ * The engine settings that keys_token.c reads too.
  */
 
 /* The last ("MODULE_PATH", value) command of engine.pre or engine.post. */
-static const char *
+const char *
 keys_module_path(const struct scepd_config *cfg, const char **ret_setting)
 {
 	const char *path = NULL;
@@ -545,7 +423,7 @@ keys_module_path(const struct scepd_config *cfg, const char **ret_setting)
 }
 
 /* Where the PIN comes from: engine.pin, or a ("PIN", ...) engine command. */
-static const char *
+const char *
 keys_pin_setting(const struct scepd_config *cfg)
 {
 	const char *setting = "engine.pin";
@@ -561,229 +439,10 @@ keys_pin_setting(const struct scepd_config *cfg)
 	return setting;
 }
 
-static bool
+bool
 keys_is_uri(const char *key)
 {
 	return key != NULL && strncmp(key, KEYS_PKCS11_PREFIX, strlen(KEYS_PKCS11_PREFIX)) == 0;
-}
-
-/*
- * The percent-decoded value of path attribute attr of a pkcs11: URI into buf, or
- * false when the URI does not name it (or it does not fit).
- */
-static bool
-keys_uri_attr(const char *uri, const char *attr, char *buf, size_t size)
-{
-	const char *p = uri + strlen(KEYS_PKCS11_PREFIX);
-	size_t alen = strlen(attr);
-
-	while (*p != '\0' && *p != '?') {
-		const char *end = p + strcspn(p, ";?");
-
-		if ((size_t)(end - p) > alen && strncmp(p, attr, alen) == 0 && p[alen] == '=') {
-			size_t n = 0;
-
-			for (const char *c = p + alen + 1; c < end; c++) {
-				int hi, lo;
-
-				if (n + 1 >= size)
-					return false;
-				if (*c == '%' && end - c >= 3 &&
-				    (hi = encoding_hex_digit(c[1])) >= 0 &&
-				    (lo = encoding_hex_digit(c[2])) >= 0) {
-					buf[n++] = (char)(hi << 4 | lo);
-					c += 2;
-				} else {
-					buf[n++] = *c;
-				}
-			}
-			buf[n] = '\0';
-			return true;
-		}
-		p = *end == ';' ? end + 1 : end;
-	}
-	return false;
-}
-
-/* Whether a token field (libp11 drops the blank padding) equals want (absent = any). */
-static bool
-keys_field_is(const char *field, bool have, const char *want)
-{
-	size_t n;
-
-	if (!have)
-		return true;
-	if (field == NULL)
-		return false;
-	for (n = strlen(field); n > 0 && field[n - 1] == ' '; n--)
-		;
-	return strlen(want) == n && memcmp(field, want, n) == 0;
-}
-
-struct keys_token_want {
-	char label[64], manufacturer[64], serial[32], model[32];
-	bool has_label, has_manufacturer, has_serial, has_model;
-};
-
-static bool
-keys_token_matches(const struct keys_token_want *w, const PKCS11_TOKEN *tok)
-{
-	return keys_field_is(tok->label, w->has_label, w->label) &&
-	       keys_field_is(tok->manufacturer, w->has_manufacturer, w->manufacturer) &&
-	       keys_field_is(tok->serialnr, w->has_serial, w->serial) &&
-	       keys_field_is(tok->model, w->has_model, w->model);
-}
-
-/* The token of uri (the key of setting) in the slots: present, and its PIN usable? */
-static int
-keys_probe_uri(const PKCS11_SLOT *slots, unsigned n, const char *uri, const char *setting,
-	       const char *pin_setting, struct keys_error *err, bool *ret_transient)
-{
-	struct keys_token_want w = { 0 };
-	unsigned found = 0;
-
-	w.has_label = keys_uri_attr(uri, "token", w.label, sizeof(w.label));
-	w.has_manufacturer =
-		keys_uri_attr(uri, "manufacturer", w.manufacturer, sizeof(w.manufacturer));
-	w.has_serial = keys_uri_attr(uri, "serial", w.serial, sizeof(w.serial));
-	w.has_model = keys_uri_attr(uri, "model", w.model, sizeof(w.model));
-
-	for (unsigned i = 0; i < n; i++) {
-		const PKCS11_TOKEN *tok = slots[i].token; /* NULL: no token in the slot */
-
-		if (tok == NULL || !tok->initialized || !keys_token_matches(&w, tok))
-			continue;
-		found++;
-		if (!tok->loginRequired)
-			continue;
-		if (tok->userPinLocked) {
-			keys_fail(err, pin_setting, true,
-				  "the PIN is locked (the token refuses every login until it is "
-				  "unblocked)");
-			return -EACCES;
-		}
-		if (tok->userPinFinalTry) {
-			keys_fail(err, pin_setting, true,
-				  "the token allows one more PIN try only; scepd does not spend it "
-				  "(log in once by hand with the right PIN, or unblock the PIN)");
-			return -EACCES;
-		}
-	}
-	if (found == 0) {
-		*ret_transient = true; /* or SoftHSM's start-up race */
-		if (w.has_label)
-			keys_fail(err, setting, false,
-				  "no token matches the URI (no initialised token labelled \"%s\")",
-				  w.label);
-		else
-			keys_fail(err, setting, false,
-				  "no token matches the URI (no initialised token found)");
-		return -ENOENT;
-	}
-	return 0;
-}
-
-/* The CKR_ value of the last error libp11 queued, or 0: for the message. */
-static unsigned long
-keys_p11_last_ckr(void)
-{
-	unsigned long e = ERR_peek_last_error();
-
-	return e != 0 && ERR_GET_LIB(e) == ERR_get_CKR_code() ? (unsigned long)ERR_GET_REASON(e)
-							      : 0;
-}
-
-/*
- * Looks up the token of each pkcs11: key, through libp11, in the module the engine is
- * going to use. The module is opened once more by hand first and never closed: that
- * names what dlopen() found wrong (libp11 would print it to stderr), and keeps the
- * module mapped when libp11 unloads it (the engine loads it again at once; unloading
- * a module that links OpenSSL while OpenSSL runs is asking for trouble).
- * PKCS11_CTX_unload() finalises the module: nothing else has it initialised here,
- * since the probe runs before the engine is set up and only while no engine was kept.
- */
-static int
-keys_probe_tokens(const struct scepd_config *cfg, struct keys_error *err, bool *ret_transient)
-{
-	const struct {
-		const char *uri, *setting;
-	} keys[] = {
-		{ cfg->ca.key, "ca.key" },
-		{ cfg->scep.ra.key, "scep.ra.key" },
-	};
-	const char *module, *module_setting = "engine.pre";
-	PKCS11_CTX *ctx = NULL;
-	PKCS11_SLOT *slots = NULL;
-	unsigned n = 0;
-	bool any = false, loaded = false;
-	void *dl;
-	int r;
-
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		any = any || keys_is_uri(keys[i].uri);
-	module = keys_module_path(cfg, &module_setting);
-	if (module == NULL)
-		module = getenv("PKCS11_MODULE_PATH"); /* libp11's own fallback */
-	if (!any || module == NULL)
-		return 0;
-
-	if ((dl = dlopen(module, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-		keys_fail(err, module_setting, false, "the PKCS#11 module cannot be loaded: %s",
-			  dlerror());
-		return -ENODEV;
-	}
-	if (dlsym(dl, "C_GetFunctionList") == NULL) {
-		keys_fail(err, module_setting, false,
-			  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
-		return -ENODEV;
-	}
-	ERR_set_mark();
-	if ((ctx = PKCS11_CTX_new()) == NULL) {
-		keys_fail(err, module_setting, false, "out of memory");
-		r = -ENOMEM;
-		goto out;
-	}
-	if (PKCS11_CTX_load(ctx, module) < 0) {
-		unsigned long rv = keys_p11_last_ckr();
-
-		if (rv == 0) {
-			keys_fail(err, module_setting, false,
-				  "%s is not a PKCS#11 module (no C_GetFunctionList)", module);
-			r = -ENODEV;
-			goto out;
-		}
-		*ret_transient = true;
-		keys_fail(err, module_setting, false,
-			  "the PKCS#11 module cannot be initialised (CKR 0x%lx)", rv);
-		r = -EIO;
-		goto out;
-	}
-	loaded = true;
-	if (PKCS11_enumerate_slots(ctx, &slots, &n) < 0) {
-		*ret_transient = true;
-		keys_fail(err, module_setting, false,
-			  "the PKCS#11 module cannot list its tokens (CKR 0x%lx)",
-			  keys_p11_last_ckr());
-		slots = NULL;
-		n = 0;
-		r = -EIO;
-		goto out;
-	}
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		if (keys_is_uri(keys[i].uri) &&
-		    (r = keys_probe_uri(slots, n, keys[i].uri, keys[i].setting,
-					keys_pin_setting(cfg), err, ret_transient)) < 0)
-			goto out;
-	r = 0;
-out:
-	if (slots != NULL)
-		PKCS11_release_all_slots(ctx, slots, n);
-	if (loaded)
-		PKCS11_CTX_unload(ctx);
-	if (ctx != NULL)
-		PKCS11_CTX_free(ctx);
-	ERR_pop_to_mark(); /* libp11's errors are ours to describe, not the engine's */
-	return r;
 }
 
 /*
@@ -985,7 +644,7 @@ static int
 keys_engine_key_error(const struct scepd_config *cfg, const char *setting,
 		      const struct keys_ui_state *ui, struct keys_error *err, bool *ret_transient)
 {
-	const struct keys_ckr *ckr = NULL, *pin = NULL;
+	const struct keys_token_ckr *ckr = NULL, *pin = NULL;
 	const char *module_setting = "engine.pre";
 	struct keys_ossl_errs errs;
 	bool module = false, bad_uri = false, not_found = false, no_slots = false;
@@ -997,9 +656,10 @@ keys_engine_key_error(const struct scepd_config *cfg, const char *setting,
 		int reason = ERR_GET_REASON(x->code);
 
 		if (keys_ossl_is(x, KEYS_ERRLIB_CKR)) {
-			const struct keys_ckr *c = keys_ckr_find((keys_ck_ulong)reason);
+			const struct keys_token_ckr *c =
+				keys_token_ckr_find((keys_token_ck_ulong)reason);
 
-			if (c != NULL && (c->flags & KEYS_CKR_FATAL) && pin == NULL)
+			if (c != NULL && (c->flags & KEYS_TOKEN_CKR_FATAL) && pin == NULL)
 				pin = c;
 			else if (c != NULL && ckr == NULL)
 				ckr = c;
@@ -1033,7 +693,7 @@ keys_engine_key_error(const struct scepd_config *cfg, const char *setting,
 		return -EACCES;
 	}
 	if (ckr != NULL) {
-		*ret_transient = (ckr->flags & KEYS_CKR_TRANSIENT) != 0;
+		*ret_transient = (ckr->flags & KEYS_TOKEN_CKR_TRANSIENT) != 0;
 		keys_fail(err, setting, false, "%s", ckr->what);
 		return ckr->r;
 	}
@@ -1122,12 +782,13 @@ keys_check_pair(EVP_PKEY *key, X509 *cert, const char *key_setting, const char *
 	    EVP_DigestSign(mctx, NULL, &siglen, tbs, sizeof(tbs)) != 1 ||
 	    (sig = OPENSSL_malloc(siglen)) == NULL ||
 	    EVP_DigestSign(mctx, sig, &siglen, tbs, sizeof(tbs)) != 1) {
-		const struct keys_ckr *ckr = NULL;
+		const struct keys_token_ckr *ckr = NULL;
 
 		keys_ossl_take(&errs);
 		for (size_t i = 0; i < errs.n && ckr == NULL; i++)
 			if (keys_ossl_is(&errs.v[i], KEYS_ERRLIB_CKR))
-				ckr = keys_ckr_find((keys_ck_ulong)ERR_GET_REASON(errs.v[i].code));
+				ckr = keys_token_ckr_find(
+					(keys_token_ck_ulong)ERR_GET_REASON(errs.v[i].code));
 		keys_fail(err, key_setting, false, "the key cannot sign: %s",
 			  ckr != NULL ? ckr->what : keys_ossl_describe(&errs, why, sizeof(why)));
 		r = -EIO;
@@ -1167,7 +828,7 @@ keys_load_private(const struct scepd_config *cfg, struct keys *keys, struct keys
 
 	if (cfg->engine.id != NULL) {
 		/* A kept engine keeps its module initialised: the lookup would see stale tokens. */
-		if (!keys_engine_kept && (r = keys_probe_tokens(cfg, err, ret_transient)) < 0)
+		if (!keys_engine_kept && (r = keys_token_probe(cfg, err, ret_transient)) < 0)
 			return r;
 		if ((r = keys_engine_setup(cfg, &engine, err)) < 0)
 			return r;
@@ -1360,26 +1021,4 @@ keys_get0_ca_cert(const struct keys *keys)
 	if (keys == NULL || sk_X509_num(keys->ca_chain) < 1)
 		return NULL;
 	return sk_X509_value(keys->ca_chain, 0);
-}
-
-bool
-keys_token_lost(void)
-{
-	struct keys_ossl_errs errs;
-	bool lost = false;
-
-	keys_ossl_take(&errs);
-	for (size_t i = 0; i < errs.n && !lost; i++) {
-		const struct keys_ossl_err *x = &errs.v[i];
-		const struct keys_ckr *ckr;
-
-		if (keys_ossl_is(x, KEYS_ERRLIB_CKR))
-			lost = (ckr = keys_ckr_find((keys_ck_ulong)ERR_GET_REASON(x->code))) !=
-				       NULL &&
-			       (ckr->flags & KEYS_CKR_LOST);
-		else if (keys_ossl_is(x, KEYS_ERRLIB_P11))
-			lost = ERR_GET_REASON(x->code) == KEYS_P11_R_NO_SESSION;
-	}
-	keys_ossl_restore(&errs);
-	return lost;
 }

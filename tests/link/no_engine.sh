@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # no_engine.sh BINARY - fails when BINARY names any ENGINE_ symbol (defined or
 # undefined): scepctl reads the store and secrets, and must link no ENGINE code
-# (keys.c, libp11). Run by ctest as test_scepctl_no_engine (label unit).
+# (keys.c, keys_token.c, libp11). Run by ctest as test_scepctl_no_engine (label unit).
 set -euo pipefail
 bin=${1:?usage: no_engine.sh BINARY}
 syms=$(nm "$bin") || { echo "nm $bin failed" >&2; exit 1; }

@@ -1,5 +1,5 @@
 /*
- * test_keys.c - unit tests of keys.c that need no token: key files (plain and
+ * test_keys.c - unit tests of keys.c and keys_token.c that need no token: key files (plain and
  * encrypted, RSA and EC), certificate chains, the match check, every passphrase
  * source, the messages and codes of each failure, the engine errors that happen
  * before a token is reached (engine library or PKCS#11 module missing), and
