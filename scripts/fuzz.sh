@@ -20,11 +20,14 @@ cflags=(-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefin
 	-D_GNU_SOURCE -I"$top/include")
 export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.supp
 export UBSAN_OPTIONS=halt_on_error=1
+# The sources of each target: what its parser's layer is made of (CMakeLists.txt has
+# the libraries), globs relative to the top of the tree.
+config_sources="src/config*.c src/addr_allow.c src/fileio.c"
 declare -A sources=(
-	[config]="src/config.c"
-	[csr]="src/csr_body.c src/encoding.c src/signer.c src/policy.c src/config.c"
-	[scep_msg]="src/scep_msg.c tests/tools/scep_build.c"
-	[scep_query]="src/scep_query.c src/encoding.c src/scep_msg.c"
+	[config]="$config_sources"
+	[csr]="src/csr_body.c src/encoding.c src/p7_certs.c src/signer.c src/policy.c $config_sources"
+	[scep_msg]="src/scep_msg.c src/p7_certs.c tests/tools/scep_build.c"
+	[scep_query]="src/scep_query.c src/encoding.c src/p7_certs.c src/scep_msg.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
@@ -32,6 +35,7 @@ declare -A libs=(
 	[scep_msg]="$(pkg-config --libs libcrypto)"
 	[scep_query]="$(pkg-config --libs libmicrohttpd libcrypto)"
 )
+cd "$top"
 for parser in "${!sources[@]}"; do
 	srcs=()
 	for s in ${sources[$parser]}; do srcs+=("$top/$s"); done
