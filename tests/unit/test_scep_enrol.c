@@ -7,7 +7,6 @@
  * signer's signature verified, the envelope opened; the codec has tests of its own.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -28,6 +27,7 @@
 #include "scepd/store.h"
 
 #include "../../src/store_backend.h"
+#include "testlib.h"
 
 /* A store that forwards to SQLite, or fails every call with `fail` when it is set. */
 struct fake_store {
@@ -167,7 +167,7 @@ static const struct store_ops fake_ops = {
 
 /* The test's CA, issuer and state machine. */
 struct env {
-	char dir[PATH_MAX];
+	char *dir;
 	struct scepd_config *cfg;
 	struct issuer *issuer;
 	struct scep_enrol *enrol;
@@ -178,68 +178,36 @@ struct env {
 static EVP_PKEY *
 make_key(void)
 {
-	EVP_PKEY *key = EVP_EC_gen("P-256");
-
-	assert_non_null(key);
-	return key;
+	return testlib_ec_key("P-256");
 }
 
 /* A self-signed certificate for key, as SCEP clients sign their first request. */
 static X509 *
 make_self_signed(EVP_PKEY *key, const char *cn, bool ca)
 {
-	X509 *cert = X509_new();
-	X509V3_CTX ctx;
-	X509_EXTENSION *ext;
+	char subject[64];
 
-	assert_non_null(cert);
-	assert_true(X509_set_version(cert, X509_VERSION_3));
-	assert_true(ASN1_INTEGER_set(X509_get_serialNumber(cert), 1));
-	assert_non_null(X509_gmtime_adj(X509_getm_notBefore(cert), -60));
-	assert_non_null(X509_gmtime_adj(X509_getm_notAfter(cert), 86400));
-	assert_true(X509_NAME_add_entry_by_txt(X509_get_subject_name(cert), "CN", MBSTRING_ASC,
-					       (const unsigned char *)cn, -1, -1, 0));
-	assert_true(X509_set_issuer_name(cert, X509_get_subject_name(cert)));
-	assert_true(X509_set_pubkey(cert, key));
-	if (ca) {
-		X509V3_set_ctx(&ctx, cert, cert, NULL, NULL, 0);
-		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_basic_constraints, "critical,CA:TRUE");
-		assert_non_null(ext);
-		assert_true(X509_add_ext(cert, ext, -1));
-		X509_EXTENSION_free(ext);
-		ext = X509V3_EXT_conf_nid(NULL, &ctx, NID_key_usage,
-					  "critical,keyCertSign,cRLSign,digitalSignature");
-		assert_non_null(ext);
-		assert_true(X509_add_ext(cert, ext, -1));
-		X509_EXTENSION_free(ext);
-	}
-	assert_true(X509_sign(cert, key, EVP_sha256()) > 0);
-	return cert;
+	snprintf(subject, sizeof(subject), "/CN=%s", cn);
+	return testlib_cert_make(&(struct testlib_cert){
+		.key = key,
+		.subject = subject,
+		.serial = 1,
+		.not_before = -60,
+		.not_after = 86400,
+		.basic_constraints = ca ? "critical,CA:TRUE" : NULL,
+		.key_usage = ca ? "critical,keyCertSign,cRLSign,digitalSignature" : NULL,
+	});
 }
 
 /* A CSR for key with CN=cn and, when not NULL, one dNSName. */
 static X509_REQ *
 make_csr(EVP_PKEY *key, const char *cn, const char *dns)
 {
-	STACK_OF(X509_EXTENSION) *exts = NULL;
-	X509_REQ *csr = X509_REQ_new();
-	X509_EXTENSION *ext;
-	char value[128];
+	char subject[64], san[128];
 
-	assert_non_null(csr);
-	assert_true(X509_NAME_add_entry_by_txt(X509_REQ_get_subject_name(csr), "CN", MBSTRING_ASC,
-					       (const unsigned char *)cn, -1, -1, 0));
-	assert_true(X509_REQ_set_pubkey(csr, key));
-	if (dns != NULL) {
-		snprintf(value, sizeof(value), "DNS:%s", dns);
-		assert_non_null(exts = sk_X509_EXTENSION_new_null());
-		assert_non_null(ext = X509V3_EXT_conf_nid(NULL, NULL, NID_subject_alt_name, value));
-		assert_true(sk_X509_EXTENSION_push(exts, ext));
-		assert_true(X509_REQ_add_extensions(csr, exts));
-		sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	}
-	assert_true(X509_REQ_sign(csr, key, EVP_sha256()) > 0);
-	return csr;
+	snprintf(subject, sizeof(subject), "/CN=%s", cn);
+	snprintf(san, sizeof(san), "DNS:%s", dns != NULL ? dns : "");
+	return testlib_csr(key, subject, dns != NULL ? san : NULL, NULL);
 }
 
 /* A message as the codec leaves it: verified, decrypted. Takes csr; signer is copied. */
@@ -324,15 +292,6 @@ write_pem(const char *path, EVP_PKEY *key, X509 *cert)
 }
 
 static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
-static int
 setup(void **state)
 {
 	struct config_errors errs = { 0 };
@@ -345,9 +304,7 @@ setup(void **state)
 	struct store *real = NULL;
 
 	assert_non_null(env);
-	snprintf(env->dir, sizeof(env->dir), "%s/scepd-enrol.XXXXXX",
-		 getenv("TMPDIR") != NULL ? getenv("TMPDIR") : "/tmp");
-	assert_non_null(mkdtemp(env->dir));
+	env->dir = testlib_tmpdir("scepd-enrol");
 	snprintf(path, sizeof(path), "%s/ca.key", env->dir);
 	write_pem(path, ca_key, NULL);
 	snprintf(path, sizeof(path), "%s/ca.pem", env->dir);
@@ -389,7 +346,8 @@ teardown(void **state)
 	EVP_PKEY_free(env->bob_key);
 	X509_free(env->alice_self);
 	X509_free(env->bob_self);
-	nftw(env->dir, rm_entry, 8, FTW_DEPTH | FTW_PHYS);
+	testlib_rmtree(env->dir);
+	free(env->dir);
 	free(env);
 	return 0;
 }
