@@ -167,25 +167,24 @@ static int
 scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **ret_store)
 {
 	struct secret_error err = { 0 };
+	char where[CONFIG_WHERE_MAX];
 	const char *hint = "";
-	int line, r;
+	int r;
 
 	if ((r = store_login_open(cfg, create ? 0 : STORE_OPEN_NO_CREATE, ret_store, &err)) == 0)
 		return 0;
 	if (err.setting != NULL) {
-		fprintf(stderr, "%s:%d: %s: %s\n", cfg->path, config_line(cfg, err.setting),
-			err.setting, err.message);
+		fprintf(stderr, "%s: %s\n", config_where(cfg, err.setting, where, sizeof(where)),
+			err.message);
 		return r;
 	}
 	if (r == -ENOENT)
 		hint = " (scepd creates the database when it starts; is this its configuration?)";
 	else if (r == -EACCES || r == -EPERM || r == -EROFS)
 		hint = " (run scepctl as the user that owns the database)";
-	if ((line = config_line(cfg, "storage.uri")) <= 0)
-		line = 1;
 	/* The URI itself is never printed: a PostgreSQL URI may hold a password. */
-	fprintf(stderr, "%s:%d: storage.uri: cannot open the store: %s%s\n", cfg->path, line,
-		strerror(-r), hint);
+	fprintf(stderr, "%s: cannot open the store: %s%s\n",
+		config_where(cfg, "storage.uri", where, sizeof(where)), strerror(-r), hint);
 	return r;
 }
 
