@@ -55,22 +55,14 @@ struct issuer_cert_text {
 static int
 issuer_make_signer(struct issuer *is)
 {
-	return signer_new(&is->cfg->ca, is->keys->ca_key, keys_get0_ca_cert(is->keys), &is->signer);
+	return signer_new(&is->cfg->ca, keys_get0_ca_key(is->keys), keys_get0_ca_cert(is->keys),
+			  &is->signer);
 }
 
 static int
 issuer_copy_certs(struct issuer *is)
 {
-	const struct keys *k = is->keys;
-
-	if ((is->chain = X509_chain_up_ref(k->ca_chain)) == NULL ||
-	    (k->ra_chain != NULL && (is->ra_chain = X509_chain_up_ref(k->ra_chain)) == NULL))
-		return -ENOMEM;
-	if (k->ca_next != NULL && X509_up_ref(k->ca_next))
-		is->ca_next = k->ca_next;
-	if (k->ra_next != NULL && X509_up_ref(k->ra_next))
-		is->ra_next = k->ra_next;
-	return 0;
+	return keys_get1_certs(is->keys, &is->chain, &is->ra_chain, &is->ca_next, &is->ra_next);
 }
 
 int
@@ -466,13 +458,7 @@ issuer_with_ra_key(struct issuer *is,
 		r = -EAGAIN;
 		goto out;
 	}
-	if (is->keys->ra_key != NULL) {
-		ra_cert = sk_X509_value(is->keys->ra_chain, 0);
-		ra_key = is->keys->ra_key;
-	} else {
-		ra_cert = keys_get0_ca_cert(is->keys);
-		ra_key = is->keys->ca_key;
-	}
+	keys_get0_ra(is->keys, &ra_cert, &ra_key);
 	r = op(ra_cert, ra_key, arg, &failed);
 	if (failed && keys_token_lost()) {
 		issuer_lose_keys(is, "the token is gone");

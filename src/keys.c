@@ -1022,3 +1022,40 @@ keys_get0_ca_cert(const struct keys *keys)
 		return NULL;
 	return sk_X509_value(keys->ca_chain, 0);
 }
+
+EVP_PKEY *
+keys_get0_ca_key(const struct keys *keys)
+{
+	return keys->ca_key;
+}
+
+int
+keys_get1_certs(const struct keys *keys, STACK_OF(X509) **ret_ca_chain,
+		STACK_OF(X509) **ret_ra_chain, X509 **ret_ca_next, X509 **ret_ra_next)
+{
+	STACK_OF(X509) *ca_chain = NULL, *ra_chain = NULL;
+
+	if ((ca_chain = X509_chain_up_ref(keys->ca_chain)) == NULL ||
+	    (keys->ra_chain != NULL && (ra_chain = X509_chain_up_ref(keys->ra_chain)) == NULL)) {
+		sk_X509_pop_free(ca_chain, X509_free);
+		return -ENOMEM;
+	}
+	*ret_ca_chain = ca_chain;
+	*ret_ra_chain = ra_chain;
+	/* An up-ref is an atomic increment; should it fail, there is no next certificate. */
+	*ret_ca_next = keys->ca_next != NULL && X509_up_ref(keys->ca_next) ? keys->ca_next : NULL;
+	*ret_ra_next = keys->ra_next != NULL && X509_up_ref(keys->ra_next) ? keys->ra_next : NULL;
+	return 0;
+}
+
+void
+keys_get0_ra(const struct keys *keys, X509 **ret_cert, EVP_PKEY **ret_key)
+{
+	if (keys->ra_key != NULL) {
+		*ret_cert = sk_X509_value(keys->ra_chain, 0);
+		*ret_key = keys->ra_key;
+	} else {
+		*ret_cert = keys_get0_ca_cert(keys);
+		*ret_key = keys->ca_key;
+	}
+}

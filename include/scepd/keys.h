@@ -72,6 +72,23 @@ int keys_uri_redact(const char *uri, char *buf, size_t size);
 /* The signing certificate: the first of ca.certificate. */
 X509 *keys_get0_ca_cert(const struct keys *keys);
 
+/* The CA's key (the signer's). */
+EVP_PKEY *keys_get0_ca_key(const struct keys *keys);
+
+/*
+ * The key and certificate that SCEP messages are encrypted to and CertReps signed
+ * with: the RA's, or the CA's without an RA.
+ */
+void keys_get0_ra(const struct keys *keys, X509 **ret_cert, EVP_PKEY **ret_key);
+
+/*
+ * New references to the certificates, which outlive the keys (a worker whose token went
+ * away still answers GetCACert): the CA chain, the RA chain or NULL, the next CA and
+ * next RA certificates or NULL. 0, or -ENOMEM with nothing written.
+ */
+int keys_get1_certs(const struct keys *keys, STACK_OF(X509) **ret_ca_chain,
+		    STACK_OF(X509) **ret_ra_chain, X509 **ret_ca_next, X509 **ret_ra_next);
+
 /*
  * After a failed private-key operation: does OpenSSL's error queue (peeked, not
  * cleared) say the token is gone (device removed, session closed or handle invalid,
