@@ -7,8 +7,10 @@
  * session), everything else runs in the request's own thread. When the
  * token goes away it drops the keys and answers "unavailable" at once; libp11 0.4.12
  * cannot load the engine again in the same process, so the worker then has itself
- * replaced by a new process (see worker.c).
- * Knows nothing of HTTP: handlers map the result to their protocol.
+ * replaced by a new process (see worker.c). It also lends the RA key, under the same
+ * lock, for SCEP's envelopes and CertReps (issuer_with_ra_key); who may enrol is
+ * decided in scep_enrol.c, not here.
+ * Knows nothing of HTTP or SCEP: handlers map the result to their protocol.
  */
 #ifndef SCEPD_ISSUER_H
 #define SCEPD_ISSUER_H
