@@ -126,6 +126,17 @@ scep_enrol_check_issued(struct scep_enrol *e, X509 *cert, struct store_cert **re
 				       ret_record);
 }
 
+/*
+ * Whether an error of scep_enrol_check_issued() says no about the signer (not ours,
+ * expired, not on record), as opposed to a store that failed (-EIO, -ENOTCONN while
+ * PostgreSQL is away, -ENOMEM...), which must never become a refusal.
+ */
+static bool
+scep_enrol_refused_signer(int r)
+{
+	return r == -EBADMSG || r == -EKEYEXPIRED || r == -ENOENT;
+}
+
 static void
 scep_enrol_log(struct scep_verdict *v, const char *format, ...)
 {
@@ -174,12 +185,14 @@ scep_enrol_success(struct scep_verdict *v, X509 *cert)
 
 /*
  * scep.challenge for a request that is not a renewal: 0 and the challenge's owner
- * (OTP, may be NULL), 1 with *ret_refusal set when refused, or a negative errno.
+ * (OTP, may be NULL); 1 with *ret_refusal set when refused; or a negative errno: the
+ * store failed (a one-time challenge could not be used up), -ENOMEM.
  */
 static int
-scep_enrol_authorize(struct scep_enrol *e, const struct scep_msg *msg, char **ret_owner,
-		     const char **ret_refusal)
+scep_enrol_authorize(const struct scep_enrol_ctx *c, char **ret_owner, const char **ret_refusal)
 {
+	const struct scep_msg *msg = c->msg;
+	struct scep_enrol *e = c->e;
 	size_t len;
 	int r;
 
@@ -199,10 +212,23 @@ scep_enrol_authorize(struct scep_enrol *e, const struct scep_msg *msg, char **re
 	}
 	r = scep_store_consume_challenge(issuer_get0_store(e->issuer), msg->challenge, msg->txid,
 					 ret_owner);
+	if (r != -ENOENT && r != -EALREADY && r != -ETIME)
+		return r;
 	*ret_refusal = r == -EALREADY ? "the challenge password was used already"
 		       : r == -ETIME  ? "the challenge password has expired"
 				      : "wrong challenge password";
-	return r == -ENOENT || r == -EALREADY || r == -ETIME ? 1 : r;
+	return 1;
+}
+
+/* scep_enrol_authorize()'s answer, when it is not 0, as the verdict. */
+static int
+scep_enrol_unauthorized(const struct scep_enrol_ctx *c, int r, const char *refusal)
+{
+	if (r > 0)
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal);
+	if (r == -ENOMEM)
+		return r;
+	return scep_enrol_store_failed(c->v, r, "use up the one-time challenge");
 }
 
 static struct issuer_request
@@ -304,9 +330,9 @@ scep_enrol_manual(const struct scep_enrol_ctx *c)
 	}
 	if (r != -ENOENT)
 		return scep_enrol_store_failed(c->v, r, "look up a pending request");
-	if ((r = scep_enrol_authorize(c->e, c->msg, &owner, &refusal)) != 0) {
+	if ((r = scep_enrol_authorize(c, &owner, &refusal)) != 0) {
 		free(owner);
-		return r > 0 ? scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal) : r;
+		return scep_enrol_unauthorized(c, r, refusal);
 	}
 	r = scep_store_add_pending(issuer_get0_store(c->e->issuer), c->msg->txid, c->msg->csr,
 				   c->msg->signer, c->client, owner);
@@ -342,8 +368,8 @@ scep_enrol_new_request(const struct scep_enrol_ctx *c)
 				       "the signer certificate does not hold the request's key");
 	if (c->e->cfg->approval == CONFIG_APPROVAL_MANUAL)
 		return scep_enrol_manual(c);
-	if ((r = scep_enrol_authorize(c->e, c->msg, &owner, &refusal)) != 0)
-		return r > 0 ? scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal) : r;
+	if ((r = scep_enrol_authorize(c, &owner, &refusal)) != 0)
+		return scep_enrol_unauthorized(c, r, refusal);
 	r = scep_enrol_issue(c, c->msg->csr, owner, false);
 	free(owner);
 	return r;
@@ -488,7 +514,7 @@ scep_enrol_request(const struct scep_enrol_ctx *c)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_MESSAGE_CHECK,
 				       "a RenewalReq must be signed by a certificate of this CA");
 	if (!self_signed && (r = scep_enrol_check_issued(c->e, c->msg->signer, &signer)) < 0) {
-		if (r == -EIO)
+		if (!scep_enrol_refused_signer(r))
 			return scep_enrol_store_failed(c->v, r, "look up the signer");
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_MESSAGE_CHECK,
 				       r == -EKEYEXPIRED ? "the signer certificate has expired"
@@ -558,7 +584,8 @@ scep_enrol_get_cert_refusal(struct scep_enrol *e, const struct scep_msg *msg, X5
 	case CONFIG_GET_CERT_SAME_SUBJECT:
 		break;
 	}
-	if ((r = scep_enrol_check_issued(e, msg->signer, &signer)) == -EIO)
+	if ((r = scep_enrol_check_issued(e, msg->signer, &signer)) < 0 &&
+	    !scep_enrol_refused_signer(r))
 		*ret_r = r;
 	else if (r < 0)
 		refusal = "the signer is not a valid certificate of this CA";

@@ -152,6 +152,23 @@ scep getcert-dave --type getcert --serial "$alice_serial" --key "$TMP/dave.key" 
 assert_eq "FAILURE badCertId" "$VERDICT" "GetCert of alice's certificate by dave's certificate"
 pass "GetCert answers a certificate of the same subject only"
 
+# The store goes away in the middle of a renewal (PostgreSQL stopped): 503, which the
+# client retries, never a refusal it would take as final; then the same message renews.
+if [[ $SCEPD_TEST_STORE == postgresql ]]; then
+	pg_ctl_run stop || fail "PostgreSQL did not stop"
+	scep store-gone --type renewal --key "$TMP/mallory.key" --subject /CN=alice \
+		--san DNS:alice.example --signer-cert "$TMP/alice-renew.pem" --signer-key "$TMP/mallory.key"
+	assert_eq "HTTP 503" "$VERDICT" "a renewal while the store is down"
+	pg_ctl_run start || fail "PostgreSQL did not start again"
+	for _ in $(seq 1 50); do
+		send store-gone
+		[[ $VERDICT == "HTTP 503" ]] || break
+		sleep 0.2
+	done
+	assert_eq SUCCESS "$VERDICT" "the same renewal once the store is back"
+	pass "the store stopped during a renewal: 503, then the renewal goes through"
+fi
+
 # An unauthenticated message costs no private-key operation: a 400, no CertRep.
 scep broken --break bad-signature --key "$TMP/mallory.key" --subject /CN=x --challenge x
 assert_eq "HTTP 400" "$VERDICT" "a message whose signature does not verify"

@@ -33,7 +33,8 @@
 struct fake_store {
 	struct store base;
 	struct store *real;
-	int fail;
+	int fail;         /* every call fails with this */
+	int fail_consume; /* consume_challenge alone fails with this */
 };
 
 static struct fake_store *the_fake; /* the one of the running test */
@@ -145,6 +146,8 @@ fake_consume_challenge(struct store *st, const char *hash, const char *used_by, 
 		       char **owner)
 {
 	FAIL(st);
+	if (FAKE(st)->fail_consume != 0)
+		return FAKE(st)->fail_consume;
 	return REAL(st)->ops->consume_challenge(REAL(st), hash, used_by, now, owner);
 }
 
@@ -549,20 +552,13 @@ test_get_cert(void **state)
 	X509_free(bob);
 }
 
-/*
- * The store goes away: every check that needs it is a RETRY (HTTP 503, which clients
- * retry), never a permanent FAILURE; nothing is issued. Then it is back.
- */
+/* Every check that needs the store while it fails with the_fake->fail: RETRY. */
 static void
-test_store_failing(void **state)
+store_down(struct env *env, X509 *alice)
 {
-	struct env *env = *state;
 	struct scep_verdict v;
 	struct scep_msg *msg;
-	X509 *alice;
 
-	alice = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-a");
-	the_fake->fail = -EIO;
 	/* A renewal: the signer cannot be looked up. */
 	v = decide(env,
 		   make_msg(SCEP_MSG_RENEWALREQ, "tx-r", alice,
@@ -584,8 +580,37 @@ test_store_failing(void **state)
 	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
 	v = decide(env, msg, SCEP_VERDICT_RETRY);
 	scep_verdict_clear(&v);
-	/* Back: the renewal goes through. */
+}
+
+/*
+ * The store goes away: every check that needs it is a RETRY (HTTP 503, which clients
+ * retry), never a permanent FAILURE; nothing is issued. Then it is back.
+ */
+static void
+test_store_failing(void **state)
+{
+	struct env *env = *state;
+	struct scep_verdict v;
+	X509 *alice;
+
+	alice = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-a");
+	/* -EIO as SQLite fails, -ENOTCONN as PostgreSQL's handle does while it is away. */
+	for (size_t i = 0; i < 2; i++) {
+		the_fake->fail = i == 0 ? -EIO : -ENOTCONN;
+		store_down(env, alice);
+	}
+	/* Only the one-time challenge cannot be used up. */
 	the_fake->fail = 0;
+	the_fake->fail_consume = -ENOTCONN;
+	env->cfg->scep.challenge_mode = CONFIG_CHALLENGE_OTP;
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-otp", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "0123456789abcdef"),
+		   SCEP_VERDICT_RETRY);
+	assert_non_null(strstr(v.log, "use up the one-time challenge"));
+	scep_verdict_clear(&v);
+	the_fake->fail_consume = 0;
+	/* Back: the renewal goes through. */
 	v = decide(env,
 		   make_msg(SCEP_MSG_RENEWALREQ, "tx-r", alice,
 			    make_csr(env->alice_key, "alice", NULL), NULL),
@@ -593,6 +618,7 @@ test_store_failing(void **state)
 	scep_verdict_clear(&v);
 	X509_free(alice);
 }
+
 
 /* What is not for the state machine is an error, not a verdict. */
 static void
