@@ -58,6 +58,7 @@ cleanup() {
 		tail -n 40 "$TMP/scepd.log" >&2
 	fi
 	save_evidence || true
+	release_ports || true
 	rm -rf "$TMP"
 	exit $rc
 }
@@ -83,16 +84,30 @@ assert_eq() { # expected actual what
 
 # A TCP port that no socket uses right now, below Linux's ephemeral range (32768-)
 # so that no client connection takes it before scepd binds it.
+# Tests run in parallel: a port is also reserved (a directory made atomically, naming
+# this test's shell) until the test ends, so that two tests never pick the same one in
+# the moment before either binds it. A reservation whose test is gone is taken over.
+PORT_LOCKS=/tmp/scepd-test-ports
 free_port() {
-	local port
+	local port owner
+	mkdir -p "$PORT_LOCKS"
 	for _ in $(seq 1 100); do
 		port=$((10000 + RANDOM % 22000))
-		if ! ss -Htan "sport = :$port" | grep -q .; then
-			echo "$port"
-			return 0
+		ss -Htan "sport = :$port" | grep -q . && continue
+		if ! mkdir "$PORT_LOCKS/$port" 2>/dev/null; then
+			owner=$(cat "$PORT_LOCKS/$port/pid" 2>/dev/null || true)
+			# no pid yet: its test is reserving it right now
+			[[ -z "$owner" ]] || kill -0 "$owner" 2>/dev/null && continue
 		fi
+		echo $$ >"$PORT_LOCKS/$port/pid"
+		echo "$port"
+		return 0
 	done
 	fail "no free port found"
+}
+
+release_ports() {
+	grep -lx "$$" "$PORT_LOCKS"/*/pid 2>/dev/null | xargs -r dirname | xargs -r rm -rf
 }
 
 # A throw-away CA with its key in a file: enough for configs that need a CA.
