@@ -19,8 +19,9 @@
  *	The buckets live in one array of capacity slots, made by ratelimit_new(): no
  *	allocation afterwards, so a flood of addresses costs no memory. An address is
  *	looked for in at most RATELIMIT_PROBES slots from the one its hash names
- *	(linear probing). The hash is SipHash-2-4 keyed with 16 bytes from RAND_bytes()
- *	per table, so a client cannot choose addresses that pile up on one slot. Slots
+ *	(linear probing). The hash is libcrypto's SipHash-2-4 keyed with 16 bytes from
+ *	RAND_bytes() per table, so a client cannot choose addresses that pile up on one
+ *	slot. Slots
  *	are never emptied, only reused: a slot whose bucket is full again tells nothing
  *	its address would not be told anew, and goes to the next new address that
  *	probes it. Because no slot turns empty, an empty slot ends the search. When
@@ -36,9 +37,9 @@
  *	address that is empty or too long is refused, like one that finds no room.
  *
  * BUGS
- *	A client with many addresses (an IPv6 prefix) can fill the table and so have
- *	the refusals of everyone else refused until its buckets refill; the caller may
- *	pass an IPv6 client's /64 prefix as its address.
+ *	A client with many addresses can fill the table and so have the refusals of
+ *	everyone else refused until its buckets refill; scep_http.c passes an IPv6
+ *	client's /64 as its address, so that a prefix counts once.
  */
 #include "scepd/ratelimit.h"
 
@@ -48,6 +49,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 /* Slots searched for one address: enough for a table kept below three quarters full. */
@@ -63,80 +67,62 @@ struct ratelimit {
 	pthread_mutex_t lock; /* covers slots */
 	unsigned per_minute;  /* 0: no limit, and no table */
 	size_t capacity;
-	unsigned char key[16]; /* of the hash */
+	EVP_MAC_CTX *mac;     /* SipHash, keyed at random; used under lock */
 	struct ratelimit_slot *slots;
 };
 
-static uint64_t
-ratelimit_rotl(uint64_t x, int b)
+/*
+ * SipHash-2-4 (libcrypto's) of data into 64 bits, little-endian as the paper reads its
+ * output. key: 16 bytes, or NULL to keep the one mac was last keyed with. 0, -EIO.
+ */
+static int
+ratelimit_mac(EVP_MAC_CTX *mac, const unsigned char *key, const void *data, size_t len,
+	      uint64_t *ret_hash)
 {
-	return (x << b) | (x >> (64 - b));
-}
+	size_t size = 8, out_len = 0;
+	OSSL_PARAM params[] = { OSSL_PARAM_construct_size_t(OSSL_MAC_PARAM_SIZE, &size),
+				OSSL_PARAM_construct_end() };
+	unsigned char out[8];
+	uint64_t h = 0;
 
-static uint64_t
-ratelimit_le64(const unsigned char *p)
-{
-	uint64_t v = 0;
-
+	if (!EVP_MAC_init(mac, key, key != NULL ? 16 : 0, params) ||
+	    !EVP_MAC_update(mac, data, len) || !EVP_MAC_final(mac, out, &out_len, sizeof(out)) ||
+	    out_len != sizeof(out))
+		return -EIO;
 	for (int i = 7; i >= 0; i--)
-		v = (v << 8) | p[i];
-	return v;
+		h = (h << 8) | out[i];
+	*ret_hash = h;
+	return 0;
 }
 
-static void
-ratelimit_sipround(uint64_t v[4])
+static EVP_MAC_CTX *
+ratelimit_mac_new(void)
 {
-	v[0] += v[1];
-	v[1] = ratelimit_rotl(v[1], 13) ^ v[0];
-	v[0] = ratelimit_rotl(v[0], 32);
-	v[2] += v[3];
-	v[3] = ratelimit_rotl(v[3], 16) ^ v[2];
-	v[0] += v[3];
-	v[3] = ratelimit_rotl(v[3], 21) ^ v[0];
-	v[2] += v[1];
-	v[1] = ratelimit_rotl(v[1], 17) ^ v[2];
-	v[2] = ratelimit_rotl(v[2], 32);
+	EVP_MAC *mac = EVP_MAC_fetch(NULL, "SIPHASH", NULL);
+	EVP_MAC_CTX *ctx = mac != NULL ? EVP_MAC_CTX_new(mac) : NULL;
+
+	EVP_MAC_free(mac); /* the context keeps its own reference */
+	return ctx;
 }
 
-/* Two rounds per 8-byte word, the last word padded and holding len mod 256, four rounds. */
 uint64_t
 ratelimit_siphash(const unsigned char key[16], const void *data, size_t len)
 {
-	const unsigned char *p = data;
-	uint64_t k0 = ratelimit_le64(key), k1 = ratelimit_le64(key + 8);
-	uint64_t v[4] = {
-		k0 ^ UINT64_C(0x736f6d6570736575),
-		k1 ^ UINT64_C(0x646f72616e646f6d),
-		k0 ^ UINT64_C(0x6c7967656e657261),
-		k1 ^ UINT64_C(0x7465646279746573),
-	};
-	uint64_t m;
-	size_t i;
+	EVP_MAC_CTX *mac = ratelimit_mac_new();
+	uint64_t h = 0;
 
-	for (i = 0; i + 8 <= len; i += 8) {
-		m = ratelimit_le64(p + i);
-		v[3] ^= m;
-		ratelimit_sipround(v);
-		ratelimit_sipround(v);
-		v[0] ^= m;
-	}
-	m = (uint64_t)(len & 0xff) << 56;
-	for (size_t j = 0; i + j < len; j++)
-		m |= (uint64_t)p[i + j] << (8 * j);
-	v[3] ^= m;
-	ratelimit_sipround(v);
-	ratelimit_sipround(v);
-	v[0] ^= m;
-	v[2] ^= 0xff;
-	for (int r = 0; r < 4; r++)
-		ratelimit_sipround(v);
-	return v[0] ^ v[1] ^ v[2] ^ v[3];
+	if (mac != NULL)
+		(void)ratelimit_mac(mac, key, data, len, &h);
+	EVP_MAC_CTX_free(mac);
+	return h;
 }
 
 int
 ratelimit_new(unsigned per_minute, size_t capacity, struct ratelimit **ret)
 {
 	struct ratelimit *rl = NULL;
+	unsigned char key[16];
+	uint64_t ignored;
 	int r;
 
 	if (per_minute > 0 && capacity == 0)
@@ -146,7 +132,10 @@ ratelimit_new(unsigned per_minute, size_t capacity, struct ratelimit **ret)
 		r = -ENOMEM;
 		goto out;
 	}
-	if (per_minute > 0 && RAND_bytes(rl->key, sizeof(rl->key)) != 1) {
+	/* The hash's key: random per table, so that no client can aim at one slot. */
+	if (per_minute > 0 &&
+	    ((rl->mac = ratelimit_mac_new()) == NULL || RAND_bytes(key, sizeof(key)) != 1 ||
+	     ratelimit_mac(rl->mac, key, "", 0, &ignored) < 0)) {
 		r = -EIO;
 		goto out;
 	}
@@ -158,7 +147,9 @@ ratelimit_new(unsigned per_minute, size_t capacity, struct ratelimit **ret)
 	rl = NULL; /* the caller owns it now */
 	r = 0;
 out:
+	OPENSSL_cleanse(key, sizeof(key));
 	if (rl != NULL) {
+		EVP_MAC_CTX_free(rl->mac);
 		free(rl->slots);
 		free(rl);
 	}
@@ -171,6 +162,7 @@ ratelimit_free(struct ratelimit *rl)
 	if (rl == NULL)
 		return;
 	pthread_mutex_destroy(&rl->lock);
+	EVP_MAC_CTX_free(rl->mac);
 	free(rl->slots);
 	free(rl);
 }
@@ -204,10 +196,15 @@ ratelimit_level(const struct ratelimit *rl, const struct ratelimit_slot *s, doub
 static struct ratelimit_slot *
 ratelimit_find(struct ratelimit *rl, const char *addr, size_t len, double now, bool *ret_found)
 {
-	size_t start = ratelimit_siphash(rl->key, addr, len) % rl->capacity;
 	size_t probes = rl->capacity < RATELIMIT_PROBES ? rl->capacity : RATELIMIT_PROBES;
 	struct ratelimit_slot *room = NULL;
+	uint64_t hash;
+	size_t start;
 
+	*ret_found = false;
+	if (ratelimit_mac(rl->mac, NULL, addr, len, &hash) < 0)
+		return NULL; /* no room, as far as anyone can tell: refused */
+	start = hash % rl->capacity;
 	for (size_t i = 0; i < probes; i++) {
 		struct ratelimit_slot *s = &rl->slots[(start + i) % rl->capacity];
 
@@ -224,7 +221,6 @@ ratelimit_find(struct ratelimit *rl, const char *addr, size_t len, double now, b
 		if (room == NULL && ratelimit_level(rl, s, now) >= rl->per_minute)
 			room = s;
 	}
-	*ret_found = false;
 	return room;
 }
 

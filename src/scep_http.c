@@ -75,13 +75,24 @@ scep_http_refusal_key(const char *addr, char key[static INET6_ADDRSTRLEN + 4])
 		strcat(key, "/64");
 }
 
-static double
-scep_http_now(void)
+/*
+ * Whether the client of req is past scep.refusals_per_minute: take = true spends one
+ * of its refusals (a signed FAILURE is about to be made), false only looks.
+ */
+static bool
+scep_http_over_limit(struct scep_http *sh, struct http_request *req, bool take)
 {
+	char key[INET6_ADDRSTRLEN + 4];
 	struct timespec ts;
+	double now;
 
+	if (sh->refusals == NULL)
+		return false;
+	scep_http_refusal_key(http_request_remote_addr(req), key);
 	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return take ? !ratelimit_take(sh->refusals, key, now)
+		    : ratelimit_exhausted(sh->refusals, key, now);
 }
 
 /* The state machine, with the static challenge if there is one (this copy is wiped). */
@@ -164,10 +175,7 @@ out:
 	return r;
 }
 
-/*
- * GetNextCACert: signed once per worker (it names no request), so that asking for it
- * costs no private-key operation. A worker without its keys answers 503.
- */
+/* What the RA key signs for GetNextCACert. */
 struct scep_http_next_ca {
 	STACK_OF(X509) *certs; /* the next CA, and the next RA when there is one */
 	unsigned char *der;
@@ -185,6 +193,10 @@ scep_http_sign_next_ca(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_fai
 	return r;
 }
 
+/*
+ * GetNextCACert: signed once per worker (it names no request), so that asking for it
+ * costs no private-key operation. A worker without its keys answers 503.
+ */
 static int
 scep_http_make_next_ca_body(struct scep_http *sh)
 {
@@ -284,19 +296,15 @@ scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct
 		    const struct scep_certrep *rep)
 {
 	struct scep_http_certrep c = { .req = msg, .rep = rep };
-	unsigned char *der;
-	size_t len;
 	int r;
 
 	r = issuer_with_ra_key(sh->issuer, scep_http_sign_certrep, &c);
-	der = c.der;
-	len = c.len;
 	if (r == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
 		return log_error_errno(r, "cannot build a CertRep for transaction %s", msg->txid);
-	r = http_reply(req, 200, "application/x-pki-message", der, len);
-	free(der);
+	r = http_reply(req, 200, "application/x-pki-message", c.der, c.len);
+	free(c.der);
 	return r;
 }
 
@@ -312,12 +320,10 @@ scep_http_fail_because(struct scep_http *sh, struct http_request *req,
 {
 	const char *addr = http_request_remote_addr(req);
 	const char *type = scep_msg_type_name(msg->type);
-	char key[INET6_ADDRSTRLEN + 4];
 
 	log_notice("SCEP %s from %s, transaction %s: FAILURE %s: %s", type != NULL ? type : "?",
 		   addr, msg->txid, scep_msg_fail_name(fail), why);
-	scep_http_refusal_key(addr, key);
-	if (sh->refusals != NULL && !ratelimit_take(sh->refusals, key, scep_http_now())) {
+	if (scep_http_over_limit(sh, req, true)) {
 		log_warning("SCEP from %s: more than %d refusals a minute: answering 429 unsigned",
 			    addr, sh->cfg->scep.refusals_per_minute);
 		return http_reply_text(req, 429, "too many refused requests from this address");
@@ -396,7 +402,6 @@ static int
 scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_msg *msg)
 {
 	struct scep_verdict v = { 0 };
-	char key[INET6_ADDRSTRLEN + 4];
 	int r;
 
 	/*
@@ -420,8 +425,7 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 		return http_reply_text(req, 302, "the CRL is at %s", sh->cfg->scep.crl_url);
 	}
 	/* No more key work for a client that used up its refusals. */
-	scep_http_refusal_key(http_request_remote_addr(req), key);
-	if (sh->refusals != NULL && ratelimit_exhausted(sh->refusals, key, scep_http_now())) {
+	if (scep_http_over_limit(sh, req, false)) {
 		log_notice("SCEP PKIOperation from %s: more than %d refusals a minute: answering "
 			   "429 before any key work",
 			   http_request_remote_addr(req), sh->cfg->scep.refusals_per_minute);

@@ -47,7 +47,10 @@ bool ratelimit_take(struct ratelimit *rl, const char *addr, double now);
  */
 bool ratelimit_exhausted(struct ratelimit *rl, const char *addr, double now);
 
-/* SipHash-2-4 of data with a 16-byte key: the table's hash, here for its test vectors. */
+/*
+ * libcrypto's SipHash-2-4 of data with a 16-byte key, read as the table reads it (0 when
+ * libcrypto fails): here for the published test vectors.
+ */
 uint64_t ratelimit_siphash(const unsigned char key[16], const void *data, size_t len);
 
 #endif
