@@ -5,6 +5,7 @@
  *	#include "scepd/policy.h"
  *
  *	policy_check(subject, subject_alt_name, csr, vars, &decision)
+ *	policy_check_renewal(subject, subject_alt_name, csr, vars, signer, &decision)
  *	policy_decision_clear(&decision)
  *
  * DESCRIPTION
@@ -34,6 +35,11 @@
  *	that is NULL refuses the request, and so does a value that ends up empty.
  *	A certificate that would have neither a subject nor a subjectAltName is
  *	refused. The CSR's signature is not checked here (signer_verify_csr()).
+ *
+ *	policy_check_renewal() is policy_check() for a request signed by a certificate
+ *	of this CA, which may stand in for a challenge only to renew its own identity:
+ *	it allows only a subject equal to the signer's, and subjectAltNames (asked for
+ *	and given) that the signer already has.
  *
  *	Knows nothing of HTTP or keys; never logs.
  *
@@ -568,6 +574,64 @@ policy_check(const struct config_name_policy *subject,
 		policy_deny(&d,
 			    "the certificate would have an empty subject and no subjectAltName");
 out:
+	if (r < 0) {
+		policy_decision_clear(&d);
+		return r;
+	}
+	if (d.verdict == POLICY_DENY) {
+		X509_NAME_free(d.subject);
+		GENERAL_NAMES_free(d.san);
+		d.subject = NULL;
+		d.san = NULL;
+	}
+	*ret = d;
+	return 0;
+}
+
+/* Whether every name of names is also one of within (NULL: no names). */
+static bool
+policy_names_within(const GENERAL_NAMES *names, const GENERAL_NAMES *within)
+{
+	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
+		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
+		bool found = false;
+
+		for (int j = 0; !found && j < sk_GENERAL_NAME_num(within); j++)
+			found = GENERAL_NAME_cmp(n, sk_GENERAL_NAME_value(within, j)) == 0;
+		if (!found)
+			return false;
+	}
+	return true;
+}
+
+int
+policy_check_renewal(const struct config_name_policy *subject,
+		     const struct config_name_policy *subject_alt_name, X509_REQ *csr,
+		     const struct policy_vars *vars, X509 *signer, struct policy_decision *ret)
+{
+	struct policy_decision d = { 0 };
+	GENERAL_NAMES *requested = NULL, *held = NULL;
+	int r;
+
+	if (signer == NULL) {
+		r = -EINVAL;
+		goto out;
+	}
+	if ((r = policy_check(subject, subject_alt_name, csr, vars, &d)) < 0 ||
+	    d.verdict != POLICY_ALLOW)
+		goto out;
+	held = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, NULL);
+	if (X509_NAME_cmp(d.subject, X509_get_subject_name(signer)) != 0) {
+		policy_deny(&d, "the new subject is not the signer certificate's");
+	} else if ((r = policy_san_request(csr, &requested, &d)) < 0) {
+		goto out;
+	} else if (d.verdict == POLICY_ALLOW && (!policy_names_within(requested, held) ||
+						 !policy_names_within(d.san, held))) {
+		policy_deny(&d, "a requested subjectAltName is not in the signer certificate");
+	}
+out:
+	GENERAL_NAMES_free(requested);
+	GENERAL_NAMES_free(held);
 	if (r < 0) {
 		policy_decision_clear(&d);
 		return r;

@@ -35,8 +35,6 @@
 #include <string.h>
 
 #include <openssl/crypto.h>
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include "scepd/policy.h"
 #include "scepd/scep_store.h"
@@ -46,12 +44,6 @@ struct scep_enrol {
 	struct issuer *issuer;
 	char *challenge; /* static challenge, or NULL */
 	size_t challenge_len;
-};
-
-/* Whether a request signed by an issued certificate renews that certificate's identity. */
-struct scep_enrol_renewal {
-	bool renews;
-	const char *refusal; /* !renews: why not, one static line for the client and log */
 };
 
 /* What an enrolment check needs besides the message. */
@@ -375,79 +367,6 @@ scep_enrol_new_request(const struct scep_enrol_ctx *c)
 	return r;
 }
 
-/* Whether every name of names is also one of within (NULL: no names). */
-static bool
-scep_enrol_names_within(const GENERAL_NAMES *names, const GENERAL_NAMES *within)
-{
-	for (int i = 0; i < sk_GENERAL_NAME_num(names); i++) {
-		GENERAL_NAME *n = sk_GENERAL_NAME_value(names, i);
-		bool found = false;
-
-		for (int j = 0; !found && j < sk_GENERAL_NAME_num(within); j++)
-			found = GENERAL_NAME_cmp(n, sk_GENERAL_NAME_value(within, j)) == 0;
-		if (!found)
-			return false;
-	}
-	return true;
-}
-
-/* The subjectAltName a CSR asks for: 0 and the names (NULL: none), -EBADMSG. */
-static int
-scep_enrol_csr_sans(X509_REQ *csr, GENERAL_NAMES **ret_sans)
-{
-	STACK_OF(X509_EXTENSION) *exts = X509_REQ_get_extensions(csr);
-	GENERAL_NAMES *sans = NULL;
-	int crit = -1;
-
-	if (exts != NULL)
-		sans = X509V3_get_d2i(exts, NID_subject_alt_name, &crit, NULL);
-	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
-	if (sans == NULL && crit != -1)
-		return -EBADMSG; /* present but unreadable, or repeated */
-	*ret_sans = sans;
-	return 0;
-}
-
-/*
- * Whether req (its csr, rules, requester, and as remote_user the owner recorded with
- * signer) renews the identity of signer, a certificate of this CA: the policy's
- * subject for req is signer's, and every SAN req asks for (and the policy would give)
- * is in signer. No key operation, nothing recorded. 0 with *ret filled, or -ENOMEM.
- */
-static int
-scep_enrol_renewal_check(const struct issuer_request *req, X509 *signer,
-			 struct scep_enrol_renewal *ret)
-{
-	struct policy_decision d = { 0 };
-	GENERAL_NAMES *requested = NULL, *held = NULL;
-	const char *refusal = NULL;
-	int r;
-
-	r = policy_check(req->subject, req->subject_alt_name, req->csr,
-			 &(struct policy_vars){ .remote_addr = req->requester,
-						.remote_user = req->remote_user },
-			 &d);
-	if (r < 0)
-		goto out;
-	held = X509_get_ext_d2i(signer, NID_subject_alt_name, NULL, NULL);
-	if (d.verdict != POLICY_ALLOW)
-		refusal = "the policy refuses the request";
-	else if (X509_NAME_cmp(d.subject, X509_get_subject_name(signer)) != 0)
-		refusal = "the new subject is not the signer certificate's";
-	else if (scep_enrol_csr_sans(req->csr, &requested) < 0 ||
-		 !scep_enrol_names_within(requested, held) || !scep_enrol_names_within(d.san, held))
-		refusal = "a requested subjectAltName is not in the signer certificate";
-	ret->renews = refusal == NULL;
-	ret->refusal = refusal;
-	r = 0;
-out:
-	GENERAL_NAMES_free(requested);
-	GENERAL_NAMES_free(held);
-	policy_decision_clear(&d);
-	ERR_clear_error();
-	return r;
-}
-
 /*
  * A request signed by a certificate of this CA: a renewal when that certificate was
  * issued through SCEP and the request keeps its identity (subject, SANs within it);
@@ -458,25 +377,31 @@ static int
 scep_enrol_signed(const struct scep_enrol_ctx *c, const struct store_cert *signer)
 {
 	struct issuer_request ir = scep_enrol_issuer_request(c, c->msg->csr, signer->owner);
-	struct scep_enrol_renewal renewal = { 0 };
+	struct policy_decision d = { 0 };
+	const char *refusal = "the signer certificate was not issued through SCEP";
 	int r;
 
-	if (strcmp(signer->endpoint, "scep") != 0)
-		renewal.refusal = "the signer certificate was not issued through SCEP";
-	else if ((r = scep_enrol_renewal_check(&ir, c->msg->signer, &renewal)) < 0)
-		return r;
-	if (renewal.renews) {
+	if (strcmp(signer->endpoint, "scep") == 0) {
+		r = policy_check_renewal(ir.subject, ir.subject_alt_name, ir.csr,
+					 &(struct policy_vars){ .remote_addr = ir.requester,
+								.remote_user = ir.remote_user },
+					 c->msg->signer, &d);
+		if (r < 0)
+			return r;
+		refusal = d.verdict == POLICY_ALLOW ? NULL : d.reason;
+	}
+	if (refusal == NULL) {
 		if ((r = scep_enrol_issue(c, c->msg->csr, signer->owner, false)) == 0 &&
 		    c->v->kind == SCEP_VERDICT_SUCCESS)
 			scep_enrol_log(c->v, "renewal of serial %s", signer->serial);
-		return r;
-	}
-	if (c->msg->type == SCEP_MSG_RENEWALREQ)
-		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_REQUEST, renewal.refusal,
-					       "not a renewal of the signer certificate");
-	if ((r = scep_enrol_new_request(c)) == 0 && c->v->log[0] == '\0')
+	} else if (c->msg->type == SCEP_MSG_RENEWALREQ) {
+		r = scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_REQUEST, refusal,
+					    "not a renewal of the signer certificate");
+	} else if ((r = scep_enrol_new_request(c)) == 0 && c->v->log[0] == '\0') {
 		scep_enrol_log(c->v, "not a renewal of serial %s (%s): a new request",
-			       signer->serial, renewal.refusal);
+			       signer->serial, refusal);
+	}
+	policy_decision_clear(&d);
 	return r;
 }
 

@@ -42,6 +42,18 @@ int policy_check(const struct config_name_policy *subject,
 		 const struct config_name_policy *subject_alt_name, X509_REQ *csr,
 		 const struct policy_vars *vars, struct policy_decision *ret);
 
+/*
+ * policy_check() for a request signed by signer, a certificate of this CA: ALLOW only
+ * when it renews signer's identity, that is the subject the policy gives equals
+ * signer's, and every subjectAltName the request asks for (and every one the policy
+ * would give) is already in signer. A refusal names the rule that failed. 0 with *ret
+ * filled, or a negative errno (-EINVAL, -ENOMEM).
+ */
+int policy_check_renewal(const struct config_name_policy *subject,
+			 const struct config_name_policy *subject_alt_name, X509_REQ *csr,
+			 const struct policy_vars *vars, X509 *signer,
+			 struct policy_decision *ret);
+
 /* Frees what a decision holds and zeroes it. */
 void policy_decision_clear(struct policy_decision *d);
 

@@ -362,6 +362,72 @@ test_policy_cases(void **state)
 	}
 }
 
+/*
+ * A certificate of this CA stands in for a challenge only to renew its own identity:
+ * the signer is CN=dev,OU=laptop-7 with DNS:dev.example and DNS:alt.example, issued
+ * with subject.set OU=%{REMOTE_USER}.
+ */
+static void
+test_policy_renewal(void **state)
+{
+	static const struct {
+		const char *what, *csr_subject, *csr_san, *remote_user, *san_set, *reason;
+	} renewals[] = {
+		{ "the same identity", "/CN=dev", "DNS:dev.example", "laptop-7", NULL, NULL },
+		{ "fewer names", "/CN=dev", NULL, "laptop-7", NULL, NULL },
+		{ "another CN", "/CN=admin", "DNS:dev.example", "laptop-7", NULL,
+		  "the new subject is not the signer certificate's" },
+		{ "another owner", "/CN=dev", NULL, "laptop-8", NULL,
+		  "the new subject is not the signer certificate's" },
+		{ "a name the signer lacks", "/CN=dev", "DNS:vpn.example", "laptop-7", NULL,
+		  "a requested subjectAltName is not in the signer certificate" },
+		{ "a set name the signer lacks", "/CN=dev", NULL, "laptop-7", "dNSName=vpn.example",
+		  "a requested subjectAltName is not in the signer certificate" },
+		{ "what the policy refuses anyway", "/CN=dev", NULL, NULL, NULL,
+		  "no REMOTE_USER for subject set OU" },
+	};
+	EVP_PKEY *ca_key = testlib_ec_key("P-256");
+	X509 *ca = testlib_cert_make(&(struct testlib_cert){ .key = ca_key, .subject = "/CN=CA" });
+	X509 *signer = testlib_cert_make(&(struct testlib_cert){
+		.key = test_key,
+		.subject = "/CN=dev/OU=laptop-7",
+		.issuer = ca,
+		.issuer_key = ca_key,
+		.san = "DNS:dev.example,DNS:alt.example",
+	});
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(renewals) / sizeof(renewals[0]); i++) {
+		struct config_name_policy subject, san;
+		struct policy_vars vars = { ADDR, renewals[i].remote_user };
+		struct policy_decision d;
+		X509_REQ *csr = testlib_csr(test_key, renewals[i].csr_subject, renewals[i].csr_san, NULL);
+
+		print_message("renewal %zu: %s\n", i, renewals[i].what);
+		test_rules(&subject.request, "CN");
+		test_pairs(&subject.set, "OU=%{REMOTE_USER}");
+		test_rules(&san.request, "dNSName");
+		test_pairs(&san.set, renewals[i].san_set);
+		assert_int_equal(policy_check_renewal(&subject, &san, csr, &vars, signer, &d), 0);
+		if (renewals[i].reason == NULL) {
+			assert_int_equal(d.verdict, POLICY_ALLOW);
+			assert_non_null(d.subject);
+		} else {
+			assert_int_equal(d.verdict, POLICY_DENY);
+			assert_string_equal(d.reason, renewals[i].reason);
+			assert_null(d.subject);
+		}
+		policy_decision_clear(&d);
+		test_policy_free(&subject);
+		test_policy_free(&san);
+		X509_REQ_free(csr);
+	}
+	assert_int_equal(policy_check_renewal(NULL, NULL, NULL, NULL, NULL, NULL), -EINVAL);
+	X509_free(signer);
+	X509_free(ca);
+	EVP_PKEY_free(ca_key);
+}
+
 /* A request with two subjectAltName extensions is ambiguous. */
 static void
 test_policy_two_sans(void **state)
@@ -463,6 +529,7 @@ main(void)
 		cmocka_unit_test(test_policy_cases),
 		cmocka_unit_test(test_policy_two_sans),
 		cmocka_unit_test(test_policy_edges),
+		cmocka_unit_test(test_policy_renewal),
 	};
 
 	return cmocka_run_group_tests(tests, test_setup, test_teardown);
