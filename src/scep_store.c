@@ -19,32 +19,15 @@
 
 #include "scepd/encoding.h"
 
-/* The record of the certificate with this serial, and the certificate in it. */
+/* The record of the certificate with this serial. */
 static int
-scep_store_find_recorded(struct store *st, const ASN1_INTEGER *serial,
-			 struct store_cert **ret_record, X509 **ret_cert)
+scep_store_record(struct store *st, const ASN1_INTEGER *serial, struct store_cert **ret_record)
 {
-	struct store_cert *record = NULL;
-	const unsigned char *p;
 	char *hex = NULL;
-	X509 *cert;
 	int r;
 
-	if ((r = encoding_hex_serial(serial, &hex)) < 0 || (r = store_get_cert(st, hex, &record)) < 0)
-		goto out;
-	p = record->der;
-	if ((cert = d2i_X509(NULL, &p, (long)record->der_len)) == NULL) {
-		r = -EIO;
-		goto out;
-	}
-	*ret_cert = cert;
-	if (ret_record != NULL) {
-		*ret_record = record;
-		record = NULL; /* the caller owns it now */
-	}
-	r = 0;
-out:
-	store_cert_free(record);
+	if ((r = encoding_hex_serial(serial, &hex)) == 0)
+		r = store_get_cert(st, hex, ret_record);
 	free(hex);
 	return r;
 }
@@ -52,9 +35,22 @@ out:
 int
 scep_store_find_cert(struct store *st, const ASN1_INTEGER *serial, X509 **ret_cert)
 {
+	struct store_cert *record = NULL;
+	const unsigned char *p;
+	X509 *cert;
 	int r;
 
-	r = scep_store_find_recorded(st, serial, NULL, ret_cert);
+	if ((r = scep_store_record(st, serial, &record)) < 0)
+		goto out;
+	p = record->der;
+	if ((cert = d2i_X509(NULL, &p, (long)record->der_len)) == NULL) {
+		r = -EIO;
+		goto out;
+	}
+	*ret_cert = cert;
+	r = 0;
+out:
+	store_cert_free(record);
 	ERR_clear_error();
 	return r;
 }
@@ -63,8 +59,8 @@ int
 scep_store_check_issued(struct store *st, X509 *ca, X509 *cert, struct store_cert **ret_record)
 {
 	struct store_cert *record = NULL;
-	X509 *recorded = NULL;
-	int r;
+	unsigned char *der = NULL;
+	int len, r;
 
 	if (ca == NULL || X509_check_issued(ca, cert) != X509_V_OK ||
 	    X509_verify(cert, X509_get0_pubkey(ca)) != 1) {
@@ -76,10 +72,14 @@ scep_store_check_issued(struct store *st, X509 *ca, X509 *cert, struct store_cer
 		r = -EKEYEXPIRED;
 		goto out;
 	}
-	if ((r = scep_store_find_recorded(st, X509_get0_serialNumber(cert), &record, &recorded)) <
-	    0)
+	if ((r = scep_store_record(st, X509_get0_serialNumber(cert), &record)) < 0)
 		goto out;
-	if (X509_cmp(recorded, cert) != 0) {
+	/* On record with these very bytes, not just this serial. */
+	if ((len = i2d_X509(cert, &der)) <= 0) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if ((size_t)len != record->der_len || memcmp(der, record->der, record->der_len) != 0) {
 		r = -ENOENT;
 		goto out;
 	}
@@ -89,8 +89,8 @@ scep_store_check_issued(struct store *st, X509 *ca, X509 *cert, struct store_cer
 	}
 	r = 0;
 out:
+	OPENSSL_free(der);
 	store_cert_free(record);
-	X509_free(recorded);
 	ERR_clear_error();
 	return r;
 }
