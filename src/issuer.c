@@ -23,7 +23,6 @@
 #include <string.h>
 
 #include <openssl/err.h>
-#include <openssl/x509v3.h>
 
 #include "scepd/encoding.h"
 #include "scepd/log.h"
@@ -43,6 +42,7 @@ struct issuer {
 	X509 *ca_next;
 	X509 *ra_next;
 	char unhealthy[256]; /* "" when healthy */
+	char key_name[KEYS_URI_REDACT_MAX]; /* ca.key for audit records: no pin-value */
 };
 
 /* Names and numbers of a certificate, as the store and the audit record want them. */
@@ -78,6 +78,7 @@ issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *stor
 		return -ENOMEM;
 	}
 	is->cfg = cfg;
+	(void)keys_uri_redact(cfg->ca.key, is->key_name, sizeof(is->key_name));
 	is->keys = keys;
 	is->store = store;
 	pthread_mutex_init(&is->lock, NULL);
@@ -256,7 +257,6 @@ static void
 issuer_audit(const struct issuer *is, const struct issuer_request *req,
 	     const struct issuer_result *res, const struct issuer_cert_text *text)
 {
-	char key[KEYS_URI_REDACT_MAX];
 	static const char *const results[] = {
 		[ISSUER_ISSUED] = "issued",
 		[ISSUER_BAD_REQUEST] = "bad-request",
@@ -264,7 +264,6 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 		[ISSUER_UNAVAILABLE] = "unavailable",
 	};
 
-	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = results[res->status],
 		.endpoint = req->endpoint,
@@ -273,7 +272,7 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 		.subject = text != NULL ? text->subject : NULL,
 		.sans = text != NULL ? text->sans : NULL,
 		.transaction_id = req->transaction_id,
-		.key = res->status == ISSUER_ISSUED ? key : NULL,
+		.key = res->status == ISSUER_ISSUED ? is->key_name : NULL,
 		.reason = res->status == ISSUER_ISSUED ? NULL : res->reason,
 	});
 }
@@ -286,17 +285,16 @@ static void
 issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
 		     const struct policy_decision *d)
 {
-	char *subject = NULL, key[KEYS_URI_REDACT_MAX];
+	char *subject = NULL;
 
 	(void)encoding_name_text(d->subject, &subject);
-	(void)keys_uri_redact(is->cfg->ca.key, key, sizeof(key)); /* no pin-value in the log */
 	log_audit(&(struct log_audit){
 		.result = "signing",
 		.endpoint = req->endpoint,
 		.client = req->requester,
 		.subject = subject,
 		.transaction_id = req->transaction_id,
-		.key = key,
+		.key = is->key_name,
 	});
 	free(subject);
 }
@@ -395,7 +393,7 @@ issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct
 		issuer_set_result(res, ISSUER_UNAVAILABLE, reason);
 		return 0;
 	}
-	/* An approved request's signature was checked when it arrived (see issuer_add_pending). */
+	/* An approved request's signature was checked when it came (scep_store_add_pending()). */
 	if (!req->approved_pending && signer_verify_csr(req->csr) < 0) {
 		issuer_set_result(res, ISSUER_BAD_REQUEST,
 				  "the request's signature does not verify");
