@@ -169,7 +169,7 @@ config_rules_paths(struct config_ctx *ctx)
 	static const char *const names[] = { "scep.path", "csr.path" };
 	/* /csr that is not served takes no path away from SCEP. */
 	const char *paths[] = { ctx->cfg->scep.path,
-				ctx->cfg->csr.enabled ? ctx->cfg->csr.path : NULL };
+				ctx->cfg->csr.auth != CONFIG_CSR_AUTH_OFF ? ctx->cfg->csr.path : NULL };
 	bool reserved = false;
 	int r;
 
@@ -202,8 +202,6 @@ config_rules_csr(struct config_ctx *ctx)
 {
 	const config_setting_t *group = config_found(ctx, "csr");
 
-	ctx->cfg->csr.enabled =
-		config_found(ctx, "csr.auth") != NULL && !config_bad(ctx, "csr.auth");
 	if (group == NULL || !config_setting_is_group(group) ||
 	    config_found(ctx, "csr.auth") != NULL)
 		return 0;
@@ -415,7 +413,7 @@ config_warnings(const struct scepd_config *cfg, struct config_errors *warns)
 {
 	int r = 0;
 
-	if (cfg->csr.enabled && cfg->csr.auth == CONFIG_CSR_AUTH_NONE)
+	if (cfg->csr.auth == CONFIG_CSR_AUTH_NONE)
 		r = cfg->csr.allow == NULL
 			    ? config_rules_warn(
 				      cfg, warns, "csr.auth",

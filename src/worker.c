@@ -119,7 +119,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 		return SCEPD_EXIT_FAILURE;
 	}
 	/* No csr.auth in the file: no /csr handler, and no route (404 like any path). */
-	if (cfg->csr.enabled && (r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
+	if (cfg->csr.auth != CONFIG_CSR_AUTH_OFF && (r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
 		config_where(cfg, "csr.auth", where, sizeof(where));
 		if (r == -EBADMSG)
 			log_error("%s: %s:%u: expected name:sha256hex", where, cfg->csr.tokens_file,

@@ -159,15 +159,15 @@ struct config_scep {
 };
 
 enum config_csr_auth {
-	CONFIG_CSR_AUTH_NONE = 0,
+	CONFIG_CSR_AUTH_OFF = 0, /* csr.auth not written: /csr is not served */
+	CONFIG_CSR_AUTH_NONE,    /* "none": anyone who reaches the port */
 	CONFIG_CSR_AUTH_TOKENS,
 };
 
 struct config_csr {
-	bool enabled; /* csr.auth was written: /csr is served */
 	char *path;
 	struct addr_allow *allow;  /* NULL = every client address */
-	enum config_csr_auth auth; /* meaningful only when enabled */
+	enum config_csr_auth auth;
 	char *tokens_file; /* for CONFIG_CSR_AUTH_TOKENS */
 	struct config_name_policy subject;
 	struct config_name_policy subject_alt_name;

@@ -683,7 +683,7 @@ test_defaults(void **state)
 	assert_int_equal(cfg->scep.get_cert, CONFIG_GET_CERT_SAME_SUBJECT);
 	assert_int_equal(cfg->scep.refusals_per_minute, 20);
 	assert_int_equal(cfg->server.max_connections_per_ip, 1024 / 4);
-	assert_false(cfg->csr.enabled); /* no csr group: /csr is not served */
+	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF); /* no csr group: /csr is not served */
 	assert_null(cfg->csr.allow);
 	assert_string_equal(cfg->csr.path, "/csr");
 	assert_null(cfg->csr.tokens_file);
@@ -846,7 +846,7 @@ test_full(void **state)
 	assert_string_equal(scep->location, "https://pki.example.com/scep");
 
 	assert_string_equal(cfg->csr.path, "/csr");
-	assert_true(cfg->csr.enabled);
+	assert_int_not_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF);
 	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_TOKENS);
 	check_path(cfg->csr.tokens_file, env, "@D@/tokens");
 	assert_int_equal(cfg->csr.subject.request.n, 1);
@@ -1047,11 +1047,11 @@ test_review_settings(void **state)
 	assert_int_equal(cfg->scep.allow->n, 2);
 	assert_int_equal(cfg->scep.allow->v[0].prefix, 8);
 	assert_int_equal(cfg->scep.allow->v[1].prefix, 128);
-	assert_false(cfg->csr.enabled); /* so scep.path may be "/csr" */
+	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF); /* so scep.path may be "/csr" */
 	config_free(cfg);
 
 	cfg = load_ok(*state, MIN "csr = { auth = \"none\"; allow = [\"10.0.0.0/8\"]; };\n");
-	assert_true(cfg->csr.enabled);
+	assert_int_not_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF);
 	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_NONE);
 	assert_int_equal(cfg->csr.allow->n, 1);
 	assert_null(cfg->scep.allow);
