@@ -60,7 +60,6 @@
 #define KEYS_TRIES         8   /* engine set-ups per keys_load() */
 #define KEYS_BACKOFF_MIN   20  /* ms before the first retry; doubles... */
 #define KEYS_BACKOFF_MAX   500 /* ...up to this */
-#define KEYS_SECRET_MAX    1024
 #define KEYS_TEST_BYTES    32
 
 /* Reasons of the "pkcs11 engine" library (eng_err.h). */
@@ -355,7 +354,7 @@ keys_read_key_file(const char *path, const char *setting, const struct config_se
 {
 	struct keys_passphrase pp = { 0 };
 	struct keys_ossl_errs errs;
-	char secret[KEYS_SECRET_MAX], why[256];
+	char secret[SECRET_MAX], why[256];
 	EVP_PKEY *key = NULL;
 	BIO *bio = NULL;
 	int r, saved;
@@ -557,7 +556,7 @@ keys_engine_cmds(ENGINE *e, const struct config_pairs *cmds, bool post, bool *qu
 static int
 keys_engine_pin(ENGINE *e, const struct config_secret *pin, struct keys_error *err)
 {
-	char buf[KEYS_SECRET_MAX];
+	char buf[SECRET_MAX];
 	int r;
 
 	if ((r = keys_read_secret(pin, "engine.pin", buf, sizeof(buf), err)) < 0)

@@ -35,8 +35,6 @@
 #include "scepd/scep_enrol.h"
 #include "scepd/scep_query.h"
 
-#define SCEP_HTTP_SECRET_MAX 1024
-
 struct scep_http {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
@@ -99,7 +97,7 @@ scep_http_over_limit(struct scep_http *sh, struct http_request *req, bool take)
 static int
 scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
 {
-	char buf[SCEP_HTTP_SECRET_MAX];
+	char buf[SECRET_MAX];
 	bool is_static = sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_STATIC;
 	int r = 0;
 

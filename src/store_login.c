@@ -8,13 +8,11 @@
 
 #include <openssl/crypto.h>
 
-#define STORE_LOGIN_PASSWORD_MAX 1024
-
 int
 store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **ret_store,
 		 struct secret_error *err)
 {
-	char password[STORE_LOGIN_PASSWORD_MAX];
+	char password[SECRET_MAX];
 	int r;
 
 	err->setting = NULL;

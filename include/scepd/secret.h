@@ -11,6 +11,9 @@
 
 #include "scepd/config.h"
 
+/* Room for the longest secret with its NUL: the size of a buf for secret_read(). */
+#define SECRET_MAX 1024
+
 /* Why secret_read() failed, for "FILE:LINE: setting: message". */
 struct secret_error {
 	const char *setting; /* the setting passed to secret_read(), e.g. "engine.pin" */
