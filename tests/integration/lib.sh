@@ -203,12 +203,23 @@ store_integrity() {
 }
 
 # Start scepd in the foreground (logs in $TMP/scepd.log) and wait until it answers.
+# Start scepd and wait until the supervisor says every worker of generation 1 is ready:
+# /healthz answers as soon as the first worker is, and a worker that dies before the
+# rest got ready makes scepd give up (a start-up failure), so a test that kills a
+# worker must not act earlier.
 start_scepd() { # CONFIG [ARGS...]
-	local config=$1
+	local config=$1 before
 	shift
+	before=$(grep -c "supervisor: info: ready: generation" "$TMP/scepd.log" 2>/dev/null || true)
 	"$SCEPD_BIN" -c "$config" -f "$@" >>"$TMP/scepd.log" 2>&1 &
 	SCEPD_PID=$!
 	wait_healthy
+	for _ in $(seq 1 100); do
+		(($(grep -c "supervisor: info: ready: generation" "$TMP/scepd.log" || true) > before)) &&
+			return 0
+		sleep 0.1
+	done
+	fail "scepd answered /healthz but did not log that all its workers are ready within 10 s"
 }
 
 wait_healthy() {
