@@ -426,7 +426,7 @@ store_cert_dup(const struct store_cert *c, struct store_cert **ret_cert)
 	size = sizeof(*d) + store_pack_size(c->serial) + store_pack_size(c->subject) +
 	       store_pack_size(c->sans) + c->der_len + store_pack_size(c->requester) +
 	       store_pack_size(c->endpoint) + store_pack_size(c->transaction_id) +
-	       store_pack_size(c->owner);
+	       store_pack_size(c->owner) + store_pack_size(c->profile) + store_pack_size(c->ca);
 	if ((d = malloc(size)) == NULL)
 		return -ENOMEM;
 	*d = *c;
@@ -439,6 +439,8 @@ store_cert_dup(const struct store_cert *c, struct store_cert **ret_cert)
 	d->endpoint = store_pack_str(&p, c->endpoint);
 	d->transaction_id = store_pack_str(&p, c->transaction_id);
 	d->owner = store_pack_str(&p, c->owner);
+	d->profile = store_pack_str(&p, c->profile);
+	d->ca = store_pack_str(&p, c->ca);
 	assert((size_t)(p - (char *)d) == size);
 	*ret_cert = d;
 	return 0;
@@ -453,7 +455,7 @@ store_pending_dup(const struct store_pending *q, struct store_pending **ret_req)
 
 	size = sizeof(*d) + store_pack_size(q->transaction_id) + store_pack_size(q->subject) +
 	       q->csr_der_len + q->signer_cert_der_len + store_pack_size(q->requester) +
-	       store_pack_size(q->serial) + store_pack_size(q->owner);
+	       store_pack_size(q->serial) + store_pack_size(q->owner) + store_pack_size(q->profile);
 	if ((d = malloc(size)) == NULL)
 		return -ENOMEM;
 	*d = *q;
@@ -465,6 +467,8 @@ store_pending_dup(const struct store_pending *q, struct store_pending **ret_req)
 	d->requester = store_pack_str(&p, q->requester);
 	d->serial = store_pack_str(&p, q->serial);
 	d->owner = store_pack_str(&p, q->owner);
+	d->profile = store_pack_str(&p, q->profile);
+	assert((size_t)(p - (char *)d) == size);
 	*ret_req = d;
 	return 0;
 }

@@ -124,31 +124,41 @@ static const char *const store_pg_migrations[] = {
 	/* 1 -> 2: the owner of a certificate or a pending request (a renewal keeps it). */
 	"ALTER TABLE certificates ADD COLUMN owner text;\n"
 	"ALTER TABLE pending_requests ADD COLUMN owner text;\n",
+	/*
+	 * 2 -> 3: the profile and CA of a certificate, the profile of a pending request;
+	 * older rows get the single-CA configuration's names (CA "default", profiles
+	 * "scep" and "csr").
+	 */
+	"ALTER TABLE certificates ADD COLUMN profile text;\n"
+	"ALTER TABLE certificates ADD COLUMN ca text;\n"
+	"ALTER TABLE pending_requests ADD COLUMN profile text;\n"
+	"UPDATE certificates SET profile = endpoint, ca = 'default';\n"
+	"UPDATE pending_requests SET profile = 'scep';\n",
 };
 
 #define STORE_PG_VERSION ((int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])))
 
 #define STORE_PG_ADD_CERT                                                                          \
 	"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "            \
-	"requester, endpoint, transaction_id, issued_at, owner) "                                  \
-	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
+	"requester, endpoint, transaction_id, issued_at, owner, profile, ca) "                     \
+	"VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
 /* In a group commit a taken serial must not abort the transaction: it changes no row. */
 #define STORE_PG_ADD_CERT_OR_SKIP STORE_PG_ADD_CERT " ON CONFLICT (serial) DO NOTHING"
 #define STORE_PG_COUNT_CERTS      "SELECT count(*) FROM certificates"
 #define STORE_PG_GET_CERT_DER     "SELECT der FROM certificates WHERE serial = $1"
 #define STORE_PG_CERT_COLUMNS                                                                      \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
-	"transaction_id, issued_at, owner FROM certificates "
+	"transaction_id, issued_at, owner, profile, ca FROM certificates "
 #define STORE_PG_WALK_CERTS        STORE_PG_CERT_COLUMNS "ORDER BY seq"
 #define STORE_PG_WALK_CERTS_SERIAL STORE_PG_CERT_COLUMNS "WHERE serial = $1"
 #define STORE_PG_WALK_CERTS_TRANSACTION                                                            \
 	STORE_PG_CERT_COLUMNS "WHERE transaction_id = $1 ORDER BY seq"
 #define STORE_PG_ADD_PENDING                                                                       \
 	"INSERT INTO pending_requests (transaction_id, subject, csr_der, signer_cert_der, "        \
-	"requester, received_at, owner) VALUES ($1, $2, $3, $4, $5, $6, $7)"
+	"requester, received_at, owner, profile) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
 #define STORE_PG_PENDING_COLUMNS                                                                   \
 	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
-	"status, decided_at, serial, owner FROM pending_requests "
+	"status, decided_at, serial, owner, profile FROM pending_requests "
 #define STORE_PG_WALK_PENDING                                                                      \
 	STORE_PG_PENDING_COLUMNS "WHERE status = 'pending' ORDER BY received_at, transaction_id"
 #define STORE_PG_WALK_PENDING_ONE STORE_PG_PENDING_COLUMNS "WHERE transaction_id = $1"
@@ -170,7 +180,7 @@ static const char *const store_pg_migrations[] = {
 
 static const struct store_ops store_pg_ops;
 
-#define STORE_PG_MAX_PARAMS 11
+#define STORE_PG_MAX_PARAMS 13
 
 /* The parameters of one statement: text, or bytes for a bytea. */
 struct store_pg_params {
@@ -524,6 +534,8 @@ store_pg_cert_params(struct store_pg_params *p, const struct store_cert *c, time
 	store_pg_text(p, c->transaction_id);
 	store_pg_int(p, (int64_t)issued_at);
 	store_pg_text(p, c->owner);
+	store_pg_text(p, c->profile);
+	store_pg_text(p, c->ca);
 }
 
 static int
@@ -644,6 +656,8 @@ store_pg_walk_certs(struct store *st, const char *serial, const char *transactio
 			.transaction_id = store_pg_col_text(res, i, 8),
 			.issued_at = (time_t)store_pg_col_int(res, i, 9),
 			.owner = store_pg_col_text(res, i, 10),
+			.profile = store_pg_col_text(res, i, 11),
+			.ca = store_pg_col_text(res, i, 12),
 		};
 
 		c.der = store_pg_col_bytes(res, i, 5, &c.der_len);
@@ -669,6 +683,7 @@ store_pg_add_pending(struct store *st, const struct store_pending *req)
 	store_pg_text(&p, req->requester);
 	store_pg_int(&p, (int64_t)req->received_at);
 	store_pg_text(&p, req->owner);
+	store_pg_text(&p, req->profile);
 	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_PENDING, &p);
 }
 
@@ -696,6 +711,7 @@ store_pg_walk_pending(struct store *st, const char *transaction_id,
 			.decided_at = (time_t)store_pg_col_int(res, i, 7),
 			.serial = store_pg_col_text(res, i, 8),
 			.owner = store_pg_col_text(res, i, 9),
+			.profile = store_pg_col_text(res, i, 10),
 		};
 
 		q.csr_der = store_pg_col_bytes(res, i, 2, &q.csr_der_len);

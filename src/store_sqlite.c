@@ -139,6 +139,17 @@ static const char *const store_sqlite_migrations[] = {
 	 */
 	"ALTER TABLE certificates ADD COLUMN owner TEXT;\n"
 	"ALTER TABLE pending_requests ADD COLUMN owner TEXT;\n",
+	/*
+	 * 2 -> 3: the profile a certificate was issued through and the CA that signed it,
+	 * the profile a pending request came through. Rows from before had the one CA and
+	 * the two endpoints, which the single-CA configuration names CA "default" and
+	 * profiles "scep" and "csr".
+	 */
+	"ALTER TABLE certificates ADD COLUMN profile TEXT;\n"
+	"ALTER TABLE certificates ADD COLUMN ca TEXT;\n"
+	"ALTER TABLE pending_requests ADD COLUMN profile TEXT;\n"
+	"UPDATE certificates SET profile = endpoint, ca = 'default';\n"
+	"UPDATE pending_requests SET profile = 'scep';\n",
 };
 
 #define STORE_SQLITE_VERSION                                                                       \
@@ -147,13 +158,13 @@ static const char *const store_sqlite_migrations[] = {
 /* The statements of the interface, prepared once per open. */
 #define STORE_SQLITE_ADD_CERT                                                                      \
 	"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "            \
-	"requester, endpoint, transaction_id, issued_at, owner) "                                  \
-	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"
+	"requester, endpoint, transaction_id, issued_at, owner, profile, ca) "                     \
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
 #define STORE_SQLITE_COUNT_CERTS  "SELECT count(*) FROM certificates"
 #define STORE_SQLITE_GET_CERT_DER "SELECT der FROM certificates WHERE serial = ?1"
 #define STORE_SQLITE_ADD_PENDING                                                                   \
 	"INSERT INTO pending_requests (transaction_id, subject, csr_der, signer_cert_der, "        \
-	"requester, received_at, owner) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
+	"requester, received_at, owner, profile) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
 #define STORE_SQLITE_SET_PENDING_STATUS                                                            \
 	"UPDATE pending_requests SET status = ?1, decided_at = ?2 "                                \
 	"WHERE transaction_id = ?3 AND status = ?4"
@@ -173,14 +184,14 @@ static const char *const store_sqlite_migrations[] = {
 /* The walks, prepared per call; rowid is the order in which rows were recorded. */
 #define STORE_SQLITE_CERT_COLUMNS                                                                  \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
-	"transaction_id, issued_at, owner FROM certificates "
+	"transaction_id, issued_at, owner, profile, ca FROM certificates "
 #define STORE_SQLITE_WALK_CERTS        STORE_SQLITE_CERT_COLUMNS "ORDER BY rowid"
 #define STORE_SQLITE_WALK_CERTS_SERIAL STORE_SQLITE_CERT_COLUMNS "WHERE serial = ?1"
 #define STORE_SQLITE_WALK_CERTS_TRANSACTION                                                        \
 	STORE_SQLITE_CERT_COLUMNS "WHERE transaction_id = ?1 ORDER BY rowid"
 #define STORE_SQLITE_PENDING_COLUMNS                                                               \
 	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
-	"status, decided_at, serial, owner FROM pending_requests "
+	"status, decided_at, serial, owner, profile FROM pending_requests "
 #define STORE_SQLITE_WALK_PENDING                                                                  \
 	STORE_SQLITE_PENDING_COLUMNS                                                               \
 	"WHERE status = 'pending' ORDER BY received_at, transaction_id"
@@ -542,7 +553,9 @@ store_sqlite_bind_cert(sqlite3_stmt *q, const struct store_cert *c, time_t issue
 	    (rc = sqlite3_bind_text(q, 8, c->endpoint, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 9, c->transaction_id, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(q, 10, (sqlite3_int64)issued_at)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(q, 11, c->owner, -1, SQLITE_STATIC)) != SQLITE_OK)
+	    (rc = sqlite3_bind_text(q, 11, c->owner, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 12, c->profile, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 13, c->ca, -1, SQLITE_STATIC)) != SQLITE_OK)
 		return rc;
 	return SQLITE_OK;
 }
@@ -741,7 +754,9 @@ store_sqlite_row_cert(sqlite3_stmt *q, struct store_cert *ret_cert)
 	    (r = store_sqlite_col_text(q, 6, &c.requester)) < 0 ||
 	    (r = store_sqlite_col_text(q, 7, &c.endpoint)) < 0 ||
 	    (r = store_sqlite_col_text(q, 8, &c.transaction_id)) < 0 ||
-	    (r = store_sqlite_col_text(q, 10, &c.owner)) < 0)
+	    (r = store_sqlite_col_text(q, 10, &c.owner)) < 0 ||
+	    (r = store_sqlite_col_text(q, 11, &c.profile)) < 0 ||
+	    (r = store_sqlite_col_text(q, 12, &c.ca)) < 0)
 		return r;
 	c.not_before = (time_t)sqlite3_column_int64(q, 3);
 	c.not_after = (time_t)sqlite3_column_int64(q, 4);
@@ -792,7 +807,8 @@ store_sqlite_bind_pending(sqlite3_stmt *q, const struct store_pending *p)
 				      SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 5, p->requester, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(q, 6, (sqlite3_int64)p->received_at)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(q, 7, p->owner, -1, SQLITE_STATIC)) != SQLITE_OK)
+	    (rc = sqlite3_bind_text(q, 7, p->owner, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 8, p->profile, -1, SQLITE_STATIC)) != SQLITE_OK)
 		return rc;
 	return SQLITE_OK;
 }
@@ -825,7 +841,8 @@ store_sqlite_row_pending(sqlite3_stmt *q, struct store_pending *ret_req)
 	    (r = store_sqlite_col_text(q, 6, &status)) < 0 ||
 	    (r = store_status_parse(status, &p.status)) < 0 ||
 	    (r = store_sqlite_col_text(q, 8, &p.serial)) < 0 ||
-	    (r = store_sqlite_col_text(q, 9, &p.owner)) < 0)
+	    (r = store_sqlite_col_text(q, 9, &p.owner)) < 0 ||
+	    (r = store_sqlite_col_text(q, 10, &p.profile)) < 0)
 		return r;
 	p.received_at = (time_t)sqlite3_column_int64(q, 5);
 	p.decided_at = (time_t)sqlite3_column_int64(q, 7); /* NULL reads as 0 */

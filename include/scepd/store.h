@@ -19,7 +19,12 @@
 
 struct store;
 
-/* One issued certificate. Strings are NUL-terminated UTF-8. */
+/*
+ * One issued certificate. Strings are NUL-terminated UTF-8. profile and ca are stored
+ * as given (NULL as NULL); certificates recorded before the store knew them (schema 2
+ * and older) read as profile = their endpoint, ca = "default", the names that the
+ * single-CA configuration gets.
+ */
 struct store_cert {
 	const char *serial;  /* upper-case hex, no leading zeros: "3A9F..." */
 	const char *subject; /* RFC 2253 one-line form */
@@ -32,6 +37,8 @@ struct store_cert {
 	const char *endpoint;       /* "csr" or "scep" */
 	const char *transaction_id; /* SCEP transactionID, NULL for /csr */
 	const char *owner;          /* the challenge's owner or the /csr token's name; NULL */
+	const char *profile;        /* the profile it was issued through ("scep", "csr"...); NULL */
+	const char *ca;             /* the name of the CA that signed it ("default"...); NULL */
 	time_t issued_at;           /* set by the store: ignored when adding, filled when read */
 };
 
@@ -151,6 +158,7 @@ enum store_status {
 /* "pending", "approved", "rejected", "issued" (the stored spelling); NULL when invalid. */
 const char *store_status_name(enum store_status status);
 
+/* A pending request recorded before the store knew profiles reads as profile "scep". */
 struct store_pending {
 	const char *transaction_id; /* printable ASCII, 1..STORE_TRANSACTION_ID_MAX bytes */
 	const char *subject;        /* RFC 2253 one-line form of the CSR's subject; may be NULL */
@@ -160,6 +168,7 @@ struct store_pending {
 	size_t signer_cert_der_len;
 	const char *requester; /* client address; may be NULL */
 	const char *owner;     /* the one-time challenge's owner; NULL for none */
+	const char *profile;   /* the SCEP profile the request came through; NULL for none */
 	time_t received_at;    /* 0 when adding: now */
 	/* Set by the store: ignored by store_add_pending(), filled when read. */
 	enum store_status status;

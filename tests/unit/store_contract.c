@@ -4,9 +4,10 @@
  * malformed certificates, persistence across opens, several processes writing at
  * once, threads sharing a handle (group commit), workers creating a new database at
  * the same moment, opening without creating, a schema newer than this scepd; the
- * certificate walks and copies; pending requests and their status transitions;
- * one-time challenges; processes racing to consume one challenge, to approve and
- * reject one request, and to issue or withdraw an approved one.
+ * certificate walks and copies; pending requests and their status transitions; the
+ * profile and CA of certificates and requests; one-time challenges; processes racing
+ * to consume one challenge, to approve and reject one request, and to issue or
+ * withdraw an approved one.
  *
  * Each test starts from an empty database (the backend's reset()) in a temporary
  * directory of its own. The "DER" of the test certificates is a byte pattern, not a
@@ -73,6 +74,8 @@ store_contract_cert_make(struct store_contract_cert *t, unsigned id, const char 
 		.endpoint = id % 2 ? "scep" : "csr",
 		.transaction_id = id % 2 ? "7A1F0C" : NULL,
 		.owner = id % 2 ? "laptop-7" : NULL,
+		.profile = id % 2 ? "mdm" : NULL,
+		.ca = id % 2 ? "issuing-2" : NULL,
 	};
 }
 
@@ -228,6 +231,7 @@ test_pending_make(struct test_pending *t, unsigned id, time_t received_at)
 		.signer_cert_der_len = sizeof(t->signer),
 		.requester = "198.51.100.4",
 		.owner = "laptop-7",
+		.profile = "mdm",
 		.received_at = received_at,
 	};
 }
@@ -278,6 +282,30 @@ test_walk_pending_fn(const struct store_pending *req, void *userdata)
 		return -ECANCELED;
 	w->calls++;
 	test_walk_add(w, req->transaction_id);
+	return 0;
+}
+
+/* "SERIAL:PROFILE:CA" of each certificate, "-" for NULL. */
+static int
+test_walk_cert_profile_fn(const struct store_cert *cert, void *userdata)
+{
+	char key[128];
+
+	snprintf(key, sizeof(key), "%s:%s:%s", cert->serial,
+		 cert->profile != NULL ? cert->profile : "-", cert->ca != NULL ? cert->ca : "-");
+	test_walk_add(userdata, key);
+	return 0;
+}
+
+/* "TXID:PROFILE" of each request, "-" for NULL. */
+static int
+test_walk_pending_profile_fn(const struct store_pending *req, void *userdata)
+{
+	char key[STORE_TRANSACTION_ID_MAX + 64];
+
+	snprintf(key, sizeof(key), "%s:%s", req->transaction_id,
+		 req->profile != NULL ? req->profile : "-");
+	test_walk_add(userdata, key);
 	return 0;
 }
 
@@ -359,16 +387,19 @@ test_roundtrip(void **state)
 			 "SELECT serial || '|' || subject || '|' || sans || '|' || not_before || "
 			 "'|' || not_after || '|' || length(der) || '|' || requester || '|' || "
 			 "endpoint || '|' || coalesce(transaction_id, 'NULL') || '|' || "
-			 "coalesce(CAST(revoked_at AS TEXT), 'NULL') "
+			 "coalesce(CAST(revoked_at AS TEXT), 'NULL') || '|' || "
+			 "coalesce(profile, 'NULL') || '|' || coalesce(ca, 'NULL') "
 			 "FROM certificates WHERE serial = '10001'",
 			 text, sizeof(text));
 	assert_string_equal(text, "10001|CN=host1.example|DNS:a.example, IP Address:192.0.2.1|"
-				  "1700000001|1731536001|700|192.0.2.7|scep|7A1F0C|NULL");
+				  "1700000001|1731536001|700|192.0.2.7|scep|7A1F0C|NULL|mdm|"
+				  "issuing-2");
 	env->b->sql_text(env,
-			 "SELECT coalesce(transaction_id, 'NULL') FROM certificates "
-			 "WHERE serial = '10000'",
+			 "SELECT coalesce(transaction_id, 'NULL') || '|' || "
+			 "coalesce(profile, 'NULL') || '|' || coalesce(ca, 'NULL') "
+			 "FROM certificates WHERE serial = '10000'",
 			 text, sizeof(text));
-	assert_string_equal(text, "NULL");
+	assert_string_equal(text, "NULL|NULL|NULL"); /* NULL is stored as NULL */
 	assert_true(store_contract_int(env, "SELECT min(issued_at) FROM certificates") >= now);
 	assert_true(store_contract_int(env, "SELECT max(issued_at) FROM certificates") <=
 		    time(NULL));
@@ -512,7 +543,7 @@ test_reopen(void **state)
 	store_contract_assert_count(st, 2);
 	assert_cert_der(st, b.serial, &b);
 	store_close(st);
-	assert_int_equal(env->b->schema_version(env), 2);
+	assert_int_equal(env->b->schema_version(env), STORE_CONTRACT_SCHEMA);
 	env->b->assert_intact(env);
 }
 
@@ -551,6 +582,10 @@ test_threads(void **state)
 	store_threads_check(st, 0x300000);
 	store_close(st);
 	assert_int_equal(store_contract_int(env, "SELECT count(DISTINCT serial) FROM certificates"),
+			 store_contract_int(env, "SELECT count(*) FROM certificates"));
+	/* Group commits bind every column, as single adds do. */
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM certificates "
+						 "WHERE profile = 'csr' AND ca = 'default'"),
 			 store_contract_int(env, "SELECT count(*) FROM certificates"));
 	env->b->assert_intact(env);
 }
@@ -635,12 +670,16 @@ test_cert_walks(void **state)
 	assert_string_equal(c->endpoint, "scep");
 	assert_string_equal(c->transaction_id, "7A1F0C");
 	assert_string_equal(c->owner, "laptop-7");
+	assert_string_equal(c->profile, "mdm");
+	assert_string_equal(c->ca, "issuing-2");
 	assert_true(c->issued_at >= now && c->issued_at <= time(NULL));
 	store_cert_free(c);
 	c = NULL;
 	assert_int_equal(store_get_cert(st, "10000", &c), 0);
 	assert_null(c->transaction_id);
 	assert_null(c->owner);
+	assert_null(c->profile);
+	assert_null(c->ca);
 	assert_string_equal(c->sans, "");
 	store_cert_free(c);
 	store_cert_free(NULL);
@@ -674,6 +713,7 @@ test_pending_add_get(void **state)
 	assert_memory_equal(p->signer_cert_der, t.signer, STORE_CONTRACT_DER_LEN);
 	assert_string_equal(p->requester, "198.51.100.4");
 	assert_string_equal(p->owner, "laptop-7");
+	assert_string_equal(p->profile, "mdm");
 	assert_int_equal(p->received_at, 1700000000);
 	assert_int_equal(p->status, STORE_STATUS_PENDING);
 	assert_int_equal(p->decided_at, 0);
@@ -690,6 +730,7 @@ test_pending_add_get(void **state)
 	test_pending_make(&u, 3, 0);
 	u.p.subject = NULL;
 	u.p.requester = NULL;
+	u.p.profile = NULL;
 	u.p.signer_cert_der = NULL;
 	u.p.status = STORE_STATUS_ISSUED;
 	u.p.serial = "3A9F";
@@ -698,6 +739,7 @@ test_pending_add_get(void **state)
 	assert_int_equal(store_get_pending(st, u.txid, &p), 0);
 	assert_null(p->subject);
 	assert_null(p->requester);
+	assert_null(p->profile);
 	assert_null(p->signer_cert_der);
 	assert_int_equal(p->signer_cert_der_len, 0);
 	assert_true(p->received_at >= now && p->received_at <= time(NULL));
@@ -929,6 +971,85 @@ test_add_cert_for_pending(void **state)
 						 "certificates c ON c.serial = p.serial AND "
 						 "c.transaction_id = p.transaction_id"),
 			 2);
+	env->b->assert_intact(env);
+}
+
+/*
+ * The profile and the CA: as given (NULL as NULL) through every way in (add, group
+ * commit, add for a pending request) and out (get, walks); a request keeps its own.
+ */
+static void
+test_profiles(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_cert *c = NULL;
+	struct store_pending *p = NULL;
+	struct store_contract_cert t[3];
+	struct test_pending a, b;
+	struct test_walk w = { 0 };
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	test_pending_make(&a, 1, 1700000000);
+	a.p.profile = "scep-mdm";
+	test_pending_make(&b, 2, 1700000001);
+	b.p.profile = NULL;
+	assert_int_equal(store_add_pending(st, &a.p), 0);
+	assert_int_equal(store_add_pending(st, &b.p), 0);
+	assert_int_equal(store_walk_pending(st, test_walk_pending_profile_fn, &w), 0);
+	assert_string_equal(w.keys, "TX0001-C0FFEE:scep-mdm TX0002-C0FFEE:-");
+	assert_int_equal(store_get_pending(st, b.txid, &p), 0);
+	assert_null(p->profile);
+	store_pending_free(p);
+	p = NULL;
+
+	/* Issued for the approved request: the certificate's own profile and CA. */
+	assert_int_equal(
+		store_set_pending_status(st, a.txid, STORE_STATUS_PENDING, STORE_STATUS_APPROVED),
+		0);
+	store_contract_cert_make(&t[0], 1, NULL);
+	t[0].c.transaction_id = a.txid;
+	t[0].c.profile = "scep-mdm";
+	t[0].c.ca = "devices";
+	assert_int_equal(store_add_cert_for_pending(st, &t[0].c), 0);
+	assert_int_equal(store_get_pending(st, a.txid, &p), 0);
+	assert_int_equal(p->status, STORE_STATUS_ISSUED);
+	assert_string_equal(p->profile, "scep-mdm");
+	store_pending_free(p);
+	assert_int_equal(store_get_cert(st, t[0].serial, &c), 0);
+	assert_string_equal(c->profile, "scep-mdm");
+	assert_string_equal(c->ca, "devices");
+	store_cert_free(c);
+	c = NULL;
+
+	/* A profile without a CA name, and neither. */
+	store_contract_cert_make(&t[1], 2, NULL);
+	t[1].c.profile = "csr";
+	store_contract_cert_make(&t[2], 4, NULL);
+	assert_int_equal(store_add_cert(st, &t[1].c), 0);
+	assert_int_equal(store_add_cert(st, &t[2].c), 0);
+	assert_int_equal(store_get_cert(st, t[1].serial, &c), 0);
+	assert_string_equal(c->profile, "csr");
+	assert_null(c->ca);
+	store_cert_free(c);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_certs(st, test_walk_cert_profile_fn, &w), 0);
+	assert_string_equal(w.keys, "10001:scep-mdm:devices 10002:csr:- 10004:-:-");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_certs_by_transaction(st, a.txid, test_walk_cert_profile_fn, &w),
+			 0);
+	assert_string_equal(w.keys, "10001:scep-mdm:devices");
+	store_close(st);
+
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM certificates "
+						 "WHERE ca IS NULL"),
+			 2);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM certificates "
+						 "WHERE profile IS NULL"),
+			 1);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM pending_requests "
+						 "WHERE profile IS NULL"),
+			 1);
 	env->b->assert_intact(env);
 }
 
@@ -1186,6 +1307,7 @@ store_contract_run(const struct store_backend *b)
 		store_contract_test(test_pending_walk, b),
 		store_contract_test(test_pending_transitions, b),
 		store_contract_test(test_add_cert_for_pending, b),
+		store_contract_test(test_profiles, b),
 		store_contract_test(test_challenges, b),
 		store_contract_test(test_race_consume, b),
 		store_contract_test(test_race_decide, b),

@@ -13,6 +13,9 @@
 
 #include "scepd/store.h"
 
+/* The schema version this scepd creates and migrates to (store_sqlite_migrations[]). */
+#define STORE_CONTRACT_SCHEMA 3
+
 struct store_contract_env;
 
 struct store_backend {

@@ -74,6 +74,8 @@ store_threads_main(void *arg)
 								       .der_len = sizeof(der),
 								       .requester = "192.0.2.9",
 								       .endpoint = "csr",
+								       .profile = "csr",
+								       .ca = "default",
 							       });
 	}
 	return NULL;

@@ -1,9 +1,9 @@
 /*
  * test_store.c - the store on SQLite (store.c, store_sqlite.c): store.h's contract
  * (store_contract.c, the same tests as on PostgreSQL), then what only SQLite has:
- * the URI schemes, creation (file mode, schema version, WAL), the migration of a
- * version 1 database, a missing directory, files that are not scepd's, PRAGMA
- * integrity_check and the foreign keys after every test that writes.
+ * the URI schemes, creation (file mode, schema version, WAL), the migration of
+ * version 1 and version 2 databases, a missing directory, files that are not
+ * scepd's, PRAGMA integrity_check and the foreign keys after every test that writes.
  *
  * Each test works in a fresh temporary directory, removed afterwards. The tests read
  * the database directly with SQLite to see what the store wrote.
@@ -28,7 +28,8 @@
 #include "scepd/store.h"
 #include "store_contract.h"
 
-#define SENTINEL ((struct store *)0x5ca1ab1e)
+#define SENTINEL   ((struct store *)0x5ca1ab1e)
+#define WALKED_MAX 512 /* what walk_cert_fn() and walk_pending_fn() collect */
 
 /* Helpers */
 
@@ -129,11 +130,11 @@ sqlite_set_schema_version(const struct store_contract_env *env, int version)
 	db_exec(env->path, sql);
 }
 
-/* Version 2, scepd's application id, and its four objects alone; sound. */
+/* The current version, scepd's application id, and its four objects alone; sound. */
 static void
 sqlite_assert_schema(const struct store_contract_env *env)
 {
-	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
 	assert_int_equal(db_int(env->path, "PRAGMA application_id"), 0x53434550);
 	assert_int_equal(db_int(env->path, "SELECT count(*) FROM sqlite_master "
 					   "WHERE name NOT LIKE 'sqlite_%'"),
@@ -182,7 +183,7 @@ test_open_creates(void **state)
 	assert_int_equal(store_open(env->uri, &st), 0);
 	assert_non_null(st);
 	assert_mode_0600(env->path);
-	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
 	assert_int_equal(db_int(env->path, "PRAGMA application_id"), 0x53434550);
 	db_text(env->path, "PRAGMA journal_mode", text, sizeof(text));
 	assert_string_equal(text, "wal");
@@ -206,7 +207,8 @@ test_open_creates(void **state)
 
 /*
  * A store written by the scepd before owners were recorded (schema version 1, as that
- * scepd created it) is migrated in place: every row kept, the owner unset.
+ * scepd created it) is migrated in place, through every version since: every row
+ * kept, the owner unset, the profile and CA those of the single-CA configuration.
  */
 static void
 test_migrate_v1(void **state)
@@ -235,18 +237,130 @@ test_migrate_v1(void **state)
 		"'192.0.2.1', 'scep', 'tx-old', 3, NULL);"
 		"PRAGMA user_version = 1;");
 	assert_int_equal(store_open(env->uri, &st), 0);
-	assert_int_equal(db_int(env->path, "PRAGMA user_version"), 2);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
 	assert_int_equal(store_get_cert(st, "ABC1", &c), 0);
 	assert_string_equal(c->subject, "CN=old");
 	assert_string_equal(c->transaction_id, "tx-old");
 	assert_null(c->owner);
+	assert_string_equal(c->profile, "scep");
+	assert_string_equal(c->ca, "default");
 	store_cert_free(c);
 	store_contract_cert_make(&t, 1, NULL);
 	assert_int_equal(store_add_cert(st, &t.c), 0);
 	assert_int_equal(store_get_cert(st, t.serial, &c), 0);
 	assert_string_equal(c->owner, "laptop-7");
+	assert_string_equal(c->profile, "mdm");
 	store_cert_free(c);
 	store_close(st);
+	assert_integrity(env->path);
+}
+
+/* Collects "KEY:PROFILE:CA" from the walks, "-" for NULL. */
+static int
+walk_cert_fn(const struct store_cert *cert, void *userdata)
+{
+	char *buf = userdata;
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, WALKED_MAX - len, "%s%s:%s:%s", len > 0 ? " " : "", cert->serial,
+		 cert->profile != NULL ? cert->profile : "-", cert->ca != NULL ? cert->ca : "-");
+	return 0;
+}
+
+static int
+walk_pending_fn(const struct store_pending *req, void *userdata)
+{
+	char *buf = userdata;
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, WALKED_MAX - len, "%s%s:%s", len > 0 ? " " : "", req->transaction_id,
+		 req->profile != NULL ? req->profile : "-");
+	return 0;
+}
+
+/*
+ * A store written by the scepd before profiles (schema version 2, as that scepd created
+ * it, with rows of both endpoints and requests in several states) is migrated in place:
+ * each certificate's profile is its endpoint and its CA "default", each pending
+ * request's profile "scep"; everything else as it was, and new rows take their own.
+ */
+static void
+test_migrate_v2(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store_cert *c = NULL;
+	struct store_pending *p = NULL;
+	struct store *st = NULL;
+	struct store_contract_cert t;
+	char walked[WALKED_MAX] = "", text[512];
+
+	db_exec(env->path,
+		"PRAGMA application_id = 0x53434550;"
+		"CREATE TABLE certificates (serial TEXT NOT NULL PRIMARY KEY, subject TEXT NOT "
+		"NULL, sans TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT "
+		"NULL, der BLOB NOT NULL, requester TEXT, endpoint TEXT NOT NULL, transaction_id "
+		"TEXT, issued_at INTEGER NOT NULL, revoked_at INTEGER);"
+		"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+		"CREATE TABLE pending_requests (transaction_id TEXT NOT NULL PRIMARY KEY, subject "
+		"TEXT, csr_der BLOB NOT NULL, signer_cert_der BLOB, requester TEXT, received_at "
+		"INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN "
+		"('pending', 'approved', 'rejected', 'issued')), decided_at INTEGER, serial TEXT "
+		"REFERENCES certificates (serial));"
+		"CREATE TABLE challenges (id INTEGER PRIMARY KEY, secret_hash TEXT UNIQUE NOT "
+		"NULL, owner TEXT, created_at INTEGER NOT NULL, expires_at INTEGER, used_at "
+		"INTEGER, used_by TEXT);"
+		"ALTER TABLE certificates ADD COLUMN owner TEXT;"
+		"ALTER TABLE pending_requests ADD COLUMN owner TEXT;"
+		"INSERT INTO certificates VALUES ('ABC1', 'CN=dev', '', 1, 2, x'3000', "
+		"'192.0.2.1', 'scep', 'tx-issued', 3, NULL, 'alice');"
+		"INSERT INTO certificates VALUES ('ABC2', 'CN=web', 'DNS:web.example', 4, 5, "
+		"x'3001', '192.0.2.2', 'csr', NULL, 6, NULL, 'token-1');"
+		"INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, "
+		"received_at, status, decided_at, serial, owner) VALUES "
+		"('tx-issued', 'CN=dev', x'3002', '192.0.2.1', 1, 'issued', 2, 'ABC1', 'alice'),"
+		"('tx-waiting', 'CN=new', x'3003', '192.0.2.3', 7, 'pending', NULL, NULL, NULL);"
+		"PRAGMA user_version = 2;");
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
+
+	assert_int_equal(store_get_cert(st, "ABC1", &c), 0);
+	assert_string_equal(c->endpoint, "scep");
+	assert_string_equal(c->owner, "alice");
+	assert_string_equal(c->profile, "scep");
+	assert_string_equal(c->ca, "default");
+	store_cert_free(c);
+	assert_int_equal(store_get_cert(st, "ABC2", &c), 0);
+	assert_string_equal(c->sans, "DNS:web.example");
+	assert_string_equal(c->profile, "csr");
+	assert_string_equal(c->ca, "default");
+	store_cert_free(c);
+	assert_int_equal(store_get_pending(st, "tx-issued", &p), 0);
+	assert_int_equal(p->status, STORE_STATUS_ISSUED);
+	assert_string_equal(p->serial, "ABC1");
+	assert_string_equal(p->profile, "scep");
+	store_pending_free(p);
+	assert_int_equal(store_walk_pending(st, walk_pending_fn, walked), 0);
+	assert_string_equal(walked, "tx-waiting:scep");
+
+	/* New rows after the migration: their own profile and CA, or none. */
+	store_contract_cert_make(&t, 1, NULL);
+	assert_int_equal(store_add_cert(st, &t.c), 0);
+	store_contract_cert_make(&t, 2, NULL);
+	assert_int_equal(store_add_cert(st, &t.c), 0);
+	walked[0] = '\0';
+	assert_int_equal(store_walk_certs(st, walk_cert_fn, walked), 0);
+	assert_string_equal(walked, "ABC1:scep:default ABC2:csr:default 10001:mdm:issuing-2 "
+				    "10002:-:-");
+	assert_int_equal(store_set_pending_status(st, "tx-waiting", STORE_STATUS_PENDING,
+						  STORE_STATUS_APPROVED),
+			 0);
+	store_close(st);
+
+	db_text(env->path,
+		"SELECT group_concat(transaction_id || ':' || status || ':' || profile, ' ') "
+		"FROM (SELECT * FROM pending_requests ORDER BY transaction_id)",
+		text, sizeof(text));
+	assert_string_equal(text, "tx-issued:issued:scep tx-waiting:approved:scep");
 	assert_integrity(env->path);
 }
 
@@ -357,6 +471,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		store_contract_test(test_open_creates, &sqlite_backend),
 		store_contract_test(test_migrate_v1, &sqlite_backend),
+		store_contract_test(test_migrate_v2, &sqlite_backend),
 		store_contract_test(test_bad_uri, &sqlite_backend),
 		store_contract_test(test_missing_dir, &sqlite_backend),
 		store_contract_test(test_foreign_file, &sqlite_backend),

@@ -3,8 +3,8 @@
  * contract (store_contract.c, the same tests as on SQLite: records, walks, pending
  * requests and their transitions, one-time challenges, threads sharing a handle,
  * several processes - nodes, in effect - opening a new database at once and racing
- * for one row), then what only PostgreSQL has: the scepd_schema table, and a
- * connection that comes back after the server restarted.
+ * for one row), then what only PostgreSQL has: the scepd_schema table, the migration of
+ * a version 2 database, and a connection that comes back after the server restarted.
  *
  * Run by tests/integration/t_store_pg.sh, which starts a private server and gives
  * its URI in SCEPD_TEST_PG_URI (and, for the restart, SCEPD_TEST_PG_RESTART: a shell
@@ -121,13 +121,13 @@ pg_set_schema_version(const struct store_contract_env *env, int version)
 	db_exec(sql);
 }
 
-/* Version 2 in scepd_schema's one row, and scepd's four tables. */
+/* The current version in scepd_schema's one row, and scepd's four tables. */
 static void
 pg_assert_schema(const struct store_contract_env *env)
 {
 	(void)env;
 	assert_int_equal(db_int("SELECT count(*) FROM scepd_schema"), 1);
-	assert_int_equal(db_int("SELECT version FROM scepd_schema"), 2);
+	assert_int_equal(db_int("SELECT version FROM scepd_schema"), STORE_CONTRACT_SCHEMA);
 	assert_int_equal(
 		db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
 		       "('certificates', 'pending_requests', 'challenges', 'scepd_schema')"),
@@ -195,11 +195,90 @@ test_reconnect(void **state)
 	store_close(st);
 }
 
+/*
+ * A database of the scepd before profiles (schema version 2, as store_pg.c created it),
+ * with certificates of both endpoints and pending requests, is migrated in place: each
+ * certificate's profile is its endpoint and its CA "default", each request's profile
+ * "scep"; new rows take their own.
+ */
+static void
+test_migrate_v2(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store_cert *c = NULL;
+	struct store_pending *p = NULL;
+	struct store_contract_cert t;
+	struct store *st = NULL;
+	char text[512];
+
+	db_exec("CREATE TABLE scepd_schema (version integer NOT NULL);"
+		"INSERT INTO scepd_schema VALUES (2);"
+		"CREATE TABLE certificates (serial text NOT NULL PRIMARY KEY, subject text NOT "
+		"NULL, sans text NOT NULL, not_before bigint NOT NULL, not_after bigint NOT NULL, "
+		"der bytea NOT NULL, requester text, endpoint text NOT NULL, transaction_id text, "
+		"issued_at bigint NOT NULL, revoked_at bigint, "
+		"seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE);"
+		"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+		"CREATE TABLE pending_requests (transaction_id text NOT NULL PRIMARY KEY, subject "
+		"text, csr_der bytea NOT NULL, signer_cert_der bytea, requester text, received_at "
+		"bigint NOT NULL, status text NOT NULL DEFAULT 'pending' CHECK (status IN "
+		"('pending', 'approved', 'rejected', 'issued')), decided_at bigint, serial text "
+		"REFERENCES certificates (serial));"
+		"CREATE TABLE challenges (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+		"secret_hash text UNIQUE NOT NULL, owner text, created_at bigint NOT NULL, "
+		"expires_at bigint, used_at bigint, used_by text);"
+		"ALTER TABLE certificates ADD COLUMN owner text;"
+		"ALTER TABLE pending_requests ADD COLUMN owner text;"
+		"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "
+		"requester, endpoint, transaction_id, issued_at, owner) VALUES "
+		"('ABC1', 'CN=dev', '', 1, 2, '\\x3000', '192.0.2.1', 'scep', 'tx-issued', 3, "
+		"'alice'), ('ABC2', 'CN=web', 'DNS:web.example', 4, 5, '\\x3001', '192.0.2.2', "
+		"'csr', NULL, 6, 'token-1');"
+		"INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, "
+		"received_at, status, decided_at, serial, owner) VALUES "
+		"('tx-issued', 'CN=dev', '\\x3002', '192.0.2.1', 1, 'issued', 2, 'ABC1', 'alice'),"
+		"('tx-waiting', 'CN=new', '\\x3003', '192.0.2.3', 7, 'pending', NULL, NULL, NULL)");
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(db_int("SELECT version FROM scepd_schema"), STORE_CONTRACT_SCHEMA);
+
+	assert_int_equal(store_get_cert(st, "ABC1", &c), 0);
+	assert_string_equal(c->owner, "alice");
+	assert_string_equal(c->profile, "scep");
+	assert_string_equal(c->ca, "default");
+	assert_int_equal(c->der_len, 2);
+	store_cert_free(c);
+	assert_int_equal(store_get_cert(st, "ABC2", &c), 0);
+	assert_string_equal(c->profile, "csr");
+	assert_string_equal(c->ca, "default");
+	store_cert_free(c);
+	assert_int_equal(store_get_pending(st, "tx-waiting", &p), 0);
+	assert_int_equal(p->status, STORE_STATUS_PENDING);
+	assert_string_equal(p->profile, "scep");
+	store_pending_free(p);
+
+	store_contract_cert_make(&t, 1, NULL);
+	assert_int_equal(store_add_cert(st, &t.c), 0);
+	store_contract_cert_make(&t, 2, NULL);
+	assert_int_equal(store_add_cert(st, &t.c), 0);
+	store_close(st);
+
+	db_text("SELECT string_agg(serial || ':' || coalesce(profile, '-') || ':' || "
+		"coalesce(ca, '-'), ' ' ORDER BY seq) FROM certificates",
+		text, sizeof(text));
+	assert_string_equal(text, "ABC1:scep:default ABC2:csr:default 10001:mdm:issuing-2 "
+				  "10002:-:-");
+	db_text("SELECT string_agg(transaction_id || ':' || status || ':' || profile, ' ' "
+		"ORDER BY transaction_id) FROM pending_requests",
+		text, sizeof(text));
+	assert_string_equal(text, "tx-issued:issued:scep tx-waiting:pending:scep");
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		store_contract_test(test_reconnect, &pg_backend),
+		store_contract_test(test_migrate_v2, &pg_backend),
 	};
 	int failed;
 
