@@ -6,7 +6,7 @@
  *	scepctl [-c FILE] pending
  *	scepctl [-c FILE] approve TXID
  *	scepctl [-c FILE] reject TXID
- *	scepctl [-c FILE] issued [--serial HEX]
+ *	scepctl [-c FILE] issued [--serial HEX | --profile NAME]
  *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]
  *	scepctl [-c FILE] db migrate
  *	scepctl --version | -h
@@ -22,10 +22,12 @@
  *
  *	Listings are one record a line, fields separated by one tab, no header,
  *	the same on a terminal as in a pipe: "-" for an empty field, times as
- *	ISO 8601 UTC, control characters as \xHH. `pending` also shows what the
- *	stored CSR asks for (subjectAltNames, key type and size): bytes its sender
- *	chose, so anything but printable ASCII, ',' and '\' is printed as \xHH, "?"
- *	when the CSR cannot be read. `challenge new` prints the new
+ *	ISO 8601 UTC, control characters as \xHH; new fields are added at the end.
+ *	`pending` also shows what the stored CSR asks for (subjectAltNames, key type
+ *	and size): bytes its sender chose, so anything but printable ASCII, ',' and
+ *	'\' is printed as \xHH, "?" when the CSR cannot be read; and the profile the
+ *	request came through. `issued` ends with the profile and the CA of each
+ *	certificate; --profile lists one profile's. `challenge new` prints the new
  *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits.
  *	Only its SHA-256 (of those 32 characters) is stored.
  *
@@ -69,10 +71,11 @@
 /* What the command line asked for. */
 struct scepctl_args {
 	const char *config;
-	const char *serial; /* issued --serial */
-	const char *owner;  /* challenge new --owner */
-	const char *ttl;    /* challenge new --ttl */
-	char **words;       /* the command and its operands */
+	const char *serial;  /* issued --serial */
+	const char *profile; /* issued --profile */
+	const char *owner;   /* challenge new --owner */
+	const char *ttl;     /* challenge new --ttl */
+	char **words;        /* the command and its operands */
 	int nwords;
 };
 
@@ -83,13 +86,14 @@ scepctl_usage(FILE *out)
 		"usage: scepctl [-c FILE] pending\n"
 		"       scepctl [-c FILE] approve TXID\n"
 		"       scepctl [-c FILE] reject TXID\n"
-		"       scepctl [-c FILE] issued [--serial HEX]\n"
+		"       scepctl [-c FILE] issued [--serial HEX | --profile NAME]\n"
 		"       scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]\n"
 		"       scepctl [-c FILE] db migrate\n"
 		"       scepctl --version\n"
 		"\n"
 		"  -c, --config FILE  scepd's configuration (default " SCEPCTL_DEFAULT_CONFIG ")\n"
 		"      --serial HEX   the certificate with this serial only\n"
+		"      --profile NAME the certificates issued through this profile only\n"
 		"      --owner NAME   who the challenge is for (scepd's %%{REMOTE_USER})\n"
 		"      --ttl DURATION how long the challenge is valid: SECONDS, or with\n"
 		"                     s, m, h or d (30s, 15m, 1h, 7d); default 1h, at most 365d\n"
@@ -324,7 +328,8 @@ scepctl_pending_fn(const struct store_pending *req, void *userdata)
 	scepctl_put_time(req->received_at, '\t');
 	scepctl_put_field(req->requester, '\t');
 	scepctl_put_sans(csr, '\t');
-	scepctl_put_key(csr, '\n');
+	scepctl_put_key(csr, '\t');
+	scepctl_put_field(req->profile, '\n');
 	X509_REQ_free(csr);
 	ERR_clear_error();
 	return 0;
@@ -367,10 +372,14 @@ out:
 	return r;
 }
 
+/* userdata: the profile to list, NULL for all. */
 static int
 scepctl_cert_fn(const struct store_cert *cert, void *userdata)
 {
-	(void)userdata;
+	const char *profile = userdata;
+
+	if (profile != NULL && (cert->profile == NULL || strcmp(cert->profile, profile) != 0))
+		return 0;
 	scepctl_put_field(cert->serial, '\t');
 	scepctl_put_field(cert->subject, '\t');
 	scepctl_put_field(cert->sans, '\t');
@@ -379,19 +388,22 @@ scepctl_cert_fn(const struct store_cert *cert, void *userdata)
 	scepctl_put_field(cert->requester, '\t');
 	scepctl_put_field(cert->endpoint, '\t');
 	scepctl_put_field(cert->transaction_id, '\t');
-	scepctl_put_time(cert->issued_at, '\n');
+	scepctl_put_time(cert->issued_at, '\t');
+	scepctl_put_field(cert->profile, '\t');
+	scepctl_put_field(cert->ca, '\n');
 	return 0;
 }
 
+/* One certificate (serial), or all of them, or those of one profile. */
 static int
-scepctl_issued(struct store *st, const char *serial)
+scepctl_issued(struct store *st, const char *serial, const char *profile)
 {
 	struct store_cert *cert = NULL;
 	char vis[256];
 	int r;
 
 	if (serial == NULL) {
-		if ((r = store_walk_certs(st, scepctl_cert_fn, NULL)) < 0)
+		if ((r = store_walk_certs(st, scepctl_cert_fn, (void *)profile)) < 0)
 			fprintf(stderr, "scepctl: cannot list the certificates: %s\n",
 				strerror(-r));
 		goto out;
@@ -545,8 +557,13 @@ scepctl_check_words(const struct scepctl_args *a)
 		fprintf(stderr, "scepctl: unexpected argument '%s'\n", a->words[want]);
 		return -EINVAL;
 	}
-	if (a->serial != NULL && strcmp(cmd, "issued") != 0) {
-		fprintf(stderr, "scepctl: --serial belongs to 'issued'\n");
+	if ((a->serial != NULL || a->profile != NULL) && strcmp(cmd, "issued") != 0) {
+		fprintf(stderr, "scepctl: --%s belongs to 'issued'\n",
+			a->serial != NULL ? "serial" : "profile");
+		return -EINVAL;
+	}
+	if (a->serial != NULL && a->profile != NULL) {
+		fprintf(stderr, "scepctl: --serial and --profile exclude each other\n");
 		return -EINVAL;
 	}
 	if ((a->owner != NULL || a->ttl != NULL) && strcmp(cmd, "challenge") != 0) {
@@ -569,7 +586,7 @@ scepctl_run(const struct scepctl_args *a, struct store *st, long long ttl)
 	if (strcmp(cmd, "reject") == 0)
 		return scepctl_decide(st, a->words[1], STORE_STATUS_REJECTED);
 	if (strcmp(cmd, "issued") == 0)
-		return scepctl_issued(st, a->serial);
+		return scepctl_issued(st, a->serial, a->profile);
 	if (strcmp(cmd, "db") == 0)
 		return scepctl_db_migrate(st);
 	return scepctl_challenge_new(st, a->owner, ttl);
@@ -583,6 +600,7 @@ main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "serial", required_argument, NULL, 'S' },
+		{ "profile", required_argument, NULL, 'P' },
 		{ "owner", required_argument, NULL, 'O' },
 		{ "ttl", required_argument, NULL, 'T' },
 		{ NULL, 0, NULL, 0 },
@@ -607,6 +625,9 @@ main(int argc, char **argv)
 		case 'S':
 			a.serial = optarg;
 			break;
+		case 'P':
+			a.profile = optarg;
+			break;
 		case 'O':
 			a.owner = optarg;
 			break;
@@ -622,6 +643,10 @@ main(int argc, char **argv)
 	a.nwords = argc - optind;
 	if (scepctl_check_words(&a) < 0) {
 		scepctl_usage(stderr);
+		return EXIT_FAILURE;
+	}
+	if (a.profile != NULL && a.profile[0] == '\0') {
+		fprintf(stderr, "scepctl: --profile: the name of a profile, not empty\n");
 		return EXIT_FAILURE;
 	}
 	if (a.owner != NULL && !scepctl_owner_valid(a.owner)) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# scepctl against the database a running scepd created: issued (all, --serial), pending
-# (with the SANs and key of each stored CSR, escaped), approve, reject, challenge new
-# (only a hash stored); its errors and exit codes.
+# scepctl against the database a running scepd created: issued (all, --serial,
+# --profile; the profile and CA of each), pending (with the SANs and key of each stored
+# CSR, escaped, and its profile), approve, reject, challenge new (only a hash stored);
+# its errors and exit codes.
 . "$(dirname "$0")/lib.sh"
 
 SCEPCTL_BIN=${SCEPCTL_BIN:-$(dirname "$SCEPD_BIN")/scepctl}
@@ -44,8 +45,10 @@ ctl --version
 ctl -h
 assert_eq 0 "$rc" "-h"
 grep -q "challenge new \[--owner NAME\] \[--ttl DURATION\]" "$TMP/out" || fail "-h: no challenge new"
+grep -q "issued \[--serial HEX | --profile NAME\]" "$TMP/out" || fail "-h: no issued --profile"
 for args in "" "frobnicate" "approve" "challenge" "challenge old" "pending extra" \
-	"pending --serial 1" "issued --ttl 1h" "--bogus pending"; do
+	"pending --serial 1" "issued --ttl 1h" "--bogus pending" "pending --profile scep" \
+	"issued --serial 1 --profile scep" "challenge new --profile scep"; do
 	# shellcheck disable=SC2086 # split on purpose
 	ctl -c "$TMP/scepd.conf" $args
 	assert_eq 1 "$rc" "exit status of 'scepctl $args'"
@@ -74,13 +77,16 @@ ctl -c "$TMP/scepd.conf" issued
 assert_eq 0 "$rc" "issued"
 assert_eq 1 "$(wc -l <"$TMP/out")" "lines of issued"
 line=$(cat "$TMP/out")
-assert_eq 9 "$(awk -F'\t' '{ print NF }' <<<"$line")" "fields of an issued line"
+assert_eq 11 "$(awk -F'\t' '{ print NF }' <<<"$line")" "fields of an issued line"
 iso='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
-IFS=$'\t' read -r f_serial f_subject f_sans f_nb f_na f_req f_ep f_txid f_at <<<"$line"
+IFS=$'\t' read -r f_serial f_subject f_sans f_nb f_na f_req f_ep f_txid f_at f_profile f_ca \
+	<<<"$line"
 assert_eq "$serial" "$f_serial" "serial"
 assert_eq "O=Example,CN=host.example" "$f_subject" "subject"
 assert_eq "DNS:host.example" "$f_sans" "sans"
 assert_eq "127.0.0.1 csr -" "$f_req $f_ep $f_txid" "requester, endpoint, transaction id"
+assert_eq "$(sql "SELECT coalesce(profile, '-') || ' ' || coalesce(ca, '-') FROM certificates
+	WHERE serial = '$serial'")" "$f_profile $f_ca" "profile and CA, as recorded"
 for t in "$f_nb" "$f_na" "$f_at"; do
 	[[ "$t" =~ ^$iso$ ]] || fail "not an ISO 8601 UTC time: '$t'"
 done
@@ -97,6 +103,30 @@ assert_refused "issued --serial (unknown)" "^scepctl: no certificate with serial
 ctl -c "$TMP/scepd.conf" issued --serial "not-hex"
 assert_refused "issued --serial not-hex" "^scepctl: no certificate with serial 'not-hex'$"
 pass "issued lists the /csr certificate; --serial finds it in any case, with leading zeros"
+
+# The profile and the CA each certificate was recorded with: --profile lists one profile's.
+sql "INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, requester,
+	endpoint, transaction_id, issued_at, profile, ca)
+	VALUES ('ABCDEF01', 'CN=vpn.example', '', 1700000000, 1731536000, $(blob 3000),
+		'192.0.2.5', 'csr', NULL, 1700000001, 'vpn', 'issuing-2')" >/dev/null
+ctl -c "$TMP/scepd.conf" issued
+assert_eq 0 "$rc" "issued with two certificates"
+assert_eq "$line" "$(head -n 1 "$TMP/out")" "issued: the /csr certificate first, as before"
+vpn_line='ABCDEF01	CN=vpn.example	-	2023-11-14T22:13:20Z	2024-11-13T22:13:20Z	192.0.2.5	csr	-	2023-11-14T22:13:21Z	vpn	issuing-2'
+assert_eq "$vpn_line" "$(tail -n +2 "$TMP/out")" "issued: the profile and CA at the end"
+ctl -c "$TMP/scepd.conf" issued --profile vpn
+assert_eq "0 $vpn_line" "$rc $(cat "$TMP/out")" "issued --profile vpn"
+ctl -c "$TMP/scepd.conf" issued --serial abcdef01
+assert_eq "0 $vpn_line" "$rc $(cat "$TMP/out")" "issued --serial of the vpn certificate"
+for p in VPN vp nope; do
+	ctl -c "$TMP/scepd.conf" issued --profile "$p"
+	assert_eq "0 0" "$rc $(wc -c <"$TMP/out")" "issued --profile $p: nothing, exit 0"
+done
+ctl -c "$TMP/scepd.conf" issued --profile ""
+assert_refused "issued --profile ''" "^scepctl: --profile: "
+sql "DELETE FROM certificates WHERE serial = 'ABCDEF01'" >/dev/null
+pass "issued: the profile and CA last; --profile lists that profile's certificates only" \
+	"(exactly; none is no error)"
 
 # challenge new: one line on stdout, the challenge alone; the database holds its hash only.
 ctl -c "$TMP/scepd.conf" challenge new --owner alice --ttl 15m
@@ -149,18 +179,19 @@ assert_eq 7 "$(sql "SELECT count(*) FROM challenges")" "challenges recorded"
 pass "challenge new: 32 hex digits alone on stdout, only its SHA-256 stored, --owner, --ttl"
 
 # Pending requests (SCEP will create them; the test writes two by hand).
-sql "INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, received_at)
-	VALUES ('7A1F0C', 'CN=dev2,O=Example', $(blob 3000), '192.0.2.9', 1700000100),
-	       ('B0B0', 'CN=dev1', $(blob 3000), NULL, 1700000000),
-	       ('C1C1', 'CN=old', $(blob 3000), '192.0.2.1', 1600000000)" >/dev/null
+sql "INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, received_at,
+	profile)
+	VALUES ('7A1F0C', 'CN=dev2,O=Example', $(blob 3000), '192.0.2.9', 1700000100, 'mdm'),
+	       ('B0B0', 'CN=dev1', $(blob 3000), NULL, 1700000000, NULL),
+	       ('C1C1', 'CN=old', $(blob 3000), '192.0.2.1', 1600000000, 'scep')" >/dev/null
 sql "UPDATE pending_requests SET status = 'rejected', decided_at = 1600000001
 	WHERE transaction_id = 'C1C1'" >/dev/null
 ctl -c "$TMP/scepd.conf" pending
 assert_eq 0 "$rc" "pending"
-assert_eq "B0B0	CN=dev1	2023-11-14T22:13:20Z	-	?	?
-7A1F0C	CN=dev2,O=Example	2023-11-14T22:15:00Z	192.0.2.9	?	?" "$(cat "$TMP/out")" "pending"
+assert_eq "B0B0	CN=dev1	2023-11-14T22:13:20Z	-	?	?	-
+7A1F0C	CN=dev2,O=Example	2023-11-14T22:15:00Z	192.0.2.9	?	?	mdm" "$(cat "$TMP/out")" "pending"
 pass "pending: oldest first, tab-separated, ISO 8601 UTC, '-' for none, decided ones left out," \
-	"'?' for a CSR that cannot be read"
+	"'?' for a CSR that cannot be read, the profile last"
 
 # What the CSR asks for: every subjectAltName and the key, from the stored CSR itself.
 der_hex() { # CSR-FILE (PEM): the request as DER, in hex
@@ -185,20 +216,22 @@ openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-384 -nodes -keyout "$TM
 	-subj "/CN=dev5" -addext "subjectAltName=DER:$seq" -out "$TMP/p3.csr" 2>/dev/null ||
 	fail "cannot make the CSR with a crafted subjectAltName"
 sql "DELETE FROM pending_requests WHERE transaction_id IN ('P1', 'P2', 'P3')" >/dev/null
-sql "INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, received_at)
-	VALUES ('P1', 'CN=dev3', $(blob "$(der_hex "$TMP/p1.csr")"), NULL, 1700000200),
-	       ('P2', 'CN=dev4', $(blob "$(der_hex "$TMP/p2.csr")"), NULL, 1700000300),
-	       ('P3', 'CN=dev5', $(blob "$(der_hex "$TMP/p3.csr")"), NULL, 1700000400)" >/dev/null
+sql "INSERT INTO pending_requests (transaction_id, subject, csr_der, requester, received_at,
+	profile)
+	VALUES ('P1', 'CN=dev3', $(blob "$(der_hex "$TMP/p1.csr")"), NULL, 1700000200, 'scep'),
+	       ('P2', 'CN=dev4', $(blob "$(der_hex "$TMP/p2.csr")"), NULL, 1700000300, 'scep'),
+	       ('P3', 'CN=dev5', $(blob "$(der_hex "$TMP/p3.csr")"), NULL, 1700000400, 'scep')" \
+	>/dev/null
 ctl -c "$TMP/scepd.conf" pending
 assert_eq 0 "$rc" "pending with real CSRs"
 assert_eq 5 "$(wc -l <"$TMP/out")" "lines of pending: one per request, whatever the CSRs hold"
-assert_eq "P1	CN=dev3	2023-11-14T22:16:40Z	-	DNS:a.example, DNS:b.example, IP Address:192.0.2.1	EC P-256" \
+assert_eq "P1	CN=dev3	2023-11-14T22:16:40Z	-	DNS:a.example, DNS:b.example, IP Address:192.0.2.1	EC P-256	scep" \
 	"$(grep '^P1	' "$TMP/out")" "pending: EC P-256 with two dNSNames and an address"
-assert_eq "P2	CN=dev4	2023-11-14T22:18:20Z	-	-	RSA 2048" \
+assert_eq "P2	CN=dev4	2023-11-14T22:18:20Z	-	-	RSA 2048	scep" \
 	"$(grep '^P2	' "$TMP/out")" "pending: RSA 2048 without subjectAltName"
-assert_eq 'P3	CN=dev5	2023-11-14T22:20:00Z	-	DNS:evil.example\x0A7A1F0C\x09CN=ok\x2C DNS:x, DNS:good.example\x00.evil	EC P-384' \
+assert_eq 'P3	CN=dev5	2023-11-14T22:20:00Z	-	DNS:evil.example\x0A7A1F0C\x09CN=ok\x2C DNS:x, DNS:good.example\x00.evil	EC P-384	scep' \
 	"$(grep '^P3	' "$TMP/out")" "pending: crafted dNSNames escaped"
-assert_eq 6 "$(awk -F'\t' '{ print NF }' "$TMP/out" | sort -u)" "fields of every pending line"
+assert_eq 7 "$(awk -F'\t' '{ print NF }' "$TMP/out" | sort -u)" "fields of every pending line"
 sql "DELETE FROM pending_requests WHERE transaction_id IN ('P1', 'P2', 'P3')" >/dev/null
 pass "pending: every subjectAltName and the key type and size from the CSR; a crafted" \
 	"dNSName cannot add a line, a field or a name"
