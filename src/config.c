@@ -62,14 +62,18 @@
 #define CONFIG_FILE_MAX ((size_t)1 << 20) /* a larger file is a mistake */
 
 #define CONFIG_KEY_GROUP(n) { .name = n, .type = CONFIG_T_GROUP },
-#define CONFIG_KEY_SETTING(n, t, f, d, lo, hi, field)                                              \
+#define CONFIG_SECTION_STRUCT_CFG     struct scepd_config
+#define CONFIG_SECTION_STRUCT_CA      struct config_ca
+#define CONFIG_SECTION_STRUCT_PROFILE struct config_profile
+#define CONFIG_KEY_SETTING(n, t, f, d, lo, hi, sec, field)                                         \
 	{ .name = n,                                                                               \
 	  .type = CONFIG_T_##t,                                                                    \
 	  .flags = CONFIG_F_##f,                                                                   \
 	  .def = d,                                                                                \
 	  .min = lo,                                                                               \
 	  .max = hi,                                                                               \
-	  .offset = offsetof(struct scepd_config, field) },
+	  .section = CONFIG_S_##sec,                                                               \
+	  .offset = offsetof(CONFIG_SECTION_STRUCT_##sec, field) },
 
 const struct config_key config_keys[CONFIG_NKEYS] = { CONFIG_KEYS(CONFIG_KEY_GROUP,
 								  CONFIG_KEY_SETTING) };
@@ -87,10 +91,73 @@ config_key_find(const char *name)
 	return NULL;
 }
 
-static size_t
-config_key_index(const struct config_key *key)
+/* The template a key belongs to, by its first name: "ca", "scep", "csr", or NULL. */
+const char *
+config_key_tmpl(const struct config_key *key)
 {
-	return (size_t)(key - config_keys);
+	static const char *const tmpls[] = { "ca", "scep", "csr" };
+
+	for (size_t i = 0; i < sizeof(tmpls) / sizeof(tmpls[0]); i++) {
+		size_t n = strlen(tmpls[i]);
+
+		if (strncmp(key->name, tmpls[i], n) == 0 &&
+		    (key->name[n] == '.' || key->name[n] == '\0'))
+			return tmpls[i];
+	}
+	return NULL;
+}
+
+/*
+ * name as the file spells it in inst: a name of inst's template ("ca.key",
+ * "ca.extensions[2]") gets the instance's prefix ("cas.devices.key"); others are kept.
+ */
+static const char *
+config_inst_name(const struct config_inst *inst, const char *name, char *buf, size_t size)
+{
+	size_t n = inst->tmpl != NULL ? strlen(inst->tmpl) : 0;
+
+	if (n > 0 && strncmp(name, inst->tmpl, n) == 0 &&
+	    (name[n] == '.' || name[n] == '[' || name[n] == '\0'))
+		snprintf(buf, size, "%s%s", inst->prefix, name + n);
+	else
+		snprintf(buf, size, "%s", name);
+	return buf;
+}
+
+struct config_inst
+config_enter(struct config_ctx *ctx, struct config_inst inst)
+{
+	struct config_inst before = ctx->inst;
+
+	ctx->inst = inst;
+	return before;
+}
+
+struct config_inst
+config_ca_inst(const struct scepd_config *cfg, struct config_ca *ca)
+{
+	struct config_inst inst = { .tmpl = "ca", .base = ca };
+
+	if (cfg->short_form)
+		snprintf(inst.prefix, sizeof(inst.prefix), "ca");
+	else
+		snprintf(inst.prefix, sizeof(inst.prefix), "cas.%s", ca->name);
+	return inst;
+}
+
+struct config_inst
+config_profile_inst(const struct scepd_config *cfg, struct config_profile *p)
+{
+	struct config_inst inst = {
+		.tmpl = p->type == CONFIG_PROFILE_SCEP ? "scep" : "csr",
+		.base = p,
+	};
+
+	if (cfg->short_form)
+		snprintf(inst.prefix, sizeof(inst.prefix), "%s", inst.tmpl);
+	else
+		snprintf(inst.prefix, sizeof(inst.prefix), "profiles.%s", p->name);
+	return inst;
 }
 
 const char *
@@ -165,12 +232,13 @@ config_error(struct config_ctx *ctx, const config_setting_t *at, const char *set
 {
 	const char *file = at != NULL ? config_setting_source_file(at) : NULL;
 	int line = at != NULL ? (int)config_setting_source_line(at) : 0;
-	char *what = NULL, *text = NULL;
+	char *what = NULL, *text = NULL, name[CONFIG_NAME_MAX * 2];
 	va_list ap;
 	int r;
 
-	if (ctx->cur < CONFIG_NKEYS)
-		ctx->bad[ctx->cur] = true;
+	if (ctx->cur != SIZE_MAX)
+		ctx->seen[ctx->cur].bad = true;
+	setting = config_inst_name(&ctx->inst, setting, name, sizeof(name));
 	va_start(ap, fmt);
 	r = vasprintf(&what, fmt, ap);
 	va_end(ap);
@@ -206,25 +274,65 @@ config_elem_name(char *buf, size_t size, const char *base, size_t i)
 
 /* Where settings were written */
 
+static size_t
+config_seen_find(const struct config_ctx *ctx, const char *full)
+{
+	const struct config_lines *lines = ctx->cfg->lines;
+
+	for (size_t i = 0; i < lines->n; i++)
+		if (strcmp(lines->v[i].name, full) == 0)
+			return i;
+	return SIZE_MAX;
+}
+
+/* Note that full was looked up, and where it was written (s, or NULL); its index. */
+static int
+config_seen_add(struct config_ctx *ctx, const char *full, const config_setting_t *s,
+		size_t *ret_index)
+{
+	struct config_lines *lines = ctx->cfg->lines;
+	struct config_line *v;
+	struct config_seen *seen;
+	size_t i = config_seen_find(ctx, full);
+
+	if (i == SIZE_MAX) {
+		if ((v = reallocarray(lines->v, lines->n + 1, sizeof(*v))) == NULL)
+			return -ENOMEM;
+		lines->v = v;
+		if ((seen = reallocarray(ctx->seen, lines->n + 1, sizeof(*seen))) == NULL)
+			return -ENOMEM;
+		ctx->seen = seen;
+		if ((v[lines->n].name = strdup(full)) == NULL)
+			return -ENOMEM;
+		i = lines->n++;
+	}
+	lines->v[i].line = s != NULL ? (int)config_setting_source_line(s) : 0;
+	ctx->seen[i] = (struct config_seen){ .s = s };
+	*ret_index = i;
+	return 0;
+}
+
 const config_setting_t *
 config_found(const struct config_ctx *ctx, const char *name)
 {
-	const struct config_key *key = config_key_find(name);
+	char full[CONFIG_NAME_MAX * 2];
+	size_t i = config_seen_find(ctx, config_inst_name(&ctx->inst, name, full, sizeof(full)));
 
-	return key != NULL ? ctx->found[config_key_index(key)] : NULL;
+	return i != SIZE_MAX ? ctx->seen[i].s : NULL;
 }
 
 /* Where to report name: the setting, else the closest enclosing group that was written. */
 const config_setting_t *
 config_at(const struct config_ctx *ctx, const char *name)
 {
-	char buf[CONFIG_NAME_MAX];
+	char buf[CONFIG_NAME_MAX * 2];
 	const config_setting_t *s;
+	size_t i;
 	char *dot;
 
-	snprintf(buf, sizeof(buf), "%s", name);
+	config_inst_name(&ctx->inst, name, buf, sizeof(buf));
 	for (;;) {
-		if ((s = config_found(ctx, buf)) != NULL)
+		if ((i = config_seen_find(ctx, buf)) != SIZE_MAX && (s = ctx->seen[i].s) != NULL)
 			return s;
 		if ((dot = strrchr(buf, '.')) == NULL)
 			return NULL;
@@ -235,9 +343,10 @@ config_at(const struct config_ctx *ctx, const char *name)
 bool
 config_bad(const struct config_ctx *ctx, const char *name)
 {
-	const struct config_key *key = config_key_find(name);
+	char full[CONFIG_NAME_MAX * 2];
+	size_t i = config_seen_find(ctx, config_inst_name(&ctx->inst, name, full, sizeof(full)));
 
-	return key != NULL && ctx->bad[config_key_index(key)];
+	return i != SIZE_MAX && ctx->seen[i].bad;
 }
 
 /* Lists */
@@ -362,27 +471,43 @@ config_find(const config_setting_t *root, const char *name, bool *ret_blocked)
 	return NULL;
 }
 
+static bool
+config_tmpl_eq(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * Convert every setting of ctx->inst's template (the top-level ones when it has none)
+ * into ctx->inst.base (the config for the top level).
+ */
 static int
 config_read_keys(struct config_ctx *ctx, const config_setting_t *root)
 {
+	char full[CONFIG_NAME_MAX * 2];
+	char *base = ctx->inst.tmpl != NULL ? ctx->inst.base : (void *)ctx->cfg;
 	int r = 0;
 
 	for (size_t i = 0; i < CONFIG_NKEYS && r >= 0; i++) {
 		const struct config_key *key = &config_keys[i];
+		const config_setting_t *s;
 		bool blocked;
-		const config_setting_t *s = config_find(root, key->name, &blocked);
 
-		ctx->cur = i;
-		ctx->found[i] = s;
-		if (s != NULL)
-			ctx->cfg->lines->line[i] = (int)config_setting_source_line(s);
+		if (!config_tmpl_eq(config_key_tmpl(key), ctx->inst.tmpl))
+			continue;
+		config_inst_name(&ctx->inst, key->name, full, sizeof(full));
+		s = config_find(root, full, &blocked);
+		if ((r = config_seen_add(ctx, full, s, &ctx->cur)) < 0)
+			break;
 		if (s == NULL && !blocked && (key->flags & CONFIG_F_REQUIRED))
 			r = config_error(ctx, config_at(ctx, key->name), key->name,
 					 "required setting missing");
+		else if (key->type != CONFIG_T_GROUP)
+			r = config_conv(ctx, key, s, base + key->offset);
 		else
-			r = config_conv(ctx, key, s, (char *)ctx->cfg + key->offset);
+			r = config_conv(ctx, key, s, NULL);
 	}
-	ctx->cur = CONFIG_NKEYS;
+	ctx->cur = SIZE_MAX;
 	return r;
 }
 
@@ -403,42 +528,337 @@ config_note_file(struct config_ctx *ctx, const char *file)
 	return 0;
 }
 
+/* s, a member of path, is not a setting: say so, with the closest name of tpath. */
 static int
-config_unknown(struct config_ctx *ctx, const config_setting_t *s, const char *parent)
+config_unknown(struct config_ctx *ctx, const config_setting_t *s, const char *path,
+	       const char *tpath)
 {
 	const char *leaf = config_setting_name(s);
-	const char *hint = config_suggest_key(parent, leaf);
+	const char *hint = config_suggest_key(tpath, leaf);
 	char name[CONFIG_NAME_MAX * 2];
 
-	snprintf(name, sizeof(name), "%s%s%s", parent, parent[0] != '\0' ? "." : "", leaf);
+	snprintf(name, sizeof(name), "%s%s%s", path, path[0] != '\0' ? "." : "", leaf);
 	if (hint != NULL)
 		return config_error(ctx, s, name, "unknown setting '%s', did you mean '%s'?", leaf,
 				    hint);
 	return config_error(ctx, s, name, "unknown setting '%s'", leaf);
 }
 
-/* Report every member of group (named path) that the table does not know. */
+/* Members of a profile group that are not settings of its template. */
+static bool
+config_profile_own_member(const char *tpath, const char *name)
+{
+	return (strcmp(tpath, "scep") == 0 || strcmp(tpath, "csr") == 0) &&
+	       (strcmp(name, "type") == 0 || strcmp(name, "ca") == 0);
+}
+
+/*
+ * Report every member of group (named path in the file, tpath in the table: "cas.x"
+ * and "ca") that the table does not know. At the top level, cas and profiles are
+ * walked by their own readers.
+ */
 static int
-config_walk(struct config_ctx *ctx, const config_setting_t *group, const char *path)
+config_walk(struct config_ctx *ctx, const config_setting_t *group, const char *path,
+	    const char *tpath)
 {
 	int n = config_setting_length(group), r = 0;
 
 	for (int i = 0; i < n && r >= 0; i++) {
 		const config_setting_t *s = config_setting_get_elem(group, (unsigned)i);
+		const char *member = config_setting_name(s);
 		const struct config_key *key;
-		char name[CONFIG_NAME_MAX];
+		char name[CONFIG_NAME_MAX * 2], tname[CONFIG_NAME_MAX];
 		int len;
 
 		if ((r = config_note_file(ctx, config_setting_source_file(s))) < 0)
 			break;
-		len = snprintf(name, sizeof(name), "%s%s%s", path, path[0] != '\0' ? "." : "",
-			       config_setting_name(s));
-		key = len < (int)sizeof(name) ? config_key_find(name) : NULL;
+		if (tpath[0] == '\0' && (strcmp(member, "cas") == 0 || strcmp(member, "profiles") == 0))
+			continue;
+		if (config_profile_own_member(tpath, member))
+			continue;
+		snprintf(name, sizeof(name), "%s%s%s", path, path[0] != '\0' ? "." : "", member);
+		len = snprintf(tname, sizeof(tname), "%s%s%s", tpath, tpath[0] != '\0' ? "." : "",
+			       member);
+		key = len < (int)sizeof(tname) ? config_key_find(tname) : NULL;
 		if (key == NULL)
-			r = config_unknown(ctx, s, path);
+			r = config_unknown(ctx, s, path, tpath);
 		else if (key->type == CONFIG_T_GROUP && config_setting_is_group(s))
-			r = config_walk(ctx, s, name);
+			r = config_walk(ctx, s, name, tname);
 	}
+	return r;
+}
+
+/* Instances: the short form, or cas and profiles */
+
+static const char *const config_short_groups[] = { "ca", "scep", "csr" };
+
+/*
+ * Read one CA or profile: its settings, then (in the long form: the walk of the top
+ * level covers the short one) the members the table does not know.
+ */
+static int
+config_read_inst(struct config_ctx *ctx, const config_setting_t *root,
+		 const config_setting_t *group, struct config_inst inst)
+{
+	struct config_inst before = config_enter(ctx, inst);
+	int r;
+
+	r = config_read_keys(ctx, root);
+	if (r >= 0 && !ctx->cfg->short_form && group != NULL && config_setting_is_group(group))
+		r = config_walk(ctx, group, inst.prefix, inst.tmpl);
+	config_enter(ctx, before);
+	return r;
+}
+
+static int
+config_new_ca(struct scepd_config *cfg, const char *name, struct config_ca **ret)
+{
+	struct config_ca *v;
+
+	if ((v = reallocarray(cfg->cas, cfg->n_cas + 1, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	cfg->cas = v;
+	v[cfg->n_cas] = (struct config_ca){ 0 };
+	if ((v[cfg->n_cas].name = strdup(name)) == NULL)
+		return -ENOMEM;
+	*ret = &v[cfg->n_cas++];
+	return 0;
+}
+
+static int
+config_new_profile(struct scepd_config *cfg, const char *name, enum config_profile_type type,
+		   size_t ca, struct config_profile **ret)
+{
+	struct config_profile *v;
+
+	if ((v = reallocarray(cfg->profiles, cfg->n_profiles + 1, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	cfg->profiles = v;
+	v[cfg->n_profiles] = (struct config_profile){ .type = type, .ca = ca };
+	if ((v[cfg->n_profiles].name = strdup(name)) == NULL)
+		return -ENOMEM;
+	*ret = &v[cfg->n_profiles++];
+	return 0;
+}
+
+/* ca, scep and csr at the top level: CA "default", profiles "scep" and "csr". */
+static int
+config_read_short_form(struct config_ctx *ctx, const config_setting_t *root)
+{
+	struct scepd_config *cfg = ctx->cfg;
+	struct config_profile *p;
+	struct config_ca *ca;
+	int r;
+
+	cfg->short_form = true;
+	if ((r = config_new_ca(cfg, "default", &ca)) < 0 ||
+	    (r = config_read_inst(ctx, root, config_setting_get_member(root, "ca"),
+				  config_ca_inst(cfg, ca))) < 0)
+		return r;
+	for (size_t i = 0; i < 2; i++) {
+		enum config_profile_type type = i == 0 ? CONFIG_PROFILE_SCEP : CONFIG_PROFILE_CSR;
+		const char *name = i == 0 ? "scep" : "csr";
+
+		if ((r = config_new_profile(cfg, name, type, 0, &p)) < 0 ||
+		    (r = config_read_inst(ctx, root, config_setting_get_member(root, name),
+					  config_profile_inst(cfg, p))) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
+ * The group of cas or profiles, which must hold at least one group. Records its
+ * members' lines; NULL (and an error line) when there is nothing to read.
+ */
+static const config_setting_t *
+config_inst_group(struct config_ctx *ctx, const config_setting_t *root, const char *name,
+		  const char *what, int *ret)
+{
+	const config_setting_t *g = config_setting_get_member(root, name);
+	size_t seen;
+	int n;
+
+	*ret = 0;
+	if (g == NULL) {
+		*ret = config_error(ctx, NULL, name, "required: %s (or the short form: ca, scep, csr)",
+				    what);
+		return NULL;
+	}
+	if ((*ret = config_seen_add(ctx, name, g, &seen)) < 0)
+		return NULL;
+	if (!config_setting_is_group(g)) {
+		*ret = config_wrong_type(ctx, g, name, "a group");
+		return NULL;
+	}
+	if ((n = config_setting_length(g)) == 0) {
+		*ret = config_error(ctx, g, name, "empty: name at least one");
+		return NULL;
+	}
+	for (int i = 0; i < n && *ret >= 0; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		char full[CONFIG_NAME_MAX * 2];
+
+		snprintf(full, sizeof(full), "%s.%s", name, config_setting_name(m));
+		if ((*ret = config_seen_add(ctx, full, m, &seen)) < 0)
+			break;
+		if (!config_setting_is_group(m))
+			*ret = config_wrong_type(ctx, m, full, "a group");
+		else if (strlen(config_setting_name(m)) > CONFIG_INST_NAME_MAX)
+			*ret = config_error(ctx, m, full, "a name of at most %d characters",
+					    CONFIG_INST_NAME_MAX);
+	}
+	return *ret >= 0 ? g : NULL;
+}
+
+static int
+config_read_cas(struct config_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g = NULL;
+	struct config_ca *ca;
+	int r;
+
+	if ((g = config_inst_group(ctx, root, "cas", "the CAs, cas = { NAME = { ... }; }", &r)) ==
+	    NULL)
+		return r;
+	for (int i = 0; i < config_setting_length(g) && r >= 0; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+
+		if (!config_setting_is_group(m))
+			continue;
+		if ((r = config_new_ca(ctx->cfg, config_setting_name(m), &ca)) < 0)
+			break;
+		r = config_read_inst(ctx, root, m, config_ca_inst(ctx->cfg, ca));
+	}
+	return r;
+}
+
+/* A string member of a profile: type, ca. NULL when absent (or wrong: an error line). */
+static const char *
+config_profile_string(struct config_ctx *ctx, const config_setting_t *m, const char *prefix,
+		      const char *member, int *ret)
+{
+	const config_setting_t *s = config_setting_get_member(m, member);
+	char full[CONFIG_NAME_MAX * 2];
+	size_t seen;
+
+	snprintf(full, sizeof(full), "%s.%s", prefix, member);
+	if ((*ret = config_seen_add(ctx, full, s, &seen)) < 0 || s == NULL)
+		return NULL;
+	if (config_setting_type(s) != CONFIG_TYPE_STRING) {
+		*ret = config_wrong_type(ctx, s, full, "a string");
+		return NULL;
+	}
+	return config_setting_get_string(s);
+}
+
+static void
+config_ca_names(const struct scepd_config *cfg, char *buf, size_t size)
+{
+	size_t used = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < cfg->n_cas && used < size; i++)
+		used += (size_t)snprintf(buf + used, size - used, "%s\"%s\"", i > 0 ? ", " : "",
+					 cfg->cas[i].name);
+}
+
+/* profiles.NAME's type and ca; r < 0 or *ret_ok = false when it cannot be read. */
+static int
+config_profile_head(struct config_ctx *ctx, const config_setting_t *m,
+		    enum config_profile_type *ret_type, size_t *ret_ca, bool *ret_ok)
+{
+	char prefix[CONFIG_NAME_MAX], full[CONFIG_NAME_MAX * 2], names[512];
+	const config_setting_t *at;
+	const char *type, *ca;
+	int r;
+
+	*ret_ok = false;
+	snprintf(prefix, sizeof(prefix), "profiles.%s", config_setting_name(m));
+	snprintf(full, sizeof(full), "%s.type", prefix);
+	if ((type = config_profile_string(ctx, m, prefix, "type", &r)) == NULL)
+		return r < 0 ? r
+			     : config_error(ctx, m, full,
+					    "required: \"scep\" or \"csr\" (what the profile serves)");
+	at = config_setting_get_member(m, "type");
+	if (strcmp(type, "scep") == 0)
+		*ret_type = CONFIG_PROFILE_SCEP;
+	else if (strcmp(type, "csr") == 0)
+		*ret_type = CONFIG_PROFILE_CSR;
+	else
+		return config_error(ctx, at, full, "'%s' is not one of \"scep\", \"csr\"", type);
+	snprintf(full, sizeof(full), "%s.ca", prefix);
+	config_ca_names(ctx->cfg, names, sizeof(names));
+	if ((ca = config_profile_string(ctx, m, prefix, "ca", &r)) == NULL) {
+		if (r < 0 || ctx->cfg->n_cas == 0)
+			return r;
+		if (ctx->cfg->n_cas > 1)
+			return config_error(ctx, m, full, "required: one of cas (%s)", names);
+		*ret_ca = 0; /* the only CA */
+		*ret_ok = true;
+		return 0;
+	}
+	for (size_t i = 0; i < ctx->cfg->n_cas; i++) {
+		if (strcmp(ctx->cfg->cas[i].name, ca) == 0) {
+			*ret_ca = i;
+			*ret_ok = true;
+			return 0;
+		}
+	}
+	return config_error(ctx, config_setting_get_member(m, "ca"), full,
+			    "'%s' is not one of cas (%s)", ca, names);
+}
+
+static int
+config_read_profiles(struct config_ctx *ctx, const config_setting_t *root)
+{
+	const config_setting_t *g;
+	struct config_profile *p;
+	int r;
+
+	if ((g = config_inst_group(ctx, root, "profiles",
+				   "the endpoints, profiles = { NAME = { type = ...; ... }; }", &r)) ==
+	    NULL)
+		return r;
+	for (int i = 0; i < config_setting_length(g) && r >= 0; i++) {
+		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
+		enum config_profile_type type = CONFIG_PROFILE_SCEP;
+		size_t ca = 0;
+		bool ok;
+
+		if (!config_setting_is_group(m))
+			continue;
+		if ((r = config_profile_head(ctx, m, &type, &ca, &ok)) < 0 || !ok)
+			continue;
+		if ((r = config_new_profile(ctx->cfg, config_setting_name(m), type, ca, &p)) < 0)
+			break;
+		r = config_read_inst(ctx, root, m, config_profile_inst(ctx->cfg, p));
+	}
+	return r;
+}
+
+/* The short form and the long one do not mix: a file has one or the other. */
+static int
+config_read_instances(struct config_ctx *ctx, const config_setting_t *root)
+{
+	bool long_form = config_setting_get_member(root, "cas") != NULL ||
+			 config_setting_get_member(root, "profiles") != NULL;
+	int r = 0;
+
+	if (!long_form)
+		return config_read_short_form(ctx, root);
+	for (size_t i = 0; i < 3 && r >= 0; i++) {
+		const config_setting_t *s = config_setting_get_member(root, config_short_groups[i]);
+
+		if (s != NULL)
+			r = config_error(ctx, s, config_short_groups[i],
+					 "the short form (ca, scep, csr) cannot be mixed with cas "
+					 "and profiles: write it as cas.NAME and profiles.NAME");
+	}
+	if (r >= 0)
+		r = config_read_cas(ctx, root);
+	if (r >= 0)
+		r = config_read_profiles(ctx, root);
 	return r;
 }
 
@@ -495,6 +915,7 @@ config_ctx_done(struct config_ctx *ctx)
 		free(ctx->msgs[i].text);
 	free(ctx->msgs);
 	free(ctx->files);
+	free(ctx->seen);
 }
 
 int
@@ -555,7 +976,8 @@ config_from_tree(struct config_ctx *ctx, const config_t *lc)
 	const config_setting_t *root = config_root_setting(lc);
 	int r;
 
-	if ((r = config_walk(ctx, root, "")) < 0 || (r = config_read_keys(ctx, root)) < 0)
+	if ((r = config_walk(ctx, root, "", "")) < 0 || (r = config_read_keys(ctx, root)) < 0 ||
+	    (r = config_read_instances(ctx, root)) < 0)
 		return r;
 	return config_rules_check(ctx);
 }
@@ -564,7 +986,7 @@ static int
 config_parse(const char *text, const char *name, const char *basedir, const char *cfg_path,
 	     struct scepd_config **ret_cfg, struct config_errors *errs)
 {
-	struct config_ctx ctx = { .name = name, .basedir = basedir, .cur = CONFIG_NKEYS };
+	struct config_ctx ctx = { .name = name, .basedir = basedir, .cur = SIZE_MAX };
 	struct scepd_config *cfg = NULL;
 	config_t lc;
 	FILE *f;
@@ -746,6 +1168,42 @@ config_load_string(const char *text, const char *name, const char *basedir,
 	return r;
 }
 
+static void
+config_ca_free(struct config_ca *ca)
+{
+	free(ca->name);
+	free(ca->certificate);
+	free(ca->key);
+	config_secret_free(&ca->key_passphrase);
+	free(ca->next_certificate);
+	free(ca->serial_file);
+	free(ca->digest);
+	config_pairs_free(&ca->extensions);
+}
+
+static void
+config_profile_free(struct config_profile *p)
+{
+	free(p->name);
+	config_pairs_free(&p->extensions);
+	free(p->scep.path);
+	addr_allow_free(p->scep.allow);
+	free(p->scep.ra.certificate);
+	free(p->scep.ra.key);
+	config_secret_free(&p->scep.ra.key_passphrase);
+	free(p->scep.ra.next_certificate);
+	config_secret_free(&p->scep.challenge_secret);
+	config_name_policy_free(&p->scep.subject);
+	config_name_policy_free(&p->scep.subject_alt_name);
+	free(p->scep.crl_url);
+	free(p->scep.location);
+	free(p->csr.path);
+	addr_allow_free(p->csr.allow);
+	free(p->csr.tokens_file);
+	config_name_policy_free(&p->csr.subject);
+	config_name_policy_free(&p->csr.subject_alt_name);
+}
+
 void
 config_free(struct scepd_config *cfg)
 {
@@ -759,31 +1217,18 @@ config_free(struct scepd_config *cfg)
 	config_pairs_free(&cfg->engine.pre);
 	config_pairs_free(&cfg->engine.post);
 	config_secret_free(&cfg->engine.pin);
-	free(cfg->ca.certificate);
-	free(cfg->ca.key);
-	config_secret_free(&cfg->ca.key_passphrase);
-	free(cfg->ca.next_certificate);
-	free(cfg->ca.serial_file);
-	free(cfg->ca.digest);
-	config_pairs_free(&cfg->ca.extensions);
-	free(cfg->scep.path);
-	addr_allow_free(cfg->scep.allow);
-	free(cfg->scep.ra.certificate);
-	free(cfg->scep.ra.key);
-	config_secret_free(&cfg->scep.ra.key_passphrase);
-	free(cfg->scep.ra.next_certificate);
-	config_secret_free(&cfg->scep.challenge_secret);
-	config_name_policy_free(&cfg->scep.subject);
-	config_name_policy_free(&cfg->scep.subject_alt_name);
-	free(cfg->scep.crl_url);
-	free(cfg->scep.location);
-	free(cfg->csr.path);
-	addr_allow_free(cfg->csr.allow);
-	free(cfg->csr.tokens_file);
-	config_name_policy_free(&cfg->csr.subject);
-	config_name_policy_free(&cfg->csr.subject_alt_name);
+	for (size_t i = 0; i < cfg->n_cas; i++)
+		config_ca_free(&cfg->cas[i]);
+	free(cfg->cas);
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		config_profile_free(&cfg->profiles[i]);
+	free(cfg->profiles);
 	free(cfg->storage.uri);
 	config_secret_free(&cfg->storage.password);
+	if (cfg->lines != NULL)
+		for (size_t i = 0; i < cfg->lines->n; i++)
+			free(cfg->lines->v[i].name);
+	free(cfg->lines != NULL ? cfg->lines->v : NULL);
 	free(cfg->lines);
 	free(cfg);
 }
@@ -816,59 +1261,174 @@ config_errors_clear(struct config_errors *errs)
 int
 config_line(const struct scepd_config *cfg, const char *setting)
 {
-	const struct config_key *key;
-
-	if (cfg == NULL || cfg->lines == NULL || setting == NULL ||
-	    (key = config_key_find(setting)) == NULL)
+	if (cfg == NULL || cfg->lines == NULL || setting == NULL)
 		return 0;
-	return cfg->lines->line[config_key_index(key)];
+	for (size_t i = 0; i < cfg->lines->n; i++)
+		if (strcmp(cfg->lines->v[i].name, setting) == 0)
+			return cfg->lines->v[i].line;
+	return 0;
+}
+
+const struct config_ca *
+config_ca_by_name(const struct scepd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_cas; i++)
+		if (strcmp(cfg->cas[i].name, name) == 0)
+			return &cfg->cas[i];
+	return NULL;
+}
+
+const struct config_profile *
+config_profile_by_name(const struct scepd_config *cfg, const char *name)
+{
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		if (strcmp(cfg->profiles[i].name, name) == 0)
+			return &cfg->profiles[i];
+	return NULL;
+}
+
+const struct config_ca *
+config_profile_ca(const struct scepd_config *cfg, const struct config_profile *p)
+{
+	return &cfg->cas[p->ca];
+}
+
+bool
+config_profile_served(const struct config_profile *p)
+{
+	return p->type == CONFIG_PROFILE_SCEP || p->csr.auth != CONFIG_CSR_AUTH_OFF;
+}
+
+const char *
+config_ca_setting(const struct scepd_config *cfg, const struct config_ca *ca, const char *leaf,
+		  char *buf, size_t size)
+{
+	if (cfg->short_form)
+		snprintf(buf, size, "ca.%s", leaf);
+	else
+		snprintf(buf, size, "cas.%s.%s", ca->name, leaf);
+	return buf;
+}
+
+const char *
+config_profile_setting(const struct scepd_config *cfg, const struct config_profile *p,
+		       const char *leaf, char *buf, size_t size)
+{
+	if (cfg->short_form)
+		snprintf(buf, size, "%s.%s", p->name, leaf);
+	else
+		snprintf(buf, size, "profiles.%s.%s", p->name, leaf);
+	return buf;
+}
+
+/*
+ * The key of the table a full setting name is of, and the struct its value is in:
+ * "cas.x.extensions" is ca.extensions of CA x, "profiles.y.subject.set" scep.subject.set
+ * of profile y (of type scep). NULL when it names no setting.
+ */
+static const struct config_key *
+config_resolve(const struct scepd_config *cfg, const char *setting, const void **ret_base)
+{
+	char inst[CONFIG_NAME_MAX], tname[CONFIG_NAME_MAX * 2];
+	const char *rest, *dot;
+
+	*ret_base = cfg;
+	if (strncmp(setting, "cas.", 4) == 0 || strncmp(setting, "profiles.", 9) == 0) {
+		bool ca = setting[0] == 'c';
+
+		rest = setting + (ca ? 4 : 9);
+		if ((dot = strchr(rest, '.')) == NULL || (size_t)(dot - rest) >= sizeof(inst))
+			return NULL;
+		snprintf(inst, sizeof(inst), "%.*s", (int)(dot - rest), rest);
+		if (ca) {
+			*ret_base = config_ca_by_name(cfg, inst);
+			snprintf(tname, sizeof(tname), "ca%s", dot);
+		} else {
+			const struct config_profile *p = config_profile_by_name(cfg, inst);
+
+			*ret_base = p;
+			if (p != NULL)
+				snprintf(tname, sizeof(tname), "%s%s",
+					 p->type == CONFIG_PROFILE_SCEP ? "scep" : "csr", dot);
+		}
+		return *ret_base != NULL ? config_key_find(tname) : NULL;
+	}
+	const struct config_key *key = config_key_find(setting);
+	const char *tmpl = key != NULL ? config_key_tmpl(key) : NULL;
+
+	if (tmpl == NULL || !cfg->short_form)
+		return key;
+	*ret_base = strcmp(tmpl, "ca") == 0 ? (const void *)&cfg->cas[0]
+					    : (const void *)config_profile_by_name(cfg, tmpl);
+	return *ret_base != NULL ? key : NULL;
+}
+
+/* "engine.pre[4]": the element's own line, or 0. */
+static int
+config_where_element(const struct scepd_config *cfg, const char *setting)
+{
+	const char *bracket = strchr(setting, '[');
+	char list[CONFIG_NAME_MAX * 2], *end;
+	const struct config_key *key;
+	const void *base;
+	unsigned long i;
+
+	if (bracket == NULL || (size_t)(bracket - setting) >= sizeof(list))
+		return 0;
+	snprintf(list, sizeof(list), "%.*s", (int)(bracket - setting), setting);
+	errno = 0;
+	i = strtoul(bracket + 1, &end, 10);
+	key = config_resolve(cfg, list, &base);
+	if (key != NULL && errno == 0 && end != bracket + 1 && *end == ']' &&
+	    (key->type == CONFIG_T_COMMANDS || key->type == CONFIG_T_EXTENSIONS ||
+	     key->type == CONFIG_T_EXTENSIONS_OVERRIDE || key->type == CONFIG_T_DN_SET ||
+	     key->type == CONFIG_T_SAN_SET)) {
+		const struct config_pairs *pairs = (const void *)((const char *)base + key->offset);
+
+		if (i < pairs->n && pairs->v[i].line > 0)
+			return pairs->v[i].line;
+	}
+	return config_line(cfg, list);
 }
 
 /*
  * The line `scepd -t` names for setting (the rule of config.h), or 0 when the file
- * says nothing of it or of its section.
+ * says nothing of it or of its section: the setting's, an element's, the anchor of
+ * its section (engine.id for engine.*, the RA's key for its RA, the CA's key for a
+ * CA), else, in the long form, the line of the CA's or profile's group.
  */
 static int
 config_where_line(const struct scepd_config *cfg, const char *setting)
 {
-	static const struct {
-		const char *prefix, *anchor;
-	} anchors[] = {
-		{ "engine.", "engine.id" },
-		{ "scep.ra.", "scep.ra.key" },
-		{ "ca.", "ca.key" },
-	};
+	char buf[CONFIG_NAME_MAX * 2], *cut;
 	const struct config_key *key;
-	const char *bracket;
-	char list[CONFIG_NAME_MAX], *end;
-	unsigned long i;
+	const void *base;
 	int line;
 
-	if ((line = config_line(cfg, setting)) > 0)
+	if ((line = config_line(cfg, setting)) > 0 || (line = config_where_element(cfg, setting)) > 0)
 		return line;
-	/* "engine.pre[4]": the element's own line, else the list's. */
-	if ((bracket = strchr(setting, '[')) != NULL &&
-	    (size_t)(bracket - setting) < sizeof(list)) {
-		snprintf(list, sizeof(list), "%.*s", (int)(bracket - setting), setting);
-		errno = 0;
-		i = strtoul(bracket + 1, &end, 10);
-		key = config_key_find(list);
-		if (key != NULL && errno == 0 && end != bracket + 1 && *end == ']' &&
-		    (key->type == CONFIG_T_COMMANDS || key->type == CONFIG_T_EXTENSIONS ||
-		     key->type == CONFIG_T_DN_SET || key->type == CONFIG_T_SAN_SET)) {
-			const struct config_pairs *pairs =
-				(const void *)((const char *)cfg + key->offset);
-
-			if (i < pairs->n && pairs->v[i].line > 0)
-				return pairs->v[i].line;
-		}
-		if ((line = config_line(cfg, list)) > 0)
+	snprintf(buf, sizeof(buf), "%s", setting);
+	if ((cut = strchr(buf, '[')) != NULL)
+		*cut = '\0';
+	if (strncmp(buf, "engine.", 7) == 0 && (line = config_line(cfg, "engine.id")) > 0)
+		return line;
+	key = config_resolve(cfg, buf, &base);
+	if (key != NULL && (cut = strstr(buf, ".ra.")) != NULL) {
+		snprintf(cut, sizeof(buf) - (size_t)(cut - buf), ".ra.key");
+		if ((line = config_line(cfg, buf)) > 0)
+			return line;
+	} else if (key != NULL && key->section == CONFIG_S_CA) {
+		config_ca_setting(cfg, base, "key", buf, sizeof(buf));
+		if ((line = config_line(cfg, buf)) > 0)
 			return line;
 	}
-	for (size_t k = 0; k < sizeof(anchors) / sizeof(anchors[0]); k++)
-		if (strncmp(setting, anchors[k].prefix, strlen(anchors[k].prefix)) == 0 &&
-		    (line = config_line(cfg, anchors[k].anchor)) > 0)
-			return line;
+	/* A CA's or profile's setting of the long form: its group's line. */
+	if (strncmp(buf, "cas.", 4) == 0 || strncmp(buf, "profiles.", 9) == 0) {
+		cut = strchr(strchr(buf, '.') + 1, '.');
+		if (cut != NULL)
+			*cut = '\0';
+		return config_line(cfg, buf);
+	}
 	return 0;
 }
 

@@ -34,6 +34,9 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include <openssl/ec.h>
+#include <openssl/objects.h>
+
 typedef int config_conv_fn(struct config_ctx *ctx, const struct config_key *key,
 			   const config_setting_t *s, void *field);
 typedef int config_conv_str_fn(struct config_ctx *ctx, const struct config_key *key,
@@ -438,8 +441,10 @@ config_conv_str_serial(struct config_ctx *ctx, const struct config_key *key,
 		return r;
 	}
 	*slash = '/';
-	free(ctx->cfg->ca.serial_file);
-	ctx->cfg->ca.serial_file = path;
+	struct config_ca *ca = CONFIG_CONTAINER_OF(kind, struct config_ca, serial);
+
+	free(ca->serial_file);
+	ca->serial_file = path;
 	*kind = CONFIG_SERIAL_FILE;
 	return 0;
 }
@@ -485,6 +490,7 @@ config_conv_str_csr_auth(struct config_ctx *ctx, const struct config_key *key,
 			 const config_setting_t *s, const char *v, void *field)
 {
 	enum config_csr_auth *auth = field;
+	struct config_csr *csr = CONFIG_CONTAINER_OF(auth, struct config_csr, auth);
 	int r;
 
 	if (strcmp(v, "none") == 0) {
@@ -494,9 +500,9 @@ config_conv_str_csr_auth(struct config_ctx *ctx, const struct config_key *key,
 	if (strncmp(v, "tokens:", 7) != 0)
 		return config_error(ctx, s, key->name,
 				    "'%s' is not one of \"none\", \"tokens:PATH\"", v);
-	if ((r = config_conv_file(ctx, s, key->name, v + 7, &ctx->cfg->csr.tokens_file)) < 0)
+	if ((r = config_conv_file(ctx, s, key->name, v + 7, &csr->tokens_file)) < 0)
 		return r;
-	if (ctx->cfg->csr.tokens_file != NULL)
+	if (csr->tokens_file != NULL)
 		*auth = CONFIG_CSR_AUTH_TOKENS;
 	return 0;
 }
@@ -680,6 +686,81 @@ config_conv_extensions(struct config_ctx *ctx, const struct config_key *key,
 	return r;
 }
 
+/* A profile's extensions: when written, they replace the CA's; absent, nothing. */
+static int
+config_conv_extensions_override(struct config_ctx *ctx, const struct config_key *key,
+				const config_setting_t *s, void *field)
+{
+	struct config_pairs *pairs = field;
+	struct config_profile *p = CONFIG_CONTAINER_OF(pairs, struct config_profile, extensions);
+
+	if (s == NULL)
+		return 0;
+	p->extensions_set = true;
+	return config_conv_extensions(ctx, key, s, field);
+}
+
+/* The curves keys.ec_curves may name, by their NIST names. */
+static int
+config_conv_ec_curve(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
+		     const char *name, struct config_key_policy *kp)
+{
+	static const char *const names[] = { "P-256", "P-384", "P-521", NULL };
+	const char *hint;
+	int nid = EC_curve_nist2nid(name);
+
+	for (size_t i = 0; nid != NID_undef && names[i] != NULL; i++) {
+		if (strcmp(names[i], name) != 0)
+			continue;
+		for (size_t k = 0; k < kp->n_ec_curves; k++)
+			if (kp->ec_curves[k] == nid)
+				return config_error(ctx, at, setting, "'%s' is listed twice", name);
+		kp->ec_curves[kp->n_ec_curves++] = nid;
+		return 0;
+	}
+	if ((hint = config_suggest_word(names, name)) != NULL)
+		return config_error(ctx, at, setting,
+				    "'%s' is not one of \"P-256\", \"P-384\", \"P-521\"; did you "
+				    "mean '%s'?",
+				    name, hint);
+	return config_error(ctx, at, setting,
+			    "'%s' is not one of \"P-256\", \"P-384\", \"P-521\"", name);
+}
+
+/* keys.ec_curves: a list of curve names; [] allows no EC key. */
+static int
+config_conv_ec_curves(struct config_ctx *ctx, const struct config_key *key,
+		      const config_setting_t *s, void *field)
+{
+	struct config_key_policy *kp = field;
+	char name[CONFIG_NAME_MAX + 24], def[64], *save = NULL;
+	int n, r = 0;
+
+	kp->n_ec_curves = 0;
+	if (s == NULL) {
+		snprintf(def, sizeof(def), "%s", key->def);
+		for (char *t = strtok_r(def, ",", &save); t != NULL && r >= 0;
+		     t = strtok_r(NULL, ",", &save))
+			r = config_conv_ec_curve(ctx, NULL, key->name, t, kp);
+		return r;
+	}
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return config_wrong_type(ctx, s, key->name, "a list of curve names");
+	n = config_setting_length(s);
+	if (n > CONFIG_EC_CURVES_MAX)
+		return config_error(ctx, s, key->name, "at most %d curves", CONFIG_EC_CURVES_MAX);
+	for (int i = 0; i < n && r >= 0; i++) {
+		const config_setting_t *e = config_setting_get_elem(s, (unsigned)i);
+
+		config_elem_name(name, sizeof(name), key->name, (size_t)i);
+		if (config_setting_type(e) != CONFIG_TYPE_STRING)
+			r = config_wrong_type(ctx, e, name, "a string");
+		else
+			r = config_conv_ec_curve(ctx, e, name, config_setting_get_string(e), kp);
+	}
+	return r;
+}
+
 /* A set value: text with %{REMOTE_ADDR} and %{REMOTE_USER}. */
 static int
 config_conv_set_value(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
@@ -854,7 +935,8 @@ static int
 config_conv_freshness(struct config_ctx *ctx, const struct config_key *key,
 		      const config_setting_t *s, void *field)
 {
-	int *factor = field, *max = &ctx->cfg->scep.freshness_max;
+	int *factor = field;
+	int *max = &CONFIG_CONTAINER_OF(factor, struct config_scep, freshness_factor)->freshness_max;
 	char name[CONFIG_NAME_MAX + 24];
 	int n, r;
 
@@ -969,6 +1051,8 @@ static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_FRESHNESS] = { config_conv_freshness, NULL },
 	[CONFIG_T_ADDR_LIST] = { config_conv_addr_list, NULL },
 	[CONFIG_T_GET_CERT] = { config_conv_string, config_conv_str_enum },
+	[CONFIG_T_EXTENSIONS_OVERRIDE] = { config_conv_extensions_override, NULL },
+	[CONFIG_T_EC_CURVES] = { config_conv_ec_curves, NULL },
 };
 /* clang-format on */
 

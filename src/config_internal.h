@@ -24,7 +24,11 @@
 
 #include "config_keys.h"
 
-#define CONFIG_NAME_MAX 64 /* longest dotted setting name, with room to spare */
+#define CONFIG_NAME_MAX 128 /* longest dotted setting name, with room to spare */
+#define CONFIG_INST_NAME_MAX 48 /* longest name of a CA or profile */
+
+/* The struct that has member at ptr (a converter's field is a member of a struct). */
+#define CONFIG_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Messages that name the ways to give a secret. */
 #define CONFIG_SECRET_SOURCES "use \"credential:NAME\", \"file:PATH\" or \"env:NAME\""
@@ -56,6 +60,15 @@ enum config_key_type {
 	CONFIG_T_FRESHNESS,
 	CONFIG_T_ADDR_LIST,
 	CONFIG_T_GET_CERT,
+	CONFIG_T_EXTENSIONS_OVERRIDE, /* a profile's: absent = none, not the default list */
+	CONFIG_T_EC_CURVES,
+};
+
+/* The struct a setting's offset is in (the SECTION column of config_keys.h). */
+enum config_section {
+	CONFIG_S_CFG,     /* struct scepd_config */
+	CONFIG_S_CA,      /* struct config_ca: ca.* */
+	CONFIG_S_PROFILE, /* struct config_profile: scep.* and csr.* */
 };
 
 enum {
@@ -71,23 +84,31 @@ struct config_key {
 	const char *def; /* as written in the file; NULL = unset */
 	long long min;
 	long long max;
-	size_t offset; /* of the field in struct scepd_config */
+	enum config_section section;
+	size_t offset; /* of the field in the section's struct */
 };
 
 /* The number of groups and settings of config_keys.h, a constant expression. */
 #define CONFIG_KEY_COUNT_GROUP(n)                         +1
-#define CONFIG_KEY_COUNT_SETTING(n, t, f, d, lo, hi, fld) +1
+#define CONFIG_KEY_COUNT_SETTING(n, t, f, d, lo, hi, sec, fld) +1
 
 #define CONFIG_NKEYS ((size_t)(0 CONFIG_KEYS(CONFIG_KEY_COUNT_GROUP, CONFIG_KEY_COUNT_SETTING)))
 
 /* The table of config_keys.h, in its order (config.c). */
 extern const struct config_key config_keys[CONFIG_NKEYS];
 
-struct config_lines {
-	int line[CONFIG_NKEYS]; /* indexed like config_keys; 0 = not written */
+/* Where each setting was written: its full name ("cas.devices.key") and line. */
+struct config_line {
+	char *name;
+	int line;
 };
 
-/* One error line, with what it takes to sort the lines into file order. */
+struct config_lines {
+	struct config_line *v;
+	size_t n;
+};
+
+/* One line of an error report, with what it takes to sort the lines into file order. */
 struct config_msg {
 	char *text;
 	const char *file; /* NULL = the main file, else an @include file */
@@ -96,14 +117,31 @@ struct config_msg {
 	size_t rank; /* of file, filled in before sorting */
 };
 
+/* What the load knows of a setting it looked up: indexed like cfg->lines. */
+struct config_seen {
+	const config_setting_t *s; /* where it was written, or NULL */
+	bool bad;                  /* it had an error of its own */
+};
+
+/*
+ * The CA or profile being read or checked: settings of its template ("ca", "scep" or
+ * "csr") are named after it in the file ("cas.devices", "profiles.iphone"). The
+ * short form's instances have prefix == template.
+ */
+struct config_inst {
+	const char *tmpl;              /* NULL: the top-level settings */
+	char prefix[CONFIG_NAME_MAX]; /* the group's name in the file */
+	void *base;                    /* struct config_ca or struct config_profile */
+};
+
 /* One load in progress. */
 struct config_ctx {
 	const char *name;    /* the file name for error lines */
 	const char *basedir; /* absolute: relative paths are resolved against it */
 	struct scepd_config *cfg;
-	const config_setting_t *found[CONFIG_NKEYS]; /* where each setting was written */
-	bool bad[CONFIG_NKEYS];                      /* it had an error of its own */
-	size_t cur;                                  /* the key being converted, or CONFIG_NKEYS */
+	struct config_seen *seen; /* parallel to cfg->lines->v */
+	size_t cur;               /* index in seen of the setting being converted, or SIZE_MAX */
+	struct config_inst inst;  /* the instance template names are read in */
 	struct config_msg *msgs;
 	size_t n_msgs;
 	const char **files; /* @include files in order of appearance */
@@ -112,6 +150,7 @@ struct config_ctx {
 
 /* config.c: the table */
 const struct config_key *config_key_find(const char *name);
+const char *config_key_tmpl(const struct config_key *key); /* "ca", "scep", "csr" or NULL */
 const char *config_key_leaf(const struct config_key *key);
 bool config_key_in(const struct config_key *key, const char *parent);
 
@@ -126,7 +165,10 @@ void config_elem_name(char *buf, size_t size, const char *base, size_t i);
 int config_errors_add(struct config_errors *errs, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
-/* config.c: where settings were written in the file being loaded */
+/*
+ * config.c: where settings were written in the file being loaded. A name of a
+ * template ("scep.ra.key") means that setting of ctx->inst ("profiles.x.ra.key").
+ */
 const config_setting_t *config_found(const struct config_ctx *ctx, const char *name);
 const config_setting_t *config_at(const struct config_ctx *ctx, const char *name);
 bool config_bad(const struct config_ctx *ctx, const char *name);
@@ -153,6 +195,12 @@ int config_x509_dn_field(struct config_ctx *ctx, const config_setting_t *at, con
 			 const char *field);
 int config_x509_san_field(struct config_ctx *ctx, const config_setting_t *at, const char *setting,
 			  const char *field);
+
+/* config.c: make inst the instance template names are read in; returns the one before */
+struct config_inst config_enter(struct config_ctx *ctx, struct config_inst inst);
+/* config.c: the instance of a CA or profile of ctx->cfg */
+struct config_inst config_ca_inst(const struct scepd_config *cfg, struct config_ca *ca);
+struct config_inst config_profile_inst(const struct scepd_config *cfg, struct config_profile *p);
 
 /* config_rules.c: every rule between settings, once all of them are converted */
 int config_rules_check(struct config_ctx *ctx);

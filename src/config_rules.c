@@ -86,6 +86,15 @@ config_rules_engine_pin(struct config_ctx *ctx)
 	return r;
 }
 
+static int
+config_rules_uri_needs_engine(struct config_ctx *ctx, const char *v, const char *name)
+{
+	if (v == NULL || strncmp(v, "pkcs11:", 7) != 0)
+		return 0;
+	return config_error(ctx, config_at(ctx, name), name,
+			    "a pkcs11: URI needs engine.id to be set");
+}
+
 /* Engine settings without engine.id do nothing: that is a mistake worth a line. */
 static int
 config_rules_engine_id(struct config_ctx *ctx)
@@ -104,22 +113,31 @@ config_rules_engine_id(struct config_ctx *ctx)
 	if (r >= 0 && e->pin.kind != CONFIG_SECRET_NONE)
 		r = config_error(ctx, config_at(ctx, "engine.pin"), "engine.pin",
 				 "has no effect without engine.id");
-	for (size_t i = 0; i < 2 && r >= 0; i++) {
-		const char *name = i == 0 ? "ca.key" : "scep.ra.key";
-		const char *v = i == 0 ? ctx->cfg->ca.key : ctx->cfg->scep.ra.key;
+	for (size_t i = 0; i < ctx->cfg->n_cas && r >= 0; i++) {
+		struct config_inst before =
+			config_enter(ctx, config_ca_inst(ctx->cfg, &ctx->cfg->cas[i]));
 
-		if (v != NULL && strncmp(v, "pkcs11:", 7) == 0)
-			r = config_error(ctx, config_at(ctx, name), name,
-					 "a pkcs11: URI needs engine.id to be set");
+		r = config_rules_uri_needs_engine(ctx, ctx->cfg->cas[i].key, "ca.key");
+		config_enter(ctx, before);
+	}
+	for (size_t i = 0; i < ctx->cfg->n_profiles && r >= 0; i++) {
+		struct config_profile *p = &ctx->cfg->profiles[i];
+		struct config_inst before;
+
+		if (p->type != CONFIG_PROFILE_SCEP)
+			continue;
+		before = config_enter(ctx, config_profile_inst(ctx->cfg, p));
+		r = config_rules_uri_needs_engine(ctx, p->scep.ra.key, "scep.ra.key");
+		config_enter(ctx, before);
 	}
 	return r;
 }
 
 /* The RA is a certificate and a key, or nothing. */
 static int
-config_rules_ra(struct config_ctx *ctx)
+config_rules_ra(struct config_ctx *ctx, const struct config_profile *p)
 {
-	const struct config_scep_ra *ra = &ctx->cfg->scep.ra;
+	const struct config_scep_ra *ra = &p->scep.ra;
 	bool cert = config_found(ctx, "scep.ra.certificate") != NULL;
 	bool key = config_found(ctx, "scep.ra.key") != NULL;
 
@@ -136,9 +154,9 @@ config_rules_ra(struct config_ctx *ctx)
 }
 
 static int
-config_rules_challenge(struct config_ctx *ctx)
+config_rules_challenge(struct config_ctx *ctx, const struct config_profile *p)
 {
-	const struct config_scep *scep = &ctx->cfg->scep;
+	const struct config_scep *scep = &p->scep;
 	bool secret = config_found(ctx, "scep.challenge.secret") != NULL;
 
 	if (config_bad(ctx, "scep.challenge.mode"))
@@ -163,51 +181,58 @@ config_rules_path_reserved(const char *path)
 	return false;
 }
 
-static int
-config_rules_paths(struct config_ctx *ctx)
+static const char *
+config_rules_path(const struct config_profile *p)
 {
-	static const char *const names[] = { "scep.path", "csr.path" };
-	/* /csr that is not served takes no path away from SCEP. */
-	const char *paths[] = { ctx->cfg->scep.path,
-				ctx->cfg->csr.auth != CONFIG_CSR_AUTH_OFF ? ctx->cfg->csr.path : NULL };
-	bool reserved = false;
-	int r;
-
-	for (size_t i = 0; i < 2; i++) {
-		if (!config_rules_path_reserved(paths[i]))
-			continue;
-		reserved = true;
-		r = config_error(ctx, config_at(ctx, names[i]), names[i],
-				 "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
-				 paths[i]);
-		if (r < 0)
-			return r;
-	}
-	if (reserved || paths[0] == NULL || paths[1] == NULL || strcmp(paths[0], paths[1]) != 0)
-		return 0;
-	/* Report it where it was written: csr.path, unless only scep.path was. */
-	if (config_found(ctx, "csr.path") != NULL)
-		return config_error(ctx, config_at(ctx, "csr.path"), "csr.path",
-				    "'%s' is also scep.path", paths[1]);
-	return config_error(ctx, config_at(ctx, "scep.path"), "scep.path", "'%s' is also csr.path",
-			    paths[0]);
+	return p->type == CONFIG_PROFILE_SCEP ? p->scep.path : p->csr.path;
 }
 
-/*
- * /csr is served only when the file says how its clients authenticate: a forgotten
- * setting must not leave an open certificate endpoint.
- */
-static int
-config_rules_csr(struct config_ctx *ctx)
+static bool
+config_rules_path_written(struct config_ctx *ctx, const struct config_profile *p)
 {
-	const config_setting_t *group = config_found(ctx, "csr");
+	struct config_inst before =
+		config_enter(ctx, config_profile_inst(ctx->cfg, (struct config_profile *)p));
+	bool written = config_found(ctx, p->type == CONFIG_PROFILE_SCEP ? "scep.path" : "csr.path");
 
-	if (group == NULL || !config_setting_is_group(group) ||
-	    config_found(ctx, "csr.auth") != NULL)
+	config_enter(ctx, before);
+	return written;
+}
+
+/* A served profile's path: not reserved, not another's; in the long form, written. */
+static int
+config_rules_profile_path(struct config_ctx *ctx, size_t i)
+{
+	const struct scepd_config *cfg = ctx->cfg;
+	const struct config_profile *p = &cfg->profiles[i];
+	const char *name = p->type == CONFIG_PROFILE_SCEP ? "scep.path" : "csr.path";
+	const char *path = config_rules_path(p);
+	char other[CONFIG_NAME_MAX * 2];
+
+	if (!cfg->short_form && config_found(ctx, name) == NULL)
+		return config_error(ctx, config_at(ctx, name), name,
+				    "required: the URL path the profile answers at");
+	if (path == NULL) /* its own error was reported */
 		return 0;
-	return config_error(ctx, group, "csr.auth",
-			    "required: say how /csr clients authenticate (\"none\" or "
-			    "\"tokens:PATH\")");
+	if (config_rules_path_reserved(path))
+		return config_error(ctx, config_at(ctx, name), name,
+				    "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				    path);
+	for (size_t k = 0; k < cfg->n_profiles; k++) {
+		const struct config_profile *q = &cfg->profiles[k];
+		bool mine, theirs;
+
+		if (k == i || !config_profile_served(q) || config_rules_path(q) == NULL ||
+		    strcmp(config_rules_path(q), path) != 0)
+			continue;
+		/* Once per pair, where it was written: the later one when both were. */
+		mine = config_rules_path_written(ctx, p);
+		theirs = config_rules_path_written(ctx, q);
+		if (mine == theirs ? k > i : theirs)
+			continue;
+		config_profile_setting(cfg, q, "path", other, sizeof(other));
+		return config_error(ctx, config_at(ctx, name), name, "'%s' is also %s", path, other);
+	}
+	return 0;
 }
 
 /* -1 (the default): no single address may take all of a worker's connections. */
@@ -236,16 +261,55 @@ config_rules_storage(struct config_ctx *ctx)
 			    "only for a \"postgresql://\" URI: an SQLite store has no password");
 }
 
+/*
+ * /csr is served only when the file says how its clients authenticate: a forgotten
+ * setting must not leave an open certificate endpoint.
+ */
+static int
+config_rules_csr(struct config_ctx *ctx, const struct config_profile *p)
+{
+	const config_setting_t *group = config_found(ctx, "csr");
+
+	if (group == NULL || !config_setting_is_group(group) ||
+	    config_found(ctx, "csr.auth") != NULL)
+		return 0;
+	return config_error(ctx, group, "csr.auth",
+			    "required: say how %s clients authenticate (\"none\" or "
+			    "\"tokens:PATH\")",
+			    p->csr.path != NULL ? p->csr.path : "/csr");
+}
+
+/* The rules of one profile, in its instance. */
+static int
+config_rules_profile(struct config_ctx *ctx, size_t i)
+{
+	struct config_profile *p = &ctx->cfg->profiles[i];
+	struct config_inst before = config_enter(ctx, config_profile_inst(ctx->cfg, p));
+	int r = 0;
+
+	if (p->type == CONFIG_PROFILE_SCEP) {
+		if ((r = config_rules_ra(ctx, p)) >= 0)
+			r = config_rules_challenge(ctx, p);
+	} else {
+		r = config_rules_csr(ctx, p);
+	}
+	if (r >= 0 && config_profile_served(p))
+		r = config_rules_profile_path(ctx, i);
+	config_enter(ctx, before);
+	return r;
+}
+
 int
 config_rules_check(struct config_ctx *ctx)
 {
 	int r;
 
 	if ((r = config_rules_engine_pin(ctx)) < 0 || (r = config_rules_engine_id(ctx)) < 0 ||
-	    (r = config_rules_ra(ctx)) < 0 || (r = config_rules_challenge(ctx)) < 0 ||
-	    (r = config_rules_csr(ctx)) < 0 || (r = config_rules_paths(ctx)) < 0 ||
 	    (r = config_rules_storage(ctx)) < 0)
 		return r;
+	for (size_t i = 0; i < ctx->cfg->n_profiles; i++)
+		if ((r = config_rules_profile(ctx, i)) < 0)
+			return r;
 	config_rules_per_ip(ctx);
 	return 0;
 }
@@ -408,22 +472,47 @@ config_rules_warn(const struct scepd_config *cfg, struct config_errors *warns, c
 	return r;
 }
 
+/* The warnings of one profile. */
+static int
+config_rules_profile_warnings(const struct scepd_config *cfg, const struct config_profile *p,
+			      struct config_errors *warns)
+{
+	char name[CONFIG_NAME_MAX * 2], allow[CONFIG_NAME_MAX * 2];
+	int r = 0;
+
+	if (p->type == CONFIG_PROFILE_CSR && p->csr.auth == CONFIG_CSR_AUTH_NONE) {
+		config_profile_setting(cfg, p, "auth", name, sizeof(name));
+		config_profile_setting(cfg, p, "allow", allow, sizeof(allow));
+		r = p->csr.allow == NULL
+			    ? config_rules_warn(
+				      cfg, warns, name,
+				      "\"none\": anyone who can reach the port gets a "
+				      "certificate from %s; use \"tokens:PATH\" or set %s",
+				      p->csr.path, allow)
+			    : config_rules_warn(cfg, warns, name,
+						"\"none\": every address %s admits gets a "
+						"certificate from %s without authenticating",
+						allow, p->csr.path);
+	}
+	if (r >= 0 && p->type == CONFIG_PROFILE_SCEP && !p->renewal.same_subject) {
+		config_profile_setting(cfg, p, "renewal.same_subject", name, sizeof(name));
+		r = config_rules_warn(cfg, warns, name,
+				      "false: the holder of any certificate of %s may renew it "
+				      "into another subject and other names, with no challenge "
+				      "and no approval",
+				      p->scep.path);
+	}
+	return r;
+}
+
 int
 config_warnings(const struct scepd_config *cfg, struct config_errors *warns)
 {
 	int r = 0;
 
-	if (cfg->csr.auth == CONFIG_CSR_AUTH_NONE)
-		r = cfg->csr.allow == NULL
-			    ? config_rules_warn(
-				      cfg, warns, "csr.auth",
-				      "\"none\": anyone who can reach the port gets a "
-				      "certificate from %s; use \"tokens:PATH\" or set csr.allow",
-				      cfg->csr.path)
-			    : config_rules_warn(cfg, warns, "csr.auth",
-						"\"none\": every address csr.allow admits gets a "
-						"certificate from %s without authenticating",
-						cfg->csr.path);
+	for (size_t i = 0; i < cfg->n_profiles && r >= 0; i++)
+		if (config_profile_served(&cfg->profiles[i]))
+			r = config_rules_profile_warnings(cfg, &cfg->profiles[i], warns);
 	if (r >= 0 && config_pg_uri_unverified(cfg->storage.uri))
 		r = config_rules_warn(
 			cfg, warns, "storage.uri",

@@ -33,7 +33,8 @@ struct csr_http_token {
 };
 
 struct csr_http {
-	const struct config_csr *cfg;
+	const struct config_csr *cfg; /* the profile's */
+	size_t profile;               /* index in the config's profiles */
 	struct issuer *issuer;
 	struct csr_http_token *tokens;
 	size_t n_tokens;
@@ -91,15 +92,16 @@ csr_http_load_tokens(struct csr_http *c, const char *path, unsigned *ret_line)
 }
 
 int
-csr_http_new(const struct config_csr *cfg, struct issuer *issuer, struct csr_http **ret,
-	     unsigned *ret_line)
+csr_http_new(struct issuer *issuer, size_t profile, struct csr_http **ret, unsigned *ret_line)
 {
+	const struct config_csr *cfg = &issuer_get0_profile(issuer, profile)->csr;
 	struct csr_http *c;
 	int r = 0;
 
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return -ENOMEM;
 	c->cfg = cfg;
+	c->profile = profile;
 	c->issuer = issuer;
 	if (cfg->auth == CONFIG_CSR_AUTH_TOKENS &&
 	    (r = csr_http_load_tokens(c, cfg->tokens_file, ret_line)) < 0) {
@@ -210,7 +212,7 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 			r = http_reply(req, 200, "application/pkix-cert", der, (size_t)len);
 		break;
 	case CSR_HTTP_PKCS7:
-		if ((r = p7_certs_only(cert, issuer_get0_chain(c->issuer), &p7, &p7_len)) == 0)
+		if ((r = p7_certs_only(cert, issuer_get0_chain(c->issuer, c->profile), &p7, &p7_len)) == 0)
 			r = http_reply(req, 200, "application/pkcs7-mime", p7, p7_len);
 		break;
 	case CSR_HTTP_PEM:
@@ -259,14 +261,16 @@ csr_http_handle(struct http_request *req, void *userdata)
 				       "request as application/pkcs10 or PEM text");
 	if (c->cfg->auth == CONFIG_CSR_AUTH_TOKENS &&
 	    (token = csr_http_authenticate(c, http_request_header(req, "Authorization"))) == NULL) {
-		log_notice("/csr from %s: missing or unknown token", http_request_remote_addr(req));
+		log_notice("%s from %s: missing or unknown token", c->cfg->path,
+			   http_request_remote_addr(req));
 		if ((r = http_add_header(req, "WWW-Authenticate", "Bearer realm=\"scepd\"")) < 0)
 			return r;
 		return http_reply_text(req, 401, "a valid bearer token is required");
 	}
 	body = http_request_body(req, &len);
 	if (csr_body_decode(body, len, &csr) < 0) {
-		log_notice("/csr from %s: not a PKCS#10 request", http_request_remote_addr(req));
+		log_notice("%s from %s: not a PKCS#10 request", c->cfg->path,
+			   http_request_remote_addr(req));
 		return http_reply_text(req, 400,
 				       "not a PKCS#10 certificate request "
 				       "(PEM, base64 or DER expected)");
@@ -274,9 +278,7 @@ csr_http_handle(struct http_request *req, void *userdata)
 	r = issuer_issue(c->issuer,
 			 &(struct issuer_request){
 				 .csr = csr,
-				 .subject = &c->cfg->subject,
-				 .subject_alt_name = &c->cfg->subject_alt_name,
-				 .endpoint = "csr",
+				 .profile = c->profile,
 				 .requester = http_request_remote_addr(req),
 				 .remote_user = token != NULL ? token->name : NULL,
 			 },

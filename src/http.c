@@ -80,13 +80,30 @@ http_method_parse(const char *method)
 	return 0;
 }
 
+/* Whether path lies below a subtree route's path: "/scep" holds "/scep/x", not "/scepx". */
+static bool
+http_route_below(const struct http_route *route, const char *path)
+{
+	size_t n = strlen(route->path);
+
+	if (!route->subtree || strncmp(route->path, path, n) != 0)
+		return false;
+	return path[n] == '/' || (n > 0 && route->path[n - 1] == '/');
+}
+
 static const struct http_route *
 http_route_find(const struct http_server *server, const char *path)
 {
+	const struct http_route *best = NULL;
+
 	for (size_t i = 0; i < server->n_routes; i++)
 		if (strcmp(server->routes[i].path, path) == 0)
 			return &server->routes[i];
-	return NULL;
+	for (size_t i = 0; i < server->n_routes; i++)
+		if (http_route_below(&server->routes[i], path) &&
+		    (best == NULL || strlen(server->routes[i].path) > strlen(best->path)))
+			best = &server->routes[i];
+	return best;
 }
 
 static unsigned

@@ -31,18 +31,24 @@
 
 #define ISSUER_SERIAL_TRIES 5
 
-struct issuer {
-	const struct scepd_config *cfg;
-	pthread_mutex_t lock;
-	struct keys *keys;     /* NULL while the token is gone */
-	struct signer *signer; /* NULL while the token is gone */
-	struct store *store;
+/* What the issuer keeps for one profile. */
+struct issuer_profile {
+	struct signer *signer; /* its CA's key with its extensions and days; NULL while the
+				  token is gone */
 	STACK_OF(X509) *chain; /* our own references: outlive the keys */
 	STACK_OF(X509) *ra_chain;
 	X509 *ca_next;
 	X509 *ra_next;
-	char unhealthy[256]; /* "" when healthy */
-	char key_name[KEYS_URI_REDACT_MAX]; /* ca.key for audit records: no pin-value */
+	char key_name[KEYS_URI_REDACT_MAX]; /* its CA's key for audit records: no pin-value */
+};
+
+struct issuer {
+	const struct scepd_config *cfg;
+	pthread_mutex_t lock;
+	struct keys *keys; /* NULL while the token is gone */
+	struct store *store;
+	struct issuer_profile *profiles; /* one per cfg->profiles */
+	char unhealthy[256];             /* "" when healthy */
 };
 
 /* Names and numbers of a certificate, as the store and the audit record want them. */
@@ -52,17 +58,26 @@ struct issuer_cert_text {
 	char *sans;
 };
 
+/* Signers and certificate references of every profile. */
 static int
-issuer_make_signer(struct issuer *is)
+issuer_setup_profiles(struct issuer *is)
 {
-	return signer_new(&is->cfg->ca, keys_get0_ca_key(is->keys), keys_get0_ca_cert(is->keys),
-			  &is->signer);
-}
+	const struct scepd_config *cfg = is->cfg;
+	int r;
 
-static int
-issuer_copy_certs(struct issuer *is)
-{
-	return keys_get1_certs(is->keys, &is->chain, &is->ra_chain, &is->ca_next, &is->ra_next);
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+		struct issuer_profile *ip = &is->profiles[i];
+
+		if ((r = keys_get1_certs(is->keys, i, &ip->chain, &ip->ra_chain, &ip->ca_next,
+					 &ip->ra_next)) < 0 ||
+		    (r = signer_new(config_profile_ca(cfg, p),
+				    p->extensions_set ? &p->extensions : NULL, p->days,
+				    keys_get0_ca_key(is->keys, p->ca),
+				    keys_get0_ca_cert(is->keys, p->ca), &ip->signer)) < 0)
+			return r;
+	}
+	return 0;
 }
 
 int
@@ -72,19 +87,23 @@ issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *stor
 	struct issuer *is;
 	int r;
 
-	if ((is = calloc(1, sizeof(*is))) == NULL) {
+	if ((is = calloc(1, sizeof(*is))) == NULL ||
+	    (is->profiles = calloc(cfg->n_profiles, sizeof(*is->profiles))) == NULL) {
+		free(is);
 		keys_free(keys);
 		store_close(store);
 		return -ENOMEM;
 	}
 	is->cfg = cfg;
-	(void)keys_uri_redact(cfg->ca.key, is->key_name, sizeof(is->key_name));
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		(void)keys_uri_redact(config_profile_ca(cfg, &cfg->profiles[i])->key,
+				      is->profiles[i].key_name, sizeof(is->profiles[i].key_name));
 	is->keys = keys;
 	is->store = store;
 	pthread_mutex_init(&is->lock, NULL);
 	if (keys == NULL) {
 		snprintf(is->unhealthy, sizeof(is->unhealthy), "%s", unavailable_reason);
-	} else if ((r = issuer_copy_certs(is)) < 0 || (r = issuer_make_signer(is)) < 0) {
+	} else if ((r = issuer_setup_profiles(is)) < 0) {
 		goto out;
 	}
 	*ret_issuer = is;
@@ -95,18 +114,32 @@ out:
 	return r;
 }
 
+static void
+issuer_drop_signers(struct issuer *is)
+{
+	for (size_t i = 0; i < is->cfg->n_profiles; i++) {
+		signer_free(is->profiles[i].signer);
+		is->profiles[i].signer = NULL;
+	}
+}
+
 void
 issuer_free(struct issuer *is)
 {
 	if (is == NULL)
 		return;
-	signer_free(is->signer);
+	issuer_drop_signers(is);
 	keys_free(is->keys);
 	store_close(is->store);
-	sk_X509_pop_free(is->chain, X509_free);
-	sk_X509_pop_free(is->ra_chain, X509_free);
-	X509_free(is->ca_next);
-	X509_free(is->ra_next);
+	for (size_t i = 0; i < is->cfg->n_profiles; i++) {
+		struct issuer_profile *ip = &is->profiles[i];
+
+		sk_X509_pop_free(ip->chain, X509_free);
+		sk_X509_pop_free(ip->ra_chain, X509_free);
+		X509_free(ip->ca_next);
+		X509_free(ip->ra_next);
+	}
+	free(is->profiles);
 	pthread_mutex_destroy(&is->lock);
 	free(is);
 }
@@ -119,27 +152,33 @@ issuer_result_clear(struct issuer_result *res)
 }
 
 STACK_OF(X509) *
-issuer_get0_chain(struct issuer *is)
+issuer_get0_chain(struct issuer *is, size_t profile)
 {
-	return is->chain;
+	return is->profiles[profile].chain;
 }
 
 STACK_OF(X509) *
-issuer_get0_ra_chain(struct issuer *is)
+issuer_get0_ra_chain(struct issuer *is, size_t profile)
 {
-	return is->ra_chain;
+	return is->profiles[profile].ra_chain;
 }
 
 X509 *
-issuer_get0_ca_next(struct issuer *is)
+issuer_get0_ca_next(struct issuer *is, size_t profile)
 {
-	return is->ca_next;
+	return is->profiles[profile].ca_next;
 }
 
 X509 *
-issuer_get0_ra_next(struct issuer *is)
+issuer_get0_ra_next(struct issuer *is, size_t profile)
 {
-	return is->ra_next;
+	return is->profiles[profile].ra_next;
+}
+
+const struct config_profile *
+issuer_get0_profile(struct issuer *is, size_t profile)
+{
+	return &is->cfg->profiles[profile];
 }
 
 static void
@@ -154,8 +193,7 @@ static void
 issuer_lose_keys(struct issuer *is, const char *why)
 {
 	snprintf(is->unhealthy, sizeof(is->unhealthy), "cannot sign: %s", why);
-	signer_free(is->signer);
-	is->signer = NULL;
+	issuer_drop_signers(is);
 	keys_free(is->keys);
 	is->keys = NULL;
 	log_error("%s; answering 503 until this worker is replaced", is->unhealthy);
@@ -225,6 +263,13 @@ issuer_asn1_time(const ASN1_TIME *at)
 	return timegm(&tm);
 }
 
+/* "scep" or "csr": what the record and the audit line call the profile's protocol. */
+static const char *
+issuer_endpoint(const struct issuer *is, const struct issuer_request *req)
+{
+	return is->cfg->profiles[req->profile].type == CONFIG_PROFILE_SCEP ? "scep" : "csr";
+}
+
 static int
 issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 	      const struct issuer_cert_text *text)
@@ -245,9 +290,11 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 				   .der = der,
 				   .der_len = (size_t)len,
 				   .requester = req->requester,
-				   .endpoint = req->endpoint,
+				   .endpoint = issuer_endpoint(is, req),
 				   .transaction_id = req->transaction_id,
 				   .owner = req->remote_user,
+				   .profile = is->cfg->profiles[req->profile].name,
+				   .ca = config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->name,
 			   });
 	OPENSSL_free(der);
 	return r;
@@ -266,13 +313,14 @@ issuer_audit(const struct issuer *is, const struct issuer_request *req,
 
 	log_audit(&(struct log_audit){
 		.result = results[res->status],
-		.endpoint = req->endpoint,
+		.endpoint = issuer_endpoint(is, req),
+		.profile = is->cfg->profiles[req->profile].name,
 		.client = req->requester,
 		.serial = text != NULL ? text->serial : NULL,
 		.subject = text != NULL ? text->subject : NULL,
 		.sans = text != NULL ? text->sans : NULL,
 		.transaction_id = req->transaction_id,
-		.key = res->status == ISSUER_ISSUED ? is->key_name : NULL,
+		.key = res->status == ISSUER_ISSUED ? is->profiles[req->profile].key_name : NULL,
 		.reason = res->status == ISSUER_ISSUED ? NULL : res->reason,
 	});
 }
@@ -290,11 +338,12 @@ issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
 	(void)encoding_name_text(d->subject, &subject);
 	log_audit(&(struct log_audit){
 		.result = "signing",
-		.endpoint = req->endpoint,
+		.endpoint = issuer_endpoint(is, req),
+		.profile = is->cfg->profiles[req->profile].name,
 		.client = req->requester,
 		.subject = subject,
 		.transaction_id = req->transaction_id,
-		.key = is->key_name,
+		.key = is->profiles[req->profile].key_name,
 	});
 	free(subject);
 }
@@ -304,8 +353,8 @@ issuer_audit_signing(const struct issuer *is, const struct issuer_request *req,
  * request cannot be certified), -EAGAIN (cannot sign now), with res set for both.
  */
 static int
-issuer_sign(struct issuer *is, const struct issue_req *ir, struct issuer_result *res,
-	    X509 **ret_cert)
+issuer_sign(struct issuer *is, size_t profile, const struct issue_req *ir,
+	    struct issuer_result *res, X509 **ret_cert)
 {
 	int r;
 
@@ -313,7 +362,7 @@ issuer_sign(struct issuer *is, const struct issue_req *ir, struct issuer_result 
 	if (is->unhealthy[0] != '\0') {
 		issuer_set_result(res, ISSUER_UNAVAILABLE, is->unhealthy);
 		r = -EAGAIN;
-	} else if ((r = signer_issue(is->signer, ir, ret_cert)) == -EBADMSG) {
+	} else if ((r = signer_issue(is->profiles[profile].signer, ir, ret_cert)) == -EBADMSG) {
 		issuer_set_result(res, ISSUER_BAD_REQUEST, "the request cannot be certified");
 	} else if (r < 0) {
 		log_error_errno(r, "signing failed");
@@ -345,7 +394,7 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 		issuer_cert_text_clear(ret_text);
 		X509_free(cert);
 		cert = NULL;
-		if ((r = issuer_sign(is, &ir, res, &cert)) < 0) {
+		if ((r = issuer_sign(is, req->profile, &ir, res, &cert)) < 0) {
 			r = 0; /* the result says why */
 			goto out;
 		}
@@ -353,7 +402,8 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 			goto out;
 		if ((r = issuer_record(is, req, cert, ret_text)) != -EEXIST)
 			break;
-		if (is->cfg->ca.serial == CONFIG_SERIAL_SUBJECT) {
+		if (config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->serial ==
+		    CONFIG_SERIAL_SUBJECT) {
 			/* The serial comes from the request: drawing again gives the same. */
 			issuer_set_result(
 				res, ISSUER_DENIED,
@@ -385,6 +435,12 @@ static int
 issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct issuer_result *res,
 		     struct issuer_cert_text *text)
 {
+	const struct config_profile *p = &is->cfg->profiles[req->profile];
+	const struct config_name_policy *subject =
+		p->type == CONFIG_PROFILE_SCEP ? &p->scep.subject : &p->csr.subject;
+	const struct config_name_policy *san = p->type == CONFIG_PROFILE_SCEP
+						       ? &p->scep.subject_alt_name
+						       : &p->csr.subject_alt_name;
 	struct policy_decision d = { 0 };
 	char reason[sizeof(res->reason)];
 	int r;
@@ -399,7 +455,11 @@ issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct
 				  "the request's signature does not verify");
 		return 0;
 	}
-	r = policy_check(req->subject, req->subject_alt_name, req->csr,
+	if (policy_check_key(&p->keys, req->csr, reason, sizeof(reason)) < 0) {
+		issuer_set_result(res, ISSUER_BAD_REQUEST, reason);
+		return 0;
+	}
+	r = policy_check(subject, san, req->csr,
 			 &(struct policy_vars){ .remote_addr = req->requester,
 						.remote_user = req->remote_user },
 			 &d);
@@ -441,7 +501,7 @@ out:
  * becomes -EAGAIN. -EAGAIN, op not called, when the keys are gone.
  */
 int
-issuer_with_ra_key(struct issuer *is,
+issuer_with_ra_key(struct issuer *is, size_t profile,
 		   int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
 		   void *arg)
 {
@@ -456,7 +516,7 @@ issuer_with_ra_key(struct issuer *is,
 		r = -EAGAIN;
 		goto out;
 	}
-	keys_get0_ra(is->keys, &ra_cert, &ra_key);
+	keys_get0_ra(is->keys, profile, &ra_cert, &ra_key);
 	r = op(ra_cert, ra_key, arg, &failed);
 	if (failed && keys_token_lost()) {
 		issuer_lose_keys(is, "the token is gone");

@@ -108,7 +108,7 @@ keys_fail(struct keys_error *err, const char *setting, bool fatal, const char *f
 {
 	va_list ap;
 
-	err->setting = setting;
+	snprintf(err->setting, sizeof(err->setting), "%s", setting);
 	err->fatal = fatal;
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
@@ -300,25 +300,48 @@ keys_read_cert(const char *path, const char *setting, X509 **ret_cert, struct ke
 	return 0;
 }
 
+/* A pair's certificates: chain (required) and next (optional), named by setting(). */
 static int
-keys_read_all_certs(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err)
+keys_read_pair_certs(const char *chain, const char *next, const char *chain_setting,
+		     const char *next_setting, struct keys_pair *pair, struct keys_error *err)
 {
 	int r;
 
-	if ((r = keys_read_certs(cfg->ca.certificate, "ca.certificate", &keys->ca_chain, err)) < 0)
+	if (chain != NULL && (r = keys_read_certs(chain, chain_setting, &pair->chain, err)) < 0)
 		return r;
-	if (cfg->ca.next_certificate != NULL &&
-	    (r = keys_read_cert(cfg->ca.next_certificate, "ca.next_certificate", &keys->ca_next,
-				err)) < 0)
+	if (next != NULL && (r = keys_read_cert(next, next_setting, &pair->next, err)) < 0)
 		return r;
-	if (cfg->scep.ra.certificate != NULL &&
-	    (r = keys_read_certs(cfg->scep.ra.certificate, "scep.ra.certificate", &keys->ra_chain,
-				 err)) < 0)
-		return r;
-	if (cfg->scep.ra.next_certificate != NULL &&
-	    (r = keys_read_cert(cfg->scep.ra.next_certificate, "scep.ra.next_certificate",
-				&keys->ra_next, err)) < 0)
-		return r;
+	return 0;
+}
+
+static int
+keys_read_all_certs(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err)
+{
+	char a[160], b[160];
+	int r;
+
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct config_ca *ca = &cfg->cas[i];
+
+		if ((r = keys_read_pair_certs(
+			     ca->certificate, ca->next_certificate,
+			     config_ca_setting(cfg, ca, "certificate", a, sizeof(a)),
+			     config_ca_setting(cfg, ca, "next_certificate", b, sizeof(b)),
+			     &keys->cas[i], err)) < 0)
+			return r;
+	}
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+
+		if (p->type != CONFIG_PROFILE_SCEP || p->scep.ra.certificate == NULL)
+			continue;
+		if ((r = keys_read_pair_certs(
+			     p->scep.ra.certificate, p->scep.ra.next_certificate,
+			     config_profile_setting(cfg, p, "ra.certificate", a, sizeof(a)),
+			     config_profile_setting(cfg, p, "ra.next_certificate", b, sizeof(b)),
+			     &keys->ras[i], err)) < 0)
+			return r;
+	}
 	return 0;
 }
 
@@ -815,6 +838,91 @@ out:
 }
 
 /*
+ * Every CA's key. A failure after a token key was loaded is not transient: an engine
+ * that loaded a key cannot be set up again (see the top).
+ */
+static int
+keys_load_cas(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
+	      struct keys_error *err, bool *ret_transient)
+{
+	char a[160], b[160];
+	int r;
+
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct config_ca *ca = &cfg->cas[i];
+		bool transient = false;
+
+		r = keys_load_key(cfg, engine, ca->key, config_ca_setting(cfg, ca, "key", a, sizeof(a)),
+				  &ca->key_passphrase,
+				  config_ca_setting(cfg, ca, "key_passphrase", b, sizeof(b)),
+				  &keys->cas[i].key, err, &transient);
+		if (r < 0) {
+			*ret_transient = transient && !keys_engine_kept;
+			return r;
+		}
+		keys_engine_kept = keys_engine_kept || keys_is_uri(ca->key);
+	}
+	return 0;
+}
+
+/* Every SCEP profile's RA key, as keys_load_cas(). */
+static int
+keys_load_ras(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
+	      struct keys_error *err, bool *ret_transient)
+{
+	char a[160], b[160];
+	int r;
+
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+		bool transient = false;
+
+		if (p->type != CONFIG_PROFILE_SCEP || p->scep.ra.key == NULL)
+			continue;
+		r = keys_load_key(cfg, engine, p->scep.ra.key,
+				  config_profile_setting(cfg, p, "ra.key", a, sizeof(a)),
+				  &p->scep.ra.key_passphrase,
+				  config_profile_setting(cfg, p, "ra.key_passphrase", b, sizeof(b)),
+				  &keys->ras[i].key, err, &transient);
+		if (r < 0) {
+			*ret_transient = transient && !keys_engine_kept;
+			return r;
+		}
+		keys_engine_kept = keys_engine_kept || keys_is_uri(p->scep.ra.key);
+	}
+	return 0;
+}
+
+/* Every key against its certificate. */
+static int
+keys_check_pairs(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err)
+{
+	char a[160], b[160];
+	int r;
+
+	for (size_t i = 0; i < cfg->n_cas; i++)
+		if ((r = keys_check_pair(keys->cas[i].key, sk_X509_value(keys->cas[i].chain, 0),
+					 config_ca_setting(cfg, &cfg->cas[i], "key", a, sizeof(a)),
+					 config_ca_setting(cfg, &cfg->cas[i], "certificate", b,
+							   sizeof(b)),
+					 err)) < 0)
+			return r;
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+
+		if (keys->ras[i].key == NULL || keys->ras[i].chain == NULL)
+			continue;
+		if ((r = keys_check_pair(keys->ras[i].key, sk_X509_value(keys->ras[i].chain, 0),
+					 config_profile_setting(cfg, p, "ra.key", a, sizeof(a)),
+					 config_profile_setting(cfg, p, "ra.certificate", b,
+								sizeof(b)),
+					 err)) < 0)
+			return r;
+	}
+	return 0;
+}
+
+/*
  * One attempt: token lookup, engine, keys, match checks. *ret_transient says whether
  * another attempt may succeed where this one failed.
  */
@@ -833,40 +941,25 @@ keys_load_private(const struct scepd_config *cfg, struct keys *keys, struct keys
 			return r;
 		keys->engine = engine;
 	}
-	if ((r = keys_load_key(cfg, engine, cfg->ca.key, "ca.key", &cfg->ca.key_passphrase,
-			       "ca.key_passphrase", &keys->ca_key, err, ret_transient)) < 0)
+	if ((r = keys_load_cas(cfg, engine, keys, err, ret_transient)) < 0 ||
+	    (r = keys_load_ras(cfg, engine, keys, err, ret_transient)) < 0)
 		return r;
-	keys_engine_kept = keys_engine_kept || keys_is_uri(cfg->ca.key);
-	if (cfg->scep.ra.key != NULL) {
-		bool transient = false;
-
-		if ((r = keys_load_key(cfg, engine, cfg->scep.ra.key, "scep.ra.key",
-				       &cfg->scep.ra.key_passphrase, "scep.ra.key_passphrase",
-				       &keys->ra_key, err, &transient)) < 0) {
-			/* An engine that loaded a key cannot be set up again (see the top). */
-			*ret_transient = transient && !keys_is_uri(cfg->ca.key);
-			return r;
-		}
-		keys_engine_kept = keys_engine_kept || keys_is_uri(cfg->scep.ra.key);
-	}
 	*ret_transient = false;
-	if ((r = keys_check_pair(keys->ca_key, sk_X509_value(keys->ca_chain, 0), "ca.key",
-				 "ca.certificate", err)) < 0)
-		return r;
-	if (keys->ra_key != NULL && keys->ra_chain != NULL &&
-	    (r = keys_check_pair(keys->ra_key, sk_X509_value(keys->ra_chain, 0), "scep.ra.key",
-				 "scep.ra.certificate", err)) < 0)
-		return r;
-	return 0;
+	return keys_check_pairs(cfg, keys, err);
 }
 
 /* Drops what one failed attempt loaded, keeping the certificates. */
 static void
 keys_drop_private(struct keys *keys)
 {
-	EVP_PKEY_free(keys->ca_key);
-	EVP_PKEY_free(keys->ra_key);
-	keys->ca_key = keys->ra_key = NULL;
+	for (size_t i = 0; keys->cas != NULL && i < keys->cfg->n_cas; i++) {
+		EVP_PKEY_free(keys->cas[i].key);
+		keys->cas[i].key = NULL;
+	}
+	for (size_t i = 0; keys->ras != NULL && i < keys->cfg->n_profiles; i++) {
+		EVP_PKEY_free(keys->ras[i].key);
+		keys->ras[i].key = NULL;
+	}
 	keys_engine_free(keys->engine);
 	keys->engine = NULL;
 }
@@ -900,11 +993,14 @@ keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_er
 
 	*err = (struct keys_error){ 0 };
 	ERR_clear_error();
-	if ((keys = calloc(1, sizeof(*keys))) == NULL) {
+	if ((keys = calloc(1, sizeof(*keys))) == NULL ||
+	    (keys->cas = calloc(cfg->n_cas, sizeof(*keys->cas))) == NULL ||
+	    (keys->ras = calloc(cfg->n_profiles, sizeof(*keys->ras))) == NULL) {
 		keys_fail(err, "ca.key", false, "out of memory");
 		r = -ENOMEM;
 		goto out;
 	}
+	keys->cfg = cfg;
 	if ((r = keys_read_all_certs(cfg, keys, err)) < 0)
 		goto out;
 	for (unsigned attempt = 0;; attempt++) {
@@ -924,7 +1020,7 @@ keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_er
 	keys = NULL;
 	r = 0;
 out:
-	if (r < 0 && err->setting == NULL) /* every path names one; this is a safety net */
+	if (r < 0 && err->setting[0] == '\0') /* every path names one; this is a safety net */
 		keys_fail(err, "ca.key", false, "the keys cannot be loaded: %s", strerror(-r));
 	keys_free(keys);
 	ERR_clear_error();
@@ -937,10 +1033,16 @@ keys_free(struct keys *keys)
 	if (keys == NULL)
 		return;
 	keys_drop_private(keys);
-	sk_X509_pop_free(keys->ca_chain, X509_free);
-	X509_free(keys->ca_next);
-	sk_X509_pop_free(keys->ra_chain, X509_free);
-	X509_free(keys->ra_next);
+	for (size_t i = 0; keys->cas != NULL && i < keys->cfg->n_cas; i++) {
+		sk_X509_pop_free(keys->cas[i].chain, X509_free);
+		X509_free(keys->cas[i].next);
+	}
+	for (size_t i = 0; keys->ras != NULL && i < keys->cfg->n_profiles; i++) {
+		sk_X509_pop_free(keys->ras[i].chain, X509_free);
+		X509_free(keys->ras[i].next);
+	}
+	free(keys->cas);
+	free(keys->ras);
 	free(keys);
 }
 
@@ -1015,46 +1117,57 @@ keys_uri_redact(const char *uri, char *buf, size_t size)
 }
 
 X509 *
-keys_get0_ca_cert(const struct keys *keys)
+keys_get0_ca_cert(const struct keys *keys, size_t ca)
 {
-	if (keys == NULL || sk_X509_num(keys->ca_chain) < 1)
+	if (keys == NULL || ca >= keys->cfg->n_cas || sk_X509_num(keys->cas[ca].chain) < 1)
 		return NULL;
-	return sk_X509_value(keys->ca_chain, 0);
+	return sk_X509_value(keys->cas[ca].chain, 0);
 }
 
 EVP_PKEY *
-keys_get0_ca_key(const struct keys *keys)
+keys_get0_ca_key(const struct keys *keys, size_t ca)
 {
-	return keys->ca_key;
+	return keys->cas[ca].key;
+}
+
+static X509 *
+keys_up_ref(X509 *cert)
+{
+	/* An up-ref is an atomic increment; should it fail, there is no certificate. */
+	return cert != NULL && X509_up_ref(cert) ? cert : NULL;
 }
 
 int
-keys_get1_certs(const struct keys *keys, STACK_OF(X509) **ret_ca_chain,
+keys_get1_certs(const struct keys *keys, size_t profile, STACK_OF(X509) **ret_ca_chain,
 		STACK_OF(X509) **ret_ra_chain, X509 **ret_ca_next, X509 **ret_ra_next)
 {
+	const struct keys_pair *ca = &keys->cas[keys->cfg->profiles[profile].ca];
+	const struct keys_pair *ra = &keys->ras[profile];
 	STACK_OF(X509) *ca_chain = NULL, *ra_chain = NULL;
 
-	if ((ca_chain = X509_chain_up_ref(keys->ca_chain)) == NULL ||
-	    (keys->ra_chain != NULL && (ra_chain = X509_chain_up_ref(keys->ra_chain)) == NULL)) {
+	if ((ca_chain = X509_chain_up_ref(ca->chain)) == NULL ||
+	    (ra->chain != NULL && (ra_chain = X509_chain_up_ref(ra->chain)) == NULL)) {
 		sk_X509_pop_free(ca_chain, X509_free);
 		return -ENOMEM;
 	}
 	*ret_ca_chain = ca_chain;
 	*ret_ra_chain = ra_chain;
-	/* An up-ref is an atomic increment; should it fail, there is no next certificate. */
-	*ret_ca_next = keys->ca_next != NULL && X509_up_ref(keys->ca_next) ? keys->ca_next : NULL;
-	*ret_ra_next = keys->ra_next != NULL && X509_up_ref(keys->ra_next) ? keys->ra_next : NULL;
+	*ret_ca_next = keys_up_ref(ca->next);
+	*ret_ra_next = keys_up_ref(ra->next);
 	return 0;
 }
 
 void
-keys_get0_ra(const struct keys *keys, X509 **ret_cert, EVP_PKEY **ret_key)
+keys_get0_ra(const struct keys *keys, size_t profile, X509 **ret_cert, EVP_PKEY **ret_key)
 {
-	if (keys->ra_key != NULL) {
-		*ret_cert = sk_X509_value(keys->ra_chain, 0);
-		*ret_key = keys->ra_key;
+	const struct keys_pair *ra = &keys->ras[profile];
+	size_t ca = keys->cfg->profiles[profile].ca;
+
+	if (ra->key != NULL) {
+		*ret_cert = sk_X509_value(ra->chain, 0);
+		*ret_key = ra->key;
 	} else {
-		*ret_cert = keys_get0_ca_cert(keys);
-		*ret_key = keys->ca_key;
+		*ret_cert = keys_get0_ca_cert(keys, ca);
+		*ret_key = keys->cas[ca].key;
 	}
 }

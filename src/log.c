@@ -159,6 +159,7 @@ log_audit(const struct log_audit *a)
 	const char *const fields[][2] = {
 		{ "SCEPD_RESULT", a->result },
 		{ "SCEPD_ENDPOINT", a->endpoint },
+		{ "SCEPD_PROFILE", a->profile },
 		{ "SCEPD_CLIENT", a->client },
 		{ "SCEPD_SERIAL", a->serial },
 		{ "SCEPD_SUBJECT", a->subject },
@@ -177,6 +178,7 @@ log_audit(const struct log_audit *a)
 	len = (size_t)snprintf(message, sizeof(message), "audit:");
 	len = log_audit_append(message, sizeof(message), len, "result", a->result);
 	len = log_audit_append(message, sizeof(message), len, "endpoint", a->endpoint);
+	len = log_audit_append(message, sizeof(message), len, "profile", a->profile);
 	len = log_audit_append(message, sizeof(message), len, "client", a->client);
 	len = log_audit_append(message, sizeof(message), len, "serial", a->serial);
 	len = log_audit_append(message, sizeof(message), len, "subject", a->subject);

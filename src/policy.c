@@ -58,6 +58,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
 #include <openssl/err.h>
 #include <openssl/objects.h>
 
@@ -644,4 +646,41 @@ out:
 	}
 	*ret = d;
 	return 0;
+}
+
+/* Key policy */
+
+int
+policy_check_key(const struct config_key_policy *keys, X509_REQ *csr, char *reason, size_t size)
+{
+	EVP_PKEY *pub = X509_REQ_get0_pubkey(csr);
+	char curve[64] = "";
+	size_t len = 0;
+	int nid;
+
+	if (pub == NULL)
+		return -EBADMSG;
+	switch (EVP_PKEY_get_base_id(pub)) {
+	case EVP_PKEY_RSA:
+		if (EVP_PKEY_get_bits(pub) >= keys->rsa_min_bits)
+			return 0;
+		snprintf(reason, size, "an RSA key of %d bits: keys.rsa_min_bits is %d",
+			 EVP_PKEY_get_bits(pub), keys->rsa_min_bits);
+		return -EPERM;
+	case EVP_PKEY_EC:
+		if (!EVP_PKEY_get_utf8_string_param(pub, OSSL_PKEY_PARAM_GROUP_NAME, curve,
+						    sizeof(curve), &len))
+			curve[0] = '\0';
+		nid = OBJ_txt2nid(curve);
+		for (size_t i = 0; nid != NID_undef && i < keys->n_ec_curves; i++)
+			if (keys->ec_curves[i] == nid)
+				return 0;
+		snprintf(reason, size, "an EC key on curve %s: not in keys.ec_curves",
+			 curve[0] != '\0' ? curve : "(unnamed)");
+		return -EPERM;
+	default:
+		snprintf(reason, size, "a key of type %s: keys allows RSA and EC keys only",
+			 OBJ_nid2sn(EVP_PKEY_get_base_id(pub)));
+		return -EPERM;
+	}
 }

@@ -5,13 +5,15 @@
  *   PKCSReq, RenewalReq  the transaction's newest certificate for the request's key
  *                        is answered again when the message is a retransmission
  *                        (not signed by that certificate). Signed by a certificate
- *                        this CA issued through SCEP (unexpired, on record): a
- *                        renewal when the policy gives the signer's subject and
- *                        every SAN asked for is in the signer; it needs no challenge
+ *                        the profile's CA issued through this profile (unexpired,
+ *                        on record, within renewal.window_days): a renewal when
+ *                        the policy gives the signer's subject and every SAN asked
+ *                        for is in the signer (renewal.same_subject); it needs no challenge
  *                        or approval and keeps the original owner. Anything else
  *                        signed by an issued certificate: RenewalReq refused, PKCSReq
  *                        a new request. A new request's signer must hold the
- *                        request's key and pass scep.challenge (OTP: used up at once,
+ *                        request's key (of a type and size the profile's keys
+ *                        allow) and pass the challenge (OTP: used up at once,
  *                        across workers); with approval = "manual" the first request
  *                        is stored PENDING with the challenge's owner
  *   GetCert              the recorded certificate with that serial, to a signer that
@@ -33,6 +35,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/crypto.h>
 
@@ -40,7 +43,9 @@
 #include "scepd/scep_store.h"
 
 struct scep_enrol {
-	const struct config_scep *cfg;
+	const struct config_profile *profile;
+	const struct config_scep *cfg; /* the profile's */
+	size_t profile_index;
 	struct issuer *issuer;
 	char *challenge; /* static challenge, or NULL */
 	size_t challenge_len;
@@ -55,14 +60,16 @@ struct scep_enrol_ctx {
 };
 
 int
-scep_enrol_new(const struct config_scep *cfg, struct issuer *issuer, const char *challenge,
+scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
 	       struct scep_enrol **ret)
 {
 	struct scep_enrol *e;
 
 	if ((e = calloc(1, sizeof(*e))) == NULL)
 		return -ENOMEM;
-	e->cfg = cfg;
+	e->profile = issuer_get0_profile(issuer, profile);
+	e->cfg = &e->profile->scep;
+	e->profile_index = profile;
 	e->issuer = issuer;
 	if (challenge != NULL) {
 		e->challenge_len = strlen(challenge);
@@ -107,11 +114,11 @@ scep_verdict_kind_name(enum scep_verdict_kind kind)
 	return names[kind];
 }
 
-/* scep_store_check_issued() against this CA's signing certificate. */
+/* scep_store_check_issued() against the signing certificate of the profile's CA. */
 static int
 scep_enrol_check_issued(struct scep_enrol *e, X509 *cert, struct store_cert **ret_record)
 {
-	STACK_OF(X509) *chain = issuer_get0_chain(e->issuer);
+	STACK_OF(X509) *chain = issuer_get0_chain(e->issuer, e->profile_index);
 
 	return scep_store_check_issued(issuer_get0_store(e->issuer),
 				       chain != NULL ? sk_X509_value(chain, 0) : NULL, cert,
@@ -228,9 +235,7 @@ scep_enrol_issuer_request(const struct scep_enrol_ctx *c, X509_REQ *csr, const c
 {
 	return (struct issuer_request){
 		.csr = csr,
-		.subject = &c->e->cfg->subject,
-		.subject_alt_name = &c->e->cfg->subject_alt_name,
-		.endpoint = "scep",
+		.profile = c->e->profile_index,
 		.requester = c->client,
 		.remote_user = owner,
 		.transaction_id = c->msg->txid,
@@ -279,6 +284,11 @@ scep_enrol_decided(const struct scep_enrol_ctx *c, const struct store_pending *p
 	X509_REQ *csr;
 	int r = 0;
 
+	/* Another profile's request is not this one's to issue: its CA and rules differ. */
+	if (p->profile == NULL || strcmp(p->profile, c->e->profile->name) != 0)
+		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_CERT_ID,
+					       "the pending request is another profile's",
+					       "no request with this transactionID");
 	if ((csr = d2i_X509_REQ(NULL, &der, (long)p->csr_der_len)) == NULL)
 		return scep_enrol_store_failed(c->v, -EIO, "read a pending request");
 	if (EVP_PKEY_eq(X509_REQ_get0_pubkey(csr), X509_get0_pubkey(c->msg->signer)) != 1) {
@@ -326,8 +336,9 @@ scep_enrol_manual(const struct scep_enrol_ctx *c)
 		free(owner);
 		return scep_enrol_unauthorized(c, r, refusal);
 	}
-	r = scep_store_add_pending(issuer_get0_store(c->e->issuer), c->msg->txid, c->msg->csr,
-				   c->msg->signer, c->client, owner);
+	r = scep_store_add_pending(issuer_get0_store(c->e->issuer), c->msg->txid,
+				   c->e->profile->name, c->msg->csr, c->msg->signer, c->client,
+				   owner);
 	free(owner);
 	if (r < 0 && r != -EEXIST)
 		return scep_enrol_store_failed(c->v, r, "record a pending request");
@@ -355,9 +366,15 @@ scep_enrol_new_request(const struct scep_enrol_ctx *c)
 	 * The key holder's own signature: or anyone could wrap a captured envelope,
 	 * challenge and all, in a message of their own.
 	 */
+	char reason[256];
+
 	if (!c->msg->signer_has_csr_key)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST,
 				       "the signer certificate does not hold the request's key");
+	/* Before the operator sees it: a key the profile refuses is never worth approving. */
+	if ((r = policy_check_key(&c->e->profile->keys, c->msg->csr, reason, sizeof(reason))) < 0)
+		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST,
+				       r == -EPERM ? reason : "the request's key cannot be read");
 	if (c->e->cfg->approval == CONFIG_APPROVAL_MANUAL)
 		return scep_enrol_manual(c);
 	if ((r = scep_enrol_authorize(c, &owner, &refusal)) != 0)
@@ -368,28 +385,67 @@ scep_enrol_new_request(const struct scep_enrol_ctx *c)
 }
 
 /*
- * A request signed by a certificate of this CA: a renewal when that certificate was
- * issued through SCEP and the request keeps its identity (subject, SANs within it);
- * then it needs no challenge and no approval, and keeps the original owner. Otherwise
- * a PKCSReq is a new request, a RenewalReq is refused.
+ * Whether the profile's renewal rules let signer (a certificate of its CA, on record)
+ * renew into this request: NULL, or why not. d receives the policy's decision.
+ */
+static int
+scep_enrol_renewal_refusal(const struct scep_enrol_ctx *c, const struct store_cert *signer,
+			   struct policy_decision *d, const char **ret_refusal, char *buf,
+			   size_t size)
+{
+	const struct config_profile *p = c->e->profile;
+	struct issuer_request ir = scep_enrol_issuer_request(c, c->msg->csr, signer->owner);
+	struct policy_vars vars = { .remote_addr = ir.requester, .remote_user = ir.remote_user };
+	time_t now = time(NULL);
+	int r;
+
+	if (strcmp(signer->endpoint, "scep") != 0) {
+		*ret_refusal = "the signer certificate was not issued through SCEP";
+		return 0;
+	}
+	if (signer->profile == NULL || strcmp(signer->profile, p->name) != 0) {
+		snprintf(buf, size, "the signer certificate was issued through profile %s, not %s",
+			 signer->profile != NULL ? signer->profile : "(none)", p->name);
+		*ret_refusal = buf;
+		return 0;
+	}
+	if (p->renewal.window_days > 0 &&
+	    signer->not_after - now > (time_t)p->renewal.window_days * 86400) {
+		snprintf(buf, size,
+			 "the signer certificate expires in %lld days: renewal opens %d days "
+			 "before",
+			 (long long)((signer->not_after - now) / 86400), p->renewal.window_days);
+		*ret_refusal = buf;
+		return 0;
+	}
+	if (p->renewal.same_subject)
+		r = policy_check_renewal(&p->scep.subject, &p->scep.subject_alt_name, ir.csr, &vars,
+					 c->msg->signer, d);
+	else
+		r = policy_check(&p->scep.subject, &p->scep.subject_alt_name, ir.csr, &vars, d);
+	if (r < 0)
+		return r;
+	*ret_refusal = d->verdict == POLICY_ALLOW ? NULL : d->reason;
+	return 0;
+}
+
+/*
+ * A request signed by a certificate of this profile's CA: a renewal when that
+ * certificate was issued through this profile and the request keeps its identity
+ * (subject, SANs within it; renewal.same_subject), within renewal.window_days; then it
+ * needs no challenge and no approval, and keeps the original owner. Otherwise a
+ * PKCSReq is a new request, a RenewalReq is refused.
  */
 static int
 scep_enrol_signed(const struct scep_enrol_ctx *c, const struct store_cert *signer)
 {
-	struct issuer_request ir = scep_enrol_issuer_request(c, c->msg->csr, signer->owner);
 	struct policy_decision d = { 0 };
-	const char *refusal = "the signer certificate was not issued through SCEP";
+	const char *refusal = NULL;
+	char why[256];
 	int r;
 
-	if (strcmp(signer->endpoint, "scep") == 0) {
-		r = policy_check_renewal(ir.subject, ir.subject_alt_name, ir.csr,
-					 &(struct policy_vars){ .remote_addr = ir.requester,
-								.remote_user = ir.remote_user },
-					 c->msg->signer, &d);
-		if (r < 0)
-			return r;
-		refusal = d.verdict == POLICY_ALLOW ? NULL : d.reason;
-	}
+	if ((r = scep_enrol_renewal_refusal(c, signer, &d, &refusal, why, sizeof(why))) < 0)
+		goto out;
 	if (refusal == NULL) {
 		if ((r = scep_enrol_issue(c, c->msg->csr, signer->owner, false)) == 0 &&
 		    c->v->kind == SCEP_VERDICT_SUCCESS)
@@ -401,6 +457,7 @@ scep_enrol_signed(const struct scep_enrol_ctx *c, const struct store_cert *signe
 		scep_enrol_log(c->v, "not a renewal of serial %s (%s): a new request",
 			       signer->serial, refusal);
 	}
+out:
 	policy_decision_clear(&d);
 	return r;
 }

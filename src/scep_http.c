@@ -37,6 +37,8 @@
 
 struct scep_http {
 	const struct scepd_config *cfg;
+	const struct config_scep *scep; /* the profile's */
+	size_t profile;                 /* index in cfg->profiles */
 	struct issuer *issuer;
 	struct scep_enrol *enrol; /* who may enrol, renew, poll, fetch */
 	char caps[256];
@@ -97,15 +99,17 @@ scep_http_over_limit(struct scep_http *sh, struct http_request *req, bool take)
 static int
 scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
 {
-	char buf[SECRET_MAX];
-	bool is_static = sh->cfg->scep.challenge_mode == CONFIG_CHALLENGE_STATIC;
+	char buf[SECRET_MAX], setting[160];
+	bool is_static = sh->scep->challenge_mode == CONFIG_CHALLENGE_STATIC;
 	int r = 0;
 
 	if (is_static)
-		r = secret_read(&sh->cfg->scep.challenge_secret, "scep.challenge.secret", buf,
-				sizeof(buf), err);
+		r = secret_read(&sh->scep->challenge_secret,
+				config_profile_setting(sh->cfg, &sh->cfg->profiles[sh->profile],
+						       "challenge.secret", setting, sizeof(setting)),
+				buf, sizeof(buf), err);
 	if (r == 0)
-		r = scep_enrol_new(&sh->cfg->scep, sh->issuer, is_static ? buf : NULL, &sh->enrol);
+		r = scep_enrol_new(sh->issuer, sh->profile, is_static ? buf : NULL, &sh->enrol);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }
@@ -115,14 +119,14 @@ scep_http_make_caps(struct scep_http *sh)
 {
 	snprintf(sh->caps, sizeof(sh->caps),
 		 "POSTPKIOperation\nSHA-256\nSHA-512\nSHA-1\nAES\nDES3\nSCEPStandard\nRenewal\n%s",
-		 issuer_get0_ca_next(sh->issuer) != NULL ? "GetNextCACert\n" : "");
+		 issuer_get0_ca_next(sh->issuer, sh->profile) != NULL ? "GetNextCACert\n" : "");
 }
 
 /* max-age = remaining CA lifetime / freshness factor, at most freshness max. */
 static void
 scep_http_make_cache_control(struct scep_http *sh, X509 *ca)
 {
-	const struct config_scep *scep = &sh->cfg->scep;
+	const struct config_scep *scep = sh->scep;
 	int days = 0, secs = 0;
 	long long left, age;
 
@@ -140,8 +144,8 @@ scep_http_make_cache_control(struct scep_http *sh, X509 *ca)
 static int
 scep_http_make_ca_body(struct scep_http *sh)
 {
-	STACK_OF(X509) *chain = issuer_get0_chain(sh->issuer);
-	STACK_OF(X509) *ra = issuer_get0_ra_chain(sh->issuer);
+	STACK_OF(X509) *chain = issuer_get0_chain(sh->issuer, sh->profile);
+	STACK_OF(X509) *ra = issuer_get0_ra_chain(sh->issuer, sh->profile);
 	STACK_OF(X509) *all = NULL;
 	unsigned char *der = NULL;
 	int len, r = -ENOMEM;
@@ -199,17 +203,17 @@ static int
 scep_http_make_next_ca_body(struct scep_http *sh)
 {
 	struct scep_http_next_ca n = { 0 };
-	X509 *ca_next = issuer_get0_ca_next(sh->issuer), *ra_next = issuer_get0_ra_next(sh->issuer);
+	X509 *ca_next = issuer_get0_ca_next(sh->issuer, sh->profile), *ra_next = issuer_get0_ra_next(sh->issuer, sh->profile);
 	int r;
 
-	if (ca_next == NULL || issuer_get0_chain(sh->issuer) == NULL)
+	if (ca_next == NULL || issuer_get0_chain(sh->issuer, sh->profile) == NULL)
 		return 0;
 	if ((n.certs = sk_X509_new_null()) == NULL || !sk_X509_push(n.certs, ca_next) ||
 	    (ra_next != NULL && !sk_X509_push(n.certs, ra_next))) {
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = issuer_with_ra_key(sh->issuer, scep_http_sign_next_ca, &n)) == 0) {
+	if ((r = issuer_with_ra_key(sh->issuer, sh->profile, scep_http_sign_next_ca, &n)) == 0) {
 		sh->next_ca_body = n.der;
 		sh->next_ca_body_len = n.len;
 	} else if (r == -EAGAIN) {
@@ -221,8 +225,8 @@ out:
 }
 
 int
-scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
-	      struct secret_error *err)
+scep_http_new(const struct scepd_config *cfg, size_t profile, struct issuer *issuer,
+	      struct scep_http **ret, struct secret_error *err)
 {
 	struct scep_http *sh;
 	int r;
@@ -230,6 +234,8 @@ scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep
 	if ((sh = calloc(1, sizeof(*sh))) == NULL)
 		return -ENOMEM;
 	sh->cfg = cfg;
+	sh->scep = &cfg->profiles[profile].scep;
+	sh->profile = profile;
 	sh->issuer = issuer;
 	scep_http_make_caps(sh);
 	if ((r = scep_http_make_enrol(sh, err)) < 0 || (r = scep_http_make_ca_body(sh)) < 0 ||
@@ -237,8 +243,8 @@ scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep
 		scep_http_free(sh);
 		return r;
 	}
-	if (cfg->scep.refusals_per_minute > 0 &&
-	    (r = ratelimit_new((unsigned)cfg->scep.refusals_per_minute,
+	if (sh->scep->refusals_per_minute > 0 &&
+	    (r = ratelimit_new((unsigned)sh->scep->refusals_per_minute,
 			       SCEP_HTTP_RATELIMIT_ADDRESSES, &sh->refusals)) < 0) {
 		scep_http_free(sh);
 		return r;
@@ -296,7 +302,7 @@ scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct
 	struct scep_http_certrep c = { .req = msg, .rep = rep };
 	int r;
 
-	r = issuer_with_ra_key(sh->issuer, scep_http_sign_certrep, &c);
+	r = issuer_with_ra_key(sh->issuer, sh->profile, scep_http_sign_certrep, &c);
 	if (r == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
@@ -323,7 +329,7 @@ scep_http_fail_because(struct scep_http *sh, struct http_request *req,
 		   addr, msg->txid, scep_msg_fail_name(fail), why);
 	if (scep_http_over_limit(sh, req, true)) {
 		log_warning("SCEP from %s: more than %d refusals a minute: answering 429 unsigned",
-			    addr, sh->cfg->scep.refusals_per_minute);
+			    addr, sh->scep->refusals_per_minute);
 		return http_reply_text(req, 429, "too many refused requests from this address");
 	}
 	return scep_http_reply_pki(sh, req, msg,
@@ -348,7 +354,7 @@ scep_http_success(struct scep_http *sh, struct http_request *req, const struct s
 		&(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
 					.fail = SCEP_FAIL_NONE,
 					.cert = cert,
-					.chain = issuer_get0_chain(sh->issuer) });
+					.chain = issuer_get0_chain(sh->issuer, sh->profile) });
 }
 
 /* The reply for a request the operator has yet to decide on. */
@@ -416,20 +422,20 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 		return scep_http_fail_because(sh, req, msg, msg->fail, msg->fail_reason,
 					      "unsupported messageType");
 	if (msg->type == SCEP_MSG_GETCRL) {
-		if (sh->cfg->scep.crl_url == NULL)
+		if (sh->scep->crl_url == NULL)
 			return http_reply_text(req, 400, "GetCRL is not offered here");
-		if ((r = http_add_header(req, "Location", sh->cfg->scep.crl_url)) < 0)
+		if ((r = http_add_header(req, "Location", sh->scep->crl_url)) < 0)
 			return r;
-		return http_reply_text(req, 302, "the CRL is at %s", sh->cfg->scep.crl_url);
+		return http_reply_text(req, 302, "the CRL is at %s", sh->scep->crl_url);
 	}
 	/* No more key work for a client that used up its refusals. */
 	if (scep_http_over_limit(sh, req, false)) {
 		log_notice("SCEP PKIOperation from %s: more than %d refusals a minute: answering "
 			   "429 before any key work",
-			   http_request_remote_addr(req), sh->cfg->scep.refusals_per_minute);
+			   http_request_remote_addr(req), sh->scep->refusals_per_minute);
 		return http_reply_text(req, 429, "too many refused requests from this address");
 	}
-	if ((r = issuer_with_ra_key(sh->issuer, scep_http_decrypt, msg)) == -EAGAIN)
+	if ((r = issuer_with_ra_key(sh->issuer, sh->profile, scep_http_decrypt, msg)) == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
 		return r;
@@ -502,7 +508,7 @@ scep_http_get_ca_cert(struct scep_http *sh, struct http_request *req)
 static int
 scep_http_get_next_ca_cert(struct scep_http *sh, struct http_request *req)
 {
-	if (issuer_get0_ca_next(sh->issuer) == NULL)
+	if (issuer_get0_ca_next(sh->issuer, sh->profile) == NULL)
 		return http_reply_text(req, 404, "no next CA certificate is configured");
 	if (sh->next_ca_body == NULL)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
@@ -514,7 +520,7 @@ scep_http_get_next_ca_cert(struct scep_http *sh, struct http_request *req)
 static int
 scep_http_options(struct scep_http *sh, struct http_request *req)
 {
-	const char *location = sh->cfg->scep.location;
+	const char *location = sh->scep->location;
 	char wadl[1024];
 	int n;
 

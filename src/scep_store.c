@@ -175,8 +175,8 @@ scep_store_pending_csr_der(X509_REQ *csr, unsigned char **ret_der, int *ret_len)
 }
 
 int
-scep_store_add_pending(struct store *st, const char *transaction_id, X509_REQ *csr, X509 *signer,
-		       const char *requester, const char *owner)
+scep_store_add_pending(struct store *st, const char *transaction_id, const char *profile,
+		       X509_REQ *csr, X509 *signer, const char *requester, const char *owner)
 {
 	unsigned char *csr_der = NULL, *signer_der = NULL;
 	char *subject = NULL;
@@ -195,6 +195,7 @@ scep_store_add_pending(struct store *st, const char *transaction_id, X509_REQ *c
 					  .signer_cert_der_len = (size_t)signer_len,
 					  .requester = requester,
 					  .owner = owner,
+					  .profile = profile,
 				  });
 out:
 	free(subject);

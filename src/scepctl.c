@@ -177,7 +177,7 @@ scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **r
 
 	if ((r = store_login_open(cfg, create ? 0 : STORE_OPEN_NO_CREATE, ret_store, &err)) == 0)
 		return 0;
-	if (err.setting != NULL) {
+	if (err.setting[0] != '\0') {
 		fprintf(stderr, "%s: %s\n", config_where(cfg, err.setting, where, sizeof(where)),
 			err.message);
 		return r;

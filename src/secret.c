@@ -35,7 +35,7 @@ secret_fail(struct secret_error *err, const char *setting, const char *fmt, ...)
 {
 	va_list ap;
 
-	err->setting = setting;
+	snprintf(err->setting, sizeof(err->setting), "%s", setting);
 	va_start(ap, fmt);
 	vsnprintf(err->message, sizeof(err->message), fmt, ap);
 	va_end(ap);

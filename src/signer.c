@@ -184,12 +184,16 @@ out:
 }
 
 int
-signer_new(const struct config_ca *ca, EVP_PKEY *key, X509 *ca_cert, struct signer **ret)
+signer_new(const struct config_ca *ca, const struct config_pairs *extensions, int days,
+	   EVP_PKEY *key, X509 *ca_cert, struct signer **ret)
 {
 	struct signer *s = NULL;
 	int r;
 
-	if (ca == NULL || key == NULL || ca_cert == NULL || ca->days <= 0 || ca->backdate < 0) {
+	if (ca != NULL && extensions == NULL)
+		extensions = &ca->extensions;
+	if (ca == NULL || key == NULL || ca_cert == NULL || ca->days <= 0 || days < 0 ||
+	    ca->backdate < 0) {
 		r = -EINVAL;
 		goto out;
 	}
@@ -199,7 +203,7 @@ signer_new(const struct config_ca *ca, EVP_PKEY *key, X509 *ca_cert, struct sign
 	}
 	s->key = key;
 	s->ca_cert = ca_cert;
-	s->days = ca->days;
+	s->days = days > 0 ? days : ca->days;
 	s->backdate = ca->backdate;
 	s->serial = ca->serial;
 	if ((s->md = EVP_get_digestbyname(ca->digest != NULL ? ca->digest : "sha256")) == NULL) {
@@ -224,12 +228,12 @@ signer_new(const struct config_ca *ca, EVP_PKEY *key, X509 *ca_cert, struct sign
 		r = -EINVAL;
 		goto out;
 	}
-	if ((r = signer_ext_prepare(s, &ca->extensions)) < 0)
+	if ((r = signer_ext_prepare(s, extensions)) < 0)
 		goto out;
-	for (size_t i = 0; i < ca->extensions.n; i++)
-		if (strcmp(ca->extensions.v[i].name, "basicConstraints") == 0 &&
-		    ca->extensions.v[i].value != NULL &&
-		    strcasestr(ca->extensions.v[i].value, "CA:TRUE") != NULL)
+	for (size_t i = 0; i < extensions->n; i++)
+		if (strcmp(extensions->v[i].name, "basicConstraints") == 0 &&
+		    extensions->v[i].value != NULL &&
+		    strcasestr(extensions->v[i].value, "CA:TRUE") != NULL)
 			s->may_issue_ca = true;
 	*ret = s;
 	s = NULL; /* the caller owns it now */

@@ -15,7 +15,7 @@ store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **
 	char password[SECRET_MAX];
 	int r;
 
-	err->setting = NULL;
+	err->setting[0] = '\0';
 	if (cfg->storage.password.kind == CONFIG_SECRET_NONE)
 		return store_open_password(cfg->storage.uri, NULL, flags, ret_store);
 	if ((r = secret_read(&cfg->storage.password, "storage.password", password, sizeof(password),

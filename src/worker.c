@@ -47,12 +47,17 @@
 #define WORKER_CHECK_MS        250
 #define WORKER_RESPAWN_MS      2000
 
+/* The handler of one profile: one of the two, NULL when the profile is not served. */
+struct worker_profile {
+	struct scep_http *scep;
+	struct csr_http *csr;
+};
+
 struct worker {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
-	struct csr_http *csr;
-	struct scep_http *scep;
-	struct http_route routes[4];
+	struct worker_profile *profiles; /* one per cfg->profiles */
+	struct http_route *routes;
 	size_t n_routes;
 	struct http_server **servers;
 	size_t n_servers;
@@ -71,6 +76,39 @@ worker_healthz(struct http_request *req, void *userdata)
 	return http_reply_text(req, 200, "ok");
 }
 
+/* The handler of profile i. Returns an exit code (enum scepd_exit). */
+static int
+worker_setup_profile(struct worker *w, size_t i)
+{
+	const struct scepd_config *cfg = w->cfg;
+	const struct config_profile *p = &cfg->profiles[i];
+	struct secret_error serr = { 0 };
+	char where[CONFIG_WHERE_MAX], setting[160];
+	unsigned line = 0;
+	int r;
+
+	if (p->type == CONFIG_PROFILE_SCEP) {
+		if ((r = scep_http_new(cfg, i, w->issuer, &w->profiles[i].scep, &serr)) >= 0)
+			return SCEPD_EXIT_OK;
+		if (serr.setting[0] != '\0')
+			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),
+				  serr.message);
+		else
+			log_error_errno(r, "profile %s: cannot set up SCEP", p->name);
+		return SCEPD_EXIT_FAILURE;
+	}
+	/* No auth in the file: no handler, and no route (404 like any path). */
+	if (!config_profile_served(p) || (r = csr_http_new(w->issuer, i, &w->profiles[i].csr, &line)) >= 0)
+		return SCEPD_EXIT_OK;
+	config_where(cfg, config_profile_setting(cfg, p, "auth", setting, sizeof(setting)), where,
+		     sizeof(where));
+	if (r == -EBADMSG)
+		log_error("%s: %s:%u: expected name:sha256hex", where, p->csr.tokens_file, line);
+	else
+		log_error_errno(r, "%s: cannot read %s", where, p->csr.tokens_file);
+	return SCEPD_EXIT_FAILURE;
+}
+
 /* Keys, store, issuer, handlers. Returns an exit code (enum scepd_exit). */
 static int
 worker_setup_issuer(struct worker *w, bool may_start_unavailable)
@@ -80,8 +118,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	struct secret_error serr = { 0 };
 	struct keys *keys = NULL;
 	struct store *store = NULL;
-	char reason[sizeof(err.message) + 64] = "", where[CONFIG_WHERE_MAX];
-	unsigned line = 0;
+	char reason[sizeof(err.message) + sizeof(err.setting) + 16] = "", where[CONFIG_WHERE_MAX];
 	int r;
 
 	if ((r = keys_load(cfg, &keys, &err)) < 0) {
@@ -95,7 +132,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	}
 	if ((r = store_login_open(cfg, 0, &store, &serr)) < 0) {
 		keys_free(keys);
-		if (serr.setting != NULL)
+		if (serr.setting[0] != '\0')
 			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),
 				  serr.message);
 		else
@@ -109,25 +146,11 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	if (scep_msg_init() < 0)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
-	serr.setting = NULL;
-	if ((r = scep_http_new(cfg, w->issuer, &w->scep, &serr)) < 0) {
-		if (serr.setting != NULL)
-			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),
-				  serr.message);
-		else
-			log_error_errno(r, "cannot set up SCEP");
+	if ((w->profiles = calloc(cfg->n_profiles, sizeof(*w->profiles))) == NULL)
 		return SCEPD_EXIT_FAILURE;
-	}
-	/* No csr.auth in the file: no /csr handler, and no route (404 like any path). */
-	if (cfg->csr.auth != CONFIG_CSR_AUTH_OFF && (r = csr_http_new(&cfg->csr, w->issuer, &w->csr, &line)) < 0) {
-		config_where(cfg, "csr.auth", where, sizeof(where));
-		if (r == -EBADMSG)
-			log_error("%s: %s:%u: expected name:sha256hex", where, cfg->csr.tokens_file,
-				  line);
-		else
-			log_error_errno(r, "%s: cannot read %s", where, cfg->csr.tokens_file);
-		return SCEPD_EXIT_FAILURE;
-	}
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		if ((r = worker_setup_profile(w, i)) != SCEPD_EXIT_OK)
+			return r;
 	return SCEPD_EXIT_OK;
 }
 
@@ -158,6 +181,60 @@ worker_setup_signals(struct worker *w)
 	return 0;
 }
 
+/*
+ * The profile /cgi-bin/pkiclient.exe reaches: the SCEP profile named "scep", else the
+ * only SCEP profile; SIZE_MAX for none.
+ */
+static size_t
+worker_legacy_profile(const struct scepd_config *cfg)
+{
+	size_t found = SIZE_MAX, n = 0;
+
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		if (cfg->profiles[i].type != CONFIG_PROFILE_SCEP)
+			continue;
+		if (strcmp(cfg->profiles[i].name, "scep") == 0)
+			return i;
+		found = i;
+		n++;
+	}
+	return n == 1 ? found : SIZE_MAX;
+}
+
+/* /healthz, each served profile's path, and the legacy SCEP path. */
+static int
+worker_make_routes(struct worker *w)
+{
+	const struct scepd_config *cfg = w->cfg;
+	size_t legacy = worker_legacy_profile(cfg);
+
+	if ((w->routes = calloc(cfg->n_profiles + 2, sizeof(*w->routes))) == NULL)
+		return -ENOMEM;
+	w->routes[w->n_routes++] =
+		(struct http_route){ "/healthz", HTTP_GET, worker_healthz, w, NULL, false };
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+
+		if (w->profiles[i].csr != NULL)
+			w->routes[w->n_routes++] = (struct http_route){
+				p->csr.path, HTTP_POST, csr_http_handle, w->profiles[i].csr,
+				p->csr.allow, false,
+			};
+		else if (w->profiles[i].scep != NULL)
+			w->routes[w->n_routes++] = (struct http_route){
+				p->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS, scep_http_handle,
+				w->profiles[i].scep, p->scep.allow, true,
+			};
+	}
+	if (legacy != SIZE_MAX)
+		w->routes[w->n_routes++] = (struct http_route){
+			SCEP_HTTP_LEGACY_PATH,       HTTP_GET | HTTP_POST | HTTP_OPTIONS,
+			scep_http_handle,            w->profiles[legacy].scep,
+			cfg->profiles[legacy].scep.allow, false,
+		};
+	return 0;
+}
+
 static int
 worker_start_http(struct worker *w, const struct worker_args *args)
 {
@@ -171,18 +248,8 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 	};
 	int r;
 
-	w->routes[w->n_routes++] =
-		(struct http_route){ "/healthz", HTTP_GET, worker_healthz, w, NULL };
-	if (w->csr != NULL)
-		w->routes[w->n_routes++] =
-			(struct http_route){ w->cfg->csr.path, HTTP_POST, csr_http_handle, w->csr,
-					     w->cfg->csr.allow };
-	w->routes[w->n_routes++] =
-		(struct http_route){ w->cfg->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
-				     scep_http_handle, w->scep, w->cfg->scep.allow };
-	w->routes[w->n_routes++] =
-		(struct http_route){ SCEP_HTTP_LEGACY_PATH, HTTP_GET | HTTP_POST | HTTP_OPTIONS,
-				     scep_http_handle, w->scep, w->cfg->scep.allow };
+	if ((r = worker_make_routes(w)) < 0)
+		return r;
 	w->servers = calloc(args->n_listen_fds, sizeof(*w->servers));
 	if (w->servers == NULL)
 		return -ENOMEM;
@@ -292,8 +359,12 @@ worker_free(struct worker *w)
 	for (size_t i = 0; i < w->n_servers; i++)
 		http_server_free(w->servers[i]);
 	free(w->servers);
-	csr_http_free(w->csr);
-	scep_http_free(w->scep);
+	free(w->routes);
+	for (size_t i = 0; w->profiles != NULL && i < w->cfg->n_profiles; i++) {
+		csr_http_free(w->profiles[i].csr);
+		scep_http_free(w->profiles[i].scep);
+	}
+	free(w->profiles);
 	issuer_free(w->issuer); /* keys last: ENGINE_finish before _exit() */
 	if (w->signal_fd >= 0)
 		close(w->signal_fd);

@@ -103,6 +103,7 @@ enum config_serial_kind {
 };
 
 struct config_ca {
+	char *name;                          /* "default" in the short form, else cas.NAME */
 	char *certificate;                   /* chain file: signer first, root last */
 	char *key;                           /* pkcs11: URI or absolute file path */
 	struct config_secret key_passphrase; /* for an encrypted PEM key file */
@@ -173,6 +174,44 @@ struct config_csr {
 	struct config_name_policy subject_alt_name;
 };
 
+/* keys = { ... } of a profile: which public keys a request may certify. */
+#define CONFIG_EC_CURVES_MAX 8
+
+struct config_key_policy {
+	int rsa_min_bits;                      /* smaller RSA keys are refused */
+	int ec_curves[CONFIG_EC_CURVES_MAX];   /* NIDs of the curves allowed; none: no EC key */
+	size_t n_ec_curves;
+};
+
+/* renewal = { ... } of a SCEP profile. */
+struct config_renewal {
+	int window_days;   /* > 0: only within this many days of the old notAfter */
+	bool same_subject; /* the same subject, no SAN outside the old certificate's */
+};
+
+enum config_profile_type {
+	CONFIG_PROFILE_SCEP = 0,
+	CONFIG_PROFILE_CSR,
+};
+
+/*
+ * One endpoint: a path, the CA that signs behind it and the rules of its requests.
+ * The short form (ca, scep, csr at the top level) gives profiles "scep" and "csr" of
+ * CA "default"; the long form profiles.NAME. Only the member of its type is used.
+ */
+struct config_profile {
+	char *name;
+	enum config_profile_type type;
+	size_t ca;                      /* index in scepd_config.cas */
+	bool extensions_set;            /* extensions written: they replace the CA's */
+	struct config_pairs extensions; /* when extensions_set */
+	int days;                       /* 0: the CA's */
+	struct config_key_policy keys;
+	struct config_renewal renewal; /* SCEP */
+	struct config_scep scep;
+	struct config_csr csr;
+};
+
 struct config_storage {
 	char *uri;                   /* "sqlite:/var/lib/scepd/scepd.db" */
 	struct config_secret password; /* PostgreSQL only; kind NONE: libpq's own sources */
@@ -188,9 +227,11 @@ struct scepd_config {
 	char *path; /* the file this was loaded from */
 	struct config_server server;
 	struct config_engine engine;
-	struct config_ca ca;
-	struct config_scep scep;
-	struct config_csr csr;
+	struct config_ca *cas; /* at least one */
+	size_t n_cas;
+	struct config_profile *profiles; /* in the file's order */
+	size_t n_profiles;
+	bool short_form; /* ca, scep and csr at the top level */
 	struct config_storage storage;
 	struct config_log log;
 	struct config_lines *lines; /* private to config*.c: where each setting was written */
@@ -218,6 +259,28 @@ int config_load_string(const char *text, const char *name, const char *basedir,
 		       struct scepd_config **ret_cfg, struct config_errors *errs);
 
 void config_free(struct scepd_config *cfg);
+
+/* The CA or profile of that name, or NULL. */
+const struct config_ca *config_ca_by_name(const struct scepd_config *cfg, const char *name);
+const struct config_profile *config_profile_by_name(const struct scepd_config *cfg,
+						    const char *name);
+
+/* The CA a profile signs with. */
+const struct config_ca *config_profile_ca(const struct scepd_config *cfg,
+					  const struct config_profile *p);
+
+/* Whether a profile is served: a csr profile only with an auth setting. */
+bool config_profile_served(const struct config_profile *p);
+
+/*
+ * The name of a setting of a CA or profile as the file spells it: "ca.key" or
+ * "cas.NAME.key" for leaf "key" of a CA; "scep.ra.key" or "profiles.NAME.ra.key" for
+ * leaf "ra.key" of a profile. For reports (config_where()).
+ */
+const char *config_ca_setting(const struct scepd_config *cfg, const struct config_ca *ca,
+			      const char *leaf, char *buf, size_t size);
+const char *config_profile_setting(const struct scepd_config *cfg, const struct config_profile *p,
+				   const char *leaf, char *buf, size_t size);
 
 /* The effective worker count: server.workers, or one per online CPU when 0. */
 int config_worker_count(const struct scepd_config *cfg);

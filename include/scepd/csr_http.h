@@ -18,10 +18,11 @@
 struct csr_http;
 
 /*
- * Reads the tokens file of csr.auth, if any. Returns 0, -ENOENT / -EACCES when it
- * cannot be read, -EBADMSG with *ret_line set when a line is not "name:sha256hex".
+ * The endpoint of a csr profile (an index in cfg->profiles). Reads the tokens file of
+ * its auth, if any. Returns 0, -ENOENT / -EACCES when it cannot be read, -EBADMSG with
+ * *ret_line set when a line is not "name:sha256hex".
  */
-int csr_http_new(const struct config_csr *cfg, struct issuer *issuer, struct csr_http **ret,
+int csr_http_new(struct issuer *issuer, size_t profile, struct csr_http **ret,
 		 unsigned *ret_line);
 void csr_http_free(struct csr_http *c);
 

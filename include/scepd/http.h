@@ -34,12 +34,15 @@ enum http_method {
 typedef int (*http_handler_fn)(struct http_request *req, void *userdata);
 
 struct http_route {
-	const char *path; /* exact match, without the query string */
+	const char *path; /* matched without the query string */
 	unsigned methods; /* HTTP_GET | HTTP_POST ...; GET routes take HEAD too */
 	http_handler_fn handler;
 	void *userdata;
 	/* Client addresses the route serves; NULL = every one. Checked before the method. */
 	const struct addr_allow *allow;
+	/* Also every path below path ("/scep/x/pkiclient.exe"); an exact route wins, then
+	 * the longest such path. */
+	bool subtree;
 };
 
 struct http_limits {

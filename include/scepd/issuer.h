@@ -2,8 +2,9 @@
  * issuer.h - the one path every endpoint takes to a certificate:
  * CSR check -> policy -> signer -> store -> audit record.
  *
- * One issuer per worker, shared by its request threads. It owns the worker's keys,
- * signer and store; a signature is made by one thread at a time (one engine
+ * One issuer per worker, shared by its request threads, for every profile. It owns
+ * the worker's keys, a signer per profile (its CA's key, with the profile's
+ * extensions and days) and the store; a signature is made by one thread at a time (one engine
  * session), everything else runs in the request's own thread. When the
  * token goes away it drops the keys and answers "unavailable" at once; libp11 0.4.12
  * cannot load the engine again in the same process, so the worker then has itself
@@ -28,9 +29,7 @@ struct issuer;
 
 struct issuer_request {
 	X509_REQ *csr;
-	const struct config_name_policy *subject; /* the endpoint's rules */
-	const struct config_name_policy *subject_alt_name;
-	const char *endpoint;       /* "csr" or "scep", for the record */
+	size_t profile;             /* index in cfg->profiles: the rules, the CA, the record */
 	const char *requester;      /* client address */
 	const char *remote_user;    /* token name or challenge owner, recorded as the
 				     * certificate's owner; NULL when none */
@@ -77,23 +76,27 @@ bool issuer_healthy(struct issuer *is, char *reason, size_t size);
 bool issuer_store_reachable(struct issuer *is, char *reason, size_t size);
 
 /*
- * The CA chain (signing certificate first, root last), for PKCS#7 answers; the RA
- * chain (RA certificate first) or NULL without an RA; the next CA and next RA
- * certificates or NULL. All NULL while the worker started without its keys.
+ * Of a profile (an index in cfg->profiles): its CA's chain (signing certificate
+ * first, root last), for PKCS#7 answers; its RA chain (RA certificate first) or NULL
+ * without an RA; the next CA and next RA certificates or NULL. All NULL while the
+ * worker started without its keys.
  */
-STACK_OF(X509) *issuer_get0_chain(struct issuer *is);
-STACK_OF(X509) *issuer_get0_ra_chain(struct issuer *is);
-X509 *issuer_get0_ca_next(struct issuer *is);
-X509 *issuer_get0_ra_next(struct issuer *is);
+STACK_OF(X509) *issuer_get0_chain(struct issuer *is, size_t profile);
+STACK_OF(X509) *issuer_get0_ra_chain(struct issuer *is, size_t profile);
+X509 *issuer_get0_ca_next(struct issuer *is, size_t profile);
+X509 *issuer_get0_ra_next(struct issuer *is, size_t profile);
+
+/* The profile's configuration. */
+const struct config_profile *issuer_get0_profile(struct issuer *is, size_t profile);
 
 /*
- * Runs op with the RA's certificate and key (the CA's without an RA) under the
+ * Runs op with the profile's RA certificate and key (its CA's without an RA) under the
  * issuer's lock: the engine session makes one key operation at a time. op returns its
  * result and sets *ret_failed when a key operation failed: when the token is to blame
  * (keys_token_lost()), the keys are dropped and the result is -EAGAIN. -EAGAIN, op not
  * called, when this worker cannot use its keys (answer 503).
  */
-int issuer_with_ra_key(struct issuer *is,
+int issuer_with_ra_key(struct issuer *is, size_t profile,
 		       int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
 		       void *arg);
 

@@ -22,20 +22,24 @@
 
 #include "scepd/config.h"
 
+/* A key with its certificate chain (signing certificate first, root last). */
+struct keys_pair {
+	EVP_PKEY *key;
+	STACK_OF(X509) *chain;
+	X509 *next; /* the next_certificate setting's, or NULL */
+};
+
 struct keys {
-	void *engine;             /* ENGINE *, NULL when engine.id is not set */
-	EVP_PKEY *ca_key;         /* ca.key */
-	STACK_OF(X509) *ca_chain; /* ca.certificate: signing certificate first, root last */
-	X509 *ca_next;            /* ca.next_certificate, or NULL */
-	EVP_PKEY *ra_key;         /* scep.ra.key, or NULL without an RA */
-	STACK_OF(X509) *ra_chain; /* scep.ra.certificate, or NULL */
-	X509 *ra_next;            /* scep.ra.next_certificate, or NULL */
-	unsigned load_retries;    /* engine set-ups that failed and were retried (for the log) */
+	const struct scepd_config *cfg; /* what was loaded: borrowed */
+	void *engine;                   /* ENGINE *, NULL when engine.id is not set */
+	struct keys_pair *cas;          /* one per cfg->cas */
+	struct keys_pair *ras;          /* one per cfg->profiles: key NULL without an RA */
+	unsigned load_retries; /* engine set-ups that failed and were retried (for the log) */
 };
 
 /* Why keys_load() failed, for "FILE:LINE: setting: message" and for the exit code. */
 struct keys_error {
-	const char *setting; /* "ca.key", "engine.pin", "engine.pre[4]", "ca.certificate" */
+	char setting[160];   /* "ca.key", "engine.pin", "engine.pre[4]", "cas.x.certificate" */
 	char message[512];   /* one line, never a PIN or passphrase */
 	bool fatal;          /* retrying cannot help and may hurt: wrong or locked PIN */
 };
@@ -69,24 +73,25 @@ void keys_free(struct keys *keys);
  */
 int keys_uri_redact(const char *uri, char *buf, size_t size);
 
-/* The signing certificate: the first of ca.certificate. */
-X509 *keys_get0_ca_cert(const struct keys *keys);
+/* The signing certificate of CA ca (an index in cfg->cas): the first of its chain. */
+X509 *keys_get0_ca_cert(const struct keys *keys, size_t ca);
 
-/* The CA's key (the signer's). */
-EVP_PKEY *keys_get0_ca_key(const struct keys *keys);
-
-/*
- * The key and certificate that SCEP messages are encrypted to and CertReps signed
- * with: the RA's, or the CA's without an RA.
- */
-void keys_get0_ra(const struct keys *keys, X509 **ret_cert, EVP_PKEY **ret_key);
+/* The key of CA ca (the signer's). */
+EVP_PKEY *keys_get0_ca_key(const struct keys *keys, size_t ca);
 
 /*
- * New references to the certificates, which outlive the keys (a worker whose token went
- * away still answers GetCACert): the CA chain, the RA chain or NULL, the next CA and
- * next RA certificates or NULL. 0, or -ENOMEM with nothing written.
+ * The key and certificate that SCEP messages of profile (an index in cfg->profiles)
+ * are encrypted to and CertReps signed with: its RA's, or its CA's without an RA.
  */
-int keys_get1_certs(const struct keys *keys, STACK_OF(X509) **ret_ca_chain,
+void keys_get0_ra(const struct keys *keys, size_t profile, X509 **ret_cert, EVP_PKEY **ret_key);
+
+/*
+ * New references to the certificates of profile, which outlive the keys (a worker
+ * whose token went away still answers GetCACert): its CA's chain, its RA's chain or
+ * NULL, the next CA and next RA certificates or NULL. 0, or -ENOMEM with nothing
+ * written.
+ */
+int keys_get1_certs(const struct keys *keys, size_t profile, STACK_OF(X509) **ret_ca_chain,
 		    STACK_OF(X509) **ret_ra_chain, X509 **ret_ca_next, X509 **ret_ra_next);
 
 /*

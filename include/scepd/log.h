@@ -48,6 +48,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 struct log_audit {
 	const char *result;   /* "signing" (before the key is used), "issued", "denied", ... */
 	const char *endpoint; /* "csr", "scep" */
+	const char *profile;  /* the profile's name */
 	const char *client;
 	const char *serial;
 	const char *subject;
@@ -59,7 +60,7 @@ struct log_audit {
 
 /*
  * Logs the record at info level: on journald as SCEPD_RESULT=, SCEPD_ENDPOINT=,
- * SCEPD_CLIENT=, SCEPD_SERIAL=, SCEPD_SUBJECT=, SCEPD_SANS=, SCEPD_TRANSACTION_ID=,
+ * SCEPD_PROFILE=, SCEPD_CLIENT=, SCEPD_SERIAL=, SCEPD_SUBJECT=, SCEPD_SANS=, SCEPD_TRANSACTION_ID=,
  * SCEPD_KEY=, SCEPD_REASON= fields; on stderr as one "audit: key=value ..." line.
  */
 void log_audit(const struct log_audit *a);

@@ -55,6 +55,15 @@ int policy_check_renewal(const struct config_name_policy *subject,
 			 struct policy_decision *ret);
 
 /* Frees what a decision holds and zeroes it. */
+/*
+ * Whether the request's public key is one keys allows: RSA of at least rsa_min_bits,
+ * or EC on one of ec_curves; any other type is refused. 0, or -EPERM with the rule
+ * that refused it in reason (one line for the client and the log); -EBADMSG when the
+ * key cannot be read.
+ */
+int policy_check_key(const struct config_key_policy *keys, X509_REQ *csr, char *reason,
+		     size_t size);
+
 void policy_decision_clear(struct policy_decision *d);
 
 #endif

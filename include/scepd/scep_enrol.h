@@ -36,10 +36,11 @@ struct scep_verdict {
 };
 
 /*
- * One per worker, on its issuer. challenge: the static challenge (scep.challenge.mode
- * "static"), copied; NULL otherwise. 0, -ENOMEM.
+ * One per SCEP profile (an index in cfg->profiles) and worker, on the worker's
+ * issuer. challenge: the profile's static challenge (challenge.mode "static"),
+ * copied; NULL otherwise. 0, -ENOMEM.
  */
-int scep_enrol_new(const struct config_scep *cfg, struct issuer *issuer, const char *challenge,
+int scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
 		   struct scep_enrol **ret);
 void scep_enrol_free(struct scep_enrol *e);
 

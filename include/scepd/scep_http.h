@@ -14,14 +14,20 @@
 #include "scepd/issuer.h"
 #include "scepd/secret.h"
 
-/* The legacy path some clients hard-code, served as well as scep.path. */
+/*
+ * The legacy path some clients hard-code: served by the profile named "scep", or by
+ * the only SCEP profile.
+ */
 #define SCEP_HTTP_LEGACY_PATH "/cgi-bin/pkiclient.exe"
 
 struct scep_http;
 
-/* Reads the static challenge, if any: 0, or negative with err naming the setting. */
-int scep_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct scep_http **ret,
-		  struct secret_error *err);
+/*
+ * The SCEP endpoint of profile (an index in cfg->profiles, of type scep). Reads its
+ * static challenge, if any: 0, or negative with err naming the setting.
+ */
+int scep_http_new(const struct scepd_config *cfg, size_t profile, struct issuer *issuer,
+		  struct scep_http **ret, struct secret_error *err);
 void scep_http_free(struct scep_http *sh);
 
 /* The route handler; userdata is the struct scep_http. */

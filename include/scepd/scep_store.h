@@ -44,7 +44,7 @@ int scep_store_consume_challenge(struct store *st, const char *challenge, const 
  * signature then no longer verifies, it was checked when it came). As
  * store_add_pending().
  */
-int scep_store_add_pending(struct store *st, const char *transaction_id, X509_REQ *csr,
-			   X509 *signer, const char *requester, const char *owner);
+int scep_store_add_pending(struct store *st, const char *transaction_id, const char *profile,
+			   X509_REQ *csr, X509 *signer, const char *requester, const char *owner);
 
 #endif

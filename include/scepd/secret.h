@@ -16,7 +16,7 @@
 
 /* Why secret_read() failed, for "FILE:LINE: setting: message". */
 struct secret_error {
-	const char *setting; /* the setting passed to secret_read(), e.g. "engine.pin" */
+	char setting[160];   /* the setting passed to secret_read(), e.g. "engine.pin" */
 	char message[512];   /* one line that names the source, never the value */
 };
 

@@ -29,8 +29,13 @@ struct issue_req {
 	const GENERAL_NAMES *san; /* NULL: no subjectAltName */
 };
 
-/* key and ca_cert are borrowed: they must outlive the signer. */
-int signer_new(const struct config_ca *ca, EVP_PKEY *key, X509 *ca_cert, struct signer **ret);
+/*
+ * A signer for ca's key with ca's settings, except that extensions (a profile's, not
+ * NULL) replace ca->extensions and days > 0 replaces ca->days. key and ca_cert are
+ * borrowed: they must outlive the signer.
+ */
+int signer_new(const struct config_ca *ca, const struct config_pairs *extensions, int days,
+	       EVP_PKEY *key, X509 *ca_cert, struct signer **ret);
 void signer_free(struct signer *s);
 
 /* 0 when the CSR is well formed and its self-signature verifies, else -EBADMSG. */

@@ -470,6 +470,60 @@ static const struct error_case error_cases[] = {
 	  { "t.conf:2: csr.auth: required: say how /csr clients authenticate (\"none\" or "
 	    "\"tokens:PATH\")" } },
 
+	/* Key policy and renewal */
+	{ "rsa_min_bits below 1024", MIN "scep = { keys = { rsa_min_bits = 512; }; };\n",
+	  { "t.conf:2: scep.keys.rsa_min_bits: 512 is out of range (1024..16384)" } },
+	{ "unknown curve", MIN "csr = { auth = \"none\"; keys = { ec_curves = [ \"P-255\" ]; }; };\n",
+	  { "t.conf:2: csr.keys.ec_curves[0]: 'P-255' is not one of \"P-256\", \"P-384\", "
+	    "\"P-521\"; did you mean 'P-256'?" } },
+	{ "curve twice", MIN "scep = { keys = { ec_curves = [ \"P-256\", \"P-256\" ]; }; };\n",
+	  { "t.conf:2: scep.keys.ec_curves[1]: 'P-256' is listed twice" } },
+	{ "renewal on csr", MIN "csr = { auth = \"none\"; renewal = { window_days = 3; }; };\n",
+	  { "t.conf:2: csr.renewal: unknown setting 'renewal'" } },
+
+	/* The long form: cas and profiles */
+	{ "short and long form mixed",
+	  MIN "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n"
+	  "profiles = { p = { type = \"scep\"; path = \"/p\"; }; };\n",
+	  { "t.conf:1: ca: the short form (ca, scep, csr) cannot be mixed with cas and "
+	    "profiles: write it as cas.NAME and profiles.NAME" } },
+	{ "cas without profiles",
+	  "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n",
+	  { "t.conf:1: profiles: required: the endpoints, profiles = { NAME = { type = ...; ... "
+	    "}; } (or the short form: ca, scep, csr)" } },
+	{ "a CA without its key",
+	  "cas = { a = { certificate = \"ca.pem\"; }; };\n"
+	  "profiles = { p = { type = \"scep\"; path = \"/p\"; }; };\n",
+	  { "t.conf:1: cas.a.key: required setting missing" } },
+	{ "profile errors",
+	  "cas = {\n"
+	  "  a = { certificate = \"ca.pem\"; key = \"ca.key\"; days = 0; };\n"
+	  "  b = { certificate = \"ca.pem\"; key = \"ca.key\"; };\n"
+	  "};\n"
+	  "profiles = {\n"
+	  "  p = { type = \"scep\"; path = \"/p\"; ca = \"c\"; };\n"
+	  "  q = { type = \"est\"; path = \"/q\"; };\n"
+	  "  r = { type = \"csr\"; path = \"/r\"; auth = \"none\"; };\n"
+	  "  s = { type = \"csr\"; ca = \"a\"; auth = \"none\"; };\n"
+	  "  t = { type = \"scep\"; path = \"/t\"; ca = \"a\"; challenge = { mode = \"otp\"; secret = \"file:ca.pem\"; }; auth = \"none\"; };\n"
+	  "  u = { type = \"csr\"; path = \"/t\"; ca = \"b\"; auth = \"none\"; };\n"
+	  "};\n",
+	  { "t.conf:2: cas.a.days: 0 is out of range (1..36500)",
+	    "t.conf:6: profiles.p.ca: 'c' is not one of cas (\"a\", \"b\")",
+	    "t.conf:7: profiles.q.type: 'est' is not one of \"scep\", \"csr\"",
+	    "t.conf:8: profiles.r.ca: required: one of cas (\"a\", \"b\")",
+	    "t.conf:9: profiles.s.path: required: the URL path the profile answers at",
+	    "t.conf:10: profiles.t.auth: unknown setting 'auth'",
+	    "t.conf:10: profiles.t.challenge.secret: only used when scep.challenge.mode = "
+	    "\"static\"",
+	    "t.conf:11: profiles.u.path: '/t' is also profiles.t.path" } },
+	{ "a profile name too long",
+	  "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n"
+	  "profiles = { p123456789012345678901234567890123456789012345678 = { type = \"scep\"; "
+	  "path = \"/p\"; }; };\n",
+	  { "t.conf:2: profiles.p123456789012345678901234567890123456789012345678: a name of at "
+	    "most 48 characters" } },
+
 	/* Address allow-lists */
 	{ "allow entries",
 	  MIN "scep = { allow = (\"10.0.0.1/8\", \"10.0.0.0/33\",\n"
@@ -648,48 +702,48 @@ test_defaults(void **state)
 	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_NONE);
 	assert_null(cfg->engine.pin.ref);
 	assert_false(cfg->engine.allow_inline_pin);
-	assert_string_equal(cfg->ca.certificate, cert);
-	assert_string_equal(cfg->ca.key, key);
-	assert_int_equal(cfg->ca.key_passphrase.kind, CONFIG_SECRET_NONE);
-	assert_null(cfg->ca.next_certificate);
-	assert_int_equal(cfg->ca.days, 365);
-	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_RANDOM);
-	assert_null(cfg->ca.serial_file);
-	assert_string_equal(cfg->ca.digest, "sha256");
-	assert_int_equal(cfg->ca.extensions.n, 4);
+	assert_string_equal(cfg->cas[0].certificate, cert);
+	assert_string_equal(cfg->cas[0].key, key);
+	assert_int_equal(cfg->cas[0].key_passphrase.kind, CONFIG_SECRET_NONE);
+	assert_null(cfg->cas[0].next_certificate);
+	assert_int_equal(cfg->cas[0].days, 365);
+	assert_int_equal(cfg->cas[0].serial, CONFIG_SERIAL_RANDOM);
+	assert_null(cfg->cas[0].serial_file);
+	assert_string_equal(cfg->cas[0].digest, "sha256");
+	assert_int_equal(cfg->cas[0].extensions.n, 4);
 	for (size_t i = 0; i < 4; i++) {
-		assert_string_equal(cfg->ca.extensions.v[i].name, ext[i][0]);
-		assert_string_equal(cfg->ca.extensions.v[i].value, ext[i][1]);
-		assert_int_equal(cfg->ca.extensions.v[i].line, 0);
+		assert_string_equal(cfg->cas[0].extensions.v[i].name, ext[i][0]);
+		assert_string_equal(cfg->cas[0].extensions.v[i].value, ext[i][1]);
+		assert_int_equal(cfg->cas[0].extensions.v[i].line, 0);
 	}
-	assert_string_equal(cfg->scep.path, "/scep");
-	assert_null(cfg->scep.ra.certificate);
-	assert_null(cfg->scep.ra.key);
-	assert_null(cfg->scep.ra.next_certificate);
-	assert_int_equal(cfg->scep.challenge_mode, CONFIG_CHALLENGE_NONE);
-	assert_int_equal(cfg->scep.challenge_secret.kind, CONFIG_SECRET_NONE);
-	assert_int_equal(cfg->scep.approval, CONFIG_APPROVAL_AUTO);
-	assert_int_equal(cfg->scep.subject.request.n, 1);
-	assert_string_equal(cfg->scep.subject.request.v[0].field, CONFIG_FIELD_ANY);
-	assert_int_equal(cfg->scep.subject.request.v[0].count, CONFIG_COUNT_UNLIMITED);
-	assert_int_equal(cfg->scep.subject.set.n, 0);
-	assert_int_equal(cfg->scep.subject_alt_name.request.n, 0);
-	assert_int_equal(cfg->scep.subject_alt_name.set.n, 0);
-	assert_int_equal(cfg->scep.freshness_factor, 2);
-	assert_int_equal(cfg->scep.freshness_max, 86400);
-	assert_null(cfg->scep.crl_url);
-	assert_null(cfg->scep.location);
-	assert_null(cfg->scep.allow);
-	assert_int_equal(cfg->scep.get_cert, CONFIG_GET_CERT_SAME_SUBJECT);
-	assert_int_equal(cfg->scep.refusals_per_minute, 20);
+	assert_string_equal(cfg->profiles[0].scep.path, "/scep");
+	assert_null(cfg->profiles[0].scep.ra.certificate);
+	assert_null(cfg->profiles[0].scep.ra.key);
+	assert_null(cfg->profiles[0].scep.ra.next_certificate);
+	assert_int_equal(cfg->profiles[0].scep.challenge_mode, CONFIG_CHALLENGE_NONE);
+	assert_int_equal(cfg->profiles[0].scep.challenge_secret.kind, CONFIG_SECRET_NONE);
+	assert_int_equal(cfg->profiles[0].scep.approval, CONFIG_APPROVAL_AUTO);
+	assert_int_equal(cfg->profiles[0].scep.subject.request.n, 1);
+	assert_string_equal(cfg->profiles[0].scep.subject.request.v[0].field, CONFIG_FIELD_ANY);
+	assert_int_equal(cfg->profiles[0].scep.subject.request.v[0].count, CONFIG_COUNT_UNLIMITED);
+	assert_int_equal(cfg->profiles[0].scep.subject.set.n, 0);
+	assert_int_equal(cfg->profiles[0].scep.subject_alt_name.request.n, 0);
+	assert_int_equal(cfg->profiles[0].scep.subject_alt_name.set.n, 0);
+	assert_int_equal(cfg->profiles[0].scep.freshness_factor, 2);
+	assert_int_equal(cfg->profiles[0].scep.freshness_max, 86400);
+	assert_null(cfg->profiles[0].scep.crl_url);
+	assert_null(cfg->profiles[0].scep.location);
+	assert_null(cfg->profiles[0].scep.allow);
+	assert_int_equal(cfg->profiles[0].scep.get_cert, CONFIG_GET_CERT_SAME_SUBJECT);
+	assert_int_equal(cfg->profiles[0].scep.refusals_per_minute, 20);
 	assert_int_equal(cfg->server.max_connections_per_ip, 1024 / 4);
-	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF); /* no csr group: /csr is not served */
-	assert_null(cfg->csr.allow);
-	assert_string_equal(cfg->csr.path, "/csr");
-	assert_null(cfg->csr.tokens_file);
-	assert_int_equal(cfg->csr.subject.request.n, 1);
-	assert_string_equal(cfg->csr.subject.request.v[0].field, CONFIG_FIELD_ANY);
-	assert_int_equal(cfg->csr.subject_alt_name.request.n, 0);
+	assert_int_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_OFF); /* no csr group: /csr is not served */
+	assert_null(cfg->profiles[1].csr.allow);
+	assert_string_equal(cfg->profiles[1].csr.path, "/csr");
+	assert_null(cfg->profiles[1].csr.tokens_file);
+	assert_int_equal(cfg->profiles[1].csr.subject.request.n, 1);
+	assert_string_equal(cfg->profiles[1].csr.subject.request.v[0].field, CONFIG_FIELD_ANY);
+	assert_int_equal(cfg->profiles[1].csr.subject_alt_name.request.n, 0);
 	assert_string_equal(cfg->storage.uri, "sqlite:/var/lib/scepd/scepd.db");
 	assert_int_equal(cfg->log.level, LOG_INFO);
 	free(cert);
@@ -782,7 +836,7 @@ test_full(void **state)
 {
 	const struct test_env *env = *state;
 	struct scepd_config *cfg = load_ok(env, full_text);
-	const struct config_scep *scep = &cfg->scep;
+	const struct config_scep *scep = &cfg->profiles[0].scep;
 
 	assert_int_equal(cfg->server.listen.n, 3);
 	assert_string_equal(cfg->server.listen.v[1], "[::1]:8443");
@@ -806,18 +860,18 @@ test_full(void **state)
 	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_FILE);
 	check_path(cfg->engine.pin.ref, env, "@D@/pin.txt");
 
-	check_path(cfg->ca.certificate, env, "@D@/ca-chain.pem");
-	assert_string_equal(cfg->ca.key, "pkcs11:token=scepd;object=ca;type=private");
-	assert_int_equal(cfg->ca.key_passphrase.kind, CONFIG_SECRET_ENV);
-	assert_string_equal(cfg->ca.key_passphrase.ref, "CA_PASS");
-	check_path(cfg->ca.next_certificate, env, "@D@/next.pem");
-	assert_int_equal(cfg->ca.days, 730);
-	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_FILE);
-	check_path(cfg->ca.serial_file, env, "@D@/state/serial");
-	assert_string_equal(cfg->ca.digest, "sha384");
-	assert_int_equal(cfg->ca.extensions.n, 2);
-	check_pair(&cfg->ca.extensions.v[0], "basicConstraints", "critical,CA:FALSE", 29);
-	check_pair(&cfg->ca.extensions.v[1], "extendedKeyUsage", "clientAuth", 30);
+	check_path(cfg->cas[0].certificate, env, "@D@/ca-chain.pem");
+	assert_string_equal(cfg->cas[0].key, "pkcs11:token=scepd;object=ca;type=private");
+	assert_int_equal(cfg->cas[0].key_passphrase.kind, CONFIG_SECRET_ENV);
+	assert_string_equal(cfg->cas[0].key_passphrase.ref, "CA_PASS");
+	check_path(cfg->cas[0].next_certificate, env, "@D@/next.pem");
+	assert_int_equal(cfg->cas[0].days, 730);
+	assert_int_equal(cfg->cas[0].serial, CONFIG_SERIAL_FILE);
+	check_path(cfg->cas[0].serial_file, env, "@D@/state/serial");
+	assert_string_equal(cfg->cas[0].digest, "sha384");
+	assert_int_equal(cfg->cas[0].extensions.n, 2);
+	check_pair(&cfg->cas[0].extensions.v[0], "basicConstraints", "critical,CA:FALSE", 29);
+	check_pair(&cfg->cas[0].extensions.v[1], "extendedKeyUsage", "clientAuth", 30);
 
 	assert_string_equal(scep->path, "/enroll");
 	check_path(scep->ra.certificate, env, "@D@/ra.pem");
@@ -845,15 +899,15 @@ test_full(void **state)
 	assert_string_equal(scep->crl_url, "http://pki.example.com/ca.crl");
 	assert_string_equal(scep->location, "https://pki.example.com/scep");
 
-	assert_string_equal(cfg->csr.path, "/csr");
-	assert_int_not_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF);
-	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_TOKENS);
-	check_path(cfg->csr.tokens_file, env, "@D@/tokens");
-	assert_int_equal(cfg->csr.subject.request.n, 1);
-	assert_string_equal(cfg->csr.subject.request.v[0].field, "CN");
-	assert_int_equal(cfg->csr.subject.set.n, 0);
-	assert_int_equal(cfg->csr.subject_alt_name.request.n, 1);
-	assert_int_equal(cfg->csr.subject_alt_name.request.v[0].count, 2);
+	assert_string_equal(cfg->profiles[1].csr.path, "/csr");
+	assert_int_not_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_OFF);
+	assert_int_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_TOKENS);
+	check_path(cfg->profiles[1].csr.tokens_file, env, "@D@/tokens");
+	assert_int_equal(cfg->profiles[1].csr.subject.request.n, 1);
+	assert_string_equal(cfg->profiles[1].csr.subject.request.v[0].field, "CN");
+	assert_int_equal(cfg->profiles[1].csr.subject.set.n, 0);
+	assert_int_equal(cfg->profiles[1].csr.subject_alt_name.request.n, 1);
+	assert_int_equal(cfg->profiles[1].csr.subject_alt_name.request.v[0].count, 2);
 
 	check_path(cfg->storage.uri, env, "sqlite:@D@/state/scepd.db");
 	assert_int_equal(cfg->log.level, LOG_WARNING);
@@ -887,6 +941,79 @@ test_line_of_defaults(void **state)
 	assert_int_equal(config_line(cfg, "server"), 0);
 	/* A struct built by hand, as other modules' tests may do, has no lines. */
 	assert_int_equal(config_line(&blank, "ca.key"), 0);
+	config_free(cfg);
+}
+
+/* The long form: CAs and profiles by name, each with its own settings. */
+static void
+test_long_form(void **state)
+{
+	struct scepd_config *cfg = load_ok(
+		*state,
+		"cas = {\n"
+		"  rsa = { certificate = \"ca.pem\"; key = \"ca.key\"; days = 30; };\n"
+		"  ec = { certificate = \"ca-chain.pem\"; key = \"ra-key.pem\"; };\n"
+		"};\n"
+		"profiles = {\n"
+		"  phones = { type = \"scep\"; path = \"/scep/phones\"; ca = \"rsa\";\n"
+		"    extensions = ( (\"extendedKeyUsage\", \"clientAuth\") ); days = 7;\n"
+		"    keys = { rsa_min_bits = 3072; ec_curves = [ \"P-384\" ]; };\n"
+		"    renewal = { window_days = 14; same_subject = false; }; };\n"
+		"  hosts = { type = \"csr\"; path = \"/csr/hosts\"; ca = \"ec\"; auth = \"none\"; };\n"
+		"};\n");
+	const struct config_profile *phones = config_profile_by_name(cfg, "phones");
+	const struct config_profile *hosts = config_profile_by_name(cfg, "hosts");
+	char buf[CONFIG_WHERE_MAX];
+
+	assert_false(cfg->short_form);
+	assert_int_equal(cfg->n_cas, 2);
+	assert_int_equal(cfg->n_profiles, 2);
+	assert_string_equal(cfg->cas[0].name, "rsa");
+	assert_int_equal(cfg->cas[0].days, 30);
+	assert_int_equal(cfg->cas[1].days, 365);
+	assert_int_equal(cfg->cas[1].extensions.n, 4); /* the default list */
+	assert_non_null(phones);
+	assert_non_null(hosts);
+	assert_null(config_profile_by_name(cfg, "scep"));
+	assert_string_equal(config_profile_ca(cfg, phones)->name, "rsa");
+	assert_string_equal(config_profile_ca(cfg, hosts)->name, "ec");
+	assert_string_equal(phones->scep.path, "/scep/phones");
+	assert_true(phones->extensions_set);
+	assert_int_equal(phones->extensions.n, 1);
+	assert_int_equal(phones->days, 7);
+	assert_int_equal(phones->keys.rsa_min_bits, 3072);
+	assert_int_equal(phones->keys.n_ec_curves, 1);
+	assert_int_equal(phones->keys.ec_curves[0], NID_secp384r1);
+	assert_int_equal(phones->renewal.window_days, 14);
+	assert_false(phones->renewal.same_subject);
+	assert_false(hosts->extensions_set);
+	assert_int_equal(hosts->days, 0);
+	assert_int_equal(hosts->keys.rsa_min_bits, 2048);
+	assert_int_equal(hosts->keys.n_ec_curves, 3);
+	assert_int_equal(hosts->csr.auth, CONFIG_CSR_AUTH_NONE);
+	assert_true(config_profile_served(hosts));
+	assert_string_equal(config_where(cfg, "cas.ec.key", buf, sizeof(buf)), "t.conf:3: cas.ec.key");
+	assert_string_equal(config_where(cfg, "cas.ec.key_passphrase", buf, sizeof(buf)),
+			    "t.conf:3: cas.ec.key_passphrase");
+	assert_string_equal(config_where(cfg, "profiles.phones.keys.rsa_min_bits", buf, sizeof(buf)),
+			    "t.conf:8: profiles.phones.keys.rsa_min_bits");
+	assert_string_equal(config_where(cfg, "profiles.phones.extensions[0]", buf, sizeof(buf)),
+			    "t.conf:7: profiles.phones.extensions[0]");
+	assert_string_equal(config_where(cfg, "profiles.hosts.subject.set", buf, sizeof(buf)),
+			    "t.conf:10: profiles.hosts.subject.set");
+	config_free(cfg);
+
+	/* The short form is CA "default" with profiles "scep" and "csr". */
+	cfg = load_ok(*state, MIN);
+	assert_true(cfg->short_form);
+	assert_int_equal(cfg->n_cas, 1);
+	assert_string_equal(cfg->cas[0].name, "default");
+	assert_int_equal(cfg->n_profiles, 2);
+	assert_string_equal(cfg->profiles[0].name, "scep");
+	assert_string_equal(cfg->profiles[1].name, "csr");
+	assert_false(config_profile_served(&cfg->profiles[1]));
+	assert_int_equal(cfg->profiles[0].keys.rsa_min_bits, 2048);
+	assert_true(cfg->profiles[0].renewal.same_subject);
 	config_free(cfg);
 }
 
@@ -967,7 +1094,7 @@ test_no_extensions(void **state)
 	struct scepd_config *cfg = load_ok(*state, "ca = { certificate = \"ca.pem\"; key = "
 						   "\"ca.key\"; extensions = ( ); };\n");
 
-	assert_int_equal(cfg->ca.extensions.n, 0);
+	assert_int_equal(cfg->cas[0].extensions.n, 0);
 	config_free(cfg);
 }
 
@@ -1028,7 +1155,7 @@ test_review_settings(void **state)
 	for (size_t i = 0; i < sizeof(get_certs) / sizeof(get_certs[0]); i++) {
 		assert_true(asprintf(&text, MIN "%s\n", get_certs[i].text) > 0);
 		cfg = load_ok(*state, text);
-		assert_int_equal(cfg->scep.get_cert, get_certs[i].get_cert);
+		assert_int_equal(cfg->profiles[0].scep.get_cert, get_certs[i].get_cert);
 		config_free(cfg);
 		free(text);
 	}
@@ -1042,19 +1169,19 @@ test_review_settings(void **state)
 
 	cfg = load_ok(*state, MIN "scep = { refusals_per_minute = 0; path = \"/csr\";\n"
 				  "  allow = [\"127.0.0.0/8\", \"::1\"]; };\n");
-	assert_int_equal(cfg->scep.refusals_per_minute, 0);
-	assert_non_null(cfg->scep.allow);
-	assert_int_equal(cfg->scep.allow->n, 2);
-	assert_int_equal(cfg->scep.allow->v[0].prefix, 8);
-	assert_int_equal(cfg->scep.allow->v[1].prefix, 128);
-	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF); /* so scep.path may be "/csr" */
+	assert_int_equal(cfg->profiles[0].scep.refusals_per_minute, 0);
+	assert_non_null(cfg->profiles[0].scep.allow);
+	assert_int_equal(cfg->profiles[0].scep.allow->n, 2);
+	assert_int_equal(cfg->profiles[0].scep.allow->v[0].prefix, 8);
+	assert_int_equal(cfg->profiles[0].scep.allow->v[1].prefix, 128);
+	assert_int_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_OFF); /* so scep.path may be "/csr" */
 	config_free(cfg);
 
 	cfg = load_ok(*state, MIN "csr = { auth = \"none\"; allow = [\"10.0.0.0/8\"]; };\n");
-	assert_int_not_equal(cfg->csr.auth, CONFIG_CSR_AUTH_OFF);
-	assert_int_equal(cfg->csr.auth, CONFIG_CSR_AUTH_NONE);
-	assert_int_equal(cfg->csr.allow->n, 1);
-	assert_null(cfg->scep.allow);
+	assert_int_not_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_OFF);
+	assert_int_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_NONE);
+	assert_int_equal(cfg->profiles[1].csr.allow->n, 1);
+	assert_null(cfg->profiles[0].scep.allow);
 	config_free(cfg);
 }
 
@@ -1162,16 +1289,16 @@ test_more_forms(void **state)
 		      "storage = { uri = \"postgresql://db.example.com/scepd\";\n"
 		      "  password = \"env:SCEPD_DB_PASSWORD\"; };\n"
 		      "server = { listen = (\"[::]:8080\"); };\n");
-	assert_int_equal(cfg->ca.serial, CONFIG_SERIAL_SUBJECT);
-	assert_null(cfg->ca.serial_file);
-	assert_string_equal(cfg->ca.key_passphrase.ref, "/dev/null");
-	assert_string_equal(cfg->ca.digest, "sha512");
-	assert_int_equal(cfg->scep.freshness_factor, 0);
-	assert_int_equal(cfg->scep.freshness_max, 86400);
-	assert_null(cfg->scep.crl_url);
-	assert_null(cfg->scep.location);
-	assert_int_equal(cfg->scep.subject.request.n, 0);
-	assert_int_equal(cfg->scep.challenge_mode, CONFIG_CHALLENGE_OTP);
+	assert_int_equal(cfg->cas[0].serial, CONFIG_SERIAL_SUBJECT);
+	assert_null(cfg->cas[0].serial_file);
+	assert_string_equal(cfg->cas[0].key_passphrase.ref, "/dev/null");
+	assert_string_equal(cfg->cas[0].digest, "sha512");
+	assert_int_equal(cfg->profiles[0].scep.freshness_factor, 0);
+	assert_int_equal(cfg->profiles[0].scep.freshness_max, 86400);
+	assert_null(cfg->profiles[0].scep.crl_url);
+	assert_null(cfg->profiles[0].scep.location);
+	assert_int_equal(cfg->profiles[0].scep.subject.request.n, 0);
+	assert_int_equal(cfg->profiles[0].scep.challenge_mode, CONFIG_CHALLENGE_OTP);
 	assert_string_equal(cfg->storage.uri, "postgresql://db.example.com/scepd");
 	assert_int_equal(cfg->storage.password.kind, CONFIG_SECRET_ENV);
 	assert_string_equal(cfg->storage.password.ref, "SCEPD_DB_PASSWORD");
@@ -1193,7 +1320,7 @@ test_load_file(void **state)
 	assert_int_equal(config_load(path, &cfg, &errs), 0);
 	assert_int_equal(errs.n, 0);
 	assert_string_equal(cfg->path, path);
-	check_path(cfg->ca.certificate, env, "@D@/ca.pem");
+	check_path(cfg->cas[0].certificate, env, "@D@/ca.pem");
 	assert_int_equal(config_worker_count(cfg), 3);
 	config_free(cfg);
 	cfg = NULL;
@@ -1204,7 +1331,7 @@ test_load_file(void **state)
 	assert_int_equal(config_load("t.conf", &cfg, &errs), 0);
 	assert_int_equal(chdir(cwd), 0);
 	assert_string_equal(cfg->path, path);
-	check_path(cfg->ca.key, env, "@D@/ca.key");
+	check_path(cfg->cas[0].key, env, "@D@/ca.key");
 	config_free(cfg);
 	cfg = NULL;
 
@@ -1216,7 +1343,7 @@ test_load_file(void **state)
 	assert_string_equal(cfg->path, "(string)");
 	assert_non_null(want = malloc(strlen(real) + sizeof("/ca.pem")));
 	strcat(strcpy(want, real), "/ca.pem");
-	assert_string_equal(cfg->ca.certificate, want);
+	assert_string_equal(cfg->cas[0].certificate, want);
 	free(want);
 	config_free(cfg);
 	cfg = NULL;
@@ -1377,7 +1504,7 @@ test_shipped_example(void **state)
 	assert_string_equal(cfg->engine.id, "dynamic");
 	assert_int_equal(cfg->engine.pin.kind, CONFIG_SECRET_CREDENTIAL);
 	assert_string_equal(cfg->engine.pin.ref, "pin");
-	assert_int_equal(cfg->ca.extensions.n, 4);
+	assert_int_equal(cfg->cas[0].extensions.n, 4);
 	config_free(cfg);
 	free(moved);
 	free(text);
@@ -1385,7 +1512,7 @@ test_shipped_example(void **state)
 }
 
 #define NAME_OF_GROUP(n)                           n,
-#define NAME_OF_SETTING(n, t, f, d, lo, hi, field) n,
+#define NAME_OF_SETTING(n, t, f, d, lo, hi, sec, field) n,
 static const char *const all_settings[] = { CONFIG_KEYS(NAME_OF_GROUP, NAME_OF_SETTING) NULL };
 
 /* The dotted names conf/scepd.conf shows, as conf_names() finds them. */
@@ -1552,6 +1679,7 @@ main(void)
 		cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_load_file),
 		cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
 		cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_long_form),
 		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
 		cmocka_unit_test(test_conf_names),

@@ -230,14 +230,15 @@ test_load_ok(void **state)
 			fail_msg("%s: %d %s: %s", c->name, r, err.setting, err.message);
 		assert_non_null(keys);
 		assert_null(keys->engine);
-		assert_non_null(keys->ca_key);
-		assert_int_equal(sk_X509_num(keys->ca_chain), c->chain);
-		assert_ptr_equal(keys_get0_ca_cert(keys), sk_X509_value(keys->ca_chain, 0));
-		assert_true(X509_check_private_key(keys_get0_ca_cert(keys), keys->ca_key) == 1);
-		assert_int_equal(keys->ca_next != NULL, c->next);
-		assert_int_equal(keys->ra_key != NULL, c->ra);
-		assert_int_equal(keys->ra_chain != NULL, c->ra);
-		assert_int_equal(keys->ra_next != NULL, c->ra);
+		assert_non_null(keys->cas[0].key);
+		assert_int_equal(sk_X509_num(keys->cas[0].chain), c->chain);
+		assert_ptr_equal(keys_get0_ca_cert(keys, 0), sk_X509_value(keys->cas[0].chain, 0));
+		assert_true(X509_check_private_key(keys_get0_ca_cert(keys, 0), keys->cas[0].key) ==
+			    1);
+		assert_int_equal(keys->cas[0].next != NULL, c->next);
+		assert_int_equal(keys->ras[0].key != NULL, c->ra); /* profile "scep" */
+		assert_int_equal(keys->ras[0].chain != NULL, c->ra);
+		assert_int_equal(keys->ras[0].next != NULL, c->ra);
 		assert_int_equal(keys->load_retries, 0);
 		assert_int_equal(ERR_peek_error(), 0);
 		keys_free(keys);
@@ -258,16 +259,16 @@ test_chain_order(void **state)
 
 	(void)state;
 	assert_int_equal(keys_load(cfg, &keys, &err), 0);
-	X509_NAME_get_text_by_NID(X509_get_subject_name(keys_get0_ca_cert(keys)), NID_commonName,
+	X509_NAME_get_text_by_NID(X509_get_subject_name(keys_get0_ca_cert(keys, 0)), NID_commonName,
 				  cn, sizeof(cn));
 	assert_string_equal(cn, "rsa");
-	X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(keys->ca_chain, 1)),
+	X509_NAME_get_text_by_NID(X509_get_subject_name(sk_X509_value(keys->cas[0].chain, 1)),
 				  NID_commonName, cn, sizeof(cn));
 	assert_string_equal(cn, "ec");
 	keys_free(keys);
 	config_free(cfg);
 	keys_free(NULL);
-	assert_null(keys_get0_ca_cert(NULL));
+	assert_null(keys_get0_ca_cert(NULL, 0));
 }
 
 #define ENGINE_PRE(so, module)                                                                     \
@@ -356,7 +357,7 @@ test_load_fails(void **state)
 			unlink(path);
 		}
 		r = keys_load(cfg, &keys, &err);
-		if (r != c->r || err.setting == NULL || strcmp(err.setting, c->setting) != 0 ||
+		if (r != c->r || strcmp(err.setting, c->setting) != 0 ||
 		    strstr(err.message, c->message) == NULL)
 			fail_msg("%s: got %d %s: %s", c->name, r, err.setting, err.message);
 		assert_ptr_equal(keys, (struct keys *)&err);

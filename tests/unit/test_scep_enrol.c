@@ -326,7 +326,7 @@ setup(void **state)
 	the_fake->real = real;
 	store_init(&the_fake->base, &fake_ops);
 	assert_int_equal(issuer_new(env->cfg, keys, &the_fake->base, NULL, &env->issuer), 0);
-	assert_int_equal(scep_enrol_new(&env->cfg->scep, env->issuer, NULL, &env->enrol), 0);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, &env->enrol), 0);
 	env->alice_key = make_key();
 	env->bob_key = make_key();
 	env->alice_self = make_self_signed(env->alice_key, "alice", false);
@@ -391,8 +391,8 @@ test_new_request(void **state)
 
 	/* A static challenge: missing, wrong, right. */
 	scep_enrol_free(env->enrol);
-	env->cfg->scep.challenge_mode = CONFIG_CHALLENGE_STATIC;
-	assert_int_equal(scep_enrol_new(&env->cfg->scep, env->issuer, "s3cret", &env->enrol), 0);
+	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_STATIC;
+	assert_int_equal(scep_enrol_new(env->issuer, 0, "s3cret", &env->enrol), 0);
 	v = decide(env,
 		   make_msg(SCEP_MSG_PKCSREQ, "tx-b1", env->bob_self,
 			    make_csr(env->bob_key, "bob", NULL), NULL),
@@ -422,7 +422,7 @@ test_renewal(void **state)
 
 	cert = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-alice");
 	/* RenewalReq with a new key: SUCCESS, a new certificate, no challenge. */
-	env->cfg->scep.challenge_mode = CONFIG_CHALLENGE_OTP; /* would refuse a new request */
+	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_OTP; /* would refuse a new request */
 	v = decide(env,
 		   make_msg(SCEP_MSG_RENEWALREQ, "tx-renew", cert, make_csr(next, "alice", NULL),
 			    NULL),
@@ -475,7 +475,7 @@ test_manual_and_poll(void **state)
 	struct store *st = &the_fake->base;
 	struct scep_verdict v;
 
-	env->cfg->scep.approval = CONFIG_APPROVAL_MANUAL;
+	env->cfg->profiles[0].scep.approval = CONFIG_APPROVAL_MANUAL;
 	v = decide(env,
 		   make_msg(SCEP_MSG_PKCSREQ, "tx-dave", env->alice_self,
 			    make_csr(env->alice_key, "dave", NULL), NULL),
@@ -538,12 +538,12 @@ test_get_cert(void **state)
 	v = decide(env, msg, SCEP_VERDICT_FAILURE);
 	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "not a valid certificate of this CA");
 	/* "any": the old behaviour; "none": nobody. */
-	env->cfg->scep.get_cert = CONFIG_GET_CERT_ANY;
+	env->cfg->profiles[0].scep.get_cert = CONFIG_GET_CERT_ANY;
 	msg = make_msg(SCEP_MSG_GETCERT, "tx-g4", env->bob_self, NULL, NULL);
 	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
 	v = decide(env, msg, SCEP_VERDICT_SUCCESS);
 	scep_verdict_clear(&v);
-	env->cfg->scep.get_cert = CONFIG_GET_CERT_NONE;
+	env->cfg->profiles[0].scep.get_cert = CONFIG_GET_CERT_NONE;
 	msg = make_msg(SCEP_MSG_GETCERT, "tx-g5", alice, NULL, NULL);
 	assert_non_null(msg->serial = ASN1_INTEGER_dup(X509_get0_serialNumber(alice)));
 	v = decide(env, msg, SCEP_VERDICT_FAILURE);
@@ -602,7 +602,7 @@ test_store_failing(void **state)
 	/* Only the one-time challenge cannot be used up. */
 	the_fake->fail = 0;
 	the_fake->fail_consume = -ENOTCONN;
-	env->cfg->scep.challenge_mode = CONFIG_CHALLENGE_OTP;
+	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_OTP;
 	v = decide(env,
 		   make_msg(SCEP_MSG_PKCSREQ, "tx-otp", env->bob_self,
 			    make_csr(env->bob_key, "bob", NULL), "0123456789abcdef"),

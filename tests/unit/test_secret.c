@@ -125,7 +125,7 @@ test_read(void **state)
 			assert_string_equal(buf, c->value);
 			continue;
 		}
-		if (err.setting == NULL || strcmp(err.setting, "test.secret") != 0 ||
+		if (strcmp(err.setting, "test.secret") != 0 ||
 		    strstr(err.message, c->message) == NULL)
 			fail_msg("%s: got %s: %s", c->name, err.setting, err.message);
 		assert_null(strchr(err.message, '\n'));

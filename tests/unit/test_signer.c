@@ -261,7 +261,7 @@ test_issue_cases(void **state)
 		int crit, days, secs, idx;
 
 		print_message("case %zu: %s CA, %s\n", i, c->ca, c->digest);
-		assert_int_equal(signer_new(&cfg, key, ca, &s), 0);
+		assert_int_equal(signer_new(&cfg, NULL, 0, key, ca, &s), 0);
 		before = time(NULL);
 		cert = test_issue(s, csr, san);
 		after = time(NULL);
@@ -339,7 +339,7 @@ test_issue_plain(void **state)
 	cfg.extensions.n = 0;
 	cfg.days = 36500;
 	cfg.backdate = 0;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	now = time(NULL);
 	cert = test_issue(s, csr, NULL);
 	assert_int_equal(X509_get_ext_count(cert), 0);
@@ -387,7 +387,7 @@ test_issue_key_kinds(void **state)
 	};
 	struct signer *s = NULL;
 
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
 		X509_REQ *csr;
 		X509 *cert;
@@ -423,7 +423,7 @@ test_issue_profile_ca(void **state)
 
 	cfg.extensions.v = &ca_true;
 	cfg.extensions.n = 1;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	cert = test_issue(s, csr, NULL);
 	assert_int_equal(X509_check_ca(cert), 1);
 	X509_free(cert);
@@ -431,7 +431,7 @@ test_issue_profile_ca(void **state)
 
 	/* keyCertSign makes a CA certificate too; not asked for: refused after signing. */
 	cfg.extensions.v = &cert_sign;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	cert = NULL;
 	assert_int_equal(
 		signer_issue(s,
@@ -463,7 +463,7 @@ test_issue_san(void **state)
 
 	cfg.extensions.v = ext;
 	cfg.extensions.n = 3;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 
 	cert = test_issue(s, csr, san);
 	assert_int_equal(X509_get_ext_count(cert), 3);
@@ -491,7 +491,7 @@ test_issue_san(void **state)
 
 	/* Without a SAN in ca.extensions the policy's is appended. */
 	cfg.extensions.n = 1;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	cert = test_issue(s, csr, san);
 	assert_int_equal(X509_get_ext_count(cert), 2);
 	assert_int_equal(X509_get_ext_by_NID(cert, NID_subject_alt_name, -1), 1);
@@ -526,7 +526,7 @@ test_issue_extension_needs_request(void **state)
 
 	cfg.extensions.v = ext;
 	cfg.extensions.n = 3;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	/* No address to copy: no subjectAltName at all rather than an empty one. */
 	cert = test_issue(s, csr, NULL);
 	assert_int_equal(X509_get_ext_count(cert), 0);
@@ -600,7 +600,7 @@ test_new_cases(void **state)
 			cfg.extensions.v = &ext;
 			cfg.extensions.n = 1;
 		}
-		assert_int_equal(signer_new(&cfg, t->ec_key, bare_ca, &s), c->want);
+		assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, bare_ca, &s), c->want);
 		if (c->want < 0)
 			assert_ptr_equal(s, (struct signer *)&s);
 		else
@@ -632,7 +632,7 @@ test_random_serials(void **state)
 
 	cfg.extensions.n = 0;
 	assert_non_null(serials = calloc(N, sizeof(*serials)));
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	for (int i = 0; i < N; i++) {
 		X509 *cert = test_issue(s, csr, NULL);
 
@@ -679,8 +679,8 @@ test_file_serials(void **state)
 	unsigned long last = 0;
 	struct stat st;
 
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s1), 0);
-	assert_int_equal(signer_new(&cfg, t->rsa_key, t->rsa_ca, &s2), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s1), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->rsa_key, t->rsa_ca, &s2), 0);
 	for (int i = 0; i < 20; i++) {
 		X509 *cert = test_issue(i % 2 ? s2 : s1, csr, NULL);
 		unsigned long serial = test_serial_word(cert);
@@ -695,7 +695,7 @@ test_file_serials(void **state)
 
 	/* A restart: a new signer carries on. */
 	signer_free(s1);
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s1), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s1), 0);
 	X509 *cert = test_issue(s1, csr, NULL);
 	assert_int_equal(test_serial_word(cert), 21);
 	X509_free(cert);
@@ -721,7 +721,7 @@ test_file_serials_forked(void **state)
 	unsigned long max = 0;
 
 	cfg.extensions.n = 0;
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	for (int c = 0; c < CHILDREN; c++) {
 		int pipefd[2];
 
@@ -822,7 +822,7 @@ test_file_serial_contents(void **state)
 		print_message("case %zu\n", i);
 		if (c->before != NULL)
 			testlib_write_file(path, c->before);
-		assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+		assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 		assert_int_equal(signer_issue(s, &req, &cert), c->want);
 		if (c->want == 0) {
 			X509 *issued = cert;
@@ -853,7 +853,7 @@ test_file_serial_contents(void **state)
 		X509 *cert = NULL;
 
 		testlib_write_file(path, MAX_HEX "\n");
-		assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+		assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 		assert_int_equal(signer_issue(s, &req, &cert), 0);
 		X509_free(cert);
 		cert = NULL;
@@ -869,7 +869,7 @@ test_file_serial_contents(void **state)
 		/* Cannot be opened. */
 		signer_free(s);
 		cfg.serial_file = (char *)"/nonexistent-dir/serial";
-		assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+		assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 		assert_int_equal(signer_issue(s, &req, &cert), -ENOENT);
 		assert_null(cert);
 		signer_free(s);
@@ -914,7 +914,7 @@ test_subject_serials(void **state)
 	struct config_ca cfg = test_config("sha256", CONFIG_SERIAL_SUBJECT, NULL);
 	struct signer *s = NULL;
 
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	for (size_t i = 0; i < sizeof(subject_cases) / sizeof(subject_cases[0]); i++) {
 		const struct subject_case *c = &subject_cases[i];
 		X509_REQ *csr = test_make_csr(t->leaf_key, "subject", c->serial_number);
@@ -1000,7 +1000,7 @@ test_key_mismatch(void **state)
 		X509 *cert = (X509 *)&cert;
 
 		/* the RSA key with the EC CA, the EC key with the RSA CA */
-		assert_int_equal(signer_new(&cfgs[i], i ? t->ec_key : t->rsa_key,
+		assert_int_equal(signer_new(&cfgs[i], NULL, 0, i ? t->ec_key : t->rsa_key,
 					    i ? t->rsa_ca : t->ec_ca, &s),
 				 0);
 		assert_int_equal(signer_issue(s, &req, &cert), -EIO);
@@ -1026,7 +1026,7 @@ test_issue_bad_requests(void **state)
 	struct signer *s = NULL;
 	X509 *cert = NULL;
 
-	assert_int_equal(signer_new(&cfg, t->ec_key, t->ec_ca, &s), 0);
+	assert_int_equal(signer_new(&cfg, NULL, 0, t->ec_key, t->ec_ca, &s), 0);
 	assert_int_equal(signer_issue(s, &no_key, &cert), -EBADMSG);
 	assert_int_equal(signer_issue(s, &no_subject, &cert), -EINVAL);
 	assert_int_equal(signer_issue(s, &no_csr, &cert), -EINVAL);
