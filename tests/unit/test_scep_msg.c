@@ -240,7 +240,9 @@ test_roundtrip(void **state)
 		enum scep_digest expect;
 	} digests[] = {
 		{ EVP_sha1, SCEP_DIGEST_SHA1 },
+		{ EVP_sha224, SCEP_DIGEST_SHA224 }, /* strongSwan's pki --scep --digest sha224 */
 		{ EVP_sha256, SCEP_DIGEST_SHA256 },
+		{ EVP_sha384, SCEP_DIGEST_SHA384 }, /* ... and sha384 */
 		{ EVP_sha512, SCEP_DIGEST_SHA512 },
 	};
 
@@ -673,7 +675,8 @@ test_digests(void **state)
 {
 	struct test_state *st = *state;
 	struct scep_build_req req = test_req(st);
-	const EVP_MD *(*const refused[])(void) = { EVP_md5, EVP_sha224, EVP_sha384 };
+	/* MD5, and SHA-2 and SHA-3 variants that no SCEP client sends and GetCACaps lacks */
+	const EVP_MD *(*const refused[])(void) = { EVP_md5, EVP_sha512_256, EVP_sha3_256 };
 	struct scep_build_reply reply;
 	struct scep_msg *msg;
 	unsigned char *der;
