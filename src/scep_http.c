@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "scepd/log.h"
@@ -437,6 +438,11 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 		return scep_http_fail_because(
 			sh, req, msg, msg->fail, msg->fail_reason,
 			"the message cannot be opened or its content is not acceptable");
+	/* What a client really sent, whatever it was told to send. */
+	log_debug("SCEP %s from %s, transaction %s: signature %s with %s, envelope %s",
+		  scep_msg_type_name(msg->type), http_request_remote_addr(req), msg->txid,
+		  OBJ_nid2sn(msg->signature_nid), scep_msg_digest_name(msg->digest),
+		  scep_msg_cipher_name(msg->cipher));
 	if ((r = scep_enrol_decide(sh->enrol, msg, http_request_remote_addr(req), &v)) == -EINVAL)
 		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
 				      "unsupported messageType");

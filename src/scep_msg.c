@@ -407,6 +407,16 @@ scep_msg_read_digest(CMS_SignerInfo *si, enum scep_digest *ret)
 	}
 }
 
+/* The SignerInfo's signatureAlgorithm (RSASSA-PSS, sha256WithRSAEncryption...), for the log. */
+static int
+scep_msg_signature_nid(CMS_SignerInfo *si)
+{
+	X509_ALGOR *sig = NULL;
+
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, NULL, &sig);
+	return sig != NULL ? OBJ_obj2nid(sig->algorithm) : NID_undef;
+}
+
 /* The signature with the signer certificate in the message: 0 and msg->signer, or -1. */
 static int
 scep_msg_verify(CMS_ContentInfo *cms, CMS_SignerInfo *si, struct scep_msg *msg)
@@ -453,6 +463,7 @@ scep_msg_parse(const void *der, size_t len, struct scep_msg **ret_msg)
 	}
 	msg->type = -1;
 	msg->digest = SCEP_DIGEST_SHA256;
+	msg->signature_nid = scep_msg_signature_nid(si);
 	msg->fail = SCEP_FAIL_NONE;
 	if ((r = scep_msg_read_attrs(si, msg)) < 0)
 		goto out;

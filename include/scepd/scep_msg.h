@@ -84,6 +84,7 @@ struct scep_msg {
 	unsigned char recipient_nonce[SCEP_NONCE_MAX];
 	size_t recipient_nonce_len; /* 0: absent */
 	enum scep_digest digest;    /* the request's; SHA-256 when it was not supported */
+	int signature_nid;          /* its signatureAlgorithm (NID_rsassaPss...), for the log */
 	X509 *signer;               /* its signature verified; NULL when it did not */
 	enum scep_fail fail;        /* not SCEP_FAIL_NONE: answer FAILURE with it */
 	const char *fail_reason;    /* with fail: what was wrong, for the log only (static) */

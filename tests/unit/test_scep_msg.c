@@ -266,6 +266,7 @@ test_roundtrip(void **state)
 			assert_memory_equal(msg->sender_nonce, st->nonce, sizeof(st->nonce));
 			assert_int_equal(msg->recipient_nonce_len, 0);
 			assert_int_equal(msg->digest, digests[d].expect);
+			assert_int_equal(msg->signature_nid, NID_rsaEncryption);
 			test_same_cert(msg->signer, st->req_cert);
 			assert_true(msg->decrypted);
 			assert_int_equal(msg->cipher, ciphers[c].expect);
@@ -614,6 +615,7 @@ test_ec_requester(void **state)
 	req.content_len = csr_len;
 	msg = test_parse(st, &req);
 	assert_int_equal(msg->fail, SCEP_FAIL_NONE);
+	assert_int_equal(msg->signature_nid, NID_ecdsa_with_SHA256);
 	assert_true(msg->signer_has_csr_key);
 	der = test_certrep(
 		st, msg, &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS, .cert = st->leaf },
