@@ -12,6 +12,7 @@ packages=(
 	libcmocka-dev libpq-dev postgresql
 	libengine-pkcs11-openssl opensc softhsm2 openssl
 	curl procps iproute2 systemd sqlite3 xxd scep certmonger dbus
+	strongswan-pki libstrongswan-extra-plugins
 	"$@"
 )
 

@@ -28,6 +28,7 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
+#include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
 #include "scepd/log.h"
@@ -114,11 +115,19 @@ scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
 	return r;
 }
 
+/*
+ * SHA-384 and SHA-224 (accepted; not in RFC 8894's list, but in strongSwan's) come after
+ * the lines clients knew before, which stay as they were. strongSwan 5.9.8 (Debian 12)
+ * tests each capability with its number as a bit mask: its AES test passes through the
+ * "SCEPStandard" one, whose mask is the bit of the SHA-384 line. Without that line its
+ * default cipher is "not supported by CA".
+ */
 static void
 scep_http_make_caps(struct scep_http *sh)
 {
 	snprintf(sh->caps, sizeof(sh->caps),
-		 "POSTPKIOperation\nSHA-256\nSHA-512\nSHA-1\nAES\nDES3\nSCEPStandard\nRenewal\n%s",
+		 "POSTPKIOperation\nSHA-256\nSHA-512\nSHA-1\nAES\nDES3\nSCEPStandard\nRenewal\n"
+		 "SHA-384\nSHA-224\n%s",
 		 issuer_get0_ca_next(sh->issuer, sh->profile) != NULL ? "GetNextCACert\n" : "");
 }
 
@@ -203,7 +212,8 @@ static int
 scep_http_make_next_ca_body(struct scep_http *sh)
 {
 	struct scep_http_next_ca n = { 0 };
-	X509 *ca_next = issuer_get0_ca_next(sh->issuer, sh->profile), *ra_next = issuer_get0_ra_next(sh->issuer, sh->profile);
+	X509 *ca_next = issuer_get0_ca_next(sh->issuer, sh->profile);
+	X509 *ra_next = issuer_get0_ra_next(sh->issuer, sh->profile);
 	int r;
 
 	if (ca_next == NULL || issuer_get0_chain(sh->issuer, sh->profile) == NULL)
@@ -443,6 +453,11 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 		return scep_http_fail_because(
 			sh, req, msg, msg->fail, msg->fail_reason,
 			"the message cannot be opened or its content is not acceptable");
+	/* What a client really sent, whatever it was told to send. */
+	log_debug("SCEP %s from %s, transaction %s: signature %s with %s, envelope %s",
+		  scep_msg_type_name(msg->type), http_request_remote_addr(req), msg->txid,
+		  OBJ_nid2sn(msg->signature_nid), scep_msg_digest_name(msg->digest),
+		  scep_msg_cipher_name(msg->cipher));
 	if ((r = scep_enrol_decide(sh->enrol, msg, http_request_remote_addr(req), &v)) == -EINVAL)
 		return scep_http_fail(sh, req, msg, SCEP_FAIL_BAD_REQUEST,
 				      "unsupported messageType");

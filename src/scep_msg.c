@@ -19,7 +19,8 @@
  *	senderNonce and recipientNonce OCTET STRINGs of 1 to SCEP_NONCE_MAX bytes, each
  *	present at most once with one value; transactionID is 1 to SCEP_TXID_MAX
  *	printable ASCII characters, so it is safe to log and store. Then, in this order:
- *	the digest algorithm of the SignerInfo (else badAlg, before any signature work),
+ *	the digest algorithm of the SignerInfo, SHA-1 or SHA-224/256/384/512 (else
+ *	badAlg, before any signature work; the CertRep is signed with the same one),
  *	the signature with CMS_verify() against the signer certificate found in the
  *	message, without chain or time checks (else badMessageCheck), and the message
  *	type (else badRequest). messageType is a canonical decimal number; anything else
@@ -145,7 +146,9 @@ static const char *const scep_msg_cipher_names[SCEP_CIPHER_MAX] = {
 
 static const char *const scep_msg_digest_names[SCEP_DIGEST_MAX] = {
 	[SCEP_DIGEST_SHA1] = "sha1",
+	[SCEP_DIGEST_SHA224] = "sha224",
 	[SCEP_DIGEST_SHA256] = "sha256",
+	[SCEP_DIGEST_SHA384] = "sha384",
 	[SCEP_DIGEST_SHA512] = "sha512",
 };
 /* clang-format on */
@@ -235,6 +238,10 @@ scep_msg_md(enum scep_digest digest)
 	switch (digest) {
 	case SCEP_DIGEST_SHA1:
 		return EVP_sha1();
+	case SCEP_DIGEST_SHA224:
+		return EVP_sha224();
+	case SCEP_DIGEST_SHA384:
+		return EVP_sha384();
 	case SCEP_DIGEST_SHA512:
 		return EVP_sha512();
 	default:
@@ -383,8 +390,14 @@ scep_msg_read_digest(CMS_SignerInfo *si, enum scep_digest *ret)
 	case NID_sha1:
 		*ret = SCEP_DIGEST_SHA1;
 		return 0;
+	case NID_sha224:
+		*ret = SCEP_DIGEST_SHA224;
+		return 0;
 	case NID_sha256:
 		*ret = SCEP_DIGEST_SHA256;
+		return 0;
+	case NID_sha384:
+		*ret = SCEP_DIGEST_SHA384;
 		return 0;
 	case NID_sha512:
 		*ret = SCEP_DIGEST_SHA512;
@@ -392,6 +405,16 @@ scep_msg_read_digest(CMS_SignerInfo *si, enum scep_digest *ret)
 	default:
 		return -1;
 	}
+}
+
+/* The SignerInfo's signatureAlgorithm (RSASSA-PSS, sha256WithRSAEncryption...), for the log. */
+static int
+scep_msg_signature_nid(CMS_SignerInfo *si)
+{
+	X509_ALGOR *sig = NULL;
+
+	CMS_SignerInfo_get0_algs(si, NULL, NULL, NULL, &sig);
+	return sig != NULL ? OBJ_obj2nid(sig->algorithm) : NID_undef;
 }
 
 /* The signature with the signer certificate in the message: 0 and msg->signer, or -1. */
@@ -440,6 +463,7 @@ scep_msg_parse(const void *der, size_t len, struct scep_msg **ret_msg)
 	}
 	msg->type = -1;
 	msg->digest = SCEP_DIGEST_SHA256;
+	msg->signature_nid = scep_msg_signature_nid(si);
 	msg->fail = SCEP_FAIL_NONE;
 	if ((r = scep_msg_read_attrs(si, msg)) < 0)
 		goto out;

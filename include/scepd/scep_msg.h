@@ -57,7 +57,14 @@ enum scep_fail {
 	SCEP_FAIL_MAX
 };
 
-enum scep_digest { SCEP_DIGEST_SHA1, SCEP_DIGEST_SHA256, SCEP_DIGEST_SHA512, SCEP_DIGEST_MAX };
+enum scep_digest {
+	SCEP_DIGEST_SHA1,
+	SCEP_DIGEST_SHA224,
+	SCEP_DIGEST_SHA256,
+	SCEP_DIGEST_SHA384,
+	SCEP_DIGEST_SHA512,
+	SCEP_DIGEST_MAX
+};
 
 /* DES is read (micromdm's scepclient sends nothing else) but never written. */
 enum scep_cipher {
@@ -77,6 +84,7 @@ struct scep_msg {
 	unsigned char recipient_nonce[SCEP_NONCE_MAX];
 	size_t recipient_nonce_len; /* 0: absent */
 	enum scep_digest digest;    /* the request's; SHA-256 when it was not supported */
+	int signature_nid;          /* its signatureAlgorithm (NID_rsassaPss...), for the log */
 	X509 *signer;               /* its signature verified; NULL when it did not */
 	enum scep_fail fail;        /* not SCEP_FAIL_NONE: answer FAILURE with it */
 	const char *fail_reason;    /* with fail: what was wrong, for the log only (static) */
@@ -117,9 +125,9 @@ int scep_msg_init(void);
  * 0 and the message when der is a pkiMessage: a SignedData with one signer, content
  * of type data, and the signed attributes messageType, transactionID and senderNonce.
  * msg->fail then says whether to go on: SCEP_FAIL_NONE, or badAlg (digest other than
- * SHA-1, SHA-256, SHA-512), badMessageCheck (the signature does not verify with the
- * certificate in the message), badRequest (a messageType other than 17, 19, 20, 21,
- * 22). -EBADMSG when it is not a pkiMessage, -ENOMEM.
+ * SHA-1, SHA-224, SHA-256, SHA-384, SHA-512), badMessageCheck (the signature does not
+ * verify with the certificate in the message), badRequest (a messageType other than
+ * 17, 19, 20, 21, 22). -EBADMSG when it is not a pkiMessage, -ENOMEM.
  */
 int scep_msg_parse(const void *der, size_t len, struct scep_msg **ret_msg);
 

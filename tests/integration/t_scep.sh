@@ -38,7 +38,7 @@ start_scepd "$TMP/scepd.conf"
 
 caps=$(curl -s -D "$TMP/h" "$url?operation=GetCACaps")
 grep -qi '^Content-Type: text/plain' "$TMP/h" || fail "GetCACaps content type"
-for cap in POSTPKIOperation SHA-256 SHA-512 SHA-1 AES DES3 SCEPStandard Renewal; do
+for cap in POSTPKIOperation SHA-256 SHA-512 SHA-1 AES DES3 SCEPStandard Renewal SHA-384 SHA-224; do
 	grep -qx "$cap" <<<"$caps" || fail "GetCACaps lacks $cap"
 done
 ! grep -qx "GetNextCACert" <<<"$caps" || fail "GetNextCACert offered without a next CA"

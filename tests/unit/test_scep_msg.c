@@ -240,7 +240,9 @@ test_roundtrip(void **state)
 		enum scep_digest expect;
 	} digests[] = {
 		{ EVP_sha1, SCEP_DIGEST_SHA1 },
+		{ EVP_sha224, SCEP_DIGEST_SHA224 }, /* strongSwan's pki --scep --digest sha224 */
 		{ EVP_sha256, SCEP_DIGEST_SHA256 },
+		{ EVP_sha384, SCEP_DIGEST_SHA384 }, /* ... and sha384 */
 		{ EVP_sha512, SCEP_DIGEST_SHA512 },
 	};
 
@@ -264,6 +266,7 @@ test_roundtrip(void **state)
 			assert_memory_equal(msg->sender_nonce, st->nonce, sizeof(st->nonce));
 			assert_int_equal(msg->recipient_nonce_len, 0);
 			assert_int_equal(msg->digest, digests[d].expect);
+			assert_int_equal(msg->signature_nid, NID_rsaEncryption);
 			test_same_cert(msg->signer, st->req_cert);
 			assert_true(msg->decrypted);
 			assert_int_equal(msg->cipher, ciphers[c].expect);
@@ -612,6 +615,7 @@ test_ec_requester(void **state)
 	req.content_len = csr_len;
 	msg = test_parse(st, &req);
 	assert_int_equal(msg->fail, SCEP_FAIL_NONE);
+	assert_int_equal(msg->signature_nid, NID_ecdsa_with_SHA256);
 	assert_true(msg->signer_has_csr_key);
 	der = test_certrep(
 		st, msg, &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS, .cert = st->leaf },
@@ -673,7 +677,8 @@ test_digests(void **state)
 {
 	struct test_state *st = *state;
 	struct scep_build_req req = test_req(st);
-	const EVP_MD *(*const refused[])(void) = { EVP_md5, EVP_sha224, EVP_sha384 };
+	/* MD5, and SHA-2 and SHA-3 variants that no SCEP client sends and GetCACaps lacks */
+	const EVP_MD *(*const refused[])(void) = { EVP_md5, EVP_sha512_256, EVP_sha3_256 };
 	struct scep_build_reply reply;
 	struct scep_msg *msg;
 	unsigned char *der;
