@@ -22,7 +22,7 @@
  * Never here: logging (errors go back in struct keys_error, one line each, never
  * with a PIN, a passphrase or a key URI, which may hold a pin-value), openssl.cnf
  * (the engine is configured in code only), the supervisor (PKCS#11 must not be
- * initialised before fork()).
+ * initialised before fork()), ENGINE_set_default() (see keys_engine_setup()).
  *
  * libp11 0.4.12, measured: once a key has been loaded through its engine, the engine
  * holds a reference to itself through the key it caches, so ENGINE_finish() never
@@ -631,6 +631,15 @@ keys_engine_setup(const struct scepd_config *cfg, ENGINE **ret_engine, struct ke
 	}
 	if ((r = keys_engine_cmds(e, &cfg->engine.pre, false, &quiet, err)) < 0)
 		goto out;
+	/*
+	 * Initialised, never made a default (no ENGINE_set_default()): keys come out of it
+	 * through ENGINE_load_private_key() alone, and every other operation stays with
+	 * OpenSSL's own code. A default engine would also get the OpenSSL calls that the
+	 * PKCS#11 module makes itself: tpm2-pkcs11 encrypts its TPM session salt with
+	 * OpenSSL during C_Login; with the pkcs11 engine as the default, OpenSSL cannot
+	 * even make that RSA public key, and the login fails ("Could not create rsa key",
+	 * measured; tests/integration/t_tpm.sh, docs/hsm.md).
+	 */
 	if (!ENGINE_init(e)) {
 		keys_ossl_take(&errs);
 		keys_fail(err, "engine.id", false, "the engine \"%s\" cannot be initialised (%s)",
