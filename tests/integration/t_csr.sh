@@ -48,9 +48,9 @@ stored=$(store_sql "SELECT endpoint || ' ' || requester FROM certificates WHERE 
 assert_eq "csr 127.0.0.1" "$stored" "store record of $serial"
 store_der_hex "$serial" |
 	xxd -r -p | cmp - <(openssl x509 -in "$TMP/host.pem" -outform DER) || fail "stored DER differs"
-grep -q "audit: result=issued endpoint=csr client=127.0.0.1 serial=$serial" "$TMP/scepd.log" ||
+grep -q "audit: result=issued endpoint=csr profile=csr client=127.0.0.1 serial=$serial" "$TMP/scepd.log" ||
 	fail "no audit record for $serial"
-grep -q 'audit: result=signing endpoint=csr client=127.0.0.1 subject="O=Example,CN=host.example"' \
+grep -q 'audit: result=signing endpoint=csr profile=csr client=127.0.0.1 subject="O=Example,CN=host.example"' \
 	"$TMP/scepd.log" || fail "no audit record before signing"
 pass "PEM request: certificate verifies, subject, SANs, extensions, validity, store, audit"
 
