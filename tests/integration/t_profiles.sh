@@ -271,6 +271,39 @@ grep -q "audit: result=issued endpoint=scep profile=tablets" "$TMP/scepd.log" ||
 	fail "no audit line with the profile"
 pass "scepctl issued --profile and the audit line name the profile"
 
+# The real clients at a profile path: micromdm's scepclient, strongSwan's pki (at the
+# path with /pkiclient.exe appended, as Windows-style clients send it) and
+# certmonger's scep-submit.
+openssl x509 -in "$HSM_DIR/rsa-ca.pem" -outform DER -out "$TMP/rsa-ca.der"
+clients=
+if command -v scepclient >/dev/null; then
+	mkdir -p "$TMP/mdm"
+	timeout 30 scepclient -server-url "$base/scep/tablets" -private-key "$TMP/mdm/key.pem" 		-certificate "$TMP/mdm/cert.pem" -cn mdm-tablet -challenge tablets-secret 		>"$TMP/mdm.out" 2>&1 || fail "scepclient at /scep/tablets: $(tail -3 "$TMP/mdm.out")"
+	openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/mdm/cert.pem" >/dev/null ||
+		fail "scepclient: does not verify"
+	assert_eq "tablets|rsa" "$(record_of "$TMP/mdm/cert.pem")" "scepclient's record"
+	clients+=" scepclient"
+fi
+if command -v pki >/dev/null; then
+	openssl genrsa -out "$TMP/ss.key" 2048 2>/dev/null
+	timeout 20 pki --scep --url "$base/scep/tablets/pkiclient.exe" --in "$TMP/ss.key" 		--dn "CN=ss-tablet" --cacert-enc "$TMP/rsa-ca.der" --cacert-sig "$TMP/rsa-ca.der" 		--password tablets-secret --outform pem >"$TMP/ss.pem" 2>"$TMP/ss.out" ||
+		fail "pki --scep at /scep/tablets/pkiclient.exe: $(grep -v plugin "$TMP/ss.out" | tail -3)"
+	openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/ss.pem" >/dev/null || fail "pki: does not verify"
+	assert_eq "tablets|rsa" "$(record_of "$TMP/ss.pem")" "pki's record"
+	clients+=" pki"
+fi
+if [[ -x /usr/lib/certmonger/scep-submit ]]; then
+	/usr/lib/certmonger/scep-submit -u "$base/scep/laptops" -C >"$TMP/cm.certs" ||
+		fail "scep-submit -C at /scep/laptops"
+	grep -q "BEGIN CERTIFICATE" "$TMP/cm.certs" || fail "scep-submit -C: $(cat "$TMP/cm.certs")"
+	/usr/lib/certmonger/scep-submit -u "$base/scep/tablets" -c >"$TMP/cm.caps" ||
+		fail "scep-submit -c at /scep/tablets"
+	grep -qx "Renewal" "$TMP/cm.caps" || fail "scep-submit -c: $(cat "$TMP/cm.caps")"
+	clients+=" scep-submit"
+fi
+[[ -n $clients ]] || skip "none of scepclient, pki, scep-submit is installed"
+pass "real clients at profile paths:$clients"
+
 # Reload adding a profile while requests flow: none fails, the new path serves.
 request_loop "/scep/phones?operation=GetCACaps" 150 >"$TMP/loop1" &
 loop1=$!
