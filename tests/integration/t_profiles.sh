@@ -4,7 +4,9 @@
 # and two csr profiles. Each profile's certificates carry its issuer, extensions and
 # validity and are recorded with their profile and CA; key policy refusals; renewal
 # rules (outside the window, another subject, a signer of another profile: refused;
-# inside: issued); paths below a SCEP profile; reload adding a profile under load.
+# inside: issued); paths below a SCEP profile; real clients at profile paths; `scepd -t`
+# naming a CA whose key does not match; reload adding a profile under load, and a
+# broken reload that keeps the profiles serving.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_hsm.sh"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
@@ -129,6 +131,13 @@ scep() {
 certs() {
 	store_sql "SELECT count(*) FROM certificates"
 }
+
+# scepd -t checks every CA's key against its certificate, naming the CA.
+profiles_config ""
+sed -i "s|key = \"$TMP/ec-ca.key\";|key = \"$TMP/ra.key\";|" "$TMP/scepd.conf"
+! "$SCEPD_BIN" -c "$TMP/scepd.conf" -t >"$TMP/check.out" 2>&1 || fail "scepd -t accepts a mismatched CA key"
+grep -q "cas.ec.key: the key does not match the certificate in cas.ec.certificate" "$TMP/check.out" ||
+	fail "scepd -t on a mismatched key: $(cat "$TMP/check.out")"
 
 profiles_config ""
 "$SCEPD_BIN" -c "$TMP/scepd.conf" -t >"$TMP/check.out" 2>&1 ||
@@ -322,3 +331,18 @@ assert_eq 200 "$(curl -s -o "$TMP/extra.pem" -w '%{http_code}' --data-binary @"$
 	"$base/csr/extra")" "POST /csr/extra after the reload"
 assert_days "$TMP/extra.pem" 2 "extra"
 pass "reload adding a profile under 300 requests: 0 failed, the new profile issues"
+
+# A broken reload (the short form mixed in) keeps the profiles that serve.
+echo 'csr: { auth = "none"; };' >>"$TMP/scepd.conf"
+kill -HUP "$SCEPD_PID"
+for _ in $(seq 1 50); do
+	grep -q "cannot be mixed with cas and profiles" "$TMP/scepd.log" && break
+	sleep 0.1
+done
+grep -q "csr: the short form (ca, scep, csr) cannot be mixed with cas and profiles" "$TMP/scepd.log" ||
+	fail "the broken reload is not logged"
+assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$TMP/lab.csr" \
+	"$base/csr/extra")" "POST /csr/extra after the broken reload"
+assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' "$base/scep/phones?operation=GetCACaps")" \
+	"GetCACaps of phones after the broken reload"
+pass "a broken reload keeps the profiles serving"
