@@ -188,8 +188,9 @@ keys_token_matches(const struct keys_token_want *w, const PKCS11_TOKEN *tok)
 
 /* The token of uri (the key of setting) in the slots: present, and its PIN usable? */
 static int
-keys_token_probe_uri(const PKCS11_SLOT *slots, unsigned n, const char *uri, const char *setting,
-		     const char *pin_setting, struct keys_error *err, bool *ret_transient)
+keys_token_probe_uri(const PKCS11_SLOT *slots, unsigned n, const char *module, const char *uri,
+		     const char *setting, const char *pin_setting, struct keys_error *err,
+		     bool *ret_transient)
 {
 	struct keys_token_want w = { 0 };
 	unsigned found = 0;
@@ -223,13 +224,17 @@ keys_token_probe_uri(const PKCS11_SLOT *slots, unsigned n, const char *uri, cons
 	}
 	if (found == 0) {
 		*ret_transient = true; /* or SoftHSM's start-up race */
+		/* Several CAs share the one module: a key of another module is not found. */
 		if (w.has_label)
 			keys_fail(err, setting, false,
-				  "no token matches the URI (no initialised token labelled \"%s\")",
-				  w.label);
+				  "no token matches the URI (no initialised token labelled \"%s\" "
+				  "in %s, the one PKCS#11 module of every pkcs11: key)",
+				  w.label, module);
 		else
 			keys_fail(err, setting, false,
-				  "no token matches the URI (no initialised token found)");
+				  "no token matches the URI (no initialised token found in %s, "
+				  "the one PKCS#11 module of every pkcs11: key)",
+				  module);
 		return -ENOENT;
 	}
 	return 0;
@@ -257,7 +262,7 @@ keys_token_last_ckr(void)
 /* keys_token_probe_uri() for every key of the configuration that is on a token. */
 static int
 keys_token_probe_all(const struct scepd_config *cfg, PKCS11_SLOT *slots, unsigned n,
-		     struct keys_error *err, bool *ret_transient)
+		     const char *module, struct keys_error *err, bool *ret_transient)
 {
 	char setting[160];
 	int r;
@@ -265,7 +270,7 @@ keys_token_probe_all(const struct scepd_config *cfg, PKCS11_SLOT *slots, unsigne
 	for (size_t i = 0; i < cfg->n_cas; i++)
 		if (keys_is_uri(cfg->cas[i].key) &&
 		    (r = keys_token_probe_uri(
-			     slots, n, cfg->cas[i].key,
+			     slots, n, module, cfg->cas[i].key,
 			     config_ca_setting(cfg, &cfg->cas[i], "key", setting, sizeof(setting)),
 			     keys_pin_setting(cfg), err, ret_transient)) < 0)
 			return r;
@@ -274,7 +279,7 @@ keys_token_probe_all(const struct scepd_config *cfg, PKCS11_SLOT *slots, unsigne
 
 		if (keys_is_uri(p->scep.ra.key) &&
 		    (r = keys_token_probe_uri(
-			     slots, n, p->scep.ra.key,
+			     slots, n, module, p->scep.ra.key,
 			     config_profile_setting(cfg, p, "ra.key", setting, sizeof(setting)),
 			     keys_pin_setting(cfg), err, ret_transient)) < 0)
 			return r;
@@ -345,7 +350,7 @@ keys_token_probe(const struct scepd_config *cfg, struct keys_error *err, bool *r
 		r = -EIO;
 		goto out;
 	}
-	if ((r = keys_token_probe_all(cfg, slots, n, err, ret_transient)) < 0)
+	if ((r = keys_token_probe_all(cfg, slots, n, module, err, ret_transient)) < 0)
 		goto out;
 	r = 0;
 out:

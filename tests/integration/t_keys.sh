@@ -132,7 +132,7 @@ expect_t_fail "$TMP/wrong-pin.conf" 3 engine.pin "wrong PIN (the token rejected 
 	"pin =" "wrong PIN"
 expect_t_fail "$TMP/no-object.conf" 1 ca.key "no object matches the URI" "key =" "no such object"
 expect_t_fail "$TMP/no-token.conf" 1 ca.key \
-	'no token matches the URI (no initialised token labelled "no-such-token")' "key =" \
+	'no token matches the URI (no initialised token labelled "no-such-token" in ' "key =" \
 	"no such token"
 expect_t_fail "$TMP/bad-module.conf" 1 "engine.pre[4]" \
 	"the PKCS#11 module cannot be loaded: $TMP/no-such-module.so" "MODULE_PATH" \
