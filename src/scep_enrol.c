@@ -16,8 +16,9 @@
  *                        allow) and pass the challenge (OTP: used up at once,
  *                        across workers); with approval = "manual" the first request
  *                        is stored PENDING with the challenge's owner
- *   GetCert              the recorded certificate with that serial, to a signer that
- *                        scep.get_cert allows, else badCertId
+ *   GetCert              the recorded certificate of the profile's CA with that
+ *                        serial, to a signer that scep.get_cert allows, else
+ *                        badCertId
  *   CertPoll             for a signer holding the request's key: the transaction's
  *                        certificate, PENDING, issued now when approved, FAILURE
  *                        when rejected; badCertId when unknown or another key
@@ -474,7 +475,7 @@ scep_enrol_retransmitted(struct scep_enrol *e, const struct scep_msg *msg, X509 
 	int r;
 
 	r = scep_store_find_transaction_cert(issuer_get0_store(e->issuer), msg->txid,
-					     X509_REQ_get0_pubkey(msg->csr), &cert);
+					     e->profile->name, X509_REQ_get0_pubkey(msg->csr), &cert);
 	if (r == 0 && X509_cmp(cert, msg->signer) == 0)
 		r = -ENOENT;
 	if (r == 0)
@@ -529,7 +530,8 @@ scep_enrol_poll(const struct scep_enrol_ctx *c)
 	int r;
 
 	r = scep_store_find_transaction_cert(issuer_get0_store(c->e->issuer), c->msg->txid,
-					     X509_get0_pubkey(c->msg->signer), &cert);
+					     c->e->profile->name, X509_get0_pubkey(c->msg->signer),
+					     &cert);
 	if (r == 0)
 		return scep_enrol_success(c->v, cert);
 	if (r != -ENOENT)
@@ -542,6 +544,17 @@ scep_enrol_poll(const struct scep_enrol_ctx *c)
 	r = scep_enrol_decided(c, p);
 	store_pending_free(p);
 	return r;
+}
+
+/* Whether cert was issued by the profile's CA (by name and signature). */
+static bool
+scep_enrol_ours(struct scep_enrol *e, X509 *cert)
+{
+	STACK_OF(X509) *chain = issuer_get0_chain(e->issuer, e->profile_index);
+	X509 *ca = chain != NULL ? sk_X509_value(chain, 0) : NULL;
+
+	return ca != NULL && X509_check_issued(ca, cert) == X509_V_OK &&
+	       X509_verify(cert, X509_get0_pubkey(ca)) == 1;
 }
 
 /*
@@ -592,6 +605,12 @@ scep_enrol_get_cert(const struct scep_enrol_ctx *c)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_CERT_ID, "no such certificate");
 	if (r < 0)
 		return scep_enrol_store_failed(c->v, r, "look up a certificate");
+	if (!scep_enrol_ours(c->e, cert)) { /* another profile's CA: as unknown here */
+		X509_free(cert);
+		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_CERT_ID,
+					       "the certificate is another CA's",
+					       "no such certificate");
+	}
 	refusal = scep_enrol_get_cert_refusal(c->e, c->msg, cert, &r);
 	if (r < 0) {
 		X509_free(cert);

@@ -97,6 +97,7 @@ out:
 
 struct scep_store_txid_match {
 	EVP_PKEY *key;
+	const char *profile;
 	X509 *found;
 };
 
@@ -107,7 +108,8 @@ scep_store_txid_match(const struct store_cert *rec, void *userdata)
 	const unsigned char *p = rec->der;
 	X509 *cert;
 
-	if ((cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL)
+	if (rec->profile == NULL || strcmp(rec->profile, m->profile) != 0 ||
+	    (cert = d2i_X509(NULL, &p, (long)rec->der_len)) == NULL)
 		return 0;
 	if (EVP_PKEY_eq(X509_get0_pubkey(cert), m->key) == 1) {
 		X509_free(m->found); /* the walk is oldest first: keep the newest */
@@ -119,10 +121,10 @@ scep_store_txid_match(const struct store_cert *rec, void *userdata)
 }
 
 int
-scep_store_find_transaction_cert(struct store *st, const char *transaction_id, EVP_PKEY *key,
-				 X509 **ret_cert)
+scep_store_find_transaction_cert(struct store *st, const char *transaction_id,
+				 const char *profile, EVP_PKEY *key, X509 **ret_cert)
 {
-	struct scep_store_txid_match m = { .key = key };
+	struct scep_store_txid_match m = { .key = key, .profile = profile };
 	int r;
 
 	if (key == NULL)

@@ -23,12 +23,12 @@ int scep_store_check_issued(struct store *st, X509 *ca, X509 *cert, struct store
 int scep_store_find_cert(struct store *st, const ASN1_INTEGER *serial, X509 **ret_cert);
 
 /*
- * The newest certificate recorded for this SCEP transaction whose public key is key:
- * a retransmitted request gets it again instead of a new one, and CertPoll answers
- * only the holder of the key. 0 and the certificate, -ENOENT, -EIO.
+ * The newest certificate recorded for this SCEP transaction through this profile whose
+ * public key is key: a retransmitted request gets it again instead of a new one, and
+ * CertPoll answers only the holder of the key. 0 and the certificate, -ENOENT, -EIO.
  */
-int scep_store_find_transaction_cert(struct store *st, const char *transaction_id, EVP_PKEY *key,
-				     X509 **ret_cert);
+int scep_store_find_transaction_cert(struct store *st, const char *transaction_id,
+				     const char *profile, EVP_PKEY *key, X509 **ret_cert);
 
 /*
  * Uses up the one-time challenge (compared by its SHA-256, atomically, across all

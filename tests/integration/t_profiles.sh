@@ -110,8 +110,9 @@ assert_days() { # PEM DAYS WHAT
 }
 
 n=0
-# scep NAME PROFILE [request options...]: one PKIOperation through /scep/PROFILE;
-# VERDICT ("SUCCESS", "FAILURE badRequest", "HTTP 404" ...), $TMP/NAME.pem on success.
+# scep NAME PROFILE [request options...]: one PKIOperation through /scep/PROFILE (with
+# transactionID $TXID when set); VERDICT ("SUCCESS", "FAILURE badRequest", "HTTP 404"
+# ...), $TMP/NAME.pem on success.
 scep() {
 	local name=$1 profile=$2 code
 	shift 2
@@ -119,7 +120,7 @@ scep() {
 	curl -sf -o "$TMP/$profile.ca" "$base/scep/$profile?operation=GetCACert" ||
 		fail "$name: GetCACert of $profile"
 	"$SCEP_CLIENT" request --ca "$TMP/$profile.ca" --state "$TMP/$name.st" \
-		--out "$TMP/$name.msg" --txid "t$n-$name" "$@" 2>"$TMP/$name.err" ||
+		--out "$TMP/$name.msg" --txid "${TXID:-t$n-$name}" "$@" 2>"$TMP/$name.err" ||
 		fail "$name: scep_client request: $(cat "$TMP/$name.err")"
 	code=$(curl -s -o "$TMP/$name.rep" -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
 		--data-binary @"$TMP/$name.msg" "$base/scep/$profile/pkiclient.exe?operation=PKIOperation")
@@ -270,6 +271,28 @@ assert_eq "CN = tablet1" "$(openssl x509 -in "$TMP/renewed.pem" -noout -subject 
 	"the renewed subject"
 assert_eq "tablets|rsa" "$(record_of "$TMP/renewed.pem")" "the renewal's record"
 pass "renewal: outside the window, another profile, another CA, another subject refused; inside the window issued"
+
+# A profile hands out and answers again only its own CA's and its own certificates.
+scep laptop-name tablets --key "$TMP/dev.key" --subject /CN=laptop1 --challenge tablets-secret
+assert_eq SUCCESS "$VERDICT" "CN=laptop1 through tablets (the RSA CA)"
+scep getcert tablets --type getcert --serial "$(serial_of "$TMP/laptop1.pem")" \
+	--issuer-cert "$TMP/ec-ca.pem" --key "$TMP/dev.key" --subject /CN=laptop1 \
+	--signer-cert "$TMP/laptop-name.pem" --signer-key "$TMP/dev.key"
+assert_eq "FAILURE badCertId" "$VERDICT" "GetCert at tablets of the EC CA's laptop1 (same subject)"
+grep -q "the certificate is another CA's" "$TMP/scepd.log" || fail "the log does not say why"
+scep getcert-own tablets --type getcert --serial "$(serial_of "$TMP/laptop-name.pem")" \
+	--key "$TMP/dev.key" --subject /CN=laptop1 \
+	--signer-cert "$TMP/laptop-name.pem" --signer-key "$TMP/dev.key"
+assert_eq SUCCESS "$VERDICT" "GetCert at tablets of its own certificate"
+cmp -s <(openssl x509 -in "$TMP/getcert-own.pem" -outform DER) \
+	<(openssl x509 -in "$TMP/laptop-name.pem" -outform DER) || fail "GetCert gave another certificate"
+TXID=t1-phone1 scep phone-again tablets --key "$TMP/dev.key" --subject /CN=phone1 \
+	--challenge tablets-secret
+assert_eq SUCCESS "$VERDICT" "phones' transaction and key sent to tablets"
+[[ $(serial_of "$TMP/phone-again.pem") != $(serial_of "$TMP/phone1.pem") ]] ||
+	fail "tablets answered the phones profile's certificate as a retransmission"
+assert_eq "tablets|rsa" "$(record_of "$TMP/phone-again.pem")" "the record of tablets' own certificate"
+pass "GetCert and retransmissions stay within the profile: another CA's serial is unknown"
 
 # scepctl shows the profiles.
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" issued --profile laptops >"$TMP/issued" ||
