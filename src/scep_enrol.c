@@ -210,8 +210,8 @@ scep_enrol_authorize(const struct scep_enrol_ctx *c, char **ret_owner, const cha
 		*ret_refusal = "wrong challenge password";
 		return 1;
 	}
-	r = scep_store_consume_challenge(issuer_get0_store(e->issuer), msg->challenge, msg->txid,
-					 ret_owner);
+	r = scep_store_consume_challenge(issuer_get0_store(e->issuer), msg->challenge,
+					 e->profile->name, msg->txid, ret_owner);
 	if (r != -ENOENT && r != -EALREADY && r != -ETIME)
 		return r;
 	*ret_refusal = r == -EALREADY ? "the challenge password was used already"

@@ -142,15 +142,15 @@ scep_store_find_transaction_cert(struct store *st, const char *transaction_id,
 }
 
 int
-scep_store_consume_challenge(struct store *st, const char *challenge, const char *used_by,
-			     char **ret_owner)
+scep_store_consume_challenge(struct store *st, const char *challenge, const char *profile,
+			     const char *used_by, char **ret_owner)
 {
 	char hash[ENCODING_SHA256_HEX_LEN + 1];
 	int r;
 
 	if ((r = encoding_sha256_hex(challenge, hash)) < 0)
 		return r;
-	return store_consume_challenge(st, hash, used_by, ret_owner);
+	return store_consume_challenge(st, hash, profile, used_by, ret_owner);
 }
 
 /*

@@ -7,7 +7,7 @@
  *	scepctl [-c FILE] approve TXID
  *	scepctl [-c FILE] reject TXID
  *	scepctl [-c FILE] issued [--serial HEX | --profile NAME]
- *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]
+ *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION] [--profile NAME]
  *	scepctl [-c FILE] db migrate
  *	scepctl --version | -h
  *
@@ -28,7 +28,9 @@
  *	'\' is printed as \xHH, "?" when the CSR cannot be read; and the profile the
  *	request came through. `issued` ends with the profile and the CA of each
  *	certificate; --profile lists one profile's. `challenge new` prints the new
- *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits.
+ *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits, good
+ *	for one SCEP profile only (--profile, or the one that takes one-time
+ *	challenges).
  *	Only its SHA-256 (of those 32 characters) is stored.
  *
  *	It never loads keys, engines or PKCS#11, and never logs: it talks to
@@ -72,7 +74,7 @@
 struct scepctl_args {
 	const char *config;
 	const char *serial;  /* issued --serial */
-	const char *profile; /* issued --profile */
+	const char *profile; /* issued --profile, challenge new --profile */
 	const char *owner;   /* challenge new --owner */
 	const char *ttl;     /* challenge new --ttl */
 	char **words;        /* the command and its operands */
@@ -88,12 +90,16 @@ scepctl_usage(FILE *out)
 		"       scepctl [-c FILE] reject TXID\n"
 		"       scepctl [-c FILE] issued [--serial HEX | --profile NAME]\n"
 		"       scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]\n"
+		"                                       [--profile NAME]\n"
 		"       scepctl [-c FILE] db migrate\n"
 		"       scepctl --version\n"
 		"\n"
 		"  -c, --config FILE  scepd's configuration (default " SCEPCTL_DEFAULT_CONFIG ")\n"
 		"      --serial HEX   the certificate with this serial only\n"
-		"      --profile NAME the certificates issued through this profile only\n"
+		"      --profile NAME issued: the certificates issued through this profile only;\n"
+		"                     challenge new: the SCEP profile the challenge is for\n"
+		"                     (default: the one with challenge.mode \"otp\", or the only\n"
+		"                     SCEP profile)\n"
 		"      --owner NAME   who the challenge is for (scepd's %%{REMOTE_USER})\n"
 		"      --ttl DURATION how long the challenge is valid: SECONDS, or with\n"
 		"                     s, m, h or d (30s, 15m, 1h, 7d); default 1h, at most 365d\n"
@@ -469,8 +475,50 @@ scepctl_owner_valid(const char *owner)
  * Mint: 128 random bits, printed as 32 lower-case hex digits; the store gets the
  * SHA-256 of those 32 characters, as scepd computes it from the challengePassword.
  */
+/*
+ * The SCEP profile a new challenge is for: the one named, else the only one with
+ * challenge.mode "otp", else the only SCEP profile. NULL, with the reason on stderr.
+ */
+static const char *
+scepctl_challenge_profile(const struct scepd_config *cfg, const char *name)
+{
+	const struct config_profile *p, *otp = NULL, *scep = NULL;
+	size_t n_otp = 0, n_scep = 0;
+	char names[512] = "";
+	size_t used = 0;
+
+	if (name != NULL) {
+		if ((p = config_profile_by_name(cfg, name)) != NULL && p->type == CONFIG_PROFILE_SCEP)
+			return p->name;
+		fprintf(stderr, "scepctl: --profile: %s is not a SCEP profile of %s\n", name,
+			cfg->path);
+		return NULL;
+	}
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		p = &cfg->profiles[i];
+		if (p->type != CONFIG_PROFILE_SCEP)
+			continue;
+		n_scep++;
+		scep = p;
+		if (p->scep.challenge_mode == CONFIG_CHALLENGE_OTP) {
+			n_otp++;
+			otp = p;
+		}
+		if (used < sizeof(names))
+			used += (size_t)snprintf(names + used, sizeof(names) - used, "%s%s",
+						 used > 0 ? ", " : "", p->name);
+	}
+	if (n_otp == 1)
+		return otp->name;
+	if (n_otp == 0 && n_scep == 1)
+		return scep->name;
+	fprintf(stderr, "scepctl: challenge new: name the SCEP profile with --profile (%s)\n",
+		names);
+	return NULL;
+}
+
 static int
-scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
+scepctl_challenge_new(struct store *st, const char *profile, const char *owner, long long ttl)
 {
 	unsigned char raw[SCEPCTL_SECRET_BYTES];
 	char secret[2 * SCEPCTL_SECRET_BYTES + 1], hash[ENCODING_SHA256_HEX_LEN + 1];
@@ -490,6 +538,7 @@ scepctl_challenge_new(struct store *st, const char *owner, long long ttl)
 	r = store_add_challenge(st, &(struct store_challenge){
 					    .secret_hash = hash,
 					    .owner = owner,
+					    .profile = profile,
 					    .created_at = now,
 					    .expires_at = now + (time_t)ttl,
 				    });
@@ -557,9 +606,12 @@ scepctl_check_words(const struct scepctl_args *a)
 		fprintf(stderr, "scepctl: unexpected argument '%s'\n", a->words[want]);
 		return -EINVAL;
 	}
-	if ((a->serial != NULL || a->profile != NULL) && strcmp(cmd, "issued") != 0) {
-		fprintf(stderr, "scepctl: --%s belongs to 'issued'\n",
-			a->serial != NULL ? "serial" : "profile");
+	if (a->serial != NULL && strcmp(cmd, "issued") != 0) {
+		fprintf(stderr, "scepctl: --serial belongs to 'issued'\n");
+		return -EINVAL;
+	}
+	if (a->profile != NULL && strcmp(cmd, "issued") != 0 && strcmp(cmd, "challenge") != 0) {
+		fprintf(stderr, "scepctl: --profile belongs to 'issued' and 'challenge new'\n");
 		return -EINVAL;
 	}
 	if (a->serial != NULL && a->profile != NULL) {
@@ -575,9 +627,11 @@ scepctl_check_words(const struct scepctl_args *a)
 }
 
 static int
-scepctl_run(const struct scepctl_args *a, struct store *st, long long ttl)
+scepctl_run(const struct scepctl_args *a, const struct scepd_config *cfg, struct store *st,
+	    long long ttl)
 {
 	const char *cmd = a->words[0];
+	const char *profile;
 
 	if (strcmp(cmd, "pending") == 0)
 		return scepctl_pending(st);
@@ -589,7 +643,9 @@ scepctl_run(const struct scepctl_args *a, struct store *st, long long ttl)
 		return scepctl_issued(st, a->serial, a->profile);
 	if (strcmp(cmd, "db") == 0)
 		return scepctl_db_migrate(st);
-	return scepctl_challenge_new(st, a->owner, ttl);
+	if ((profile = scepctl_challenge_profile(cfg, a->profile)) == NULL)
+		return -EINVAL;
+	return scepctl_challenge_new(st, profile, a->owner, ttl);
 }
 
 int
@@ -662,7 +718,7 @@ main(int argc, char **argv)
 	}
 
 	if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0 ||
-	    scepctl_run(&a, st, ttl) < 0)
+	    scepctl_run(&a, cfg, st, ttl) < 0)
 		goto out;
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "scepctl: cannot write the output: %s\n", strerror(errno));

@@ -690,7 +690,7 @@ store_add_challenge(struct store *st, const struct store_challenge *ch)
 	int r;
 
 	assert(st != NULL && ch != NULL);
-	if (store_hash_normalize(ch->secret_hash, hash) < 0)
+	if (store_hash_normalize(ch->secret_hash, hash) < 0 || ch->profile == NULL)
 		return -EINVAL;
 	c = *ch;
 	c.secret_hash = hash;
@@ -705,17 +705,17 @@ store_add_challenge(struct store *st, const struct store_challenge *ch)
 }
 
 int
-store_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
-			char **ret_owner)
+store_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
+			const char *used_by, char **ret_owner)
 {
 	char hash[STORE_SHA256_HEX_LEN + 1], *owner = NULL;
 	int r;
 
 	assert(st != NULL);
-	if (store_hash_normalize(secret_hash, hash) < 0)
+	if (store_hash_normalize(secret_hash, hash) < 0 || profile == NULL)
 		return -ENOENT;
 	store_lock(st);
-	r = st->ops->consume_challenge(st, hash, used_by, time(NULL), &owner);
+	r = st->ops->consume_challenge(st, hash, profile, used_by, time(NULL), &owner);
 	store_unlock(st);
 	if (r < 0)
 		return r;

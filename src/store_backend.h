@@ -50,8 +50,8 @@ struct store_ops {
 				  enum store_status from, enum store_status to, time_t now);
 	int (*add_cert_for_pending)(struct store *st, const struct store_cert *cert, time_t now);
 	int (*add_challenge)(struct store *st, const struct store_challenge *ch);
-	int (*consume_challenge)(struct store *st, const char *secret_hash, const char *used_by,
-				 time_t now, char **ret_owner);
+	int (*consume_challenge)(struct store *st, const char *secret_hash, const char *profile,
+				 const char *used_by, time_t now, char **ret_owner);
 };
 
 struct store_queued; /* a certificate in store_add_cert(), waiting for its commit */

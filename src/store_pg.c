@@ -125,15 +125,17 @@ static const char *const store_pg_migrations[] = {
 	"ALTER TABLE certificates ADD COLUMN owner text;\n"
 	"ALTER TABLE pending_requests ADD COLUMN owner text;\n",
 	/*
-	 * 2 -> 3: the profile and CA of a certificate, the profile of a pending request;
-	 * older rows get the single-CA configuration's names (CA "default", profiles
-	 * "scep" and "csr").
+	 * 2 -> 3: the profile and CA of a certificate, the profile of a pending request
+	 * and of a one-time challenge; older rows get the single-CA configuration's names
+	 * (CA "default", profiles "scep" and "csr").
 	 */
 	"ALTER TABLE certificates ADD COLUMN profile text;\n"
 	"ALTER TABLE certificates ADD COLUMN ca text;\n"
 	"ALTER TABLE pending_requests ADD COLUMN profile text;\n"
+	"ALTER TABLE challenges ADD COLUMN profile text;\n"
 	"UPDATE certificates SET profile = endpoint, ca = 'default';\n"
-	"UPDATE pending_requests SET profile = 'scep';\n",
+	"UPDATE pending_requests SET profile = 'scep';\n"
+	"UPDATE challenges SET profile = 'scep';\n",
 };
 
 #define STORE_PG_VERSION ((int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])))
@@ -170,13 +172,15 @@ static const char *const store_pg_migrations[] = {
 	"WHERE transaction_id = $2 AND status = 'approved'"
 #define STORE_PG_PENDING_STATUS "SELECT status FROM pending_requests WHERE transaction_id = $1"
 #define STORE_PG_ADD_CHALLENGE                                                                     \
-	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at) "                     \
-	"VALUES ($1, $2, $3, $4)"
+	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at, profile) "            \
+	"VALUES ($1, $2, $3, $4, $5)"
 #define STORE_PG_CONSUME_CHALLENGE                                                                 \
 	"UPDATE challenges SET used_at = $1, used_by = $2 "                                        \
-	"WHERE secret_hash = $3 AND used_at IS NULL AND expires_at > $1 RETURNING owner"
+	"WHERE secret_hash = $3 AND profile = $4 AND used_at IS NULL AND expires_at > $1 "         \
+	"RETURNING owner"
 #define STORE_PG_CHALLENGE_STATE                                                                   \
-	"SELECT used_at IS NOT NULL, expires_at > $2 FROM challenges WHERE secret_hash = $1"
+	"SELECT used_at IS NOT NULL, expires_at > $2 FROM challenges "                             \
+	"WHERE secret_hash = $1 AND profile = $3"
 
 static const struct store_ops store_pg_ops;
 
@@ -801,12 +805,14 @@ store_pg_add_challenge(struct store *st, const struct store_challenge *ch)
 	store_pg_text(&p, ch->owner);
 	store_pg_int(&p, (int64_t)ch->created_at);
 	store_pg_int(&p, (int64_t)ch->expires_at);
+	store_pg_text(&p, ch->profile);
 	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_CHALLENGE, &p);
 }
 
 /* Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired). */
 static int
-store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, time_t now)
+store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, const char *profile,
+			time_t now)
 {
 	struct store_pg_params p = { 0 };
 	PGresult *res;
@@ -814,6 +820,7 @@ store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, time_t now)
 
 	store_pg_text(&p, secret_hash);
 	store_pg_int(&p, (int64_t)now);
+	store_pg_text(&p, profile);
 	if ((r = store_pg_run(s, STORE_PG_CHALLENGE_STATE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0)
@@ -830,8 +837,8 @@ store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, time_t now)
 
 /* The UPDATE is the whole decision; RETURNING hands back the owner of the row. */
 static int
-store_pg_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
-			   time_t now, char **ret_owner)
+store_pg_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
+			   const char *used_by, time_t now, char **ret_owner)
 {
 	struct store_pg *s = store_pg_of(st);
 	struct store_pg_params p = { 0 };
@@ -843,11 +850,12 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 	store_pg_int(&p, (int64_t)now);
 	store_pg_text(&p, used_by);
 	store_pg_text(&p, secret_hash);
+	store_pg_text(&p, profile);
 	if ((r = store_pg_run(s, STORE_PG_CONSUME_CHALLENGE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return store_pg_challenge_miss(s, secret_hash, now);
+		return store_pg_challenge_miss(s, secret_hash, profile, now);
 	}
 	owner = store_pg_col_text(res, 0, 0);
 	if (owner != NULL && (copy = strdup(owner)) == NULL)

@@ -148,8 +148,10 @@ static const char *const store_sqlite_migrations[] = {
 	"ALTER TABLE certificates ADD COLUMN profile TEXT;\n"
 	"ALTER TABLE certificates ADD COLUMN ca TEXT;\n"
 	"ALTER TABLE pending_requests ADD COLUMN profile TEXT;\n"
+	"ALTER TABLE challenges ADD COLUMN profile TEXT;\n"
 	"UPDATE certificates SET profile = endpoint, ca = 'default';\n"
-	"UPDATE pending_requests SET profile = 'scep';\n",
+	"UPDATE pending_requests SET profile = 'scep';\n"
+	"UPDATE challenges SET profile = 'scep';\n",
 };
 
 #define STORE_SQLITE_VERSION                                                                       \
@@ -173,13 +175,15 @@ static const char *const store_sqlite_migrations[] = {
 	"WHERE transaction_id = ?2 AND status = 'approved'"
 #define STORE_SQLITE_PENDING_STATUS "SELECT status FROM pending_requests WHERE transaction_id = ?1"
 #define STORE_SQLITE_ADD_CHALLENGE                                                                 \
-	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at) "                     \
-	"VALUES (?1, ?2, ?3, ?4)"
+	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at, profile) "            \
+	"VALUES (?1, ?2, ?3, ?4, ?5)"
 #define STORE_SQLITE_CONSUME_CHALLENGE                                                             \
 	"UPDATE challenges SET used_at = ?1, used_by = ?2 "                                        \
-	"WHERE secret_hash = ?3 AND used_at IS NULL AND expires_at > ?1 RETURNING owner"
+	"WHERE secret_hash = ?3 AND profile = ?4 AND used_at IS NULL AND expires_at > ?1 "         \
+	"RETURNING owner"
 #define STORE_SQLITE_CHALLENGE_STATE                                                               \
-	"SELECT used_at IS NOT NULL, expires_at > ?2 FROM challenges WHERE secret_hash = ?1"
+	"SELECT used_at IS NOT NULL, expires_at > ?2 FROM challenges "                             \
+	"WHERE secret_hash = ?1 AND profile = ?3"
 
 /* The walks, prepared per call; rowid is the order in which rows were recorded. */
 #define STORE_SQLITE_CERT_COLUMNS                                                                  \
@@ -987,7 +991,8 @@ store_sqlite_add_challenge(struct store *st, const struct store_challenge *ch)
 	if ((rc = sqlite3_bind_text(q, 1, ch->secret_hash, -1, SQLITE_STATIC)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_text(q, 2, ch->owner, -1, SQLITE_STATIC)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)ch->created_at)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_int64(q, 4, (sqlite3_int64)ch->expires_at)) == SQLITE_OK)
+	    (rc = sqlite3_bind_int64(q, 4, (sqlite3_int64)ch->expires_at)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(q, 5, ch->profile, -1, SQLITE_STATIC)) == SQLITE_OK)
 		rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
@@ -996,13 +1001,15 @@ store_sqlite_add_challenge(struct store *st, const struct store_challenge *ch)
 
 /* Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired). */
 static int
-store_sqlite_challenge_miss(struct store_sqlite *s, const char *secret_hash, time_t now)
+store_sqlite_challenge_miss(struct store_sqlite *s, const char *secret_hash, const char *profile,
+			    time_t now)
 {
 	sqlite3_stmt *q = s->challenge_state;
 	int rc, r;
 
 	if ((rc = sqlite3_bind_text(q, 1, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)now)) != SQLITE_OK) {
+	    (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)now)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 3, profile, -1, SQLITE_STATIC)) != SQLITE_OK) {
 		r = store_sqlite_errno(rc);
 		goto out;
 	}
@@ -1029,8 +1036,8 @@ out:
  * runs to SQLITE_DONE, where the autocommit transaction commits.
  */
 static int
-store_sqlite_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
-			       time_t now, char **ret_owner)
+store_sqlite_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
+			       const char *used_by, time_t now, char **ret_owner)
 {
 	struct store_sqlite *s = store_sqlite_of(st);
 	sqlite3_stmt *q = s->consume_challenge;
@@ -1040,7 +1047,8 @@ store_sqlite_consume_challenge(struct store *st, const char *secret_hash, const 
 
 	if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)now)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 2, used_by, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(q, 3, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK) {
+	    (rc = sqlite3_bind_text(q, 3, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 4, profile, -1, SQLITE_STATIC)) != SQLITE_OK) {
 		r = store_sqlite_errno(rc);
 		goto out;
 	}
@@ -1069,7 +1077,7 @@ out:
 	sqlite3_clear_bindings(q);
 	free(owner);
 	if (r == 1) /* consumed nothing: only now ask why, for the error code */
-		r = store_sqlite_challenge_miss(s, secret_hash, now);
+		r = store_sqlite_challenge_miss(s, secret_hash, profile, now);
 	return r;
 }
 

@@ -31,12 +31,12 @@ int scep_store_find_transaction_cert(struct store *st, const char *transaction_i
 				     const char *profile, EVP_PKEY *key, X509 **ret_cert);
 
 /*
- * Uses up the one-time challenge (compared by its SHA-256, atomically, across all
- * workers): 0 and its owner (malloc'ed, may be NULL), -ENOENT unknown, -EALREADY used,
- * -ETIME expired, -EIO.
+ * Uses up the one-time challenge of profile (compared by its SHA-256, atomically,
+ * across all workers): 0 and its owner (malloc'ed, may be NULL), -ENOENT unknown or
+ * another profile's, -EALREADY used, -ETIME expired, -EIO.
  */
-int scep_store_consume_challenge(struct store *st, const char *challenge, const char *used_by,
-				 char **ret_owner);
+int scep_store_consume_challenge(struct store *st, const char *challenge, const char *profile,
+				 const char *used_by, char **ret_owner);
 
 /*
  * Manual approval: records a new pending request, its CSR without the

@@ -229,25 +229,27 @@ int store_add_cert_for_pending(struct store *st, const struct store_cert *cert);
 struct store_challenge {
 	const char *secret_hash; /* 64 hex digits (any case; stored lower-case) */
 	const char *owner;       /* becomes %{REMOTE_USER}; NULL for none */
+	const char *profile;     /* the SCEP profile it is good for (required) */
 	time_t created_at;       /* 0: now */
 	time_t expires_at;       /* > created_at */
 };
 
 #define STORE_SHA256_HEX_LEN 64
 
-/* 0; -EEXIST (the same hash is recorded); -EINVAL (malformed hash or times); -EIO. */
+/* 0; -EEXIST (the same hash is recorded); -EINVAL (malformed hash or times, no profile); -EIO. */
 int store_add_challenge(struct store *st, const struct store_challenge *ch);
 
 /*
  * Marks the challenge used (used_at = now, used_by as given, e.g. "192.0.2.7 txid
  * 7A1F") in one conditional statement that matches only an unused, unexpired
- * challenge: of any number of processes consuming the same challenge, exactly one
- * gets 0. On 0, *ret_owner (when ret_owner is not NULL) is a malloc'ed copy of the
- * owner, or NULL when it has none. Failures: -ENOENT (unknown, also a malformed
- * hash), -EALREADY (used before, whether or not it has expired since), -ETIME
- * (expired unused), -EIO.
+ * challenge of that profile: of any number of processes consuming the same
+ * challenge, exactly one gets 0. On 0, *ret_owner (when ret_owner is not NULL) is a
+ * malloc'ed copy of the owner, or NULL when it has none. Failures: -ENOENT (unknown,
+ * another profile's, also a malformed hash), -EALREADY (used before, whether or not
+ * it has expired since), -ETIME (expired unused), -EIO. Challenges recorded before
+ * the store knew profiles (schema 2 and older) are profile "scep"'s.
  */
-int store_consume_challenge(struct store *st, const char *secret_hash, const char *used_by,
-			    char **ret_owner);
+int store_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
+			    const char *used_by, char **ret_owner);
 
 #endif

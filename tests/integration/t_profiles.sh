@@ -22,9 +22,7 @@ openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/ra.key" -subj "/CN=ec-ca 
 openssl x509 -req -in "$TMP/ra.csr" -CA "$TMP/ec-ca.pem" -CAkey "$TMP/ec-ca.key" -set_serial 7 \
 	-days 30 -out "$TMP/ra.pem" \
 	-extfile <(printf 'keyUsage=critical,digitalSignature,keyEncipherment\n') 2>/dev/null
-printf 'phones-secret' >"$TMP/phones.secret"
 printf 'tablets-secret' >"$TMP/tablets.secret"
-printf 'laptops-secret' >"$TMP/laptops.secret"
 
 PORT=$(free_port)
 base=http://127.0.0.1:$PORT
@@ -50,7 +48,7 @@ cas: {
 profiles: {
 	phones: {
 		type = "scep"; path = "/scep/phones"; ca = "rsa"; days = 10;
-		challenge = { mode = "static"; secret = "file:$TMP/phones.secret"; };
+		challenge = { mode = "otp"; };
 		extensions = ( ("basicConstraints", "CA:FALSE"),
 			       ("keyUsage", "critical,digitalSignature,keyEncipherment"),
 			       ("extendedKeyUsage", "clientAuth") );
@@ -66,7 +64,7 @@ profiles: {
 	laptops: {
 		type = "scep"; path = "/scep/laptops"; ca = "ec"; days = 15;
 		ra = { certificate = "$TMP/ra.pem"; key = "$TMP/ra.key"; };
-		challenge = { mode = "static"; secret = "file:$TMP/laptops.secret"; };
+		challenge = { mode = "otp"; };
 		extensions = ( ("basicConstraints", "CA:FALSE"),
 			       ("extendedKeyUsage", "emailProtection") );
 	};
@@ -165,8 +163,17 @@ done
 pass "each SCEP profile answers with its own CA and RA, also below its path; other paths 404"
 
 # Enrolment through each SCEP profile: its CA, extensions, validity, record.
+# One-time challenges are minted per profile: phones and laptops both take them.
+! "$SCEPCTL_BIN" -c "$TMP/scepd.conf" challenge new >/dev/null 2>"$TMP/err" ||
+	fail "scepctl challenge new chose a profile among two"
+grep -q "name the SCEP profile with --profile (phones, tablets, laptops)" "$TMP/err" ||
+	fail "scepctl challenge new without --profile: $(cat "$TMP/err")"
+! "$SCEPCTL_BIN" -c "$TMP/scepd.conf" challenge new --profile servers >/dev/null 2>"$TMP/err" ||
+	fail "scepctl minted a challenge for a csr profile"
+phones_otp() { "$SCEPCTL_BIN" -c "$TMP/scepd.conf" challenge new --profile phones; }
+laptops_otp() { "$SCEPCTL_BIN" -c "$TMP/scepd.conf" challenge new --profile laptops; }
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key" 2>/dev/null
-scep phone1 phones --key "$TMP/dev.key" --subject /CN=phone1 --challenge phones-secret
+scep phone1 phones --key "$TMP/dev.key" --subject /CN=phone1 --challenge "$(phones_otp)"
 assert_eq SUCCESS "$VERDICT" "phones enrolment"
 openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/phone1.pem" >/dev/null ||
 	fail "phones: the certificate does not verify against the RSA CA"
@@ -184,7 +191,7 @@ openssl x509 -in "$TMP/tablet1.pem" -noout -ext keyUsage | grep -q "Key Encipher
 assert_days "$TMP/tablet1.pem" 3 "tablets"
 assert_eq "tablets|rsa" "$(record_of "$TMP/tablet1.pem")" "tablets: the record"
 
-scep laptop1 laptops --key "$TMP/dev.key" --subject /CN=laptop1 --challenge laptops-secret
+scep laptop1 laptops --key "$TMP/dev.key" --subject /CN=laptop1 --challenge "$(laptops_otp)"
 assert_eq SUCCESS "$VERDICT" "laptops enrolment (EC CA, RSA RA)"
 openssl verify -CAfile "$TMP/ec-ca.pem" "$TMP/laptop1.pem" >/dev/null ||
 	fail "laptops: the certificate does not verify against the EC CA"
@@ -194,9 +201,12 @@ openssl x509 -in "$TMP/laptop1.pem" -noout -ext extendedKeyUsage | grep -q "E-ma
 	fail "laptops: no emailProtection"
 assert_days "$TMP/laptop1.pem" 15 "laptops"
 assert_eq "laptops|ec" "$(record_of "$TMP/laptop1.pem")" "laptops: the record"
-scep wrongsecret laptops --key "$TMP/dev.key" --subject /CN=laptop2 --challenge phones-secret
-assert_eq "FAILURE badRequest" "$VERDICT" "laptops with the phones' challenge"
-pass "SCEP: each profile issues with its CA, extensions and validity, recorded by profile and CA"
+otp=$(phones_otp)
+scep wrongsecret laptops --key "$TMP/dev.key" --subject /CN=laptop2 --challenge "$otp"
+assert_eq "FAILURE badRequest" "$VERDICT" "laptops with a one-time challenge minted for phones"
+scep phone2 phones --key "$TMP/dev.key" --subject /CN=phone2 --challenge "$otp"
+assert_eq SUCCESS "$VERDICT" "the phones challenge at phones, after it was refused at laptops"
+pass "SCEP: each profile issues with its CA, extensions and validity, recorded by profile and CA; one-time challenges per profile"
 
 # /csr profiles.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
@@ -235,7 +245,7 @@ openssl genpkey -algorithm ed25519 -out "$TMP/ed.key" 2>/dev/null
 openssl req -new -key "$TMP/ed.key" -subj "/CN=ed" -out "$TMP/ed.csr" 2>/dev/null
 assert_eq 400 "$(curl -s -o /dev/null -w '%{http_code}' --data-binary @"$TMP/ed.csr" "$base/csr/servers")" \
 	"Ed25519 at /csr/servers"
-scep weak phones --key "$TMP/weak.key" --key-type rsa1024 --subject /CN=weak --challenge phones-secret
+scep weak phones --key "$TMP/weak.key" --key-type rsa1024 --subject /CN=weak --challenge "$(phones_otp)"
 assert_eq "FAILURE badRequest" "$VERDICT" "RSA-1024 through SCEP (Apple's default Keysize)"
 grep -q "rsa_min_bits is 2048" "$TMP/weak.why" || fail "the FAILURE does not say why: $(cat "$TMP/weak.why")"
 assert_eq "$before" "$(certs)" "certificates after the key policy refusals"

@@ -48,7 +48,7 @@ grep -q "challenge new \[--owner NAME\] \[--ttl DURATION\]" "$TMP/out" || fail "
 grep -q "issued \[--serial HEX | --profile NAME\]" "$TMP/out" || fail "-h: no issued --profile"
 for args in "" "frobnicate" "approve" "challenge" "challenge old" "pending extra" \
 	"pending --serial 1" "issued --ttl 1h" "--bogus pending" "pending --profile scep" \
-	"issued --serial 1 --profile scep" "challenge new --profile scep"; do
+	"issued --serial 1 --profile scep" "approve X --profile scep"; do
 	# shellcheck disable=SC2086 # split on purpose
 	ctl -c "$TMP/scepd.conf" $args
 	assert_eq 1 "$rc" "exit status of 'scepctl $args'"

@@ -330,7 +330,7 @@ race_consume(struct store *st, unsigned i, const char *key)
 	int r;
 
 	snprintf(used_by, sizeof(used_by), "racer %u", i);
-	if ((r = store_consume_challenge(st, key, used_by, &owner)) == 0) {
+	if ((r = store_consume_challenge(st, key, "scep", used_by, &owner)) == 0) {
 		r = owner != NULL && strcmp(owner, "alice") == 0 ? 0 : -EPROTO;
 		free(owner);
 	}
@@ -1066,20 +1066,22 @@ test_challenges(void **state)
 	for (i = 0; i < 4; i++)
 		test_hash(h[i], (unsigned)i);
 	assert_int_equal(store_open(env->uri, &st), 0);
-	ch = (struct store_challenge){ .secret_hash = h[0],
+	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[0],
 				       .owner = "alice",
 				       .expires_at = now + 3600 };
 	assert_int_equal(store_add_challenge(st, &ch), 0);
 	assert_int_equal(store_add_challenge(st, &ch), -EEXIST);
-	ch = (struct store_challenge){ .secret_hash = h[1], .expires_at = now + 3600 };
+	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[1], .expires_at = now + 3600 };
 	assert_int_equal(store_add_challenge(st, &ch), 0);
-	ch = (struct store_challenge){
-		.secret_hash = h[2], .owner = "bob", .created_at = now - 7200, .expires_at = now - 1
-	};
+	ch = (struct store_challenge){ .profile = "scep",
+				       .secret_hash = h[2],
+				       .owner = "bob",
+				       .created_at = now - 7200,
+				       .expires_at = now - 1 };
 	assert_int_equal(store_add_challenge(st, &ch), 0);
 
 	/* Refused: malformed hashes, an expiry not after the creation. */
-	ch = (struct store_challenge){ .secret_hash = h[3], .expires_at = now };
+	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[3], .expires_at = now };
 	ch.created_at = now;
 	assert_int_equal(store_add_challenge(st, &ch), -EINVAL);
 	ch.expires_at = 0;
@@ -1099,20 +1101,27 @@ test_challenges(void **state)
 	for (i = 0; i <= STORE_SHA256_HEX_LEN; i++)
 		upper[i] = (char)(h[0][i] >= 'a' && h[0][i] <= 'f' ? h[0][i] - 32 : h[0][i]);
 	owner = (char *)"untouched";
-	assert_int_equal(store_consume_challenge(st, h[3], "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, "nothex", "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, NULL, "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, h[2], "x", &owner), -ETIME);
+	assert_int_equal(store_consume_challenge(st, h[3], "scep", "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, "nothex", "scep", "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, NULL, "scep", "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, h[2], "scep", "x", &owner), -ETIME);
 	assert_string_equal(owner, "untouched");
-	assert_int_equal(store_consume_challenge(st, upper, "192.0.2.7 TX1", &owner), 0);
+	assert_int_equal(store_consume_challenge(st, upper, "scep", "192.0.2.7 TX1", &owner), 0);
 	assert_string_equal(owner, "alice");
 	free(owner);
 	owner = (char *)"untouched";
-	assert_int_equal(store_consume_challenge(st, h[0], "192.0.2.8 TX2", &owner), -EALREADY);
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", "192.0.2.8 TX2", &owner), -EALREADY);
+	assert_string_equal(owner, "untouched");
+	/* Another profile's challenge is unknown here, and stays unused for its own. */
+	assert_int_equal(store_consume_challenge(st, h[1], "wifi", "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, h[1], NULL, "x", &owner), -ENOENT);
 	assert_string_equal(owner, "untouched");
 	/* No owner: NULL; and the owner may be declined. */
-	assert_int_equal(store_consume_challenge(st, h[1], NULL, &owner), 0);
+	assert_int_equal(store_consume_challenge(st, h[1], "scep", NULL, &owner), 0);
 	assert_null(owner);
+	/* A challenge without a profile is refused. */
+	ch = (struct store_challenge){ .secret_hash = h[3], .expires_at = now + 60 };
+	assert_int_equal(store_add_challenge(st, &ch), -EINVAL);
 	store_close(st);
 
 	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM challenges"), 3);
@@ -1126,12 +1135,12 @@ test_challenges(void **state)
 	/* Used, then expired: still "used". */
 	env->b->sql_exec(env, "UPDATE challenges SET expires_at = 1 WHERE owner = 'alice'");
 	assert_int_equal(store_open(env->uri, &st), 0);
-	assert_int_equal(store_consume_challenge(st, h[0], "x", NULL), -EALREADY);
-	ch = (struct store_challenge){ .secret_hash = h[3],
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", "x", NULL), -EALREADY);
+	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[3],
 				       .owner = "carol",
 				       .expires_at = now + 60 };
 	assert_int_equal(store_add_challenge(st, &ch), 0);
-	assert_int_equal(store_consume_challenge(st, h[3], "x", NULL), 0);
+	assert_int_equal(store_consume_challenge(st, h[3], "scep", "x", NULL), 0);
 	store_close(st);
 	env->b->assert_intact(env);
 }
@@ -1150,7 +1159,7 @@ test_race_consume(void **state)
 	assert_int_equal(store_open(env->uri, &st), 0);
 	for (round = 0; round < RACE_CONSUME; round++) {
 		test_hash(hash[round], round);
-		ch = (struct store_challenge){ .secret_hash = hash[round],
+		ch = (struct store_challenge){ .profile = "scep", .secret_hash = hash[round],
 					       .owner = "alice",
 					       .expires_at = time(NULL) + 600 };
 		assert_int_equal(store_add_challenge(st, &ch), 0);

@@ -142,13 +142,13 @@ fake_add_challenge(struct store *st, const struct store_challenge *ch)
 }
 
 static int
-fake_consume_challenge(struct store *st, const char *hash, const char *used_by, time_t now,
-		       char **owner)
+fake_consume_challenge(struct store *st, const char *hash, const char *profile,
+		       const char *used_by, time_t now, char **owner)
 {
 	FAIL(st);
 	if (FAKE(st)->fail_consume != 0)
 		return FAKE(st)->fail_consume;
-	return REAL(st)->ops->consume_challenge(REAL(st), hash, used_by, now, owner);
+	return REAL(st)->ops->consume_challenge(REAL(st), hash, profile, used_by, now, owner);
 }
 
 static const struct store_ops fake_ops = {
