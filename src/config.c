@@ -61,7 +61,7 @@
 
 #define CONFIG_FILE_MAX ((size_t)1 << 20) /* a larger file is a mistake */
 
-#define CONFIG_KEY_GROUP(n) { .name = n, .type = CONFIG_T_GROUP },
+#define CONFIG_KEY_GROUP(n)           { .name = n, .type = CONFIG_T_GROUP },
 #define CONFIG_SECTION_STRUCT_CFG     struct scepd_config
 #define CONFIG_SECTION_STRUCT_CA      struct config_ca
 #define CONFIG_SECTION_STRUCT_PROFILE struct config_profile
@@ -572,7 +572,8 @@ config_walk(struct config_ctx *ctx, const config_setting_t *group, const char *p
 
 		if ((r = config_note_file(ctx, config_setting_source_file(s))) < 0)
 			break;
-		if (tpath[0] == '\0' && (strcmp(member, "cas") == 0 || strcmp(member, "profiles") == 0))
+		if (tpath[0] == '\0' &&
+		    (strcmp(member, "cas") == 0 || strcmp(member, "profiles") == 0))
 			continue;
 		if (config_profile_own_member(tpath, member))
 			continue;
@@ -681,8 +682,8 @@ config_inst_group(struct config_ctx *ctx, const config_setting_t *root, const ch
 
 	*ret = 0;
 	if (g == NULL) {
-		*ret = config_error(ctx, NULL, name, "required: %s (or the short form: ca, scep, csr)",
-				    what);
+		*ret = config_error(ctx, NULL, name,
+				    "required: %s (or the short form: ca, scep, csr)", what);
 		return NULL;
 	}
 	if ((*ret = config_seen_add(ctx, name, g, &seen)) < 0)
@@ -778,8 +779,9 @@ config_profile_head(struct config_ctx *ctx, const config_setting_t *m,
 	snprintf(full, sizeof(full), "%s.type", prefix);
 	if ((type = config_profile_string(ctx, m, prefix, "type", &r)) == NULL)
 		return r < 0 ? r
-			     : config_error(ctx, m, full,
-					    "required: \"scep\" or \"csr\" (what the profile serves)");
+			     : config_error(
+				       ctx, m, full,
+				       "required: \"scep\" or \"csr\" (what the profile serves)");
 	at = config_setting_get_member(m, "type");
 	if (strcmp(type, "scep") == 0)
 		*ret_type = CONFIG_PROFILE_SCEP;
@@ -817,8 +819,8 @@ config_read_profiles(struct config_ctx *ctx, const config_setting_t *root)
 	int r;
 
 	if ((g = config_inst_group(ctx, root, "profiles",
-				   "the endpoints, profiles = { NAME = { type = ...; ... }; }", &r)) ==
-	    NULL)
+				   "the endpoints, profiles = { NAME = { type = ...; ... }; }",
+				   &r)) == NULL)
 		return r;
 	for (int i = 0; i < config_setting_length(g) && r >= 0; i++) {
 		const config_setting_t *m = config_setting_get_elem(g, (unsigned)i);
@@ -1405,7 +1407,8 @@ config_where_line(const struct scepd_config *cfg, const char *setting)
 	const void *base;
 	int line;
 
-	if ((line = config_line(cfg, setting)) > 0 || (line = config_where_element(cfg, setting)) > 0)
+	if ((line = config_line(cfg, setting)) > 0 ||
+	    (line = config_where_element(cfg, setting)) > 0)
 		return line;
 	snprintf(buf, sizeof(buf), "%s", setting);
 	if ((cut = strchr(buf, '[')) != NULL)

@@ -723,8 +723,8 @@ config_conv_ec_curve(struct config_ctx *ctx, const config_setting_t *at, const c
 				    "'%s' is not one of \"P-256\", \"P-384\", \"P-521\"; did you "
 				    "mean '%s'?",
 				    name, hint);
-	return config_error(ctx, at, setting,
-			    "'%s' is not one of \"P-256\", \"P-384\", \"P-521\"", name);
+	return config_error(ctx, at, setting, "'%s' is not one of \"P-256\", \"P-384\", \"P-521\"",
+			    name);
 }
 
 /* keys.ec_curves: a list of curve names; [] allows no EC key. */
@@ -936,7 +936,8 @@ config_conv_freshness(struct config_ctx *ctx, const struct config_key *key,
 		      const config_setting_t *s, void *field)
 {
 	int *factor = field;
-	int *max = &CONFIG_CONTAINER_OF(factor, struct config_scep, freshness_factor)->freshness_max;
+	int *max =
+		&CONFIG_CONTAINER_OF(factor, struct config_scep, freshness_factor)->freshness_max;
 	char name[CONFIG_NAME_MAX + 24];
 	int n, r;
 

@@ -24,11 +24,12 @@
 
 #include "config_keys.h"
 
-#define CONFIG_NAME_MAX 128 /* longest dotted setting name, with room to spare */
-#define CONFIG_INST_NAME_MAX 48 /* longest name of a CA or profile */
+#define CONFIG_NAME_MAX      128 /* longest dotted setting name, with room to spare */
+#define CONFIG_INST_NAME_MAX 48  /* longest name of a CA or profile */
 
 /* The struct that has member at ptr (a converter's field is a member of a struct). */
-#define CONFIG_CONTAINER_OF(ptr, type, member) ((type *)(void *)((char *)(ptr)-offsetof(type, member)))
+#define CONFIG_CONTAINER_OF(ptr, type, member)                                                     \
+	((type *)(void *)((char *)(ptr)-offsetof(type, member)))
 
 /* Messages that name the ways to give a secret. */
 #define CONFIG_SECRET_SOURCES "use \"credential:NAME\", \"file:PATH\" or \"env:NAME\""
@@ -89,7 +90,7 @@ struct config_key {
 };
 
 /* The number of groups and settings of config_keys.h, a constant expression. */
-#define CONFIG_KEY_COUNT_GROUP(n)                         +1
+#define CONFIG_KEY_COUNT_GROUP(n)                              +1
 #define CONFIG_KEY_COUNT_SETTING(n, t, f, d, lo, hi, sec, fld) +1
 
 #define CONFIG_NKEYS ((size_t)(0 CONFIG_KEYS(CONFIG_KEY_COUNT_GROUP, CONFIG_KEY_COUNT_SETTING)))
@@ -129,9 +130,9 @@ struct config_seen {
  * short form's instances have prefix == template.
  */
 struct config_inst {
-	const char *tmpl;              /* NULL: the top-level settings */
+	const char *tmpl;             /* NULL: the top-level settings */
 	char prefix[CONFIG_NAME_MAX]; /* the group's name in the file */
-	void *base;                    /* struct config_ca or struct config_profile */
+	void *base;                   /* struct config_ca or struct config_profile */
 };
 
 /* One load in progress. */

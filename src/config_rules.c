@@ -230,7 +230,8 @@ config_rules_profile_path(struct config_ctx *ctx, size_t i)
 		if (mine == theirs ? k > i : theirs)
 			continue;
 		config_profile_setting(cfg, q, "path", other, sizeof(other));
-		return config_error(ctx, config_at(ctx, name), name, "'%s' is also %s", path, other);
+		return config_error(ctx, config_at(ctx, name), name, "'%s' is also %s", path,
+				    other);
 	}
 	return 0;
 }

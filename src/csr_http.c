@@ -212,7 +212,8 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 			r = http_reply(req, 200, "application/pkix-cert", der, (size_t)len);
 		break;
 	case CSR_HTTP_PKCS7:
-		if ((r = p7_certs_only(cert, issuer_get0_chain(c->issuer, c->profile), &p7, &p7_len)) == 0)
+		if ((r = p7_certs_only(cert, issuer_get0_chain(c->issuer, c->profile), &p7,
+				       &p7_len)) == 0)
 			r = http_reply(req, 200, "application/pkcs7-mime", p7, p7_len);
 		break;
 	case CSR_HTTP_PEM:

@@ -281,21 +281,22 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
-	r = add(is->store, &(struct store_cert){
-				   .serial = text->serial,
-				   .subject = text->subject,
-				   .sans = text->sans,
-				   .not_before = issuer_asn1_time(X509_get0_notBefore(cert)),
-				   .not_after = issuer_asn1_time(X509_get0_notAfter(cert)),
-				   .der = der,
-				   .der_len = (size_t)len,
-				   .requester = req->requester,
-				   .endpoint = issuer_endpoint(is, req),
-				   .transaction_id = req->transaction_id,
-				   .owner = req->remote_user,
-				   .profile = is->cfg->profiles[req->profile].name,
-				   .ca = config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->name,
-			   });
+	r = add(is->store,
+		&(struct store_cert){
+			.serial = text->serial,
+			.subject = text->subject,
+			.sans = text->sans,
+			.not_before = issuer_asn1_time(X509_get0_notBefore(cert)),
+			.not_after = issuer_asn1_time(X509_get0_notAfter(cert)),
+			.der = der,
+			.der_len = (size_t)len,
+			.requester = req->requester,
+			.endpoint = issuer_endpoint(is, req),
+			.transaction_id = req->transaction_id,
+			.owner = req->remote_user,
+			.profile = is->cfg->profiles[req->profile].name,
+			.ca = config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->name,
+		});
 	OPENSSL_free(der);
 	return r;
 }

@@ -57,10 +57,10 @@
 
 #include "keys_internal.h"
 
-#define KEYS_TRIES         8   /* engine set-ups per keys_load() */
-#define KEYS_BACKOFF_MIN   20  /* ms before the first retry; doubles... */
-#define KEYS_BACKOFF_MAX   500 /* ...up to this */
-#define KEYS_TEST_BYTES    32
+#define KEYS_TRIES       8   /* engine set-ups per keys_load() */
+#define KEYS_BACKOFF_MIN 20  /* ms before the first retry; doubles... */
+#define KEYS_BACKOFF_MAX 500 /* ...up to this */
+#define KEYS_TEST_BYTES  32
 
 /* Reasons of the "pkcs11 engine" library (eng_err.h). */
 #define KEYS_ENG_R_INVALID_ID        100
@@ -861,7 +861,8 @@ keys_load_cas(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
 		const struct config_ca *ca = &cfg->cas[i];
 		bool transient = false;
 
-		r = keys_load_key(cfg, engine, ca->key, config_ca_setting(cfg, ca, "key", a, sizeof(a)),
+		r = keys_load_key(cfg, engine, ca->key,
+				  config_ca_setting(cfg, ca, "key", a, sizeof(a)),
 				  &ca->key_passphrase,
 				  config_ca_setting(cfg, ca, "key_passphrase", b, sizeof(b)),
 				  &keys->cas[i].key, err, &transient);
@@ -910,22 +911,22 @@ keys_check_pairs(const struct scepd_config *cfg, struct keys *keys, struct keys_
 	int r;
 
 	for (size_t i = 0; i < cfg->n_cas; i++)
-		if ((r = keys_check_pair(keys->cas[i].key, sk_X509_value(keys->cas[i].chain, 0),
-					 config_ca_setting(cfg, &cfg->cas[i], "key", a, sizeof(a)),
-					 config_ca_setting(cfg, &cfg->cas[i], "certificate", b,
-							   sizeof(b)),
-					 err)) < 0)
+		if ((r = keys_check_pair(
+			     keys->cas[i].key, sk_X509_value(keys->cas[i].chain, 0),
+			     config_ca_setting(cfg, &cfg->cas[i], "key", a, sizeof(a)),
+			     config_ca_setting(cfg, &cfg->cas[i], "certificate", b, sizeof(b)),
+			     err)) < 0)
 			return r;
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
 
 		if (keys->ras[i].key == NULL || keys->ras[i].chain == NULL)
 			continue;
-		if ((r = keys_check_pair(keys->ras[i].key, sk_X509_value(keys->ras[i].chain, 0),
-					 config_profile_setting(cfg, p, "ra.key", a, sizeof(a)),
-					 config_profile_setting(cfg, p, "ra.certificate", b,
-								sizeof(b)),
-					 err)) < 0)
+		if ((r = keys_check_pair(
+			     keys->ras[i].key, sk_X509_value(keys->ras[i].chain, 0),
+			     config_profile_setting(cfg, p, "ra.key", a, sizeof(a)),
+			     config_profile_setting(cfg, p, "ra.certificate", b, sizeof(b)), err)) <
+		    0)
 			return r;
 	}
 	return 0;

@@ -156,6 +156,7 @@ log_audit_journal_field(struct iovec *iov, size_t *n, char *buf, size_t size, co
 void
 log_audit(const struct log_audit *a)
 {
+	/* clang-format off */
 	const char *const fields[][2] = {
 		{ "SCEPD_RESULT", a->result },
 		{ "SCEPD_ENDPOINT", a->endpoint },
@@ -168,6 +169,7 @@ log_audit(const struct log_audit *a)
 		{ "SCEPD_KEY", a->key },
 		{ "SCEPD_REASON", a->reason },
 	};
+	/* clang-format on */
 	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
 	char message[2048], bufs[N_FIELDS + 3][2100];
 	struct iovec iov[N_FIELDS + 3];

@@ -508,8 +508,7 @@ policy_san(const struct config_name_policy *pol, X509_REQ *csr, const struct pol
 			r = 0;
 			goto out;
 		}
-		if ((gen = GENERAL_NAME_dup(name)) == NULL ||
-		    !sk_GENERAL_NAME_push(out, gen)) {
+		if ((gen = GENERAL_NAME_dup(name)) == NULL || !sk_GENERAL_NAME_push(out, gen)) {
 			r = -ENOMEM;
 			goto out;
 		}
@@ -627,8 +626,8 @@ policy_check_renewal(const struct config_name_policy *subject,
 		policy_deny(&d, "the new subject is not the signer certificate's");
 	} else if ((r = policy_san_request(csr, &requested, &d)) < 0) {
 		goto out;
-	} else if (d.verdict == POLICY_ALLOW && (!policy_names_within(requested, held) ||
-						 !policy_names_within(d.san, held))) {
+	} else if (d.verdict == POLICY_ALLOW &&
+		   (!policy_names_within(requested, held) || !policy_names_within(d.san, held))) {
 		policy_deny(&d, "a requested subjectAltName is not in the signer certificate");
 	}
 out:

@@ -475,7 +475,8 @@ scep_enrol_retransmitted(struct scep_enrol *e, const struct scep_msg *msg, X509 
 	int r;
 
 	r = scep_store_find_transaction_cert(issuer_get0_store(e->issuer), msg->txid,
-					     e->profile->name, X509_REQ_get0_pubkey(msg->csr), &cert);
+					     e->profile->name, X509_REQ_get0_pubkey(msg->csr),
+					     &cert);
 	if (r == 0 && X509_cmp(cert, msg->signer) == 0)
 		r = -ENOENT;
 	if (r == 0)
@@ -586,8 +587,8 @@ scep_enrol_get_cert_refusal(struct scep_enrol *e, const struct scep_msg *msg, X5
 		refusal = "the signer is not a valid certificate of this CA";
 	else if (strcmp(signer->endpoint, "scep") != 0)
 		refusal = "the signer certificate was not issued through SCEP";
-	else if (X509_NAME_cmp(X509_get_subject_name(msg->signer),
-			       X509_get_subject_name(cert)) != 0)
+	else if (X509_NAME_cmp(X509_get_subject_name(msg->signer), X509_get_subject_name(cert)) !=
+		 0)
 		refusal = "the signer's subject is not the requested certificate's";
 	store_cert_free(signer);
 	return refusal;

@@ -107,7 +107,8 @@ scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
 	if (is_static)
 		r = secret_read(&sh->scep->challenge_secret,
 				config_profile_setting(sh->cfg, &sh->cfg->profiles[sh->profile],
-						       "challenge.secret", setting, sizeof(setting)),
+						       "challenge.secret", setting,
+						       sizeof(setting)),
 				buf, sizeof(buf), err);
 	if (r == 0)
 		r = scep_enrol_new(sh->issuer, sh->profile, is_static ? buf : NULL, &sh->enrol);
@@ -328,9 +329,8 @@ scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct
  * client address, the answer is a 429 without one.
  */
 static int
-scep_http_fail_because(struct scep_http *sh, struct http_request *req,
-		       const struct scep_msg *msg, enum scep_fail fail, const char *why,
-		       const char *text)
+scep_http_fail_because(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
+		       enum scep_fail fail, const char *why, const char *text)
 {
 	const char *addr = http_request_remote_addr(req);
 	const char *type = scep_msg_type_name(msg->type);

@@ -121,8 +121,8 @@ scep_store_txid_match(const struct store_cert *rec, void *userdata)
 }
 
 int
-scep_store_find_transaction_cert(struct store *st, const char *transaction_id,
-				 const char *profile, EVP_PKEY *key, X509 **ret_cert)
+scep_store_find_transaction_cert(struct store *st, const char *transaction_id, const char *profile,
+				 EVP_PKEY *key, X509 **ret_cert)
 {
 	struct scep_store_txid_match m = { .key = key, .profile = profile };
 	int r;

@@ -488,7 +488,8 @@ scepctl_challenge_profile(const struct scepd_config *cfg, const char *name)
 	size_t used = 0;
 
 	if (name != NULL) {
-		if ((p = config_profile_by_name(cfg, name)) != NULL && p->type == CONFIG_PROFILE_SCEP)
+		if ((p = config_profile_by_name(cfg, name)) != NULL &&
+		    p->type == CONFIG_PROFILE_SCEP)
 			return p->name;
 		fprintf(stderr, "scepctl: --profile: %s is not a SCEP profile of %s\n", name,
 			cfg->path);
@@ -717,7 +718,8 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
-	if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0 ||
+	if (scepctl_load_config(a.config, &cfg) < 0 ||
+	    scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0 ||
 	    scepctl_run(&a, cfg, st, ttl) < 0)
 		goto out;
 	if (fflush(stdout) != 0 || ferror(stdout)) {

@@ -77,8 +77,7 @@ struct store_scheme {
 
 /* SQLite has no login: a password for it is a configuration mistake. */
 static int
-store_open_sqlite(const char *path, const char *password, unsigned flags,
-		  struct store **ret_store)
+store_open_sqlite(const char *path, const char *password, unsigned flags, struct store **ret_store)
 {
 	if (password != NULL)
 		return -EINVAL;
@@ -92,8 +91,7 @@ static const struct store_scheme store_schemes[] = {
 };
 
 int
-store_open_password(const char *uri, const char *password, unsigned flags,
-		    struct store **ret_store)
+store_open_password(const char *uri, const char *password, unsigned flags, struct store **ret_store)
 {
 	const struct store_scheme *sc;
 	size_t i, len;

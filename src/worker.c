@@ -98,7 +98,8 @@ worker_setup_profile(struct worker *w, size_t i)
 		return SCEPD_EXIT_FAILURE;
 	}
 	/* No auth in the file: no handler, and no route (404 like any path). */
-	if (!config_profile_served(p) || (r = csr_http_new(w->issuer, i, &w->profiles[i].csr, &line)) >= 0)
+	if (!config_profile_served(p) ||
+	    (r = csr_http_new(w->issuer, i, &w->profiles[i].csr, &line)) >= 0)
 		return SCEPD_EXIT_OK;
 	config_where(cfg, config_profile_setting(cfg, p, "auth", setting, sizeof(setting)), where,
 		     sizeof(where));
@@ -206,31 +207,45 @@ static int
 worker_make_routes(struct worker *w)
 {
 	const struct scepd_config *cfg = w->cfg;
+	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
 
 	if ((w->routes = calloc(cfg->n_profiles + 2, sizeof(*w->routes))) == NULL)
 		return -ENOMEM;
-	w->routes[w->n_routes++] =
-		(struct http_route){ "/healthz", HTTP_GET, worker_healthz, w, NULL, false };
+	w->routes[w->n_routes++] = (struct http_route){
+		.path = "/healthz",
+		.methods = HTTP_GET,
+		.handler = worker_healthz,
+		.userdata = w,
+	};
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
 
 		if (w->profiles[i].csr != NULL)
 			w->routes[w->n_routes++] = (struct http_route){
-				p->csr.path, HTTP_POST, csr_http_handle, w->profiles[i].csr,
-				p->csr.allow, false,
+				.path = p->csr.path,
+				.methods = HTTP_POST,
+				.handler = csr_http_handle,
+				.userdata = w->profiles[i].csr,
+				.allow = p->csr.allow,
 			};
 		else if (w->profiles[i].scep != NULL)
 			w->routes[w->n_routes++] = (struct http_route){
-				p->scep.path, HTTP_GET | HTTP_POST | HTTP_OPTIONS, scep_http_handle,
-				w->profiles[i].scep, p->scep.allow, true,
+				.path = p->scep.path,
+				.methods = scep_methods,
+				.handler = scep_http_handle,
+				.userdata = w->profiles[i].scep,
+				.allow = p->scep.allow,
+				.subtree = true,
 			};
 	}
 	if (legacy != SIZE_MAX)
 		w->routes[w->n_routes++] = (struct http_route){
-			SCEP_HTTP_LEGACY_PATH,       HTTP_GET | HTTP_POST | HTTP_OPTIONS,
-			scep_http_handle,            w->profiles[legacy].scep,
-			cfg->profiles[legacy].scep.allow, false,
+			.path = SCEP_HTTP_LEGACY_PATH,
+			.methods = scep_methods,
+			.handler = scep_http_handle,
+			.userdata = w->profiles[legacy].scep,
+			.allow = cfg->profiles[legacy].scep.allow,
 		};
 	return 0;
 }

@@ -167,7 +167,7 @@ enum config_csr_auth {
 
 struct config_csr {
 	char *path;
-	struct addr_allow *allow;  /* NULL = every client address */
+	struct addr_allow *allow; /* NULL = every client address */
 	enum config_csr_auth auth;
 	char *tokens_file; /* for CONFIG_CSR_AUTH_TOKENS */
 	struct config_name_policy subject;
@@ -178,8 +178,8 @@ struct config_csr {
 #define CONFIG_EC_CURVES_MAX 8
 
 struct config_key_policy {
-	int rsa_min_bits;                      /* smaller RSA keys are refused */
-	int ec_curves[CONFIG_EC_CURVES_MAX];   /* NIDs of the curves allowed; none: no EC key */
+	int rsa_min_bits;                    /* smaller RSA keys are refused */
+	int ec_curves[CONFIG_EC_CURVES_MAX]; /* NIDs of the curves allowed; none: no EC key */
 	size_t n_ec_curves;
 };
 
@@ -213,7 +213,7 @@ struct config_profile {
 };
 
 struct config_storage {
-	char *uri;                   /* "sqlite:/var/lib/scepd/scepd.db" */
+	char *uri;                     /* "sqlite:/var/lib/scepd/scepd.db" */
 	struct config_secret password; /* PostgreSQL only; kind NONE: libpq's own sources */
 };
 

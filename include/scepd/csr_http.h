@@ -22,8 +22,7 @@ struct csr_http;
  * its auth, if any. Returns 0, -ENOENT / -EACCES when it cannot be read, -EBADMSG with
  * *ret_line set when a line is not "name:sha256hex".
  */
-int csr_http_new(struct issuer *issuer, size_t profile, struct csr_http **ret,
-		 unsigned *ret_line);
+int csr_http_new(struct issuer *issuer, size_t profile, struct csr_http **ret, unsigned *ret_line);
 void csr_http_free(struct csr_http *c);
 
 /* The route handler; userdata is the struct csr_http. */

@@ -39,9 +39,9 @@ struct keys {
 
 /* Why keys_load() failed, for "FILE:LINE: setting: message" and for the exit code. */
 struct keys_error {
-	char setting[160];   /* "ca.key", "engine.pin", "engine.pre[4]", "cas.x.certificate" */
-	char message[512];   /* one line, never a PIN or passphrase */
-	bool fatal;          /* retrying cannot help and may hurt: wrong or locked PIN */
+	char setting[160]; /* "ca.key", "engine.pin", "engine.pre[4]", "cas.x.certificate" */
+	char message[512]; /* one line, never a PIN or passphrase */
+	bool fatal;        /* retrying cannot help and may hurt: wrong or locked PIN */
 };
 
 /*

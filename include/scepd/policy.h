@@ -51,8 +51,7 @@ int policy_check(const struct config_name_policy *subject,
  */
 int policy_check_renewal(const struct config_name_policy *subject,
 			 const struct config_name_policy *subject_alt_name, X509_REQ *csr,
-			 const struct policy_vars *vars, X509 *signer,
-			 struct policy_decision *ret);
+			 const struct policy_vars *vars, X509 *signer, struct policy_decision *ret);
 
 /* Frees what a decision holds and zeroes it. */
 /*

@@ -16,8 +16,8 @@
 
 /* Why secret_read() failed, for "FILE:LINE: setting: message". */
 struct secret_error {
-	char setting[160];   /* the setting passed to secret_read(), e.g. "engine.pin" */
-	char message[512];   /* one line that names the source, never the value */
+	char setting[160]; /* the setting passed to secret_read(), e.g. "engine.pin" */
+	char message[512]; /* one line that names the source, never the value */
 };
 
 /*

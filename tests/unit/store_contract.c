@@ -1066,12 +1066,14 @@ test_challenges(void **state)
 	for (i = 0; i < 4; i++)
 		test_hash(h[i], (unsigned)i);
 	assert_int_equal(store_open(env->uri, &st), 0);
-	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[0],
-				       .owner = "alice",
-				       .expires_at = now + 3600 };
+	ch = (struct store_challenge){
+		.profile = "scep", .secret_hash = h[0], .owner = "alice", .expires_at = now + 3600
+	};
 	assert_int_equal(store_add_challenge(st, &ch), 0);
 	assert_int_equal(store_add_challenge(st, &ch), -EEXIST);
-	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[1], .expires_at = now + 3600 };
+	ch = (struct store_challenge){ .profile = "scep",
+				       .secret_hash = h[1],
+				       .expires_at = now + 3600 };
 	assert_int_equal(store_add_challenge(st, &ch), 0);
 	ch = (struct store_challenge){ .profile = "scep",
 				       .secret_hash = h[2],
@@ -1110,7 +1112,8 @@ test_challenges(void **state)
 	assert_string_equal(owner, "alice");
 	free(owner);
 	owner = (char *)"untouched";
-	assert_int_equal(store_consume_challenge(st, h[0], "scep", "192.0.2.8 TX2", &owner), -EALREADY);
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", "192.0.2.8 TX2", &owner),
+			 -EALREADY);
 	assert_string_equal(owner, "untouched");
 	/* Another profile's challenge is unknown here, and stays unused for its own. */
 	assert_int_equal(store_consume_challenge(st, h[1], "wifi", "x", &owner), -ENOENT);
@@ -1136,9 +1139,9 @@ test_challenges(void **state)
 	env->b->sql_exec(env, "UPDATE challenges SET expires_at = 1 WHERE owner = 'alice'");
 	assert_int_equal(store_open(env->uri, &st), 0);
 	assert_int_equal(store_consume_challenge(st, h[0], "scep", "x", NULL), -EALREADY);
-	ch = (struct store_challenge){ .profile = "scep", .secret_hash = h[3],
-				       .owner = "carol",
-				       .expires_at = now + 60 };
+	ch = (struct store_challenge){
+		.profile = "scep", .secret_hash = h[3], .owner = "carol", .expires_at = now + 60
+	};
 	assert_int_equal(store_add_challenge(st, &ch), 0);
 	assert_int_equal(store_consume_challenge(st, h[3], "scep", "x", NULL), 0);
 	store_close(st);
@@ -1159,7 +1162,8 @@ test_race_consume(void **state)
 	assert_int_equal(store_open(env->uri, &st), 0);
 	for (round = 0; round < RACE_CONSUME; round++) {
 		test_hash(hash[round], round);
-		ch = (struct store_challenge){ .profile = "scep", .secret_hash = hash[round],
+		ch = (struct store_challenge){ .profile = "scep",
+					       .secret_hash = hash[round],
 					       .owner = "alice",
 					       .expires_at = time(NULL) + 600 };
 		assert_int_equal(store_add_challenge(st, &ch), 0);

@@ -737,7 +737,8 @@ test_defaults(void **state)
 	assert_int_equal(cfg->profiles[0].scep.get_cert, CONFIG_GET_CERT_SAME_SUBJECT);
 	assert_int_equal(cfg->profiles[0].scep.refusals_per_minute, 20);
 	assert_int_equal(cfg->server.max_connections_per_ip, 1024 / 4);
-	assert_int_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_OFF); /* no csr group: /csr is not served */
+	assert_int_equal(cfg->profiles[1].csr.auth,
+			 CONFIG_CSR_AUTH_OFF); /* no csr group: /csr is not served */
 	assert_null(cfg->profiles[1].csr.allow);
 	assert_string_equal(cfg->profiles[1].csr.path, "/csr");
 	assert_null(cfg->profiles[1].csr.tokens_file);
@@ -949,18 +950,18 @@ static void
 test_long_form(void **state)
 {
 	struct scepd_config *cfg = load_ok(
-		*state,
-		"cas = {\n"
-		"  rsa = { certificate = \"ca.pem\"; key = \"ca.key\"; days = 30; };\n"
-		"  ec = { certificate = \"ca-chain.pem\"; key = \"ra-key.pem\"; };\n"
-		"};\n"
-		"profiles = {\n"
-		"  phones = { type = \"scep\"; path = \"/scep/phones\"; ca = \"rsa\";\n"
-		"    extensions = ( (\"extendedKeyUsage\", \"clientAuth\") ); days = 7;\n"
-		"    keys = { rsa_min_bits = 3072; ec_curves = [ \"P-384\" ]; };\n"
-		"    renewal = { window_days = 14; same_subject = false; }; };\n"
-		"  hosts = { type = \"csr\"; path = \"/csr/hosts\"; ca = \"ec\"; auth = \"none\"; };\n"
-		"};\n");
+		*state, "cas = {\n"
+			"  rsa = { certificate = \"ca.pem\"; key = \"ca.key\"; days = 30; };\n"
+			"  ec = { certificate = \"ca-chain.pem\"; key = \"ra-key.pem\"; };\n"
+			"};\n"
+			"profiles = {\n"
+			"  phones = { type = \"scep\"; path = \"/scep/phones\"; ca = \"rsa\";\n"
+			"    extensions = ( (\"extendedKeyUsage\", \"clientAuth\") ); days = 7;\n"
+			"    keys = { rsa_min_bits = 3072; ec_curves = [ \"P-384\" ]; };\n"
+			"    renewal = { window_days = 14; same_subject = false; }; };\n"
+			"  hosts = { type = \"csr\"; path = \"/csr/hosts\"; ca = \"ec\"; auth = "
+			"\"none\"; };\n"
+			"};\n");
 	const struct config_profile *phones = config_profile_by_name(cfg, "phones");
 	const struct config_profile *hosts = config_profile_by_name(cfg, "hosts");
 	char buf[CONFIG_WHERE_MAX];
@@ -992,11 +993,13 @@ test_long_form(void **state)
 	assert_int_equal(hosts->keys.n_ec_curves, 3);
 	assert_int_equal(hosts->csr.auth, CONFIG_CSR_AUTH_NONE);
 	assert_true(config_profile_served(hosts));
-	assert_string_equal(config_where(cfg, "cas.ec.key", buf, sizeof(buf)), "t.conf:3: cas.ec.key");
+	assert_string_equal(config_where(cfg, "cas.ec.key", buf, sizeof(buf)),
+			    "t.conf:3: cas.ec.key");
 	assert_string_equal(config_where(cfg, "cas.ec.key_passphrase", buf, sizeof(buf)),
 			    "t.conf:3: cas.ec.key_passphrase");
-	assert_string_equal(config_where(cfg, "profiles.phones.keys.rsa_min_bits", buf, sizeof(buf)),
-			    "t.conf:8: profiles.phones.keys.rsa_min_bits");
+	assert_string_equal(
+		config_where(cfg, "profiles.phones.keys.rsa_min_bits", buf, sizeof(buf)),
+		"t.conf:8: profiles.phones.keys.rsa_min_bits");
 	assert_string_equal(config_where(cfg, "profiles.phones.extensions[0]", buf, sizeof(buf)),
 			    "t.conf:7: profiles.phones.extensions[0]");
 	assert_string_equal(config_where(cfg, "profiles.hosts.subject.set", buf, sizeof(buf)),
@@ -1174,7 +1177,8 @@ test_review_settings(void **state)
 	assert_int_equal(cfg->profiles[0].scep.allow->n, 2);
 	assert_int_equal(cfg->profiles[0].scep.allow->v[0].prefix, 8);
 	assert_int_equal(cfg->profiles[0].scep.allow->v[1].prefix, 128);
-	assert_int_equal(cfg->profiles[1].csr.auth, CONFIG_CSR_AUTH_OFF); /* so scep.path may be "/csr" */
+	assert_int_equal(cfg->profiles[1].csr.auth,
+			 CONFIG_CSR_AUTH_OFF); /* so scep.path may be "/csr" */
 	config_free(cfg);
 
 	cfg = load_ok(*state, MIN "csr = { auth = \"none\"; allow = [\"10.0.0.0/8\"]; };\n");
@@ -1511,7 +1515,7 @@ test_shipped_example(void **state)
 	free(path);
 }
 
-#define NAME_OF_GROUP(n)                           n,
+#define NAME_OF_GROUP(n)                                n,
 #define NAME_OF_SETTING(n, t, f, d, lo, hi, sec, field) n,
 static const char *const all_settings[] = { CONFIG_KEYS(NAME_OF_GROUP, NAME_OF_SETTING) NULL };
 
@@ -1672,16 +1676,25 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errors),           cmocka_unit_test(test_secrets_never_shown),
-		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full),
-		cmocka_unit_test(test_line_of_defaults), cmocka_unit_test(test_inline_pin_allowed),
-		cmocka_unit_test(test_no_extensions),    cmocka_unit_test(test_enums),
-		cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_worker_count),     cmocka_unit_test(test_parse_listen),
-		cmocka_unit_test(test_shipped_example),  cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_secrets_never_shown),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_line_of_defaults),
+		cmocka_unit_test(test_inline_pin_allowed),
+		cmocka_unit_test(test_no_extensions),
+		cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_more_forms),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_worker_count),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_documented),
 		cmocka_unit_test(test_long_form),
-		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
+		cmocka_unit_test(test_review_settings),
+		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_pg_uri),
+		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_conf_names),
 	};
 

@@ -142,8 +142,8 @@ fake_add_challenge(struct store *st, const struct store_challenge *ch)
 }
 
 static int
-fake_consume_challenge(struct store *st, const char *hash, const char *profile,
-		       const char *used_by, time_t now, char **owner)
+fake_consume_challenge(struct store *st, const char *hash, const char *profile, const char *used_by,
+		       time_t now, char **owner)
 {
 	FAIL(st);
 	if (FAKE(st)->fail_consume != 0)
@@ -422,7 +422,8 @@ test_renewal(void **state)
 
 	cert = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-alice");
 	/* RenewalReq with a new key: SUCCESS, a new certificate, no challenge. */
-	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_OTP; /* would refuse a new request */
+	env->cfg->profiles[0].scep.challenge_mode =
+		CONFIG_CHALLENGE_OTP; /* would refuse a new request */
 	v = decide(env,
 		   make_msg(SCEP_MSG_RENEWALREQ, "tx-renew", cert, make_csr(next, "alice", NULL),
 			    NULL),
@@ -618,7 +619,6 @@ test_store_failing(void **state)
 	scep_verdict_clear(&v);
 	X509_free(alice);
 }
-
 
 /* What is not for the state machine is an error, not a verdict. */
 static void

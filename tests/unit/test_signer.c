@@ -397,9 +397,9 @@ test_issue_key_kinds(void **state)
 		csr = test_make_csr(keys[i], "key-kind", NULL);
 		cert = test_issue(s, csr, NULL);
 		assert_int_equal(EVP_PKEY_eq(X509_get0_pubkey(cert), keys[i]), 1);
-		assert_int_equal(X509_PUBKEY_eq(X509_get_X509_PUBKEY(cert),
-						X509_REQ_get_X509_PUBKEY(csr)),
-				 1);
+		assert_int_equal(
+			X509_PUBKEY_eq(X509_get_X509_PUBKEY(cert), X509_REQ_get_X509_PUBKEY(csr)),
+			1);
 		test_verify_chain(t->ec_ca, cert);
 		X509_free(cert);
 		X509_REQ_free(csr);

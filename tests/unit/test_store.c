@@ -320,7 +320,8 @@ test_migrate_v2(void **state)
 		"('tx-issued', 'CN=dev', x'3002', '192.0.2.1', 1, 'issued', 2, 'ABC1', 'alice'),"
 		"('tx-waiting', 'CN=new', x'3003', '192.0.2.3', 7, 'pending', NULL, NULL, NULL);"
 		"INSERT INTO challenges (secret_hash, owner, created_at, expires_at) VALUES "
-		"('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'old', 1, 4102444800);"
+		"('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'old', 1, "
+		"4102444800);"
 		"PRAGMA user_version = 2;");
 	assert_int_equal(store_open(env->uri, &st), 0);
 	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
@@ -344,8 +345,16 @@ test_migrate_v2(void **state)
 	assert_int_equal(store_walk_pending(st, walk_pending_fn, walked), 0);
 	assert_string_equal(walked, "tx-waiting:scep");
 	/* A challenge minted before profiles is the short form's SCEP profile's. */
-	assert_int_equal(store_consume_challenge(st, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "wifi", "x", NULL), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "scep", "x", NULL), 0);
+	assert_int_equal(store_consume_challenge(
+				 st,
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 "wifi", "x", NULL),
+			 -ENOENT);
+	assert_int_equal(store_consume_challenge(
+				 st,
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 "scep", "x", NULL),
+			 0);
 
 	/* New rows after the migration: their own profile and CA, or none. */
 	store_contract_cert_make(&t, 1, NULL);

@@ -239,7 +239,8 @@ test_migrate_v2(void **state)
 		"('tx-issued', 'CN=dev', '\\x3002', '192.0.2.1', 1, 'issued', 2, 'ABC1', 'alice'),"
 		"('tx-waiting', 'CN=new', '\\x3003', '192.0.2.3', 7, 'pending', NULL, NULL, NULL);"
 		"INSERT INTO challenges (secret_hash, owner, created_at, expires_at) VALUES "
-		"('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'old', 1, 4102444800)");
+		"('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', 'old', 1, "
+		"4102444800)");
 	assert_int_equal(store_open(env->uri, &st), 0);
 	assert_int_equal(db_int("SELECT version FROM scepd_schema"), STORE_CONTRACT_SCHEMA);
 
@@ -258,8 +259,16 @@ test_migrate_v2(void **state)
 	assert_string_equal(p->profile, "scep");
 	store_pending_free(p);
 	/* A challenge minted before profiles is the short form's SCEP profile's. */
-	assert_int_equal(store_consume_challenge(st, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "wifi", "x", NULL), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", "scep", "x", NULL), 0);
+	assert_int_equal(store_consume_challenge(
+				 st,
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 "wifi", "x", NULL),
+			 -ENOENT);
+	assert_int_equal(store_consume_challenge(
+				 st,
+				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+				 "scep", "x", NULL),
+			 0);
 
 	store_contract_cert_make(&t, 1, NULL);
 	assert_int_equal(store_add_cert(st, &t.c), 0);
