@@ -1181,6 +1181,7 @@ config_ca_free(struct config_ca *ca)
 	free(ca->serial_file);
 	free(ca->digest);
 	config_pairs_free(&ca->extensions);
+	free(ca->crl.path);
 }
 
 static void

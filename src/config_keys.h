@@ -97,6 +97,13 @@
 	  CA, digest) \
 	X("ca.extensions",                   EXTENSIONS,  NONE,     NULL, 0, 0, \
 	  CA, extensions) \
+	G("ca.crl") \
+	X("ca.crl.path",                     URL_PATH,    NONE,     NULL, 0, 0, \
+	  CA, crl.path) \
+	X("ca.crl.days",                     INT,         NONE,     "7", 1, 366, \
+	  CA, crl.days) \
+	X("ca.crl.refresh",                  INT,         NONE,     "3600", 60, 86400, \
+	  CA, crl.refresh) \
 	G("scep") \
 	X("scep.path",                       URL_PATH,    NONE,     "/scep", 0, 0, \
 	  PROFILE, scep.path) \

@@ -262,6 +262,59 @@ config_rules_storage(struct config_ctx *ctx)
 			    "only for a \"postgresql://\" URI: an SQLite store has no password");
 }
 
+/* Whether path is served by something else than CA i's CRL: a profile, another CRL. */
+static const char *
+config_rules_crl_clash(const struct scepd_config *cfg, size_t i, const char *path, char *buf,
+		       size_t size)
+{
+	for (size_t k = 0; k < cfg->n_profiles; k++) {
+		const struct config_profile *q = &cfg->profiles[k];
+
+		if (config_profile_served(q) && config_rules_path(q) != NULL &&
+		    strcmp(config_rules_path(q), path) == 0)
+			return config_profile_setting(cfg, q, "path", buf, size);
+	}
+	for (size_t k = 0; k < i; k++) {
+		const char *other = cfg->cas[k].crl.path;
+		size_t n = other != NULL ? strlen(other) : 0;
+
+		if (other != NULL &&
+		    (strcmp(other, path) == 0 ||
+		     (strncmp(other, path, n) == 0 && strcmp(path + n, ".pem") == 0) ||
+		     (strncmp(path, other, strlen(path)) == 0 &&
+		      strcmp(other + strlen(path), ".pem") == 0)))
+			return config_ca_setting(cfg, &cfg->cas[k], "crl.path", buf, size);
+	}
+	return NULL;
+}
+
+/* A CA's CRL: its path (and path.pem) not reserved nor another's; refreshed in time. */
+static int
+config_rules_crl(struct config_ctx *ctx, size_t i)
+{
+	const struct config_ca *ca = &ctx->cfg->cas[i];
+	char other[CONFIG_NAME_MAX * 2];
+	const char *clash;
+
+	if (ca->crl.path == NULL)
+		return 0;
+	if (config_rules_path_reserved(ca->crl.path))
+		return config_error(ctx, config_at(ctx, "ca.crl.path"), "ca.crl.path",
+				    "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				    ca->crl.path);
+	if ((clash = config_rules_crl_clash(ctx->cfg, i, ca->crl.path, other, sizeof(other))) !=
+	    NULL)
+		return config_error(ctx, config_at(ctx, "ca.crl.path"), "ca.crl.path",
+				    "'%s' (or '%s.pem') is also served by %s", ca->crl.path,
+				    ca->crl.path, clash);
+	if ((long long)ca->crl.refresh >= (long long)ca->crl.days * 86400)
+		return config_error(ctx, config_at(ctx, "ca.crl.refresh"), "ca.crl.refresh",
+				    "%d seconds is not less than crl.days (%d): the CRL would "
+				    "expire before it is made anew",
+				    ca->crl.refresh, ca->crl.days);
+	return 0;
+}
+
 /*
  * /csr is served only when the file says how its clients authenticate: a forgotten
  * setting must not leave an open certificate endpoint.
@@ -311,6 +364,15 @@ config_rules_check(struct config_ctx *ctx)
 	for (size_t i = 0; i < ctx->cfg->n_profiles; i++)
 		if ((r = config_rules_profile(ctx, i)) < 0)
 			return r;
+	for (size_t i = 0; i < ctx->cfg->n_cas; i++) {
+		struct config_inst before =
+			config_enter(ctx, config_ca_inst(ctx->cfg, &ctx->cfg->cas[i]));
+
+		r = config_rules_crl(ctx, i);
+		config_enter(ctx, before);
+		if (r < 0)
+			return r;
+	}
 	config_rules_per_ip(ctx);
 	return 0;
 }

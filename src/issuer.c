@@ -495,20 +495,26 @@ out:
 	return r;
 }
 
+/* What issuer_with_key() lends: a profile's RA (or its CA's key without one), or a CA's. */
+enum issuer_key_kind {
+	ISSUER_KEY_RA,
+	ISSUER_KEY_CA,
+};
+
 /*
- * Runs op with the RA's certificate and key (the CA's without an RA) under the lock:
- * one engine session, one key operation at a time. A failure that op reports with
- * failed = true and that keys_token_lost() blames on the token drops the keys and
- * becomes -EAGAIN. -EAGAIN, op not called, when the keys are gone.
+ * Runs op with a certificate and its key under the lock: one engine session, one key
+ * operation at a time. A failure that op reports with failed = true and that
+ * keys_token_lost() blames on the token drops the keys and becomes -EAGAIN. -EAGAIN,
+ * op not called, when the keys are gone.
  */
-int
-issuer_with_ra_key(struct issuer *is, size_t profile,
-		   int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
-		   void *arg)
+
+static int
+issuer_with_key(struct issuer *is, enum issuer_key_kind kind, size_t index,
+		int (*op)(X509 *cert, EVP_PKEY *key, void *arg, bool *ret_failed), void *arg)
 {
 	bool failed = false;
-	X509 *ra_cert;
-	EVP_PKEY *ra_key;
+	X509 *cert;
+	EVP_PKEY *key;
 	int r;
 
 	ERR_clear_error();
@@ -517,8 +523,13 @@ issuer_with_ra_key(struct issuer *is, size_t profile,
 		r = -EAGAIN;
 		goto out;
 	}
-	keys_get0_ra(is->keys, profile, &ra_cert, &ra_key);
-	r = op(ra_cert, ra_key, arg, &failed);
+	if (kind == ISSUER_KEY_RA) {
+		keys_get0_ra(is->keys, index, &cert, &key);
+	} else {
+		cert = keys_get0_ca_cert(is->keys, index);
+		key = keys_get0_ca_key(is->keys, index);
+	}
+	r = op(cert, key, arg, &failed);
 	if (failed && keys_token_lost()) {
 		issuer_lose_keys(is, "the token is gone");
 		r = -EAGAIN;
@@ -527,6 +538,22 @@ out:
 	pthread_mutex_unlock(&is->lock);
 	ERR_clear_error();
 	return r;
+}
+
+int
+issuer_with_ra_key(struct issuer *is, size_t profile,
+		   int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
+		   void *arg)
+{
+	return issuer_with_key(is, ISSUER_KEY_RA, profile, op, arg);
+}
+
+int
+issuer_with_ca_key(struct issuer *is, size_t ca,
+		   int (*op)(X509 *ca_cert, EVP_PKEY *ca_key, void *arg, bool *ret_failed),
+		   void *arg)
+{
+	return issuer_with_key(is, ISSUER_KEY_CA, ca, op, arg);
 }
 
 struct store *

@@ -31,6 +31,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scepd/crl_http.h"
+#include "scepd/crl_publish.h"
 #include "scepd/csr_http.h"
 #include "scepd/http.h"
 #include "scepd/issuer.h"
@@ -53,9 +55,18 @@ struct worker_profile {
 	struct csr_http *csr;
 };
 
+/* The CRL routes of one CA: the DER and the PEM form (crl.path set). */
+struct worker_crl {
+	struct crl_http der;
+	struct crl_http pem;
+	char *pem_path; /* crl.path + ".pem" */
+};
+
 struct worker {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
+	struct crl_publish *crls;        /* every CA's CRL */
+	struct worker_crl *crl_routes;   /* one per cfg->cas */
 	struct worker_profile *profiles; /* one per cfg->profiles */
 	struct http_route *routes;
 	size_t n_routes;
@@ -147,7 +158,9 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	if (scep_msg_init() < 0)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
-	if ((w->profiles = calloc(cfg->n_profiles, sizeof(*w->profiles))) == NULL)
+	if ((w->profiles = calloc(cfg->n_profiles, sizeof(*w->profiles))) == NULL ||
+	    (w->crl_routes = calloc(cfg->n_cas, sizeof(*w->crl_routes))) == NULL ||
+	    crl_publish_new(cfg, w->issuer, &w->crls) < 0)
 		return SCEPD_EXIT_FAILURE;
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		if ((r = worker_setup_profile(w, i)) != SCEPD_EXIT_OK)
@@ -210,7 +223,7 @@ worker_make_routes(struct worker *w)
 	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
 
-	if ((w->routes = calloc(cfg->n_profiles + 2, sizeof(*w->routes))) == NULL)
+	if ((w->routes = calloc(cfg->n_profiles + 2 * cfg->n_cas + 2, sizeof(*w->routes))) == NULL)
 		return -ENOMEM;
 	w->routes[w->n_routes++] = (struct http_route){
 		.path = "/healthz",
@@ -238,6 +251,30 @@ worker_make_routes(struct worker *w)
 				.allow = p->scep.allow,
 				.subtree = true,
 			};
+	}
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		struct worker_crl *c = &w->crl_routes[i];
+
+		if (cfg->cas[i].crl.path == NULL)
+			continue;
+		if (asprintf(&c->pem_path, "%s.pem", cfg->cas[i].crl.path) < 0) {
+			c->pem_path = NULL;
+			return -ENOMEM;
+		}
+		c->der = (struct crl_http){ .pub = w->crls, .ca = i };
+		c->pem = (struct crl_http){ .pub = w->crls, .ca = i, .pem = true };
+		w->routes[w->n_routes++] = (struct http_route){
+			.path = cfg->cas[i].crl.path,
+			.methods = HTTP_GET,
+			.handler = crl_http_handle,
+			.userdata = &c->der,
+		};
+		w->routes[w->n_routes++] = (struct http_route){
+			.path = c->pem_path,
+			.methods = HTTP_GET,
+			.handler = crl_http_handle,
+			.userdata = &c->pem,
+		};
 	}
 	if (legacy != SIZE_MAX)
 		w->routes[w->n_routes++] = (struct http_route){
@@ -380,6 +417,10 @@ worker_free(struct worker *w)
 		scep_http_free(w->profiles[i].scep);
 	}
 	free(w->profiles);
+	for (size_t i = 0; w->crl_routes != NULL && i < w->cfg->n_cas; i++)
+		free(w->crl_routes[i].pem_path);
+	free(w->crl_routes);
+	crl_publish_free(w->crls);
 	issuer_free(w->issuer); /* keys last: ENGINE_finish before _exit() */
 	if (w->signal_fd >= 0)
 		close(w->signal_fd);

@@ -102,6 +102,13 @@ enum config_serial_kind {
 	CONFIG_SERIAL_SUBJECT,
 };
 
+/* crl = { ... } of a CA: its CRL, served at path (DER) and path.pem. */
+struct config_crl {
+	char *path;  /* NULL: no CRL is made or served */
+	int days;    /* nextUpdate = thisUpdate + days */
+	int refresh; /* seconds: a CRL older than this is made anew */
+};
+
 struct config_ca {
 	char *name;                          /* "default" in the short form, else cas.NAME */
 	char *certificate;                   /* chain file: signer first, root last */
@@ -114,6 +121,7 @@ struct config_ca {
 	char *serial_file; /* for CONFIG_SERIAL_FILE */
 	char *digest;      /* "sha256", "sha384", "sha512" */
 	struct config_pairs extensions;
+	struct config_crl crl;
 };
 
 struct config_scep_ra {

@@ -100,6 +100,11 @@ int issuer_with_ra_key(struct issuer *is, size_t profile,
 		       int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
 		       void *arg);
 
+/* The same with CA ca's certificate and key (an index in cfg->cas): for its CRL. */
+int issuer_with_ca_key(struct issuer *is, size_t ca,
+		       int (*op)(X509 *ca_cert, EVP_PKEY *ca_key, void *arg, bool *ret_failed),
+		       void *arg);
+
 /* The store, for lookups that issue nothing (the SCEP state machine's). */
 struct store *issuer_get0_store(struct issuer *is);
 

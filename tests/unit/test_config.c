@@ -481,6 +481,26 @@ static const struct error_case error_cases[] = {
 	{ "renewal on csr", MIN "csr = { auth = \"none\"; renewal = { window_days = 3; }; };\n",
 	  { "t.conf:2: csr.renewal: unknown setting 'renewal'" } },
 
+	/* CRLs */
+	{ "crl refreshed after it expires",
+	  "ca = { certificate = \"ca.pem\"; key = \"ca.key\";\n"
+	  "  crl = { path = \"/crl/x.crl\"; days = 1; refresh = 86400; }; };\n",
+	  { "t.conf:2: ca.crl.refresh: 86400 seconds is not less than crl.days (1): the CRL "
+	    "would expire before it is made anew" } },
+	{ "crl path served twice",
+	  "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; crl = { path = \"/x\"; }; };\n"
+	  "csr = { auth = \"none\"; path = \"/x\"; };\n",
+	  { "t.conf:1: ca.crl.path: '/x' (or '/x.pem') is also served by csr.path" } },
+	{ "crl path reserved",
+	  "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; crl = { path = \"/healthz\"; }; };\n",
+	  { "t.conf:1: ca.crl.path: '/healthz' is reserved (/healthz, /metrics, "
+	    "/cgi-bin/pkiclient.exe)" } },
+	{ "two CAs, one CRL path",
+	  "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; crl = { path = \"/c\"; }; };\n"
+	  "  b = { certificate = \"ca.pem\"; key = \"ca.key\"; crl = { path = \"/c.pem\"; }; }; };\n"
+	  "profiles = { p = { type = \"scep\"; path = \"/p\"; ca = \"a\"; }; };\n",
+	  { "t.conf:2: cas.b.crl.path: '/c.pem' (or '/c.pem.pem') is also served by cas.a.crl.path" } },
+
 	/* The long form: cas and profiles */
 	{ "short and long form mixed",
 	  MIN "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n"
