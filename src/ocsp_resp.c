@@ -31,10 +31,10 @@
  *	next_update_secs when that is not 0. The nonce extension is echoed as received.
  *
  *	ocsp_resp_sign() is the only private-key operation: responderID byKey,
- *	producedAt now, SHA-256 (no digest for Ed25519 and Ed448), the signer's
- *	certificate included unless the signer is the CA (RFC 6960 4.2.2.2: a delegated
- *	responder's certificate must be in the response). OpenSSL checks that the key
- *	matches the signer's certificate first.
+ *	producedAt now, SHA-256 (no digest for Ed25519 and Ed448), and the signer's
+ *	certificate in certs, the CA's too when it signs itself (RFC 6960 4.2.2.2 requires
+ *	a delegated responder's; OpenSSL clients need the CA's unless told the issuer).
+ *	OpenSSL checks that the key matches the signer's certificate first.
  *
  *	ocsp_resp_decode_get() undoes RFC 6960 A.1's URL and base64 encodings. Only the
  *	base64 alphabet and '=' may remain after the percent escapes (no whitespace, no
@@ -64,7 +64,6 @@
 struct ocsp_resp_prep {
 	int status;            /* OCSP_RESPONSE_STATUS_* */
 	OCSP_BASICRESP *basic; /* SUCCESSFUL: the answer to sign */
-	X509 *ca;              /* whether the signer is the CA */
 };
 
 /* What the CA's CertIDs hash: one per algorithm we accept, without a serial. */
@@ -305,22 +304,14 @@ ocsp_resp_prepare(const struct ocsp_resp_params *params, const unsigned char *de
 	struct ocsp_resp_prep *prep;
 	OCSP_REQUEST *req = NULL;
 	const unsigned char *p = der;
-	int r;
+	int r = 0;
 
 	if ((prep = calloc(1, sizeof(*prep))) == NULL)
 		return -ENOMEM;
-	prep->status = OCSP_RESPONSE_STATUS_MALFORMEDREQUEST;
-	if (X509_up_ref(params->ca) != 1) {
-		r = -ENOMEM;
-		goto out;
-	}
-	prep->ca = params->ca;
-	r = 0;
-	if (der == NULL || len == 0 || len > LONG_MAX ||
-	    (req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) == NULL || p != der + len)
-		goto out; /* malformedRequest */
-	r = ocsp_resp_answer(prep, params, req);
-out:
+	prep->status = OCSP_RESPONSE_STATUS_MALFORMEDREQUEST; /* unless it decodes */
+	if (der != NULL && len > 0 && len <= LONG_MAX &&
+	    (req = d2i_OCSP_REQUEST(NULL, &p, (long)len)) != NULL && p == der + len)
+		r = ocsp_resp_answer(prep, params, req);
 	OCSP_REQUEST_free(req);
 	if (r < 0) {
 		ocsp_resp_prep_free(prep);
@@ -343,6 +334,12 @@ ocsp_resp_sign(struct ocsp_resp_prep *prep, X509 *signer, EVP_PKEY *key, unsigne
 	OCSP_RESPONSE *resp = NULL;
 	EVP_MD_CTX *ctx = NULL;
 	const EVP_MD *md = EVP_sha256();
+	/*
+	 * The signer's certificate goes in even when it is the CA's: OpenSSL's
+	 * OCSP_basic_verify() looks for the signer there and in its certs argument, not
+	 * in the trust store, so `openssl ocsp` without -issuer or -verify_other could
+	 * not verify a response without it ("signer certificate not found").
+	 */
 	unsigned long flags = OCSP_RESPID_KEY;
 	int r;
 
@@ -352,8 +349,6 @@ ocsp_resp_sign(struct ocsp_resp_prep *prep, X509 *signer, EVP_PKEY *key, unsigne
 		return -EINVAL;
 	if (EVP_PKEY_get_id(key) == EVP_PKEY_ED25519 || EVP_PKEY_get_id(key) == EVP_PKEY_ED448)
 		md = NULL;
-	if (X509_cmp(signer, prep->ca) == 0)
-		flags |= OCSP_NOCERTS; /* the client has the CA's certificate */
 	if ((ctx = EVP_MD_CTX_new()) == NULL) {
 		r = -ENOMEM;
 		goto out;
@@ -380,7 +375,6 @@ ocsp_resp_prep_free(struct ocsp_resp_prep *prep)
 	if (prep == NULL)
 		return;
 	OCSP_BASICRESP_free(prep->basic);
-	X509_free(prep->ca);
 	free(prep);
 }
 
