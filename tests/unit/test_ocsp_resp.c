@@ -48,6 +48,7 @@ static const struct {
 	{ "1005", { OCSP_RESP_CERT_UNKNOWN, 0, -1 }, 0 },
 	{ "ABCDEF0123456789ABCDEF0123456789ABCDEF01", { OCSP_RESP_CERT_GOOD, 0, -1 }, 0 },
 	{ "DEAD", { OCSP_RESP_CERT_GOOD, 0, -1 }, -EIO },
+	{ "BAD5", { (enum ocsp_resp_cert_status)42, 0, -1 }, 0 }, /* a bug of the lookup's */
 };
 
 static int
@@ -601,6 +602,10 @@ test_malformed(void **state)
 	/* The lookup fails for one of them: tryLater for all. */
 	req = test_req_n(s, 2);
 	test_add_id(req, test_id(EVP_sha256(), s->ca, "DEAD"));
+	assert_int_equal(OCSP_RESPONSE_STATUS_TRYLATER, test_refusal_req(s, req));
+	/* A status the lookup should not answer: tryLater too, never "good". */
+	req = test_req_n(s, 1);
+	test_add_id(req, test_id(EVP_sha1(), s->ca, "BAD5"));
 	assert_int_equal(OCSP_RESPONSE_STATUS_TRYLATER, test_refusal_req(s, req));
 }
 
