@@ -74,9 +74,10 @@ int ocsp_resp_prep_status(const struct ocsp_resp_prep *prep);
 /*
  * The answer as OCSPResponse DER (malloc()ed). A successful one is signed by signer
  * with key (SHA-256; Ed25519 and Ed448 without a digest), responderID byKey, and
- * carries signer's certificate (the CA's or the delegated responder's); key and signer are not used
- * for a refusal and may then be NULL. Once per prep. 0, -EIO (the key did not sign, or
- * does not match signer), -EINVAL (no signer or key for a successful answer), -ENOMEM.
+ * carries signer's certificate (the CA's or the delegated responder's). key and signer
+ * are not used for a refusal and may then be NULL. Once per prep. 0, -EIO (the key did
+ * not sign, or does not match signer), -EINVAL (no signer or key for a successful
+ * answer), -ENOMEM.
  */
 int ocsp_resp_sign(struct ocsp_resp_prep *prep, X509 *signer, EVP_PKEY *key,
 		   unsigned char **ret_der, size_t *ret_len);
