@@ -28,12 +28,14 @@ declare -A sources=(
 	[csr]="src/csr_body.c src/encoding.c src/p7_certs.c src/signer.c src/policy.c $config_sources"
 	[scep_msg]="src/scep_msg.c src/p7_certs.c tests/tools/scep_build.c"
 	[scep_query]="src/scep_query.c src/encoding.c src/p7_certs.c src/scep_msg.c"
+	[ocsp_req]="src/ocsp_resp.c src/encoding.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
 	[csr]="$(pkg-config --libs libconfig libcrypto)"
 	[scep_msg]="$(pkg-config --libs libcrypto)"
 	[scep_query]="$(pkg-config --libs libmicrohttpd libcrypto)"
+	[ocsp_req]="$(pkg-config --libs libcrypto)"
 )
 cd "$top"
 for parser in "${!sources[@]}"; do
