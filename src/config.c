@@ -1182,6 +1182,10 @@ config_ca_free(struct config_ca *ca)
 	free(ca->digest);
 	config_pairs_free(&ca->extensions);
 	free(ca->crl.path);
+	free(ca->ocsp.path);
+	free(ca->ocsp.certificate);
+	free(ca->ocsp.key);
+	config_secret_free(&ca->ocsp.key_passphrase);
 }
 
 static void

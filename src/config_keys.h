@@ -104,6 +104,15 @@
 	  CA, crl.days) \
 	X("ca.crl.refresh",                  INT,         NONE,     "3600", 60, 86400, \
 	  CA, crl.refresh) \
+	G("ca.ocsp") \
+	X("ca.ocsp.path",                    URL_PATH,    NONE,     NULL, 0, 0, \
+	  CA, ocsp.path) \
+	X("ca.ocsp.certificate",             FILE,        NONE,     NULL, 0, 0, \
+	  CA, ocsp.certificate) \
+	X("ca.ocsp.key",                     KEY,         NONE,     NULL, 0, 0, \
+	  CA, ocsp.key) \
+	X("ca.ocsp.key_passphrase",          SECRET,      NONE,     NULL, 0, 0, \
+	  CA, ocsp.key_passphrase) \
 	G("scep") \
 	X("scep.path",                       URL_PATH,    NONE,     "/scep", 0, 0, \
 	  PROFILE, scep.path) \

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,6 +119,9 @@ config_rules_engine_id(struct config_ctx *ctx)
 			config_enter(ctx, config_ca_inst(ctx->cfg, &ctx->cfg->cas[i]));
 
 		r = config_rules_uri_needs_engine(ctx, ctx->cfg->cas[i].key, "ca.key");
+		if (r >= 0)
+			r = config_rules_uri_needs_engine(ctx, ctx->cfg->cas[i].ocsp.key,
+							  "ca.ocsp.key");
 		config_enter(ctx, before);
 	}
 	for (size_t i = 0; i < ctx->cfg->n_profiles && r >= 0; i++) {
@@ -262,30 +266,71 @@ config_rules_storage(struct config_ctx *ctx)
 			    "only for a \"postgresql://\" URI: an SQLite store has no password");
 }
 
-/* Whether path is served by something else than CA i's CRL: a profile, another CRL. */
-static const char *
-config_rules_crl_clash(const struct scepd_config *cfg, size_t i, const char *path, char *buf,
-		       size_t size)
+/* One path the daemon serves, and the setting that makes it. */
+struct config_rules_served {
+	char setting[CONFIG_NAME_MAX * 2];
+	char path[CONFIG_NAME_MAX * 4]; /* "" when the path is too long to compare here */
+};
+
+static void
+config_rules_served_add(struct config_rules_served *v, size_t *n, const char *setting,
+			const char *path, const char *suffix)
 {
-	for (size_t k = 0; k < cfg->n_profiles; k++) {
-		const struct config_profile *q = &cfg->profiles[k];
+	struct config_rules_served *e = &v[(*n)++];
 
-		if (config_profile_served(q) && config_rules_path(q) != NULL &&
-		    strcmp(config_rules_path(q), path) == 0)
-			return config_profile_setting(cfg, q, "path", buf, size);
-	}
-	for (size_t k = 0; k < i; k++) {
-		const char *other = cfg->cas[k].crl.path;
-		size_t n = other != NULL ? strlen(other) : 0;
+	snprintf(e->setting, sizeof(e->setting), "%s", setting);
+	if ((size_t)snprintf(e->path, sizeof(e->path), "%s%s", path, suffix) >= sizeof(e->path))
+		e->path[0] = '\0';
+}
 
-		if (other != NULL &&
-		    (strcmp(other, path) == 0 ||
-		     (strncmp(other, path, n) == 0 && strcmp(path + n, ".pem") == 0) ||
-		     (strncmp(path, other, strlen(path)) == 0 &&
-		      strcmp(other + strlen(path), ".pem") == 0)))
-			return config_ca_setting(cfg, &cfg->cas[k], "crl.path", buf, size);
+/*
+ * Whether a path of setting `own` (a CA's crl.path or ocsp.path) clashes with another
+ * served path: the other's setting name in buf, or NULL. Served paths: the profiles',
+ * every CRL path and its .pem form, every OCSP path.
+ */
+static const char *
+config_rules_ca_path_clash(const struct scepd_config *cfg, const char *own, char *buf, size_t size)
+{
+	struct config_rules_served *v;
+	const char *clash = NULL;
+	char setting[CONFIG_NAME_MAX * 2];
+	size_t n = 0;
+
+	if ((v = calloc(cfg->n_profiles + 3 * cfg->n_cas, sizeof(*v))) == NULL)
+		return NULL;
+	for (size_t k = 0; k < cfg->n_profiles; k++)
+		if (config_profile_served(&cfg->profiles[k]) &&
+		    config_rules_path(&cfg->profiles[k]) != NULL)
+			config_rules_served_add(v, &n,
+						config_profile_setting(cfg, &cfg->profiles[k],
+								       "path", setting,
+								       sizeof(setting)),
+						config_rules_path(&cfg->profiles[k]), "");
+	for (size_t k = 0; k < cfg->n_cas; k++) {
+		const struct config_ca *ca = &cfg->cas[k];
+
+		config_ca_setting(cfg, ca, "crl.path", setting, sizeof(setting));
+		if (ca->crl.path != NULL) {
+			config_rules_served_add(v, &n, setting, ca->crl.path, "");
+			config_rules_served_add(v, &n, setting, ca->crl.path, ".pem");
+		}
+		config_ca_setting(cfg, ca, "ocsp.path", setting, sizeof(setting));
+		if (ca->ocsp.path != NULL)
+			config_rules_served_add(v, &n, setting, ca->ocsp.path, "");
 	}
-	return NULL;
+	/* Reported once per pair: at the setting that comes later in this list. */
+	for (size_t a = 0; a < n && clash == NULL; a++) {
+		if (strcmp(v[a].setting, own) != 0)
+			continue;
+		for (size_t b = 0; b < a && clash == NULL; b++)
+			if (strcmp(v[b].setting, own) != 0 && v[a].path[0] != '\0' &&
+			    strcmp(v[a].path, v[b].path) == 0) {
+				snprintf(buf, size, "%s", v[b].setting);
+				clash = buf;
+			}
+	}
+	free(v);
+	return clash;
 }
 
 /* A CA's CRL: its path (and path.pem) not reserved nor another's; refreshed in time. */
@@ -293,8 +338,7 @@ static int
 config_rules_crl(struct config_ctx *ctx, size_t i)
 {
 	const struct config_ca *ca = &ctx->cfg->cas[i];
-	char other[CONFIG_NAME_MAX * 2];
-	const char *clash;
+	char other[CONFIG_NAME_MAX * 2], own[CONFIG_NAME_MAX * 2];
 
 	if (ca->crl.path == NULL)
 		return 0;
@@ -302,16 +346,46 @@ config_rules_crl(struct config_ctx *ctx, size_t i)
 		return config_error(ctx, config_at(ctx, "ca.crl.path"), "ca.crl.path",
 				    "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
 				    ca->crl.path);
-	if ((clash = config_rules_crl_clash(ctx->cfg, i, ca->crl.path, other, sizeof(other))) !=
-	    NULL)
+	config_ca_setting(ctx->cfg, ca, "crl.path", own, sizeof(own));
+	if (config_rules_ca_path_clash(ctx->cfg, own, other, sizeof(other)) != NULL)
 		return config_error(ctx, config_at(ctx, "ca.crl.path"), "ca.crl.path",
 				    "'%s' (or '%s.pem') is also served by %s", ca->crl.path,
-				    ca->crl.path, clash);
+				    ca->crl.path, other);
 	if ((long long)ca->crl.refresh >= (long long)ca->crl.days * 86400)
 		return config_error(ctx, config_at(ctx, "ca.crl.refresh"), "ca.crl.refresh",
 				    "%d seconds is not less than crl.days (%d): the CRL would "
 				    "expire before it is made anew",
 				    ca->crl.refresh, ca->crl.days);
+	return 0;
+}
+
+/* A CA's OCSP responder: a path of its own; a delegated signer is a certificate and a key. */
+static int
+config_rules_ocsp(struct config_ctx *ctx, size_t i)
+{
+	const struct config_ca *ca = &ctx->cfg->cas[i];
+	char other[CONFIG_NAME_MAX * 2], own[CONFIG_NAME_MAX * 2];
+	bool cert = ca->ocsp.certificate != NULL, key = ca->ocsp.key != NULL;
+
+	if (cert && !key)
+		return config_error(ctx, config_at(ctx, "ca.ocsp.key"), "ca.ocsp.key",
+				    "required when ocsp.certificate is set");
+	if (key && !cert)
+		return config_error(ctx, config_at(ctx, "ca.ocsp.certificate"),
+				    "ca.ocsp.certificate", "required when ocsp.key is set");
+	if ((cert || key) && ca->ocsp.path == NULL)
+		return config_error(ctx, config_at(ctx, "ca.ocsp.path"), "ca.ocsp.path",
+				    "required when the ocsp group names a signer");
+	if (ca->ocsp.path == NULL)
+		return 0;
+	if (config_rules_path_reserved(ca->ocsp.path))
+		return config_error(ctx, config_at(ctx, "ca.ocsp.path"), "ca.ocsp.path",
+				    "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				    ca->ocsp.path);
+	config_ca_setting(ctx->cfg, ca, "ocsp.path", own, sizeof(own));
+	if (config_rules_ca_path_clash(ctx->cfg, own, other, sizeof(other)) != NULL)
+		return config_error(ctx, config_at(ctx, "ca.ocsp.path"), "ca.ocsp.path",
+				    "'%s' is also served by %s", ca->ocsp.path, other);
 	return 0;
 }
 
@@ -368,7 +442,8 @@ config_rules_check(struct config_ctx *ctx)
 		struct config_inst before =
 			config_enter(ctx, config_ca_inst(ctx->cfg, &ctx->cfg->cas[i]));
 
-		r = config_rules_crl(ctx, i);
+		if ((r = config_rules_crl(ctx, i)) >= 0)
+			r = config_rules_ocsp(ctx, i);
 		config_enter(ctx, before);
 		if (r < 0)
 			return r;

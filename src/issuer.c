@@ -48,6 +48,7 @@ struct issuer {
 	struct keys *keys; /* NULL while the token is gone */
 	struct store *store;
 	struct issuer_profile *profiles; /* one per cfg->profiles */
+	X509 **ca_certs;                 /* one per cfg->cas: our own references */
 	char unhealthy[256];             /* "" when healthy */
 };
 
@@ -65,6 +66,13 @@ issuer_setup_profiles(struct issuer *is)
 	const struct scepd_config *cfg = is->cfg;
 	int r;
 
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		X509 *ca = keys_get0_ca_cert(is->keys, i);
+
+		if (ca == NULL || !X509_up_ref(ca))
+			return -ENOMEM;
+		is->ca_certs[i] = ca;
+	}
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
 		struct issuer_profile *ip = &is->profiles[i];
@@ -88,7 +96,10 @@ issuer_new(const struct scepd_config *cfg, struct keys *keys, struct store *stor
 	int r;
 
 	if ((is = calloc(1, sizeof(*is))) == NULL ||
-	    (is->profiles = calloc(cfg->n_profiles, sizeof(*is->profiles))) == NULL) {
+	    (is->profiles = calloc(cfg->n_profiles, sizeof(*is->profiles))) == NULL ||
+	    (is->ca_certs = calloc(cfg->n_cas, sizeof(*is->ca_certs))) == NULL) {
+		if (is != NULL)
+			free(is->profiles);
 		free(is);
 		keys_free(keys);
 		store_close(store);
@@ -140,6 +151,9 @@ issuer_free(struct issuer *is)
 		X509_free(ip->ra_next);
 	}
 	free(is->profiles);
+	for (size_t i = 0; i < is->cfg->n_cas; i++)
+		X509_free(is->ca_certs[i]);
+	free(is->ca_certs);
 	pthread_mutex_destroy(&is->lock);
 	free(is);
 }
@@ -173,6 +187,12 @@ X509 *
 issuer_get0_ra_next(struct issuer *is, size_t profile)
 {
 	return is->profiles[profile].ra_next;
+}
+
+X509 *
+issuer_get0_ca_cert(struct issuer *is, size_t ca)
+{
+	return is->ca_certs[ca];
 }
 
 const struct config_profile *
@@ -499,6 +519,7 @@ out:
 enum issuer_key_kind {
 	ISSUER_KEY_RA,
 	ISSUER_KEY_CA,
+	ISSUER_KEY_OCSP,
 };
 
 /*
@@ -525,6 +546,8 @@ issuer_with_key(struct issuer *is, enum issuer_key_kind kind, size_t index,
 	}
 	if (kind == ISSUER_KEY_RA) {
 		keys_get0_ra(is->keys, index, &cert, &key);
+	} else if (kind == ISSUER_KEY_OCSP) {
+		keys_get0_ocsp(is->keys, index, &cert, &key);
 	} else {
 		cert = keys_get0_ca_cert(is->keys, index);
 		key = keys_get0_ca_key(is->keys, index);
@@ -546,6 +569,13 @@ issuer_with_ra_key(struct issuer *is, size_t profile,
 		   void *arg)
 {
 	return issuer_with_key(is, ISSUER_KEY_RA, profile, op, arg);
+}
+
+int
+issuer_with_ocsp_key(struct issuer *is, size_t ca,
+		     int (*op)(X509 *signer, EVP_PKEY *key, void *arg, bool *ret_failed), void *arg)
+{
+	return issuer_with_key(is, ISSUER_KEY_OCSP, ca, op, arg);
 }
 
 int

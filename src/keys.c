@@ -330,6 +330,16 @@ keys_read_all_certs(const struct scepd_config *cfg, struct keys *keys, struct ke
 			     &keys->cas[i], err)) < 0)
 			return r;
 	}
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct config_ca *ca = &cfg->cas[i];
+
+		if (ca->ocsp.certificate != NULL &&
+		    (r = keys_read_pair_certs(
+			     ca->ocsp.certificate, NULL,
+			     config_ca_setting(cfg, ca, "ocsp.certificate", a, sizeof(a)), NULL,
+			     &keys->ocsps[i], err)) < 0)
+			return r;
+	}
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
 
@@ -875,6 +885,34 @@ keys_load_cas(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
 	return 0;
 }
 
+/* Every CA's delegated OCSP signer key, as keys_load_cas(). */
+static int
+keys_load_ocsps(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
+		struct keys_error *err, bool *ret_transient)
+{
+	char a[160], b[160];
+	int r;
+
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct config_ca *ca = &cfg->cas[i];
+		bool transient = false;
+
+		if (ca->ocsp.key == NULL)
+			continue;
+		r = keys_load_key(cfg, engine, ca->ocsp.key,
+				  config_ca_setting(cfg, ca, "ocsp.key", a, sizeof(a)),
+				  &ca->ocsp.key_passphrase,
+				  config_ca_setting(cfg, ca, "ocsp.key_passphrase", b, sizeof(b)),
+				  &keys->ocsps[i].key, err, &transient);
+		if (r < 0) {
+			*ret_transient = transient && !keys_engine_kept;
+			return r;
+		}
+		keys_engine_kept = keys_engine_kept || keys_is_uri(ca->ocsp.key);
+	}
+	return 0;
+}
+
 /* Every SCEP profile's RA key, as keys_load_cas(). */
 static int
 keys_load_ras(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
@@ -917,6 +955,16 @@ keys_check_pairs(const struct scepd_config *cfg, struct keys *keys, struct keys_
 			     config_ca_setting(cfg, &cfg->cas[i], "certificate", b, sizeof(b)),
 			     err)) < 0)
 			return r;
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		if (keys->ocsps[i].key == NULL || keys->ocsps[i].chain == NULL)
+			continue;
+		if ((r = keys_check_pair(
+			     keys->ocsps[i].key, sk_X509_value(keys->ocsps[i].chain, 0),
+			     config_ca_setting(cfg, &cfg->cas[i], "ocsp.key", a, sizeof(a)),
+			     config_ca_setting(cfg, &cfg->cas[i], "ocsp.certificate", b, sizeof(b)),
+			     err)) < 0)
+			return r;
+	}
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
 
@@ -952,7 +1000,8 @@ keys_load_private(const struct scepd_config *cfg, struct keys *keys, struct keys
 		keys->engine = engine;
 	}
 	if ((r = keys_load_cas(cfg, engine, keys, err, ret_transient)) < 0 ||
-	    (r = keys_load_ras(cfg, engine, keys, err, ret_transient)) < 0)
+	    (r = keys_load_ras(cfg, engine, keys, err, ret_transient)) < 0 ||
+	    (r = keys_load_ocsps(cfg, engine, keys, err, ret_transient)) < 0)
 		return r;
 	*ret_transient = false;
 	return keys_check_pairs(cfg, keys, err);
@@ -969,6 +1018,10 @@ keys_drop_private(struct keys *keys)
 	for (size_t i = 0; keys->ras != NULL && i < keys->cfg->n_profiles; i++) {
 		EVP_PKEY_free(keys->ras[i].key);
 		keys->ras[i].key = NULL;
+	}
+	for (size_t i = 0; keys->ocsps != NULL && i < keys->cfg->n_cas; i++) {
+		EVP_PKEY_free(keys->ocsps[i].key);
+		keys->ocsps[i].key = NULL;
 	}
 	keys_engine_free(keys->engine);
 	keys->engine = NULL;
@@ -1005,7 +1058,8 @@ keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_er
 	ERR_clear_error();
 	if ((keys = calloc(1, sizeof(*keys))) == NULL ||
 	    (keys->cas = calloc(cfg->n_cas, sizeof(*keys->cas))) == NULL ||
-	    (keys->ras = calloc(cfg->n_profiles, sizeof(*keys->ras))) == NULL) {
+	    (keys->ras = calloc(cfg->n_profiles, sizeof(*keys->ras))) == NULL ||
+	    (keys->ocsps = calloc(cfg->n_cas, sizeof(*keys->ocsps))) == NULL) {
 		keys_fail(err, "ca.key", false, "out of memory");
 		r = -ENOMEM;
 		goto out;
@@ -1051,8 +1105,11 @@ keys_free(struct keys *keys)
 		sk_X509_pop_free(keys->ras[i].chain, X509_free);
 		X509_free(keys->ras[i].next);
 	}
+	for (size_t i = 0; keys->ocsps != NULL && i < keys->cfg->n_cas; i++)
+		sk_X509_pop_free(keys->ocsps[i].chain, X509_free);
 	free(keys->cas);
 	free(keys->ras);
+	free(keys->ocsps);
 	free(keys);
 }
 
@@ -1176,6 +1233,20 @@ keys_get0_ra(const struct keys *keys, size_t profile, X509 **ret_cert, EVP_PKEY 
 	if (ra->key != NULL) {
 		*ret_cert = sk_X509_value(ra->chain, 0);
 		*ret_key = ra->key;
+	} else {
+		*ret_cert = keys_get0_ca_cert(keys, ca);
+		*ret_key = keys->cas[ca].key;
+	}
+}
+
+void
+keys_get0_ocsp(const struct keys *keys, size_t ca, X509 **ret_cert, EVP_PKEY **ret_key)
+{
+	const struct keys_pair *o = &keys->ocsps[ca];
+
+	if (o->key != NULL) {
+		*ret_cert = sk_X509_value(o->chain, 0);
+		*ret_key = o->key;
 	} else {
 		*ret_cert = keys_get0_ca_cert(keys, ca);
 		*ret_key = keys->cas[ca].key;

@@ -274,6 +274,13 @@ keys_token_probe_all(const struct scepd_config *cfg, PKCS11_SLOT *slots, unsigne
 			     config_ca_setting(cfg, &cfg->cas[i], "key", setting, sizeof(setting)),
 			     keys_pin_setting(cfg), err, ret_transient)) < 0)
 			return r;
+	for (size_t i = 0; i < cfg->n_cas; i++)
+		if (keys_is_uri(cfg->cas[i].ocsp.key) &&
+		    (r = keys_token_probe_uri(slots, n, module, cfg->cas[i].ocsp.key,
+					      config_ca_setting(cfg, &cfg->cas[i], "ocsp.key",
+								setting, sizeof(setting)),
+					      keys_pin_setting(cfg), err, ret_transient)) < 0)
+			return r;
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
 
@@ -299,7 +306,7 @@ keys_token_probe(const struct scepd_config *cfg, struct keys_error *err, bool *r
 	int r;
 
 	for (size_t i = 0; i < cfg->n_cas; i++)
-		any = any || keys_is_uri(cfg->cas[i].key);
+		any = any || keys_is_uri(cfg->cas[i].key) || keys_is_uri(cfg->cas[i].ocsp.key);
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		any = any || keys_is_uri(cfg->profiles[i].scep.ra.key);
 	module = keys_module_path(cfg, &module_setting);

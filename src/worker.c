@@ -38,6 +38,7 @@
 #include "scepd/issuer.h"
 #include "scepd/keys.h"
 #include "scepd/log.h"
+#include "scepd/ocsp_http.h"
 #include "scepd/scep_http.h"
 #include "scepd/scep_msg.h"
 #include "scepd/secret.h"
@@ -55,19 +56,20 @@ struct worker_profile {
 	struct csr_http *csr;
 };
 
-/* The CRL routes of one CA: the DER and the PEM form (crl.path set). */
-struct worker_crl {
+/* The routes of one CA: its CRL as DER and as PEM (crl.path set), its OCSP responder. */
+struct worker_ca_routes {
 	struct crl_http der;
 	struct crl_http pem;
 	char *pem_path; /* crl.path + ".pem" */
+	struct ocsp_http ocsp;
 };
 
 struct worker {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
-	struct crl_publish *crls;        /* every CA's CRL */
-	struct worker_crl *crl_routes;   /* one per cfg->cas */
-	struct worker_profile *profiles; /* one per cfg->profiles */
+	struct crl_publish *crls;           /* every CA's CRL */
+	struct worker_ca_routes *ca_routes; /* one per cfg->cas */
+	struct worker_profile *profiles;    /* one per cfg->profiles */
 	struct http_route *routes;
 	size_t n_routes;
 	struct http_server **servers;
@@ -159,7 +161,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
 	if ((w->profiles = calloc(cfg->n_profiles, sizeof(*w->profiles))) == NULL ||
-	    (w->crl_routes = calloc(cfg->n_cas, sizeof(*w->crl_routes))) == NULL ||
+	    (w->ca_routes = calloc(cfg->n_cas, sizeof(*w->ca_routes))) == NULL ||
 	    crl_publish_new(cfg, w->issuer, &w->crls) < 0)
 		return SCEPD_EXIT_FAILURE;
 	for (size_t i = 0; i < cfg->n_profiles; i++)
@@ -223,7 +225,7 @@ worker_make_routes(struct worker *w)
 	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
 
-	if ((w->routes = calloc(cfg->n_profiles + 2 * cfg->n_cas + 2, sizeof(*w->routes))) == NULL)
+	if ((w->routes = calloc(cfg->n_profiles + 3 * cfg->n_cas + 2, sizeof(*w->routes))) == NULL)
 		return -ENOMEM;
 	w->routes[w->n_routes++] = (struct http_route){
 		.path = "/healthz",
@@ -253,8 +255,18 @@ worker_make_routes(struct worker *w)
 			};
 	}
 	for (size_t i = 0; i < cfg->n_cas; i++) {
-		struct worker_crl *c = &w->crl_routes[i];
+		struct worker_ca_routes *c = &w->ca_routes[i];
 
+		if (cfg->cas[i].ocsp.path != NULL) {
+			c->ocsp = (struct ocsp_http){ .cfg = cfg, .issuer = w->issuer, .ca = i };
+			w->routes[w->n_routes++] = (struct http_route){
+				.path = cfg->cas[i].ocsp.path,
+				.methods = HTTP_GET | HTTP_POST,
+				.handler = ocsp_http_handle,
+				.userdata = &c->ocsp,
+				.subtree = true, /* GET: the request below the path */
+			};
+		}
 		if (cfg->cas[i].crl.path == NULL)
 			continue;
 		if (asprintf(&c->pem_path, "%s.pem", cfg->cas[i].crl.path) < 0) {
@@ -417,9 +429,9 @@ worker_free(struct worker *w)
 		scep_http_free(w->profiles[i].scep);
 	}
 	free(w->profiles);
-	for (size_t i = 0; w->crl_routes != NULL && i < w->cfg->n_cas; i++)
-		free(w->crl_routes[i].pem_path);
-	free(w->crl_routes);
+	for (size_t i = 0; w->ca_routes != NULL && i < w->cfg->n_cas; i++)
+		free(w->ca_routes[i].pem_path);
+	free(w->ca_routes);
 	crl_publish_free(w->crls);
 	issuer_free(w->issuer); /* keys last: ENGINE_finish before _exit() */
 	if (w->signal_fd >= 0)

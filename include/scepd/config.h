@@ -109,6 +109,14 @@ struct config_crl {
 	int refresh; /* seconds: a CRL older than this is made anew */
 };
 
+/* ocsp = { ... } of a CA: its OCSP responder (RFC 6960). */
+struct config_ocsp {
+	char *path;                          /* NULL: no responder */
+	char *certificate;                   /* a delegated OCSP signer; NULL: the CA signs */
+	char *key;                           /* its key: pkcs11: URI or absolute file path */
+	struct config_secret key_passphrase; /* for an encrypted PEM key file */
+};
+
 struct config_ca {
 	char *name;                          /* "default" in the short form, else cas.NAME */
 	char *certificate;                   /* chain file: signer first, root last */
@@ -122,6 +130,7 @@ struct config_ca {
 	char *digest;      /* "sha256", "sha384", "sha512" */
 	struct config_pairs extensions;
 	struct config_crl crl;
+	struct config_ocsp ocsp;
 };
 
 struct config_scep_ra {

@@ -86,6 +86,9 @@ STACK_OF(X509) *issuer_get0_ra_chain(struct issuer *is, size_t profile);
 X509 *issuer_get0_ca_next(struct issuer *is, size_t profile);
 X509 *issuer_get0_ra_next(struct issuer *is, size_t profile);
 
+/* CA ca's signing certificate (an index in cfg->cas); NULL while started without keys. */
+X509 *issuer_get0_ca_cert(struct issuer *is, size_t ca);
+
 /* The profile's configuration. */
 const struct config_profile *issuer_get0_profile(struct issuer *is, size_t profile);
 
@@ -104,6 +107,11 @@ int issuer_with_ra_key(struct issuer *is, size_t profile,
 int issuer_with_ca_key(struct issuer *is, size_t ca,
 		       int (*op)(X509 *ca_cert, EVP_PKEY *ca_key, void *arg, bool *ret_failed),
 		       void *arg);
+
+/* The same with the signer of CA ca's OCSP responses: its delegated one, or the CA. */
+int issuer_with_ocsp_key(struct issuer *is, size_t ca,
+			 int (*op)(X509 *signer, EVP_PKEY *key, void *arg, bool *ret_failed),
+			 void *arg);
 
 /* The store, for lookups that issue nothing (the SCEP state machine's). */
 struct store *issuer_get0_store(struct issuer *is);

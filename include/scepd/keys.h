@@ -34,6 +34,8 @@ struct keys {
 	void *engine;                   /* ENGINE *, NULL when engine.id is not set */
 	struct keys_pair *cas;          /* one per cfg->cas */
 	struct keys_pair *ras;          /* one per cfg->profiles: key NULL without an RA */
+	struct keys_pair *ocsps;        /* one per cfg->cas: key NULL without a delegated
+					   OCSP signer */
 	unsigned load_retries; /* engine set-ups that failed and were retried (for the log) */
 };
 
@@ -84,6 +86,12 @@ EVP_PKEY *keys_get0_ca_key(const struct keys *keys, size_t ca);
  * are encrypted to and CertReps signed with: its RA's, or its CA's without an RA.
  */
 void keys_get0_ra(const struct keys *keys, size_t profile, X509 **ret_cert, EVP_PKEY **ret_key);
+
+/*
+ * The certificate and key that sign CA ca's OCSP responses: its delegated OCSP signer,
+ * or the CA's own without one.
+ */
+void keys_get0_ocsp(const struct keys *keys, size_t ca, X509 **ret_cert, EVP_PKEY **ret_key);
 
 /*
  * New references to the certificates of profile, which outlive the keys (a worker
