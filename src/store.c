@@ -19,6 +19,11 @@
  *	store_add_challenge(st, ch)
  *	store_consume_challenge(st, hash, used_by, &owner)
  *	store_status_name(status)
+ *	store_revoke(st, serial, reason, when, by)	store_unrevoke(st, serial, by)
+ *	store_walk_revoked(st, ca, now, fn, userdata)
+ *	store_revocation_changes(st, ca, &changes)
+ *	store_put_crl(st, crl)		store_get_crl(st, ca, &crl)	store_crl_free(crl)
+ *	store_reason_name(reason)	store_reason_parse(name, &reason)
  *	store_close(st)
  *
  * DESCRIPTION
@@ -52,6 +57,7 @@
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include "scepd/encoding.h"
@@ -66,6 +72,19 @@ static const char *const store_status_names[STORE_STATUS_MAX] = {
 	[STORE_STATUS_APPROVED] = "approved",
 	[STORE_STATUS_REJECTED] = "rejected",
 	[STORE_STATUS_ISSUED] = "issued",
+};
+
+/* RFC 5280's names, by CRLReason code; NULL where there is no reason (7, 8). */
+static const char *const store_reason_names[STORE_REASON_MAX] = {
+	[STORE_REASON_UNSPECIFIED] = "unspecified",
+	[STORE_REASON_KEY_COMPROMISE] = "keyCompromise",
+	[STORE_REASON_CA_COMPROMISE] = "cACompromise",
+	[STORE_REASON_AFFILIATION_CHANGED] = "affiliationChanged",
+	[STORE_REASON_SUPERSEDED] = "superseded",
+	[STORE_REASON_CESSATION_OF_OPERATION] = "cessationOfOperation",
+	[STORE_REASON_CERTIFICATE_HOLD] = "certificateHold",
+	[STORE_REASON_PRIVILEGE_WITHDRAWN] = "privilegeWithdrawn",
+	[STORE_REASON_AA_COMPROMISE] = "aACompromise",
 };
 
 struct store_scheme {
@@ -424,7 +443,8 @@ store_cert_dup(const struct store_cert *c, struct store_cert **ret_cert)
 	size = sizeof(*d) + store_pack_size(c->serial) + store_pack_size(c->subject) +
 	       store_pack_size(c->sans) + c->der_len + store_pack_size(c->requester) +
 	       store_pack_size(c->endpoint) + store_pack_size(c->transaction_id) +
-	       store_pack_size(c->owner) + store_pack_size(c->profile) + store_pack_size(c->ca);
+	       store_pack_size(c->owner) + store_pack_size(c->profile) + store_pack_size(c->ca) +
+	       store_pack_size(c->revoked_by);
 	if ((d = malloc(size)) == NULL)
 		return -ENOMEM;
 	*d = *c;
@@ -439,6 +459,7 @@ store_cert_dup(const struct store_cert *c, struct store_cert **ret_cert)
 	d->owner = store_pack_str(&p, c->owner);
 	d->profile = store_pack_str(&p, c->profile);
 	d->ca = store_pack_str(&p, c->ca);
+	d->revoked_by = store_pack_str(&p, c->revoked_by);
 	assert((size_t)(p - (char *)d) == size);
 	*ret_cert = d;
 	return 0;
@@ -722,4 +743,163 @@ store_consume_challenge(struct store *st, const char *secret_hash, const char *p
 	else
 		free(owner);
 	return 0;
+}
+
+const char *
+store_reason_name(int reason)
+{
+	if (reason < 0 || reason >= STORE_REASON_MAX)
+		return NULL;
+	return store_reason_names[reason];
+}
+
+int
+store_reason_parse(const char *name, int *ret_reason)
+{
+	for (int i = 0; name != NULL && i < STORE_REASON_MAX; i++)
+		if (store_reason_names[i] != NULL && strcasecmp(name, store_reason_names[i]) == 0) {
+			*ret_reason = i;
+			return 0;
+		}
+	return -EINVAL;
+}
+
+int
+store_revoke(struct store *st, const char *serial, int reason, time_t when, const char *by)
+{
+	char *s = NULL;
+	int r;
+
+	assert(st != NULL && serial != NULL);
+	if (store_reason_name(reason) == NULL || when < 0)
+		return -EINVAL;
+	if ((r = store_serial_normalize(serial, &s)) < 0) {
+		r = r == -EINVAL ? -ENOENT : r;
+		goto out;
+	}
+	if (when == 0)
+		when = time(NULL);
+	store_lock(st);
+	r = st->ops->revoke(st, s, reason, when, by);
+	store_unlock(st);
+out:
+	free(s);
+	return r;
+}
+
+int
+store_unrevoke(struct store *st, const char *serial, const char *by)
+{
+	char *s = NULL;
+	int r;
+
+	assert(st != NULL && serial != NULL);
+	if ((r = store_serial_normalize(serial, &s)) < 0) {
+		r = r == -EINVAL ? -ENOENT : r;
+		goto out;
+	}
+	store_lock(st);
+	r = st->ops->unrevoke(st, s, by);
+	store_unlock(st);
+out:
+	free(s);
+	return r;
+}
+
+int
+store_walk_revoked(struct store *st, const char *ca, time_t now,
+		   int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	int r;
+
+	assert(st != NULL && fn != NULL);
+	store_lock(st);
+	r = st->ops->walk_revoked(st, ca, now, fn, userdata);
+	store_unlock(st);
+	return r;
+}
+
+int
+store_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
+{
+	uint64_t n = 0;
+	int r;
+
+	assert(st != NULL && ret != NULL);
+	if (ca == NULL)
+		return -EINVAL;
+	store_lock(st);
+	r = st->ops->revocation_changes(st, ca, &n);
+	store_unlock(st);
+	if (r < 0)
+		return r;
+	*ret = n;
+	return 0;
+}
+
+int
+store_put_crl(struct store *st, const struct store_crl *crl)
+{
+	int r;
+
+	assert(st != NULL && crl != NULL);
+	if (crl->ca == NULL || crl->der == NULL || crl->der_len == 0 ||
+	    crl->number > (uint64_t)INT64_MAX || crl->changes > (uint64_t)INT64_MAX ||
+	    crl->next_update <= crl->this_update)
+		return -EINVAL;
+	store_lock(st);
+	r = st->ops->put_crl(st, crl);
+	store_unlock(st);
+	return r;
+}
+
+/* The walk behind store_get_crl(): one CRL per CA at most. */
+static int
+store_get_crl_fn(const struct store_crl *crl, void *userdata)
+{
+	struct store_crl **copy = userdata, *d;
+	char *p;
+
+	if (*copy != NULL)
+		return -EIO;
+	if ((d = malloc(sizeof(*d) + store_pack_size(crl->ca) + crl->der_len)) == NULL)
+		return -ENOMEM;
+	*d = *crl;
+	p = (char *)(d + 1);
+	d->ca = store_pack_str(&p, crl->ca);
+	d->der = store_pack_blob(&p, crl->der, crl->der_len);
+	*copy = d;
+	return 0;
+}
+
+int
+store_get_crl(struct store *st, const char *ca, struct store_crl **ret_crl)
+{
+	struct store_crl *copy = NULL;
+	int r;
+
+	assert(st != NULL && ret_crl != NULL);
+	if (ca == NULL)
+		return -ENOENT;
+	store_lock(st);
+	r = st->ops->get_crl(st, ca, store_get_crl_fn, &copy);
+	store_unlock(st);
+	if (r < 0)
+		goto out;
+	if (copy == NULL) {
+		r = -ENOENT;
+		goto out;
+	}
+	*ret_crl = copy;
+	copy = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	store_crl_free(copy);
+	return r;
+}
+
+void
+store_crl_free(struct store_crl *crl)
+{
+	free(crl);
 }

@@ -52,6 +52,19 @@ struct store_ops {
 	int (*add_challenge)(struct store *st, const struct store_challenge *ch);
 	int (*consume_challenge)(struct store *st, const char *secret_hash, const char *profile,
 				 const char *used_by, time_t now, char **ret_owner);
+	/* when: filled in (never 0); reason: a valid one. */
+	int (*revoke)(struct store *st, const char *serial, int reason, time_t when,
+		      const char *by);
+	int (*unrevoke)(struct store *st, const char *serial, const char *by);
+	int (*walk_revoked)(struct store *st, const char *ca, time_t now,
+			    int (*fn)(const struct store_cert *cert, void *userdata),
+			    void *userdata);
+	int (*revocation_changes)(struct store *st, const char *ca, uint64_t *ret);
+	/* -ESTALE when the stored CRL's number is not lower. */
+	int (*put_crl)(struct store *st, const struct store_crl *crl);
+	/* fn is called once with the CA's CRL, or not at all when there is none. */
+	int (*get_crl)(struct store *st, const char *ca,
+		       int (*fn)(const struct store_crl *crl, void *userdata), void *userdata);
 };
 
 struct store_queued; /* a certificate in store_add_cert(), waiting for its commit */

@@ -29,9 +29,11 @@
  *	PostgreSQL takes for the UPDATE (READ COMMITTED re-checks the condition on the
  *	newest row version): a challenge is consumed by "UPDATE ... WHERE used_at IS
  *	NULL AND expires_at > now RETURNING owner", a pending request moves by "UPDATE
- *	... WHERE status = expected". A later SELECT only explains a miss (the error
- *	code); it never decides. Serials, transaction IDs and challenge hashes are
- *	unique by constraint.
+ *	... WHERE status = expected", a certificate is revoked by "UPDATE ... WHERE
+ *	revoked_at IS NULL" (with its CA's change counter, in one transaction), a CRL
+ *	stored by an upsert that replaces only a lower cRLNumber. A later SELECT
+ *	only explains a miss (the error code); it never decides. Serials,
+ *	transaction IDs and challenge hashes are unique by constraint.
  *
  *	When the connection is lost (the server restarted, the network failed), the
  *	next call resets it, at most once per STORE_PG_RETRY_MS: calls in between fail
@@ -136,6 +138,27 @@ static const char *const store_pg_migrations[] = {
 	"UPDATE certificates SET profile = endpoint, ca = 'default';\n"
 	"UPDATE pending_requests SET profile = 'scep';\n"
 	"UPDATE challenges SET profile = 'scep';\n",
+	/*
+	 * 3 -> 4: revocation: the reason (RFC 5280 CRLReason code) and who revoked a
+	 * certificate, each CA's newest CRL and its counter of revocation changes. Older
+	 * rows are not revoked: the new columns are NULL.
+	 */
+	"ALTER TABLE certificates ADD COLUMN revocation_reason integer;\n"
+	"ALTER TABLE certificates ADD COLUMN revoked_by text;\n"
+	"CREATE INDEX certificates_revoked ON certificates (ca, revoked_at)\n"
+	"\tWHERE revoked_at IS NOT NULL;\n"
+	"CREATE TABLE crls (\n"
+	"\tca text NOT NULL PRIMARY KEY,\n"
+	"\tnumber bigint NOT NULL,\n"
+	"\tder bytea NOT NULL,\n"
+	"\tthis_update bigint NOT NULL,\n"
+	"\tnext_update bigint NOT NULL,\n"
+	"\tchanges bigint NOT NULL\n"
+	");\n"
+	"CREATE TABLE revocation_state (\n"
+	"\tca text NOT NULL PRIMARY KEY,\n"
+	"\tchanges bigint NOT NULL\n"
+	");\n",
 };
 
 #define STORE_PG_VERSION ((int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])))
@@ -150,7 +173,36 @@ static const char *const store_pg_migrations[] = {
 #define STORE_PG_GET_CERT_DER     "SELECT der FROM certificates WHERE serial = $1"
 #define STORE_PG_CERT_COLUMNS                                                                      \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
-	"transaction_id, issued_at, owner, profile, ca FROM certificates "
+	"transaction_id, issued_at, owner, profile, ca, revoked_at, revocation_reason, "           \
+	"revoked_by FROM certificates "
+#define STORE_PG_WALK_REVOKED                                                                      \
+	STORE_PG_CERT_COLUMNS                                                                      \
+	"WHERE ca = $1 AND revoked_at IS NOT NULL AND not_after > $2 ORDER BY revoked_at, seq"
+#define STORE_PG_WALK_REVOKED_ALL                                                                  \
+	STORE_PG_CERT_COLUMNS                                                                      \
+	"WHERE revoked_at IS NOT NULL AND not_after > $1 ORDER BY revoked_at, seq"
+#define STORE_PG_REVOKE                                                                            \
+	"UPDATE certificates SET revoked_at = $1, revocation_reason = $2, revoked_by = $3 "        \
+	"WHERE serial = $4 AND revoked_at IS NULL"
+#define STORE_PG_UNREVOKE                                                                          \
+	"UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL, revoked_by = $1 "    \
+	"WHERE serial = $2 AND revoked_at IS NOT NULL AND revocation_reason = 6"
+#define STORE_PG_REVOCATION_STATE                                                                  \
+	"SELECT revoked_at IS NOT NULL, coalesce(revocation_reason, -1) FROM certificates "        \
+	"WHERE serial = $1"
+#define STORE_PG_BUMP_CHANGES                                                                      \
+	"INSERT INTO revocation_state (ca, changes) "                                              \
+	"SELECT ca, 1 FROM certificates WHERE serial = $1 AND ca IS NOT NULL "                     \
+	"ON CONFLICT (ca) DO UPDATE SET changes = revocation_state.changes + 1"
+#define STORE_PG_CHANGES "SELECT changes FROM revocation_state WHERE ca = $1"
+#define STORE_PG_PUT_CRL                                                                           \
+	"INSERT INTO crls (ca, number, der, this_update, next_update, changes) "                   \
+	"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ca) DO UPDATE SET "                          \
+	"number = excluded.number, der = excluded.der, this_update = excluded.this_update, "       \
+	"next_update = excluded.next_update, changes = excluded.changes "                          \
+	"WHERE excluded.number > crls.number"
+#define STORE_PG_GET_CRL                                                                           \
+	"SELECT ca, number, der, this_update, next_update, changes FROM crls WHERE ca = $1"
 #define STORE_PG_WALK_CERTS        STORE_PG_CERT_COLUMNS "ORDER BY seq"
 #define STORE_PG_WALK_CERTS_SERIAL STORE_PG_CERT_COLUMNS "WHERE serial = $1"
 #define STORE_PG_WALK_CERTS_TRANSACTION                                                            \
@@ -630,23 +682,15 @@ out:
 	return r;
 }
 
+/* Runs a query of STORE_PG_CERT_COLUMNS and hands each row to fn. */
 static int
-store_pg_walk_certs(struct store *st, const char *serial, const char *transaction_id,
-		    int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+store_pg_walk_cert_rows(struct store_pg *s, const char *sql, const struct store_pg_params *p,
+			int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
 {
-	struct store_pg_params p = { 0 };
-	const char *sql = STORE_PG_WALK_CERTS;
 	PGresult *res;
 	int r;
 
-	if (serial != NULL) {
-		sql = STORE_PG_WALK_CERTS_SERIAL;
-		store_pg_text(&p, serial);
-	} else if (transaction_id != NULL) {
-		sql = STORE_PG_WALK_CERTS_TRANSACTION;
-		store_pg_text(&p, transaction_id);
-	}
-	if ((r = store_pg_run(store_pg_of(st), sql, &p, &res)) < 0)
+	if ((r = store_pg_run(s, sql, p, &res)) < 0)
 		return r;
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_cert c = {
@@ -662,6 +706,10 @@ store_pg_walk_certs(struct store *st, const char *serial, const char *transactio
 			.owner = store_pg_col_text(res, i, 10),
 			.profile = store_pg_col_text(res, i, 11),
 			.ca = store_pg_col_text(res, i, 12),
+			.revoked_at = (time_t)store_pg_col_int(res, i, 13),
+			.revocation_reason =
+				PQgetisnull(res, i, 14) ? -1 : (int)store_pg_col_int(res, i, 14),
+			.revoked_by = store_pg_col_text(res, i, 15),
 		};
 
 		c.der = store_pg_col_bytes(res, i, 5, &c.der_len);
@@ -670,6 +718,23 @@ store_pg_walk_certs(struct store *st, const char *serial, const char *transactio
 	}
 	PQclear(res);
 	return r;
+}
+
+static int
+store_pg_walk_certs(struct store *st, const char *serial, const char *transaction_id,
+		    int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	struct store_pg_params p = { 0 };
+	const char *sql = STORE_PG_WALK_CERTS;
+
+	if (serial != NULL) {
+		sql = STORE_PG_WALK_CERTS_SERIAL;
+		store_pg_text(&p, serial);
+	} else if (transaction_id != NULL) {
+		sql = STORE_PG_WALK_CERTS_TRANSACTION;
+		store_pg_text(&p, transaction_id);
+	}
+	return store_pg_walk_cert_rows(store_pg_of(st), sql, &p, fn, userdata);
 }
 
 static int
@@ -866,6 +931,164 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 	return r;
 }
 
+/*
+ * Why a conditional UPDATE of a certificate's revocation changed nothing: -ENOENT (no
+ * such certificate), else `valid`, `hold` or `revoked` for its state.
+ */
+static int
+store_pg_revocation_miss(struct store_pg *s, const char *serial, int valid, int hold, int revoked)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, serial);
+	if ((r = store_pg_run(s, STORE_PG_REVOCATION_STATE, &p, &res)) < 0)
+		return r;
+	if (PQntuples(res) == 0)
+		r = -ENOENT;
+	else if (!store_pg_col_int(res, 0, 0))
+		r = valid;
+	else if (store_pg_col_int(res, 0, 1) == STORE_REASON_CERTIFICATE_HOLD)
+		r = hold;
+	else
+		r = revoked;
+	PQclear(res);
+	return r;
+}
+
+/*
+ * The conditional UPDATE decides: a racer's UPDATE waits for the row lock and re-checks
+ * the condition, so exactly one wins. The counter goes up in the same transaction; its
+ * upsert locks the CA's row, so concurrent changes of one CA add up. reason -1: unrevoke.
+ */
+static int
+store_pg_revocation(struct store_pg *s, const char *serial, int reason, time_t when, const char *by)
+{
+	struct store_pg_params p = { 0 }, b = { 0 };
+	PGresult *res = NULL;
+	int r;
+
+	if (reason >= 0) {
+		store_pg_int(&p, (int64_t)when);
+		store_pg_int(&p, reason);
+		store_pg_text(&p, by);
+		store_pg_text(&p, serial);
+	} else {
+		store_pg_text(&p, by);
+		store_pg_text(&p, serial);
+	}
+	if ((r = store_pg_begin(s)) < 0 ||
+	    (r = store_pg_run(s, reason >= 0 ? STORE_PG_REVOKE : STORE_PG_UNREVOKE, &p, &res)) < 0)
+		goto out;
+	if (store_pg_changes(res) != 1) {
+		store_pg_rollback(s);
+		r = reason >= 0 ? store_pg_revocation_miss(s, serial, -EIO, -EALREADY, -EALREADY)
+				: store_pg_revocation_miss(s, serial, -ESRCH, -EIO, -EPERM);
+		goto out;
+	}
+	store_pg_text(&b, serial);
+	if ((r = store_pg_exec(s, STORE_PG_BUMP_CHANGES, &b)) < 0)
+		goto out;
+	r = store_pg_commit(s);
+out:
+	PQclear(res);
+	store_pg_rollback(s);
+	return r;
+}
+
+static int
+store_pg_revoke(struct store *st, const char *serial, int reason, time_t when, const char *by)
+{
+	return store_pg_revocation(store_pg_of(st), serial, reason, when, by);
+}
+
+static int
+store_pg_unrevoke(struct store *st, const char *serial, const char *by)
+{
+	return store_pg_revocation(store_pg_of(st), serial, -1, 0, by);
+}
+
+static int
+store_pg_walk_revoked(struct store *st, const char *ca, time_t now,
+		      int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	struct store_pg_params p = { 0 };
+
+	if (ca != NULL)
+		store_pg_text(&p, ca);
+	store_pg_int(&p, (int64_t)now);
+	return store_pg_walk_cert_rows(
+		store_pg_of(st), ca != NULL ? STORE_PG_WALK_REVOKED : STORE_PG_WALK_REVOKED_ALL, &p,
+		fn, userdata);
+}
+
+static int
+store_pg_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, ca);
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_CHANGES, &p, &res)) < 0)
+		return r;
+	*ret = PQntuples(res) > 0 ? (uint64_t)store_pg_col_int(res, 0, 0) : 0;
+	PQclear(res);
+	return 0;
+}
+
+/*
+ * One upsert: ON CONFLICT locks the CA's row and evaluates the WHERE on its newest
+ * version, so of racing writers only higher numbers replace it; no row is -ESTALE.
+ */
+static int
+store_pg_put_crl(struct store *st, const struct store_crl *crl)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, crl->ca);
+	store_pg_int(&p, (int64_t)crl->number);
+	store_pg_bytes(&p, crl->der, crl->der_len);
+	store_pg_int(&p, (int64_t)crl->this_update);
+	store_pg_int(&p, (int64_t)crl->next_update);
+	store_pg_int(&p, (int64_t)crl->changes);
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_PUT_CRL, &p, &res)) < 0)
+		return r;
+	r = store_pg_changes(res) == 1 ? 0 : -ESTALE;
+	PQclear(res);
+	return r;
+}
+
+static int
+store_pg_get_crl(struct store *st, const char *ca,
+		 int (*fn)(const struct store_crl *crl, void *userdata), void *userdata)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_text(&p, ca);
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_GET_CRL, &p, &res)) < 0)
+		return r;
+	if (PQntuples(res) > 0) {
+		struct store_crl c = {
+			.ca = store_pg_col_text(res, 0, 0),
+			.number = (uint64_t)store_pg_col_int(res, 0, 1),
+			.this_update = (time_t)store_pg_col_int(res, 0, 3),
+			.next_update = (time_t)store_pg_col_int(res, 0, 4),
+			.changes = (uint64_t)store_pg_col_int(res, 0, 5),
+		};
+
+		c.der = store_pg_col_bytes(res, 0, 2, &c.der_len);
+		r = fn(&c, userdata);
+	}
+	PQclear(res);
+	return r;
+}
+
 static const struct store_ops store_pg_ops = {
 	.close = store_pg_close,
 	.schema_version = store_pg_schema_version,
@@ -881,4 +1104,10 @@ static const struct store_ops store_pg_ops = {
 	.add_cert_for_pending = store_pg_add_cert_for_pending,
 	.add_challenge = store_pg_add_challenge,
 	.consume_challenge = store_pg_consume_challenge,
+	.revoke = store_pg_revoke,
+	.unrevoke = store_pg_unrevoke,
+	.walk_revoked = store_pg_walk_revoked,
+	.revocation_changes = store_pg_revocation_changes,
+	.put_crl = store_pg_put_crl,
+	.get_crl = store_pg_get_crl,
 };

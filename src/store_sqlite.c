@@ -33,6 +33,11 @@
  *	only for the error code, never to decide). The one exception is
  *	store_sqlite_add_cert_for_pending(): INSERT certificate + UPDATE request
  *	in one BEGIN IMMEDIATE transaction, rolled back unless both happened.
+ *	Revoking and lifting a hold are the same pattern: the conditional UPDATE of
+ *	the certificate ("... WHERE revoked_at IS NULL", "... AND revocation_reason =
+ *	6") and the upsert of its CA's change counter in one BEGIN IMMEDIATE
+ *	transaction. A CRL is stored by one upsert whose DO UPDATE matches only a
+ *	lower cRLNumber.
  *
  *	No SQL leaves this file; nothing is logged. A handle is used by one
  *	thread at a time (store.c serialises the calls; the prepared statements
@@ -89,6 +94,15 @@ struct store_sqlite {
 	sqlite3_stmt *walk_certs_transaction;
 	sqlite3_stmt *walk_pending;
 	sqlite3_stmt *walk_pending_one;
+	sqlite3_stmt *revoke;
+	sqlite3_stmt *unrevoke;
+	sqlite3_stmt *revocation_state;
+	sqlite3_stmt *bump_changes;
+	sqlite3_stmt *changes;
+	sqlite3_stmt *put_crl;
+	sqlite3_stmt *get_crl;
+	sqlite3_stmt *walk_revoked;
+	sqlite3_stmt *walk_revoked_all;
 };
 
 /*
@@ -152,6 +166,28 @@ static const char *const store_sqlite_migrations[] = {
 	"UPDATE certificates SET profile = endpoint, ca = 'default';\n"
 	"UPDATE pending_requests SET profile = 'scep';\n"
 	"UPDATE challenges SET profile = 'scep';\n",
+	/*
+	 * 3 -> 4: revocation. The reason (an RFC 5280 CRLReason code) and who revoked a
+	 * certificate, next to revoked_at (there since version 1, never set before); the
+	 * newest CRL of each CA; each CA's counter of revocation changes. Older rows are
+	 * not revoked: the new columns are NULL.
+	 */
+	"ALTER TABLE certificates ADD COLUMN revocation_reason INTEGER;\n"
+	"ALTER TABLE certificates ADD COLUMN revoked_by TEXT;\n"
+	"CREATE INDEX certificates_revoked ON certificates (ca, revoked_at)\n"
+	"\tWHERE revoked_at IS NOT NULL;\n"
+	"CREATE TABLE crls (\n"
+	"\tca TEXT NOT NULL PRIMARY KEY,\n"
+	"\tnumber INTEGER NOT NULL,\n"
+	"\tder BLOB NOT NULL,\n"
+	"\tthis_update INTEGER NOT NULL,\n"
+	"\tnext_update INTEGER NOT NULL,\n"
+	"\tchanges INTEGER NOT NULL -- revocation_state.changes when it was made\n"
+	");\n"
+	"CREATE TABLE revocation_state (\n"
+	"\tca TEXT NOT NULL PRIMARY KEY,\n"
+	"\tchanges INTEGER NOT NULL -- revocations and unrevocations of the CA's certificates\n"
+	");\n",
 };
 
 #define STORE_SQLITE_VERSION                                                                       \
@@ -185,14 +221,44 @@ static const char *const store_sqlite_migrations[] = {
 	"SELECT used_at IS NOT NULL, expires_at > ?2 FROM challenges "                             \
 	"WHERE secret_hash = ?1 AND profile = ?3"
 
+#define STORE_SQLITE_REVOKE                                                                        \
+	"UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2, revoked_by = ?3 "        \
+	"WHERE serial = ?4 AND revoked_at IS NULL"
+#define STORE_SQLITE_UNREVOKE                                                                      \
+	"UPDATE certificates SET revoked_at = NULL, revocation_reason = NULL, revoked_by = ?1 "    \
+	"WHERE serial = ?2 AND revoked_at IS NOT NULL AND revocation_reason = 6"
+#define STORE_SQLITE_REVOCATION_STATE                                                              \
+	"SELECT revoked_at IS NOT NULL, coalesce(revocation_reason, -1) FROM certificates "        \
+	"WHERE serial = ?1"
+#define STORE_SQLITE_BUMP_CHANGES                                                                  \
+	"INSERT INTO revocation_state (ca, changes) "                                              \
+	"SELECT ca, 1 FROM certificates WHERE serial = ?1 AND ca IS NOT NULL "                     \
+	"ON CONFLICT (ca) DO UPDATE SET changes = revocation_state.changes + 1"
+#define STORE_SQLITE_CHANGES "SELECT changes FROM revocation_state WHERE ca = ?1"
+#define STORE_SQLITE_PUT_CRL                                                                       \
+	"INSERT INTO crls (ca, number, der, this_update, next_update, changes) "                   \
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (ca) DO UPDATE SET "                          \
+	"number = excluded.number, der = excluded.der, this_update = excluded.this_update, "       \
+	"next_update = excluded.next_update, changes = excluded.changes "                          \
+	"WHERE excluded.number > crls.number"
+#define STORE_SQLITE_GET_CRL                                                                       \
+	"SELECT ca, number, der, this_update, next_update, changes FROM crls WHERE ca = ?1"
+
 /* The walks, prepared per call; rowid is the order in which rows were recorded. */
 #define STORE_SQLITE_CERT_COLUMNS                                                                  \
 	"SELECT serial, subject, sans, not_before, not_after, der, requester, endpoint, "          \
-	"transaction_id, issued_at, owner, profile, ca FROM certificates "
+	"transaction_id, issued_at, owner, profile, ca, revoked_at, revocation_reason, "           \
+	"revoked_by FROM certificates "
 #define STORE_SQLITE_WALK_CERTS        STORE_SQLITE_CERT_COLUMNS "ORDER BY rowid"
 #define STORE_SQLITE_WALK_CERTS_SERIAL STORE_SQLITE_CERT_COLUMNS "WHERE serial = ?1"
 #define STORE_SQLITE_WALK_CERTS_TRANSACTION                                                        \
 	STORE_SQLITE_CERT_COLUMNS "WHERE transaction_id = ?1 ORDER BY rowid"
+#define STORE_SQLITE_WALK_REVOKED                                                                  \
+	STORE_SQLITE_CERT_COLUMNS                                                                  \
+	"WHERE ca = ?1 AND revoked_at IS NOT NULL AND not_after > ?2 ORDER BY revoked_at, rowid"
+#define STORE_SQLITE_WALK_REVOKED_ALL                                                              \
+	STORE_SQLITE_CERT_COLUMNS                                                                  \
+	"WHERE revoked_at IS NOT NULL AND not_after > ?2 ORDER BY revoked_at, rowid"
 #define STORE_SQLITE_PENDING_COLUMNS                                                               \
 	"SELECT transaction_id, subject, csr_der, signer_cert_der, requester, received_at, "       \
 	"status, decided_at, serial, owner, profile FROM pending_requests "
@@ -250,6 +316,15 @@ store_sqlite_free(struct store_sqlite *s)
 	sqlite3_finalize(s->walk_certs_transaction);
 	sqlite3_finalize(s->walk_pending);
 	sqlite3_finalize(s->walk_pending_one);
+	sqlite3_finalize(s->revoke);
+	sqlite3_finalize(s->unrevoke);
+	sqlite3_finalize(s->revocation_state);
+	sqlite3_finalize(s->bump_changes);
+	sqlite3_finalize(s->changes);
+	sqlite3_finalize(s->put_crl);
+	sqlite3_finalize(s->get_crl);
+	sqlite3_finalize(s->walk_revoked);
+	sqlite3_finalize(s->walk_revoked_all);
 	sqlite3_close_v2(s->db);
 	free(s);
 }
@@ -503,6 +578,15 @@ store_sqlite_prepare(struct store_sqlite *s)
 		{ STORE_SQLITE_WALK_CERTS_TRANSACTION, &s->walk_certs_transaction },
 		{ STORE_SQLITE_WALK_PENDING, &s->walk_pending },
 		{ STORE_SQLITE_WALK_PENDING_ONE, &s->walk_pending_one },
+		{ STORE_SQLITE_REVOKE, &s->revoke },
+		{ STORE_SQLITE_UNREVOKE, &s->unrevoke },
+		{ STORE_SQLITE_REVOCATION_STATE, &s->revocation_state },
+		{ STORE_SQLITE_BUMP_CHANGES, &s->bump_changes },
+		{ STORE_SQLITE_CHANGES, &s->changes },
+		{ STORE_SQLITE_PUT_CRL, &s->put_crl },
+		{ STORE_SQLITE_GET_CRL, &s->get_crl },
+		{ STORE_SQLITE_WALK_REVOKED, &s->walk_revoked },
+		{ STORE_SQLITE_WALK_REVOKED_ALL, &s->walk_revoked_all },
 	};
 	size_t i;
 	int r;
@@ -760,11 +844,15 @@ store_sqlite_row_cert(sqlite3_stmt *q, struct store_cert *ret_cert)
 	    (r = store_sqlite_col_text(q, 8, &c.transaction_id)) < 0 ||
 	    (r = store_sqlite_col_text(q, 10, &c.owner)) < 0 ||
 	    (r = store_sqlite_col_text(q, 11, &c.profile)) < 0 ||
-	    (r = store_sqlite_col_text(q, 12, &c.ca)) < 0)
+	    (r = store_sqlite_col_text(q, 12, &c.ca)) < 0 ||
+	    (r = store_sqlite_col_text(q, 15, &c.revoked_by)) < 0)
 		return r;
 	c.not_before = (time_t)sqlite3_column_int64(q, 3);
 	c.not_after = (time_t)sqlite3_column_int64(q, 4);
 	c.issued_at = (time_t)sqlite3_column_int64(q, 9);
+	c.revoked_at = (time_t)sqlite3_column_int64(q, 13); /* NULL reads as 0 */
+	c.revocation_reason =
+		sqlite3_column_type(q, 14) == SQLITE_NULL ? -1 : (int)sqlite3_column_int64(q, 14);
 	*ret_cert = c;
 	return 0;
 }
@@ -1081,6 +1169,229 @@ out:
 	return r;
 }
 
+/*
+ * Steps q, which the caller bound, to its end: 0 and the rows it changed in
+ * *ret_changes (when not NULL), or -errno. Resets and clears q.
+ */
+static int
+store_sqlite_step(struct store_sqlite *s, sqlite3_stmt *q, int *ret_changes)
+{
+	int rc;
+
+	rc = sqlite3_step(q);
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	if (rc != SQLITE_DONE)
+		return store_sqlite_errno(rc);
+	if (ret_changes != NULL)
+		*ret_changes = sqlite3_changes(s->db);
+	return 0;
+}
+
+/*
+ * Why a conditional UPDATE of a certificate's revocation changed nothing: -ENOENT (no
+ * such certificate), else `revoked` when it is revoked with a final reason, `hold`
+ * when it is on hold, `valid` when it is not revoked.
+ */
+static int
+store_sqlite_revocation_miss(struct store_sqlite *s, const char *serial, int valid, int hold,
+			     int revoked)
+{
+	sqlite3_stmt *q = s->revocation_state;
+	int rc, r;
+
+	if ((rc = sqlite3_bind_text(q, 1, serial, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW) {
+		if (!sqlite3_column_int(q, 0))
+			r = valid;
+		else if (sqlite3_column_int(q, 1) == STORE_REASON_CERTIFICATE_HOLD)
+			r = hold;
+		else
+			r = revoked;
+	} else {
+		r = rc == SQLITE_DONE ? -ENOENT : store_sqlite_errno(rc);
+	}
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return r;
+}
+
+/* Adds one to the counter of the certificate's CA (none when it has no CA). */
+static int
+store_sqlite_bump_changes(struct store_sqlite *s, const char *serial)
+{
+	sqlite3_stmt *q = s->bump_changes;
+	int rc;
+
+	if ((rc = sqlite3_bind_text(q, 1, serial, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		sqlite3_clear_bindings(q);
+		return store_sqlite_errno(rc);
+	}
+	return store_sqlite_step(s, q, NULL);
+}
+
+struct store_sqlite_revocation {
+	const char *serial;
+	int reason; /* -1: unrevoke */
+	time_t when;
+	const char *by;
+};
+
+/*
+ * The conditional UPDATE decides (under the write lock BEGIN IMMEDIATE took), then the
+ * counter goes up in the same transaction; a miss is explained and rolled back.
+ */
+static int
+store_sqlite_revocation_fn(struct store_sqlite *s, void *arg)
+{
+	const struct store_sqlite_revocation *rv = arg;
+	sqlite3_stmt *q;
+	int rc, r, changed = 0;
+
+	if (rv->reason >= 0) {
+		q = s->revoke;
+		if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)rv->when)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_int(q, 2, rv->reason)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(q, 3, rv->by, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(q, 4, rv->serial, -1, SQLITE_STATIC)) != SQLITE_OK)
+			goto bind_failed;
+	} else {
+		q = s->unrevoke;
+		if ((rc = sqlite3_bind_text(q, 1, rv->by, -1, SQLITE_STATIC)) != SQLITE_OK ||
+		    (rc = sqlite3_bind_text(q, 2, rv->serial, -1, SQLITE_STATIC)) != SQLITE_OK)
+			goto bind_failed;
+	}
+	if ((r = store_sqlite_step(s, q, &changed)) < 0)
+		return r;
+	if (changed != 1)
+		return rv->reason >= 0
+			       ? store_sqlite_revocation_miss(s, rv->serial, -EIO, -EALREADY,
+							      -EALREADY)
+			       : store_sqlite_revocation_miss(s, rv->serial, -ESRCH, -EIO, -EPERM);
+	return store_sqlite_bump_changes(s, rv->serial);
+bind_failed:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return store_sqlite_errno(rc);
+}
+
+static int
+store_sqlite_revoke(struct store *st, const char *serial, int reason, time_t when, const char *by)
+{
+	return store_sqlite_transaction(
+		store_sqlite_of(st), store_sqlite_revocation_fn,
+		&(struct store_sqlite_revocation){ serial, reason, when, by });
+}
+
+static int
+store_sqlite_unrevoke(struct store *st, const char *serial, const char *by)
+{
+	return store_sqlite_transaction(store_sqlite_of(st), store_sqlite_revocation_fn,
+					&(struct store_sqlite_revocation){ serial, -1, 0, by });
+}
+
+static int
+store_sqlite_walk_revoked(struct store *st, const char *ca, time_t now,
+			  int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	sqlite3_stmt *q = ca != NULL ? s->walk_revoked : s->walk_revoked_all;
+	struct store_cert c;
+	int rc, r;
+
+	if ((r = store_sqlite_bind_walk(q, ca)) < 0)
+		goto out;
+	if ((rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)now)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	while ((rc = sqlite3_step(q)) == SQLITE_ROW)
+		if ((r = store_sqlite_row_cert(q, &c)) < 0 || (r = fn(&c, userdata)) < 0)
+			goto out;
+	r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+out:
+	store_sqlite_end_walk(q);
+	return r;
+}
+
+static int
+store_sqlite_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
+{
+	sqlite3_stmt *q = store_sqlite_of(st)->changes;
+	int rc, r;
+
+	if ((rc = sqlite3_bind_text(q, 1, ca, -1, SQLITE_STATIC)) != SQLITE_OK) {
+		r = store_sqlite_errno(rc);
+		goto out;
+	}
+	rc = sqlite3_step(q);
+	if (rc == SQLITE_ROW)
+		*ret = (uint64_t)sqlite3_column_int64(q, 0);
+	else if (rc == SQLITE_DONE)
+		*ret = 0;
+	r = rc == SQLITE_ROW || rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+out:
+	sqlite3_reset(q);
+	sqlite3_clear_bindings(q);
+	return r;
+}
+
+/* One upsert whose DO UPDATE matches only a lower number: no row changed is -ESTALE. */
+static int
+store_sqlite_put_crl(struct store *st, const struct store_crl *crl)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	sqlite3_stmt *q = s->put_crl;
+	int rc, r, changed = 0;
+
+	if ((rc = sqlite3_bind_text(q, 1, crl->ca, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)crl->number)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_blob64(q, 3, crl->der, crl->der_len, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 4, (sqlite3_int64)crl->this_update)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 5, (sqlite3_int64)crl->next_update)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 6, (sqlite3_int64)crl->changes)) != SQLITE_OK) {
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return store_sqlite_errno(rc);
+	}
+	if ((r = store_sqlite_step(s, q, &changed)) < 0)
+		return r;
+	return changed == 1 ? 0 : -ESTALE;
+}
+
+static int
+store_sqlite_get_crl(struct store *st, const char *ca,
+		     int (*fn)(const struct store_crl *crl, void *userdata), void *userdata)
+{
+	sqlite3_stmt *q = store_sqlite_of(st)->get_crl;
+	struct store_crl c = { 0 };
+	int rc, r;
+
+	if ((r = store_sqlite_bind_walk(q, ca)) < 0)
+		goto out;
+	rc = sqlite3_step(q);
+	if (rc != SQLITE_ROW) {
+		r = rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
+		goto out;
+	}
+	if ((r = store_sqlite_col_text(q, 0, &c.ca)) < 0 ||
+	    (r = store_sqlite_col_blob(q, 2, &c.der, &c.der_len)) < 0)
+		goto out;
+	c.number = (uint64_t)sqlite3_column_int64(q, 1);
+	c.this_update = (time_t)sqlite3_column_int64(q, 3);
+	c.next_update = (time_t)sqlite3_column_int64(q, 4);
+	c.changes = (uint64_t)sqlite3_column_int64(q, 5);
+	r = fn(&c, userdata);
+out:
+	store_sqlite_end_walk(q);
+	return r;
+}
+
 static const struct store_ops store_sqlite_ops = {
 	.close = store_sqlite_close,
 	.schema_version = store_sqlite_schema_version,
@@ -1096,4 +1407,10 @@ static const struct store_ops store_sqlite_ops = {
 	.add_cert_for_pending = store_sqlite_add_cert_for_pending,
 	.add_challenge = store_sqlite_add_challenge,
 	.consume_challenge = store_sqlite_consume_challenge,
+	.revoke = store_sqlite_revoke,
+	.unrevoke = store_sqlite_unrevoke,
+	.walk_revoked = store_sqlite_walk_revoked,
+	.revocation_changes = store_sqlite_revocation_changes,
+	.put_crl = store_sqlite_put_crl,
+	.get_crl = store_sqlite_get_crl,
 };

@@ -39,7 +39,11 @@ struct store_cert {
 	const char *owner;          /* the challenge's owner or the /csr token's name; NULL */
 	const char *profile;        /* the profile it was issued through ("scep", "csr"...); NULL */
 	const char *ca;             /* the name of the CA that signed it ("default"...); NULL */
-	time_t issued_at;           /* set by the store: ignored when adding, filled when read */
+	/* Set by the store: ignored when adding, filled when read. */
+	time_t issued_at;
+	time_t revoked_at;      /* the revocation date; 0 = not revoked */
+	int revocation_reason;  /* enum store_reason while revoked; -1 when not revoked */
+	const char *revoked_by; /* who revoked it, or who lifted its hold; NULL */
 };
 
 /*
@@ -251,5 +255,110 @@ int store_add_challenge(struct store *st, const struct store_challenge *ch);
  */
 int store_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
 			    const char *used_by, char **ret_owner);
+
+/*
+ * Revocation (schema 4). A certificate is revoked by one conditional UPDATE that
+ * matches only while it is not revoked, so that of any number of processes (or nodes)
+ * revoking it, exactly one wins. Its revocation date and reason are then fixed: the
+ * only way back is store_unrevoke() of a certificateHold, after which it may be revoked
+ * again (with any reason).
+ *
+ *	not revoked --store_revoke(reason)--> revoked (reason, revoked_at, revoked_by)
+ *	revoked (certificateHold) --store_unrevoke()--> not revoked
+ *
+ * Each CA has a counter of revocation changes: every successful store_revoke() and
+ * store_unrevoke() of a certificate of that CA (store_cert.ca) adds one to it, in the
+ * same transaction. A CRL records the counter value it was made from
+ * (store_crl.changes): a CRL whose changes equal store_revocation_changes() lists
+ * every revocation of its CA. Certificates without a CA (ca NULL) count for none.
+ */
+
+/* RFC 5280 CRLReason codes (7 is unused; removeFromCRL, 8, is not a revocation). */
+enum store_reason {
+	STORE_REASON_UNSPECIFIED = 0,
+	STORE_REASON_KEY_COMPROMISE = 1,
+	STORE_REASON_CA_COMPROMISE = 2,
+	STORE_REASON_AFFILIATION_CHANGED = 3,
+	STORE_REASON_SUPERSEDED = 4,
+	STORE_REASON_CESSATION_OF_OPERATION = 5,
+	STORE_REASON_CERTIFICATE_HOLD = 6,
+	STORE_REASON_PRIVILEGE_WITHDRAWN = 9,
+	STORE_REASON_AA_COMPROMISE = 10,
+	STORE_REASON_MAX = 11 /* sentinel: above every code (7 and 8 are not ones) */
+};
+
+/*
+ * The RFC 5280 name of a reason: "unspecified", "keyCompromise", "cACompromise",
+ * "affiliationChanged", "superseded", "cessationOfOperation", "certificateHold",
+ * "privilegeWithdrawn", "aACompromise"; NULL for anything else (7, 8, -1...).
+ */
+const char *store_reason_name(int reason);
+
+/* The name (any case) back to its code: 0, or -EINVAL for anything else. */
+int store_reason_parse(const char *name, int *ret_reason);
+
+/*
+ * Revokes the certificate with this serial (hex, any case, leading zeros allowed) for
+ * reason (an enum store_reason), as of `when` (0: now; the caller refuses dates in the
+ * future), recording `by` (who: an operator's user name, an API token's name; may be
+ * NULL), and adds one to its CA's change counter, in one transaction. 0; -ENOENT
+ * (no such certificate, also a serial that is not hex); -EALREADY (revoked already,
+ * whatever the reason, certificateHold included: nothing changes); -EINVAL (not a
+ * reason, or a negative when); -EIO.
+ */
+int store_revoke(struct store *st, const char *serial, int reason, time_t when, const char *by);
+
+/*
+ * Lifts a certificateHold: the certificate is no longer revoked (revoked_at and the
+ * reason are cleared, revoked_by becomes `by`), and its CA's counter goes up by one,
+ * in one transaction. 0; -ENOENT (no such certificate); -ESRCH (not revoked); -EPERM
+ * (revoked for a final reason: that cannot be undone); -EIO.
+ */
+int store_unrevoke(struct store *st, const char *serial, const char *by);
+
+/*
+ * The revoked certificates of CA `ca` that have not expired at `now` (not_after > now):
+ * what a CRL of that CA lists. In revocation order (revoked_at, then the order in which
+ * they were recorded). ca NULL walks every CA's (and those without a CA); now 0 includes
+ * the expired ones. As the other walks: 0, fn's error, -ENOMEM, -EIO.
+ */
+int store_walk_revoked(struct store *st, const char *ca, time_t now,
+		       int (*fn)(const struct store_cert *cert, void *userdata), void *userdata);
+
+/* The CA's counter of revocation changes: 0 and *ret (0 when never changed); -EINVAL, -EIO. */
+int store_revocation_changes(struct store *st, const char *ca, uint64_t *ret);
+
+/*
+ * The newest CRL of each CA. number is the CRL's cRLNumber (at most INT64_MAX), changes
+ * the CA's counter value the CRL was made from (read it before walking the revoked
+ * certificates: a change in between is then seen as a newer counter).
+ */
+struct store_crl {
+	const char *ca;
+	uint64_t number;
+	const unsigned char *der;
+	size_t der_len;
+	time_t this_update;
+	time_t next_update; /* > this_update */
+	uint64_t changes;
+};
+
+/*
+ * Stores crl as its CA's CRL, replacing the stored one only when crl->number is greater
+ * (one conditional upsert: of several workers or nodes storing CRLs at once, the
+ * highest number stays). 0; -ESTALE (a CRL with this number or a higher one is stored:
+ * another one won, nothing changed); -EINVAL (no ca or der, a number above INT64_MAX,
+ * next_update <= this_update); -ENOSPC; -EIO.
+ */
+int store_put_crl(struct store *st, const struct store_crl *crl);
+
+/*
+ * The stored CRL of CA ca: 0 and a malloc'ed copy (one block) released with
+ * store_crl_free(); -ENOENT (none stored); -EIO.
+ */
+int store_get_crl(struct store *st, const char *ca, struct store_crl **ret_crl);
+
+/* Only for what store_get_crl() returned; accepts NULL. */
+void store_crl_free(struct store_crl *crl);
 
 #endif

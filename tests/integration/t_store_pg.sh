@@ -19,7 +19,7 @@ PGPASSWORD=$(cat "$PG_PIN_FILE") SCEPD_TEST_PG_URI=$PG_URI \
 	SCEPD_TEST_PG_RESTART="$restart >/dev/null" "$STORE_PG_TEST" || fail "test_store_pg failed"
 pass "store contract on PostgreSQL: records, transitions, races, reconnect"
 
-pg_sql "DROP TABLE pending_requests, certificates, challenges, scepd_schema" >/dev/null
+pg_sql "DROP TABLE pending_requests, certificates, challenges, crls, revocation_state, scepd_schema" >/dev/null
 PORT=$(free_port)
 write_config "$TMP/scepd.conf" "workers = 4;"
 sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; password = \"file:$TMP/wrong\"; };|" \
@@ -36,9 +36,9 @@ CONF
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" pending 2>"$TMP/ctl.err" && fail "scepctl pending on no schema"
 grep -q "storage.uri: cannot open the store: No such file or directory" "$TMP/ctl.err" ||
 	fail "scepctl pending on no schema: $(cat "$TMP/ctl.err")"
-assert_eq "schema version 3" "$("$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate)" "scepctl db migrate"
-assert_eq 3 "$(pg_sql "SELECT version FROM scepd_schema")" "the version in scepd_schema"
-pg_sql "DROP TABLE pending_requests, certificates, challenges, scepd_schema" >/dev/null
+assert_eq "schema version 4" "$("$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate)" "scepctl db migrate"
+assert_eq 4 "$(pg_sql "SELECT version FROM scepd_schema")" "the version in scepd_schema"
+pg_sql "DROP TABLE pending_requests, certificates, challenges, crls, revocation_state, scepd_schema" >/dev/null
 start_scepd "$TMP/scepd.conf"
 assert_eq 1 "$(pg_sql "SELECT count(*) FROM scepd_schema")" "schema rows after 4 workers started"
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/host.key" \

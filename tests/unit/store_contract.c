@@ -7,7 +7,9 @@
  * certificate walks and copies; pending requests and their status transitions; the
  * profile and CA of certificates and requests; one-time challenges; processes racing
  * to consume one challenge, to approve and reject one request, and to issue or
- * withdraw an approved one.
+ * withdraw an approved one; revocation (revoke, unrevoke a hold, the per-CA counter,
+ * the CRL list of each CA), stored CRLs, and processes racing to revoke one certificate
+ * or to store CRLs.
  *
  * Each test starts from an empty database (the backend's reset()) in a temporary
  * directory of its own. The "DER" of the test certificates is a byte pattern, not a
@@ -1243,6 +1245,417 @@ test_race_issue(void **state)
 	env->b->assert_intact(env);
 }
 
+/* Revocation */
+
+/* "SERIAL:REASON" of each certificate a walk hands over. */
+static int
+test_walk_revoked_fn(const struct store_cert *cert, void *userdata)
+{
+	struct test_walk *w = userdata;
+	char key[96];
+
+	if (w->stop_after > 0 && w->calls == w->stop_after)
+		return -ECANCELED;
+	w->calls++;
+	snprintf(key, sizeof(key), "%s:%d", cert->serial, cert->revocation_reason);
+	test_walk_add(w, key);
+	return 0;
+}
+
+static uint64_t
+test_changes(struct store *st, const char *ca)
+{
+	uint64_t n = 99;
+
+	assert_int_equal(store_revocation_changes(st, ca, &n), 0);
+	return n;
+}
+
+/* Every code and name, both ways; the codes without a reason have no name. */
+static void
+test_reason_names(void **state)
+{
+	int reason;
+
+	(void)state;
+	for (int i = -1; i <= STORE_REASON_MAX; i++) {
+		const char *name = store_reason_name(i);
+
+		if (i < 0 || i == 7 || i == 8 || i >= STORE_REASON_MAX) {
+			assert_null(name);
+			continue;
+		}
+		assert_non_null(name);
+		reason = -1;
+		assert_int_equal(store_reason_parse(name, &reason), 0);
+		assert_int_equal(reason, i);
+	}
+	assert_string_equal(store_reason_name(STORE_REASON_KEY_COMPROMISE), "keyCompromise");
+	assert_string_equal(store_reason_name(STORE_REASON_CERTIFICATE_HOLD), "certificateHold");
+	assert_string_equal(store_reason_name(STORE_REASON_AA_COMPROMISE), "aACompromise");
+	assert_int_equal(store_reason_parse("KEYCOMPROMISE", &reason), 0);
+	assert_int_equal(reason, STORE_REASON_KEY_COMPROMISE);
+	reason = 42;
+	assert_int_equal(store_reason_parse("removeFromCRL", &reason), -EINVAL);
+	assert_int_equal(store_reason_parse("", &reason), -EINVAL);
+	assert_int_equal(store_reason_parse("1", &reason), -EINVAL);
+	assert_int_equal(store_reason_parse(NULL, &reason), -EINVAL);
+	assert_int_equal(reason, 42);
+}
+
+static void
+assert_revocation(struct store *st, const char *serial, time_t at, int reason, const char *by)
+{
+	struct store_cert *c = NULL;
+
+	assert_int_equal(store_get_cert(st, serial, &c), 0);
+	assert_int_equal(c->revoked_at, at);
+	assert_int_equal(c->revocation_reason, reason);
+	if (by == NULL)
+		assert_null(c->revoked_by);
+	else
+		assert_string_equal(c->revoked_by, by);
+	store_cert_free(c);
+}
+
+/* revoke and unrevoke: each refusal, the hold lifted and revoked again, the counter. */
+static void
+test_revoke(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_contract_cert t[3];
+	char sql[256];
+	time_t now;
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	for (unsigned i = 0; i < 3; i++) {
+		store_contract_cert_make(&t[i], i + 1, NULL); /* 10001 and 10003: CA issuing-2 */
+		assert_int_equal(store_add_cert(st, &t[i].c), 0);
+	}
+	assert_revocation(st, "10001", 0, -1, NULL);
+	assert_int_equal(test_changes(st, "issuing-2"), 0);
+	assert_int_equal(test_changes(st, "nope"), 0);
+
+	assert_int_equal(
+		store_revoke(st, "0010001", STORE_REASON_KEY_COMPROMISE, 1700000500, "alice"), 0);
+	assert_revocation(st, "10001", 1700000500, STORE_REASON_KEY_COMPROMISE, "alice");
+	assert_int_equal(test_changes(st, "issuing-2"), 1);
+	/* Revoked already, whatever the reason: nothing changes. */
+	for (int reason = 0; reason < STORE_REASON_MAX; reason++)
+		if (store_reason_name(reason) != NULL)
+			assert_int_equal(store_revoke(st, "10001", reason, 0, "bob"), -EALREADY);
+	assert_revocation(st, "10001", 1700000500, STORE_REASON_KEY_COMPROMISE, "alice");
+	assert_int_equal(test_changes(st, "issuing-2"), 1);
+	/* Unknown, malformed, not a reason, a negative date. */
+	assert_int_equal(store_revoke(st, "ABCDEF", STORE_REASON_UNSPECIFIED, 0, "x"), -ENOENT);
+	assert_int_equal(store_revoke(st, "not-hex", STORE_REASON_UNSPECIFIED, 0, "x"), -ENOENT);
+	for (int reason = -1; reason <= STORE_REASON_MAX; reason++)
+		if (store_reason_name(reason) == NULL)
+			assert_int_equal(store_revoke(st, "10003", reason, 0, "x"), -EINVAL);
+	assert_int_equal(store_revoke(st, "10003", STORE_REASON_UNSPECIFIED, -5, "x"), -EINVAL);
+	assert_revocation(st, "10003", 0, -1, NULL);
+
+	/* A certificate without a CA: revoked now, counted for no CA. */
+	now = time(NULL);
+	assert_int_equal(store_revoke(st, "10002", STORE_REASON_SUPERSEDED, 0, NULL), 0);
+	snprintf(sql, sizeof(sql),
+		 "SELECT count(*) FROM certificates WHERE serial = '10002' AND revoked_at >= %lld "
+		 "AND revoked_at <= %lld AND revocation_reason = 4 AND revoked_by IS NULL",
+		 (long long)now, (long long)now + 5);
+	assert_int_equal(store_contract_int(env, sql), 1);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM revocation_state"), 1);
+	assert_int_equal(test_changes(st, "issuing-2"), 1);
+
+	/* Unrevoke: only a hold. */
+	assert_int_equal(store_unrevoke(st, "10001", "bob"), -EPERM);
+	assert_int_equal(store_unrevoke(st, "10003", "bob"), -ESRCH);
+	assert_int_equal(store_unrevoke(st, "ABCDEF", "bob"), -ENOENT);
+	assert_int_equal(store_unrevoke(st, "zz", "bob"), -ENOENT);
+	assert_revocation(st, "10001", 1700000500, STORE_REASON_KEY_COMPROMISE, "alice");
+	assert_int_equal(test_changes(st, "issuing-2"), 1);
+
+	assert_int_equal(
+		store_revoke(st, "10003", STORE_REASON_CERTIFICATE_HOLD, 1700000600, "bob"), 0);
+	assert_int_equal(test_changes(st, "issuing-2"), 2);
+	assert_int_equal(store_revoke(st, "10003", STORE_REASON_KEY_COMPROMISE, 0, "bob"),
+			 -EALREADY);
+	assert_int_equal(store_unrevoke(st, "10003", "carol"), 0);
+	assert_revocation(st, "10003", 0, -1, "carol");
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM certificates WHERE serial = "
+						 "'10003' AND revoked_at IS NULL AND "
+						 "revocation_reason IS NULL"),
+			 1);
+	assert_int_equal(test_changes(st, "issuing-2"), 3);
+	assert_int_equal(store_unrevoke(st, "10003", "carol"), -ESRCH);
+	assert_int_equal(
+		store_revoke(st, "10003", STORE_REASON_CESSATION_OF_OPERATION, 1700000700, "dave"),
+		0);
+	assert_revocation(st, "10003", 1700000700, STORE_REASON_CESSATION_OF_OPERATION, "dave");
+	assert_int_equal(test_changes(st, "issuing-2"), 4);
+	store_close(st);
+
+	/* It is all on record: another handle sees it. */
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(test_changes(st, "issuing-2"), 4);
+	assert_revocation(st, "10001", 1700000500, STORE_REASON_KEY_COMPROMISE, "alice");
+	store_close(st);
+	env->b->assert_intact(env);
+}
+
+/* The CRL list: one CA's revoked and unexpired certificates, in revocation order. */
+static void
+test_walk_revoked(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_contract_cert t;
+	struct test_walk w;
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	for (unsigned id = 1; id <= 8; id++) {
+		store_contract_cert_make(&t, id, NULL);
+		t.c.ca = id <= 5 ? "issuing-2" : id == 6 ? "other" : NULL;
+		if (id == 5)
+			t.c.not_after = 1700000000; /* expired at 1700000000 */
+		assert_int_equal(store_add_cert(st, &t.c), 0);
+	}
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, "issuing-2", 0, test_walk_revoked_fn, &w), 0);
+	assert_int_equal(w.calls, 0);
+
+	assert_int_equal(store_revoke(st, "10003", STORE_REASON_SUPERSEDED, 1700000100, "a"), 0);
+	assert_int_equal(store_revoke(st, "10001", STORE_REASON_KEY_COMPROMISE, 1700000200, "a"),
+			 0);
+	assert_int_equal(store_revoke(st, "10005", STORE_REASON_UNSPECIFIED, 1700000050, "a"), 0);
+	assert_int_equal(store_revoke(st, "10004", STORE_REASON_CERTIFICATE_HOLD, 1700000200, "a"),
+			 0);
+	assert_int_equal(store_revoke(st, "10006", STORE_REASON_KEY_COMPROMISE, 1700000010, "a"),
+			 0);
+	assert_int_equal(store_revoke(st, "10007", STORE_REASON_KEY_COMPROMISE, 1700000020, "a"),
+			 0);
+
+	/* Expired 10005 left out; 10001 and 10004 at the same second: the order recorded. */
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, "issuing-2", 1700000000, test_walk_revoked_fn, &w),
+			 0);
+	assert_string_equal(w.keys, "10003:4 10001:1 10004:6");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, "issuing-2", 0, test_walk_revoked_fn, &w), 0);
+	assert_string_equal(w.keys, "10005:0 10003:4 10001:1 10004:6");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, "other", 1700000000, test_walk_revoked_fn, &w), 0);
+	assert_string_equal(w.keys, "10006:1");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, NULL, 0, test_walk_revoked_fn, &w), 0);
+	assert_string_equal(w.keys, "10006:1 10007:1 10005:0 10003:4 10001:1 10004:6");
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, "nope", 0, test_walk_revoked_fn, &w), 0);
+	assert_int_equal(w.calls, 0);
+	/* Unrevoked: off the list. */
+	assert_int_equal(store_unrevoke(st, "10004", "b"), 0);
+	memset(&w, 0, sizeof(w));
+	assert_int_equal(store_walk_revoked(st, "issuing-2", 1700000000, test_walk_revoked_fn, &w),
+			 0);
+	assert_string_equal(w.keys, "10003:4 10001:1");
+	/* fn stops the walk. */
+	memset(&w, 0, sizeof(w));
+	w.stop_after = 1;
+	assert_int_equal(store_walk_revoked(st, "issuing-2", 0, test_walk_revoked_fn, &w),
+			 -ECANCELED);
+	assert_string_equal(w.keys, "10005:0");
+	assert_int_equal(test_changes(st, "issuing-2"), 5);
+	assert_int_equal(test_changes(st, "other"), 1);
+	store_close(st);
+}
+
+static void
+test_crl_make(struct store_crl *crl, unsigned char *der, size_t len, const char *ca,
+	      uint64_t number, unsigned char mark)
+{
+	for (size_t i = 0; i < len; i++)
+		der[i] = (unsigned char)(i * 7 + mark);
+	*crl = (struct store_crl){
+		.ca = ca,
+		.number = number,
+		.der = der,
+		.der_len = len,
+		.this_update = 1700000000 + (time_t)number,
+		.next_update = 1700086400 + (time_t)number,
+		.changes = number % 1000,
+	};
+}
+
+static void
+assert_crl(struct store *st, const char *ca, uint64_t number, unsigned char mark)
+{
+	struct store_crl *c = NULL, want;
+	unsigned char der[300];
+
+	test_crl_make(&want, der, sizeof(der), ca, number, mark);
+	assert_int_equal(store_get_crl(st, ca, &c), 0);
+	assert_string_equal(c->ca, ca);
+	assert_int_equal(c->number, number);
+	assert_int_equal(c->der_len, sizeof(der));
+	assert_memory_equal(c->der, der, sizeof(der));
+	assert_int_equal(c->this_update, want.this_update);
+	assert_int_equal(c->next_update, want.next_update);
+	assert_int_equal(c->changes, want.changes);
+	store_crl_free(c);
+}
+
+/* A CRL is stored only over a lower number; each CA has its own. */
+static void
+test_crl(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_crl crl, *c = (struct store_crl *)0x1;
+	unsigned char der[300];
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(store_get_crl(st, "issuing-2", &c), -ENOENT);
+	assert_ptr_equal(c, (struct store_crl *)0x1);
+	test_crl_make(&crl, der, sizeof(der), "issuing-2", 5, 1);
+	assert_int_equal(store_put_crl(st, &crl), 0);
+	assert_crl(st, "issuing-2", 5, 1);
+	test_crl_make(&crl, der, sizeof(der), "issuing-2", 5, 2);
+	assert_int_equal(store_put_crl(st, &crl), -ESTALE);
+	test_crl_make(&crl, der, sizeof(der), "issuing-2", 4, 3);
+	assert_int_equal(store_put_crl(st, &crl), -ESTALE);
+	test_crl_make(&crl, der, sizeof(der), "issuing-2", 0, 3);
+	assert_int_equal(store_put_crl(st, &crl), -ESTALE);
+	assert_crl(st, "issuing-2", 5, 1);
+	test_crl_make(&crl, der, sizeof(der), "issuing-2", 6, 4);
+	assert_int_equal(store_put_crl(st, &crl), 0);
+	assert_crl(st, "issuing-2", 6, 4);
+	test_crl_make(&crl, der, sizeof(der), "other", 1, 5);
+	assert_int_equal(store_put_crl(st, &crl), 0);
+	assert_crl(st, "other", 1, 5);
+	assert_crl(st, "issuing-2", 6, 4);
+	test_crl_make(&crl, der, sizeof(der), "other", (uint64_t)INT64_MAX, 6);
+	assert_int_equal(store_put_crl(st, &crl), 0);
+	assert_crl(st, "other", (uint64_t)INT64_MAX, 6);
+
+	/* Malformed: nothing stored. */
+	test_crl_make(&crl, der, sizeof(der), "x", (uint64_t)INT64_MAX + 1, 0);
+	assert_int_equal(store_put_crl(st, &crl), -EINVAL);
+	test_crl_make(&crl, der, sizeof(der), NULL, 1, 0);
+	assert_int_equal(store_put_crl(st, &crl), -EINVAL);
+	test_crl_make(&crl, der, sizeof(der), "x", 1, 0);
+	crl.der = NULL;
+	assert_int_equal(store_put_crl(st, &crl), -EINVAL);
+	test_crl_make(&crl, der, sizeof(der), "x", 1, 0);
+	crl.der_len = 0;
+	assert_int_equal(store_put_crl(st, &crl), -EINVAL);
+	test_crl_make(&crl, der, sizeof(der), "x", 1, 0);
+	crl.next_update = crl.this_update;
+	assert_int_equal(store_put_crl(st, &crl), -EINVAL);
+	test_crl_make(&crl, der, sizeof(der), "x", 1, 0);
+	crl.changes = (uint64_t)INT64_MAX + 1;
+	assert_int_equal(store_put_crl(st, &crl), -EINVAL);
+	assert_int_equal(store_get_crl(st, "x", &c), -ENOENT);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM crls"), 2);
+	store_close(st);
+	env->b->assert_intact(env);
+}
+
+/* Racer i revokes with its own reason and name. */
+static int
+race_revoke(struct store *st, unsigned i, const char *key)
+{
+	static const int reasons[] = { STORE_REASON_KEY_COMPROMISE, STORE_REASON_SUPERSEDED,
+				       STORE_REASON_CERTIFICATE_HOLD, STORE_REASON_UNSPECIFIED };
+	char by[32];
+
+	snprintf(by, sizeof(by), "racer %u", i);
+	return store_revoke(st, key, reasons[i % 4], 0, by);
+}
+
+/* key "CA/NUMBER": racer i stores that CA's CRL number NUMBER (+ i when NUMBER is 0). */
+static int
+race_put_crl(struct store *st, unsigned i, const char *key)
+{
+	struct store_crl crl;
+	unsigned char der[300];
+	char ca[64];
+	unsigned long long number = 0;
+
+	if (sscanf(key, "%63[^/]/%llu", ca, &number) != 2)
+		return -EPROTO;
+	if (number == 0)
+		number = 100 + i;
+	test_crl_make(&crl, der, sizeof(der), ca, number, (unsigned char)i);
+	return store_put_crl(st, &crl);
+}
+
+/* Racers revoke one certificate: one revocation, the winner's, counted once. */
+static void
+test_race_revoke(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_contract_cert t;
+	struct store_race rc = { .lost = -EALREADY, .fn = race_revoke };
+	char sql[256];
+	unsigned round, winner = 0;
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	for (round = 0; round < RACE_DECIDE; round++) {
+		store_contract_cert_make(&t, round * 2 + 1, NULL); /* CA issuing-2 */
+		assert_int_equal(store_add_cert(st, &t.c), 0);
+	}
+	store_close(st);
+	for (round = 0; round < RACE_DECIDE; round++) {
+		store_contract_cert_make(&t, round * 2 + 1, NULL);
+		winner = race_once(&rc, env, t.serial);
+		snprintf(sql, sizeof(sql),
+			 "SELECT count(*) FROM certificates WHERE serial = '%s' AND "
+			 "revoked_by = 'racer %u' AND revocation_reason = %d",
+			 t.serial, winner, (int[]){ 1, 4, 6, 0 }[winner % 4]);
+		assert_int_equal(store_contract_int(env, sql), 1);
+	}
+	assert_int_equal(store_contract_int(env, "SELECT changes FROM revocation_state WHERE ca = "
+						 "'issuing-2'"),
+			 RACE_DECIDE);
+	env->b->assert_intact(env);
+}
+
+/* Racers store CRLs of one CA: the same number, one wins; increasing, the highest stays. */
+static void
+test_race_crl(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_race rc = { .lost = -ESTALE, .fn = race_put_crl };
+	char key[RACE_DECIDE][64], sql[128];
+	unsigned round, winner = 0, won;
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	store_close(st);
+	for (round = 0; round < RACE_DECIDE; round++) {
+		snprintf(key[round], sizeof(key[round]), "same-%u/7", round);
+		winner = race_once(&rc, env, key[round]);
+		assert_int_equal(store_open(env->uri, &st), 0);
+		snprintf(sql, sizeof(sql), "same-%u", round);
+		assert_crl(st, sql, 7, (unsigned char)winner);
+		store_close(st);
+	}
+	rc.uri = env->uri;
+	rc.settle_ms = env->b->settle_ms;
+	for (round = 0; round < RACE_DECIDE; round++) {
+		snprintf(key[round], sizeof(key[round]), "up-%u/0", round);
+		rc.key = key[round];
+		won = store_race_run(&rc, RACERS, &winner);
+		assert_true(won >= 1 && won <= RACERS);
+		assert_int_equal(store_open(env->uri, &st), 0);
+		snprintf(sql, sizeof(sql), "up-%u", round);
+		assert_crl(st, sql, 100 + RACERS - 1, (unsigned char)(RACERS - 1));
+		store_close(st);
+	}
+	env->b->assert_intact(env);
+}
+
 /* Workers (of one node or several) meeting an empty database at once: one schema, no error. */
 static void
 test_schema_race(void **state)
@@ -1325,6 +1738,12 @@ store_contract_run(const struct store_backend *b)
 		store_contract_test(test_race_consume, b),
 		store_contract_test(test_race_decide, b),
 		store_contract_test(test_race_issue, b),
+		store_contract_test(test_reason_names, b),
+		store_contract_test(test_revoke, b),
+		store_contract_test(test_walk_revoked, b),
+		store_contract_test(test_crl, b),
+		store_contract_test(test_race_revoke, b),
+		store_contract_test(test_race_crl, b),
 	};
 
 	return _cmocka_run_group_tests(b->name, tests, sizeof(tests) / sizeof(tests[0]), NULL,

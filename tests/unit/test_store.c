@@ -2,7 +2,7 @@
  * test_store.c - the store on SQLite (store.c, store_sqlite.c): store.h's contract
  * (store_contract.c, the same tests as on PostgreSQL), then what only SQLite has:
  * the URI schemes, creation (file mode, schema version, WAL), the migration of
- * version 1 and version 2 databases, a missing directory, files that are not
+ * version 1, 2 and 3 databases, a missing directory, files that are not
  * scepd's, PRAGMA integrity_check and the foreign keys after every test that writes.
  *
  * Each test works in a fresh temporary directory, removed afterwards. The tests read
@@ -130,7 +130,7 @@ sqlite_set_schema_version(const struct store_contract_env *env, int version)
 	db_exec(env->path, sql);
 }
 
-/* The current version, scepd's application id, and its four objects alone; sound. */
+/* The current version, scepd's application id, and its seven objects alone; sound. */
 static void
 sqlite_assert_schema(const struct store_contract_env *env)
 {
@@ -138,7 +138,7 @@ sqlite_assert_schema(const struct store_contract_env *env)
 	assert_int_equal(db_int(env->path, "PRAGMA application_id"), 0x53434550);
 	assert_int_equal(db_int(env->path, "SELECT count(*) FROM sqlite_master "
 					   "WHERE name NOT LIKE 'sqlite_%'"),
-			 4);
+			 7);
 	assert_integrity(env->path);
 }
 
@@ -191,8 +191,8 @@ test_open_creates(void **state)
 		"SELECT group_concat(name, ' ') FROM (SELECT name FROM sqlite_master "
 		"WHERE name NOT LIKE 'sqlite_%' ORDER BY name)",
 		text, sizeof(text));
-	assert_string_equal(text,
-			    "certificates certificates_transaction_id challenges pending_requests");
+	assert_string_equal(text, "certificates certificates_revoked certificates_transaction_id "
+				  "challenges crls pending_requests revocation_state");
 	store_contract_assert_count(st, 0);
 
 	store_contract_cert_make(&t, 1, NULL);
@@ -378,6 +378,72 @@ test_migrate_v2(void **state)
 	assert_integrity(env->path);
 }
 
+/*
+ * A store of the scepd before revocation (schema version 3, as that scepd created it) is
+ * migrated in place: no certificate is revoked (the new columns are NULL), there are no
+ * CRLs and no counters, and the old rows can be revoked like new ones.
+ */
+static void
+test_migrate_v3(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store_cert *c = NULL;
+	struct store *st = NULL;
+	uint64_t changes = 99;
+	char walked[WALKED_MAX] = "";
+
+	db_exec(env->path,
+		"PRAGMA application_id = 0x53434550;"
+		"CREATE TABLE certificates (serial TEXT NOT NULL PRIMARY KEY, subject TEXT NOT "
+		"NULL, sans TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT "
+		"NULL, der BLOB NOT NULL, requester TEXT, endpoint TEXT NOT NULL, transaction_id "
+		"TEXT, issued_at INTEGER NOT NULL, revoked_at INTEGER);"
+		"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+		"CREATE TABLE pending_requests (transaction_id TEXT NOT NULL PRIMARY KEY, subject "
+		"TEXT, csr_der BLOB NOT NULL, signer_cert_der BLOB, requester TEXT, received_at "
+		"INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN "
+		"('pending', 'approved', 'rejected', 'issued')), decided_at INTEGER, serial TEXT "
+		"REFERENCES certificates (serial));"
+		"CREATE TABLE challenges (id INTEGER PRIMARY KEY, secret_hash TEXT UNIQUE NOT "
+		"NULL, owner TEXT, created_at INTEGER NOT NULL, expires_at INTEGER, used_at "
+		"INTEGER, used_by TEXT);"
+		"ALTER TABLE certificates ADD COLUMN owner TEXT;"
+		"ALTER TABLE pending_requests ADD COLUMN owner TEXT;"
+		"ALTER TABLE certificates ADD COLUMN profile TEXT;"
+		"ALTER TABLE certificates ADD COLUMN ca TEXT;"
+		"ALTER TABLE pending_requests ADD COLUMN profile TEXT;"
+		"ALTER TABLE challenges ADD COLUMN profile TEXT;"
+		"INSERT INTO certificates VALUES ('ABC1', 'CN=dev', '', 1, 4102444800, x'3000', "
+		"'192.0.2.1', 'scep', 'tx-1', 3, NULL, 'alice', 'scep', 'default');"
+		"INSERT INTO certificates VALUES ('ABC2', 'CN=web', '', 4, 4102444800, x'3001', "
+		"'192.0.2.2', 'csr', NULL, 6, NULL, NULL, 'csr', 'default');"
+		"PRAGMA user_version = 3;");
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
+	assert_int_equal(db_int(env->path, "SELECT count(*) FROM certificates WHERE revoked_at IS "
+					   "NULL AND revocation_reason IS NULL AND revoked_by IS "
+					   "NULL"),
+			 2);
+	assert_int_equal(store_get_cert(st, "ABC1", &c), 0);
+	assert_string_equal(c->owner, "alice");
+	assert_string_equal(c->ca, "default");
+	assert_int_equal(c->revoked_at, 0);
+	assert_int_equal(c->revocation_reason, -1);
+	assert_null(c->revoked_by);
+	store_cert_free(c);
+	assert_int_equal(store_revocation_changes(st, "default", &changes), 0);
+	assert_int_equal(changes, 0);
+	assert_int_equal(store_get_crl(st, "default", &(struct store_crl *){ NULL }), -ENOENT);
+	assert_int_equal(store_revoke(st, "ABC2", STORE_REASON_KEY_COMPROMISE, 1700000000, "op"),
+			 0);
+	assert_int_equal(store_walk_revoked(st, "default", 1700000000, walk_cert_fn, walked), 0);
+	assert_string_equal(walked, "ABC2:csr:default");
+	assert_int_equal(store_revocation_changes(st, "default", &changes), 0);
+	assert_int_equal(changes, 1);
+	store_close(st);
+	assert_integrity(env->path);
+}
+
 static void
 test_bad_uri(void **state)
 {
@@ -486,6 +552,7 @@ main(void)
 		store_contract_test(test_open_creates, &sqlite_backend),
 		store_contract_test(test_migrate_v1, &sqlite_backend),
 		store_contract_test(test_migrate_v2, &sqlite_backend),
+		store_contract_test(test_migrate_v3, &sqlite_backend),
 		store_contract_test(test_bad_uri, &sqlite_backend),
 		store_contract_test(test_missing_dir, &sqlite_backend),
 		store_contract_test(test_foreign_file, &sqlite_backend),

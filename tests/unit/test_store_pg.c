@@ -4,7 +4,7 @@
  * requests and their transitions, one-time challenges, threads sharing a handle,
  * several processes - nodes, in effect - opening a new database at once and racing
  * for one row), then what only PostgreSQL has: the scepd_schema table, the migration of
- * a version 2 database, and a connection that comes back after the server restarted.
+ * version 2 and 3 databases, and a connection that comes back after the server restarted.
  *
  * Run by tests/integration/t_store_pg.sh, which starts a private server and gives
  * its URI in SCEPD_TEST_PG_URI (and, for the restart, SCEPD_TEST_PG_RESTART: a shell
@@ -87,7 +87,8 @@ pg_reset(struct store_contract_env *env)
 {
 	snprintf(env->uri, sizeof(env->uri), "%s", pg_uri);
 	db_exec("SET client_min_messages = warning; "
-		"DROP TABLE IF EXISTS pending_requests, certificates, challenges, scepd_schema");
+		"DROP TABLE IF EXISTS pending_requests, certificates, challenges, crls, "
+		"revocation_state, scepd_schema");
 }
 
 static void
@@ -121,17 +122,17 @@ pg_set_schema_version(const struct store_contract_env *env, int version)
 	db_exec(sql);
 }
 
-/* The current version in scepd_schema's one row, and scepd's four tables. */
+/* The current version in scepd_schema's one row, and scepd's six tables. */
 static void
 pg_assert_schema(const struct store_contract_env *env)
 {
 	(void)env;
 	assert_int_equal(db_int("SELECT count(*) FROM scepd_schema"), 1);
 	assert_int_equal(db_int("SELECT version FROM scepd_schema"), STORE_CONTRACT_SCHEMA);
-	assert_int_equal(
-		db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
-		       "('certificates', 'pending_requests', 'challenges', 'scepd_schema')"),
-		4);
+	assert_int_equal(db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
+				"('certificates', 'pending_requests', 'challenges', 'crls', "
+				"'revocation_state', 'scepd_schema')"),
+			 6);
 }
 
 static void
@@ -139,8 +140,8 @@ pg_assert_absent(const struct store_contract_env *env)
 {
 	(void)env;
 	assert_int_equal(db_int("SELECT count(*) FROM pg_tables WHERE tablename IN "
-				"('certificates', 'pending_requests', 'challenges', "
-				"'scepd_schema')"),
+				"('certificates', 'pending_requests', 'challenges', 'crls', "
+				"'revocation_state', 'scepd_schema')"),
 			 0);
 }
 
@@ -287,12 +288,72 @@ test_migrate_v2(void **state)
 	assert_string_equal(text, "tx-issued:issued:scep tx-waiting:pending:scep");
 }
 
+/*
+ * A database of the scepd before revocation (schema version 3): no certificate is
+ * revoked afterwards, and the old rows can be revoked like new ones.
+ */
+static void
+test_migrate_v3(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store_cert *c = NULL;
+	struct store *st = NULL;
+	uint64_t changes = 99;
+
+	db_exec("CREATE TABLE scepd_schema (version integer NOT NULL);"
+		"INSERT INTO scepd_schema VALUES (3);"
+		"CREATE TABLE certificates (serial text NOT NULL PRIMARY KEY, subject text NOT "
+		"NULL, sans text NOT NULL, not_before bigint NOT NULL, not_after bigint NOT NULL, "
+		"der bytea NOT NULL, requester text, endpoint text NOT NULL, transaction_id text, "
+		"issued_at bigint NOT NULL, revoked_at bigint, "
+		"seq bigint GENERATED ALWAYS AS IDENTITY UNIQUE);"
+		"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+		"CREATE TABLE pending_requests (transaction_id text NOT NULL PRIMARY KEY, subject "
+		"text, csr_der bytea NOT NULL, signer_cert_der bytea, requester text, received_at "
+		"bigint NOT NULL, status text NOT NULL DEFAULT 'pending' CHECK (status IN "
+		"('pending', 'approved', 'rejected', 'issued')), decided_at bigint, serial text "
+		"REFERENCES certificates (serial));"
+		"CREATE TABLE challenges (id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY, "
+		"secret_hash text UNIQUE NOT NULL, owner text, created_at bigint NOT NULL, "
+		"expires_at bigint, used_at bigint, used_by text);"
+		"ALTER TABLE certificates ADD COLUMN owner text;"
+		"ALTER TABLE pending_requests ADD COLUMN owner text;"
+		"ALTER TABLE certificates ADD COLUMN profile text;"
+		"ALTER TABLE certificates ADD COLUMN ca text;"
+		"ALTER TABLE pending_requests ADD COLUMN profile text;"
+		"ALTER TABLE challenges ADD COLUMN profile text;"
+		"INSERT INTO certificates (serial, subject, sans, not_before, not_after, der, "
+		"requester, endpoint, transaction_id, issued_at, owner, profile, ca) VALUES "
+		"('ABC1', 'CN=dev', '', 1, 4102444800, '\\x3000', '192.0.2.1', 'scep', 'tx-1', 3, "
+		"'alice', 'scep', 'default'), ('ABC2', 'CN=web', '', 4, 4102444800, '\\x3001', "
+		"'192.0.2.2', 'csr', NULL, 6, NULL, 'csr', 'default')");
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(db_int("SELECT version FROM scepd_schema"), STORE_CONTRACT_SCHEMA);
+	assert_int_equal(db_int("SELECT count(*) FROM certificates WHERE revoked_at IS NULL AND "
+				"revocation_reason IS NULL AND revoked_by IS NULL"),
+			 2);
+	assert_int_equal(store_get_cert(st, "ABC1", &c), 0);
+	assert_string_equal(c->owner, "alice");
+	assert_int_equal(c->revoked_at, 0);
+	assert_int_equal(c->revocation_reason, -1);
+	assert_null(c->revoked_by);
+	store_cert_free(c);
+	assert_int_equal(store_revoke(st, "ABC2", STORE_REASON_KEY_COMPROMISE, 1700000000, "op"),
+			 0);
+	assert_int_equal(store_revocation_changes(st, "default", &changes), 0);
+	assert_int_equal(changes, 1);
+	store_close(st);
+	assert_int_equal(db_int("SELECT revocation_reason FROM certificates WHERE serial = 'ABC2'"),
+			 1);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		store_contract_test(test_reconnect, &pg_backend),
 		store_contract_test(test_migrate_v2, &pg_backend),
+		store_contract_test(test_migrate_v3, &pg_backend),
 	};
 	int failed;
 
