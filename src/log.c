@@ -4,7 +4,9 @@
  * Under systemd each record goes to journald with PRIORITY, SYSLOG_IDENTIFIER=scepd,
  * CODE_FILE/LINE/FUNC, ERRNO and the scepd fields SCEPD_ROLE, SCEPD_WORKER and
  * SCEPD_GENERATION. On stderr (`scepd -f`, or no journald) a record is one line:
- * "scepd[PID] worker 2 gen 1: error: message: strerror".
+ * "scepd[PID] worker 2 gen 1: error: message: strerror". Another program (scepctl)
+ * names itself with log_set_program(): "scepctl[PID]: info: audit: ...", and
+ * SYSLOG_IDENTIFIER=scepctl on its audit records.
  *
  * The state here is per process and set once at start (or right after fork, for a
  * worker's role); it is the only global state outside a worker's context.
@@ -30,7 +32,8 @@ static struct {
 	int max_level;
 	int worker; /* < 0: the supervisor */
 	unsigned generation;
-} log_state = { LOG_TARGET_STDERR, LOG_INFO, -1, 0 };
+	const char *program; /* NULL: scepd, with its role */
+} log_state = { LOG_TARGET_STDERR, LOG_INFO, -1, 0, NULL };
 
 static const char *const log_level_names[] = {
 	[LOG_EMERG] = "emerg", [LOG_ALERT] = "alert",     [LOG_CRIT] = "crit",
@@ -45,6 +48,12 @@ log_setup(enum log_target target, int max_level)
 		target = LOG_TARGET_STDERR;
 	log_state.target = target;
 	log_state.max_level = max_level;
+}
+
+void
+log_set_program(const char *program)
+{
+	log_state.program = program;
 }
 
 void
@@ -65,6 +74,11 @@ log_to_stderr(int level, const char *message)
 {
 	char role[64];
 
+	if (log_state.program != NULL) {
+		fprintf(stderr, "%s[%d]: %s: %s\n", log_state.program, (int)getpid(),
+			log_level_names[level], message);
+		return;
+	}
 	if (log_state.worker < 0)
 		snprintf(role, sizeof(role), "supervisor");
 	else
@@ -168,6 +182,8 @@ log_audit(const struct log_audit *a)
 		{ "SCEPD_TRANSACTION_ID", a->transaction_id },
 		{ "SCEPD_KEY", a->key },
 		{ "SCEPD_REASON", a->reason },
+		{ "SCEPD_USER", a->user },
+		{ "SCEPD_CA", a->ca },
 	};
 	/* clang-format on */
 	enum { N_FIELDS = sizeof(fields) / sizeof(fields[0]) };
@@ -187,7 +203,9 @@ log_audit(const struct log_audit *a)
 	len = log_audit_append(message, sizeof(message), len, "sans", a->sans);
 	len = log_audit_append(message, sizeof(message), len, "transaction_id", a->transaction_id);
 	len = log_audit_append(message, sizeof(message), len, "key", a->key);
-	(void)log_audit_append(message, sizeof(message), len, "reason", a->reason);
+	len = log_audit_append(message, sizeof(message), len, "reason", a->reason);
+	len = log_audit_append(message, sizeof(message), len, "ca", a->ca);
+	(void)log_audit_append(message, sizeof(message), len, "user", a->user);
 	log_one_line(message);
 	if (log_state.target != LOG_TARGET_JOURNAL) {
 		log_to_stderr(LOG_INFO, message);
@@ -195,7 +213,8 @@ log_audit(const struct log_audit *a)
 	}
 	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "MESSAGE", message);
 	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "PRIORITY", "6");
-	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "SYSLOG_IDENTIFIER", "scepd");
+	log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), "SYSLOG_IDENTIFIER",
+				log_state.program != NULL ? log_state.program : "scepd");
 	for (size_t i = 0; i < N_FIELDS; i++)
 		log_audit_journal_field(iov, &n, bufs[n], sizeof(bufs[0]), fields[i][0],
 					fields[i][1]);

@@ -1,12 +1,16 @@
 /*
  * scepctl.c - scepd's administration tool: pending SCEP requests, issued certificates,
- * one-time challenges.
+ * revocation, one-time challenges.
  *
  * SYNOPSIS
  *	scepctl [-c FILE] pending
  *	scepctl [-c FILE] approve TXID
  *	scepctl [-c FILE] reject TXID
  *	scepctl [-c FILE] issued [--serial HEX | --profile NAME]
+ *	scepctl [-c FILE] revoke SERIAL [--reason REASON] [--date DATE]
+ *	scepctl [-c FILE] revoke --txid TXID [--reason REASON] [--date DATE]
+ *	scepctl [-c FILE] unrevoke SERIAL
+ *	scepctl [-c FILE] revoked
  *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION] [--profile NAME]
  *	scepctl [-c FILE] db migrate
  *	scepctl --version | -h
@@ -27,29 +31,39 @@
  *	and size): bytes its sender chose, so anything but printable ASCII, ',' and
  *	'\' is printed as \xHH, "?" when the CSR cannot be read; and the profile the
  *	request came through. `issued` ends with the profile and the CA of each
- *	certificate; --profile lists one profile's. `challenge new` prints the new
+ *	certificate, then its status (valid, revoked, expired), revocation reason and
+ *	date; --profile lists one profile's. `revoke` and `unrevoke` change a
+ *	certificate's revocation in one store call each (store_revoke(),
+ *	store_unrevoke()) and write an audit record (log_audit(): who, what, why) on
+ *	stderr, and to the journal when journald runs; `revoked` lists the revoked
+ *	certificates in revocation order. `challenge new` prints the new
  *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits, good
  *	for one SCEP profile only (--profile, or the one that takes one-time
  *	challenges).
  *	Only its SHA-256 (of those 32 characters) is stored.
  *
- *	It never loads keys, engines or PKCS#11, and never logs: it talks to
- *	the person or script that runs it, on stdout (results) and stderr (one
- *	line per problem).
+ *	It never loads keys, engines or PKCS#11, and logs only the audit records
+ *	of revocations: otherwise it talks to the person or script that runs it,
+ *	on stdout (results) and stderr (one line per problem).
  *
  * DIAGNOSTICS
  *	Exit 0 on success, 1 otherwise: usage, configuration (every error as
  *	"FILE:LINE: setting: what is wrong", as scepd -t prints them), a store
  *	that cannot be opened, an unknown transaction id or serial, a request
- *	that is not pending, an output that cannot be written.
+ *	that is not pending, an output that cannot be written. revoke and
+ *	unrevoke have their own: 4 no such certificate (or none for the
+ *	transaction id), 5 revoked already, 6 cannot unrevoke (not revoked, or
+ *	revoked for a final reason).
  */
 #include <errno.h>
 #include <getopt.h>
+#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <openssl/crypto.h>
 #include <openssl/ec.h>
@@ -61,6 +75,7 @@
 
 #include "scepd/config.h"
 #include "scepd/encoding.h"
+#include "scepd/log.h"
 #include "scepd/store.h"
 #include "scepd/store_login.h"
 
@@ -70,6 +85,13 @@
 #define SCEPCTL_TTL_MAX        (365LL * 86400LL) /* 365d */
 #define SCEPCTL_OWNER_MAX      255
 
+/* Exit statuses of revoke and unrevoke, beyond EXIT_SUCCESS and EXIT_FAILURE. */
+enum scepctl_exit {
+	SCEPCTL_EXIT_UNKNOWN = 4,  /* no such certificate (or none for the transaction id) */
+	SCEPCTL_EXIT_ALREADY = 5,  /* revoked already */
+	SCEPCTL_EXIT_NOT_HELD = 6, /* unrevoke: not revoked, or revoked for a final reason */
+};
+
 /* What the command line asked for. */
 struct scepctl_args {
 	const char *config;
@@ -77,6 +99,9 @@ struct scepctl_args {
 	const char *profile; /* issued --profile, challenge new --profile */
 	const char *owner;   /* challenge new --owner */
 	const char *ttl;     /* challenge new --ttl */
+	const char *reason;  /* revoke --reason */
+	const char *date;    /* revoke --date */
+	const char *txid;    /* revoke --txid */
 	char **words;        /* the command and its operands */
 	int nwords;
 };
@@ -89,6 +114,10 @@ scepctl_usage(FILE *out)
 		"       scepctl [-c FILE] approve TXID\n"
 		"       scepctl [-c FILE] reject TXID\n"
 		"       scepctl [-c FILE] issued [--serial HEX | --profile NAME]\n"
+		"       scepctl [-c FILE] revoke SERIAL [--reason REASON] [--date DATE]\n"
+		"       scepctl [-c FILE] revoke --txid TXID [--reason REASON] [--date DATE]\n"
+		"       scepctl [-c FILE] unrevoke SERIAL\n"
+		"       scepctl [-c FILE] revoked\n"
 		"       scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]\n"
 		"                                       [--profile NAME]\n"
 		"       scepctl [-c FILE] db migrate\n"
@@ -103,6 +132,13 @@ scepctl_usage(FILE *out)
 		"      --owner NAME   who the challenge is for (scepd's %%{REMOTE_USER})\n"
 		"      --ttl DURATION how long the challenge is valid: SECONDS, or with\n"
 		"                     s, m, h or d (30s, 15m, 1h, 7d); default 1h, at most 365d\n"
+		"      --reason REASON revoke: an RFC 5280 reason: unspecified (default),\n"
+		"                     keyCompromise, cACompromise, affiliationChanged,\n"
+		"                     superseded, cessationOfOperation, certificateHold,\n"
+		"                     privilegeWithdrawn, aACompromise\n"
+		"      --date DATE    revoke: the revocation date, YYYY-MM-DD or\n"
+		"                     YYYY-MM-DDTHH:MM:SSZ (UTC), not in the future; default now\n"
+		"      --txid TXID    revoke: the certificates of this SCEP transaction id\n"
 		"  -h, --help         show this help\n"
 		"      --version      show the version\n");
 }
@@ -378,6 +414,15 @@ out:
 	return r;
 }
 
+/* "revoked" (on hold too), "expired" (not revoked, past notAfter) or "valid". */
+static const char *
+scepctl_cert_status(const struct store_cert *cert)
+{
+	if (cert->revoked_at != 0)
+		return "revoked";
+	return cert->not_after <= time(NULL) ? "expired" : "valid";
+}
+
 /* userdata: the profile to list, NULL for all. */
 static int
 scepctl_cert_fn(const struct store_cert *cert, void *userdata)
@@ -396,7 +441,10 @@ scepctl_cert_fn(const struct store_cert *cert, void *userdata)
 	scepctl_put_field(cert->transaction_id, '\t');
 	scepctl_put_time(cert->issued_at, '\t');
 	scepctl_put_field(cert->profile, '\t');
-	scepctl_put_field(cert->ca, '\n');
+	scepctl_put_field(cert->ca, '\t');
+	scepctl_put_field(scepctl_cert_status(cert), '\t');
+	scepctl_put_field(store_reason_name(cert->revocation_reason), '\t');
+	scepctl_put_time(cert->revoked_at, '\n');
 	return 0;
 }
 
@@ -426,6 +474,274 @@ scepctl_issued(struct store *st, const char *serial, const char *profile)
 	r = scepctl_cert_fn(cert, NULL);
 out:
 	store_cert_free(cert);
+	return r;
+}
+
+/* Revocation */
+
+/* Who runs scepctl: the user name of the real uid, else "uid N". */
+static void
+scepctl_user(char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid(getuid());
+
+	if (pw != NULL && pw->pw_name != NULL && pw->pw_name[0] != '\0')
+		snprintf(buf, size, "%s", pw->pw_name);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)getuid());
+}
+
+/*
+ * "2024-05-01" (midnight UTC) or "2024-05-01T12:00:00Z" -> seconds; -EINVAL, or -ERANGE
+ * for a date in the future or before 1970.
+ */
+static int
+scepctl_parse_date(const char *s, time_t *ret_when)
+{
+	static const char *const formats[] = { "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d" };
+	struct tm tm;
+	const char *end;
+	time_t t;
+
+	for (size_t i = 0; i < sizeof(formats) / sizeof(formats[0]); i++) {
+		memset(&tm, 0, sizeof(tm));
+		if ((end = strptime(s, formats[i], &tm)) == NULL || *end != '\0')
+			continue;
+		if ((t = timegm(&tm)) <= 0)
+			return -ERANGE;
+		if (t > time(NULL))
+			return -ERANGE;
+		*ret_when = t;
+		return 0;
+	}
+	return -EINVAL;
+}
+
+static void
+scepctl_audit(const char *result, const struct store_cert *cert, const char *reason,
+	      const char *user)
+{
+	log_audit(&(struct log_audit){
+		.result = result,
+		.endpoint = cert->endpoint,
+		.profile = cert->profile,
+		.serial = cert->serial,
+		.subject = cert->subject,
+		.reason = reason,
+		.ca = cert->ca,
+		.user = user,
+	});
+}
+
+/*
+ * The audit record of a revocation change: on stderr always (the operator sees what was
+ * recorded), and to the journal as well when journald runs.
+ */
+static void
+scepctl_audit_all(const char *result, const struct store_cert *cert, const char *reason,
+		  const char *user)
+{
+	log_setup(LOG_TARGET_JOURNAL, LOG_INFO);
+	if (access("/run/systemd/journal/socket", W_OK) == 0)
+		scepctl_audit(result, cert, reason, user);
+	log_setup(LOG_TARGET_STDERR, LOG_INFO);
+	scepctl_audit(result, cert, reason, user);
+}
+
+/* The certificate with this serial, or why not (on stderr). */
+static int
+scepctl_get_cert(struct store *st, const char *serial, struct store_cert **ret_cert)
+{
+	char vis[256];
+	int r;
+
+	if ((r = store_get_cert(st, serial, ret_cert)) == 0)
+		return 0;
+	scepctl_visible(serial, vis, sizeof(vis));
+	if (r == -ENOENT)
+		fprintf(stderr, "scepctl: no certificate with serial '%s'\n", vis);
+	else
+		fprintf(stderr, "scepctl: cannot look up serial '%s': %s\n", vis, strerror(-r));
+	return r;
+}
+
+static int
+scepctl_revoke_one(struct store *st, const char *serial, int reason, time_t when, const char *user)
+{
+	struct store_cert *cert = NULL, *now = NULL;
+	char date[32];
+	int r;
+
+	if ((r = scepctl_get_cert(st, serial, &cert)) < 0)
+		goto out;
+	r = store_revoke(st, cert->serial, reason, when, user);
+	if (r == -EALREADY && store_get_cert(st, cert->serial, &now) == 0) {
+		struct tm tm;
+
+		if (gmtime_r(&now->revoked_at, &tm) == NULL ||
+		    strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+			snprintf(date, sizeof(date), "?");
+		fprintf(stderr, "scepctl: cannot revoke '%s': revoked already (%s, %s)\n",
+			cert->serial,
+			store_reason_name(now->revocation_reason) != NULL
+				? store_reason_name(now->revocation_reason)
+				: "?",
+			date);
+		goto out;
+	}
+	if (r < 0) {
+		fprintf(stderr, "scepctl: cannot revoke '%s': %s\n", cert->serial,
+			r == -EALREADY ? "revoked already" : strerror(-r));
+		goto out;
+	}
+	scepctl_audit_all("revoked", cert, store_reason_name(reason), user);
+out:
+	store_cert_free(now);
+	store_cert_free(cert);
+	return r;
+}
+
+/* Collects the serials of a transaction's certificates (fn must not use the store). */
+struct scepctl_serials {
+	char **v;
+	size_t n;
+};
+
+static int
+scepctl_serials_fn(const struct store_cert *cert, void *userdata)
+{
+	struct scepctl_serials *list = userdata;
+	char **v;
+
+	if ((v = realloc(list->v, (list->n + 1) * sizeof(*v))) == NULL)
+		return -ENOMEM;
+	list->v = v;
+	if ((v[list->n] = strdup(cert->serial)) == NULL)
+		return -ENOMEM;
+	list->n++;
+	return 0;
+}
+
+/*
+ * Every certificate of the transaction: 0 when each was revoked now, -EALREADY when
+ * some were revoked already (the others are revoked all the same), -ENOENT when it has
+ * none, another error as soon as one fails.
+ */
+static int
+scepctl_revoke_txid(struct store *st, const char *txid, int reason, time_t when, const char *user)
+{
+	struct scepctl_serials list = { 0 };
+	char vis[STORE_TRANSACTION_ID_MAX * 4 + 8];
+	int r, result = 0;
+
+	if ((r = store_walk_certs_by_transaction(st, txid, scepctl_serials_fn, &list)) < 0) {
+		fprintf(stderr, "scepctl: cannot look up transaction id '%s': %s\n",
+			scepctl_visible(txid, vis, sizeof(vis)), strerror(-r));
+		goto out;
+	}
+	if (list.n == 0) {
+		fprintf(stderr, "scepctl: no certificate with transaction id '%s'\n",
+			scepctl_visible(txid, vis, sizeof(vis)));
+		r = -ENOENT;
+		goto out;
+	}
+	for (size_t i = 0; i < list.n; i++) {
+		r = scepctl_revoke_one(st, list.v[i], reason, when, user);
+		if (r == -EALREADY)
+			result = r;
+		else if (r < 0)
+			goto out;
+	}
+	r = result;
+out:
+	for (size_t i = 0; i < list.n; i++)
+		free(list.v[i]);
+	free(list.v);
+	return r;
+}
+
+static int
+scepctl_revoke(struct store *st, const struct scepctl_args *a)
+{
+	char user[64];
+	time_t when = 0;
+	int reason = STORE_REASON_UNSPECIFIED, r;
+
+	if (a->reason != NULL && store_reason_parse(a->reason, &reason) < 0) {
+		fprintf(stderr,
+			"scepctl: --reason: '%s' is not a reason (unspecified, keyCompromise, "
+			"cACompromise, affiliationChanged, superseded, cessationOfOperation, "
+			"certificateHold, privilegeWithdrawn, aACompromise)\n",
+			a->reason);
+		return -EINVAL;
+	}
+	if (a->date != NULL && (r = scepctl_parse_date(a->date, &when)) < 0) {
+		fprintf(stderr, "scepctl: --date: '%s' is %s\n", a->date,
+			r == -ERANGE ? "in the future (or before 1970)"
+				     : "not a date (YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ)");
+		return -EINVAL;
+	}
+	scepctl_user(user, sizeof(user));
+	if (a->txid != NULL)
+		return scepctl_revoke_txid(st, a->txid, reason, when, user);
+	return scepctl_revoke_one(st, a->words[1], reason, when, user);
+}
+
+static int
+scepctl_unrevoke(struct store *st, const char *serial)
+{
+	struct store_cert *cert = NULL;
+	char user[64];
+	int r;
+
+	scepctl_user(user, sizeof(user));
+	if ((r = scepctl_get_cert(st, serial, &cert)) < 0)
+		goto out;
+	r = store_unrevoke(st, cert->serial, user);
+	if (r == -ESRCH)
+		fprintf(stderr, "scepctl: cannot unrevoke '%s': it is not revoked\n", cert->serial);
+	else if (r == -EPERM)
+		fprintf(stderr,
+			"scepctl: cannot unrevoke '%s': revoked for %s, which is final (only a "
+			"certificateHold can be lifted)\n",
+			cert->serial,
+			store_reason_name(cert->revocation_reason) != NULL
+				? store_reason_name(cert->revocation_reason)
+				: "?");
+	else if (r == -ENOENT)
+		fprintf(stderr, "scepctl: no certificate with serial '%s'\n", cert->serial);
+	else if (r < 0)
+		fprintf(stderr, "scepctl: cannot unrevoke '%s': %s\n", cert->serial, strerror(-r));
+	else /* removeFromCRL: RFC 5280's name for a hold that was lifted */
+		scepctl_audit_all("unrevoked", cert, "removeFromCRL", user);
+out:
+	store_cert_free(cert);
+	return r;
+}
+
+static int
+scepctl_revoked_fn(const struct store_cert *cert, void *userdata)
+{
+	(void)userdata;
+	scepctl_put_field(cert->serial, '\t');
+	scepctl_put_field(cert->subject, '\t');
+	scepctl_put_field(store_reason_name(cert->revocation_reason), '\t');
+	scepctl_put_time(cert->revoked_at, '\t');
+	scepctl_put_field(cert->profile, '\t');
+	scepctl_put_field(cert->ca, '\t');
+	scepctl_put_field(cert->revoked_by, '\n');
+	return 0;
+}
+
+/* Every revoked certificate, expired ones too, of every CA, in revocation order. */
+static int
+scepctl_revoked(struct store *st)
+{
+	int r;
+
+	if ((r = store_walk_revoked(st, NULL, 0, scepctl_revoked_fn, NULL)) < 0)
+		fprintf(stderr, "scepctl: cannot list the revoked certificates: %s\n",
+			strerror(-r));
 	return r;
 }
 
@@ -599,7 +915,24 @@ scepctl_check_words(const struct scepctl_args *a)
 			fprintf(stderr, "scepctl: unknown db command; use 'db migrate'\n");
 			return -EINVAL;
 		}
-	} else if (strcmp(cmd, "pending") != 0 && strcmp(cmd, "issued") != 0) {
+	} else if (strcmp(cmd, "revoke") == 0) {
+		want = a->txid != NULL ? 1 : 2;
+		if (a->txid == NULL && a->nwords < 2) {
+			fprintf(stderr, "scepctl: revoke needs a serial or --txid TXID\n");
+			return -EINVAL;
+		}
+		if (a->txid != NULL && a->nwords > 1) {
+			fprintf(stderr, "scepctl: revoke takes a serial or --txid, not both\n");
+			return -EINVAL;
+		}
+	} else if (strcmp(cmd, "unrevoke") == 0) {
+		want = 2;
+		if (a->nwords < 2) {
+			fprintf(stderr, "scepctl: unrevoke needs a serial\n");
+			return -EINVAL;
+		}
+	} else if (strcmp(cmd, "pending") != 0 && strcmp(cmd, "issued") != 0 &&
+		   strcmp(cmd, "revoked") != 0) {
 		fprintf(stderr, "scepctl: unknown command '%s'\n", cmd);
 		return -EINVAL;
 	}
@@ -617,6 +950,14 @@ scepctl_check_words(const struct scepctl_args *a)
 	}
 	if (a->serial != NULL && a->profile != NULL) {
 		fprintf(stderr, "scepctl: --serial and --profile exclude each other\n");
+		return -EINVAL;
+	}
+	if ((a->reason != NULL || a->date != NULL || a->txid != NULL) &&
+	    strcmp(cmd, "revoke") != 0) {
+		fprintf(stderr, "scepctl: --%s belongs to 'revoke'\n",
+			a->reason != NULL ? "reason"
+			: a->date != NULL ? "date"
+					  : "txid");
 		return -EINVAL;
 	}
 	if ((a->owner != NULL || a->ttl != NULL) && strcmp(cmd, "challenge") != 0) {
@@ -644,9 +985,34 @@ scepctl_run(const struct scepctl_args *a, const struct scepd_config *cfg, struct
 		return scepctl_issued(st, a->serial, a->profile);
 	if (strcmp(cmd, "db") == 0)
 		return scepctl_db_migrate(st);
+	if (strcmp(cmd, "revoke") == 0)
+		return scepctl_revoke(st, a);
+	if (strcmp(cmd, "unrevoke") == 0)
+		return scepctl_unrevoke(st, a->words[1]);
+	if (strcmp(cmd, "revoked") == 0)
+		return scepctl_revoked(st);
 	if ((profile = scepctl_challenge_profile(cfg, a->profile)) == NULL)
 		return -EINVAL;
 	return scepctl_challenge_new(st, profile, a->owner, ttl);
+}
+
+/* The exit status of a command that failed with r (revoke and unrevoke have their own). */
+static int
+scepctl_exit_status(const char *cmd, int r)
+{
+	if (strcmp(cmd, "revoke") != 0 && strcmp(cmd, "unrevoke") != 0)
+		return EXIT_FAILURE;
+	switch (r) {
+	case -ENOENT:
+		return SCEPCTL_EXIT_UNKNOWN;
+	case -EALREADY:
+		return SCEPCTL_EXIT_ALREADY;
+	case -ESRCH:
+	case -EPERM:
+		return SCEPCTL_EXIT_NOT_HELD;
+	default:
+		return EXIT_FAILURE;
+	}
 }
 
 int
@@ -660,6 +1026,9 @@ main(int argc, char **argv)
 		{ "profile", required_argument, NULL, 'P' },
 		{ "owner", required_argument, NULL, 'O' },
 		{ "ttl", required_argument, NULL, 'T' },
+		{ "reason", required_argument, NULL, 'R' },
+		{ "date", required_argument, NULL, 'D' },
+		{ "txid", required_argument, NULL, 'X' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scepctl_args a = { .config = SCEPCTL_DEFAULT_CONFIG };
@@ -691,6 +1060,15 @@ main(int argc, char **argv)
 		case 'T':
 			a.ttl = optarg;
 			break;
+		case 'R':
+			a.reason = optarg;
+			break;
+		case 'D':
+			a.date = optarg;
+			break;
+		case 'X':
+			a.txid = optarg;
+			break;
 		default:
 			scepctl_usage(stderr);
 			return EXIT_FAILURE;
@@ -718,10 +1096,14 @@ main(int argc, char **argv)
 		return EXIT_FAILURE;
 	}
 
+	log_set_program("scepctl");
 	if (scepctl_load_config(a.config, &cfg) < 0 ||
-	    scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0 ||
-	    scepctl_run(&a, cfg, st, ttl) < 0)
+	    scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0)
 		goto out;
+	if ((r = scepctl_run(&a, cfg, st, ttl)) < 0) {
+		status = scepctl_exit_status(a.words[0], r);
+		goto out;
+	}
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "scepctl: cannot write the output: %s\n", strerror(errno));
 		goto out;

@@ -25,6 +25,12 @@ void log_set_max_level(int max_level);
 void log_set_role(int worker, unsigned generation);
 
 /*
+ * Another program than scepd (scepctl): its name on stderr ("scepctl[PID]: info: ...")
+ * and as the SYSLOG_IDENTIFIER of its audit records. A static string.
+ */
+void log_set_program(const char *program);
+
+/*
  * Replaces each control character (below 0x20, and 0x7f) in text with '?', so that
  * what a client sent cannot start a forged log line or a second line of a reply.
  * log_internal() and log_audit() do it to every record.
@@ -55,13 +61,15 @@ struct log_audit {
 	const char *sans;
 	const char *transaction_id;
 	const char *key;    /* the CA key that signed (URI or file) */
-	const char *reason; /* why not issued */
+	const char *reason; /* why not issued; the CRLReason of a revocation */
+	const char *ca;     /* the CA's name (revocations) */
+	const char *user;   /* who: the Unix user running scepctl */
 };
 
 /*
  * Logs the record at info level: on journald as SCEPD_RESULT=, SCEPD_ENDPOINT=,
  * SCEPD_PROFILE=, SCEPD_CLIENT=, SCEPD_SERIAL=, SCEPD_SUBJECT=, SCEPD_SANS=, SCEPD_TRANSACTION_ID=,
- * SCEPD_KEY=, SCEPD_REASON= fields; on stderr as one "audit: key=value ..." line.
+ * SCEPD_KEY=, SCEPD_REASON=, SCEPD_CA=, SCEPD_USER= fields; on stderr as one "audit: key=value ..." line.
  */
 void log_audit(const struct log_audit *a);
 

@@ -77,10 +77,11 @@ ctl -c "$TMP/scepd.conf" issued
 assert_eq 0 "$rc" "issued"
 assert_eq 1 "$(wc -l <"$TMP/out")" "lines of issued"
 line=$(cat "$TMP/out")
-assert_eq 11 "$(awk -F'\t' '{ print NF }' <<<"$line")" "fields of an issued line"
+assert_eq 14 "$(awk -F'\t' '{ print NF }' <<<"$line")" "fields of an issued line"
 iso='[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}Z'
 IFS=$'\t' read -r f_serial f_subject f_sans f_nb f_na f_req f_ep f_txid f_at f_profile f_ca \
-	<<<"$line"
+	f_status f_reason f_revoked <<<"$line"
+assert_eq "valid - -" "$f_status $f_reason $f_revoked" "status, reason, revocation date"
 assert_eq "$serial" "$f_serial" "serial"
 assert_eq "O=Example,CN=host.example" "$f_subject" "subject"
 assert_eq "DNS:host.example" "$f_sans" "sans"
@@ -112,7 +113,7 @@ sql "INSERT INTO certificates (serial, subject, sans, not_before, not_after, der
 ctl -c "$TMP/scepd.conf" issued
 assert_eq 0 "$rc" "issued with two certificates"
 assert_eq "$line" "$(head -n 1 "$TMP/out")" "issued: the /csr certificate first, as before"
-vpn_line='ABCDEF01	CN=vpn.example	-	2023-11-14T22:13:20Z	2024-11-13T22:13:20Z	192.0.2.5	csr	-	2023-11-14T22:13:21Z	vpn	issuing-2'
+vpn_line='ABCDEF01	CN=vpn.example	-	2023-11-14T22:13:20Z	2024-11-13T22:13:20Z	192.0.2.5	csr	-	2023-11-14T22:13:21Z	vpn	issuing-2	expired	-	-'
 assert_eq "$vpn_line" "$(tail -n +2 "$TMP/out")" "issued: the profile and CA at the end"
 ctl -c "$TMP/scepd.conf" issued --profile vpn
 assert_eq "0 $vpn_line" "$rc $(cat "$TMP/out")" "issued --profile vpn"
@@ -125,7 +126,7 @@ done
 ctl -c "$TMP/scepd.conf" issued --profile ""
 assert_refused "issued --profile ''" "^scepctl: --profile: "
 sql "DELETE FROM certificates WHERE serial = 'ABCDEF01'" >/dev/null
-pass "issued: the profile and CA last; --profile lists that profile's certificates only" \
+pass "issued: the profile and CA, then status, reason and revocation date; --profile lists that profile's certificates only" \
 	"(exactly; none is no error)"
 
 # challenge new: one line on stdout, the challenge alone; the database holds its hash only.
