@@ -506,6 +506,19 @@ scep_enrol_request(const struct scep_enrol_ctx *c)
 					       ? "the signer certificate is not on record"
 					       : "the signer is not a certificate of this CA");
 	}
+	/* A revoked certificate stands in for nothing: not a renewal, not a new request. */
+	if (signer != NULL && signer->revoked_at != 0) {
+		char why[128];
+
+		snprintf(why, sizeof(why), "the signer certificate (serial %s) is revoked: %s",
+			 signer->serial,
+			 store_reason_name(signer->revocation_reason) != NULL
+				 ? store_reason_name(signer->revocation_reason)
+				 : "unspecified");
+		r = scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_REQUEST, why,
+					    "the signer certificate is revoked");
+		goto out;
+	}
 	/* The same request again (a retry, a replay): the same certificate, no second one. */
 	if ((r = scep_enrol_retransmitted(c->e, c->msg, &cert)) == 0) {
 		scep_enrol_success(c->v, cert);
@@ -585,6 +598,8 @@ scep_enrol_get_cert_refusal(struct scep_enrol *e, const struct scep_msg *msg, X5
 		*ret_r = r;
 	else if (r < 0)
 		refusal = "the signer is not a valid certificate of this CA";
+	else if (signer->revoked_at != 0)
+		refusal = "the signer certificate is revoked";
 	else if (strcmp(signer->endpoint, "scep") != 0)
 		refusal = "the signer certificate was not issued through SCEP";
 	else if (X509_NAME_cmp(X509_get_subject_name(msg->signer), X509_get_subject_name(cert)) !=

@@ -304,6 +304,25 @@ assert_eq SUCCESS "$VERDICT" "phones' transaction and key sent to tablets"
 assert_eq "tablets|rsa" "$(record_of "$TMP/phone-again.pem")" "the record of tablets' own certificate"
 pass "GetCert and retransmissions stay within the profile: another CA's serial is unknown"
 
+# A revoked certificate renews nothing; GetCert still hands it out (its holder learns
+# its status elsewhere).
+"$SCEPCTL_BIN" -c "$TMP/scepd.conf" revoke "$(serial_of "$TMP/renewed.pem")" --reason superseded \
+	>/dev/null 2>&1 || fail "scepctl revoke"
+before=$(certs)
+scep revoked-renewal tablets --type renewal --key "$TMP/new.key" --subject /CN=tablet1 \
+	--signer-cert "$TMP/renewed.pem" --signer-key "$TMP/new.key"
+assert_eq "FAILURE badRequest" "$VERDICT" "a renewal signed by a revoked certificate"
+grep -q "is revoked: superseded" "$TMP/scepd.log" || fail "the log does not say why"
+scep revoked-pkcs tablets --key "$TMP/new.key" --subject /CN=tablet1 --challenge tablets-secret \
+	--signer-cert "$TMP/renewed.pem" --signer-key "$TMP/new.key"
+assert_eq "FAILURE badRequest" "$VERDICT" "a PKCSReq signed by a revoked certificate, with the challenge"
+assert_eq "$before" "$(certs)" "certificates after the revoked signer's requests"
+scep getcert-revoked tablets --type getcert --serial "$(serial_of "$TMP/renewed.pem")" \
+	--key "$TMP/dev.key" --subject /CN=tablet1 \
+	--signer-cert "$TMP/tablet1.pem" --signer-key "$TMP/dev.key"
+assert_eq SUCCESS "$VERDICT" "GetCert of a revoked certificate"
+pass "a revoked signer is refused (renewal and PKCSReq); GetCert still answers a revoked certificate"
+
 # scepctl shows the profiles.
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" issued --profile laptops >"$TMP/issued" ||
 	fail "scepctl issued --profile"
