@@ -1182,6 +1182,8 @@ config_ca_free(struct config_ca *ca)
 	free(ca->digest);
 	config_pairs_free(&ca->extensions);
 	free(ca->crl.path);
+	config_strv_free(&ca->crl_distribution_points);
+	free(ca->ocsp_url);
 	free(ca->ocsp.path);
 	free(ca->ocsp.certificate);
 	free(ca->ocsp.key);

@@ -686,6 +686,68 @@ config_conv_extensions(struct config_ctx *ctx, const struct config_key *key,
 	return r;
 }
 
+/*
+ * An absolute http:// URL that a relying party fetches (a CRL, an OCSP responder):
+ * not https, whose check would itself need the answer; no ',' or ';', which the
+ * extension's text form would split at.
+ */
+static bool
+config_conv_is_http_url(const char *v)
+{
+	const char *rest = strncmp(v, "http://", 7) == 0 ? v + 7 : NULL;
+
+	if (rest == NULL || rest[0] == '\0' || rest[0] == '/')
+		return false;
+	for (const char *c = rest; *c != '\0'; c++)
+		if (!isgraph((unsigned char)*c) || *c == ',' || *c == ';')
+			return false;
+	return true;
+}
+
+static int
+config_conv_str_http_url(struct config_ctx *ctx, const struct config_key *key,
+			 const config_setting_t *s, const char *v, void *field)
+{
+	char **p = field;
+
+	if (!config_conv_is_http_url(v))
+		return config_error(ctx, s, key->name, "'%s' is not an absolute http:// URL", v);
+	if ((*p = strdup(v)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+static int
+config_conv_http_urls(struct config_ctx *ctx, const struct config_key *key,
+		      const config_setting_t *s, void *field)
+{
+	struct config_strv *sv = field;
+	char name[CONFIG_NAME_MAX + 24];
+	int n, r = 0;
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return config_wrong_type(ctx, s, key->name, "an array of strings");
+	n = config_setting_length(s);
+	for (int i = 0; i < n && r >= 0; i++) {
+		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+		const char *v;
+
+		config_elem_name(name, sizeof(name), key->name, (size_t)i);
+		if (config_setting_type(el) != CONFIG_TYPE_STRING) {
+			r = config_wrong_type(ctx, el, name, "a string");
+			continue;
+		}
+		v = config_setting_get_string(el);
+		if (!config_conv_is_http_url(v))
+			r = config_error(ctx, el, name, "'%s' is not an absolute http:// URL", v);
+		else
+			r = config_strv_add(sv, v);
+	}
+	return r;
+}
+
 /* A profile's extensions: when written, they replace the CA's; absent, nothing. */
 static int
 config_conv_extensions_override(struct config_ctx *ctx, const struct config_key *key,
@@ -1054,6 +1116,8 @@ static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_GET_CERT] = { config_conv_string, config_conv_str_enum },
 	[CONFIG_T_EXTENSIONS_OVERRIDE] = { config_conv_extensions_override, NULL },
 	[CONFIG_T_EC_CURVES] = { config_conv_ec_curves, NULL },
+	[CONFIG_T_HTTP_URL] = { config_conv_string, config_conv_str_http_url },
+	[CONFIG_T_HTTP_URLS] = { config_conv_http_urls, NULL },
 };
 /* clang-format on */
 

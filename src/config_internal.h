@@ -63,6 +63,8 @@ enum config_key_type {
 	CONFIG_T_GET_CERT,
 	CONFIG_T_EXTENSIONS_OVERRIDE, /* a profile's: absent = none, not the default list */
 	CONFIG_T_EC_CURVES,
+	CONFIG_T_HTTP_URL,  /* an absolute http:// URL (a relying party fetches it) */
+	CONFIG_T_HTTP_URLS, /* a list of them */
 };
 
 /* The struct a setting's offset is in (the SECTION column of config_keys.h). */

@@ -104,6 +104,10 @@
 	  CA, crl.days) \
 	X("ca.crl.refresh",                  INT,         NONE,     "3600", 60, 86400, \
 	  CA, crl.refresh) \
+	X("ca.crl_distribution_points",      HTTP_URLS,   NONE,     NULL, 0, 0, \
+	  CA, crl_distribution_points) \
+	X("ca.ocsp_url",                     HTTP_URL,    NONE,     NULL, 0, 0, \
+	  CA, ocsp_url) \
 	G("ca.ocsp") \
 	X("ca.ocsp.path",                    URL_PATH,    NONE,     NULL, 0, 0, \
 	  CA, ocsp.path) \

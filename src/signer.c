@@ -183,6 +183,62 @@ out:
 	return r;
 }
 
+static bool
+signer_pairs_name(const struct config_pairs *pairs, const char *name)
+{
+	for (size_t i = 0; i < pairs->n; i++)
+		if (pairs->v[i].name != NULL && strcmp(pairs->v[i].name, name) == 0)
+			return true;
+	return false;
+}
+
+/*
+ * extensions, then crlDistributionPoints from ca.crl_distribution_points and
+ * authorityInfoAccess from ca.ocsp_url, unless extensions name them: the list written
+ * wins.
+ */
+static int
+signer_ext_prepare_all(struct signer *s, const struct config_ca *ca,
+		       const struct config_pairs *extensions)
+{
+	struct config_pairs all = { 0 };
+	char *cdp = NULL, *aia = NULL;
+	size_t used = 0, size = 1;
+	int r = -ENOMEM;
+
+	if ((all.v = calloc(extensions->n + 2, sizeof(*all.v))) == NULL)
+		goto out;
+	memcpy(all.v, extensions->v, extensions->n * sizeof(*all.v));
+	all.n = extensions->n;
+	if (ca->crl_distribution_points.n > 0 &&
+	    !signer_pairs_name(extensions, "crlDistributionPoints")) {
+		for (size_t i = 0; i < ca->crl_distribution_points.n; i++)
+			size += strlen(ca->crl_distribution_points.v[i]) + 5;
+		if ((cdp = malloc(size)) == NULL)
+			goto out;
+		for (size_t i = 0; i < ca->crl_distribution_points.n; i++)
+			used += (size_t)snprintf(cdp + used, size - used, "%sURI:%s",
+						 i > 0 ? "," : "",
+						 ca->crl_distribution_points.v[i]);
+		all.v[all.n++] =
+			(struct config_pair){ .name = "crlDistributionPoints", .value = cdp };
+	}
+	if (ca->ocsp_url != NULL && !signer_pairs_name(extensions, "authorityInfoAccess")) {
+		if (asprintf(&aia, "OCSP;URI:%s", ca->ocsp_url) < 0) {
+			aia = NULL;
+			goto out;
+		}
+		all.v[all.n++] =
+			(struct config_pair){ .name = "authorityInfoAccess", .value = aia };
+	}
+	r = signer_ext_prepare(s, &all);
+out:
+	free(all.v);
+	free(cdp);
+	free(aia);
+	return r;
+}
+
 int
 signer_new(const struct config_ca *ca, const struct config_pairs *extensions, int days,
 	   EVP_PKEY *key, X509 *ca_cert, struct signer **ret)
@@ -228,7 +284,7 @@ signer_new(const struct config_ca *ca, const struct config_pairs *extensions, in
 		r = -EINVAL;
 		goto out;
 	}
-	if ((r = signer_ext_prepare(s, extensions)) < 0)
+	if ((r = signer_ext_prepare_all(s, ca, extensions)) < 0)
 		goto out;
 	for (size_t i = 0; i < extensions->n; i++)
 		if (strcmp(extensions->v[i].name, "basicConstraints") == 0 &&

@@ -131,6 +131,8 @@ struct config_ca {
 	struct config_pairs extensions;
 	struct config_crl crl;
 	struct config_ocsp ocsp;
+	struct config_strv crl_distribution_points; /* http:// URLs put in issued certificates */
+	char *ocsp_url; /* http:// URL put in issued certificates (authorityInfoAccess); NULL */
 };
 
 struct config_scep_ra {

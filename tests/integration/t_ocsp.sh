@@ -23,7 +23,13 @@ store_prepare
 cat >"$TMP/scepd.conf" <<CONF
 server: { listen = ["127.0.0.1:$PORT"]; workers = 2; };
 cas: {
-	rsa: { certificate = "$TMP/ca.pem"; key = "$TMP/ca.key"; ocsp = { path = "/ocsp/rsa"; }; };
+	rsa: {
+		certificate = "$TMP/ca.pem";
+		key = "$TMP/ca.key";
+		ocsp = { path = "/ocsp/rsa"; };
+		ocsp_url = "$base/ocsp/rsa";
+		crl_distribution_points = [ "$base/crl/rsa.crl", "http://crl.example/rsa.crl" ];
+	};
 	ec: {
 		certificate = "$TMP/ec-ca.pem";
 		key = "$TMP/ec-ca.key";
@@ -65,7 +71,13 @@ assert_eq good "$(status phone1 "$TMP/ca.pem" /ocsp/rsa)" "phone1 before anythin
 assert_eq good "$(status web "$TMP/ec-ca.pem" /ocsp/ec)" "web through the delegated signer"
 grep -q "This Update" "$TMP/web.ocsp" && grep -q "Next Update" "$TMP/web.ocsp" ||
 	fail "no thisUpdate/nextUpdate: $(cat "$TMP/web.ocsp")"
-pass "openssl ocsp: good from the CA-signed and the delegated responder, nonce echoed"
+openssl x509 -in "$TMP/phone1.pem" -noout -ext authorityInfoAccess,crlDistributionPoints >"$TMP/ext"
+grep -q "OCSP - URI:$base/ocsp/rsa" "$TMP/ext" || fail "no OCSP URL in the certificate: $(cat "$TMP/ext")"
+grep -q "URI:$base/crl/rsa.crl" "$TMP/ext" && grep -q "URI:http://crl.example/rsa.crl" "$TMP/ext" ||
+	fail "no CRL URLs in the certificate: $(cat "$TMP/ext")"
+! openssl x509 -in "$TMP/web.pem" -noout -ext authorityInfoAccess 2>/dev/null | grep -q OCSP ||
+	fail "the other CA's certificate names an OCSP URL"
+pass "openssl ocsp: good from the CA-signed and the delegated responder, nonce echoed; ocsp_url and crl_distribution_points in the certificates"
 
 ctl revoke "$(serial_of "$TMP/phone1.pem")" --reason keyCompromise >/dev/null 2>&1 || fail "revoke"
 assert_eq revoked "$(status phone1 "$TMP/ca.pem" /ocsp/rsa)" "phone1 after scepctl revoke"

@@ -501,6 +501,12 @@ static const struct error_case error_cases[] = {
 	  "profiles = { p = { type = \"scep\"; path = \"/p\"; ca = \"a\"; }; };\n",
 	  { "t.conf:2: cas.b.crl.path: '/c.pem' (or '/c.pem.pem') is also served by cas.a.crl.path" } },
 
+	{ "ocsp_url not http",
+	  "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; ocsp_url = \"https://o.example/x\";\n"
+	  "  crl_distribution_points = [ \"http://c.example/a.crl\", \"/b.crl\" ]; };\n",
+	  { "t.conf:1: ca.ocsp_url: 'https://o.example/x' is not an absolute http:// URL",
+	    "t.conf:2: ca.crl_distribution_points[1]: '/b.crl' is not an absolute http:// URL" } },
+
 	/* The long form: cas and profiles */
 	{ "short and long form mixed",
 	  MIN "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n"
