@@ -78,13 +78,15 @@ get_crl() {
 		"http://127.0.0.1:$1/crl/ca.crl")" "GET /crl/ca.crl on port $1"
 	echo "$(crl_number "$2") $(crl_serials "$2" | wc -l)" >>"$TMP/seen-$(node_of "$1")"
 }
+served() { cut -d' ' -f1 "$TMP/seen-$1" | uniq -c | awk '{ printf "%s%sx%s", sep, $2, $1; sep = " " }'; }
 # Every cRLNumber a node served, in order, never lower than one it served before.
 check_monotonic() {
 	local node prev n
 	for node in a b; do
 		prev=0
 		while read -r n _; do
-			((n >= prev)) || fail "node ${node^^}'s cRLNumber decreased: $prev then $n (served: $(cut -d' ' -f1 "$TMP/seen-$node" | uniq -c | awk '{ printf "%s%sx%s", sep, $2, $1; sep = " " }'))"
+			((n >= prev)) || fail "node ${node^^}'s cRLNumber decreased: $prev then $n" \
+				"(served, NUMBERxTIMES: $(served "$node"))"
 			prev=$n
 		done <"$TMP/seen-$node"
 	done
@@ -109,7 +111,7 @@ for port in "$PORT_A" "$PORT_B"; do
 done
 ocsp_ms=$(($(now_ms) - t0))
 ((ocsp_ms < 1000)) || fail "both nodes' OCSP took $ocsp_ms ms to say revoked"
-seen_a= seen_b=
+seen_a='' seen_b=''
 while ((($(now_ms) - t0) < 1500)); do
 	if [[ -z $seen_a ]]; then
 		get_crl "$PORT_A" "$TMP/r1-a.crl"
@@ -192,9 +194,9 @@ wait "$watcher" || true
 [[ ! -e "$TMP/w/failed" ]] || fail "CRL fetches failed during the revocations: $(cat "$TMP/w/failed")"
 fetches=$(ls "$TMP/w" | wc -l)
 for node in a b; do
-	for f in $(ls -v "$TMP/w/$node".*.crl); do
-		echo "$(crl_number "$f") $(crl_serials "$f" | wc -l)" >>"$TMP/seen-$node"
-	done
+	while read -r f; do
+		echo "$(crl_number "$f") $(crl_serials "$f" | wc -l)"
+	done < <(ls -v "$TMP/w/$node".*.crl) >>"$TMP/seen-$node"
 done
 check_monotonic
 get_crl "$PORT_A" "$TMP/final-a.crl"
@@ -240,7 +242,7 @@ t0=$(now_ms)
 for port in "$PORT_A" "$PORT_B"; do
 	assert_eq good "$(ocsp held "$port")" "OCSP on port $port after the hold was lifted"
 done
-gone_a= gone_b=
+gone_a='' gone_b=''
 while ((($(now_ms) - t0) < 1500)); do
 	get_crl "$PORT_A" "$TMP/u-a.crl"
 	get_crl "$PORT_B" "$TMP/u-b.crl"
