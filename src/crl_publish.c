@@ -259,6 +259,27 @@ out:
 	return r;
 }
 
+/*
+ * Serve nothing older than the stored list: another worker or node may have stored
+ * (and served) a newer one since this worker last checked, and a node must never
+ * answer a lower cRLNumber after a higher one. Every list served was stored first and
+ * the stored number only grows, so adopting a higher stored one on every request is
+ * enough. A store that cannot be read leaves the copy as it is.
+ */
+static void
+crl_publish_catch_up(struct crl_publish *pub, size_t i)
+{
+	struct crl_publish_ca *c = &pub->cas[i];
+	struct store_crl *stored = NULL;
+
+	if (c->cur.der == NULL ||
+	    store_get_crl(issuer_get0_store(pub->issuer), pub->cfg->cas[i].name, &stored) < 0)
+		return;
+	if (stored->number > c->cur.number)
+		(void)crl_publish_adopt(c, stored);
+	store_crl_free(stored);
+}
+
 int
 crl_publish_get(struct crl_publish *pub, size_t ca, struct crl_published *ret)
 {
@@ -267,6 +288,7 @@ crl_publish_get(struct crl_publish *pub, size_t ca, struct crl_published *ret)
 	int r = 0;
 
 	pthread_mutex_lock(&c->lock);
+	crl_publish_catch_up(pub, ca);
 	if (c->cur.der == NULL || now - c->checked_at >= CRL_PUBLISH_CHECK_SECS ||
 	    now >= c->cur.next_update) {
 		r = crl_publish_refresh(pub, ca, now);

@@ -10,6 +10,8 @@
  * signed with the CA key under the issuer's lock (issuer_with_ca_key()), and stored;
  * when another worker or node stored one first (-ESTALE), that one is read and served.
  * A revocation is thus in the CRL within a second, on the next request at the latest.
+ * Every request also reads the stored list and serves it when it is newer than the
+ * worker's copy: another worker of the node may have served it already.
  */
 #ifndef SCEPD_CRL_PUBLISH_H
 #define SCEPD_CRL_PUBLISH_H
