@@ -247,16 +247,28 @@ wrk_run() { # LABEL URL
 	done
 }
 
-# wrk with bench/ocsp_post.lua, which checks every answer is a successful OCSPResponse:
+# wrk with bench/ocsp_wrk.lua, which checks every answer is a successful OCSPResponse:
 # requests/s, p50 / p99 ms, answers and unsuccessful ones, appended to $TMP/wrk/LABEL.
 OCSP_UNSUCCESSFUL=0
 OCSP_ANSWERS=0
+# utime + stime in ms of the server (the supervisor, with its reaped children) and its
+# workers, as scep_load --pid counts it.
+server_cpu_ms() {
+	local p tck
+	tck=$(getconf CLK_TCK)
+	for p in "$SERVER_PID" $(pgrep -P "$SERVER_PID" || true); do
+		sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+			awk -v sup="$([[ $p == "$SERVER_PID" ]] && echo 1 || echo 0)" '{ print $12 + $13 + (sup ? $14 + $15 : 0) }'
+	done | awk -v t="$tck" '{ s += $1 } END { printf "%.0f", s * 1000 / t }'
+}
 wrk_ocsp() { # LABEL URL MODE [REQUEST-DER]
-	local out rps non2xx errors p50 p99 answers bad
+	local out rps non2xx errors p50 p99 answers bad cpu0 cpu
 	mkdir -p "$TMP/wrk"
 	for _ in $(seq 1 "$RUNS"); do
+		cpu0=$(server_cpu_ms)
 		out=$(OCSP_MODE=$3 OCSP_REQ=${4:-} wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency \
-			-s "$top/bench/ocsp_post.lua" "$2") || fail "wrk $1: $out"
+			-s "$top/bench/ocsp_wrk.lua" "$2") || fail "wrk $1: $out"
+		cpu=$(($(server_cpu_ms) - cpu0))
 		rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
 		non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
 		errors=$(awk '/Socket errors:/ { s = 0; for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s }' <<<"$out")
@@ -268,8 +280,9 @@ wrk_ocsp() { # LABEL URL MODE [REQUEST-DER]
 		[[ -n "$rps" && -n "$answers" ]] || fail "wrk $1: cannot read its output: $out"
 		OCSP_ANSWERS=$((OCSP_ANSWERS + answers))
 		OCSP_UNSUCCESSFUL=$((OCSP_UNSUCCESSFUL + bad))
-		echo "rps=$rps p50_ms=$p50 p99_ms=$p99 answers=$answers unsuccessful=$bad non2xx=${non2xx:-0} errors=${errors:-0}" >>"$TMP/wrk/$1"
-		log "  $1: $rps/s p50 $p50 ms p99 $p99 ms unsuccessful=$bad non-2xx=${non2xx:-0} socket errors=${errors:-0}"
+		cpu=$(awk -v c="$cpu" -v a="$answers" 'BEGIN { printf "%.3f", (a > 0 ? c / a : 0) }')
+		echo "rps=$rps p50_ms=$p50 p99_ms=$p99 server_cpu_ms_per_req=$cpu answers=$answers unsuccessful=$bad non2xx=${non2xx:-0} errors=${errors:-0}" >>"$TMP/wrk/$1"
+		log "  $1: $rps/s p50 $p50 ms p99 $p99 ms server $cpu ms/answer unsuccessful=$bad non-2xx=${non2xx:-0} socket errors=${errors:-0}"
 	done
 }
 wrk_ms() { # PERCENT < wrk --latency output
@@ -402,7 +415,7 @@ done
 
 # The RSA-2048 CA, as a file and on the token, with an OCSP responder (the CA signs
 # every answer: no delegated signer); a few certificates issued through /csr, then wrk
-# with bench/ocsp_post.lua: POST with a new nonce in every request, and GET of one
+# with bench/ocsp_wrk.lua: POST with a new nonce in every request, and GET of one
 # request without a nonce (RFC 5019 style, what a cache could serve; scepd has none,
 # so it signs these anew too).
 for ca in rsa-file rsa-hsm; do
@@ -426,7 +439,7 @@ for ca in rsa-file rsa-hsm; do
 	grep -q "^Response verify OK" <<<"$check" && grep -q ": good" <<<"$check" &&
 		! grep -qi nonce <<<"$check" || fail "OCSP: openssl ocsp: $check"
 	# POST: a request about the first certificate with a 16-byte nonce that
-	# ocsp_post.lua replaces in every request.
+	# ocsp_wrk.lua replaces in every request.
 	openssl ocsp -issuer "$cacert" -cert "$TMP/ocsp-$ca-1.pem" -reqout "$TMP/ocsp-$ca.req" >/dev/null 2>&1 ||
 		fail "OCSP: openssl ocsp -reqout"
 	wrk_ocsp "ocsp.$ca.post" "$base" fresh "$TMP/ocsp-$ca.req"
@@ -566,16 +579,16 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 	echo
 	echo "## OCSP (scepd)"
 	echo
-	echo "An OCSP responder (\`ocsp = { path = \"/ocsp/ca\"; }\`) for the RSA-2048 CA, the CA key signing every answer (no delegated signer), asked about a certificate it issued (status good); \`wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s --latency\` with bench/ocsp_post.lua, which checks that every answer is a successful OCSPResponse (HTTP 200 and responseStatus 0; one answer per CA is verified in full by \`openssl ocsp\` first). **POST, fresh**: application/ocsp-request, each request with its own 16-byte nonce, so that each answer must be signed anew. **GET, no nonce**: one request without a nonce, base64 below the path (RFC 5019 style): what a cache of signed answers could serve; scepd has no such cache yet, so it signs these anew as well, and the two rows differ only by HTTP method and nonce. No peer server has OCSP: the ratio is to the signing limit (one RSA-2048 signature per answer, × $CPUS cores)."
+	echo "An OCSP responder (\`ocsp = { path = \"/ocsp/ca\"; }\`) for the RSA-2048 CA, the CA key signing every answer (no delegated signer), asked about a certificate it issued (status good); \`wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s --latency\` with bench/ocsp_wrk.lua, which checks that every answer is a successful OCSPResponse (HTTP 200 and responseStatus 0; one answer per CA is verified in full by \`openssl ocsp\` first). **POST, fresh**: application/ocsp-request, each request with its own 16-byte nonce, so that each answer must be signed anew. **GET, no nonce**: one request without a nonce, base64 below the path (RFC 5019 style): what a cache of signed answers could serve; scepd has no such cache yet, so it signs these anew as well, and the two rows differ only by HTTP method and nonce. No peer server has OCSP: the ratio is to the signing limit (one RSA-2048 signature per answer, × $CPUS cores)."
 	echo
-	echo "| CA key | request | responses/s | p50 / p99 ms at peak | signing limit/s | fraction of the limit | unsuccessful answers |"
-	echo "|---|---|---:|---:|---:|---:|---:|"
+	echo "| CA key | request | responses/s | p50 / p99 ms at peak | server CPU ms/answer | signing limit/s | fraction of the limit | unsuccessful answers |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|"
 	for ca in rsa-file rsa-hsm; do
 		for m in post get; do
 			case $ca in rsa-file) name="RSA-2048, file" ;; rsa-hsm) name="RSA-2048, SoftHSM" ;; esac
 			case $m in post) req="POST, fresh nonce" ;; get) req="GET, no nonce (no cache: signed anew)" ;; esac
 			r=$(med "ocsp.$ca.$m" rps)
-			echo "| $name | $req | $r | $(med "ocsp.$ca.$m" p50_ms) / $(med "ocsp.$ca.$m" p99_ms) | $rsa_limit | $(calc "%.0f%%" "100 * $r / $rsa_limit") | $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^unsuccessful=/) { sub(/^unsuccessful=/, "", $i); s += $i } } END { print s + 0 }' "$TMP/wrk/ocsp.$ca.$m") |"
+			echo "| $name | $req | $r | $(med "ocsp.$ca.$m" p50_ms) / $(med "ocsp.$ca.$m" p99_ms) | $(med "ocsp.$ca.$m" server_cpu_ms_per_req) | $rsa_limit | $(calc "%.0f%%" "100 * $r / $rsa_limit") | $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^unsuccessful=/) { sub(/^unsuccessful=/, "", $i); s += $i } } END { print s + 0 }' "$TMP/wrk/ocsp.$ca.$m") |"
 		done
 	done
 	echo

@@ -1,7 +1,7 @@
--- bench/ocsp_post.lua - wrk script for the OCSP rows of bench/run.sh.
+-- bench/ocsp_wrk.lua - wrk script for the OCSP rows of bench/run.sh.
 --
---   OCSP_MODE=fresh OCSP_REQ=req.der wrk -s bench/ocsp_post.lua URL    POST, a new nonce each
---   OCSP_MODE=get wrk -s bench/ocsp_post.lua URL/<base64 request>      GET as it is
+--   OCSP_MODE=fresh OCSP_REQ=req.der wrk -s bench/ocsp_wrk.lua URL    POST, a new nonce each
+--   OCSP_MODE=get wrk -s bench/ocsp_wrk.lua URL/<base64 request>      GET as it is
 --
 -- OCSP_REQ is a DER OCSPRequest made once by `openssl ocsp -reqout` with its default
 -- 16-byte nonce (extension id-pkix-ocsp-nonce, OCTET STRING { OCTET STRING (16) }).
