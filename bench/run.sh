@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/run.sh - scepd's benchmark, against micromdm's scepserver on the same machine.
 #
-#   bench/run.sh            the full run (about 12 minutes): the table goes to
+#   bench/run.sh            the full run (about 14 minutes): the table goes to
 #                           bench/results/DATE.md and to stdout
 #   bench/run.sh --quick    one short run of everything, to see that it works; the
 #                           table goes to stdout and $BUILD_DIR/bench-quick.md only
@@ -247,6 +247,50 @@ wrk_run() { # LABEL URL
 	done
 }
 
+# wrk with bench/ocsp_wrk.lua, which checks every answer is a successful OCSPResponse:
+# requests/s, p50 / p99 ms, answers and unsuccessful ones, appended to $TMP/wrk/LABEL.
+OCSP_UNSUCCESSFUL=0
+OCSP_ANSWERS=0
+# utime + stime in ms of the server (the supervisor, with its reaped children) and its
+# workers, as scep_load --pid counts it.
+server_cpu_ms() {
+	local p tck
+	tck=$(getconf CLK_TCK)
+	for p in "$SERVER_PID" $(pgrep -P "$SERVER_PID" || true); do
+		sed 's/^.*) //' "/proc/$p/stat" 2>/dev/null |
+			awk -v sup="$([[ $p == "$SERVER_PID" ]] && echo 1 || echo 0)" '{ print $12 + $13 + (sup ? $14 + $15 : 0) }'
+	done | awk -v t="$tck" '{ s += $1 } END { printf "%.0f", s * 1000 / t }'
+}
+wrk_ocsp() { # LABEL URL MODE [REQUEST-DER]
+	local out rps non2xx errors p50 p99 answers bad cpu0 cpu
+	mkdir -p "$TMP/wrk"
+	for _ in $(seq 1 "$RUNS"); do
+		cpu0=$(server_cpu_ms)
+		out=$(OCSP_MODE=$3 OCSP_REQ=${4:-} wrk -t1 -c"$WRK_CONNECTIONS" -d"${WRK_SECONDS}s" --latency \
+			-s "$top/bench/ocsp_wrk.lua" "$2") || fail "wrk $1: $out"
+		cpu=$(($(server_cpu_ms) - cpu0))
+		rps=$(awk '/^Requests\/sec:/ { print $2 }' <<<"$out")
+		non2xx=$(awk '/Non-2xx or 3xx responses:/ { print $5 }' <<<"$out")
+		errors=$(awk '/Socket errors:/ { s = 0; for (i = 3; i <= NF; i++) if ($i ~ /^[0-9]+,?$/) s += $i; print s }' <<<"$out")
+		# "50%  9.78ms": wrk's units are us, ms, s or m
+		p50=$(wrk_ms 50 <<<"$out")
+		p99=$(wrk_ms 99 <<<"$out")
+		answers=$(sed -n 's/.*ocsp_answers=\([0-9]*\).*/\1/p' <<<"$out")
+		bad=$(sed -n 's/.*ocsp_unsuccessful=\([0-9]*\).*/\1/p' <<<"$out")
+		[[ -n "$rps" && -n "$answers" ]] || fail "wrk $1: cannot read its output: $out"
+		OCSP_ANSWERS=$((OCSP_ANSWERS + answers))
+		OCSP_UNSUCCESSFUL=$((OCSP_UNSUCCESSFUL + bad))
+		cpu=$(awk -v c="$cpu" -v a="$answers" 'BEGIN { printf "%.3f", (a > 0 ? c / a : 0) }')
+		echo "rps=$rps p50_ms=$p50 p99_ms=$p99 server_cpu_ms_per_req=$cpu answers=$answers unsuccessful=$bad non2xx=${non2xx:-0} errors=${errors:-0}" >>"$TMP/wrk/$1"
+		log "  $1: $rps/s p50 $p50 ms p99 $p99 ms server $cpu ms/answer unsuccessful=$bad non-2xx=${non2xx:-0} socket errors=${errors:-0}"
+	done
+}
+wrk_ms() { # PERCENT < wrk --latency output
+	awk -v p="$1%" '$1 == p { v = $2; u = v; sub(/^[0-9.]+/, "", u); v += 0;
+		if (u == "us") v /= 1000; else if (u == "s") v *= 1000; else if (u == "m") v *= 60000;
+		printf "%.2f", v }'
+}
+
 dup_serials() { # SERIALS-FILE: serial values issued more than once
 	[[ -s "$1" ]] || {
 		echo 0
@@ -281,7 +325,7 @@ scepd_config() { # NAME CA-CERT CA-KEY [STORE-DIR] [EXTRA]; $SERVER_EXTRA goes i
 	cat >"$TMP/$1.conf" <<CONF
 server: { listen = ["127.0.0.1:$PORT_SCEPD"]; workers = 0; ${SERVER_EXTRA:-} };
 $([[ $3 == pkcs11:* ]] && engine_config)
-ca: { certificate = "$2"; key = "$3"; };
+ca: { certificate = "$2"; key = "$3"; ${CA_EXTRA:-} };
 csr: { auth = "none"; };
 storage: { uri = "sqlite:$store/$1.db"; };
 log: { level = "info"; };
@@ -331,7 +375,7 @@ stop_server
 
 # --- /csr ----------------------------------------------------------------------------
 
-declare -A RSS_CSR
+declare -A RSS_CSR RSS_OCSP
 for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 	case $ca in
 	rsa-file | ec-file) scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" ;;
@@ -365,6 +409,47 @@ for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 	RSS_CSR[$ca]=$(rss_kib | sort -n | tail -n 1)
 	stop_server
 	rm -rf /dev/shm/scepd-bench.$$
+done
+
+# --- OCSP ------------------------------------------------------------------------------
+
+# The RSA-2048 CA, as a file and on the token, with an OCSP responder (the CA signs
+# every answer: no delegated signer); a few certificates issued through /csr, then wrk
+# with bench/ocsp_wrk.lua: POST with a new nonce in every request, and GET of one
+# request without a nonce (RFC 5019 style, what a cache could serve; scepd has none,
+# so it signs these anew too).
+for ca in rsa-file rsa-hsm; do
+	case $ca in
+	rsa-file) cacert=$TMP/rsa-file.pem cakey=$TMP/rsa-file.key ;;
+	rsa-hsm) cacert=$HSM_DIR/rsa-ca.pem cakey=$(token_key_uri rsa-ca) ;;
+	esac
+	CA_EXTRA='ocsp = { path = "/ocsp/ca"; };' scepd_config "ocsp-$ca" "$cacert" "$cakey"
+	log "OCSP, scepd, CA key $ca (wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s; POST with fresh nonces, GET without)"
+	start_scepd "$TMP/ocsp-$ca.conf" "$TMP/scepd-ocsp-$ca.log"
+	for i in 1 2 3; do
+		openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout /dev/null \
+			-subj "/CN=bench-ocsp-$ca-$i" -outform DER -out "$TMP/ocsp-$ca-$i.csr" 2>/dev/null
+		code=$(curl -s -o "$TMP/ocsp-$ca-$i.pem" -w '%{http_code}' --data-binary @"$TMP/ocsp-$ca-$i.csr" \
+			"http://127.0.0.1:$PORT_SCEPD/csr") || code=curl
+		[[ $code == 200 ]] || fail "OCSP: /csr for a certificate to ask about: $code"
+	done
+	base=http://127.0.0.1:$PORT_SCEPD/ocsp/ca
+	# One answer checked the whole way: signature, status and the nonce echoed.
+	check=$(openssl ocsp -issuer "$cacert" -cert "$TMP/ocsp-$ca-1.pem" -url "$base" -CAfile "$cacert" 2>&1) || true
+	grep -q "^Response verify OK" <<<"$check" && grep -q ": good" <<<"$check" &&
+		! grep -qi nonce <<<"$check" || fail "OCSP: openssl ocsp: $check"
+	# POST: a request about the first certificate with a 16-byte nonce that
+	# ocsp_wrk.lua replaces in every request.
+	openssl ocsp -issuer "$cacert" -cert "$TMP/ocsp-$ca-1.pem" -reqout "$TMP/ocsp-$ca.req" >/dev/null 2>&1 ||
+		fail "OCSP: openssl ocsp -reqout"
+	wrk_ocsp "ocsp.$ca.post" "$base" fresh "$TMP/ocsp-$ca.req"
+	# GET: the same request without a nonce, base64- and URL-encoded below the path.
+	openssl ocsp -issuer "$cacert" -cert "$TMP/ocsp-$ca-2.pem" -no_nonce -reqout "$TMP/ocsp-$ca-get.req" \
+		>/dev/null 2>&1 || fail "OCSP: openssl ocsp -reqout -no_nonce"
+	enc=$(base64 -w0 "$TMP/ocsp-$ca-get.req" | sed 's|+|%2B|g; s|/|%2F|g; s|=|%3D|g')
+	wrk_ocsp "ocsp.$ca.get" "$base/$enc" get
+	RSS_OCSP[$ca]=$(rss_kib | sort -n | tail -n 1)
+	stop_server
 done
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -492,6 +577,21 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 	echo "| RSA-2048 | $RSA_SIGN | $rsa_limit | $rsa_limit | $(calc "%.0f%%" "100 * $(med csr.rsa-file rate) / $rsa_limit") (file) | $(calc "%.0f" "$rsa_limit / 3") | $(calc "%.0f%%" "100 * $r_scepd / ($rsa_limit / 3)") |"
 	echo "| P-256 | $EC_SIGN | $ec_limit | $ec_limit | $(calc "%.0f%%" "100 * $(med csr.ec-file rate) / $ec_limit") (file) | | |"
 	echo
+	echo "## OCSP (scepd)"
+	echo
+	echo "An OCSP responder (\`ocsp = { path = \"/ocsp/ca\"; }\`) for the RSA-2048 CA, the CA key signing every answer (no delegated signer), asked about a certificate it issued (status good); \`wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s --latency\` with bench/ocsp_wrk.lua, which checks that every answer is a successful OCSPResponse (HTTP 200 and responseStatus 0; one answer per CA is verified in full by \`openssl ocsp\` first). **POST, fresh**: application/ocsp-request, each request with its own 16-byte nonce, so that each answer must be signed anew. **GET, no nonce**: one request without a nonce, base64 below the path (RFC 5019 style): what a cache of signed answers could serve; scepd has no such cache yet, so it signs these anew as well, and the two rows differ only by HTTP method and nonce. No peer server has OCSP: the ratio is to the signing limit (one RSA-2048 signature per answer, × $CPUS cores)."
+	echo
+	echo "| CA key | request | responses/s | p50 / p99 ms at peak | server CPU ms/answer | signing limit/s | fraction of the limit | unsuccessful answers |"
+	echo "|---|---|---:|---:|---:|---:|---:|---:|"
+	for ca in rsa-file rsa-hsm; do
+		for m in post get; do
+			case $ca in rsa-file) name="RSA-2048, file" ;; rsa-hsm) name="RSA-2048, SoftHSM" ;; esac
+			case $m in post) req="POST, fresh nonce" ;; get) req="GET, no nonce (no cache: signed anew)" ;; esac
+			r=$(med "ocsp.$ca.$m" rps)
+			echo "| $name | $req | $r | $(med "ocsp.$ca.$m" p50_ms) / $(med "ocsp.$ca.$m" p99_ms) | $(med "ocsp.$ca.$m" server_cpu_ms_per_req) | $rsa_limit | $(calc "%.0f%%" "100 * $r / $rsa_limit") | $(awk '{ for (i = 1; i <= NF; i++) if ($i ~ /^unsuccessful=/) { sub(/^unsuccessful=/, "", $i); s += $i } } END { print s + 0 }' "$TMP/wrk/ocsp.$ca.$m") |"
+		done
+	done
+	echo
 	echo "## GetCACaps and GetCACert"
 	echo
 	echo "\`wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s\` (keep-alive), requests/s."
@@ -534,6 +634,9 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 	for ca in rsa-file rsa-hsm ec-file ec-hsm; do
 		echo "| RSS per worker after the /csr runs, $ca | $(kib_mib "${RSS_CSR[$ca]}") MiB |"
 	done
+	for ca in rsa-file rsa-hsm; do
+		echo "| RSS per worker after the OCSP runs, $ca | $(kib_mib "${RSS_OCSP[$ca]}") MiB |"
+	done
 	echo "| scepserver RSS (one process) after the SCEP runs | $(kib_mib "$RSS_SCEPSERVER") MiB |"
 	echo "| start-up to the first 200 on /healthz, RSA-2048 SoftHSM key | $(med startup.hsm ms) ms |"
 	echo "| start-up to the first 200 on /healthz, RSA-2048 file key | $(med startup.file ms) ms |"
@@ -545,6 +648,7 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 	echo "| server | requests sent | failed | certificates | duplicate serials |"
 	echo "|---|---:|---:|---:|---:|"
 	echo "| scepd (SCEP + /csr) | $REQUESTS_scepd | $FAILED_TOTAL_scepd | $ISSUED_scepd | $DUP_scepd |"
+	echo "| scepd (OCSP, answers) | $OCSP_ANSWERS | $OCSP_UNSUCCESSFUL | | |"
 	echo "| scepserver (SCEP) | $REQUESTS_scepserver | $FAILED_TOTAL_scepserver | $ISSUED_scepserver | $DUP_scepserver |"
 	if [[ -s "$TMP/load.err" ]]; then
 		echo
