@@ -326,7 +326,7 @@ setup(void **state)
 	the_fake->real = real;
 	store_init(&the_fake->base, &fake_ops);
 	assert_int_equal(issuer_new(env->cfg, keys, &the_fake->base, NULL, &env->issuer), 0);
-	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, &env->enrol), 0);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, NULL, &env->enrol), 0);
 	env->alice_key = make_key();
 	env->bob_key = make_key();
 	env->alice_self = make_self_signed(env->alice_key, "alice", false);
@@ -392,7 +392,7 @@ test_new_request(void **state)
 	/* A static challenge: missing, wrong, right. */
 	scep_enrol_free(env->enrol);
 	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_STATIC;
-	assert_int_equal(scep_enrol_new(env->issuer, 0, "s3cret", &env->enrol), 0);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, "s3cret", NULL, &env->enrol), 0);
 	v = decide(env,
 		   make_msg(SCEP_MSG_PKCSREQ, "tx-b1", env->bob_self,
 			    make_csr(env->bob_key, "bob", NULL), NULL),
