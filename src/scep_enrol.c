@@ -22,6 +22,10 @@
  *   CertPoll             for a signer holding the request's key: the transaction's
  *                        certificate, PENDING, issued now when approved, FAILURE
  *                        when rejected; badCertId when unknown or another key
+ *   GetCRL               to any signer (a CRL is public): the current CRL of the
+ *                        profile's CA (crl_publish.c) when the issuerAndSerialNumber
+ *                        names that CA as issuer, else badCertId; badRequest when the
+ *                        CA makes no CRL; RETRY when it cannot be made now
  *
  * A store or token that fails is never a refusal: the verdict is RETRY (the client
  * tries again later), never a permanent FAILURE. Every key operation and every store
@@ -50,6 +54,7 @@ struct scep_enrol {
 	struct issuer *issuer;
 	char *challenge; /* static challenge, or NULL */
 	size_t challenge_len;
+	struct crl_publish *crls; /* borrowed; NULL: the CA makes no CRL */
 };
 
 /* What an enrolment check needs besides the message. */
@@ -62,7 +67,7 @@ struct scep_enrol_ctx {
 
 int
 scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
-	       struct scep_enrol **ret)
+	       struct crl_publish *crls, struct scep_enrol **ret)
 {
 	struct scep_enrol *e;
 
@@ -72,6 +77,7 @@ scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
 	e->cfg = &e->profile->scep;
 	e->profile_index = profile;
 	e->issuer = issuer;
+	e->crls = crls;
 	if (challenge != NULL) {
 		e->challenge_len = strlen(challenge);
 		if ((e->challenge = OPENSSL_memdup(challenge, e->challenge_len + 1)) == NULL) {
@@ -97,6 +103,7 @@ void
 scep_verdict_clear(struct scep_verdict *v)
 {
 	X509_free(v->cert);
+	OPENSSL_free(v->crl); /* crl_publish_get()'s */
 	memset(v, 0, sizeof(*v));
 }
 
@@ -640,6 +647,46 @@ scep_enrol_get_cert(const struct scep_enrol_ctx *c)
 	return scep_enrol_success(c->v, cert);
 }
 
+/* GetCRL: the CRL of the profile's CA, when the message names that CA as issuer. */
+static int
+scep_enrol_get_crl(const struct scep_enrol_ctx *c)
+{
+	struct crl_published crl = { 0 };
+	size_t ca = c->e->profile->ca;
+	X509 *ca_cert = issuer_get0_ca_cert(c->e->issuer, ca);
+	int r;
+
+	if (c->e->crls == NULL)
+		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_REQUEST,
+					       "the profile's CA makes no CRL (no crl.path)",
+					       "GetCRL is not offered here");
+	if (ca_cert == NULL) {
+		c->v->kind = SCEP_VERDICT_RETRY;
+		snprintf(c->v->text, sizeof(c->v->text), "the CRL is unavailable");
+		scep_enrol_log(c->v, "the CA certificate is not loaded");
+		return 0;
+	}
+	if (X509_NAME_cmp(c->msg->issuer, X509_get_subject_name(ca_cert)) != 0)
+		return scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_CERT_ID,
+					       "GetCRL names another issuer than the profile's CA",
+					       "no CRL for that issuer");
+	if ((r = crl_publish_get(c->e->crls, ca, &crl)) == -ENOMEM)
+		return r;
+	if (r < 0) {
+		c->v->kind = SCEP_VERDICT_RETRY;
+		snprintf(c->v->text, sizeof(c->v->text), "the CRL is unavailable");
+		scep_enrol_log(c->v, "the CRL cannot be made: %s", strerror(-r));
+		return 0;
+	}
+	c->v->kind = SCEP_VERDICT_SUCCESS;
+	c->v->crl = crl.der;
+	c->v->crl_len = crl.der_len;
+	crl.der = NULL; /* the verdict owns it now */
+	scep_enrol_log(c->v, "CRL number %llu", (unsigned long long)crl.number);
+	crl_published_clear(&crl);
+	return 0;
+}
+
 int
 scep_enrol_decide(struct scep_enrol *e, const struct scep_msg *msg, const char *client,
 		  struct scep_verdict *ret)
@@ -660,6 +707,9 @@ scep_enrol_decide(struct scep_enrol *e, const struct scep_msg *msg, const char *
 		break;
 	case SCEP_MSG_CERTPOLL:
 		r = scep_enrol_poll(&c);
+		break;
+	case SCEP_MSG_GETCRL:
+		r = c.msg->issuer != NULL ? scep_enrol_get_crl(&c) : -EINVAL;
 		break;
 	default:
 		r = -EINVAL;

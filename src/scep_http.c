@@ -5,7 +5,8 @@
  * PKIOperation, in order: decode the body (POST) or the message argument (GET, where
  * '+' may have arrived unescaped and become a space); parse and verify the outer
  * signature (scep_msg_parse). A message whose signature does not verify gets a 400
- * and costs no private-key operation. GetCRL is redirected; a client past
+ * and costs no private-key operation. GetCRL is redirected when the profile's CA
+ * makes no CRL (else the state machine answers it with the CRL); a client past
  * scep.refusals_per_minute gets a 429 before any key work; then the envelope is
  * decrypted with the RA key (only when it is addressed to the RA); then the state
  * machine (scep_enrol.c) decides, and its verdict becomes a CertRep (SUCCESS,
@@ -42,6 +43,7 @@ struct scep_http {
 	size_t profile;                 /* index in cfg->profiles */
 	struct issuer *issuer;
 	struct scep_enrol *enrol; /* who may enrol, renew, poll, fetch */
+	bool crl;                 /* the profile's CA makes a CRL: GetCRL answers it */
 	char caps[256];
 	unsigned char *ca_body; /* GetCACert answer, NULL while the keys are not loaded */
 	size_t ca_body_len;
@@ -98,7 +100,7 @@ scep_http_over_limit(struct scep_http *sh, struct http_request *req, bool take)
 
 /* The state machine, with the static challenge if there is one (this copy is wiped). */
 static int
-scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
+scep_http_make_enrol(struct scep_http *sh, struct crl_publish *crls, struct secret_error *err)
 {
 	char buf[SECRET_MAX], setting[160];
 	bool is_static = sh->scep->challenge_mode == CONFIG_CHALLENGE_STATIC;
@@ -111,7 +113,8 @@ scep_http_make_enrol(struct scep_http *sh, struct secret_error *err)
 						       sizeof(setting)),
 				buf, sizeof(buf), err);
 	if (r == 0)
-		r = scep_enrol_new(sh->issuer, sh->profile, is_static ? buf : NULL, &sh->enrol);
+		r = scep_enrol_new(sh->issuer, sh->profile, is_static ? buf : NULL,
+				   sh->crl ? crls : NULL, &sh->enrol);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }
@@ -237,7 +240,7 @@ out:
 
 int
 scep_http_new(const struct scepd_config *cfg, size_t profile, struct issuer *issuer,
-	      struct scep_http **ret, struct secret_error *err)
+	      struct crl_publish *crls, struct scep_http **ret, struct secret_error *err)
 {
 	struct scep_http *sh;
 	int r;
@@ -248,8 +251,9 @@ scep_http_new(const struct scepd_config *cfg, size_t profile, struct issuer *iss
 	sh->scep = &cfg->profiles[profile].scep;
 	sh->profile = profile;
 	sh->issuer = issuer;
+	sh->crl = crls != NULL && cfg->cas[cfg->profiles[profile].ca].crl.path != NULL;
 	scep_http_make_caps(sh);
-	if ((r = scep_http_make_enrol(sh, err)) < 0 || (r = scep_http_make_ca_body(sh)) < 0 ||
+	if ((r = scep_http_make_enrol(sh, crls, err)) < 0 || (r = scep_http_make_ca_body(sh)) < 0 ||
 	    (r = scep_http_make_next_ca_body(sh)) < 0) {
 		scep_http_free(sh);
 		return r;
@@ -357,13 +361,19 @@ scep_http_fail(struct scep_http *sh, struct http_request *req, const struct scep
 
 static int
 scep_http_success(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
-		  X509 *cert)
+		  const struct scep_verdict *v)
 {
+	if (v->crl != NULL)
+		return scep_http_reply_pki(sh, req, msg,
+					   &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
+								   .fail = SCEP_FAIL_NONE,
+								   .crl = v->crl,
+								   .crl_len = v->crl_len });
 	return scep_http_reply_pki(
 		sh, req, msg,
 		&(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
 					.fail = SCEP_FAIL_NONE,
-					.cert = cert,
+					.cert = v->cert,
 					.chain = issuer_get0_chain(sh->issuer, sh->profile) });
 }
 
@@ -397,7 +407,7 @@ scep_http_verdict(struct scep_http *sh, struct http_request *req, const struct s
 	case SCEP_VERDICT_SUCCESS:
 		if (v->log[0] != '\0')
 			log_info("SCEP transaction %s from %s: %s", msg->txid, addr, v->log);
-		return scep_http_success(sh, req, msg, v->cert);
+		return scep_http_success(sh, req, msg, v);
 	case SCEP_VERDICT_PENDING:
 		if (v->log[0] != '\0')
 			log_info("SCEP transaction %s from %s: %s", msg->txid, addr, v->log);
@@ -431,7 +441,7 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 	if (msg->fail != SCEP_FAIL_NONE)
 		return scep_http_fail_because(sh, req, msg, msg->fail, msg->fail_reason,
 					      "unsupported messageType");
-	if (msg->type == SCEP_MSG_GETCRL) {
+	if (msg->type == SCEP_MSG_GETCRL && !sh->crl) {
 		if (sh->scep->crl_url == NULL)
 			return http_reply_text(req, 400, "GetCRL is not offered here");
 		if ((r = http_add_header(req, "Location", sh->scep->crl_url)) < 0)

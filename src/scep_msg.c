@@ -76,8 +76,7 @@
  *	Password-based recipients (RFC 8894 3.1), key agreement to an EC RA key and
  *	recipients named by subjectKeyIdentifier (CMS version 2, which the PKCS#7
  *	decoder does not read) are not read: the RA key must be RSA, as Apple requires
- *	anyway, and the clients we know name it by issuer and serial number. GetCRL
- *	answers with a CRL are not built.
+ *	anyway, and the clients we know name it by issuer and serial number.
  */
 #include "scepd/scep_msg.h"
 
@@ -946,7 +945,10 @@ scep_msg_add_certrep_attrs(CMS_SignerInfo *si, const void *arg)
 	return 0;
 }
 
-/* SUCCESS: the certificates, certs-only, in an EnvelopedData for the request's signer. */
+/*
+ * SUCCESS: the certificates, certs-only, or the CRL, in an EnvelopedData for the
+ * request's signer.
+ */
 static int
 scep_msg_certrep_envelope(const struct scep_msg *req, const struct scep_certrep *rep, BIO *out)
 {
@@ -957,7 +959,8 @@ scep_msg_certrep_envelope(const struct scep_msg *req, const struct scep_certrep 
 	BIO *in = NULL;
 	int r;
 
-	if ((r = p7_certs_only(rep->cert, rep->chain, &certs, &certs_len)) < 0)
+	if ((r = rep->crl != NULL ? p7_crl_only(rep->crl, rep->crl_len, &certs, &certs_len)
+				  : p7_certs_only(rep->cert, rep->chain, &certs, &certs_len)) < 0)
 		goto out;
 	r = -ENOMEM;
 	if (certs_len > INT_MAX || (in = BIO_new_mem_buf(certs, (int)certs_len)) == NULL ||
@@ -997,8 +1000,8 @@ scep_msg_certrep(const struct scep_msg *req, const struct scep_certrep *rep, X50
 		return -EINVAL;
 	switch (rep->status) {
 	case SCEP_STATUS_SUCCESS:
-		if (rep->cert == NULL || !req->decrypted || req->fail != SCEP_FAIL_NONE ||
-		    req->signer == NULL)
+		if ((rep->cert == NULL) == (rep->crl == NULL) || !req->decrypted ||
+		    req->fail != SCEP_FAIL_NONE || req->signer == NULL)
 			return -EINVAL;
 		break;
 	case SCEP_STATUS_FAILURE:

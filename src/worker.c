@@ -101,7 +101,8 @@ worker_setup_profile(struct worker *w, size_t i)
 	int r;
 
 	if (p->type == CONFIG_PROFILE_SCEP) {
-		if ((r = scep_http_new(cfg, i, w->issuer, &w->profiles[i].scep, &serr)) >= 0)
+		if ((r = scep_http_new(cfg, i, w->issuer, w->crls, &w->profiles[i].scep, &serr)) >=
+		    0)
 			return SCEPD_EXIT_OK;
 		if (serr.setting[0] != '\0')
 			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),

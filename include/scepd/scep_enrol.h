@@ -3,7 +3,8 @@
  * verdict out (issue, pending, failure with failInfo, or retry later).
  *
  * It decides who may enrol and how (renewal of the same identity, a new request with
- * its challenge, manual approval), answers retransmissions, CertPoll and GetCert, and
+ * its challenge, manual approval), answers retransmissions, CertPoll, GetCert and
+ * GetCRL, and
  * goes through the issuer for everything that signs or reads the store. No HTTP here:
  * scep_http.c maps verdicts to CertReps and status codes, rate limits refusals, and
  * never decides.
@@ -14,6 +15,7 @@
 #include <openssl/x509.h>
 
 #include "scepd/config.h"
+#include "scepd/crl_publish.h"
 #include "scepd/issuer.h"
 #include "scepd/scep_msg.h"
 
@@ -33,19 +35,23 @@ struct scep_verdict {
 	char log[256];       /* what happened, for the operator: why a FAILURE or RETRY, what
 				a SUCCESS was ("renewal of serial ..."); may be "" */
 	X509 *cert;          /* SUCCESS: the certificate; scep_verdict_clear() frees it */
+	unsigned char *crl;  /* SUCCESS to GetCRL, instead of cert: the CA's CRL (DER);
+				scep_verdict_clear() frees it */
+	size_t crl_len;
 };
 
 /*
  * One per SCEP profile (an index in cfg->profiles) and worker, on the worker's
  * issuer. challenge: the profile's static challenge (challenge.mode "static"),
- * copied; NULL otherwise. 0, -ENOMEM.
+ * copied; NULL otherwise. crls: the worker's CRLs (borrowed) when the profile's CA
+ * has crl.path, for GetCRL; NULL: GetCRL is refused. 0, -ENOMEM.
  */
 int scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
-		   struct scep_enrol **ret);
+		   struct crl_publish *crls, struct scep_enrol **ret);
 void scep_enrol_free(struct scep_enrol *e);
 
 /*
- * The verdict on msg, a PKCSReq, RenewalReq, CertPoll or GetCert whose signature
+ * The verdict on msg, a PKCSReq, RenewalReq, CertPoll, GetCert or GetCRL whose signature
  * verified and which scep_msg_decrypt() opened (msg->fail NONE). client: the
  * requester's address, for the record. Returns 0 with *ret filled, or a negative
  * errno for what no verdict can answer (-ENOMEM, -EINVAL for another message type).

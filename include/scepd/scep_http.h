@@ -10,6 +10,7 @@
 #define SCEPD_SCEP_HTTP_H
 
 #include "scepd/config.h"
+#include "scepd/crl_publish.h"
 #include "scepd/http.h"
 #include "scepd/issuer.h"
 #include "scepd/secret.h"
@@ -24,10 +25,12 @@ struct scep_http;
 
 /*
  * The SCEP endpoint of profile (an index in cfg->profiles, of type scep). Reads its
- * static challenge, if any: 0, or negative with err naming the setting.
+ * static challenge, if any: 0, or negative with err naming the setting. crls: the
+ * worker's CRLs (borrowed), for GetCRL when the profile's CA has crl.path; NULL: GetCRL
+ * is redirected to scep.crl_url (or answered 400) as when the CA makes no CRL.
  */
 int scep_http_new(const struct scepd_config *cfg, size_t profile, struct issuer *issuer,
-		  struct scep_http **ret, struct secret_error *err);
+		  struct crl_publish *crls, struct scep_http **ret, struct secret_error *err);
 void scep_http_free(struct scep_http *sh);
 
 /* The route handler; userdata is the struct scep_http. */

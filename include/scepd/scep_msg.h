@@ -107,10 +107,12 @@ struct scep_msg {
 /* What to answer. */
 struct scep_certrep {
 	enum scep_status status;
-	enum scep_fail fail;   /* FAILURE: the failInfo */
-	const char *fail_text; /* FAILURE: failInfoText (UTF-8), or NULL */
-	X509 *cert;            /* SUCCESS: the certificate, first in the reply */
-	STACK_OF(X509) *chain; /* SUCCESS: NULL, or certificates to add after it */
+	enum scep_fail fail;      /* FAILURE: the failInfo */
+	const char *fail_text;    /* FAILURE: failInfoText (UTF-8), or NULL */
+	X509 *cert;               /* SUCCESS: the certificate, first in the reply */
+	STACK_OF(X509) *chain;    /* SUCCESS: NULL, or certificates to add after it */
+	const unsigned char *crl; /* SUCCESS to GetCRL, instead of cert: the CRL (DER) */
+	size_t crl_len;
 };
 
 /*
@@ -163,8 +165,9 @@ void scep_msg_free(struct scep_msg *msg);
  * senderNonce and recipientNonce = req's senderNonce. On SUCCESS its content is an
  * EnvelopedData for req's signer certificate, with req's cipher (DES3 for a DES
  * request), holding a certificates-only SignedData with rep->cert first and
- * rep->chain after it in that order; otherwise the content is empty. SUCCESS needs a
- * decrypted req. *ret_der is malloc()ed. -EINVAL, -ENOMEM, or -EIO when signing or
+ * rep->chain after it in that order, or with rep->crl (and no cert) a SignedData
+ * holding that CRL and no certificate (GetCRL, RFC 8894 3.3.4); otherwise the content
+ * is empty. SUCCESS needs a decrypted req and either cert or crl. *ret_der is malloc()ed. -EINVAL, -ENOMEM, or -EIO when signing or
  * encrypting failed (see keys_token_lost()).
  */
 int scep_msg_certrep(const struct scep_msg *req, const struct scep_certrep *rep, X509 *ra_cert,

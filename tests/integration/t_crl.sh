@@ -6,8 +6,12 @@
 # within seconds; `openssl verify -crl_check` then refuses that certificate and accepts
 # another; a hold lifted with `scepctl unrevoke` leaves the list; every new list has a
 # higher number; both workers serve the same bytes; PEM at path.pem; ETag and 304.
+# SCEP GetCRL (RFC 8894 3.3.4) on a profile of the RSA CA answers the same bytes as
+# GET path, and badCertId when it names another CA as issuer.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/lib_hsm.sh"
+
+[[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 
 make_token scepd-test
 make_token_ca rsa-ca rsa:2048
@@ -36,6 +40,8 @@ cas: {
 profiles: {
 	devices: { type = "csr"; path = "/csr/devices"; ca = "rsa"; auth = "none"; };
 	servers: { type = "csr"; path = "/csr/servers"; ca = "ec"; auth = "none"; };
+	phones: { type = "scep"; path = "/scep/phones"; ca = "rsa"; refusals_per_minute = 0;
+		  challenge = { mode = "otp"; }; };
 };
 $(store_config_line)
 log: { level = "debug"; };
@@ -101,7 +107,10 @@ openssl verify -crl_check -CRLfile "$TMP/revoked-crl.pem" -CAfile "$HSM_DIR/rsa-
 	"$TMP/phone2.pem" >/dev/null || fail "verify -crl_check refuses a certificate that is not revoked"
 pass "scepctl revoke: in the CRL within seconds with its reason; verify -crl_check refuses it, accepts another"
 
-# Both workers, and the PEM form, serve the same list; the ETag gives 304.
+# Both workers, and the PEM form, serve the same list; the ETag gives 304. The other
+# worker looks at the store at most once a second: until then it may serve the list
+# it had before the revocation.
+sleep 1.2
 for i in 1 2 3 4 5 6; do
 	get same$i rsa
 	cmp -s "$TMP/same$i.crl" "$TMP/revoked.crl" || fail "request $i got another CRL"
@@ -137,3 +146,30 @@ openssl crl -inform DER -in "$TMP/ec.crl" -CAfile "$TMP/ec-ca.pem" -noout 2>&1 |
 grep -q "No Revoked Certificates" <(openssl crl -inform DER -in "$TMP/ec.crl" -noout -text) ||
 	fail "the EC CA's CRL lists the RSA CA's revocations"
 pass "a hold is listed, then lifted; numbers $n1 < $n2 < $n3; each CA lists its own"
+
+# SCEP GetCRL: the same bytes as GET /crl/rsa.crl, in a CertRep encrypted to the signer.
+# Any signer may ask (a CRL is public): here a fresh self-signed one.
+curl -sf -o "$TMP/phones.ca" "$base/scep/phones?operation=GetCACert" || fail "GetCACert of phones"
+# getcrl NAME [request options...]: VERDICT of a GetCRL, its CRL (PEM) in $TMP/NAME.pem
+getcrl() {
+	local name=$1 code
+	shift
+	"$SCEP_CLIENT" request --ca "$TMP/phones.ca" --type getcrl --state "$TMP/$name.st" \
+		--out "$TMP/$name.msg" --txid "getcrl-$name" "$@" 2>"$TMP/$name.err" ||
+		fail "$name: scep_client request: $(cat "$TMP/$name.err")"
+	code=$(curl -s -o "$TMP/$name.rep" -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
+		--data-binary @"$TMP/$name.msg" "$base/scep/phones?operation=PKIOperation")
+	[[ $code == 200 ]] || { VERDICT="HTTP $code: $(cat "$TMP/$name.rep")"; return 0; }
+	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
+		--out "$TMP/$name.pem" 2>"$TMP/$name.why") || true
+}
+getcrl scep-crl --serial "$(serial_of "$TMP/phone1.pem")"
+assert_eq SUCCESS "$VERDICT" "GetCRL on /scep/phones"
+get current rsa
+openssl crl -in "$TMP/scep-crl.pem" -outform DER -out "$TMP/scep-crl.der" || fail "the GetCRL answer is no CRL"
+cmp -s "$TMP/scep-crl.der" "$TMP/current.crl" || fail "GetCRL answered another CRL than GET /crl/rsa.crl"
+crl_serials "$TMP/scep-crl.der" | grep -qx "$(serial_of "$TMP/phone1.pem")" ||
+	fail "the GetCRL answer does not list the revoked certificate"
+getcrl scep-ec --serial "$(serial_of "$TMP/web.pem")" --issuer-cert "$TMP/ec-ca.pem"
+assert_eq "FAILURE badCertId" "$VERDICT" "GetCRL naming the EC CA on /scep/phones"
+pass "SCEP GetCRL answers the CA's CRL byte for byte; another CA's issuer gets badCertId"

@@ -454,9 +454,34 @@ scep_build_push_dups(STACK_OF(X509) *to, STACK_OF(X509) *from)
 	return 0;
 }
 
-/* The certificates of a DER SignedData, in encoded order. */
+/* The CRLs of crls appended to *to (made when NULL). */
 static int
-scep_build_p7_certs(const unsigned char *der, size_t len, STACK_OF(X509) *to)
+scep_build_push_crls(STACK_OF(X509_CRL) **to, STACK_OF(X509_CRL) *from)
+{
+	if (sk_X509_CRL_num(from) <= 0)
+		return 0;
+	if (*to == NULL && (*to = sk_X509_CRL_new_null()) == NULL)
+		return -ENOMEM;
+	for (int i = 0; i < sk_X509_CRL_num(from); i++) {
+		X509_CRL *crl = sk_X509_CRL_value(from, i);
+
+		if (!X509_CRL_up_ref(crl))
+			return -ENOMEM;
+		if (!sk_X509_CRL_push(*to, crl)) {
+			X509_CRL_free(crl);
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * The certificates of a DER SignedData, in encoded order; its CRLs into *crls when
+ * crls is not NULL.
+ */
+static int
+scep_build_p7_certs(const unsigned char *der, size_t len, STACK_OF(X509) *to,
+		    STACK_OF(X509_CRL) **crls)
 {
 	const unsigned char *p = der;
 	PKCS7 *p7;
@@ -464,8 +489,9 @@ scep_build_p7_certs(const unsigned char *der, size_t len, STACK_OF(X509) *to)
 
 	if (len > LONG_MAX || (p7 = d2i_PKCS7(NULL, &p, (long)len)) == NULL)
 		return -EBADMSG;
-	if (p == der + len && PKCS7_type_is_signed(p7) && p7->d.sign != NULL)
-		r = scep_build_push_dups(to, p7->d.sign->cert);
+	if (p == der + len && PKCS7_type_is_signed(p7) && p7->d.sign != NULL &&
+	    (r = scep_build_push_dups(to, p7->d.sign->cert)) == 0 && crls != NULL)
+		r = scep_build_push_crls(crls, p7->d.sign->crl);
 	PKCS7_free(p7);
 	return r;
 }
@@ -493,7 +519,7 @@ scep_build_read_certs(const unsigned char *data, size_t len, STACK_OF(X509) **re
 			}
 		} else {
 			X509_free(x);
-			if ((r = scep_build_p7_certs(data, len, certs)) < 0)
+			if ((r = scep_build_p7_certs(data, len, certs, NULL)) < 0)
 				goto out;
 		}
 	} else {
@@ -674,7 +700,7 @@ scep_build_open(const unsigned char *der, size_t len, X509 *cert, EVP_PKEY *key,
 	}
 	if ((n = BIO_get_mem_data(out, &data)) <= 0)
 		goto out;
-	r = scep_build_p7_certs((const unsigned char *)data, (size_t)n, reply->certs);
+	r = scep_build_p7_certs((const unsigned char *)data, (size_t)n, reply->certs, &reply->crls);
 out:
 	CMS_ContentInfo_free(cms);
 	PKCS7_free(p7);
@@ -736,6 +762,7 @@ scep_build_reply_clear(struct scep_build_reply *reply)
 	free(reply->fail_text);
 	free(reply->txid);
 	sk_X509_pop_free(reply->certs, X509_free);
+	sk_X509_CRL_pop_free(reply->crls, X509_CRL_free);
 	memset(reply, 0, sizeof(*reply));
 }
 
@@ -759,7 +786,7 @@ scep_build_read_next_ca(const unsigned char *der, size_t len, X509 *ra, STACK_OF
 		r = -EBADMSG;
 		goto out;
 	}
-	if ((r = scep_build_p7_certs((const unsigned char *)data, (size_t)n, certs)) < 0)
+	if ((r = scep_build_p7_certs((const unsigned char *)data, (size_t)n, certs, NULL)) < 0)
 		goto out;
 	*ret_certs = certs;
 	certs = NULL;

@@ -87,15 +87,16 @@ struct scep_build_reply {
 	size_t sender_nonce_len;
 	unsigned char recipient_nonce[SCEP_BUILD_NONCE_MAX];
 	size_t recipient_nonce_len;
-	int digest_nid;        /* of the signature */
-	int cipher_nid;        /* SUCCESS: of the envelope, NID_undef when not read */
-	STACK_OF(X509) *certs; /* SUCCESS: the certificates, in encoded order */
+	int digest_nid;           /* of the signature */
+	int cipher_nid;           /* SUCCESS: of the envelope, NID_undef when not read */
+	STACK_OF(X509) *certs;    /* SUCCESS: the certificates, in encoded order */
+	STACK_OF(X509_CRL) *crls; /* SUCCESS: the CRLs (GetCRL), or NULL: none */
 };
 
 /*
  * Checks that der is a SignedData signed by ra (the signer must be ra itself), reads
  * the CertRep attributes and, for SUCCESS, decrypts the envelope with cert and key and
- * reads the certificates. 0, -EBADMSG (not that, or a bad signature), -ENOMEM.
+ * reads the certificates and CRLs. 0, -EBADMSG (not that, or a bad signature), -ENOMEM.
  * Whether the values are the expected ones is the caller's to check.
  */
 int scep_build_read_reply(const unsigned char *der, size_t len, X509 *ra, X509 *cert, EVP_PKEY *key,

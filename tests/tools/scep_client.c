@@ -549,6 +549,16 @@ scep_client_write_certs(const char *path, STACK_OF(X509) *certs, int from, int t
 	scep_client_close(f, path);
 }
 
+static void
+scep_client_write_crl(const char *path, X509_CRL *crl)
+{
+	FILE *f = scep_client_create(path, false);
+
+	if (!PEM_write_X509_CRL(f, crl))
+		scep_client_die("cannot write a CRL");
+	scep_client_close(f, path);
+}
+
 static int
 scep_client_reply(const struct scep_client_opts *o)
 {
@@ -581,8 +591,15 @@ scep_client_reply(const struct scep_client_opts *o)
 		scep_client_die("reply: no senderNonce");
 	switch (rep.status) {
 	case 0:
+		if (sk_X509_num(rep.certs) < 1 && sk_X509_CRL_num(rep.crls) == 1) {
+			if (o->out != NULL)
+				scep_client_write_crl(o->out, sk_X509_CRL_value(rep.crls, 0));
+			printf("SUCCESS\n");
+			r = 0;
+			break;
+		}
 		if (sk_X509_num(rep.certs) < 1)
-			scep_client_die("reply: SUCCESS without a certificate");
+			scep_client_die("reply: SUCCESS without a certificate or one CRL");
 		if (o->out != NULL)
 			scep_client_write_certs(o->out, rep.certs, 0, 1);
 		if (o->chain_out != NULL)

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -21,6 +22,7 @@
 #include <openssl/x509v3.h>
 
 #include "scepd/config.h"
+#include "scepd/crl_publish.h"
 #include "scepd/issuer.h"
 #include "scepd/keys.h"
 #include "scepd/scep_enrol.h"
@@ -151,6 +153,36 @@ fake_consume_challenge(struct store *st, const char *hash, const char *profile, 
 	return REAL(st)->ops->consume_challenge(REAL(st), hash, profile, used_by, now, owner);
 }
 
+static int
+fake_walk_revoked(struct store *st, const char *ca, time_t now,
+		  int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
+{
+	FAIL(st);
+	return REAL(st)->ops->walk_revoked(REAL(st), ca, now, fn, userdata);
+}
+
+static int
+fake_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
+{
+	FAIL(st);
+	return REAL(st)->ops->revocation_changes(REAL(st), ca, ret);
+}
+
+static int
+fake_put_crl(struct store *st, const struct store_crl *crl)
+{
+	FAIL(st);
+	return REAL(st)->ops->put_crl(REAL(st), crl);
+}
+
+static int
+fake_get_crl(struct store *st, const char *ca,
+	     int (*fn)(const struct store_crl *crl, void *userdata), void *userdata)
+{
+	FAIL(st);
+	return REAL(st)->ops->get_crl(REAL(st), ca, fn, userdata);
+}
+
 static const struct store_ops fake_ops = {
 	.close = fake_close,
 	.schema_version = fake_schema_version,
@@ -166,6 +198,10 @@ static const struct store_ops fake_ops = {
 	.add_cert_for_pending = fake_add_cert_for_pending,
 	.add_challenge = fake_add_challenge,
 	.consume_challenge = fake_consume_challenge,
+	.walk_revoked = fake_walk_revoked,
+	.revocation_changes = fake_revocation_changes,
+	.put_crl = fake_put_crl,
+	.get_crl = fake_get_crl,
 };
 
 /* The test's CA, issuer and state machine. */
@@ -313,7 +349,8 @@ setup(void **state)
 	snprintf(path, sizeof(path), "%s/ca.pem", env->dir);
 	write_pem(path, NULL, ca);
 	snprintf(conf, sizeof(conf),
-		 "ca: { certificate = \"%s/ca.pem\"; key = \"%s/ca.key\"; };\n"
+		 "ca: { certificate = \"%s/ca.pem\"; key = \"%s/ca.key\";\n"
+		 "      crl = { path = \"/crl/ca.crl\"; }; };\n"
 		 "scep: { subject_alt_name = { request = [ \"dNSName\" ]; }; };\n"
 		 "storage: { uri = \"sqlite:%s/scepd.db\"; };\n",
 		 env->dir, env->dir, env->dir);
@@ -326,7 +363,7 @@ setup(void **state)
 	the_fake->real = real;
 	store_init(&the_fake->base, &fake_ops);
 	assert_int_equal(issuer_new(env->cfg, keys, &the_fake->base, NULL, &env->issuer), 0);
-	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, &env->enrol), 0);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, NULL, &env->enrol), 0);
 	env->alice_key = make_key();
 	env->bob_key = make_key();
 	env->alice_self = make_self_signed(env->alice_key, "alice", false);
@@ -392,7 +429,7 @@ test_new_request(void **state)
 	/* A static challenge: missing, wrong, right. */
 	scep_enrol_free(env->enrol);
 	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_STATIC;
-	assert_int_equal(scep_enrol_new(env->issuer, 0, "s3cret", &env->enrol), 0);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, "s3cret", NULL, &env->enrol), 0);
 	v = decide(env,
 		   make_msg(SCEP_MSG_PKCSREQ, "tx-b1", env->bob_self,
 			    make_csr(env->bob_key, "bob", NULL), NULL),
@@ -553,6 +590,70 @@ test_get_cert(void **state)
 	X509_free(bob);
 }
 
+/*
+ * GetCRL: any signer gets the CA's CRL when it names the CA as issuer; another issuer
+ * badCertId; without a CRL on the CA badRequest; a store that fails RETRY.
+ */
+static void
+test_get_crl(void **state)
+{
+	struct env *env = *state;
+	struct crl_publish *pub = NULL;
+	struct crl_published crl = { 0 };
+	struct scep_verdict v;
+	struct scep_msg *msg;
+	X509_NAME *other = X509_NAME_new();
+
+	/* no CRL (the profile's CA has no crl.path as far as the caller knows) */
+	msg = make_msg(SCEP_MSG_GETCRL, "tx-c1", env->bob_self, NULL, NULL);
+	assert_non_null(msg->issuer = X509_NAME_dup(
+				X509_get_subject_name(issuer_get0_ca_cert(env->issuer, 0))));
+	v = decide(env, msg, SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "makes no CRL");
+
+	assert_int_equal(crl_publish_new(env->cfg, env->issuer, &pub), 0);
+	scep_enrol_free(env->enrol);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, pub, &env->enrol), 0);
+	msg = make_msg(SCEP_MSG_GETCRL, "tx-c2", env->bob_self, NULL, NULL);
+	assert_non_null(msg->issuer = X509_NAME_dup(
+				X509_get_subject_name(issuer_get0_ca_cert(env->issuer, 0))));
+	v = decide(env, msg, SCEP_VERDICT_SUCCESS);
+	assert_null(v.cert);
+	assert_non_null(v.crl);
+	assert_int_equal(crl_publish_get(pub, 0, &crl), 0);
+	assert_int_equal(v.crl_len, crl.der_len);
+	assert_memory_equal(v.crl, crl.der, crl.der_len);
+	crl_published_clear(&crl);
+	scep_verdict_clear(&v);
+
+	assert_non_null(other);
+	assert_int_equal(X509_NAME_add_entry_by_txt(other, "CN", MBSTRING_ASC,
+						    (const unsigned char *)"another CA", -1, -1, 0),
+			 1);
+	msg = make_msg(SCEP_MSG_GETCRL, "tx-c3", env->bob_self, NULL, NULL);
+	assert_non_null(msg->issuer = X509_NAME_dup(other));
+	v = decide(env, msg, SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_CERT_ID, "another issuer");
+	X509_NAME_free(other);
+
+	/* a worker that has no list yet and a store that fails: 503 */
+	scep_enrol_free(env->enrol);
+	crl_publish_free(pub);
+	assert_int_equal(crl_publish_new(env->cfg, env->issuer, &pub), 0);
+	assert_int_equal(scep_enrol_new(env->issuer, 0, NULL, pub, &env->enrol), 0);
+	the_fake->fail = -EIO;
+	msg = make_msg(SCEP_MSG_GETCRL, "tx-c4", env->bob_self, NULL, NULL);
+	assert_non_null(msg->issuer = X509_NAME_dup(
+				X509_get_subject_name(issuer_get0_ca_cert(env->issuer, 0))));
+	v = decide(env, msg, SCEP_VERDICT_RETRY);
+	assert_non_null(strstr(v.log, "cannot be made"));
+	scep_verdict_clear(&v);
+	the_fake->fail = 0;
+	scep_enrol_free(env->enrol);
+	env->enrol = NULL;
+	crl_publish_free(pub);
+}
+
 /* Every check that needs the store while it fails with the_fake->fail: RETRY. */
 static void
 store_down(struct env *env, X509 *alice)
@@ -649,6 +750,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_renewal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual_and_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_cert, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_get_crl, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_store_failing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_contract, setup, teardown),
 	};

@@ -18,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <openssl/bn.h>
@@ -484,6 +485,40 @@ test_failure_and_pending(void **state)
 	scep_msg_free(msg);
 }
 
+/* A CRL of the CA revoking serial 5, as DER (malloc()ed). */
+static unsigned char *
+test_crl(struct test_state *st, size_t *ret_len)
+{
+	X509_CRL *crl;
+	X509_REVOKED *rev;
+	ASN1_INTEGER *sn;
+	ASN1_TIME *now;
+	unsigned char *der, *p;
+	int n;
+
+	assert_non_null(crl = X509_CRL_new());
+	assert_int_equal(X509_CRL_set_version(crl, 1), 1);
+	assert_int_equal(X509_CRL_set_issuer_name(crl, X509_get_subject_name(st->ca_cert)), 1);
+	assert_non_null(now = ASN1_TIME_adj(NULL, time(NULL), 0, 0));
+	assert_int_equal(X509_CRL_set1_lastUpdate(crl, now), 1);
+	assert_non_null(rev = X509_REVOKED_new());
+	assert_non_null(sn = ASN1_INTEGER_new());
+	assert_int_equal(ASN1_INTEGER_set(sn, 5), 1);
+	assert_int_equal(X509_REVOKED_set_serialNumber(rev, sn), 1);
+	ASN1_INTEGER_free(sn);
+	assert_int_equal(X509_REVOKED_set_revocationDate(rev, now), 1);
+	assert_int_equal(X509_CRL_add0_revoked(crl, rev), 1);
+	assert_true(X509_CRL_sign(crl, st->ca_key, EVP_sha256()) > 0);
+	assert_true((n = i2d_X509_CRL(crl, NULL)) > 0);
+	assert_non_null(der = malloc((size_t)n));
+	p = der;
+	assert_int_equal(i2d_X509_CRL(crl, &p), n);
+	ASN1_TIME_free(now);
+	X509_CRL_free(crl);
+	*ret_len = (size_t)n;
+	return der;
+}
+
 static void
 test_certpoll_getcert_getcrl(void **state)
 {
@@ -493,8 +528,8 @@ test_certpoll_getcert_getcrl(void **state)
 	const X509_NAME *issuer = X509_get_subject_name(st->ca_cert);
 	struct scep_build_reply reply;
 	struct scep_msg *msg;
-	unsigned char *content, *der;
-	size_t content_len, len;
+	unsigned char *content, *der, *crl, *back = NULL;
+	size_t content_len, len, crl_len;
 	ASN1_INTEGER *serial;
 	BIGNUM *bn = NULL;
 
@@ -523,6 +558,38 @@ test_certpoll_getcert_getcrl(void **state)
 	msg = test_parse(st, &req);
 	assert_int_equal(msg->fail, SCEP_FAIL_NONE);
 	assert_int_equal(ASN1_INTEGER_cmp(msg->serial, serial), 0);
+	/* GetCRL SUCCESS: the CRL, byte for byte, and no certificate */
+	crl = test_crl(st, &crl_len);
+	der = test_certrep(st, msg,
+			   &(struct scep_certrep){
+				   .status = SCEP_STATUS_SUCCESS, .crl = crl, .crl_len = crl_len },
+			   &len);
+	assert_int_equal(
+		scep_build_read_reply(der, len, st->ra_cert, st->req_cert, st->req_key, &reply), 0);
+	assert_int_equal(reply.status, SCEP_STATUS_SUCCESS);
+	assert_int_equal(sk_X509_num(reply.certs), 0);
+	assert_int_equal(sk_X509_CRL_num(reply.crls), 1);
+	assert_int_equal(i2d_X509_CRL(sk_X509_CRL_value(reply.crls, 0), &back), (int)crl_len);
+	assert_memory_equal(back, crl, crl_len);
+	scep_build_reply_clear(&reply);
+	free(der);
+	/* a certificate and a CRL, or a CRL that is not one: a bug of ours */
+	assert_int_equal(scep_msg_certrep(msg,
+					  &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
+								  .cert = st->leaf,
+								  .crl = crl,
+								  .crl_len = crl_len },
+					  st->ra_cert, st->ra_key, &der, &len),
+			 -EINVAL);
+	assert_int_equal(scep_msg_certrep(msg,
+					  &(struct scep_certrep){ .status = SCEP_STATUS_SUCCESS,
+								  .crl = crl,
+								  .crl_len = crl_len - 1 },
+					  st->ra_cert, st->ra_key, &der, &len),
+			 -EINVAL);
+	ERR_clear_error();
+	OPENSSL_free(back);
+	free(crl);
 	scep_msg_free(msg);
 
 	req.type = SCEP_MSG_GETCERT;
