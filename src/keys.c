@@ -300,56 +300,93 @@ keys_read_cert(const char *path, const char *setting, X509 **ret_cert, struct ke
 	return 0;
 }
 
-/* A pair's certificates: chain (required) and next (optional), named by setting(). */
-static int
-keys_read_pair_certs(const char *chain, const char *next, const char *chain_setting,
-		     const char *next_setting, struct keys_pair *pair, struct keys_error *err)
+static void
+keys_spec_name(char *buf, const struct scepd_config *cfg, const struct config_ca *ca,
+	       const struct config_profile *p, const char *leaf)
 {
-	int r;
+	if (ca != NULL)
+		config_ca_setting(cfg, ca, leaf, buf, KEYS_SETTING_MAX);
+	else
+		config_profile_setting(cfg, p, leaf, buf, KEYS_SETTING_MAX);
+}
 
-	if (chain != NULL && (r = keys_read_certs(chain, chain_setting, &pair->chain, err)) < 0)
-		return r;
-	if (next != NULL && (r = keys_read_cert(next, next_setting, &pair->next, err)) < 0)
-		return r;
+/* One spec: prefix "" or "ocsp." for a CA's, "ra." for a profile's. */
+static void
+keys_spec_fill(struct keys_spec *s, const struct scepd_config *cfg, const struct config_ca *ca,
+	       const struct config_profile *p, const char *prefix, struct keys_pair *pair)
+{
+	char leaf[64];
+
+	snprintf(leaf, sizeof(leaf), "%skey", prefix);
+	keys_spec_name(s->key_setting, cfg, ca, p, leaf);
+	snprintf(leaf, sizeof(leaf), "%skey_passphrase", prefix);
+	keys_spec_name(s->passphrase_setting, cfg, ca, p, leaf);
+	snprintf(leaf, sizeof(leaf), "%scertificate", prefix);
+	keys_spec_name(s->certificate_setting, cfg, ca, p, leaf);
+	snprintf(leaf, sizeof(leaf), "%snext_certificate", prefix);
+	keys_spec_name(s->next_setting, cfg, ca, p, leaf);
+	s->pair = pair;
+}
+
+int
+keys_specs(const struct scepd_config *cfg, struct keys *keys, struct keys_spec **ret, size_t *ret_n)
+{
+	struct keys_spec *v;
+	size_t n = 0;
+
+	if ((v = calloc(2 * cfg->n_cas + cfg->n_profiles, sizeof(*v))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct config_ca *ca = &cfg->cas[i];
+
+		v[n] = (struct keys_spec){ .key = ca->key,
+					   .passphrase = &ca->key_passphrase,
+					   .certificate = ca->certificate,
+					   .next_certificate = ca->next_certificate };
+		keys_spec_fill(&v[n++], cfg, ca, NULL, "", &keys->cas[i]);
+	}
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_scep_ra *ra = &cfg->profiles[i].scep.ra;
+
+		if (cfg->profiles[i].type != CONFIG_PROFILE_SCEP || ra->key == NULL)
+			continue;
+		v[n] = (struct keys_spec){ .key = ra->key,
+					   .passphrase = &ra->key_passphrase,
+					   .certificate = ra->certificate,
+					   .next_certificate = ra->next_certificate };
+		keys_spec_fill(&v[n++], cfg, NULL, &cfg->profiles[i], "ra.", &keys->ras[i]);
+	}
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		const struct config_ocsp *o = &cfg->cas[i].ocsp;
+
+		if (o->key == NULL)
+			continue;
+		v[n] = (struct keys_spec){ .key = o->key,
+					   .passphrase = &o->key_passphrase,
+					   .certificate = o->certificate };
+		keys_spec_fill(&v[n++], cfg, &cfg->cas[i], NULL, "ocsp.", &keys->ocsps[i]);
+	}
+	*ret = v;
+	*ret_n = n;
 	return 0;
 }
 
+/* Every key's certificate chain and next certificate. */
 static int
-keys_read_all_certs(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err)
+keys_read_all_certs(const struct keys_spec *specs, size_t n, struct keys_error *err)
 {
-	char a[160], b[160];
 	int r;
 
-	for (size_t i = 0; i < cfg->n_cas; i++) {
-		const struct config_ca *ca = &cfg->cas[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct keys_spec *s = &specs[i];
 
-		if ((r = keys_read_pair_certs(
-			     ca->certificate, ca->next_certificate,
-			     config_ca_setting(cfg, ca, "certificate", a, sizeof(a)),
-			     config_ca_setting(cfg, ca, "next_certificate", b, sizeof(b)),
-			     &keys->cas[i], err)) < 0)
+		if (s->certificate != NULL &&
+		    (r = keys_read_certs(s->certificate, s->certificate_setting, &s->pair->chain,
+					 err)) < 0)
 			return r;
-	}
-	for (size_t i = 0; i < cfg->n_cas; i++) {
-		const struct config_ca *ca = &cfg->cas[i];
-
-		if (ca->ocsp.certificate != NULL &&
-		    (r = keys_read_pair_certs(
-			     ca->ocsp.certificate, NULL,
-			     config_ca_setting(cfg, ca, "ocsp.certificate", a, sizeof(a)), NULL,
-			     &keys->ocsps[i], err)) < 0)
-			return r;
-	}
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
-		const struct config_profile *p = &cfg->profiles[i];
-
-		if (p->type != CONFIG_PROFILE_SCEP || p->scep.ra.certificate == NULL)
-			continue;
-		if ((r = keys_read_pair_certs(
-			     p->scep.ra.certificate, p->scep.ra.next_certificate,
-			     config_profile_setting(cfg, p, "ra.certificate", a, sizeof(a)),
-			     config_profile_setting(cfg, p, "ra.next_certificate", b, sizeof(b)),
-			     &keys->ras[i], err)) < 0)
+		if (s->next_certificate != NULL &&
+		    (r = keys_read_cert(s->next_certificate, s->next_setting, &s->pair->next,
+					err)) < 0)
 			return r;
 	}
 	return 0;
@@ -857,124 +894,42 @@ out:
 }
 
 /*
- * Every CA's key. A failure after a token key was loaded is not transient: an engine
- * that loaded a key cannot be set up again (see the top).
+ * Every key, in order. A failure after a token key was loaded is not transient: an
+ * engine that loaded a key cannot be set up again (see the top).
  */
 static int
-keys_load_cas(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
-	      struct keys_error *err, bool *ret_transient)
+keys_load_all(const struct scepd_config *cfg, ENGINE *engine, const struct keys_spec *specs,
+	      size_t n, struct keys_error *err, bool *ret_transient)
 {
-	char a[160], b[160];
 	int r;
 
-	for (size_t i = 0; i < cfg->n_cas; i++) {
-		const struct config_ca *ca = &cfg->cas[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct keys_spec *s = &specs[i];
 		bool transient = false;
 
-		r = keys_load_key(cfg, engine, ca->key,
-				  config_ca_setting(cfg, ca, "key", a, sizeof(a)),
-				  &ca->key_passphrase,
-				  config_ca_setting(cfg, ca, "key_passphrase", b, sizeof(b)),
-				  &keys->cas[i].key, err, &transient);
+		r = keys_load_key(cfg, engine, s->key, s->key_setting, s->passphrase,
+				  s->passphrase_setting, &s->pair->key, err, &transient);
 		if (r < 0) {
 			*ret_transient = transient && !keys_engine_kept;
 			return r;
 		}
-		keys_engine_kept = keys_engine_kept || keys_is_uri(ca->key);
-	}
-	return 0;
-}
-
-/* Every CA's delegated OCSP signer key, as keys_load_cas(). */
-static int
-keys_load_ocsps(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
-		struct keys_error *err, bool *ret_transient)
-{
-	char a[160], b[160];
-	int r;
-
-	for (size_t i = 0; i < cfg->n_cas; i++) {
-		const struct config_ca *ca = &cfg->cas[i];
-		bool transient = false;
-
-		if (ca->ocsp.key == NULL)
-			continue;
-		r = keys_load_key(cfg, engine, ca->ocsp.key,
-				  config_ca_setting(cfg, ca, "ocsp.key", a, sizeof(a)),
-				  &ca->ocsp.key_passphrase,
-				  config_ca_setting(cfg, ca, "ocsp.key_passphrase", b, sizeof(b)),
-				  &keys->ocsps[i].key, err, &transient);
-		if (r < 0) {
-			*ret_transient = transient && !keys_engine_kept;
-			return r;
-		}
-		keys_engine_kept = keys_engine_kept || keys_is_uri(ca->ocsp.key);
-	}
-	return 0;
-}
-
-/* Every SCEP profile's RA key, as keys_load_cas(). */
-static int
-keys_load_ras(const struct scepd_config *cfg, ENGINE *engine, struct keys *keys,
-	      struct keys_error *err, bool *ret_transient)
-{
-	char a[160], b[160];
-	int r;
-
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
-		const struct config_profile *p = &cfg->profiles[i];
-		bool transient = false;
-
-		if (p->type != CONFIG_PROFILE_SCEP || p->scep.ra.key == NULL)
-			continue;
-		r = keys_load_key(cfg, engine, p->scep.ra.key,
-				  config_profile_setting(cfg, p, "ra.key", a, sizeof(a)),
-				  &p->scep.ra.key_passphrase,
-				  config_profile_setting(cfg, p, "ra.key_passphrase", b, sizeof(b)),
-				  &keys->ras[i].key, err, &transient);
-		if (r < 0) {
-			*ret_transient = transient && !keys_engine_kept;
-			return r;
-		}
-		keys_engine_kept = keys_engine_kept || keys_is_uri(p->scep.ra.key);
+		keys_engine_kept = keys_engine_kept || keys_is_uri(s->key);
 	}
 	return 0;
 }
 
 /* Every key against its certificate. */
 static int
-keys_check_pairs(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err)
+keys_check_pairs(const struct keys_spec *specs, size_t n, struct keys_error *err)
 {
-	char a[160], b[160];
 	int r;
 
-	for (size_t i = 0; i < cfg->n_cas; i++)
-		if ((r = keys_check_pair(
-			     keys->cas[i].key, sk_X509_value(keys->cas[i].chain, 0),
-			     config_ca_setting(cfg, &cfg->cas[i], "key", a, sizeof(a)),
-			     config_ca_setting(cfg, &cfg->cas[i], "certificate", b, sizeof(b)),
-			     err)) < 0)
-			return r;
-	for (size_t i = 0; i < cfg->n_cas; i++) {
-		if (keys->ocsps[i].key == NULL || keys->ocsps[i].chain == NULL)
-			continue;
-		if ((r = keys_check_pair(
-			     keys->ocsps[i].key, sk_X509_value(keys->ocsps[i].chain, 0),
-			     config_ca_setting(cfg, &cfg->cas[i], "ocsp.key", a, sizeof(a)),
-			     config_ca_setting(cfg, &cfg->cas[i], "ocsp.certificate", b, sizeof(b)),
-			     err)) < 0)
-			return r;
-	}
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
-		const struct config_profile *p = &cfg->profiles[i];
+	for (size_t i = 0; i < n; i++) {
+		const struct keys_spec *s = &specs[i];
 
-		if (keys->ras[i].key == NULL || keys->ras[i].chain == NULL)
-			continue;
-		if ((r = keys_check_pair(
-			     keys->ras[i].key, sk_X509_value(keys->ras[i].chain, 0),
-			     config_profile_setting(cfg, p, "ra.key", a, sizeof(a)),
-			     config_profile_setting(cfg, p, "ra.certificate", b, sizeof(b)), err)) <
-		    0)
+		if (s->pair->key != NULL && s->pair->chain != NULL &&
+		    (r = keys_check_pair(s->pair->key, sk_X509_value(s->pair->chain, 0),
+					 s->key_setting, s->certificate_setting, err)) < 0)
 			return r;
 	}
 	return 0;
@@ -985,26 +940,25 @@ keys_check_pairs(const struct scepd_config *cfg, struct keys *keys, struct keys_
  * another attempt may succeed where this one failed.
  */
 static int
-keys_load_private(const struct scepd_config *cfg, struct keys *keys, struct keys_error *err,
-		  bool *ret_transient)
+keys_load_private(const struct scepd_config *cfg, struct keys *keys, const struct keys_spec *specs,
+		  size_t n, struct keys_error *err, bool *ret_transient)
 {
 	ENGINE *engine = NULL;
 	int r;
 
 	if (cfg->engine.id != NULL) {
 		/* A kept engine keeps its module initialised: the lookup would see stale tokens. */
-		if (!keys_engine_kept && (r = keys_token_probe(cfg, err, ret_transient)) < 0)
+		if (!keys_engine_kept &&
+		    (r = keys_token_probe(cfg, specs, n, err, ret_transient)) < 0)
 			return r;
 		if ((r = keys_engine_setup(cfg, &engine, err)) < 0)
 			return r;
 		keys->engine = engine;
 	}
-	if ((r = keys_load_cas(cfg, engine, keys, err, ret_transient)) < 0 ||
-	    (r = keys_load_ras(cfg, engine, keys, err, ret_transient)) < 0 ||
-	    (r = keys_load_ocsps(cfg, engine, keys, err, ret_transient)) < 0)
+	if ((r = keys_load_all(cfg, engine, specs, n, err, ret_transient)) < 0)
 		return r;
 	*ret_transient = false;
-	return keys_check_pairs(cfg, keys, err);
+	return keys_check_pairs(specs, n, err);
 }
 
 /* Drops what one failed attempt loaded, keeping the certificates. */
@@ -1052,6 +1006,8 @@ int
 keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err)
 {
 	struct keys *keys = NULL;
+	struct keys_spec *specs = NULL;
+	size_t n = 0;
 	int r;
 
 	*err = (struct keys_error){ 0 };
@@ -1065,13 +1021,17 @@ keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_er
 		goto out;
 	}
 	keys->cfg = cfg;
-	if ((r = keys_read_all_certs(cfg, keys, err)) < 0)
+	if ((r = keys_specs(cfg, keys, &specs, &n)) < 0) {
+		keys_fail(err, "ca.key", false, "out of memory");
+		goto out;
+	}
+	if ((r = keys_read_all_certs(specs, n, err)) < 0)
 		goto out;
 	for (unsigned attempt = 0;; attempt++) {
 		bool transient = false;
 
 		*err = (struct keys_error){ 0 };
-		if ((r = keys_load_private(cfg, keys, err, &transient)) >= 0)
+		if ((r = keys_load_private(cfg, keys, specs, n, err, &transient)) >= 0)
 			break;
 		keys_drop_private(keys);
 		ERR_clear_error();
@@ -1086,6 +1046,7 @@ keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_er
 out:
 	if (r < 0 && err->setting[0] == '\0') /* every path names one; this is a safety net */
 		keys_fail(err, "ca.key", false, "the keys cannot be loaded: %s", strerror(-r));
+	free(specs);
 	keys_free(keys);
 	ERR_clear_error();
 	return r;

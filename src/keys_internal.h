@@ -92,6 +92,33 @@ const char *keys_pin_setting(const struct scepd_config *cfg);
 /* Whether key is a pkcs11: URI (else a key file's path). */
 bool keys_is_uri(const char *key);
 
+/* The name of a setting as keys_error carries it. */
+#define KEYS_SETTING_MAX 160
+
+/*
+ * One key the configuration names, with its certificates and the names of its
+ * settings as the file spells them: each CA's, each SCEP profile's RA, each CA's
+ * delegated OCSP signer.
+ */
+struct keys_spec {
+	const char *key; /* pkcs11: URI or file path */
+	const struct config_secret *passphrase;
+	const char *certificate;      /* its chain file */
+	const char *next_certificate; /* NULL: none */
+	char key_setting[KEYS_SETTING_MAX];
+	char passphrase_setting[KEYS_SETTING_MAX];
+	char certificate_setting[KEYS_SETTING_MAX];
+	char next_setting[KEYS_SETTING_MAX];
+	struct keys_pair *pair; /* where struct keys holds it */
+};
+
+/*
+ * keys.c: every key of cfg, in the order they are loaded (the CAs, the RAs, the OCSP
+ * signers), pairs pointing into keys. 0 and a malloc'ed array, -ENOMEM.
+ */
+int keys_specs(const struct scepd_config *cfg, struct keys *keys, struct keys_spec **ret,
+	       size_t *ret_n);
+
 /*
  * keys_token.c
  */
@@ -106,6 +133,7 @@ const struct keys_token_ckr *keys_token_ckr_find(keys_token_ck_ulong rv);
  * its final try (err->fatal), -EIO the module fails; *ret_transient is set when
  * another attempt may succeed. Only while no engine was kept (see keys.c).
  */
-int keys_token_probe(const struct scepd_config *cfg, struct keys_error *err, bool *ret_transient);
+int keys_token_probe(const struct scepd_config *cfg, const struct keys_spec *specs, size_t n_specs,
+		     struct keys_error *err, bool *ret_transient);
 
 #endif

@@ -259,43 +259,9 @@ keys_token_last_ckr(void)
  * PKCS11_CTX_unload() finalises the module: nothing else has it initialised here,
  * since the probe runs before the engine is set up and only while no engine was kept.
  */
-/* keys_token_probe_uri() for every key of the configuration that is on a token. */
-static int
-keys_token_probe_all(const struct scepd_config *cfg, PKCS11_SLOT *slots, unsigned n,
-		     const char *module, struct keys_error *err, bool *ret_transient)
-{
-	char setting[160];
-	int r;
-
-	for (size_t i = 0; i < cfg->n_cas; i++)
-		if (keys_is_uri(cfg->cas[i].key) &&
-		    (r = keys_token_probe_uri(
-			     slots, n, module, cfg->cas[i].key,
-			     config_ca_setting(cfg, &cfg->cas[i], "key", setting, sizeof(setting)),
-			     keys_pin_setting(cfg), err, ret_transient)) < 0)
-			return r;
-	for (size_t i = 0; i < cfg->n_cas; i++)
-		if (keys_is_uri(cfg->cas[i].ocsp.key) &&
-		    (r = keys_token_probe_uri(slots, n, module, cfg->cas[i].ocsp.key,
-					      config_ca_setting(cfg, &cfg->cas[i], "ocsp.key",
-								setting, sizeof(setting)),
-					      keys_pin_setting(cfg), err, ret_transient)) < 0)
-			return r;
-	for (size_t i = 0; i < cfg->n_profiles; i++) {
-		const struct config_profile *p = &cfg->profiles[i];
-
-		if (keys_is_uri(p->scep.ra.key) &&
-		    (r = keys_token_probe_uri(
-			     slots, n, module, p->scep.ra.key,
-			     config_profile_setting(cfg, p, "ra.key", setting, sizeof(setting)),
-			     keys_pin_setting(cfg), err, ret_transient)) < 0)
-			return r;
-	}
-	return 0;
-}
-
 int
-keys_token_probe(const struct scepd_config *cfg, struct keys_error *err, bool *ret_transient)
+keys_token_probe(const struct scepd_config *cfg, const struct keys_spec *specs, size_t n_specs,
+		 struct keys_error *err, bool *ret_transient)
 {
 	const char *module, *module_setting = "engine.pre";
 	PKCS11_CTX *ctx = NULL;
@@ -305,10 +271,8 @@ keys_token_probe(const struct scepd_config *cfg, struct keys_error *err, bool *r
 	void *dl;
 	int r;
 
-	for (size_t i = 0; i < cfg->n_cas; i++)
-		any = any || keys_is_uri(cfg->cas[i].key) || keys_is_uri(cfg->cas[i].ocsp.key);
-	for (size_t i = 0; i < cfg->n_profiles; i++)
-		any = any || keys_is_uri(cfg->profiles[i].scep.ra.key);
+	for (size_t i = 0; i < n_specs; i++)
+		any = any || keys_is_uri(specs[i].key);
 	module = keys_module_path(cfg, &module_setting);
 	if (module == NULL)
 		module = getenv("PKCS11_MODULE_PATH"); /* libp11's own fallback */
@@ -357,8 +321,11 @@ keys_token_probe(const struct scepd_config *cfg, struct keys_error *err, bool *r
 		r = -EIO;
 		goto out;
 	}
-	if ((r = keys_token_probe_all(cfg, slots, n, module, err, ret_transient)) < 0)
-		goto out;
+	for (size_t i = 0; i < n_specs; i++)
+		if (keys_is_uri(specs[i].key) &&
+		    (r = keys_token_probe_uri(slots, n, module, specs[i].key, specs[i].key_setting,
+					      keys_pin_setting(cfg), err, ret_transient)) < 0)
+			goto out;
 	r = 0;
 out:
 	if (slots != NULL)
