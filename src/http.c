@@ -534,3 +534,16 @@ http_request_remote_addr(const struct http_request *req)
 {
 	return req->remote_addr;
 }
+
+bool
+http_request_from_loopback(const struct http_request *req)
+{
+	return strcmp(req->remote_addr, "127.0.0.1") == 0 || strcmp(req->remote_addr, "::1") == 0;
+}
+
+bool
+http_request_is_tls(const struct http_request *req)
+{
+	(void)req; /* no TLS listener yet */
+	return false;
+}

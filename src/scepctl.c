@@ -69,10 +69,10 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "scepd/challenge.h"
 #include "scepd/config.h"
 #include "scepd/encoding.h"
 #include "scepd/log.h"
@@ -80,7 +80,6 @@
 #include "scepd/store_login.h"
 
 #define SCEPCTL_DEFAULT_CONFIG "/etc/scepd/scepd.conf"
-#define SCEPCTL_SECRET_BYTES   16                /* 128 bits */
 #define SCEPCTL_TTL_DEFAULT    3600              /* 1h */
 #define SCEPCTL_TTL_MAX        (365LL * 86400LL) /* 365d */
 #define SCEPCTL_OWNER_MAX      255
@@ -786,11 +785,6 @@ scepctl_owner_valid(const char *owner)
 	return i > 0 && i <= SCEPCTL_OWNER_MAX;
 }
 
-/* hex of len bytes into out (2 * len + 1 bytes). */
-/*
- * Mint: 128 random bits, printed as 32 lower-case hex digits; the store gets the
- * SHA-256 of those 32 characters, as scepd computes it from the challengePassword.
- */
 /*
  * The SCEP profile a new challenge is for: the one named, else the only one with
  * challenge.mode "otp", else the only SCEP profile. NULL, with the reason on stderr.
@@ -837,38 +831,25 @@ scepctl_challenge_profile(const struct scepd_config *cfg, const char *name)
 static int
 scepctl_challenge_new(struct store *st, const char *profile, const char *owner, long long ttl)
 {
-	unsigned char raw[SCEPCTL_SECRET_BYTES];
-	char secret[2 * SCEPCTL_SECRET_BYTES + 1], hash[ENCODING_SHA256_HEX_LEN + 1];
-	time_t now = time(NULL);
+	char secret[CHALLENGE_MAX];
+	time_t expires;
 	int r;
 
-	if (RAND_bytes(raw, sizeof(raw)) != 1) {
-		fprintf(stderr, "scepctl: cannot draw random bytes for the challenge\n");
-		r = -EIO;
-		goto out;
-	}
-	encoding_hex_encode(raw, sizeof(raw), false, secret);
-	if ((r = encoding_sha256_hex(secret, hash)) < 0) {
-		fprintf(stderr, "scepctl: cannot hash the challenge\n");
-		goto out;
-	}
-	r = store_add_challenge(st, &(struct store_challenge){
-					    .secret_hash = hash,
-					    .owner = owner,
-					    .profile = profile,
-					    .created_at = now,
-					    .expires_at = now + (time_t)ttl,
-				    });
+	r = challenge_mint(st,
+			   &(struct challenge_req){
+				   .profile = profile,
+				   .owner = owner,
+				   .ttl = ttl,
+				   .format = CHALLENGE_HEX32_LOWER,
+			   },
+			   secret, &expires);
 	if (r < 0) {
 		fprintf(stderr, "scepctl: cannot record the challenge: %s\n", strerror(-r));
-		goto out;
+		return r;
 	}
 	printf("%s\n", secret);
-	r = 0;
-out:
-	OPENSSL_cleanse(raw, sizeof(raw));
 	OPENSSL_cleanse(secret, sizeof(secret));
-	return r;
+	return 0;
 }
 
 /* The store was created or migrated when it was opened: say where it is now. */

@@ -84,6 +84,10 @@ const char *http_request_header(const struct http_request *req, const char *name
 const void *http_request_body(const struct http_request *req, size_t *ret_len);
 /* "127.0.0.1" or "::1". */
 const char *http_request_remote_addr(const struct http_request *req);
+/* Whether the client address is 127.0.0.1 or ::1 (not the rest of 127/8). */
+bool http_request_from_loopback(const struct http_request *req);
+/* Whether the request arrived on a TLS listener (server.tls). */
+bool http_request_is_tls(const struct http_request *req);
 
 /* An extra header for the reply to come (at most 4 per request); copied. */
 int http_add_header(struct http_request *req, const char *name, const char *value);

@@ -234,6 +234,7 @@ struct store_challenge {
 	const char *secret_hash; /* 64 hex digits (any case; stored lower-case) */
 	const char *owner;       /* becomes %{REMOTE_USER}; NULL for none */
 	const char *profile;     /* the SCEP profile it is good for (required) */
+	const char *subject;     /* RFC 2253 subject a request must have to use it; NULL: any */
 	time_t created_at;       /* 0: now */
 	time_t expires_at;       /* > created_at */
 };
