@@ -57,6 +57,14 @@ struct http_server {
 	bool quiesced;              /* __atomic */
 	bool tls;
 	X509_STORE *client_ca; /* NULL: no client certificates asked for */
+	/*
+	 * MHD keeps pointers to the PEM texts it is given. It reads them only while starting
+	 * (libmicrohttpd 0.9.75 to 1.0) and later only tests the trust pointer for NULL,
+	 * but these two are public: they live as long as the daemon, to be safe. The key's
+	 * text does not: the caller wipes it once the start is over.
+	 */
+	char *certificate_pem;
+	char *client_ca_pem;
 };
 
 /* Per TCP connection: whether a request arrived on it yet. */
@@ -520,23 +528,27 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 	server->n_routes = n_routes;
 	server->limits = *limits;
 	if (tls != NULL) {
-		/* MHD keeps these pointers; it reads the key and certificate while starting. */
+		/* MHD reads the key only while it starts: see certificate_pem above. */
 		server->tls = true;
 		flags |= MHD_USE_TLS;
+		if ((server->certificate_pem = strdup(tls->certificate)) == NULL ||
+		    (tls->client_ca != NULL &&
+		     (server->client_ca_pem = strdup(tls->client_ca)) == NULL)) {
+			r = -ENOMEM;
+			goto out;
+		}
 		tls_options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
-							    (void *)tls->certificate };
+							    server->certificate_pem };
 		tls_options[n++] =
 			(struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key };
 		tls_options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
 							    (void *)HTTP_TLS_PRIORITIES };
 		if (tls->client_ca != NULL) {
-			if ((r = http_client_ca_store(tls->client_ca, &server->client_ca)) < 0) {
-				free(server);
-				return r;
-			}
+			if ((r = http_client_ca_store(tls->client_ca, &server->client_ca)) < 0)
+				goto out;
 			/* Makes MHD ask every TLS client for a certificate (GNUTLS_CERT_REQUEST). */
 			tls_options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
-								    (void *)tls->client_ca };
+								    server->client_ca_pem };
 		}
 	}
 	tls_options[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
@@ -550,12 +562,20 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 		server, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server,
 		MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
 	if (server->daemon == NULL) {
-		X509_STORE_free(server->client_ca);
-		free(server);
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
 	*ret_server = server;
-	return 0;
+	server = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	if (server != NULL) {
+		X509_STORE_free(server->client_ca);
+		free(server->certificate_pem);
+		free(server->client_ca_pem);
+		free(server);
+	}
+	return r;
 }
 
 void
@@ -582,6 +602,8 @@ http_server_free(struct http_server *server)
 	http_server_quiesce(server); /* else MHD_stop_daemon() closes the caller's socket */
 	MHD_stop_daemon(server->daemon);
 	X509_STORE_free(server->client_ca);
+	free(server->certificate_pem);
+	free(server->client_ca_pem);
 	free(server);
 }
 
