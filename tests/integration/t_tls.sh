@@ -178,6 +178,22 @@ grep -q "server.tls.listen: '\*:$PORT' collides with server.listen '127.0.0.1:$P
 	fail "scepd -t on colliding addresses: $out"
 pass "scepd -t: mismatched key, readable key, colliding address"
 
+# A renewal gone wrong (a certificate of another key): the new generation does not start,
+# the old one serves on with its certificate.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/wrong.key" \
+	-subj "/CN=127.0.0.1" -set_serial 0x5005 -days 30 -out "$tls/server.pem" 2>/dev/null
+kill -HUP "$SCEPD_PID"
+for _ in $(seq 1 100); do
+	grep -q "generation 4 could not start" "$TMP/scepd.log" && break
+	sleep 0.1
+done
+grep -q "generation 4 could not start: generation 3 keeps serving" "$TMP/scepd.log" ||
+	fail "a certificate of another key did not stop generation 4"
+grep -q "server.tls.key: '$tls/server.key' is not the key of the first certificate" \
+	"$TMP/scepd.log" || fail "the log does not say why generation 4 did not start"
+assert_eq "serial=3003" "$(serial)" "serial after a failed renewal"
+pass "a renewal with a certificate of another key: the old generation serves on"
+
 # The key's text never reaches the log (secrets_check.sh checks every key in \$TMP too).
 key_line=$(sed -n 2p "$tls/server.key")
 ! grep -qF "$key_line" "$TMP/scepd.log" || fail "the TLS key is in the log"
