@@ -5,6 +5,9 @@
  *	check_warnings() prints what config_warnings() finds, each line on stderr;
  *	a warning never changes the exit code.
  *
+ *	check_tls() reads server.tls's files in this process (they hold no PKCS#11
+ *	key) through tls_files_load(), as a worker does.
+ *
  *	check_keys() forks; the child calls keys_load(), prints the failure as
  *	"FILE:LINE: setting: message" on stderr, frees the keys (ENGINE_finish before
  *	the exit, see keys.h) and leaves with _exit(): 0, 1, or 3 for a wrong or locked
@@ -25,10 +28,12 @@
 #include <string.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "scepd/exit.h"
 #include "scepd/keys.h"
+#include "scepd/tls_files.h"
 
 void
 check_warnings(const struct scepd_config *cfg)
@@ -40,6 +45,56 @@ check_warnings(const struct scepd_config *cfg)
 	for (size_t i = 0; i < warns.n; i++)
 		fprintf(stderr, "%s\n", warns.v[i]);
 	config_errors_clear(&warns);
+}
+
+int
+check_tls(const struct scepd_config *cfg)
+{
+	const struct config_tls *tls = &cfg->server.tls;
+	struct tls_files_error err = { 0 };
+	struct tls_files *files = NULL;
+	char where[CONFIG_WHERE_MAX], date[32];
+	struct tm tm;
+	int code = SCEPD_EXIT_FAILURE, r;
+
+	if (tls->certificate == NULL)
+		return SCEPD_EXIT_OK;
+	if ((r = tls_files_load(tls, &files, &err)) < 0) {
+		if (err.setting[0] == '\0')
+			fprintf(stderr, "%s: server.tls: %s\n", cfg->path, strerror(-r));
+		else
+			fprintf(stderr, "%s: %s\n",
+				config_where(cfg, err.setting, where, sizeof(where)), err.message);
+		return SCEPD_EXIT_FAILURE;
+	}
+	if (gmtime_r(&files->not_after, &tm) == NULL ||
+	    strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(date, sizeof(date), "(unknown)");
+	config_where(cfg, "server.tls.certificate", where, sizeof(where));
+	if (files->expired) {
+		fprintf(stderr, "%s: the certificate (serial %s) expired on %s: renew it\n", where,
+			files->serial, date);
+		goto out;
+	}
+	if (files->not_yet_valid) {
+		fprintf(stderr, "%s: the certificate (serial %s) is not valid yet\n", where,
+			files->serial);
+		goto out;
+	}
+	if (files->days_left < TLS_FILES_EXPIRY_WARN_DAYS)
+		fprintf(stderr,
+			"%s: warning: the certificate (serial %s) expires on %s, in %d "
+			"day(s)\n",
+			where, files->serial, date, files->days_left);
+	if (files->key_exposed)
+		fprintf(stderr,
+			"%s: warning: the key file is readable by its group or others: make it "
+			"0600 (owned by the user scepd runs as)\n",
+			config_where(cfg, "server.tls.key", where, sizeof(where)));
+	code = SCEPD_EXIT_OK;
+out:
+	tls_files_free(files);
+	return code;
 }
 
 static int

@@ -1222,6 +1222,10 @@ config_free(struct scepd_config *cfg)
 	config_strv_free(&cfg->server.listen);
 	free(cfg->server.user);
 	free(cfg->server.group);
+	config_strv_free(&cfg->server.tls.listen);
+	free(cfg->server.tls.certificate);
+	free(cfg->server.tls.key);
+	free(cfg->server.tls.client_ca);
 	free(cfg->engine.id);
 	config_pairs_free(&cfg->engine.pre);
 	config_pairs_free(&cfg->engine.post);

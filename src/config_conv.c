@@ -547,7 +547,7 @@ config_conv_listen(struct config_ctx *ctx, const struct config_key *key, const c
 	int n, r = 0;
 
 	if (s == NULL)
-		return config_strv_add(sv, key->def);
+		return key->def != NULL ? config_strv_add(sv, key->def) : 0;
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return config_wrong_type(ctx, s, key->name, "an array of strings");
 	if ((n = config_setting_length(s)) == 0)

@@ -67,6 +67,15 @@
 	  CFG, server.user) \
 	X("server.group",                    STRING,      NONE,     NULL, 0, 0, \
 	  CFG, server.group) \
+	G("server.tls") \
+	X("server.tls.listen",               LISTEN,      NONE,     NULL, 0, 0, \
+	  CFG, server.tls.listen) \
+	X("server.tls.certificate",          FILE,        NONE,     NULL, 0, 0, \
+	  CFG, server.tls.certificate) \
+	X("server.tls.key",                  FILE,        NONE,     NULL, 0, 0, \
+	  CFG, server.tls.key) \
+	X("server.tls.client_ca",            FILE,        NONE,     NULL, 0, 0, \
+	  CFG, server.tls.client_ca) \
 	G("engine") \
 	X("engine.id",                       STRING,      NONE,     NULL, 0, 0, \
 	  CFG, engine.id) \

@@ -5,8 +5,9 @@
  *	config_rules_check() runs once every setting is converted: a PIN written in
  *	the file, engine settings without engine.id, an RA without its key or
  *	certificate, a challenge secret without mode "static", reserved or shared
- *	URL paths, a csr group without csr.auth, a password for an SQLite store;
- *	then it resolves server.max_connections_per_ip = -1. A rule is reported
+ *	URL paths, a csr group without csr.auth, a password for an SQLite store,
+ *	an incomplete server.tls or one whose address server.listen takes; then
+ *	it resolves server.max_connections_per_ip = -1. A rule is reported
  *	where the setting was written, else at its closest written group.
  *
  *	config_warnings() lists the warnings of a loaded configuration (an open
@@ -253,6 +254,72 @@ config_rules_per_ip(struct config_ctx *ctx)
 		srv->max_connections_per_ip = 1;
 }
 
+/*
+ * Whether two listen addresses cannot both be bound: the same family and port, and the
+ * same address or a wildcard on either side (IPv6 sockets are IPV6_V6ONLY).
+ */
+static bool
+config_rules_listen_collide(const struct sockaddr_storage *a, const struct sockaddr_storage *b)
+{
+	if (a->ss_family != b->ss_family)
+		return false;
+	if (a->ss_family == AF_INET) {
+		const struct sockaddr_in *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin_port == y->sin_port && (x->sin_addr.s_addr == y->sin_addr.s_addr ||
+						      x->sin_addr.s_addr == htonl(INADDR_ANY) ||
+						      y->sin_addr.s_addr == htonl(INADDR_ANY));
+	}
+	if (a->ss_family == AF_INET6) {
+		const struct sockaddr_in6 *x = (const void *)a, *y = (const void *)b;
+
+		return x->sin6_port == y->sin6_port &&
+		       (IN6_ARE_ADDR_EQUAL(&x->sin6_addr, &y->sin6_addr) ||
+			IN6_IS_ADDR_UNSPECIFIED(&x->sin6_addr) ||
+			IN6_IS_ADDR_UNSPECIFIED(&y->sin6_addr));
+	}
+	return false;
+}
+
+/*
+ * server.tls: listen, certificate and key together or not at all; client_ca only with
+ * them; no TLS address that server.listen takes already.
+ */
+static int
+config_rules_tls(struct config_ctx *ctx)
+{
+	static const char *const needed[] = { "server.tls.listen", "server.tls.certificate",
+					      "server.tls.key" };
+	const struct config_server *srv = &ctx->cfg->server;
+	const struct config_tls *tls = &srv->tls;
+	bool any = tls->listen.n > 0 || tls->certificate != NULL || tls->key != NULL ||
+		   tls->client_ca != NULL;
+	struct sockaddr_storage a, b;
+	socklen_t la, lb;
+	int r = 0;
+
+	if (!any)
+		return 0;
+	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]) && r >= 0; i++)
+		if (config_found(ctx, needed[i]) == NULL)
+			r = config_error(ctx, config_at(ctx, needed[i]), needed[i],
+					 "required for TLS: server.tls needs listen, certificate "
+					 "and key");
+	for (size_t i = 0; i < tls->listen.n && r >= 0; i++) {
+		if (config_parse_listen(tls->listen.v[i], &a, &la) < 0)
+			continue;
+		for (size_t j = 0; j < srv->listen.n && r >= 0; j++)
+			if (config_parse_listen(srv->listen.v[j], &b, &lb) == 0 &&
+			    config_rules_listen_collide(&a, &b))
+				r = config_error(ctx, config_at(ctx, "server.tls.listen"),
+						 "server.tls.listen",
+						 "'%s' collides with server.listen '%s': one "
+						 "address and port serves either plain HTTP or TLS",
+						 tls->listen.v[i], srv->listen.v[j]);
+	}
+	return r;
+}
+
 /* A password is for a PostgreSQL server: an SQLite file has none. */
 static int
 config_rules_storage(struct config_ctx *ctx)
@@ -433,7 +500,7 @@ config_rules_check(struct config_ctx *ctx)
 	int r;
 
 	if ((r = config_rules_engine_pin(ctx)) < 0 || (r = config_rules_engine_id(ctx)) < 0 ||
-	    (r = config_rules_storage(ctx)) < 0)
+	    (r = config_rules_storage(ctx)) < 0 || (r = config_rules_tls(ctx)) < 0)
 		return r;
 	for (size_t i = 0; i < ctx->cfg->n_profiles; i++)
 		if ((r = config_rules_profile(ctx, i)) < 0)

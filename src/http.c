@@ -10,7 +10,15 @@
  * it is discarded as it arrives and refused at its end. A client outside a route's
  * allow-list gets 403 and one log line; its handler is never called.
  *
- * The only file that includes <microhttpd.h>. Knows nothing of SCEP or certificates.
+ * A TLS listener (server.tls) is the same daemon with GnuTLS in it: TLS 1.2 and 1.3,
+ * the certificate and key given as PEM (GnuTLS parses them while MHD starts, so the
+ * caller may wipe the key after http_server_start()), and with a client CA a request
+ * for (not a demand of) a client certificate. Whatever GnuTLS did or did not check of
+ * that certificate, http_request_client_subject() verifies it with OpenSSL against
+ * the client CA on every call.
+ *
+ * The only file that includes <microhttpd.h>. Knows nothing of SCEP; of certificates
+ * only the client's.
  */
 #include "scepd/http.h"
 
@@ -23,11 +31,21 @@
 #include <string.h>
 #include <sys/socket.h>
 
+#include <gnutls/gnutls.h>
 #include <microhttpd.h>
+#include <openssl/err.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
+#include <openssl/x509v3.h>
 
+#include "scepd/encoding.h"
 #include "scepd/log.h"
 
 #define HTTP_MAX_EXTRA_HEADERS 4
+
+/* TLS 1.2 and 1.3 only, GnuTLS's NORMAL choice of ciphers otherwise. */
+#define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
 struct http_server {
 	struct MHD_Daemon *daemon;
@@ -37,6 +55,16 @@ struct http_server {
 	unsigned in_flight;         /* __atomic: the MHD thread counts, the worker reads */
 	unsigned fresh_connections; /* __atomic: accepted, no request seen yet */
 	bool quiesced;              /* __atomic */
+	bool tls;
+	X509_STORE *client_ca; /* NULL: no client certificates asked for */
+	/*
+	 * MHD keeps pointers to the PEM texts it is given. It reads them only while starting
+	 * (libmicrohttpd 0.9.75 to 1.0) and later only tests the trust pointer for NULL,
+	 * but these two are public: they live as long as the daemon, to be safe. The key's
+	 * text does not: the caller wipes it once the start is over.
+	 */
+	char *certificate_pem;
+	char *client_ca_pem;
 };
 
 /* Per TCP connection: whether a request arrived on it yet. */
@@ -435,11 +463,55 @@ http_mhd_log(void *cls, const char *format, va_list ap)
 	log_debug("libmicrohttpd: %s", message);
 }
 
-int
-http_server_start(int listen_fd, const struct http_limits *limits, const struct http_route *routes,
-		  size_t n_routes, struct http_server **ret_server)
+/* The client CA certificates as an OpenSSL store; -EBADMSG when the text holds none. */
+static int
+http_client_ca_store(const char *pem, X509_STORE **ret_store)
 {
+	X509_STORE *store = NULL;
+	BIO *bio = NULL;
+	X509 *cert;
+	size_t n = 0;
+	int r;
+
+	if ((store = X509_STORE_new()) == NULL || (bio = BIO_new_mem_buf(pem, -1)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		int ok = X509_STORE_add_cert(store, cert);
+
+		X509_free(cert);
+		if (ok != 1) {
+			r = -ENOMEM;
+			goto out;
+		}
+		n++;
+	}
+	ERR_clear_error();
+	if (n == 0) {
+		r = -EBADMSG;
+		goto out;
+	}
+	/* Each certificate of client_ca is a trust anchor, an intermediate CA too. */
+	X509_STORE_set_flags(store, X509_V_FLAG_PARTIAL_CHAIN);
+	*ret_store = store;
+	store = NULL;
+	r = 0;
+out:
+	BIO_free(bio);
+	X509_STORE_free(store);
+	return r;
+}
+
+int
+http_server_start(int listen_fd, const struct http_limits *limits, const struct http_tls *tls,
+		  const struct http_route *routes, size_t n_routes, struct http_server **ret_server)
+{
+	struct MHD_OptionItem tls_options[5];
 	struct http_server *server;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	size_t n = 0;
+	int r;
 	/*
 	 * 0 is "no pool": one thread. MHD shares max_connections out among the pool's
 	 * threads, so a pool is never larger than that.
@@ -455,21 +527,55 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 	server->routes = routes;
 	server->n_routes = n_routes;
 	server->limits = *limits;
+	if (tls != NULL) {
+		/* MHD reads the key only while it starts: see certificate_pem above. */
+		server->tls = true;
+		flags |= MHD_USE_TLS;
+		if ((server->certificate_pem = strdup(tls->certificate)) == NULL ||
+		    (tls->client_ca != NULL &&
+		     (server->client_ca_pem = strdup(tls->client_ca)) == NULL)) {
+			r = -ENOMEM;
+			goto out;
+		}
+		tls_options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_CERT, 0,
+							    server->certificate_pem };
+		tls_options[n++] =
+			(struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_KEY, 0, (void *)tls->key };
+		tls_options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_PRIORITIES, 0,
+							    (void *)HTTP_TLS_PRIORITIES };
+		if (tls->client_ca != NULL) {
+			if ((r = http_client_ca_store(tls->client_ca, &server->client_ca)) < 0)
+				goto out;
+			/* Makes MHD ask every TLS client for a certificate (GNUTLS_CERT_REQUEST). */
+			tls_options[n++] = (struct MHD_OptionItem){ MHD_OPTION_HTTPS_MEM_TRUST, 0,
+								    server->client_ca_pem };
+		}
+	}
+	tls_options[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	server->daemon = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG, 0, NULL, NULL,
-		http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log, NULL,
-		MHD_OPTION_LISTEN_SOCKET, (MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+		NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_LISTEN_SOCKET,
+		(MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)limits->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)limits->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)limits->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
 		server, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server,
 		MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
 	if (server->daemon == NULL) {
-		free(server);
-		return -EIO;
+		r = -EIO;
+		goto out;
 	}
 	*ret_server = server;
-	return 0;
+	server = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	if (server != NULL) {
+		X509_STORE_free(server->client_ca);
+		free(server->certificate_pem);
+		free(server->client_ca_pem);
+		free(server);
+	}
+	return r;
 }
 
 void
@@ -495,6 +601,9 @@ http_server_free(struct http_server *server)
 		return;
 	http_server_quiesce(server); /* else MHD_stop_daemon() closes the caller's socket */
 	MHD_stop_daemon(server->daemon);
+	X509_STORE_free(server->client_ca);
+	free(server->certificate_pem);
+	free(server->client_ca_pem);
 	free(server);
 }
 
@@ -544,6 +653,78 @@ http_request_from_loopback(const struct http_request *req)
 bool
 http_request_is_tls(const struct http_request *req)
 {
-	(void)req; /* no TLS listener yet */
-	return false;
+	return req->server->tls;
+}
+
+/* Whether leaf (with the rest of the peer's chain, untrusted) verifies against store. */
+static int
+http_client_verify(X509_STORE *store, X509 *leaf, STACK_OF(X509) *chain)
+{
+	X509_STORE_CTX *ctx;
+	int r;
+
+	if ((ctx = X509_STORE_CTX_new()) == NULL)
+		return -ENOMEM;
+	if (X509_STORE_CTX_init(ctx, store, leaf, chain) != 1 ||
+	    X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT) != 1) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = X509_verify_cert(ctx) == 1 ? 0 : -EPERM;
+	if (r < 0)
+		log_debug("client certificate refused: %s",
+			  X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+out:
+	X509_STORE_CTX_free(ctx);
+	ERR_clear_error();
+	return r;
+}
+
+int
+http_request_client_subject(const struct http_request *req, char **ret_subject)
+{
+	const union MHD_ConnectionInfo *info;
+	const gnutls_datum_t *peers;
+	STACK_OF(X509) *chain = NULL;
+	X509 *leaf = NULL;
+	unsigned n = 0;
+	int r;
+
+	if (!req->server->tls)
+		return -ENOENT;
+	info = MHD_get_connection_info(req->connection, MHD_CONNECTION_INFO_GNUTLS_SESSION);
+	if (info == NULL || info->tls_session == NULL)
+		return -ENOENT;
+	peers = gnutls_certificate_get_peers((gnutls_session_t)info->tls_session, &n);
+	if (peers == NULL || n == 0)
+		return -ENOENT;
+	if (req->server->client_ca == NULL)
+		return -EPERM; /* not asked for, and nothing to check it against */
+	if ((chain = sk_X509_new_null()) == NULL)
+		return -ENOMEM;
+	for (unsigned i = 0; i < n; i++) {
+		const unsigned char *p = peers[i].data;
+		X509 *cert = d2i_X509(NULL, &p, (long)peers[i].size);
+
+		if (cert == NULL || p != peers[i].data + peers[i].size) {
+			X509_free(cert);
+			r = -EPERM; /* not DER we can read: not a certificate we accept */
+			goto out;
+		}
+		if (i == 0) {
+			leaf = cert;
+		} else if (sk_X509_push(chain, cert) == 0) {
+			X509_free(cert);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if ((r = http_client_verify(req->server->client_ca, leaf, chain)) < 0)
+		goto out;
+	r = encoding_name_text(X509_get_subject_name(leaf), ret_subject);
+out:
+	X509_free(leaf);
+	sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+	return r;
 }

@@ -1,7 +1,8 @@
 /*
  * supervisor.c - sockets, worker generations, restarts, signals, sd_notify.
  *
- * Start: bind every server.listen address (or take systemd's sockets), drop to
+ * Start: bind every server.listen address (or take systemd's sockets) and every
+ * server.tls.listen address (always bound here: socket activation is plain only), drop to
  * server.user/server.group, fork generation 1 and send READY=1 once every worker has
  * written its ready byte. A worker that dies before generation 1 was ever ready ends
  * scepd with exit code 1 (or 3, when the worker said retrying is futile).
@@ -87,6 +88,8 @@ struct supervisor {
 	const char *config_path;
 	int *listen_fds;
 	size_t n_listen_fds;
+	int *tls_fds; /* server.tls.listen: the workers serve HTTPS on these */
+	size_t n_tls_fds;
 	int signal_fd;
 	unsigned last_generation;
 	struct supervisor_generation *serving;
@@ -123,14 +126,14 @@ supervisor_notify_status(const struct supervisor *s, const char *state)
 /* Sockets */
 
 static int
-supervisor_bind_one(const char *spec, int *ret_fd)
+supervisor_bind_one(const char *setting, const char *spec, int *ret_fd)
 {
 	struct sockaddr_storage addr;
 	socklen_t len;
 	int fd = -1, one = 1, r;
 
 	if ((r = config_parse_listen(spec, &addr, &len)) < 0)
-		return log_error_errno(r, "server.listen: invalid address '%s'", spec);
+		return log_error_errno(r, "%s: invalid address '%s'", setting, spec);
 	fd = socket(addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		r = log_error_errno(-errno, "cannot create a socket for %s", spec);
@@ -182,6 +185,26 @@ supervisor_take_systemd_sockets(struct supervisor *s, int n)
 	return 0;
 }
 
+/* server.tls.listen: bound here even under socket activation. */
+static int
+supervisor_open_tls_sockets(struct supervisor *s, const struct config_tls *tls)
+{
+	int r;
+
+	if (tls->listen.n == 0)
+		return 0;
+	if ((s->tls_fds = calloc(tls->listen.n, sizeof(int))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < tls->listen.n; i++) {
+		if ((r = supervisor_bind_one("server.tls.listen", tls->listen.v[i],
+					     &s->tls_fds[i])) < 0)
+			return r;
+		s->n_tls_fds++;
+		log_info("listening on %s (TLS)", tls->listen.v[i]);
+	}
+	return 0;
+}
+
 static int
 supervisor_open_sockets(struct supervisor *s, const struct config_server *server)
 {
@@ -189,18 +212,22 @@ supervisor_open_sockets(struct supervisor *s, const struct config_server *server
 
 	if ((n = sd_listen_fds(1)) < 0)
 		return log_error_errno(n, "cannot take sockets from systemd");
-	if (n > 0)
-		return supervisor_take_systemd_sockets(s, n);
+	if (n > 0) {
+		if ((r = supervisor_take_systemd_sockets(s, n)) < 0)
+			return r;
+		return supervisor_open_tls_sockets(s, &server->tls);
+	}
 
 	if ((s->listen_fds = calloc(server->listen.n, sizeof(int))) == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < server->listen.n; i++) {
-		if ((r = supervisor_bind_one(server->listen.v[i], &s->listen_fds[i])) < 0)
+		if ((r = supervisor_bind_one("server.listen", server->listen.v[i],
+					     &s->listen_fds[i])) < 0)
 			return r;
 		s->n_listen_fds++;
 		log_info("listening on %s", server->listen.v[i]);
 	}
-	return 0;
+	return supervisor_open_tls_sockets(s, &server->tls);
 }
 
 static void
@@ -209,6 +236,9 @@ supervisor_close_sockets(struct supervisor *s)
 	for (size_t i = 0; i < s->n_listen_fds; i++)
 		close(s->listen_fds[i]);
 	s->n_listen_fds = 0;
+	for (size_t i = 0; i < s->n_tls_fds; i++)
+		close(s->tls_fds[i]);
+	s->n_tls_fds = 0;
 }
 
 static int
@@ -327,6 +357,8 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.cfg = g->cfg,
 		.listen_fds = s->listen_fds,
 		.n_listen_fds = s->n_listen_fds,
+		.tls_fds = s->tls_fds,
+		.n_tls_fds = s->n_tls_fds,
 		.status_fd = status_fd,
 		.slot = slot,
 		.generation = g->id,
@@ -470,6 +502,9 @@ supervisor_warn_restart_only(const struct scepd_config *old, const struct scepd_
 {
 	if (!supervisor_strv_equal(&old->server.listen, &new->server.listen))
 		log_warning("server.listen changed: the sockets stay as they are until a restart");
+	if (!supervisor_strv_equal(&old->server.tls.listen, &new->server.tls.listen))
+		log_warning("server.tls.listen changed: the sockets stay as they are until a "
+			    "restart");
 	if (!supervisor_str_equal(old->server.user, new->server.user) ||
 	    !supervisor_str_equal(old->server.group, new->server.group))
 		log_warning("server.user/server.group changed: they apply at the next restart");
@@ -853,6 +888,7 @@ supervisor_free(struct supervisor *s)
 	free(s->procs);
 	supervisor_close_sockets(s);
 	free(s->listen_fds);
+	free(s->tls_fds);
 	if (s->signal_fd >= 0)
 		close(s->signal_fd);
 	supervisor_generation_free(s->next);

@@ -2,7 +2,9 @@
  * worker.c - the life of one worker process, after fork().
  *
  * Init order: signals -> engine and keys -> store -> issuer and handlers -> HTTP on
- * the inherited listening sockets -> "ready" byte to the supervisor. A key that
+ * the inherited listening sockets (HTTPS on server.tls's, with the certificate and key
+ * read now, so each generation takes the files as they are; the key's text is wiped
+ * once the HTTP layer holds it) -> "ready" byte to the supervisor. A key that
  * cannot load ends the worker with exit code 1, or 3 when retrying can only hurt (a
  * wrong PIN) -- unless the supervisor allows an unavailable start (a restart in a
  * serving generation): then the worker serves 503 with the reason.
@@ -45,6 +47,7 @@
 #include "scepd/secret.h"
 #include "scepd/store.h"
 #include "scepd/store_login.h"
+#include "scepd/tls_files.h"
 
 #define WORKER_DRAIN_POLL_MS   10
 #define WORKER_DRAIN_SETTLE_MS 50
@@ -303,6 +306,79 @@ worker_make_routes(struct worker *w)
 	return 0;
 }
 
+/* What the TLS files' state means for clients, in the log; never a reason to stop. */
+static void
+worker_log_tls_files(const struct worker *w, const struct tls_files *files)
+{
+	char where[CONFIG_WHERE_MAX];
+
+	config_where(w->cfg, "server.tls.certificate", where, sizeof(where));
+	if (files->expired)
+		log_error("%s: the certificate (serial %s) has expired: TLS clients refuse it",
+			  where, files->serial);
+	else if (files->not_yet_valid)
+		log_error("%s: the certificate (serial %s) is not valid yet: TLS clients refuse "
+			  "it",
+			  where, files->serial);
+	else if (files->days_left < TLS_FILES_EXPIRY_WARN_DAYS)
+		log_warning("%s: the certificate (serial %s) expires in %d day(s)", where,
+			    files->serial, files->days_left);
+	if (files->key_exposed)
+		log_warning("%s: the key file is readable by its group or others: make it 0600",
+			    config_where(w->cfg, "server.tls.key", where, sizeof(where)));
+	log_debug("TLS certificate serial %s", files->serial);
+}
+
+/* HTTPS on server.tls's sockets, the routes the same as on the plain ones. */
+static int
+worker_start_https(struct worker *w, const struct worker_args *args,
+		   const struct http_limits *limits)
+{
+	const struct config_tls *tls = &w->cfg->server.tls;
+	struct tls_files_error err = { 0 };
+	struct tls_files *files = NULL;
+	char where[CONFIG_WHERE_MAX];
+	int r;
+
+	if (args->n_tls_fds == 0)
+		return 0;
+	if (tls->certificate == NULL) {
+		log_warning("server.tls is gone from the configuration: its sockets stay open, "
+			    "unserved, until a restart");
+		return 0;
+	}
+	if ((r = tls_files_load(tls, &files, &err)) < 0) {
+		if (err.setting[0] == '\0')
+			return log_error_errno(r, "server.tls: cannot read the files");
+		log_error("%s: %s", config_where(w->cfg, err.setting, where, sizeof(where)),
+			  err.message);
+		return r;
+	}
+	worker_log_tls_files(w, files);
+	for (size_t i = 0; i < args->n_tls_fds; i++) {
+		struct http_tls creds = {
+			.certificate = files->certificate,
+			.key = files->key,
+			.client_ca = files->client_ca,
+		};
+
+		r = http_server_start(args->tls_fds[i], limits, &creds, w->routes, w->n_routes,
+				      &w->servers[w->n_servers]);
+		if (r < 0) {
+			log_error_errno(r,
+					"cannot start HTTPS on socket %d (the certificate and "
+					"key: see the debug log)",
+					args->tls_fds[i]);
+			goto out;
+		}
+		w->n_servers++;
+	}
+	r = 0;
+out:
+	tls_files_free(files); /* GnuTLS has its own copy of the key now: ours is wiped */
+	return r;
+}
+
 static int
 worker_start_http(struct worker *w, const struct worker_args *args)
 {
@@ -318,18 +394,18 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 
 	if ((r = worker_make_routes(w)) < 0)
 		return r;
-	w->servers = calloc(args->n_listen_fds, sizeof(*w->servers));
+	w->servers = calloc(args->n_listen_fds + args->n_tls_fds, sizeof(*w->servers));
 	if (w->servers == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < args->n_listen_fds; i++) {
-		r = http_server_start(args->listen_fds[i], &limits, w->routes, w->n_routes,
+		r = http_server_start(args->listen_fds[i], &limits, NULL, w->routes, w->n_routes,
 				      &w->servers[i]);
 		if (r < 0)
 			return log_error_errno(r, "cannot start HTTP on socket %d",
 					       args->listen_fds[i]);
 		w->n_servers++;
 	}
-	return 0;
+	return worker_start_https(w, args, &limits);
 }
 
 static int
@@ -423,6 +499,8 @@ worker_drain(struct worker *w, const struct worker_args *args)
 		http_server_quiesce(w->servers[i]);
 	for (size_t i = 0; i < args->n_listen_fds; i++)
 		close(args->listen_fds[i]); /* our copies; the supervisor keeps its own */
+	for (size_t i = 0; i < args->n_tls_fds; i++)
+		close(args->tls_fds[i]);
 	/*
 	 * MHD announces a connection it accepted just before the quiesce a moment later,
 	 * from its own thread: nothing in flight counts only once it has stayed so for

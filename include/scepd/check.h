@@ -26,4 +26,13 @@ int check_keys(const struct scepd_config *cfg);
  */
 void check_warnings(const struct scepd_config *cfg);
 
+/*
+ * server.tls's files (nothing when TLS is off): readable, a certificate, an unencrypted
+ * key that belongs to it, a client CA with a certificate, a certificate in its validity
+ * period. Each problem on stderr as "FILE:LINE: setting: message"; a certificate that
+ * expires within TLS_FILES_EXPIRY_WARN_DAYS days and a key file readable by group or
+ * others are warnings. Returns SCEPD_EXIT_OK or SCEPD_EXIT_FAILURE.
+ */
+int check_tls(const struct scepd_config *cfg);
+
 #endif

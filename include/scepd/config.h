@@ -73,6 +73,18 @@ struct config_secret {
 	char *ref; /* the credential name, path, variable name or inline value */
 };
 
+/*
+ * server.tls: HTTPS listeners. All of listen, certificate and key, or none (then
+ * listen.n is 0). client_ca: when set, TLS clients are asked (not required) for a
+ * certificate, which http_request_client_subject() verifies against it.
+ */
+struct config_tls {
+	struct config_strv listen; /* like server.listen; none when TLS is off */
+	char *certificate;         /* PEM chain, leaf first */
+	char *key;                 /* PEM private key, unencrypted */
+	char *client_ca;           /* PEM CA certificate(s); NULL = no client certificates */
+};
+
 struct config_server {
 	struct config_strv listen;  /* "127.0.0.1:8080", "[::1]:8080" */
 	int workers;                /* 0 = one per CPU */
@@ -86,6 +98,7 @@ struct config_server {
 	int drain_timeout;          /* seconds old workers get to finish on reload/stop */
 	char *user;                 /* NULL = keep the starting user */
 	char *group;                /* NULL = the user's primary group */
+	struct config_tls tls;
 };
 
 struct config_engine {

@@ -54,12 +54,26 @@ struct http_limits {
 };
 
 /*
+ * A TLS listener's credentials, PEM text (NUL-terminated). TLS 1.2 and 1.3 only.
+ * http_server_start() is done with key when it returns: the caller wipes it then.
+ * client_ca: clients are asked (not required) for a certificate, which
+ * http_request_client_subject() verifies against these CAs; NULL: none is asked for.
+ */
+struct http_tls {
+	const char *certificate; /* the chain, leaf first */
+	const char *key;
+	const char *client_ca;
+};
+
+/*
  * Serve the routes on listen_fd, an already listening, non-blocking socket the caller
  * keeps owning, from limits->threads internal threads (epoll each; a connection stays
  * with one). Handlers of different requests may run at the same time. routes must
- * outlive the server.
+ * outlive the server. tls: NULL for plain HTTP; else HTTPS with these credentials
+ * (copied). -EIO when MHD refuses to start (the reason is in the debug log), -EBADMSG
+ * when client_ca holds no certificate.
  */
-int http_server_start(int listen_fd, const struct http_limits *limits,
+int http_server_start(int listen_fd, const struct http_limits *limits, const struct http_tls *tls,
 		      const struct http_route *routes, size_t n_routes,
 		      struct http_server **ret_server);
 
@@ -88,6 +102,15 @@ const char *http_request_remote_addr(const struct http_request *req);
 bool http_request_from_loopback(const struct http_request *req);
 /* Whether the request arrived on a TLS listener (server.tls). */
 bool http_request_is_tls(const struct http_request *req);
+/*
+ * The subject of the client certificate of a TLS request, RFC 2253 one-line form
+ * ("CN=admin,O=Example", as the store records subjects), malloc()ed in *ret_subject:
+ * 0 when the certificate verifies against the listener's client_ca (chain, validity,
+ * keyUsage/extendedKeyUsage for clientAuth when present). -ENOENT: not TLS, or no
+ * certificate presented; -EPERM: presented but it does not verify (or no client_ca);
+ * -ENOMEM. Verified here with OpenSSL on every call, not taken from the TLS library.
+ */
+int http_request_client_subject(const struct http_request *req, char **ret_subject);
 
 /* An extra header for the reply to come (at most 4 per request); copied. */
 int http_add_header(struct http_request *req, const char *name, const char *value);

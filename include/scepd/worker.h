@@ -22,6 +22,8 @@ struct worker_args {
 	const struct scepd_config *cfg;
 	const int *listen_fds;
 	size_t n_listen_fds;
+	const int *tls_fds; /* server.tls.listen's sockets */
+	size_t n_tls_fds;
 	int status_fd; /* write end of the status pipe; closed once ready */
 	int slot;
 	unsigned generation;

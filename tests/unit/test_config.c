@@ -387,6 +387,26 @@ static const struct error_case error_cases[] = {
 	  MIN "server = { listen = [\"*:80\", \"0.0.0.0:80\"]; };\n",
 	  { "t.conf:2: server.listen[1]: '0.0.0.0:80' is listed twice" } },
 
+	/* server.tls */
+	{ "tls without a key",
+	  MIN "server = { tls = { listen = [\"127.0.0.1:8443\"];\n"
+	      "    certificate = \"ca.pem\"; }; };\n",
+	  { "t.conf:2: server.tls.key: required for TLS: server.tls needs listen, certificate and "
+	    "key" } },
+	{ "tls client_ca alone", MIN "server = { tls = { client_ca = \"ca.pem\"; }; };\n",
+	  { "t.conf:2: server.tls.listen: required for TLS: server.tls needs listen, certificate "
+	    "and key",
+	    "t.conf:2: server.tls.certificate: required for TLS: server.tls needs listen, "
+	    "certificate and key",
+	    "t.conf:2: server.tls.key: required for TLS: server.tls needs listen, certificate and "
+	    "key" } },
+	{ "tls on a plain address",
+	  MIN "server = { listen = [\"127.0.0.1:8080\", \"[::1]:8080\"];\n"
+	      "  tls = { listen = [\"*:8080\", \"[::1]:8443\"];\n"
+	      "    certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n",
+	  { "t.conf:3: server.tls.listen: '*:8080' collides with server.listen '127.0.0.1:8080': "
+	    "one address and port serves either plain HTTP or TLS" } },
+
 	/* subject and subjectAltName rules */
 	{ "subject request",
 	  MIN "scep = { subject = { request = ( \"*\",\n    \"XXQ\",\n    (\"CN\", 0),\n"

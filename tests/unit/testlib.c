@@ -146,6 +146,8 @@ testlib_cert_make(const struct testlib_cert *spec)
 		testlib_add_ext(cert, issuer, NID_subject_key_identifier, "hash");
 	if (spec->san != NULL)
 		testlib_add_ext(cert, issuer, NID_subject_alt_name, spec->san);
+	if (spec->ext_key_usage != NULL)
+		testlib_add_ext(cert, issuer, NID_ext_key_usage, spec->ext_key_usage);
 	if (spec->issuer != NULL)
 		assert_non_null(spec->issuer_key);
 	assert_true(X509_sign(cert, spec->issuer != NULL ? spec->issuer_key : spec->key,

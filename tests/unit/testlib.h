@@ -48,6 +48,7 @@ struct testlib_cert {
 	const char *key_usage;         /* "critical,keyCertSign,cRLSign" */
 	bool subject_key_id;           /* subjectKeyIdentifier = hash */
 	const char *san;               /* "DNS:a.example,DNS:b.example" */
+	const char *ext_key_usage;     /* "clientAuth" */
 };
 
 /* A version 3 certificate signed with SHA-256, extensions in the order above. */
