@@ -32,7 +32,7 @@ printf '%s\n%s\n' "$fleet_pass" "$zentral_pass" >"$TMP/challenge-basic-passwords
 	echo
 	echo "zentral:$(openssl passwd -6 "$zentral_pass")"
 } >"$TMP/ndes-users"
-grep -q '^fleet:\$2y\$' "$TMP/ndes-users" || fail "htpasswd -B did not write bcrypt: $(cat "$TMP/ndes-users")"
+grep -q '^fleet:[$]2y[$]' "$TMP/ndes-users" || fail "htpasswd -B did not write bcrypt: $(cat "$TMP/ndes-users")"
 
 # ndes_config [NDES-EXTRA] [DEVICES-MODE]: profile devices with the page, profile
 # others (otp too) without; listening on 127.0.0.2 as well.
