@@ -8,7 +8,8 @@
 # password, an unknown user, garbage, another scheme (401 with a Basic challenge, the
 # worker serving on), POST (405), plain HTTP from a client that is not loopback
 # (127.0.0.2: 403) until allow_plain_http. scepd -t refuses an MD5 hash in the users
-# file (and a worker will not start with it) and an NDES page of a "static" profile.
+# file (and a worker will not start with it) and an NDES page of a "static" profile; a
+# reload with an Apache MD5 hash leaves the running generation serving.
 . "$(dirname "$0")/lib.sh"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 for tool in htpasswd iconv xxd python3; do
@@ -253,3 +254,18 @@ fleet_read "$TMP/plain.page" >"$TMP/challenge-plain"
 grep -q "audit: result=challenge endpoint=ndes profile=devices client=127.0.0.2 user=fleet" "$TMP/scepd.log" ||
 	fail "no audit record for 127.0.0.2"
 pass "plain HTTP from 127.0.0.2: 403 (nothing minted); with allow_plain_http after a reload: the page"
+
+# A reload with a weak hash in the users file: the new generation does not start, the
+# running one keeps serving the page.
+echo "old:$(openssl passwd -apr1 old-pass)" >>"$TMP/ndes-users"
+kill -HUP "$SCEPD_PID"
+for _ in $(seq 1 100); do
+	grep -q "generation 3 could not start: generation 2 keeps serving" "$TMP/scepd.log" && break
+	sleep 0.1
+done
+grep -q "generation 3 could not start: generation 2 keeps serving" "$TMP/scepd.log" ||
+	fail "a reload with a \$apr1\$ hash: $(tail -5 "$TMP/scepd.log")"
+grep -qF "profiles.devices.challenge.ndes.users: $TMP/ndes-users:5: old: an Apache MD5 hash (\$apr1\$) is too weak" \
+	"$TMP/scepd.log" || fail "no log line naming the \$apr1\$ line"
+assert_eq 200 "$(fetch kept fleet "$fleet_pass")" "the page after the refused reload"
+pass "a reload with an \$apr1\$ hash: logged with its line, the running generation keeps serving"
