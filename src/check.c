@@ -32,6 +32,7 @@
 #include <unistd.h>
 
 #include "scepd/exit.h"
+#include "scepd/htpasswd.h"
 #include "scepd/keys.h"
 #include "scepd/tls_files.h"
 
@@ -95,6 +96,37 @@ check_tls(const struct scepd_config *cfg)
 out:
 	tls_files_free(files);
 	return code;
+}
+
+int
+check_users(const struct scepd_config *cfg)
+{
+	char where[CONFIG_WHERE_MAX], setting[160];
+	int status = SCEPD_EXIT_OK;
+
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+		struct htpasswd_error err;
+		struct htpasswd *users = NULL;
+
+		if (p->type != CONFIG_PROFILE_SCEP || p->scep.ndes.users_file == NULL)
+			continue;
+		if (htpasswd_load(p->scep.ndes.users_file, &users, &err) >= 0) {
+			htpasswd_free(users);
+			continue;
+		}
+		config_where(cfg,
+			     config_profile_setting(cfg, p, "challenge.ndes.users", setting,
+						    sizeof(setting)),
+			     where, sizeof(where));
+		if (err.line > 0)
+			fprintf(stderr, "%s: %s:%u: %s\n", where, p->scep.ndes.users_file, err.line,
+				err.message);
+		else
+			fprintf(stderr, "%s: %s\n", where, err.message);
+		status = SCEPD_EXIT_FAILURE;
+	}
+	return status;
 }
 
 static int

@@ -507,6 +507,16 @@ config_conv_str_csr_auth(struct config_ctx *ctx, const struct config_key *key,
 	return 0;
 }
 
+/* "file:PATH": a users file, read by the workers and `scepd -t` (htpasswd.h). */
+static int
+config_conv_str_users(struct config_ctx *ctx, const struct config_key *key,
+		      const config_setting_t *s, const char *v, void *field)
+{
+	if (strncmp(v, "file:", 5) != 0)
+		return config_error(ctx, s, key->name, "'%s' is not \"file:PATH\"", v);
+	return config_conv_file(ctx, s, key->name, v + 5, field);
+}
+
 /* The URI is never quoted in messages: a PostgreSQL URI may hold a password. */
 static int
 config_conv_str_storage_uri(struct config_ctx *ctx, const struct config_key *key,
@@ -1118,6 +1128,7 @@ static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_EC_CURVES] = { config_conv_ec_curves, NULL },
 	[CONFIG_T_HTTP_URL] = { config_conv_string, config_conv_str_http_url },
 	[CONFIG_T_HTTP_URLS] = { config_conv_http_urls, NULL },
+	[CONFIG_T_USERS] = { config_conv_string, config_conv_str_users },
 };
 /* clang-format on */
 

@@ -145,6 +145,13 @@
 	  PROFILE, scep.challenge_mode) \
 	X("scep.challenge.secret",           SECRET,      NONE,     NULL, 0, 0, \
 	  PROFILE, scep.challenge_secret) \
+	G("scep.challenge.ndes") \
+	X("scep.challenge.ndes.path",        URL_PATH,    NONE,     NULL, 0, 0, \
+	  PROFILE, scep.ndes.path) \
+	X("scep.challenge.ndes.users",       USERS,       NONE,     NULL, 0, 0, \
+	  PROFILE, scep.ndes.users_file) \
+	X("scep.challenge.ndes.allow_plain_http", BOOL,   NONE,     "false", 0, 0, \
+	  PROFILE, scep.ndes.allow_plain_http) \
 	X("scep.approval",                   APPROVAL,    NONE,     "auto", 0, 0, \
 	  PROFILE, scep.approval) \
 	G("scep.subject") \

@@ -4,7 +4,8 @@
  *
  *	config_rules_check() runs once every setting is converted: a PIN written in
  *	the file, engine settings without engine.id, an RA without its key or
- *	certificate, a challenge secret without mode "static", reserved or shared
+ *	certificate, a challenge secret without mode "static", an NDES page
+ *	without mode "otp" (or without its path or users), reserved or shared
  *	URL paths, a csr group without csr.auth, a password for an SQLite store,
  *	an incomplete server.tls or one whose address server.listen takes; then
  *	it resolves server.max_connections_per_ip = -1. A rule is reported
@@ -175,6 +176,34 @@ config_rules_challenge(struct config_ctx *ctx, const struct config_profile *p)
 				    "scep.challenge.secret",
 				    "only used when scep.challenge.mode = \"static\"");
 	return 0;
+}
+
+/*
+ * The NDES page mints one-time challenges: only with mode "otp", and with a path and
+ * a users file (which `scepd -t` and the workers read: htpasswd.h).
+ */
+static int
+config_rules_ndes(struct config_ctx *ctx, const struct config_profile *p)
+{
+	const struct config_ndes *ndes = &p->scep.ndes;
+	int r = 0;
+
+	if (config_found(ctx, "scep.challenge.ndes") == NULL)
+		return 0;
+	if (!config_bad(ctx, "scep.challenge.mode") &&
+	    p->scep.challenge_mode != CONFIG_CHALLENGE_OTP)
+		r = config_error(ctx, config_at(ctx, "scep.challenge.ndes"), "scep.challenge.ndes",
+				 "only with scep.challenge.mode = \"otp\": the page gives out "
+				 "one-time challenges");
+	if (r >= 0 && ndes->path == NULL && !config_bad(ctx, "scep.challenge.ndes.path"))
+		r = config_error(
+			ctx, config_at(ctx, "scep.challenge.ndes.path"), "scep.challenge.ndes.path",
+			"required: the URL path of the NDES page (\"/certsrv/mscep_admin/\")");
+	if (r >= 0 && ndes->users_file == NULL && !config_bad(ctx, "scep.challenge.ndes.users"))
+		r = config_error(ctx, config_at(ctx, "scep.challenge.ndes.users"),
+				 "scep.challenge.ndes.users",
+				 "required: \"file:PATH\" of name:hash lines (htpasswd -B)");
+	return r;
 }
 
 static bool
@@ -351,9 +380,10 @@ config_rules_served_add(struct config_rules_served *v, size_t *n, const char *se
 }
 
 /*
- * Whether a path of setting `own` (a CA's crl.path or ocsp.path) clashes with another
- * served path: the other's setting name in buf, or NULL. Served paths: the profiles',
- * every CRL path and its .pem form, every OCSP path.
+ * Whether a path of setting `own` (a CA's crl.path or ocsp.path, a profile's
+ * challenge.ndes.path) clashes with another served path: the other's setting name in
+ * buf, or NULL. Served paths: the profiles', their NDES pages', every CRL path and its
+ * .pem form, every OCSP path.
  */
 static const char *
 config_rules_ca_path_clash(const struct scepd_config *cfg, const char *own, char *buf, size_t size)
@@ -363,7 +393,7 @@ config_rules_ca_path_clash(const struct scepd_config *cfg, const char *own, char
 	char setting[CONFIG_NAME_MAX * 2];
 	size_t n = 0;
 
-	if ((v = calloc(cfg->n_profiles + 3 * cfg->n_cas, sizeof(*v))) == NULL)
+	if ((v = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas, sizeof(*v))) == NULL)
 		return NULL;
 	for (size_t k = 0; k < cfg->n_profiles; k++)
 		if (config_profile_served(&cfg->profiles[k]) &&
@@ -373,6 +403,14 @@ config_rules_ca_path_clash(const struct scepd_config *cfg, const char *own, char
 								       "path", setting,
 								       sizeof(setting)),
 						config_rules_path(&cfg->profiles[k]), "");
+	for (size_t k = 0; k < cfg->n_profiles; k++)
+		if (cfg->profiles[k].type == CONFIG_PROFILE_SCEP &&
+		    cfg->profiles[k].scep.ndes.path != NULL)
+			config_rules_served_add(v, &n,
+						config_profile_setting(cfg, &cfg->profiles[k],
+								       "challenge.ndes.path",
+								       setting, sizeof(setting)),
+						cfg->profiles[k].scep.ndes.path, "");
 	for (size_t k = 0; k < cfg->n_cas; k++) {
 		const struct config_ca *ca = &cfg->cas[k];
 
@@ -456,6 +494,24 @@ config_rules_ocsp(struct config_ctx *ctx, size_t i)
 	return 0;
 }
 
+/* A profile's NDES page: a path of its own, like a CA's CRL or OCSP path. */
+static int
+config_rules_ndes_path(struct config_ctx *ctx, const struct config_profile *p)
+{
+	const char *name = "scep.challenge.ndes.path", *path = p->scep.ndes.path;
+	char other[CONFIG_NAME_MAX * 2], own[CONFIG_NAME_MAX * 2];
+
+	if (config_rules_path_reserved(path))
+		return config_error(ctx, config_at(ctx, name), name,
+				    "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				    path);
+	config_profile_setting(ctx->cfg, p, "challenge.ndes.path", own, sizeof(own));
+	if (config_rules_ca_path_clash(ctx->cfg, own, other, sizeof(other)) != NULL)
+		return config_error(ctx, config_at(ctx, name), name, "'%s' is also served by %s",
+				    path, other);
+	return 0;
+}
+
 /*
  * /csr is served only when the file says how its clients authenticate: a forgotten
  * setting must not leave an open certificate endpoint.
@@ -483,13 +539,15 @@ config_rules_profile(struct config_ctx *ctx, size_t i)
 	int r = 0;
 
 	if (p->type == CONFIG_PROFILE_SCEP) {
-		if ((r = config_rules_ra(ctx, p)) >= 0)
-			r = config_rules_challenge(ctx, p);
+		if ((r = config_rules_ra(ctx, p)) >= 0 && (r = config_rules_challenge(ctx, p)) >= 0)
+			r = config_rules_ndes(ctx, p);
 	} else {
 		r = config_rules_csr(ctx, p);
 	}
 	if (r >= 0 && config_profile_served(p))
 		r = config_rules_profile_path(ctx, i);
+	if (r >= 0 && p->type == CONFIG_PROFILE_SCEP && p->scep.ndes.path != NULL)
+		r = config_rules_ndes_path(ctx, p);
 	config_enter(ctx, before);
 	return r;
 }

@@ -123,13 +123,15 @@ main(int argc, char **argv)
 		return SCEPD_EXIT_FAILURE;
 	if (arg_test) {
 		/* The keys load in a short-lived child: PKCS#11 never starts in this process. */
-		int r;
+		int r, users;
 
 		check_warnings(cfg);
+		users = check_users(cfg);
 		r = check_keys(cfg);
 		if (check_tls(cfg) != SCEPD_EXIT_OK && r == SCEPD_EXIT_OK)
 			r = SCEPD_EXIT_FAILURE;
-
+		if (r == SCEPD_EXIT_OK)
+			r = users;
 		if (r == SCEPD_EXIT_OK)
 			printf("%s: configuration OK\n", arg_config);
 		config_free(cfg);

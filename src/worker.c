@@ -41,6 +41,7 @@
 #include "scepd/issuer.h"
 #include "scepd/keys.h"
 #include "scepd/log.h"
+#include "scepd/ndes_http.h"
 #include "scepd/ocsp_http.h"
 #include "scepd/scep_http.h"
 #include "scepd/scep_msg.h"
@@ -59,6 +60,7 @@
 struct worker_profile {
 	struct scep_http *scep;
 	struct csr_http *csr;
+	struct ndes_http *ndes; /* a SCEP profile's NDES page, when it has one */
 };
 
 /* The routes of one CA: its CRL as DER and as PEM (crl.path set), its OCSP responder. */
@@ -95,6 +97,29 @@ worker_healthz(struct http_request *req, void *userdata)
 	return http_reply_text(req, 200, "ok");
 }
 
+/* The NDES page of SCEP profile i, if it has one. Returns an exit code (enum scepd_exit). */
+static int
+worker_setup_ndes(struct worker *w, size_t i)
+{
+	const struct scepd_config *cfg = w->cfg;
+	const struct config_profile *p = &cfg->profiles[i];
+	struct htpasswd_error err = { 0 };
+	char where[CONFIG_WHERE_MAX], setting[160];
+
+	if (p->scep.ndes.path == NULL ||
+	    ndes_http_new(cfg, i, issuer_get0_store(w->issuer), &w->profiles[i].ndes, &err) >= 0)
+		return SCEPD_EXIT_OK;
+	config_where(
+		cfg,
+		config_profile_setting(cfg, p, "challenge.ndes.users", setting, sizeof(setting)),
+		where, sizeof(where));
+	if (err.line > 0)
+		log_error("%s: %s:%u: %s", where, p->scep.ndes.users_file, err.line, err.message);
+	else
+		log_error("%s: %s", where, err.message);
+	return SCEPD_EXIT_FAILURE;
+}
+
 /* The handler of profile i. Returns an exit code (enum scepd_exit). */
 static int
 worker_setup_profile(struct worker *w, size_t i)
@@ -109,7 +134,7 @@ worker_setup_profile(struct worker *w, size_t i)
 	if (p->type == CONFIG_PROFILE_SCEP) {
 		if ((r = scep_http_new(cfg, i, w->issuer, w->crls, &w->profiles[i].scep, &serr)) >=
 		    0)
-			return SCEPD_EXIT_OK;
+			return worker_setup_ndes(w, i);
 		if (serr.setting[0] != '\0')
 			log_error("%s: %s", config_where(cfg, serr.setting, where, sizeof(where)),
 				  serr.message);
@@ -224,7 +249,7 @@ worker_legacy_profile(const struct scepd_config *cfg)
 	return n == 1 ? found : SIZE_MAX;
 }
 
-/* /healthz, each served profile's path, and the legacy SCEP path. */
+/* /healthz, each served profile's path (and NDES page), and the legacy SCEP path. */
 static int
 worker_make_routes(struct worker *w)
 {
@@ -232,7 +257,8 @@ worker_make_routes(struct worker *w)
 	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
 
-	if ((w->routes = calloc(cfg->n_profiles + 3 * cfg->n_cas + 2, sizeof(*w->routes))) == NULL)
+	if ((w->routes = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas + 2, sizeof(*w->routes))) ==
+	    NULL)
 		return -ENOMEM;
 	w->routes[w->n_routes++] = (struct http_route){
 		.path = "/healthz",
@@ -259,6 +285,13 @@ worker_make_routes(struct worker *w)
 				.userdata = w->profiles[i].scep,
 				.allow = p->scep.allow,
 				.subtree = true,
+			};
+		if (w->profiles[i].ndes != NULL)
+			w->routes[w->n_routes++] = (struct http_route){
+				.path = p->scep.ndes.path,
+				.methods = HTTP_GET,
+				.handler = ndes_http_handle,
+				.userdata = w->profiles[i].ndes,
 			};
 	}
 	for (size_t i = 0; i < cfg->n_cas; i++) {
@@ -533,6 +566,7 @@ worker_free(struct worker *w)
 	for (size_t i = 0; w->profiles != NULL && i < w->cfg->n_profiles; i++) {
 		csr_http_free(w->profiles[i].csr);
 		scep_http_free(w->profiles[i].scep);
+		ndes_http_free(w->profiles[i].ndes);
 	}
 	free(w->profiles);
 	for (size_t i = 0; w->ca_routes != NULL && i < w->cfg->n_cas; i++)

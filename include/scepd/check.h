@@ -21,6 +21,13 @@
 int check_keys(const struct scepd_config *cfg);
 
 /*
+ * Read every users file (scep.challenge.ndes.users) as the workers will: each problem
+ * on stderr as "FILE:LINE: setting: USERS:LINE: what is wrong". Returns 0 or 1 (enum
+ * scepd_exit).
+ */
+int check_users(const struct scepd_config *cfg);
+
+/*
  * Print each config_warnings() line on stderr ("FILE:LINE: setting: warning: ...").
  * Warnings never make `scepd -t` fail.
  */

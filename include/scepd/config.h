@@ -173,12 +173,20 @@ enum config_get_cert {
 	CONFIG_GET_CERT_NONE,             /* nobody: GetCert gets badCertId */
 };
 
+/* challenge.ndes = { ... } of a SCEP profile: the NDES-compatible challenge page. */
+struct config_ndes {
+	char *path;            /* NULL: no page */
+	char *users_file;      /* "file:PATH" -> PATH, absolute: name:crypt-hash lines */
+	bool allow_plain_http; /* serve it over plain HTTP beyond loopback (a TLS proxy) */
+};
+
 struct config_scep {
 	char *path;
 	struct addr_allow *allow; /* NULL = every client address */
 	struct config_scep_ra ra;
 	enum config_challenge_mode challenge_mode;
 	struct config_secret challenge_secret; /* for CONFIG_CHALLENGE_STATIC */
+	struct config_ndes ndes;               /* for CONFIG_CHALLENGE_OTP */
 	enum config_approval approval;
 	struct config_name_policy subject;
 	struct config_name_policy subject_alt_name;

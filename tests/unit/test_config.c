@@ -324,6 +324,31 @@ static const struct error_case error_cases[] = {
 	{ "bad challenge mode", MIN "scep = { challenge = { mode = \"otpx\"; }; };\n",
 	  { "t.conf:2: scep.challenge.mode: 'otpx' is not one of \"none\", \"static\", "
 	    "\"otp\"" } },
+	{ "NDES page without mode otp",
+	  MIN "scep = { challenge = { mode = \"static\"; secret = \"env:C\";\n"
+	      "  ndes = { path = \"/certsrv/mscep_admin/\"; users = \"file:ca.pem\"; }; }; };\n",
+	  { "t.conf:3: scep.challenge.ndes: only with scep.challenge.mode = \"otp\": the page "
+	    "gives out one-time challenges" } },
+	{ "NDES page without users",
+	  MIN "scep = { challenge = { mode = \"otp\";\n  ndes = { path = \"/n\"; }; }; };\n",
+	  { "t.conf:3: scep.challenge.ndes.users: required: \"file:PATH\" of name:hash lines "
+	    "(htpasswd -B)" } },
+	{ "NDES page without path, users not a file: source",
+	  MIN "scep = { challenge = { mode = \"otp\"; ndes = {\n  users = \"ca.pem\"; }; }; };\n",
+	  { "t.conf:2: scep.challenge.ndes.path: required: the URL path of the NDES page "
+	    "(\"/certsrv/mscep_admin/\")",
+	    "t.conf:3: scep.challenge.ndes.users: 'ca.pem' is not \"file:PATH\"" } },
+	{ "NDES page at the SCEP path, at a reserved path",
+	  "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n"
+	  "profiles = {\n"
+	  "  p = { type = \"scep\"; path = \"/p\"; challenge = { mode = \"otp\";\n"
+	  "        ndes = { path = \"/p\"; users = \"file:ca.pem\"; }; }; };\n"
+	  "  q = { type = \"scep\"; path = \"/q\"; challenge = { mode = \"otp\";\n"
+	  "        ndes = { path = \"/healthz\"; users = \"file:ca.pem\"; }; }; };\n"
+	  "};\n",
+	  { "t.conf:4: profiles.p.challenge.ndes.path: '/p' is also served by profiles.p.path",
+	    "t.conf:6: profiles.q.challenge.ndes.path: '/healthz' is reserved (/healthz, "
+	    "/metrics, /cgi-bin/pkiclient.exe)" } },
 	{ "bad approval", MIN "scep = { approval = \"maybe\"; };\n",
 	  { "t.conf:2: scep.approval: 'maybe' is not one of \"auto\", \"manual\"" } },
 
