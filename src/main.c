@@ -127,6 +127,8 @@ main(int argc, char **argv)
 
 		check_warnings(cfg);
 		r = check_keys(cfg);
+		if (check_admin_tokens(cfg) != SCEPD_EXIT_OK && r == SCEPD_EXIT_OK)
+			r = SCEPD_EXIT_FAILURE;
 
 		if (r == SCEPD_EXIT_OK)
 			printf("%s: configuration OK\n", arg_config);
