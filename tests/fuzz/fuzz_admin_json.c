@@ -1,7 +1,8 @@
 /*
  * fuzz_admin_json.c - libFuzzer target for the admin API's JSON bodies
- * (admin_json.c): the first byte picks the parser ('r' revoke, anything else challenge), the rest is
- * the body as it arrives. A parse that succeeds must give values within their bounds.
+ * (admin_json.c): the first byte picks the parser ('r' revoke, anything else
+ * challenge), the rest is the body as it arrives. A parse that succeeds must give
+ * values within their bounds.
  */
 #include <stdint.h>
 #include <stdlib.h>
