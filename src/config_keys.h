@@ -203,6 +203,10 @@
 	  CFG, storage.uri) \
 	X("storage.password",                SECRET,      NONE,     NULL, 0, 0, \
 	  CFG, storage.password) \
+	X("storage.keep_days",               INT,         NONE,     "30", 0, 36500, \
+	  CFG, storage.keep_days) \
+	X("storage.prune_interval",          INT,         NONE,     "3600", 10, 86400, \
+	  CFG, storage.prune_interval) \
 	G("log") \
 	X("log.level",                       LOG_LEVEL,   NONE,     "info", 0, 0, \
 	  CFG, log.level) \

@@ -218,11 +218,12 @@ scep_enrol_authorize(const struct scep_enrol_ctx *c, char **ret_owner, const cha
 		return 1;
 	}
 	r = scep_store_consume_challenge(issuer_get0_store(e->issuer), msg->challenge,
-					 e->profile->name, msg->txid, ret_owner);
-	if (r != -ENOENT && r != -EALREADY && r != -ETIME)
+					 e->profile->name, msg->csr, msg->txid, ret_owner);
+	if (r != -ENOENT && r != -EALREADY && r != -ETIME && r != -EPERM)
 		return r;
 	*ret_refusal = r == -EALREADY ? "the challenge password was used already"
 		       : r == -ETIME  ? "the challenge password has expired"
+		       : r == -EPERM  ? "the challenge password is for another subject"
 				      : "wrong challenge password";
 	return 1;
 }

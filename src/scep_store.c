@@ -143,14 +143,18 @@ scep_store_find_transaction_cert(struct store *st, const char *transaction_id, c
 
 int
 scep_store_consume_challenge(struct store *st, const char *challenge, const char *profile,
-			     const char *used_by, char **ret_owner)
+			     X509_REQ *csr, const char *used_by, char **ret_owner)
 {
-	char hash[ENCODING_SHA256_HEX_LEN + 1];
+	char hash[ENCODING_SHA256_HEX_LEN + 1], *subject = NULL;
 	int r;
 
-	if ((r = encoding_sha256_hex(challenge, hash)) < 0)
-		return r;
-	return store_consume_challenge(st, hash, profile, used_by, ret_owner);
+	if ((r = encoding_sha256_hex(challenge, hash)) < 0 ||
+	    (r = encoding_name_text(X509_REQ_get_subject_name(csr), &subject)) < 0)
+		goto out;
+	r = store_consume_challenge(st, hash, profile, subject, used_by, ret_owner);
+out:
+	free(subject);
+	return r;
 }
 
 /*

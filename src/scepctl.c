@@ -12,7 +12,9 @@
  *	scepctl [-c FILE] unrevoke SERIAL
  *	scepctl [-c FILE] revoked
  *	scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION] [--profile NAME]
+ *	                                [--subject SUBJECT]
  *	scepctl [-c FILE] db migrate
+ *	scepctl [-c FILE] db prune [DAYS]
  *	scepctl [-c FILE] token new NAME --scope SCOPE [--scope SCOPE...]
  *	scepctl --version | -h
  *
@@ -41,7 +43,9 @@
  *	challenge alone: 128 bits from RAND_bytes() as 32 lower-case hex digits, good
  *	for one SCEP profile only (--profile, or the one that takes one-time
  *	challenges).
- *	Only its SHA-256 (of those 32 characters) is stored.
+ *	Only its SHA-256 (of those 32 characters) is stored. `db prune` deletes the
+ *	one-time challenges used or expired, and the requests rejected, more than DAYS
+ *	(default storage.keep_days) days ago, and says how many.
  *
  *	`token new` draws a bearer token of the admin API (admin_tokens.h), appends its
  *	line (name, ID, scopes, PBKDF2 hash; never the token) to admin.tokens, creating
@@ -64,6 +68,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <getopt.h>
 #include <pwd.h>
 #include <stdbool.h>
@@ -94,6 +99,7 @@
 #define SCEPCTL_TTL_DEFAULT    3600              /* 1h */
 #define SCEPCTL_TTL_MAX        (365LL * 86400LL) /* 365d */
 #define SCEPCTL_OWNER_MAX      255
+#define SCEPCTL_SUBJECT_MAX    1024
 
 /* Exit statuses of revoke and unrevoke, beyond EXIT_SUCCESS and EXIT_FAILURE. */
 enum scepctl_exit {
@@ -108,6 +114,7 @@ struct scepctl_args {
 	const char *serial;                          /* issued --serial */
 	const char *profile;                         /* issued --profile, challenge new --profile */
 	const char *owner;                           /* challenge new --owner */
+	const char *subject;                         /* challenge new --subject */
 	const char *ttl;                             /* challenge new --ttl */
 	const char *reason;                          /* revoke --reason */
 	const char *date;                            /* revoke --date */
@@ -131,8 +138,9 @@ scepctl_usage(FILE *out)
 		"       scepctl [-c FILE] unrevoke SERIAL\n"
 		"       scepctl [-c FILE] revoked\n"
 		"       scepctl [-c FILE] challenge new [--owner NAME] [--ttl DURATION]\n"
-		"                                       [--profile NAME]\n"
+		"                                       [--profile NAME] [--subject SUBJECT]\n"
 		"       scepctl [-c FILE] db migrate\n"
+		"       scepctl [-c FILE] db prune [DAYS]\n"
 		"       scepctl [-c FILE] token new NAME --scope SCOPE [--scope SCOPE...]\n"
 		"       scepctl --version\n"
 		"\n"
@@ -143,6 +151,9 @@ scepctl_usage(FILE *out)
 		"                     (default: the one with challenge.mode \"otp\", or the only\n"
 		"                     SCEP profile)\n"
 		"      --owner NAME   who the challenge is for (scepd's %%{REMOTE_USER})\n"
+		"      --subject SUBJECT only a request with this subject may use the challenge,\n"
+		"                     written as 'scepctl pending' shows subjects (RFC 2253:\n"
+		"                     CN=device1,O=Example)\n"
 		"      --ttl DURATION how long the challenge is valid: SECONDS, or with\n"
 		"                     s, m, h or d (30s, 15m, 1h, 7d); default 1h, at most 365d\n"
 		"      --reason REASON revoke: an RFC 5280 reason: unspecified (default),\n"
@@ -801,6 +812,18 @@ scepctl_owner_valid(const char *owner)
 	return i > 0 && i <= SCEPCTL_OWNER_MAX;
 }
 
+/* A subject as the store keeps them: printable, "TYPE=value" at least. */
+static int
+scepctl_subject_valid(const char *subject)
+{
+	size_t i;
+
+	for (i = 0; subject[i] != '\0'; i++)
+		if ((unsigned char)subject[i] < 0x20 || subject[i] == 0x7f)
+			return 0;
+	return i <= SCEPCTL_SUBJECT_MAX && strchr(subject, '=') != NULL;
+}
+
 /*
  * The SCEP profile a new challenge is for: the one named, else the only one with
  * challenge.mode "otp", else the only SCEP profile. NULL, with the reason on stderr.
@@ -845,7 +868,8 @@ scepctl_challenge_profile(const struct scepd_config *cfg, const char *name)
 }
 
 static int
-scepctl_challenge_new(struct store *st, const char *profile, const char *owner, long long ttl)
+scepctl_challenge_new(struct store *st, const char *profile, const struct scepctl_args *a,
+		      long long ttl)
 {
 	char secret[CHALLENGE_MAX];
 	time_t expires;
@@ -854,7 +878,8 @@ scepctl_challenge_new(struct store *st, const char *profile, const char *owner, 
 	r = challenge_mint(st,
 			   &(struct challenge_req){
 				   .profile = profile,
-				   .owner = owner,
+				   .owner = a->owner,
+				   .subject = a->subject,
 				   .ttl = ttl,
 				   .format = CHALLENGE_HEX32_LOWER,
 			   },
@@ -999,6 +1024,40 @@ out:
 	return r;
 }
 
+/*
+ * Deletes spent challenges and rejected requests older than days (a count of days),
+ * or storage.keep_days when days is NULL.
+ */
+static int
+scepctl_db_prune(struct store *st, const struct scepd_config *cfg, const char *days)
+{
+	struct store_pruned pruned;
+	long long keep = cfg->storage.keep_days;
+	char *end;
+	int r;
+
+	if (days != NULL) {
+		errno = 0;
+		keep = strtoll(days, &end, 10);
+		if (errno != 0 || end == days || *end != '\0' || keep < 0 || keep > 36500) {
+			fprintf(stderr,
+				"scepctl: db prune: DAYS is a number of days, 0 to 36500\n");
+			return -EINVAL;
+		}
+	} else if (keep == 0) {
+		fprintf(stderr, "scepctl: db prune: storage.keep_days is 0 (keep everything); "
+				"give the days to keep: db prune DAYS\n");
+		return -EINVAL;
+	}
+	r = store_prune_all(st, time(NULL) - (time_t)keep * 86400, &pruned);
+	printf("pruned %" PRIu64 " challenge(s) and %" PRIu64
+	       " rejected request(s) older than %lld days\n",
+	       pruned.challenges, pruned.rejected_requests, keep);
+	if (r < 0)
+		fprintf(stderr, "scepctl: cannot prune the store: %s\n", strerror(-r));
+	return r;
+}
+
 /* The words after the options: which command, and are its operands and options right? */
 static int
 scepctl_check_words(const struct scepctl_args *a)
@@ -1025,8 +1084,11 @@ scepctl_check_words(const struct scepctl_args *a)
 		}
 	} else if (strcmp(cmd, "db") == 0) {
 		want = 2;
-		if (a->nwords < 2 || strcmp(a->words[1], "migrate") != 0) {
-			fprintf(stderr, "scepctl: unknown db command; use 'db migrate'\n");
+		if (a->nwords >= 2 && strcmp(a->words[1], "prune") == 0)
+			want = 3; /* [DAYS] */
+		else if (a->nwords < 2 || strcmp(a->words[1], "migrate") != 0) {
+			fprintf(stderr,
+				"scepctl: unknown db command; use 'db migrate' or 'db prune'\n");
 			return -EINVAL;
 		}
 	} else if (strcmp(cmd, "revoke") == 0) {
@@ -1088,9 +1150,12 @@ scepctl_check_words(const struct scepctl_args *a)
 		fprintf(stderr, "scepctl: --scope belongs to 'token new'\n");
 		return -EINVAL;
 	}
-	if ((a->owner != NULL || a->ttl != NULL) && strcmp(cmd, "challenge") != 0) {
+	if ((a->owner != NULL || a->ttl != NULL || a->subject != NULL) &&
+	    strcmp(cmd, "challenge") != 0) {
 		fprintf(stderr, "scepctl: --%s belongs to 'challenge new'\n",
-			a->owner != NULL ? "owner" : "ttl");
+			a->owner != NULL ? "owner"
+			: a->ttl != NULL ? "ttl"
+					 : "subject");
 		return -EINVAL;
 	}
 	return 0;
@@ -1111,6 +1176,8 @@ scepctl_run(const struct scepctl_args *a, const struct scepd_config *cfg, struct
 		return scepctl_decide(st, a->words[1], STORE_STATUS_REJECTED);
 	if (strcmp(cmd, "issued") == 0)
 		return scepctl_issued(st, a->serial, a->profile);
+	if (strcmp(cmd, "db") == 0 && strcmp(a->words[1], "prune") == 0)
+		return scepctl_db_prune(st, cfg, a->nwords > 2 ? a->words[2] : NULL);
 	if (strcmp(cmd, "db") == 0)
 		return scepctl_db_migrate(st);
 	if (strcmp(cmd, "revoke") == 0)
@@ -1121,7 +1188,7 @@ scepctl_run(const struct scepctl_args *a, const struct scepd_config *cfg, struct
 		return scepctl_revoked(st);
 	if ((profile = scepctl_challenge_profile(cfg, a->profile)) == NULL)
 		return -EINVAL;
-	return scepctl_challenge_new(st, profile, a->owner, ttl);
+	return scepctl_challenge_new(st, profile, a, ttl);
 }
 
 /* The exit status of a command that failed with r (revoke and unrevoke have their own). */
@@ -1153,6 +1220,7 @@ main(int argc, char **argv)
 		{ "serial", required_argument, NULL, 'S' },
 		{ "profile", required_argument, NULL, 'P' },
 		{ "owner", required_argument, NULL, 'O' },
+		{ "subject", required_argument, NULL, 'U' },
 		{ "ttl", required_argument, NULL, 'T' },
 		{ "reason", required_argument, NULL, 'R' },
 		{ "date", required_argument, NULL, 'D' },
@@ -1185,6 +1253,9 @@ main(int argc, char **argv)
 			break;
 		case 'O':
 			a.owner = optarg;
+			break;
+		case 'U':
+			a.subject = optarg;
 			break;
 		case 'T':
 			a.ttl = optarg;
@@ -1224,6 +1295,11 @@ main(int argc, char **argv)
 	if (a.owner != NULL && !scepctl_owner_valid(a.owner)) {
 		fprintf(stderr, "scepctl: --owner: 1 to %d printable characters\n",
 			SCEPCTL_OWNER_MAX);
+		return EXIT_FAILURE;
+	}
+	if (a.subject != NULL && !scepctl_subject_valid(a.subject)) {
+		fprintf(stderr, "scepctl: --subject: 1 to %d printable characters, with '='\n",
+			SCEPCTL_SUBJECT_MAX);
 		return EXIT_FAILURE;
 	}
 	if (a.ttl != NULL && (r = scepctl_parse_ttl(a.ttl, &ttl)) < 0) {

@@ -725,7 +725,7 @@ store_add_challenge(struct store *st, const struct store_challenge *ch)
 
 int
 store_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
-			const char *used_by, char **ret_owner)
+			const char *subject, const char *used_by, char **ret_owner)
 {
 	char hash[STORE_SHA256_HEX_LEN + 1], *owner = NULL;
 	int r;
@@ -734,7 +734,7 @@ store_consume_challenge(struct store *st, const char *secret_hash, const char *p
 	if (store_hash_normalize(secret_hash, hash) < 0 || profile == NULL)
 		return -ENOENT;
 	store_lock(st);
-	r = st->ops->consume_challenge(st, hash, profile, used_by, time(NULL), &owner);
+	r = st->ops->consume_challenge(st, hash, profile, subject, used_by, time(NULL), &owner);
 	store_unlock(st);
 	if (r < 0)
 		return r;
@@ -742,6 +742,39 @@ store_consume_challenge(struct store *st, const char *secret_hash, const char *p
 		*ret_owner = owner;
 	else
 		free(owner);
+	return 0;
+}
+
+int
+store_prune(struct store *st, time_t before, unsigned limit, struct store_pruned *ret_pruned)
+{
+	struct store_pruned pruned = { 0 };
+	int r;
+
+	assert(st != NULL && ret_pruned != NULL);
+	store_lock(st);
+	r = st->ops->prune(st, before, limit, &pruned);
+	store_unlock(st);
+	if (r < 0)
+		return r;
+	*ret_pruned = pruned;
+	return 0;
+}
+
+int
+store_prune_all(struct store *st, time_t before, struct store_pruned *ret_pruned)
+{
+	struct store_pruned batch;
+	int r;
+
+	*ret_pruned = (struct store_pruned){ 0 };
+	do {
+		if ((r = store_prune(st, before, STORE_PRUNE_BATCH, &batch)) < 0)
+			return r;
+		ret_pruned->challenges += batch.challenges;
+		ret_pruned->rejected_requests += batch.rejected_requests;
+	} while (batch.challenges == STORE_PRUNE_BATCH ||
+		 batch.rejected_requests == STORE_PRUNE_BATCH);
 	return 0;
 }
 

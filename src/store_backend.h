@@ -51,7 +51,11 @@ struct store_ops {
 	int (*add_cert_for_pending)(struct store *st, const struct store_cert *cert, time_t now);
 	int (*add_challenge)(struct store *st, const struct store_challenge *ch);
 	int (*consume_challenge)(struct store *st, const char *secret_hash, const char *profile,
-				 const char *used_by, time_t now, char **ret_owner);
+				 const char *subject, const char *used_by, time_t now,
+				 char **ret_owner);
+	/* limit 0: no limit. */
+	int (*prune)(struct store *st, time_t before, unsigned limit,
+		     struct store_pruned *ret_pruned);
 	/* when: filled in (never 0); reason: a valid one. */
 	int (*revoke)(struct store *st, const char *serial, int reason, time_t when,
 		      const char *by);

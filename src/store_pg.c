@@ -159,6 +159,15 @@ static const char *const store_pg_migrations[] = {
 	"\tca text NOT NULL PRIMARY KEY,\n"
 	"\tchanges bigint NOT NULL\n"
 	");\n",
+	/*
+	 * 4 -> 5: the subject a challenge is bound to (NULL: any); indexes for pruning
+	 * what is used, expired or rejected.
+	 */
+	"ALTER TABLE challenges ADD COLUMN subject text;\n"
+	"CREATE INDEX challenges_expires_at ON challenges (expires_at);\n"
+	"CREATE INDEX challenges_used_at ON challenges (used_at) WHERE used_at IS NOT NULL;\n"
+	"CREATE INDEX pending_requests_rejected ON pending_requests (decided_at)\n"
+	"\tWHERE status = 'rejected';\n",
 };
 
 #define STORE_PG_VERSION ((int)(sizeof(store_pg_migrations) / sizeof(store_pg_migrations[0])))
@@ -224,15 +233,23 @@ static const char *const store_pg_migrations[] = {
 	"WHERE transaction_id = $2 AND status = 'approved'"
 #define STORE_PG_PENDING_STATUS "SELECT status FROM pending_requests WHERE transaction_id = $1"
 #define STORE_PG_ADD_CHALLENGE                                                                     \
-	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at, profile) "            \
-	"VALUES ($1, $2, $3, $4, $5)"
+	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at, profile, subject) "   \
+	"VALUES ($1, $2, $3, $4, $5, $6)"
 #define STORE_PG_CONSUME_CHALLENGE                                                                 \
 	"UPDATE challenges SET used_at = $1, used_by = $2 "                                        \
 	"WHERE secret_hash = $3 AND profile = $4 AND used_at IS NULL AND expires_at > $1 "         \
-	"RETURNING owner"
+	"AND (subject IS NULL OR subject = $5) RETURNING owner"
 #define STORE_PG_CHALLENGE_STATE                                                                   \
-	"SELECT used_at IS NOT NULL, expires_at > $2 FROM challenges "                             \
-	"WHERE secret_hash = $1 AND profile = $3"
+	"SELECT used_at IS NOT NULL, expires_at > $2, "                                            \
+	"subject IS NULL OR subject IS NOT DISTINCT FROM $4 "                                      \
+	"FROM challenges WHERE secret_hash = $1 AND profile = $3"
+/* LIMIT NULL: no limit. */
+#define STORE_PG_PRUNE_CHALLENGES                                                                  \
+	"DELETE FROM challenges WHERE secret_hash IN (SELECT secret_hash FROM challenges "         \
+	"WHERE expires_at < $1 OR used_at < $1 LIMIT $2)"
+#define STORE_PG_PRUNE_REJECTED                                                                    \
+	"DELETE FROM pending_requests WHERE transaction_id IN (SELECT transaction_id "             \
+	"FROM pending_requests WHERE status = 'rejected' AND decided_at < $1 LIMIT $2)"
 
 static const struct store_ops store_pg_ops;
 
@@ -871,13 +888,17 @@ store_pg_add_challenge(struct store *st, const struct store_challenge *ch)
 	store_pg_int(&p, (int64_t)ch->created_at);
 	store_pg_int(&p, (int64_t)ch->expires_at);
 	store_pg_text(&p, ch->profile);
+	store_pg_text(&p, ch->subject);
 	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_CHALLENGE, &p);
 }
 
-/* Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired). */
+/*
+ * Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired),
+ * -EPERM (another subject's).
+ */
 static int
 store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, const char *profile,
-			time_t now)
+			const char *subject, time_t now)
 {
 	struct store_pg_params p = { 0 };
 	PGresult *res;
@@ -886,6 +907,7 @@ store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, const char 
 	store_pg_text(&p, secret_hash);
 	store_pg_int(&p, (int64_t)now);
 	store_pg_text(&p, profile);
+	store_pg_text(&p, subject);
 	if ((r = store_pg_run(s, STORE_PG_CHALLENGE_STATE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0)
@@ -894,6 +916,8 @@ store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, const char 
 		r = -EALREADY;
 	else if (!store_pg_col_int(res, 0, 1))
 		r = -ETIME;
+	else if (!store_pg_col_int(res, 0, 2))
+		r = -EPERM;
 	else
 		r = -EIO; /* unused and valid, yet the UPDATE missed it: cannot be */
 	PQclear(res);
@@ -903,7 +927,7 @@ store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, const char 
 /* The UPDATE is the whole decision; RETURNING hands back the owner of the row. */
 static int
 store_pg_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
-			   const char *used_by, time_t now, char **ret_owner)
+			   const char *subject, const char *used_by, time_t now, char **ret_owner)
 {
 	struct store_pg *s = store_pg_of(st);
 	struct store_pg_params p = { 0 };
@@ -916,11 +940,12 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 	store_pg_text(&p, used_by);
 	store_pg_text(&p, secret_hash);
 	store_pg_text(&p, profile);
+	store_pg_text(&p, subject);
 	if ((r = store_pg_run(s, STORE_PG_CONSUME_CHALLENGE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
-		return store_pg_challenge_miss(s, secret_hash, profile, now);
+		return store_pg_challenge_miss(s, secret_hash, profile, subject, now);
 	}
 	owner = store_pg_col_text(res, 0, 0);
 	if (owner != NULL && (copy = strdup(owner)) == NULL)
@@ -929,6 +954,40 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 		*ret_owner = copy;
 	PQclear(res);
 	return r;
+}
+
+/* One pruning DELETE: the rows it deleted in *ret_count. */
+static int
+store_pg_prune_one(struct store_pg *s, const char *sql, time_t before, unsigned limit,
+		   uint64_t *ret_count)
+{
+	struct store_pg_params p = { 0 };
+	PGresult *res;
+	int r;
+
+	store_pg_int(&p, (int64_t)before);
+	if (limit > 0)
+		store_pg_int(&p, (int64_t)limit);
+	else
+		store_pg_text(&p, NULL); /* LIMIT NULL: all */
+	if ((r = store_pg_run(s, sql, &p, &res)) < 0)
+		return r;
+	*ret_count = (uint64_t)store_pg_changes(res);
+	PQclear(res);
+	return 0;
+}
+
+static int
+store_pg_prune(struct store *st, time_t before, unsigned limit, struct store_pruned *ret_pruned)
+{
+	struct store_pg *s = store_pg_of(st);
+	int r;
+
+	if ((r = store_pg_prune_one(s, STORE_PG_PRUNE_CHALLENGES, before, limit,
+				    &ret_pruned->challenges)) < 0)
+		return r;
+	return store_pg_prune_one(s, STORE_PG_PRUNE_REJECTED, before, limit,
+				  &ret_pruned->rejected_requests);
 }
 
 /*
@@ -1104,6 +1163,7 @@ static const struct store_ops store_pg_ops = {
 	.add_cert_for_pending = store_pg_add_cert_for_pending,
 	.add_challenge = store_pg_add_challenge,
 	.consume_challenge = store_pg_consume_challenge,
+	.prune = store_pg_prune,
 	.revoke = store_pg_revoke,
 	.unrevoke = store_pg_unrevoke,
 	.walk_revoked = store_pg_walk_revoked,

@@ -103,6 +103,8 @@ struct store_sqlite {
 	sqlite3_stmt *get_crl;
 	sqlite3_stmt *walk_revoked;
 	sqlite3_stmt *walk_revoked_all;
+	sqlite3_stmt *prune_challenges;
+	sqlite3_stmt *prune_rejected;
 };
 
 /*
@@ -188,6 +190,16 @@ static const char *const store_sqlite_migrations[] = {
 	"\tca TEXT NOT NULL PRIMARY KEY,\n"
 	"\tchanges INTEGER NOT NULL -- revocations and unrevocations of the CA's certificates\n"
 	");\n",
+	/*
+	 * 4 -> 5: a challenge may be bound to the subject a request must have (NULL: any;
+	 * older challenges are not bound). Indexes for pruning what is used, expired or
+	 * rejected.
+	 */
+	"ALTER TABLE challenges ADD COLUMN subject TEXT;\n"
+	"CREATE INDEX challenges_expires_at ON challenges (expires_at);\n"
+	"CREATE INDEX challenges_used_at ON challenges (used_at) WHERE used_at IS NOT NULL;\n"
+	"CREATE INDEX pending_requests_rejected ON pending_requests (decided_at)\n"
+	"\tWHERE status = 'rejected';\n",
 };
 
 #define STORE_SQLITE_VERSION                                                                       \
@@ -211,15 +223,22 @@ static const char *const store_sqlite_migrations[] = {
 	"WHERE transaction_id = ?2 AND status = 'approved'"
 #define STORE_SQLITE_PENDING_STATUS "SELECT status FROM pending_requests WHERE transaction_id = ?1"
 #define STORE_SQLITE_ADD_CHALLENGE                                                                 \
-	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at, profile) "            \
-	"VALUES (?1, ?2, ?3, ?4, ?5)"
+	"INSERT INTO challenges (secret_hash, owner, created_at, expires_at, profile, subject) "   \
+	"VALUES (?1, ?2, ?3, ?4, ?5, ?6)"
 #define STORE_SQLITE_CONSUME_CHALLENGE                                                             \
 	"UPDATE challenges SET used_at = ?1, used_by = ?2 "                                        \
 	"WHERE secret_hash = ?3 AND profile = ?4 AND used_at IS NULL AND expires_at > ?1 "         \
-	"RETURNING owner"
+	"AND (subject IS NULL OR subject = ?5) RETURNING owner"
 #define STORE_SQLITE_CHALLENGE_STATE                                                               \
-	"SELECT used_at IS NOT NULL, expires_at > ?2 FROM challenges "                             \
-	"WHERE secret_hash = ?1 AND profile = ?3"
+	"SELECT used_at IS NOT NULL, expires_at > ?2, subject IS NULL OR subject IS ?4 "           \
+	"FROM challenges WHERE secret_hash = ?1 AND profile = ?3"
+/* LIMIT -1: no limit. */
+#define STORE_SQLITE_PRUNE_CHALLENGES                                                              \
+	"DELETE FROM challenges WHERE secret_hash IN (SELECT secret_hash FROM challenges "         \
+	"WHERE expires_at < ?1 OR used_at < ?1 LIMIT ?2)"
+#define STORE_SQLITE_PRUNE_REJECTED                                                                \
+	"DELETE FROM pending_requests WHERE transaction_id IN (SELECT transaction_id "             \
+	"FROM pending_requests WHERE status = 'rejected' AND decided_at < ?1 LIMIT ?2)"
 
 #define STORE_SQLITE_REVOKE                                                                        \
 	"UPDATE certificates SET revoked_at = ?1, revocation_reason = ?2, revoked_by = ?3 "        \
@@ -311,6 +330,8 @@ store_sqlite_free(struct store_sqlite *s)
 	sqlite3_finalize(s->add_challenge);
 	sqlite3_finalize(s->consume_challenge);
 	sqlite3_finalize(s->challenge_state);
+	sqlite3_finalize(s->prune_challenges);
+	sqlite3_finalize(s->prune_rejected);
 	sqlite3_finalize(s->walk_certs);
 	sqlite3_finalize(s->walk_certs_serial);
 	sqlite3_finalize(s->walk_certs_transaction);
@@ -573,6 +594,8 @@ store_sqlite_prepare(struct store_sqlite *s)
 		{ STORE_SQLITE_ADD_CHALLENGE, &s->add_challenge },
 		{ STORE_SQLITE_CONSUME_CHALLENGE, &s->consume_challenge },
 		{ STORE_SQLITE_CHALLENGE_STATE, &s->challenge_state },
+		{ STORE_SQLITE_PRUNE_CHALLENGES, &s->prune_challenges },
+		{ STORE_SQLITE_PRUNE_REJECTED, &s->prune_rejected },
 		{ STORE_SQLITE_WALK_CERTS, &s->walk_certs },
 		{ STORE_SQLITE_WALK_CERTS_SERIAL, &s->walk_certs_serial },
 		{ STORE_SQLITE_WALK_CERTS_TRANSACTION, &s->walk_certs_transaction },
@@ -1080,24 +1103,29 @@ store_sqlite_add_challenge(struct store *st, const struct store_challenge *ch)
 	    (rc = sqlite3_bind_text(q, 2, ch->owner, -1, SQLITE_STATIC)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 3, (sqlite3_int64)ch->created_at)) == SQLITE_OK &&
 	    (rc = sqlite3_bind_int64(q, 4, (sqlite3_int64)ch->expires_at)) == SQLITE_OK &&
-	    (rc = sqlite3_bind_text(q, 5, ch->profile, -1, SQLITE_STATIC)) == SQLITE_OK)
+	    (rc = sqlite3_bind_text(q, 5, ch->profile, -1, SQLITE_STATIC)) == SQLITE_OK &&
+	    (rc = sqlite3_bind_text(q, 6, ch->subject, -1, SQLITE_STATIC)) == SQLITE_OK)
 		rc = sqlite3_step(q);
 	sqlite3_reset(q);
 	sqlite3_clear_bindings(q);
 	return rc == SQLITE_DONE ? 0 : store_sqlite_errno(rc);
 }
 
-/* Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired). */
+/*
+ * Why a challenge was not consumed: -ENOENT, -EALREADY (used), -ETIME (expired),
+ * -EPERM (another subject's).
+ */
 static int
 store_sqlite_challenge_miss(struct store_sqlite *s, const char *secret_hash, const char *profile,
-			    time_t now)
+			    const char *subject, time_t now)
 {
 	sqlite3_stmt *q = s->challenge_state;
 	int rc, r;
 
 	if ((rc = sqlite3_bind_text(q, 1, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_int64(q, 2, (sqlite3_int64)now)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(q, 3, profile, -1, SQLITE_STATIC)) != SQLITE_OK) {
+	    (rc = sqlite3_bind_text(q, 3, profile, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 4, subject, -1, SQLITE_STATIC)) != SQLITE_OK) {
 		r = store_sqlite_errno(rc);
 		goto out;
 	}
@@ -1107,6 +1135,8 @@ store_sqlite_challenge_miss(struct store_sqlite *s, const char *secret_hash, con
 			r = -EALREADY;
 		else if (!sqlite3_column_int(q, 1))
 			r = -ETIME;
+		else if (!sqlite3_column_int(q, 2))
+			r = -EPERM;
 		else
 			r = -EIO; /* unused and valid, yet the UPDATE missed it: cannot be */
 	} else {
@@ -1125,7 +1155,8 @@ out:
  */
 static int
 store_sqlite_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
-			       const char *used_by, time_t now, char **ret_owner)
+			       const char *subject, const char *used_by, time_t now,
+			       char **ret_owner)
 {
 	struct store_sqlite *s = store_sqlite_of(st);
 	sqlite3_stmt *q = s->consume_challenge;
@@ -1136,7 +1167,8 @@ store_sqlite_consume_challenge(struct store *st, const char *secret_hash, const 
 	if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)now)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 2, used_by, -1, SQLITE_STATIC)) != SQLITE_OK ||
 	    (rc = sqlite3_bind_text(q, 3, secret_hash, -1, SQLITE_STATIC)) != SQLITE_OK ||
-	    (rc = sqlite3_bind_text(q, 4, profile, -1, SQLITE_STATIC)) != SQLITE_OK) {
+	    (rc = sqlite3_bind_text(q, 4, profile, -1, SQLITE_STATIC)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_text(q, 5, subject, -1, SQLITE_STATIC)) != SQLITE_OK) {
 		r = store_sqlite_errno(rc);
 		goto out;
 	}
@@ -1165,7 +1197,7 @@ out:
 	sqlite3_clear_bindings(q);
 	free(owner);
 	if (r == 1) /* consumed nothing: only now ask why, for the error code */
-		r = store_sqlite_challenge_miss(s, secret_hash, profile, now);
+		r = store_sqlite_challenge_miss(s, secret_hash, profile, subject, now);
 	return r;
 }
 
@@ -1186,6 +1218,38 @@ store_sqlite_step(struct store_sqlite *s, sqlite3_stmt *q, int *ret_changes)
 	if (ret_changes != NULL)
 		*ret_changes = sqlite3_changes(s->db);
 	return 0;
+}
+
+/* One pruning DELETE: the rows it deleted in *ret_count. */
+static int
+store_sqlite_prune_one(struct store_sqlite *s, sqlite3_stmt *q, time_t before, unsigned limit,
+		       uint64_t *ret_count)
+{
+	int rc, changes = 0, r;
+
+	if ((rc = sqlite3_bind_int64(q, 1, (sqlite3_int64)before)) != SQLITE_OK ||
+	    (rc = sqlite3_bind_int64(q, 2, limit > 0 ? (sqlite3_int64)limit : -1)) != SQLITE_OK) {
+		sqlite3_reset(q);
+		sqlite3_clear_bindings(q);
+		return store_sqlite_errno(rc);
+	}
+	if ((r = store_sqlite_step(s, q, &changes)) < 0)
+		return r;
+	*ret_count = (uint64_t)changes;
+	return 0;
+}
+
+static int
+store_sqlite_prune(struct store *st, time_t before, unsigned limit, struct store_pruned *ret_pruned)
+{
+	struct store_sqlite *s = store_sqlite_of(st);
+	int r;
+
+	if ((r = store_sqlite_prune_one(s, s->prune_challenges, before, limit,
+					&ret_pruned->challenges)) < 0)
+		return r;
+	return store_sqlite_prune_one(s, s->prune_rejected, before, limit,
+				      &ret_pruned->rejected_requests);
 }
 
 /*
@@ -1407,6 +1471,7 @@ static const struct store_ops store_sqlite_ops = {
 	.add_cert_for_pending = store_sqlite_add_cert_for_pending,
 	.add_challenge = store_sqlite_add_challenge,
 	.consume_challenge = store_sqlite_consume_challenge,
+	.prune = store_sqlite_prune,
 	.revoke = store_sqlite_revoke,
 	.unrevoke = store_sqlite_unrevoke,
 	.walk_revoked = store_sqlite_walk_revoked,

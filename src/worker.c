@@ -21,6 +21,7 @@
 #include "scepd/worker.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -49,6 +50,7 @@
 #define WORKER_DRAIN_POLL_MS   10
 #define WORKER_DRAIN_SETTLE_MS 50
 #define WORKER_CHECK_MS        250
+#define WORKER_FIRST_PRUNE_MS  10000 /* after start: not while the node comes up */
 #define WORKER_RESPAWN_MS      2000
 
 /* The handler of one profile: one of the two, NULL when the profile is not served. */
@@ -77,6 +79,7 @@ struct worker {
 	struct http_server **servers;
 	size_t n_servers;
 	int signal_fd;
+	unsigned long long next_prune_ms; /* 0: this worker does not prune the store */
 };
 
 static int
@@ -375,6 +378,28 @@ worker_report_ready(int status_fd)
 }
 
 /*
+ * Deletes spent challenges and rejected requests older than storage.keep_days (worker
+ * 0 of each node does, every storage.prune_interval seconds).
+ */
+static void
+worker_prune(struct worker *w)
+{
+	const struct config_storage *cfg = &w->cfg->storage;
+	struct store_pruned pruned;
+	int r;
+
+	w->next_prune_ms = worker_now_ms() + (unsigned long long)cfg->prune_interval * 1000;
+	r = store_prune_all(issuer_get0_store(w->issuer),
+			    time(NULL) - (time_t)cfg->keep_days * 86400, &pruned);
+	if (pruned.challenges > 0 || pruned.rejected_requests > 0)
+		log_info("pruned %" PRIu64 " challenge(s) and %" PRIu64
+			 " rejected request(s) older than %d days",
+			 pruned.challenges, pruned.rejected_requests, cfg->keep_days);
+	if (r < 0)
+		log_warning_errno(r, "cannot prune the store (again in %d s)", cfg->prune_interval);
+}
+
+/*
  * Wait for SIGTERM (returns 0), or until this worker has been unable to sign for
  * WORKER_RESPAWN_MS (returns 1: it wants a fresh process).
  */
@@ -396,6 +421,8 @@ worker_wait_for_stop(struct worker *w)
 		if (k > 0 && read(w->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
 		    si.ssi_signo == SIGTERM)
 			return 0;
+		if (w->next_prune_ms != 0 && worker_now_ms() >= w->next_prune_ms)
+			worker_prune(w);
 		if (issuer_healthy(w->issuer, reason, sizeof(reason)))
 			unavailable_since = 0;
 		else if (unavailable_since == 0)
@@ -496,6 +523,8 @@ worker_run(const struct worker_args *args)
 		goto out;
 	}
 	log_debug("ready, serving %zu socket(s)", w.n_servers);
+	if (args->slot == 0 && w.cfg->storage.keep_days > 0)
+		w.next_prune_ms = worker_now_ms() + WORKER_FIRST_PRUNE_MS;
 	if ((r = worker_wait_for_stop(&w)) < 0) {
 		log_error_errno(r, "cannot wait for signals");
 		goto out;

@@ -234,6 +234,8 @@ struct config_profile {
 struct config_storage {
 	char *uri;                     /* "sqlite:/var/lib/scepd/scepd.db" */
 	struct config_secret password; /* PostgreSQL only; kind NONE: libpq's own sources */
+	int keep_days; /* used/expired challenges and rejected requests older: deleted; 0: never */
+	int prune_interval; /* seconds between two prunes (worker 0 of each node) */
 };
 
 struct config_log {

@@ -32,11 +32,12 @@ int scep_store_find_transaction_cert(struct store *st, const char *transaction_i
 
 /*
  * Uses up the one-time challenge of profile (compared by its SHA-256, atomically,
- * across all workers): 0 and its owner (malloc'ed, may be NULL), -ENOENT unknown or
- * another profile's, -EALREADY used, -ETIME expired, -EIO.
+ * across all workers), when it is bound to no subject or to csr's: 0 and its owner
+ * (malloc'ed, may be NULL), -ENOENT unknown or another profile's, -EALREADY used,
+ * -ETIME expired, -EPERM bound to another subject (left unused), -ENOMEM, -EIO.
  */
 int scep_store_consume_challenge(struct store *st, const char *challenge, const char *profile,
-				 const char *used_by, char **ret_owner);
+				 X509_REQ *csr, const char *used_by, char **ret_owner);
 
 /*
  * Manual approval: records a new pending request, its CSR without the

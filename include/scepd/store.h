@@ -247,15 +247,42 @@ int store_add_challenge(struct store *st, const struct store_challenge *ch);
 /*
  * Marks the challenge used (used_at = now, used_by as given, e.g. "192.0.2.7 txid
  * 7A1F") in one conditional statement that matches only an unused, unexpired
- * challenge of that profile: of any number of processes consuming the same
+ * challenge of that profile, bound to no subject or to this subject (compared as
+ * stored: the RFC 2253 one-line form): of any number of processes consuming the same
  * challenge, exactly one gets 0. On 0, *ret_owner (when ret_owner is not NULL) is a
  * malloc'ed copy of the owner, or NULL when it has none. Failures: -ENOENT (unknown,
  * another profile's, also a malformed hash), -EALREADY (used before, whether or not
- * it has expired since), -ETIME (expired unused), -EIO. Challenges recorded before
- * the store knew profiles (schema 2 and older) are profile "scep"'s.
+ * it has expired since), -ETIME (expired unused), -EPERM (bound to another subject,
+ * or subject is NULL: left unused), -EIO. Challenges recorded before the store knew
+ * profiles (schema 2 and older) are profile "scep"'s; before schema 5 none is bound.
  */
 int store_consume_challenge(struct store *st, const char *secret_hash, const char *profile,
-			    const char *used_by, char **ret_owner);
+			    const char *subject, const char *used_by, char **ret_owner);
+
+/* What store_prune() deleted. */
+struct store_pruned {
+	uint64_t challenges;        /* used or expired before the cut-off */
+	uint64_t rejected_requests; /* pending requests rejected before the cut-off */
+};
+
+/*
+ * Deletes what nobody needs any more (schema 5): one-time challenges used or expired
+ * before `before`, and pending requests rejected before it. Issued certificates and
+ * the requests they came from are never deleted. limit > 0 deletes at most that many
+ * rows of each kind (a caller pruning millions of rows goes in batches, letting other
+ * writers in between); 0 deletes all. 0 and the counts; -ENOSPC; -EIO.
+ */
+int store_prune(struct store *st, time_t before, unsigned limit, struct store_pruned *ret_pruned);
+
+/* The batch of store_prune_all(). */
+#define STORE_PRUNE_BATCH 10000
+
+/*
+ * store_prune() of everything before `before`, STORE_PRUNE_BATCH rows of each kind at a
+ * time (other threads reach the store between two batches): 0 and the totals; on an
+ * error, what was deleted until then is in *ret_pruned as well.
+ */
+int store_prune_all(struct store *st, time_t before, struct store_pruned *ret_pruned);
 
 /*
  * Revocation (schema 4). A certificate is revoked by one conditional UPDATE that

@@ -297,4 +297,13 @@ request_loop() { # PATH N: prints the number of failed requests, says why on std
 	echo "$failed"
 }
 
+wait_log() { # TEXT SECONDS: 0 once scepd's log has a line with TEXT (fixed string)
+	local i
+	for ((i = 0; i < $2 * 10; i++)); do
+		grep -qF -- "$1" "$TMP/scepd.log" && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
 . "$(dirname "${BASH_SOURCE[0]}")/lib_pg.sh"

@@ -306,11 +306,11 @@ pass "config errors as FILE:LINE: setting: what; a missing database is reported,
 # db migrate: creates the schema as a starting worker would, and says which version.
 ctl -c "$TMP/elsewhere.conf" db migrate
 assert_eq 0 "$rc" "db migrate on a missing database"
-assert_eq "schema version 4" "$(cat "$TMP/out")" "db migrate output"
-assert_eq 4 "$(sqlite3 "$TMP/empty/scepd.db" "PRAGMA user_version")" "user_version after db migrate"
+assert_eq "schema version 5" "$(cat "$TMP/out")" "db migrate output"
+assert_eq 5 "$(sqlite3 "$TMP/empty/scepd.db" "PRAGMA user_version")" "user_version after db migrate"
 assert_eq 600 "$(stat -c %a "$TMP/empty/scepd.db")" "mode of the database db migrate made"
 ctl -c "$TMP/elsewhere.conf" db migrate
-assert_eq "0 schema version 4" "$rc $(cat "$TMP/out")" "db migrate again"
+assert_eq "0 schema version 5" "$rc $(cat "$TMP/out")" "db migrate again"
 ctl -c "$TMP/elsewhere.conf" db upgrade
 assert_eq 1 "$rc" "db with an unknown subcommand"
 pass "db migrate: creates or upgrades the schema, prints its version"

@@ -332,7 +332,7 @@ race_consume(struct store *st, unsigned i, const char *key)
 	int r;
 
 	snprintf(used_by, sizeof(used_by), "racer %u", i);
-	if ((r = store_consume_challenge(st, key, "scep", used_by, &owner)) == 0) {
+	if ((r = store_consume_challenge(st, key, "scep", NULL, used_by, &owner)) == 0) {
 		r = owner != NULL && strcmp(owner, "alice") == 0 ? 0 : -EPROTO;
 		free(owner);
 	}
@@ -1105,24 +1105,25 @@ test_challenges(void **state)
 	for (i = 0; i <= STORE_SHA256_HEX_LEN; i++)
 		upper[i] = (char)(h[0][i] >= 'a' && h[0][i] <= 'f' ? h[0][i] - 32 : h[0][i]);
 	owner = (char *)"untouched";
-	assert_int_equal(store_consume_challenge(st, h[3], "scep", "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, "nothex", "scep", "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, NULL, "scep", "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, h[2], "scep", "x", &owner), -ETIME);
+	assert_int_equal(store_consume_challenge(st, h[3], "scep", NULL, "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, "nothex", "scep", NULL, "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, NULL, "scep", NULL, "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, h[2], "scep", NULL, "x", &owner), -ETIME);
 	assert_string_equal(owner, "untouched");
-	assert_int_equal(store_consume_challenge(st, upper, "scep", "192.0.2.7 TX1", &owner), 0);
+	assert_int_equal(store_consume_challenge(st, upper, "scep", NULL, "192.0.2.7 TX1", &owner),
+			 0);
 	assert_string_equal(owner, "alice");
 	free(owner);
 	owner = (char *)"untouched";
-	assert_int_equal(store_consume_challenge(st, h[0], "scep", "192.0.2.8 TX2", &owner),
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", NULL, "192.0.2.8 TX2", &owner),
 			 -EALREADY);
 	assert_string_equal(owner, "untouched");
 	/* Another profile's challenge is unknown here, and stays unused for its own. */
-	assert_int_equal(store_consume_challenge(st, h[1], "wifi", "x", &owner), -ENOENT);
-	assert_int_equal(store_consume_challenge(st, h[1], NULL, "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, h[1], "wifi", NULL, "x", &owner), -ENOENT);
+	assert_int_equal(store_consume_challenge(st, h[1], NULL, NULL, "x", &owner), -ENOENT);
 	assert_string_equal(owner, "untouched");
 	/* No owner: NULL; and the owner may be declined. */
-	assert_int_equal(store_consume_challenge(st, h[1], "scep", NULL, &owner), 0);
+	assert_int_equal(store_consume_challenge(st, h[1], "scep", NULL, NULL, &owner), 0);
 	assert_null(owner);
 	/* A challenge without a profile is refused. */
 	ch = (struct store_challenge){ .secret_hash = h[3], .expires_at = now + 60 };
@@ -1140,13 +1141,135 @@ test_challenges(void **state)
 	/* Used, then expired: still "used". */
 	env->b->sql_exec(env, "UPDATE challenges SET expires_at = 1 WHERE owner = 'alice'");
 	assert_int_equal(store_open(env->uri, &st), 0);
-	assert_int_equal(store_consume_challenge(st, h[0], "scep", "x", NULL), -EALREADY);
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", NULL, "x", NULL), -EALREADY);
 	ch = (struct store_challenge){
 		.profile = "scep", .secret_hash = h[3], .owner = "carol", .expires_at = now + 60
 	};
 	assert_int_equal(store_add_challenge(st, &ch), 0);
-	assert_int_equal(store_consume_challenge(st, h[3], "scep", "x", NULL), 0);
+	assert_int_equal(store_consume_challenge(st, h[3], "scep", NULL, "x", NULL), 0);
 	store_close(st);
+	env->b->assert_intact(env);
+}
+
+/*
+ * A challenge bound to a subject is used only by a request with that subject; a refusal
+ * for another subject (or none) leaves it unused for its own.
+ */
+static void
+test_challenge_subject(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	char h[2][STORE_SHA256_HEX_LEN + 1], *owner = NULL;
+	time_t now = time(NULL);
+
+	test_hash(h[0], 10);
+	test_hash(h[1], 11);
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(store_add_challenge(st,
+					     &(struct store_challenge){
+						     .profile = "scep",
+						     .secret_hash = h[0],
+						     .owner = "mdm",
+						     .subject = "CN=device1,O=Example",
+						     .expires_at = now + 3600,
+					     }),
+			 0);
+	assert_int_equal(
+		store_consume_challenge(st, h[0], "scep", "CN=device2,O=Example", "x", &owner),
+		-EPERM);
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", "CN=device1", "x", &owner),
+			 -EPERM);
+	assert_int_equal(store_consume_challenge(st, h[0], "scep", NULL, "x", &owner), -EPERM);
+	assert_null(owner);
+	assert_int_equal(
+		store_consume_challenge(st, h[0], "scep", "CN=device1,O=Example", "x", &owner), 0);
+	assert_string_equal(owner, "mdm");
+	free(owner);
+	assert_int_equal(
+		store_consume_challenge(st, h[0], "scep", "CN=device1,O=Example", "x", NULL),
+		-EALREADY);
+	/* Unbound: any subject. */
+	assert_int_equal(store_add_challenge(st,
+					     &(struct store_challenge){
+						     .profile = "scep",
+						     .secret_hash = h[1],
+						     .expires_at = now + 3600,
+					     }),
+			 0);
+	assert_int_equal(store_consume_challenge(st, h[1], "scep", "CN=anyone", "x", NULL), 0);
+	store_close(st);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM challenges "
+						 "WHERE subject = 'CN=device1,O=Example'"),
+			 1);
+	env->b->assert_intact(env);
+}
+
+/*
+ * Pruning deletes challenges used or expired before the cut-off and requests rejected
+ * before it, in batches when asked; nothing else.
+ */
+static void
+test_prune(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store *st = NULL;
+	struct store_pruned pruned;
+	struct test_pending t;
+	char h[STORE_SHA256_HEX_LEN + 1];
+	time_t now = time(NULL), day = 86400;
+	unsigned i;
+
+	assert_int_equal(store_open(env->uri, &st), 0);
+	/* 0-2 expired 40 days ago unused; 3-5 used 40 days ago; 6 expired yesterday; 7 valid. */
+	for (i = 0; i < 8; i++) {
+		test_hash(h, 100 + i);
+		assert_int_equal(store_add_challenge(st,
+						     &(struct store_challenge){
+							     .profile = "scep",
+							     .secret_hash = h,
+							     .created_at = now - 50 * day,
+							     .expires_at = i < 3   ? now - 40 * day
+									   : i < 6 ? now - 39 * day
+									   : i < 7 ? now - day
+										   : now + day,
+						     }),
+				 0);
+	}
+	env->b->sql_exec(env, "UPDATE challenges SET used_at = expires_at - 86400 WHERE id IN "
+			      "(SELECT id FROM challenges ORDER BY id LIMIT 3 OFFSET 3)");
+	for (i = 0; i < 4; i++) {
+		test_pending_make(&t, 500 + i, now - 50 * day);
+		assert_int_equal(store_add_pending(st, &t.p), 0);
+	}
+	assert_int_equal(store_set_pending_status(st, "TX0500-C0FFEE", STORE_STATUS_PENDING,
+						  STORE_STATUS_REJECTED),
+			 0);
+	assert_int_equal(store_set_pending_status(st, "TX0501-C0FFEE", STORE_STATUS_PENDING,
+						  STORE_STATUS_REJECTED),
+			 0);
+	assert_int_equal(store_set_pending_status(st, "TX0502-C0FFEE", STORE_STATUS_PENDING,
+						  STORE_STATUS_APPROVED),
+			 0);
+	env->b->sql_exec(env, "UPDATE pending_requests SET decided_at = decided_at - 3456000 "
+			      "WHERE transaction_id IN ('TX0500-C0FFEE', 'TX0502-C0FFEE')");
+
+	/* Cut-off 30 days ago, two at a time. */
+	assert_int_equal(store_prune(st, now - 30 * day, 2, &pruned), 0);
+	assert_int_equal(pruned.challenges, 2);
+	assert_int_equal(pruned.rejected_requests, 1);
+	assert_int_equal(store_prune(st, now - 30 * day, 0, &pruned), 0);
+	assert_int_equal(pruned.challenges, 4);
+	assert_int_equal(pruned.rejected_requests, 0);
+	assert_int_equal(store_prune(st, now - 30 * day, 0, &pruned), 0);
+	assert_int_equal(pruned.challenges, 0);
+	store_close(st);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM challenges"), 2);
+	/* The rejected request of yesterday, the approved and the pending one stay. */
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM pending_requests"), 3);
+	assert_int_equal(store_contract_int(env, "SELECT count(*) FROM pending_requests WHERE "
+						 "transaction_id = 'TX0500-C0FFEE'"),
+			 0);
 	env->b->assert_intact(env);
 }
 
@@ -1737,6 +1860,8 @@ store_contract_run(const struct store_backend *b)
 		store_contract_test(test_profiles, b),
 		store_contract_test(test_challenges, b),
 		store_contract_test(test_race_consume, b),
+		store_contract_test(test_challenge_subject, b),
+		store_contract_test(test_prune, b),
 		store_contract_test(test_race_decide, b),
 		store_contract_test(test_race_issue, b),
 		store_contract_test(test_reason_names, b),

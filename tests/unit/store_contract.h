@@ -14,7 +14,7 @@
 #include "scepd/store.h"
 
 /* The schema version this scepd creates and migrates to (store_sqlite_migrations[]). */
-#define STORE_CONTRACT_SCHEMA 4
+#define STORE_CONTRACT_SCHEMA 5
 
 struct store_contract_env;
 

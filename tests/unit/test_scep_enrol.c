@@ -144,13 +144,21 @@ fake_add_challenge(struct store *st, const struct store_challenge *ch)
 }
 
 static int
-fake_consume_challenge(struct store *st, const char *hash, const char *profile, const char *used_by,
-		       time_t now, char **owner)
+fake_consume_challenge(struct store *st, const char *hash, const char *profile, const char *subject,
+		       const char *used_by, time_t now, char **owner)
 {
 	FAIL(st);
 	if (FAKE(st)->fail_consume != 0)
 		return FAKE(st)->fail_consume;
-	return REAL(st)->ops->consume_challenge(REAL(st), hash, profile, used_by, now, owner);
+	return REAL(st)->ops->consume_challenge(REAL(st), hash, profile, subject, used_by, now,
+						owner);
+}
+
+static int
+fake_prune(struct store *st, time_t before, unsigned limit, struct store_pruned *ret_pruned)
+{
+	FAIL(st);
+	return REAL(st)->ops->prune(REAL(st), before, limit, ret_pruned);
 }
 
 static int
@@ -198,6 +206,7 @@ static const struct store_ops fake_ops = {
 	.add_cert_for_pending = fake_add_cert_for_pending,
 	.add_challenge = fake_add_challenge,
 	.consume_challenge = fake_consume_challenge,
+	.prune = fake_prune,
 	.walk_revoked = fake_walk_revoked,
 	.revocation_changes = fake_revocation_changes,
 	.put_crl = fake_put_crl,

@@ -130,7 +130,10 @@ sqlite_set_schema_version(const struct store_contract_env *env, int version)
 	db_exec(env->path, sql);
 }
 
-/* The current version, scepd's application id, and its seven objects alone; sound. */
+/*
+ * The current version, scepd's application id, and its ten objects alone (five tables,
+ * five indexes); sound.
+ */
 static void
 sqlite_assert_schema(const struct store_contract_env *env)
 {
@@ -138,7 +141,7 @@ sqlite_assert_schema(const struct store_contract_env *env)
 	assert_int_equal(db_int(env->path, "PRAGMA application_id"), 0x53434550);
 	assert_int_equal(db_int(env->path, "SELECT count(*) FROM sqlite_master "
 					   "WHERE name NOT LIKE 'sqlite_%'"),
-			 7);
+			 10);
 	assert_integrity(env->path);
 }
 
@@ -192,7 +195,8 @@ test_open_creates(void **state)
 		"WHERE name NOT LIKE 'sqlite_%' ORDER BY name)",
 		text, sizeof(text));
 	assert_string_equal(text, "certificates certificates_revoked certificates_transaction_id "
-				  "challenges crls pending_requests revocation_state");
+				  "challenges challenges_expires_at challenges_used_at crls "
+				  "pending_requests pending_requests_rejected revocation_state");
 	store_contract_assert_count(st, 0);
 
 	store_contract_cert_make(&t, 1, NULL);
@@ -348,12 +352,12 @@ test_migrate_v2(void **state)
 	assert_int_equal(store_consume_challenge(
 				 st,
 				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-				 "wifi", "x", NULL),
+				 "wifi", NULL, "x", NULL),
 			 -ENOENT);
 	assert_int_equal(store_consume_challenge(
 				 st,
 				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-				 "scep", "x", NULL),
+				 "scep", NULL, "x", NULL),
 			 0);
 
 	/* New rows after the migration: their own profile and CA, or none. */
@@ -440,6 +444,65 @@ test_migrate_v3(void **state)
 	assert_string_equal(walked, "ABC2:csr:default");
 	assert_int_equal(store_revocation_changes(st, "default", &changes), 0);
 	assert_int_equal(changes, 1);
+	store_close(st);
+	assert_integrity(env->path);
+}
+
+/*
+ * A store of the scepd before subject-bound challenges and pruning (schema version 4)
+ * is migrated in place: its challenges are bound to no subject, and old rows prune.
+ */
+static void
+test_migrate_v4(void **state)
+{
+	struct store_contract_env *env = *state;
+	struct store_pruned pruned;
+	struct store *st = NULL;
+	char *owner = NULL;
+
+	db_exec(env->path,
+		"PRAGMA application_id = 0x53434550;"
+		"CREATE TABLE certificates (serial TEXT NOT NULL PRIMARY KEY, subject TEXT NOT "
+		"NULL, sans TEXT NOT NULL, not_before INTEGER NOT NULL, not_after INTEGER NOT "
+		"NULL, der BLOB NOT NULL, requester TEXT, endpoint TEXT NOT NULL, transaction_id "
+		"TEXT, issued_at INTEGER NOT NULL, revoked_at INTEGER, owner TEXT, profile TEXT, "
+		"ca TEXT, revocation_reason INTEGER, revoked_by TEXT);"
+		"CREATE INDEX certificates_transaction_id ON certificates (transaction_id);"
+		"CREATE INDEX certificates_revoked ON certificates (ca, revoked_at) WHERE "
+		"revoked_at IS NOT NULL;"
+		"CREATE TABLE pending_requests (transaction_id TEXT NOT NULL PRIMARY KEY, subject "
+		"TEXT, csr_der BLOB NOT NULL, signer_cert_der BLOB, requester TEXT, received_at "
+		"INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending' CHECK (status IN "
+		"('pending', 'approved', 'rejected', 'issued')), decided_at INTEGER, serial TEXT "
+		"REFERENCES certificates (serial), owner TEXT, profile TEXT);"
+		"CREATE TABLE challenges (id INTEGER PRIMARY KEY, secret_hash TEXT UNIQUE NOT "
+		"NULL, owner TEXT, created_at INTEGER NOT NULL, expires_at INTEGER, used_at "
+		"INTEGER, used_by TEXT, profile TEXT);"
+		"CREATE TABLE crls (ca TEXT NOT NULL PRIMARY KEY, number INTEGER NOT NULL, der "
+		"BLOB NOT NULL, this_update INTEGER NOT NULL, next_update INTEGER NOT NULL, "
+		"changes INTEGER NOT NULL);"
+		"CREATE TABLE revocation_state (ca TEXT NOT NULL PRIMARY KEY, changes INTEGER NOT "
+		"NULL);"
+		"INSERT INTO challenges VALUES (1, "
+		"'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', 'mdm', 1, "
+		"4102444800, NULL, NULL, 'scep');"
+		"INSERT INTO challenges VALUES (2, "
+		"'cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc', NULL, 1, 2, "
+		"NULL, NULL, 'scep');"
+		"PRAGMA user_version = 4;");
+	assert_int_equal(store_open(env->uri, &st), 0);
+	assert_int_equal(db_int(env->path, "PRAGMA user_version"), STORE_CONTRACT_SCHEMA);
+	assert_int_equal(db_int(env->path, "SELECT count(*) FROM challenges WHERE subject IS NULL"),
+			 2);
+	assert_int_equal(store_consume_challenge(
+				 st,
+				 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb",
+				 "scep", "CN=anyone", "x", &owner),
+			 0);
+	assert_string_equal(owner, "mdm");
+	free(owner);
+	assert_int_equal(store_prune(st, 1000, 0, &pruned), 0);
+	assert_int_equal(pruned.challenges, 1);
 	store_close(st);
 	assert_integrity(env->path);
 }
@@ -553,6 +616,7 @@ main(void)
 		store_contract_test(test_migrate_v1, &sqlite_backend),
 		store_contract_test(test_migrate_v2, &sqlite_backend),
 		store_contract_test(test_migrate_v3, &sqlite_backend),
+		store_contract_test(test_migrate_v4, &sqlite_backend),
 		store_contract_test(test_bad_uri, &sqlite_backend),
 		store_contract_test(test_missing_dir, &sqlite_backend),
 		store_contract_test(test_foreign_file, &sqlite_backend),

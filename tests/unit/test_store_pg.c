@@ -263,12 +263,12 @@ test_migrate_v2(void **state)
 	assert_int_equal(store_consume_challenge(
 				 st,
 				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-				 "wifi", "x", NULL),
+				 "wifi", NULL, "x", NULL),
 			 -ENOENT);
 	assert_int_equal(store_consume_challenge(
 				 st,
 				 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
-				 "scep", "x", NULL),
+				 "scep", NULL, "x", NULL),
 			 0);
 
 	store_contract_cert_make(&t, 1, NULL);
