@@ -104,6 +104,11 @@ admin_json_parse_challenge(const char *body, size_t len, struct admin_json_chall
 			if ((r = admin_json_string(v, "subject", ADMIN_JSON_SUBJECT_MAX, c.subject,
 						   sizeof(c.subject), err)) < 0)
 				goto out;
+			if (strchr(c.subject, '=') == NULL) {
+				r = admin_json_fail(err, "subject: TYPE=value, in the RFC 2253 "
+							 "one-line form (\"CN=device,O=Example\")");
+				goto out;
+			}
 		} else {
 			r = admin_json_fail(err, "unknown field '%.64s' (ttl, owner, subject)",
 					    key);

@@ -2,7 +2,8 @@
 # The JSON admin API (admin.path) with tokens from `scepctl token new`: 401 without a
 # token, with garbage, with an unknown one or a wrong secret; 403 out of scope (a
 # challenge:ios token cannot mint for android); a challenge minted over the API enrols
-# once (scep_client, openssl verify) and is refused the second time; revoking over the
+# once (scep_client, openssl verify) and is refused the second time; one bound to a
+# subject is refused for another subject and accepted for its own; revoking over the
 # API makes `openssl ocsp` say revoked and writes an audit line naming token:NAME;
 # approve and reject over the API end a PENDING that the client then collects by
 # polling (SUCCESS, FAILURE); 400 for an unknown field or a bad ttl, 415 for another
@@ -164,11 +165,29 @@ assert_eq 201 "$(call "$any" POST /profiles/android/challenges)" "challenge:* mi
 echo "$(jq -r .challenge "$TMP/body")" >>"$secrets"
 pass "a challenge minted over the API enrols once (openssl verify), the second use gets FAILURE"
 
+# A challenge bound to a subject: refused for another subject (and left unused), then
+# accepted for its own.
+assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges '{"subject": "no equals sign"}')" "a subject without TYPE="
+assert_eq 201 "$(call "$ios" POST /profiles/ios/challenges '{"subject": "CN=bound-dev,O=Example"}')" "mint bound"
+bound=$(jq -r .challenge "$TMP/body")
+echo "$bound" >>"$secrets"
+pki thief ios --subject /O=Example/CN=thief --challenge "$bound" --txid thief-tx
+assert_eq "FAILURE badRequest" "$VERDICT" "a subject-bound challenge used for another subject"
+grep -q "the challenge password is for another subject" "$TMP/scepd.log" ||
+	fail "no log line for the challenge of another subject"
+pki owner ios --subject /O=Example/CN=bound-dev --challenge "$bound" --txid owner-tx
+assert_eq SUCCESS "$VERDICT" "the subject-bound challenge used for its subject"
+assert_eq "CN=bound-dev,O=Example" "$(openssl x509 -in "$TMP/owner.pem" -noout -subject -nameopt RFC2253 | sed 's/^subject=//')" \
+	"subject of the certificate"
+pass "subject-bound challenge refused for another subject, accepted for its subject"
+
 # Certificates: list, filter, one with its PEM; revoke -> OCSP says revoked.
 serial=$(openssl x509 -in "$TMP/first.pem" -noout -serial | sed 's/^serial=//; s/^0*//')
 assert_eq 200 "$(call "$reader" GET "/certificates?profile=ios&status=valid")" "list"
+assert_eq 200 "$(call "$reader" GET "/certificates?serial=00$serial")" "list by serial"
 assert_eq "$serial" "$(jq -r '.certificates[0].serial' "$TMP/body")" "serial in the list"
 assert_eq "CN=phone1" "$(jq -r '.certificates[0].subject' "$TMP/body")" "subject in the list"
+assert_eq 1 "$(jq '.certificates | length' "$TMP/body")" "certificates of that serial"
 assert_eq "main" "$(jq -r '.certificates[0].ca' "$TMP/body")" "CA in the list"
 assert_eq false "$(jq -r .truncated "$TMP/body")" "truncated"
 assert_eq 200 "$(call "$reader" GET "/certificates?profile=android")" "list of another profile"
