@@ -507,9 +507,16 @@ static int
 admin_http_decide(struct admin_http_call *c, const char *txid, enum store_status to)
 {
 	struct store *st = issuer_get0_store(c->a->issuer);
+	struct admin_json_error jerr = { 0 };
 	struct store_pending *p = NULL;
+	const char *text;
+	size_t len;
 	int r;
 
+	if (admin_http_body(c, &text, &len) < 0)
+		return admin_http_error(c->req, 415, "the body must be application/json");
+	if ((r = admin_json_parse_none(text, len, &jerr)) < 0)
+		return r == -EBADMSG ? admin_http_error(c->req, 400, "%s", jerr.message) : r;
 	if (txid[0] == '\0' || strlen(txid) > STORE_TRANSACTION_ID_MAX)
 		return admin_http_error(c->req, 404, "no request with this transaction id");
 	r = store_set_pending_status(st, txid, STORE_STATUS_PENDING, to);

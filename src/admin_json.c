@@ -150,3 +150,21 @@ out:
 	json_decref(root);
 	return r;
 }
+
+int
+admin_json_parse_none(const char *body, size_t len, struct admin_json_error *err)
+{
+	const char *key;
+	json_t *root = NULL, *v;
+	int r;
+
+	if ((r = admin_json_object(body, len, &root, err)) < 0)
+		return r;
+	json_object_foreach(root, key, v)
+	{
+		r = admin_json_fail(err, "unknown field '%.64s' (this endpoint takes none)", key);
+		break;
+	}
+	json_decref(root);
+	return r;
+}

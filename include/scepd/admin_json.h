@@ -43,5 +43,7 @@ int admin_json_parse_challenge(const char *body, size_t len, struct admin_json_c
 			       struct admin_json_error *err);
 int admin_json_parse_revoke(const char *body, size_t len, struct admin_json_revoke *ret,
 			    struct admin_json_error *err);
+/* A body that may only be empty or {} (approve, reject): 0, -EBADMSG, -ENOMEM. */
+int admin_json_parse_none(const char *body, size_t len, struct admin_json_error *err);
 
 #endif

@@ -1,7 +1,7 @@
 /*
  * fuzz_admin_json.c - libFuzzer target for the admin API's JSON bodies
- * (admin_json.c): the first byte picks the parser ('r' revoke, anything else
- * challenge), the rest is the body as it arrives. A parse that succeeds must give
+ * (admin_json.c): the first byte picks the parser ('r' revoke, 'n' none, anything
+ * else challenge), the rest is the body as it arrives. A parse that succeeds must give
  * values within their bounds.
  */
 #include <stdint.h>
@@ -22,7 +22,9 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (size == 0)
 		return 0;
-	if (data[0] == 'r') {
+	if (data[0] == 'n') {
+		(void)admin_json_parse_none(body, size - 1, &err);
+	} else if (data[0] == 'r') {
 		if (admin_json_parse_revoke(body, size - 1, &rv, &err) == 0 &&
 		    strlen(rv.reason) > ADMIN_JSON_REASON_MAX)
 			abort();

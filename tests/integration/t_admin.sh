@@ -232,6 +232,7 @@ done
 assert_eq 200 "$(call "$reader" GET '/requests?status=pending')" "pending list"
 assert_eq "tx-no tx-ok" "$(jq -r '[.requests[].transaction_id] | sort | join(" ")' "$TMP/body")" "pending txids"
 assert_eq 404 "$(call "$ops" POST /requests/no-such-tx/approve)" "approve unknown"
+assert_eq 400 "$(call "$ops" POST /requests/tx-ok/approve '{"force": true}')" "approve with a field"
 assert_eq 200 "$(call "$ops" POST /requests/tx-ok/approve)" "approve"
 assert_eq approved "$(jq -r .status "$TMP/body")" "status after approve"
 assert_eq 200 "$(call "$ops" POST /requests/tx-no/reject)" "reject"
