@@ -8,7 +8,8 @@
 # approve and reject over the API end a PENDING that the client then collects by
 # polling (SUCCESS, FAILURE); 400 for an unknown field or a bad ttl, 415 for another
 # content type; a client on 127.0.0.2 gets 403 over plain HTTP unless
-# admin.allow_plain_http; scepd -t refuses a missing or malformed tokens file; no token
+# admin.allow_plain_http; scepd -t refuses a missing or malformed tokens file; a token
+# made while scepd runs works after a reload (SIGHUP), not before; no token
 # or challenge ever reaches the log.
 . "$(dirname "$0")/lib.sh"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
@@ -250,6 +251,18 @@ grep -q "audit: result=rejected .*transaction_id=tx-no .*user=token:ops" "$TMP/s
 assert_eq 200 "$(call "$reader" GET /requests)" "pending list after the decisions"
 assert_eq 0 "$(jq '.requests | length' "$TMP/body")" "pending after the decisions"
 pass "approve over the API -> CertPoll SUCCESS; reject -> FAILURE; 404 unknown, 409 not pending"
+
+# A token made while scepd runs works once a reload (new workers) read the file.
+late=$(token late read)
+assert_eq 401 "$(call "$late" GET /certificates)" "a token made after the workers started"
+kill -HUP "$SCEPD_PID"
+for _ in $(seq 1 100); do
+	grep -q "generation 2 serving" "$TMP/scepd.log" && break
+	sleep 0.1
+done
+grep -q "generation 2 serving" "$TMP/scepd.log" || fail "no generation 2 after SIGHUP"
+assert_eq 200 "$(call "$late" GET /certificates)" "the new token after the reload"
+pass "a new token works after a reload (SIGHUP), not before"
 
 # Plain HTTP from a non-loopback address (127.0.0.2): refused, unless allow_plain_http.
 plain() { curl -s -o "$TMP/body" -w '%{http_code}' --interface 127.0.0.2 \
