@@ -102,11 +102,17 @@ admin_http_send(struct http_request *req, unsigned status, json_t *root)
 	return r;
 }
 
-/* {"error": message}, not logged. */
+/*
+ * {"error": message}, not logged. The message may quote what the client sent (a field
+ * name, jansson's "near '...'"), maybe cut inside a UTF-8 sequence: it goes out as
+ * printable ASCII, anything else as '?'.
+ */
 static int
 admin_http_send_error(struct http_request *req, unsigned status, char *message)
 {
-	log_one_line(message);
+	for (char *c = message; *c != '\0'; c++)
+		if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f)
+			*c = '?';
 	return admin_http_send(req, status, json_pack("{s:s}", "error", message));
 }
 

@@ -124,6 +124,12 @@ pass "403 out of scope (challenge:ios cannot mint for android), 404/409 for prof
 # 400 and 415 on bodies.
 assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges '{"ttl": 3600, "colour": "red"}')" "unknown field"
 [[ "$(error_of)" == *"unknown field 'colour'"* ]] || fail "400 error: $(error_of)"
+long=$(printf '€%.0s' $(seq 1 30)) # 90 bytes: the message cuts it inside a character
+assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges "{\"$long\": 1}")" "a long non-ASCII field name"
+[[ "$(error_of)" == "unknown field '"* ]] || fail "400 error: $(error_of)"
+assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges $'{"ttl": 60, "owner": "\xff"}')" "not UTF-8"
+assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges '{"owner": "a\u0001b"}')" "a control character"
+assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges '{"owner": "a", "owner": "b"}')" "a field twice"
 assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges '{"ttl": 59}')" "ttl too small"
 [[ "$(error_of)" == "ttl: "* ]] || fail "400 error: $(error_of)"
 assert_eq 400 "$(call "$ios" POST /profiles/ios/challenges '{"ttl": "3600"}')" "ttl as a string"
