@@ -14,6 +14,9 @@
  *	PIN. The parent waits and returns that code. PKCS#11 is never initialised in
  *	the calling process, which may be the supervisor-to-be.
  *
+ *	check_admin_tokens() reads the admin API's tokens file (admin.tokens) as each
+ *	worker does, so that a missing or malformed file is found before a reload.
+ *
  *	"FILE:LINE: setting" is config_where()'s: for an element of a list
  *	("engine.pre[4]") the element's own line, for a setting that was not written
  *	(a missing engine.pin) the line of its section's anchor. The workers log
@@ -31,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scepd/admin_tokens.h"
 #include "scepd/exit.h"
 #include "scepd/htpasswd.h"
 #include "scepd/keys.h"
@@ -178,5 +182,30 @@ check_keys(const struct scepd_config *cfg)
 	if (WIFSIGNALED(status))
 		fprintf(stderr, "%s: the key check died of signal %d (%s)\n", cfg->path,
 			WTERMSIG(status), strsignal(WTERMSIG(status)));
+	return SCEPD_EXIT_FAILURE;
+}
+
+int
+check_admin_tokens(const struct scepd_config *cfg)
+{
+	struct admin_tokens *tokens = NULL;
+	struct admin_tokens_error err;
+	char where[CONFIG_WHERE_MAX];
+	int r;
+
+	if (!cfg->admin.enabled || cfg->admin.tokens_file == NULL)
+		return SCEPD_EXIT_OK;
+	r = admin_tokens_load(cfg->admin.tokens_file, &tokens, &err);
+	admin_tokens_free(tokens);
+	if (r >= 0)
+		return SCEPD_EXIT_OK;
+	config_where(cfg, "admin.tokens", where, sizeof(where));
+	if (r == -ENOMEM)
+		fprintf(stderr, "%s: %s\n", where, strerror(ENOMEM));
+	else if (err.line > 0)
+		fprintf(stderr, "%s: %s:%u: %s\n", where, cfg->admin.tokens_file, err.line,
+			err.message);
+	else
+		fprintf(stderr, "%s: %s: %s\n", where, cfg->admin.tokens_file, err.message);
 	return SCEPD_EXIT_FAILURE;
 }

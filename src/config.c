@@ -1240,6 +1240,8 @@ config_free(struct scepd_config *cfg)
 	free(cfg->profiles);
 	free(cfg->storage.uri);
 	config_secret_free(&cfg->storage.password);
+	free(cfg->admin.path);
+	free(cfg->admin.tokens_file);
 	if (cfg->lines != NULL)
 		for (size_t i = 0; i < cfg->lines->n; i++)
 			free(cfg->lines->v[i].name);

@@ -517,6 +517,31 @@ config_conv_str_users(struct config_ctx *ctx, const struct config_key *key,
 	return config_conv_file(ctx, s, key->name, v + 5, field);
 }
 
+/*
+ * admin.tokens = "file:PATH". A file that exists must be readable; a missing one is
+ * not an error here (scepctl token new creates it): scepd -t and the workers report it.
+ */
+static int
+config_conv_str_admin_tokens(struct config_ctx *ctx, const struct config_key *key,
+			     const config_setting_t *s, const char *v, void *field)
+{
+	char **p = field, *path = NULL;
+	int r;
+
+	if (strncmp(v, "file:", 5) != 0 || v[5] == '\0')
+		return config_error(ctx, s, key->name, "'%s' is not \"file:PATH\"", v);
+	if ((r = config_conv_resolve(ctx, v + 5, &path)) < 0)
+		return r;
+	if ((r = config_conv_readable(path)) < 0 && r != -ENOENT) {
+		r = config_error(ctx, s, key->name, "cannot read '%s': %s", path, strerror(-r));
+		free(path);
+		return r;
+	}
+	free(*p);
+	*p = path;
+	return 0;
+}
+
 /* The URI is never quoted in messages: a PostgreSQL URI may hold a password. */
 static int
 config_conv_str_storage_uri(struct config_ctx *ctx, const struct config_key *key,
@@ -1129,6 +1154,7 @@ static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_HTTP_URL] = { config_conv_string, config_conv_str_http_url },
 	[CONFIG_T_HTTP_URLS] = { config_conv_http_urls, NULL },
 	[CONFIG_T_USERS] = { config_conv_string, config_conv_str_users },
+	[CONFIG_T_ADMIN_TOKENS] = { config_conv_string, config_conv_str_admin_tokens },
 };
 /* clang-format on */
 

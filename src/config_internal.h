@@ -66,6 +66,7 @@ enum config_key_type {
 	CONFIG_T_HTTP_URL,  /* an absolute http:// URL (a relying party fetches it) */
 	CONFIG_T_HTTP_URLS, /* a list of them */
 	CONFIG_T_USERS,     /* "file:PATH": a users file (htpasswd.h) */
+	CONFIG_T_ADMIN_TOKENS, /* "file:PATH": the admin API's tokens file (admin_tokens.h) */
 };
 
 /* The struct a setting's offset is in (the SECTION column of config_keys.h). */

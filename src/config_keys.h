@@ -225,7 +225,14 @@
 	  CFG, storage.prune_interval) \
 	G("log") \
 	X("log.level",                       LOG_LEVEL,   NONE,     "info", 0, 0, \
-	  CFG, log.level)
+	  CFG, log.level) \
+	G("admin") \
+	X("admin.path",                      URL_PATH,    NONE,     "/api/v1", 0, 0, \
+	  CFG, admin.path) \
+	X("admin.tokens",                    ADMIN_TOKENS, NONE,    NULL, 0, 0, \
+	  CFG, admin.tokens_file) \
+	X("admin.allow_plain_http",          BOOL,        NONE,     "false", 0, 0, \
+	  CFG, admin.allow_plain_http)
 /* clang-format on */
 
 #endif

@@ -393,7 +393,7 @@ config_rules_ca_path_clash(const struct scepd_config *cfg, const char *own, char
 	char setting[CONFIG_NAME_MAX * 2];
 	size_t n = 0;
 
-	if ((v = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas, sizeof(*v))) == NULL)
+	if ((v = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas + 1, sizeof(*v))) == NULL)
 		return NULL;
 	for (size_t k = 0; k < cfg->n_profiles; k++)
 		if (config_profile_served(&cfg->profiles[k]) &&
@@ -423,6 +423,8 @@ config_rules_ca_path_clash(const struct scepd_config *cfg, const char *own, char
 		if (ca->ocsp.path != NULL)
 			config_rules_served_add(v, &n, setting, ca->ocsp.path, "");
 	}
+	if (cfg->admin.enabled && cfg->admin.path != NULL)
+		config_rules_served_add(v, &n, "admin.path", cfg->admin.path, "");
 	/* Reported once per pair: at the setting that comes later in this list. */
 	for (size_t a = 0; a < n && clash == NULL; a++) {
 		if (strcmp(v[a].setting, own) != 0)
@@ -552,6 +554,41 @@ config_rules_profile(struct config_ctx *ctx, size_t i)
 	return r;
 }
 
+/*
+ * admin = { ... }: the group turns the API on; it needs its tokens file, and a path
+ * of its own (the API takes every path below it as well).
+ */
+static int
+config_rules_admin(struct config_ctx *ctx)
+{
+	struct config_admin *admin = &ctx->cfg->admin;
+	char other[CONFIG_NAME_MAX * 2];
+	int r;
+
+	admin->enabled = config_found(ctx, "admin") != NULL;
+	if (!admin->enabled)
+		return 0;
+	if (admin->tokens_file == NULL && !config_bad(ctx, "admin.tokens") &&
+	    (r = config_error(ctx, config_at(ctx, "admin.tokens"), "admin.tokens",
+			      "required with the admin group: \"file:PATH\" (scepctl token new "
+			      "writes it)")) < 0)
+		return r;
+	if (admin->path == NULL)
+		return 0;
+	if (config_rules_path_reserved(admin->path))
+		return config_error(ctx, config_at(ctx, "admin.path"), "admin.path",
+				    "'%s' is reserved (/healthz, /metrics, /cgi-bin/pkiclient.exe)",
+				    admin->path);
+	if (strcmp(admin->path, "/") == 0)
+		return config_error(
+			ctx, config_at(ctx, "admin.path"), "admin.path",
+			"'/' would take every path: use a path of its own (\"/api/v1\")");
+	if (config_rules_ca_path_clash(ctx->cfg, "admin.path", other, sizeof(other)) != NULL)
+		return config_error(ctx, config_at(ctx, "admin.path"), "admin.path",
+				    "'%s' is also served by %s", admin->path, other);
+	return 0;
+}
+
 int
 config_rules_check(struct config_ctx *ctx)
 {
@@ -573,6 +610,8 @@ config_rules_check(struct config_ctx *ctx)
 		if (r < 0)
 			return r;
 	}
+	if ((r = config_rules_admin(ctx)) < 0)
+		return r;
 	config_rules_per_ip(ctx);
 	return 0;
 }

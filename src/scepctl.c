@@ -15,6 +15,7 @@
  *	                                [--subject SUBJECT]
  *	scepctl [-c FILE] db migrate
  *	scepctl [-c FILE] db prune [DAYS]
+ *	scepctl [-c FILE] token new NAME --scope SCOPE [--scope SCOPE...]
  *	scepctl --version | -h
  *
  * DESCRIPTION
@@ -46,6 +47,12 @@
  *	one-time challenges used or expired, and the requests rejected, more than DAYS
  *	(default storage.keep_days) days ago, and says how many.
  *
+ *	`token new` draws a bearer token of the admin API (admin_tokens.h), appends its
+ *	line (name, ID, scopes, PBKDF2 hash; never the token) to admin.tokens, creating
+ *	the file with mode 0600, under an exclusive lock, and prints the token alone,
+ *	once. It refuses a name the file has already and a scope that is unknown or names
+ *	no SCEP profile of the configuration. It does not open the store.
+ *
  *	It never loads keys, engines or PKCS#11, and logs only the audit records
  *	of revocations: otherwise it talks to the person or script that runs it,
  *	on stdout (results) and stderr (one line per problem).
@@ -60,6 +67,7 @@
  *	revoked for a final reason).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <getopt.h>
 #include <pwd.h>
@@ -67,6 +75,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,6 +87,7 @@
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
+#include "scepd/admin_tokens.h"
 #include "scepd/challenge.h"
 #include "scepd/config.h"
 #include "scepd/encoding.h"
@@ -100,15 +111,17 @@ enum scepctl_exit {
 /* What the command line asked for. */
 struct scepctl_args {
 	const char *config;
-	const char *serial;  /* issued --serial */
-	const char *profile; /* issued --profile, challenge new --profile */
-	const char *owner;   /* challenge new --owner */
-	const char *subject; /* challenge new --subject */
-	const char *ttl;     /* challenge new --ttl */
-	const char *reason;  /* revoke --reason */
-	const char *date;    /* revoke --date */
-	const char *txid;    /* revoke --txid */
-	char **words;        /* the command and its operands */
+	const char *serial;                          /* issued --serial */
+	const char *profile;                         /* issued --profile, challenge new --profile */
+	const char *owner;                           /* challenge new --owner */
+	const char *subject;                         /* challenge new --subject */
+	const char *ttl;                             /* challenge new --ttl */
+	const char *reason;                          /* revoke --reason */
+	const char *date;                            /* revoke --date */
+	const char *txid;                            /* revoke --txid */
+	const char *scopes[ADMIN_TOKENS_SCOPES_MAX]; /* token new --scope */
+	size_t n_scopes;
+	char **words; /* the command and its operands */
 	int nwords;
 };
 
@@ -128,6 +141,7 @@ scepctl_usage(FILE *out)
 		"                                       [--profile NAME] [--subject SUBJECT]\n"
 		"       scepctl [-c FILE] db migrate\n"
 		"       scepctl [-c FILE] db prune [DAYS]\n"
+		"       scepctl [-c FILE] token new NAME --scope SCOPE [--scope SCOPE...]\n"
 		"       scepctl --version\n"
 		"\n"
 		"  -c, --config FILE  scepd's configuration (default " SCEPCTL_DEFAULT_CONFIG ")\n"
@@ -149,6 +163,8 @@ scepctl_usage(FILE *out)
 		"      --date DATE    revoke: the revocation date, YYYY-MM-DD or\n"
 		"                     YYYY-MM-DDTHH:MM:SSZ (UTC), not in the future; default now\n"
 		"      --txid TXID    revoke: the certificates of this SCEP transaction id\n"
+		"      --scope SCOPE  token new: what the admin API token may do:\n"
+		"                     challenge:PROFILE, challenge:*, revoke, approve, read\n"
 		"  -h, --help         show this help\n"
 		"      --version      show the version\n");
 }
@@ -891,6 +907,123 @@ scepctl_db_migrate(struct store *st)
 	return 0;
 }
 
+/* Every --scope of token new: known, and a challenge scope names a SCEP profile. */
+static int
+scepctl_token_scopes(const struct scepd_config *cfg, const struct scepctl_args *a)
+{
+	const struct config_profile *p;
+	const char *profile;
+
+	if (a->n_scopes == 0) {
+		fprintf(stderr, "scepctl: token new needs at least one --scope\n");
+		return -EINVAL;
+	}
+	for (size_t i = 0; i < a->n_scopes; i++) {
+		if (!admin_tokens_scope_valid(a->scopes[i], &profile)) {
+			fprintf(stderr,
+				"scepctl: --scope: '%s' is not one of challenge:PROFILE, "
+				"challenge:*, revoke, approve, read\n",
+				a->scopes[i]);
+			return -EINVAL;
+		}
+		if (profile != NULL && strcmp(profile, "*") != 0 &&
+		    ((p = config_profile_by_name(cfg, profile)) == NULL ||
+		     p->type != CONFIG_PROFILE_SCEP)) {
+			fprintf(stderr, "scepctl: --scope: %s is not a SCEP profile of %s\n",
+				profile, cfg->path);
+			return -EINVAL;
+		}
+	}
+	return 0;
+}
+
+/*
+ * token new NAME: the line goes to admin.tokens (created 0600) under an exclusive lock,
+ * after the file was read again under that lock (a name twice is refused); then the
+ * token is printed, once.
+ */
+static int
+scepctl_token_new(const struct scepd_config *cfg, const struct scepctl_args *a)
+{
+	const char *path = cfg->admin.tokens_file, *name = a->words[2];
+	struct admin_tokens *tokens = NULL;
+	struct admin_tokens_error err;
+	char token[ADMIN_TOKENS_TOKEN_MAX], *line = NULL, where[CONFIG_WHERE_MAX];
+	size_t len, done = 0;
+	ssize_t n;
+	int fd = -1, r;
+
+	if (!cfg->admin.enabled || path == NULL) {
+		fprintf(stderr,
+			"scepctl: %s has no admin group (admin.tokens): no API to "
+			"make a token for\n",
+			cfg->path);
+		return -EINVAL;
+	}
+	if (!admin_tokens_name_valid(name)) {
+		fprintf(stderr, "scepctl: token new: the name is 1 to %d of A-Z a-z 0-9 . _ -\n",
+			ADMIN_TOKENS_NAME_MAX);
+		return -EINVAL;
+	}
+	if ((r = scepctl_token_scopes(cfg, a)) < 0)
+		return r;
+	config_where(cfg, "admin.tokens", where, sizeof(where));
+	if ((fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY, 0600)) < 0) {
+		r = -errno;
+		fprintf(stderr, "%s: cannot open %s: %s\n", where, path, strerror(errno));
+		goto out;
+	}
+	if (flock(fd, LOCK_EX) < 0) {
+		r = -errno;
+		fprintf(stderr, "scepctl: cannot lock %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	if ((r = admin_tokens_load(path, &tokens, &err)) < 0) {
+		if (err.line > 0)
+			fprintf(stderr, "%s: %s:%u: %s\n", where, path, err.line, err.message);
+		else
+			fprintf(stderr, "%s: %s: %s\n", where, path, err.message);
+		goto out;
+	}
+	if (admin_tokens_by_name(tokens, name) != NULL) {
+		fprintf(stderr, "scepctl: token new: %s has a token named %s already\n", path,
+			name);
+		r = -EEXIST;
+		goto out;
+	}
+	if ((r = admin_tokens_new(name, a->scopes, a->n_scopes, ADMIN_TOKENS_ITER, token, &line)) <
+	    0) {
+		fprintf(stderr, "scepctl: cannot make a token: %s\n", strerror(-r));
+		goto out;
+	}
+	len = strlen(line);
+	line[len++] = '\n'; /* its NUL: the line is not a string any more */
+	while (done < len) {
+		if ((n = write(fd, line + done, len - done)) < 0) {
+			if (errno == EINTR)
+				continue;
+			r = -errno;
+			fprintf(stderr, "scepctl: cannot write %s: %s\n", path, strerror(errno));
+			goto out;
+		}
+		done += (size_t)n;
+	}
+	if (fsync(fd) < 0) {
+		r = -errno;
+		fprintf(stderr, "scepctl: cannot write %s: %s\n", path, strerror(errno));
+		goto out;
+	}
+	printf("%s\n", token);
+	r = 0;
+out:
+	OPENSSL_cleanse(token, sizeof(token));
+	free(line);
+	admin_tokens_free(tokens);
+	if (fd >= 0)
+		close(fd);
+	return r;
+}
+
 /*
  * Deletes spent challenges and rejected requests older than days (a count of days),
  * or storage.keep_days when days is NULL.
@@ -968,6 +1101,16 @@ scepctl_check_words(const struct scepctl_args *a)
 			fprintf(stderr, "scepctl: revoke takes a serial or --txid, not both\n");
 			return -EINVAL;
 		}
+	} else if (strcmp(cmd, "token") == 0) {
+		want = 3;
+		if (a->nwords < 2 || strcmp(a->words[1], "new") != 0) {
+			fprintf(stderr, "scepctl: unknown token command; use 'token new NAME'\n");
+			return -EINVAL;
+		}
+		if (a->nwords < 3) {
+			fprintf(stderr, "scepctl: token new needs a name\n");
+			return -EINVAL;
+		}
 	} else if (strcmp(cmd, "unrevoke") == 0) {
 		want = 2;
 		if (a->nwords < 2) {
@@ -1001,6 +1144,10 @@ scepctl_check_words(const struct scepctl_args *a)
 			a->reason != NULL ? "reason"
 			: a->date != NULL ? "date"
 					  : "txid");
+		return -EINVAL;
+	}
+	if (a->n_scopes > 0 && strcmp(cmd, "token") != 0) {
+		fprintf(stderr, "scepctl: --scope belongs to 'token new'\n");
 		return -EINVAL;
 	}
 	if ((a->owner != NULL || a->ttl != NULL || a->subject != NULL) &&
@@ -1078,6 +1225,7 @@ main(int argc, char **argv)
 		{ "reason", required_argument, NULL, 'R' },
 		{ "date", required_argument, NULL, 'D' },
 		{ "txid", required_argument, NULL, 'X' },
+		{ "scope", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scepctl_args a = { .config = SCEPCTL_DEFAULT_CONFIG };
@@ -1121,6 +1269,14 @@ main(int argc, char **argv)
 		case 'X':
 			a.txid = optarg;
 			break;
+		case 's':
+			if (a.n_scopes == ADMIN_TOKENS_SCOPES_MAX) {
+				fprintf(stderr, "scepctl: --scope: at most %d\n",
+					ADMIN_TOKENS_SCOPES_MAX);
+				return EXIT_FAILURE;
+			}
+			a.scopes[a.n_scopes++] = optarg;
+			break;
 		default:
 			scepctl_usage(stderr);
 			return EXIT_FAILURE;
@@ -1154,6 +1310,11 @@ main(int argc, char **argv)
 	}
 
 	log_set_program("scepctl");
+	if (strcmp(a.words[0], "token") == 0) {
+		if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_token_new(cfg, &a) < 0)
+			goto out;
+		goto flush;
+	}
 	if (scepctl_load_config(a.config, &cfg) < 0 ||
 	    scepctl_open_store(cfg, strcmp(a.words[0], "db") == 0, &st) < 0)
 		goto out;
@@ -1161,6 +1322,7 @@ main(int argc, char **argv)
 		status = scepctl_exit_status(a.words[0], r);
 		goto out;
 	}
+flush:
 	if (fflush(stdout) != 0 || ferror(stdout)) {
 		fprintf(stderr, "scepctl: cannot write the output: %s\n", strerror(errno));
 		goto out;

@@ -34,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "scepd/admin_http.h"
 #include "scepd/crl_http.h"
 #include "scepd/crl_publish.h"
 #include "scepd/csr_http.h"
@@ -77,6 +78,7 @@ struct worker {
 	struct crl_publish *crls;           /* every CA's CRL */
 	struct worker_ca_routes *ca_routes; /* one per cfg->cas */
 	struct worker_profile *profiles;    /* one per cfg->profiles */
+	struct admin_http *admin;           /* NULL without the admin group */
 	struct http_route *routes;
 	size_t n_routes;
 	struct http_server **servers;
@@ -155,6 +157,27 @@ worker_setup_profile(struct worker *w, size_t i)
 	return SCEPD_EXIT_FAILURE;
 }
 
+/* The admin API, when configured: its tokens file is read here. An exit code. */
+static int
+worker_setup_admin(struct worker *w)
+{
+	const struct scepd_config *cfg = w->cfg;
+	struct admin_tokens_error err;
+	char where[CONFIG_WHERE_MAX];
+	int r;
+
+	if (!cfg->admin.enabled || (r = admin_http_new(cfg, w->issuer, &w->admin, &err)) >= 0)
+		return SCEPD_EXIT_OK;
+	config_where(cfg, "admin.tokens", where, sizeof(where));
+	if (r == -ENOMEM)
+		log_error_errno(r, "%s: cannot set up the admin API", where);
+	else if (err.line > 0)
+		log_error("%s: %s:%u: %s", where, cfg->admin.tokens_file, err.line, err.message);
+	else
+		log_error("%s: %s: %s", where, cfg->admin.tokens_file, err.message);
+	return SCEPD_EXIT_FAILURE;
+}
+
 /* Keys, store, issuer, handlers. Returns an exit code (enum scepd_exit). */
 static int
 worker_setup_issuer(struct worker *w, bool may_start_unavailable)
@@ -199,7 +222,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	for (size_t i = 0; i < cfg->n_profiles; i++)
 		if ((r = worker_setup_profile(w, i)) != SCEPD_EXIT_OK)
 			return r;
-	return SCEPD_EXIT_OK;
+	return worker_setup_admin(w);
 }
 
 static unsigned long long
@@ -257,7 +280,9 @@ worker_make_routes(struct worker *w)
 	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
 
-	if ((w->routes = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas + 2, sizeof(*w->routes))) ==
+	/* /healthz, per profile 2 (its path, its NDES page), per CA 3 (OCSP, CRL, CRL.pem),
+	 * legacy SCEP, admin */
+	if ((w->routes = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas + 3, sizeof(*w->routes))) ==
 	    NULL)
 		return -ENOMEM;
 	w->routes[w->n_routes++] = (struct http_route){
@@ -335,6 +360,14 @@ worker_make_routes(struct worker *w)
 			.handler = scep_http_handle,
 			.userdata = w->profiles[legacy].scep,
 			.allow = cfg->profiles[legacy].scep.allow,
+		};
+	if (w->admin != NULL)
+		w->routes[w->n_routes++] = (struct http_route){
+			.path = cfg->admin.path,
+			.methods = HTTP_GET | HTTP_POST,
+			.handler = admin_http_handle,
+			.userdata = w->admin,
+			.subtree = true,
 		};
 	return 0;
 }
@@ -572,6 +605,7 @@ worker_free(struct worker *w)
 	for (size_t i = 0; w->ca_routes != NULL && i < w->cfg->n_cas; i++)
 		free(w->ca_routes[i].pem_path);
 	free(w->ca_routes);
+	admin_http_free(w->admin);
 	crl_publish_free(w->crls);
 	issuer_free(w->issuer); /* keys last: ENGINE_finish before _exit() */
 	if (w->signal_fd >= 0)

@@ -42,4 +42,11 @@ void check_warnings(const struct scepd_config *cfg);
  */
 int check_tls(const struct scepd_config *cfg);
 
+/*
+ * With the admin group: read and parse admin.tokens as a worker would, printing
+ * "FILE:LINE: admin.tokens: PATH:LINE: what is wrong" (or "...: PATH: cannot read: ...")
+ * on stderr. Returns 0 or 1 (SCEPD_EXIT_FAILURE).
+ */
+int check_admin_tokens(const struct scepd_config *cfg);
+
 #endif

@@ -263,6 +263,19 @@ struct config_log {
 	int level; /* syslog priority: LOG_ERR .. LOG_DEBUG */
 };
 
+/*
+ * admin = { ... }: the JSON admin API (admin_http.h). Without the group, enabled is
+ * false and nothing is served at path.
+ */
+struct config_admin {
+	bool enabled;          /* the group is written */
+	char *path;            /* "/api/v1": every path below it is the API's */
+	char *tokens_file;     /* file:PATH, absolute; read by the workers and scepd -t, which
+				  report a file that is missing or malformed (it is not read
+				  here: scepctl token new creates it) */
+	bool allow_plain_http; /* serve clients that are neither on TLS nor on loopback */
+};
+
 struct config_lines;
 
 struct scepd_config {
@@ -276,6 +289,7 @@ struct scepd_config {
 	bool short_form; /* ca, scep and csr at the top level */
 	struct config_storage storage;
 	struct config_log log;
+	struct config_admin admin;
 	struct config_lines *lines; /* private to config*.c: where each setting was written */
 };
 

@@ -53,7 +53,7 @@ int log_internal(int level, int error, const char *file, int line, const char *f
 /* One record per issuance decision. NULL fields are left out. */
 struct log_audit {
 	const char *result;   /* "signing" (before the key is used), "issued", "denied", ... */
-	const char *endpoint; /* "csr", "scep" */
+	const char *endpoint; /* "csr", "scep", "admin" */
 	const char *profile;  /* the profile's name */
 	const char *client;
 	const char *serial;
@@ -63,7 +63,7 @@ struct log_audit {
 	const char *key;    /* the CA key that signed (URI or file) */
 	const char *reason; /* why not issued; the CRLReason of a revocation */
 	const char *ca;     /* the CA's name (revocations) */
-	const char *user;   /* who: the Unix user running scepctl */
+	const char *user;   /* who: the Unix user running scepctl, "token:NAME" (admin API) */
 };
 
 /*

@@ -646,6 +646,26 @@ static const struct error_case error_cases[] = {
 	{ "missing included file", MIN "@include \"nope.inc\"\n",
 	  { "t.conf:2: syntax error: cannot open include file" } },
 
+	/* The admin API */
+	{ "admin without tokens", MIN "admin = { path = \"/api\"; };\n",
+	  { "t.conf:2: admin.tokens: required with the admin group: \"file:PATH\" (scepctl "
+	    "token new writes it)" } },
+	{ "admin tokens not file:", MIN "admin = { tokens = \"tokens:x\"; };\n",
+	  { "t.conf:2: admin.tokens: 'tokens:x' is not \"file:PATH\"" } },
+	{ "admin path of a profile", MIN "admin = {\n  tokens = \"file:t\";\n  path = \"/scep\";\n};\n",
+	  { "t.conf:4: admin.path: '/scep' is also served by scep.path" } },
+	{ "admin path reserved", MIN "admin = { tokens = \"file:t\"; path = \"/metrics\"; };\n",
+	  { "t.conf:2: admin.path: '/metrics' is reserved (/healthz, /metrics, "
+	    "/cgi-bin/pkiclient.exe)" } },
+	{ "admin path root", MIN "admin = { tokens = \"file:t\"; path = \"/\"; };\n",
+	  { "t.conf:2: admin.path: '/' would take every path: use a path of its own "
+	    "(\"/api/v1\")" } },
+	{ "admin tokens a directory", MIN "admin = { tokens = \"file:state\"; };\n",
+	  { "t.conf:2: admin.tokens: cannot read '@D@/state': Is a directory" } },
+	{ "admin typo", MIN "admin = { tokens = \"file:t\"; allow_plain = true; };\n",
+	  { "t.conf:2: admin.allow_plain: unknown setting 'allow_plain', did you mean "
+	    "'allow_plain_http'?" } },
+
 	/* Several errors: all of them, in file order */
 	{ "many errors in order",
 	  "server = {\n  workers = 2000;\n  wokers = 1;\n};\n"
@@ -1743,6 +1763,29 @@ test_documented(void **state)
 	free(conf_path);
 }
 
+/* admin: absent -> off with the default path; a tokens file that is missing yet loads. */
+static void
+test_admin(void **state)
+{
+	const struct test_env *env = *state;
+	struct scepd_config *cfg = load_ok(env, MIN);
+	char *tokens = expand("@D@/not-yet", env->dir);
+
+	assert_false(cfg->admin.enabled);
+	assert_string_equal(cfg->admin.path, "/api/v1");
+	assert_null(cfg->admin.tokens_file);
+	assert_false(cfg->admin.allow_plain_http);
+	config_free(cfg);
+	cfg = load_ok(env, MIN "admin = { tokens = \"file:not-yet\"; allow_plain_http = true; "
+			       "path = \"/admin\"; };\n");
+	assert_true(cfg->admin.enabled);
+	assert_string_equal(cfg->admin.path, "/admin");
+	assert_string_equal(cfg->admin.tokens_file, tokens);
+	assert_true(cfg->admin.allow_plain_http);
+	config_free(cfg);
+	free(tokens);
+}
+
 int
 main(void)
 {
@@ -1767,6 +1810,7 @@ main(void)
 		cmocka_unit_test(test_pg_uri),
 		cmocka_unit_test(test_where),
 		cmocka_unit_test(test_conf_names),
+		cmocka_unit_test(test_admin),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
