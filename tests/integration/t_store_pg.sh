@@ -37,7 +37,7 @@ CONF
 grep -q "storage.uri: cannot open the store: No such file or directory" "$TMP/ctl.err" ||
 	fail "scepctl pending on no schema: $(cat "$TMP/ctl.err")"
 assert_eq "schema version 5" "$("$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate)" "scepctl db migrate"
-assert_eq 4 "$(pg_sql "SELECT version FROM scepd_schema")" "the version in scepd_schema"
+assert_eq 5 "$(pg_sql "SELECT version FROM scepd_schema")" "the version in scepd_schema"
 pg_sql "DROP TABLE pending_requests, certificates, challenges, crls, revocation_state, scepd_schema" >/dev/null
 start_scepd "$TMP/scepd.conf"
 assert_eq 1 "$(pg_sql "SELECT count(*) FROM scepd_schema")" "schema rows after 4 workers started"
