@@ -65,6 +65,7 @@ enum config_key_type {
 	CONFIG_T_EC_CURVES,
 	CONFIG_T_HTTP_URL,  /* an absolute http:// URL (a relying party fetches it) */
 	CONFIG_T_HTTP_URLS, /* a list of them */
+	CONFIG_T_WEBHOOK_URL, /* https://HOST..., or http:// to a loopback host */
 };
 
 /* The struct a setting's offset is in (the SECTION column of config_keys.h). */

@@ -136,6 +136,14 @@
 	  PROFILE, scep.challenge_mode) \
 	X("scep.challenge.secret",           SECRET,      NONE,     NULL, 0, 0, \
 	  PROFILE, scep.challenge_secret) \
+	X("scep.challenge.url",              WEBHOOK_URL, NONE,     NULL, 0, 0, \
+	  PROFILE, scep.challenge_url) \
+	X("scep.challenge.timeout",          INT,         NONE,     "5", 1, 60, \
+	  PROFILE, scep.challenge_timeout) \
+	X("scep.challenge.ca",               FILE,        NONE,     NULL, 0, 0, \
+	  PROFILE, scep.challenge_ca) \
+	X("scep.challenge.id",               STRING,      NONE,     NULL, 0, 0, \
+	  PROFILE, scep.challenge_id) \
 	X("scep.approval",                   APPROVAL,    NONE,     "auto", 0, 0, \
 	  PROFILE, scep.approval) \
 	G("scep.subject") \
