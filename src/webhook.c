@@ -41,6 +41,10 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#ifndef SCEPD_VERSION /* CMake defines it; the fuzz build (scripts/fuzz.sh) does not */
+#define SCEPD_VERSION "0"
+#endif
+
 struct webhook {
 	char *url;
 	char *host; /* for logs */
