@@ -114,6 +114,7 @@ scep_http_check_challenge(void *arg, const struct scep_enrol_query *q, bool *ret
 {
 	struct scep_http *sh = arg;
 	struct webhook_answer a = { 0 };
+	const char *reason = "webhook denied";
 	char *subject = NULL;
 	int r;
 
@@ -124,11 +125,16 @@ scep_http_check_challenge(void *arg, const struct scep_enrol_query *q, bool *ret
 						     .csr = q->csr,
 						     .client = q->client },
 			  &a, why, why_size);
-	if (r == -EILSEQ) { /* a challenge JSON cannot carry: no service would take it */
+	if (r == -EILSEQ) { /* a challenge JSON cannot carry: no service could accept it */
 		a.allow = false;
-		snprintf(a.reason, sizeof(a.reason), "%s", "the challenge is not UTF-8");
+		reason = "challenge not UTF-8";
+		snprintf(why, why_size, "the challenge is not UTF-8: not sent to webhook %s",
+			 webhook_get0_host(sh->webhook));
 	} else if (r < 0) {
 		return r;
+	} else if (!a.allow) {
+		snprintf(why, why_size, "webhook %s denied%s%s", webhook_get0_host(sh->webhook),
+			 a.reason[0] != '\0' ? ": " : "", a.reason);
 	}
 	if (!a.allow) {
 		(void)encoding_name_text(X509_REQ_get_subject_name(q->csr), &subject);
@@ -139,11 +145,9 @@ scep_http_check_challenge(void *arg, const struct scep_enrol_query *q, bool *ret
 			.client = q->client,
 			.subject = subject,
 			.transaction_id = q->transaction_id,
-			.reason = "webhook denied",
+			.reason = reason,
 		});
 		free(subject);
-		snprintf(why, why_size, "webhook %s denied%s%s", webhook_get0_host(sh->webhook),
-			 a.reason[0] != '\0' ? ": " : "", a.reason);
 	}
 	*ret_allow = a.allow;
 	return 0;

@@ -65,6 +65,7 @@ struct webhook_body {
 int
 webhook_global_init(void)
 {
+	json_object_seed(0); /* jansson's hash seed, drawn now rather than racing in threads */
 	return curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK ? 0 : -EIO;
 }
 

@@ -67,7 +67,8 @@ const char *webhook_get0_host(const struct webhook *wh);
  * naming the host and the reason, never the key or the challenge): -ECONNREFUSED,
  * -ETIMEDOUT, -EIO (transport, TLS, any other libcurl error), -EPROTO (not a 2xx
  * status), -EFBIG (answer beyond WEBHOOK_MAX_RESPONSE), -EBADMSG (not a JSON object
- * with a boolean allow), -ENOMEM.
+ * with a boolean allow), -EILSEQ (the challenge is not UTF-8: JSON cannot carry it,
+ * nothing was sent), -ENOMEM.
  */
 int webhook_check(const struct webhook *wh, const struct webhook_request *req,
 		  struct webhook_answer *ret, char *why, size_t why_size);

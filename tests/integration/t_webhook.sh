@@ -67,9 +67,26 @@ for _ in $(seq 1 50); do
 done
 grep -q ready "$TMP/webhook.out" || fail "webhook_server.py did not start: $(cat "$TMP/webhook.out")"
 
+# A key that is not base64 (step-ca's secrets are): the worker does not start, and says why.
+printf 'not base64!\n' >"$TMP/challenge-not-base64"
+config "$TMP/notb64.conf" "http://127.0.0.1:$WPORT/scep/validate"
+sed -i "s|file:$TMP/challenge-key|file:$TMP/challenge-not-base64|" "$TMP/notb64.conf"
+! timeout 30 "$SCEPD_BIN" -c "$TMP/notb64.conf" -f >"$TMP/notb64.out" 2>&1 ||
+	fail "scepd started with a webhook key that is not base64"
+grep -q "notb64.conf:[0-9]*: profiles.mdm.challenge.secret: not base64" "$TMP/notb64.out" ||
+	fail "no reason for the key that is not base64: $(tail -5 "$TMP/notb64.out")"
+pass "a webhook key that is not base64 stops the start with FILE:LINE: setting: not base64"
+
+# scepd runs with every proxy variable pointing nowhere: the webhook call ignores them.
+cat >"$TMP/scepd-proxied" <<SH
+#!/bin/sh
+export http_proxy=http://127.0.0.1:9 https_proxy=http://127.0.0.1:9 ALL_PROXY=http://127.0.0.1:9 all_proxy=http://127.0.0.1:9
+exec "$SCEPD_BIN" "\$@"
+SH
+chmod +x "$TMP/scepd-proxied"
 config "$TMP/scepd.conf" "http://127.0.0.1:$WPORT/scep/validate"
 "$SCEPD_BIN" -c "$TMP/scepd.conf" -t >"$TMP/check.out" 2>&1 || fail "scepd -t: $(cat "$TMP/check.out")"
-start_scepd "$TMP/scepd.conf"
+SCEPD_BIN=$TMP/scepd-proxied start_scepd "$TMP/scepd.conf"
 base=http://127.0.0.1:$PORT
 curl -sf -o "$TMP/ca.bin" "$base/scep/mdm?operation=GetCACert" || fail "GetCACert"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key" 2>/dev/null
@@ -110,7 +127,7 @@ unavailable() { # NAME WHY
 		"$TMP/scepd.log" || fail "$1: no warning '$2': $(grep "wh-$1" "$TMP/scepd.log")"
 }
 
-# Allowed: issued, verifies, on record; the service saw what step-ca would send.
+# Allowed (through no proxy): issued, verifies, on record; the service saw what step-ca would send.
 scep allow mdm allow-7f3a --san DNS:allow.example
 assert_eq SUCCESS "$VERDICT" "allowed by the webhook"
 openssl verify -CAfile "$TMP/ca.pem" "$TMP/allow.pem" >/dev/null || fail "the allowed certificate does not verify"
@@ -147,7 +164,11 @@ scep noallow mdm noallow-1
 unavailable noallow 'the answer is not a JSON object with a boolean "allow"'
 scep stringy mdm stringy-1
 unavailable stringy 'the answer is not a JSON object with a boolean "allow"'
-pass "500, not JSON, no allow, allow as a string: 503 with Retry-After, nothing issued, a warning why"
+scep huge mdm huge-1
+unavailable huge "answer longer than 65536 bytes"
+scep redirect mdm redirect-1
+unavailable redirect "HTTP status 307"
+pass "500, not JSON, no allow, allow as a string, an allow beyond 64 KiB, a redirect (not followed): 503 with Retry-After, nothing issued, a warning why"
 
 # Too slow: 503 after the 2 s timeout; meanwhile the one worker answers GetCACaps at once.
 (

@@ -18,6 +18,8 @@ The answer is chosen by the challenge's prefix:
     garbage-...  200 with a body that is not JSON
     noallow-...  200 {"data": {}} (no allow)
     stringy-...  200 {"allow": "true"} (a string, not true)
+    huge-...     200 {"allow": true, "pad": 70000 bytes} (over scepd's 64 KiB bound)
+    redirect-... 307 to a URL of this server that would allow
 """
 import base64
 import hashlib
@@ -80,6 +82,13 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, "<html>this is not JSON</html>")
         elif challenge.startswith("noallow-"):
             self.answer(200, '{"data": {}}')
+        elif challenge.startswith("huge-"):
+            self.answer(200, '{"allow": true, "pad": "' + "x" * 70000 + '"}')
+        elif challenge.startswith("redirect-"):
+            self.send_response(307)
+            self.send_header("Location", "/allow")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
         elif challenge.startswith("stringy-"):
             self.answer(200, '{"allow": "true"}')
         else:
