@@ -15,7 +15,17 @@ command -v python3 >/dev/null || skip "python3 not installed"
 
 PORT=$(free_port)
 WPORT=$(free_port)
+TPORT=$(free_port)
 make_scep_ca "$TMP"
+# The service's TLS certificate (127.0.0.1), from a CA of its own.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/wh-ca.key" \
+	-out "$TMP/wh-ca.pem" -subj "/CN=webhook test CA" -days 30 \
+	-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/wh-tls.key" \
+	-subj "/CN=127.0.0.1" -out "$TMP/wh-tls.csr" 2>/dev/null
+openssl x509 -req -in "$TMP/wh-tls.csr" -CA "$TMP/wh-ca.pem" -CAkey "$TMP/wh-ca.key" -days 30 \
+	-set_serial 7 -extfile <(printf 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n') \
+	-out "$TMP/wh-tls.pem" 2>/dev/null
 store_prepare
 openssl rand -base64 32 >"$TMP/challenge-key"
 openssl rand -base64 32 >"$TMP/challenge-wrong-key"
@@ -34,6 +44,12 @@ profiles: {
 	wrongkey: { type = "scep"; path = "/scep/wrongkey"; ca = "main"; refusals_per_minute = 0;
 		    challenge = { mode = "webhook"; secret = "file:$TMP/challenge-wrong-key";
 				  url = "http://127.0.0.1:$WPORT/scep/validate"; }; };
+	tls: { type = "scep"; path = "/scep/tls"; ca = "main"; refusals_per_minute = 0;
+	       challenge = { mode = "webhook"; secret = "file:$TMP/challenge-key";
+			     url = "https://127.0.0.1:$TPORT/scep/validate"; ca = "$TMP/wh-ca.pem"; }; };
+	tlsother: { type = "scep"; path = "/scep/tlsother"; ca = "main"; refusals_per_minute = 0;
+		    challenge = { mode = "webhook"; secret = "file:$TMP/challenge-key";
+				  url = "https://127.0.0.1:$TPORT/scep/validate"; ca = "$TMP/ca.pem"; }; };
 };
 $(store_config_line)
 log: { level = "info"; };
@@ -66,6 +82,14 @@ for _ in $(seq 1 50); do
 	sleep 0.1
 done
 grep -q ready "$TMP/webhook.out" || fail "webhook_server.py did not start: $(cat "$TMP/webhook.out")"
+python3 "$(dirname "$0")/webhook_server.py" "$TPORT" "$TMP/challenge-key" "$TMP/webhook.jsonl" \
+	"$TMP/wh-tls.pem" "$TMP/wh-tls.key" >"$TMP/webhook-tls.out" 2>&1 &
+BACKGROUND_PIDS+=("$!")
+for _ in $(seq 1 50); do
+	grep -q ready "$TMP/webhook-tls.out" 2>/dev/null && break
+	sleep 0.1
+done
+grep -q ready "$TMP/webhook-tls.out" || fail "webhook_server.py (TLS) did not start: $(cat "$TMP/webhook-tls.out")"
 
 # A key that is not base64 (step-ca's secrets are): the worker does not start, and says why.
 printf 'not base64!\n' >"$TMP/challenge-not-base64"
@@ -193,6 +217,18 @@ scep wrongkey wrongkey allow-wrongkey
 unavailable wrongkey "HTTP status 401"
 assert_eq none "$(field wrongkey 'r')" "the service recorded a request with a bad signature"
 pass "wrong key in scepd: the service answers 401, scepd 503, nothing issued"
+
+# https: verified against challenge.ca; a certificate that bundle does not vouch for is
+# an error (503), the request never reaches the service.
+scep tls tls allow-tls
+assert_eq SUCCESS "$VERDICT" "allowed by the webhook over https"
+assert_eq "tls" "$(field tls 'r["body"]["x509CertificateRequest"]["subject"]["commonName"]')" \
+	"the https service's record"
+scep tlsother tlsother allow-tlsother
+unavailable tlsother ""
+grep "wh-tlsother" "$TMP/scepd.log" | grep -qi "certificate" || fail "tlsother: the warning does not say it is the certificate"
+assert_eq none "$(field tlsother 'r')" "a request sent over TLS that was not verified"
+pass "https: verified against scep.challenge.ca; with another CA bundle: 503, nothing sent, nothing issued"
 
 # The service away: 503, nothing issued.
 kill "$WEBHOOK_PID"

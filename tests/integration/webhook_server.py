@@ -1,9 +1,10 @@
 #!/usr/bin/env python3
 """webhook_server.py - a challenge webhook as an MDM would run it, for t_webhook.sh.
 
-    webhook_server.py PORT KEYFILE RECORD
+    webhook_server.py PORT KEYFILE RECORD [CERT KEY]
 
-Listens on 127.0.0.1:PORT (one thread per request). KEYFILE holds the shared secret
+Listens on 127.0.0.1:PORT (one thread per request), with TLS when CERT and KEY (PEM)
+are given. KEYFILE holds the shared secret
 in base64, as step-ca's webhook secrets are written; the HMAC-SHA256 key is the
 decoded bytes. Every POST is checked the way a step-ca webhook server checks it: the
 X-Smallstep-Signature header must be the hex HMAC of the exact body bytes, else 401.
@@ -25,6 +26,7 @@ import base64
 import hashlib
 import hmac
 import json
+import ssl
 import sys
 import threading
 import time
@@ -97,5 +99,9 @@ class Handler(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer.daemon_threads = True
 server = ThreadingHTTPServer(("127.0.0.1", PORT), Handler)
+if len(sys.argv) > 5:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[4], sys.argv[5])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
 print("ready", flush=True)
 server.serve_forever()
