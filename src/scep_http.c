@@ -133,6 +133,9 @@ scep_http_check_challenge(void *arg, const struct scep_enrol_query *q, bool *ret
 	} else if (r < 0) {
 		return r;
 	} else if (!a.allow) {
+		/* The service's reason goes to the log: not when it quotes the challenge. */
+		if (q->challenge[0] != '\0' && strstr(a.reason, q->challenge) != NULL)
+			snprintf(a.reason, sizeof(a.reason), "(its reason quotes the challenge)");
 		snprintf(why, why_size, "webhook %s denied%s%s", webhook_get0_host(sh->webhook),
 			 a.reason[0] != '\0' ? ": " : "", a.reason);
 	}

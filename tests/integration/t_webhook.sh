@@ -177,6 +177,10 @@ grep -q "audit: result=denied endpoint=scep profile=mdm client=127.0.0.1 .*trans
 	"$TMP/scepd.log" || fail "no audit record of the denial: $(grep audit "$TMP/scepd.log" | tail -3)"
 grep -q "wh-deny: FAILURE badRequest: webhook 127.0.0.1 denied: no such device (unknown-device)" "$TMP/scepd.log" ||
 	fail "no log line with the service's reason"
+scep echo mdm echo-5b2d9e
+assert_eq "FAILURE badRequest" "$VERDICT" "denied by the webhook, quoting the challenge"
+grep -q "wh-echo: FAILURE badRequest: webhook 127.0.0.1 denied: (its reason quotes the challenge)" \
+	"$TMP/scepd.log" || fail "a reason quoting the challenge: $(grep wh-echo "$TMP/scepd.log")"
 pass "deny: FAILURE badRequest, audit result=denied reason=\"webhook denied\", nothing issued"
 
 # The service failing: 503 + Retry-After, nothing issued, a warning.

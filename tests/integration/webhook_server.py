@@ -19,6 +19,7 @@ The answer is chosen by the challenge's prefix:
     garbage-...  200 with a body that is not JSON
     noallow-...  200 {"data": {}} (no allow)
     stringy-...  200 {"allow": "true"} (a string, not true)
+    echo-...     200 {"allow": false, "error": {"message": "unknown challenge <it>"}}
     huge-...     200 {"allow": true, "pad": 70000 bytes} (over scepd's 64 KiB bound)
     redirect-... 307 to a URL of this server that would allow
 """
@@ -84,6 +85,9 @@ class Handler(BaseHTTPRequestHandler):
             self.answer(200, "<html>this is not JSON</html>")
         elif challenge.startswith("noallow-"):
             self.answer(200, '{"data": {}}')
+        elif challenge.startswith("echo-"):
+            self.answer(200, json.dumps({"allow": False, "error": {
+                "message": "unknown challenge " + challenge}}))
         elif challenge.startswith("huge-"):
             self.answer(200, '{"allow": true, "pad": "' + "x" * 70000 + '"}')
         elif challenge.startswith("redirect-"):
