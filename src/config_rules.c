@@ -187,6 +187,14 @@ config_rules_challenge(struct config_ctx *ctx, const struct config_profile *p)
 	    !config_bad(ctx, "scep.challenge.url"))
 		r = config_error(ctx, config_at(ctx, "scep.challenge.url"), "scep.challenge.url",
 				 "required when scep.challenge.mode = \"webhook\"");
+	for (const char *c = scep->challenge_id; r >= 0 && c != NULL && *c != '\0'; c++)
+		if (!isprint((unsigned char)*c)) {
+			r = config_error(ctx, config_at(ctx, "scep.challenge.id"),
+					 "scep.challenge.id",
+					 "printable ASCII on one line only: it is sent as the "
+					 "X-Smallstep-Webhook-ID header");
+			break;
+		}
 	for (size_t i = 0; r >= 0 && !webhook && i < sizeof(webhook_only) / sizeof(webhook_only[0]);
 	     i++)
 		if (config_found(ctx, webhook_only[i]) != NULL)

@@ -342,6 +342,11 @@ static const struct error_case error_cases[] = {
 	      "  url = \"ftp://mdm.example/v\"; }; };\n",
 	  { "t.conf:3: scep.challenge.url: 'ftp://mdm.example/v' is not an https:// or http:// "
 	    "URL" } },
+	{ "webhook id on two lines",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"https://mdm.example/v\";\n  id = \"a\\nX-Other: 1\"; }; };\n",
+	  { "t.conf:4: scep.challenge.id: printable ASCII on one line only: it is sent as the "
+	    "X-Smallstep-Webhook-ID header" } },
 	{ "webhook settings without webhook",
 	  MIN "scep = { challenge = { mode = \"otp\";\n  url = \"https://mdm.example/v\"; }; };\n",
 	  { "t.conf:3: scep.challenge.url: only used when scep.challenge.mode = \"webhook\"" } },
