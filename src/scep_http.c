@@ -187,6 +187,11 @@ scep_http_make_webhook(struct scep_http *sh, const char *setting, const char *se
 		},
 		&sh->webhook);
 	OPENSSL_clear_free(key, key_len);
+	if (r == -EINVAL) { /* scepd -t judged the URL by its text; libcurl could not read it */
+		config_profile_setting(sh->cfg, &sh->cfg->profiles[sh->profile], "challenge.url",
+				       err->setting, sizeof(err->setting));
+		snprintf(err->message, sizeof(err->message), "libcurl cannot parse this URL");
+	}
 	if (r < 0)
 		return r;
 	scep_enrol_set_validator(
