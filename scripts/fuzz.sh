@@ -30,6 +30,7 @@ declare -A sources=(
 	[scep_query]="src/scep_query.c src/encoding.c src/p7_certs.c src/scep_msg.c"
 	[ocsp_req]="src/ocsp_resp.c src/encoding.c"
 	[webhook_resp]="src/webhook.c"
+	[webhook_req]="src/webhook.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
@@ -38,6 +39,7 @@ declare -A libs=(
 	[scep_query]="$(pkg-config --libs libmicrohttpd libcrypto)"
 	[ocsp_req]="$(pkg-config --libs libcrypto)"
 	[webhook_resp]="$(pkg-config --libs libcurl jansson libcrypto)"
+	[webhook_req]="$(pkg-config --libs libcurl jansson libcrypto)"
 )
 cd "$top"
 for parser in "${!sources[@]}"; do

@@ -174,14 +174,27 @@ webhook_json_base64(const unsigned char *bytes, size_t len)
 	return v;
 }
 
-/* Appends text to the array named name in obj, creating it. Not UTF-8: skipped. */
+/*
+ * A value of the request as a JSON string: NULL when it is not UTF-8 or holds a NUL
+ * ("good.example\0.evil.example" would read differently in each service); the raw DER
+ * still carries it.
+ */
+static json_t *
+webhook_json_text(const char *text, size_t len)
+{
+	if (memchr(text, '\0', len) != NULL)
+		return NULL;
+	return json_stringn(text, len);
+}
+
+/* Appends text to the array named name in obj, creating it. Not UTF-8, a NUL: skipped. */
 static int
 webhook_json_append(json_t *obj, const char *name, const char *text, size_t len)
 {
 	json_t *arr = json_object_get(obj, name), *v;
 
-	if ((v = json_stringn(text, len)) == NULL)
-		return 0; /* not UTF-8: the raw DER still carries it */
+	if ((v = webhook_json_text(text, len)) == NULL)
+		return 0;
 	if (arr == NULL) {
 		if ((arr = json_array()) == NULL || json_object_set_new(obj, name, arr) < 0) {
 			json_decref(v);
@@ -230,8 +243,9 @@ webhook_json_subject(const X509_NAME *name, json_t **ret)
 				r = webhook_json_append(subject, fields[f].field, (char *)utf8,
 							(size_t)len);
 			else if (json_object_get(subject, fields[f].field) == NULL)
-				(void)json_object_set_new(subject, fields[f].field,
-							  json_stringn((char *)utf8, (size_t)len));
+				(void)json_object_set_new(
+					subject, fields[f].field,
+					webhook_json_text((char *)utf8, (size_t)len));
 			break;
 		}
 		OPENSSL_free(utf8);
@@ -272,10 +286,10 @@ webhook_json_sans(X509_REQ *csr, json_t *obj)
 						(size_t)ASN1_STRING_length(s));
 			break;
 		case GEN_IPADD:
-			s = gn->d.iPAddress;
-			if (inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
-				      ASN1_STRING_get0_data(s), ip, sizeof(ip)) != NULL &&
-			    (ASN1_STRING_length(s) == 4 || ASN1_STRING_length(s) == 16))
+			s = gn->d.iPAddress; /* any length may arrive: 4 and 16 only are read */
+			if ((ASN1_STRING_length(s) == 4 || ASN1_STRING_length(s) == 16) &&
+			    inet_ntop(ASN1_STRING_length(s) == 4 ? AF_INET : AF_INET6,
+				      ASN1_STRING_get0_data(s), ip, sizeof(ip)) != NULL)
 				r = webhook_json_append(obj, "ipAddresses", ip, strlen(ip));
 			break;
 		default:
