@@ -31,6 +31,8 @@ declare -A sources=(
 	[ocsp_req]="src/ocsp_resp.c src/encoding.c"
 	[basic_auth]="src/basic_auth.c"
 	[admin_json]="src/admin_json.c"
+	[webhook_resp]="src/webhook.c"
+	[webhook_req]="src/webhook.c"
 )
 declare -A libs=(
 	[config]="$(pkg-config --libs libconfig libcrypto)"
@@ -40,6 +42,8 @@ declare -A libs=(
 	[ocsp_req]="$(pkg-config --libs libcrypto)"
 	[basic_auth]=""
 	[admin_json]="$(pkg-config --libs jansson)"
+	[webhook_resp]="$(pkg-config --libs libcurl jansson libcrypto)"
+	[webhook_req]="$(pkg-config --libs libcurl jansson libcrypto)"
 )
 cd "$top"
 for parser in "${!sources[@]}"; do

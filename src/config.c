@@ -1204,6 +1204,9 @@ config_profile_free(struct config_profile *p)
 	config_secret_free(&p->scep.challenge_secret);
 	free(p->scep.ndes.path);
 	free(p->scep.ndes.users_file);
+	free(p->scep.challenge_url);
+	free(p->scep.challenge_ca);
+	free(p->scep.challenge_id);
 	config_name_policy_free(&p->scep.subject);
 	config_name_policy_free(&p->scep.subject_alt_name);
 	free(p->scep.crl_url);

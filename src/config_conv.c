@@ -80,6 +80,7 @@ static const struct config_conv_enum config_conv_challenge_values[] = {
 	{ "none", CONFIG_CHALLENGE_NONE, false },
 	{ "static", CONFIG_CHALLENGE_STATIC, false },
 	{ "otp", CONFIG_CHALLENGE_OTP, false },
+	{ "webhook", CONFIG_CHALLENGE_WEBHOOK, false },
 	{ NULL, 0, false },
 };
 
@@ -1121,6 +1122,72 @@ config_conv_addr_list(struct config_ctx *ctx, const struct config_key *key,
 	return r;
 }
 
+/*
+ * The host of an absolute URL with scheme (scheme:// skipped already): where it starts
+ * and its length, without the brackets of an IPv6 literal. false when there is no
+ * host, when the authority holds user information ('@': a password has no business
+ * in the configuration's URL) or when the URL holds blanks or control characters.
+ */
+static bool
+config_conv_url_host(const char *rest, const char **ret_host, size_t *ret_len)
+{
+	size_t end = strcspn(rest, "/?#");
+	const char *host = rest, *close;
+	size_t len;
+
+	for (const char *c = rest; *c != '\0'; c++)
+		if (!isgraph((unsigned char)*c))
+			return false;
+	if (memchr(rest, '@', end) != NULL)
+		return false;
+	if (rest[0] == '[') {
+		if ((close = memchr(rest, ']', end)) == NULL)
+			return false;
+		host = rest + 1;
+		len = (size_t)(close - host);
+	} else {
+		len = strcspn(rest, ":/?#");
+	}
+	if (len == 0)
+		return false;
+	*ret_host = host;
+	*ret_len = len;
+	return true;
+}
+
+/*
+ * scep.challenge.url: https:// to any host; http:// only to this machine (127.0.0.1,
+ * ::1, localhost), where nobody on the path can read the challenges or forge the answer.
+ */
+static int
+config_conv_str_webhook_url(struct config_ctx *ctx, const struct config_key *key,
+			    const config_setting_t *s, const char *v, void *field)
+{
+	static const char *const loopback[] = { "127.0.0.1", "::1", "localhost" };
+	bool https = strncmp(v, "https://", 8) == 0, ok = false;
+	const char *host;
+	char **p = field;
+	size_t len;
+
+	if (!https && strncmp(v, "http://", 7) != 0)
+		return config_error(ctx, s, key->name, "'%s' is not an https:// or http:// URL", v);
+	if (!config_conv_url_host(v + (https ? 8 : 7), &host, &len))
+		return config_error(ctx, s, key->name,
+				    "'%s': expected scheme://HOST[:PORT]/PATH, without user or "
+				    "password",
+				    v);
+	for (size_t i = 0; !https && i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		ok = ok || (strlen(loopback[i]) == len && strncasecmp(host, loopback[i], len) == 0);
+	if (!https && !ok)
+		return config_error(ctx, s, key->name,
+				    "http:// only to 127.0.0.1, [::1] or localhost: the "
+				    "challenges and the answers would cross the network in the "
+				    "clear; use https://");
+	if ((*p = strdup(v)) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
 /* clang-format off */
 static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_GROUP] = { config_conv_group, NULL },
@@ -1155,6 +1222,7 @@ static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_HTTP_URLS] = { config_conv_http_urls, NULL },
 	[CONFIG_T_USERS] = { config_conv_string, config_conv_str_users },
 	[CONFIG_T_ADMIN_TOKENS] = { config_conv_string, config_conv_str_admin_tokens },
+	[CONFIG_T_WEBHOOK_URL] = { config_conv_string, config_conv_str_webhook_url },
 };
 /* clang-format on */
 

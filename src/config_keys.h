@@ -145,6 +145,14 @@
 	  PROFILE, scep.challenge_mode) \
 	X("scep.challenge.secret",           SECRET,      NONE,     NULL, 0, 0, \
 	  PROFILE, scep.challenge_secret) \
+	X("scep.challenge.url",              WEBHOOK_URL, NONE,     NULL, 0, 0, \
+	  PROFILE, scep.challenge_url) \
+	X("scep.challenge.timeout",          INT,         NONE,     "5", 1, 60, \
+	  PROFILE, scep.challenge_timeout) \
+	X("scep.challenge.ca",               FILE,        NONE,     NULL, 0, 0, \
+	  PROFILE, scep.challenge_ca) \
+	X("scep.challenge.id",               STRING,      NONE,     NULL, 0, 0, \
+	  PROFILE, scep.challenge_id) \
 	G("scep.challenge.ndes") \
 	X("scep.challenge.ndes.path",        URL_PATH,    NONE,     NULL, 0, 0, \
 	  PROFILE, scep.ndes.path) \

@@ -4,11 +4,12 @@
  *
  *	config_rules_check() runs once every setting is converted: a PIN written in
  *	the file, engine settings without engine.id, an RA without its key or
- *	certificate, a challenge secret without mode "static", an NDES page
- *	without mode "otp" (or without its path or users), reserved or shared
- *	URL paths, a csr group without csr.auth, a password for an SQLite store,
- *	an incomplete server.tls or one whose address server.listen takes; then
- *	it resolves server.max_connections_per_ip = -1. A rule is reported
+ *	certificate, a challenge secret without mode "static" or "webhook", webhook
+ *	settings without mode "webhook" and that mode without its URL, an NDES page
+ *	without mode "otp" (or without its path or users), reserved or shared URL
+ *	paths, a csr group without csr.auth, a password for an SQLite store, an
+ *	incomplete server.tls or one whose address server.listen takes; then it
+ *	resolves server.max_connections_per_ip = -1. A rule is reported
  *	where the setting was written, else at its closest written group.
  *
  *	config_warnings() lists the warnings of a loaded configuration (an open
@@ -162,8 +163,12 @@ config_rules_ra(struct config_ctx *ctx, const struct config_profile *p)
 static int
 config_rules_challenge(struct config_ctx *ctx, const struct config_profile *p)
 {
+	static const char *const webhook_only[] = { "scep.challenge.url", "scep.challenge.timeout",
+						    "scep.challenge.ca", "scep.challenge.id" };
 	const struct config_scep *scep = &p->scep;
 	bool secret = config_found(ctx, "scep.challenge.secret") != NULL;
+	bool webhook = scep->challenge_mode == CONFIG_CHALLENGE_WEBHOOK;
+	int r = 0;
 
 	if (config_bad(ctx, "scep.challenge.mode"))
 		return 0;
@@ -171,11 +176,33 @@ config_rules_challenge(struct config_ctx *ctx, const struct config_profile *p)
 		return config_error(ctx, config_at(ctx, "scep.challenge.secret"),
 				    "scep.challenge.secret",
 				    "required when scep.challenge.mode = \"static\"");
-	if (scep->challenge_mode != CONFIG_CHALLENGE_STATIC && secret)
-		return config_error(ctx, config_at(ctx, "scep.challenge.secret"),
-				    "scep.challenge.secret",
-				    "only used when scep.challenge.mode = \"static\"");
-	return 0;
+	if (webhook && !secret)
+		r = config_error(ctx, config_at(ctx, "scep.challenge.secret"),
+				 "scep.challenge.secret",
+				 "required when scep.challenge.mode = \"webhook\" (the base64 key "
+				 "that signs each call, as step-ca's webhook secret)");
+	if (!webhook && scep->challenge_mode != CONFIG_CHALLENGE_STATIC && secret)
+		return config_error(
+			ctx, config_at(ctx, "scep.challenge.secret"), "scep.challenge.secret",
+			"only used when scep.challenge.mode = \"static\" or \"webhook\"");
+	if (r >= 0 && webhook && scep->challenge_url == NULL &&
+	    !config_bad(ctx, "scep.challenge.url"))
+		r = config_error(ctx, config_at(ctx, "scep.challenge.url"), "scep.challenge.url",
+				 "required when scep.challenge.mode = \"webhook\"");
+	for (const char *c = scep->challenge_id; r >= 0 && c != NULL && *c != '\0'; c++)
+		if (!isprint((unsigned char)*c)) {
+			r = config_error(ctx, config_at(ctx, "scep.challenge.id"),
+					 "scep.challenge.id",
+					 "printable ASCII on one line only: it is sent as the "
+					 "X-Smallstep-Webhook-ID header");
+			break;
+		}
+	for (size_t i = 0; r >= 0 && !webhook && i < sizeof(webhook_only) / sizeof(webhook_only[0]);
+	     i++)
+		if (config_found(ctx, webhook_only[i]) != NULL)
+			r = config_error(ctx, config_at(ctx, webhook_only[i]), webhook_only[i],
+					 "only used when scep.challenge.mode = \"webhook\"");
+	return r;
 }
 
 /*

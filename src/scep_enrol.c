@@ -14,7 +14,9 @@
  *                        a new request. A new request's signer must hold the
  *                        request's key (of a type and size the profile's keys
  *                        allow) and pass the challenge (OTP: used up at once,
- *                        across workers); with approval = "manual" the first request
+ *                        across workers; webhook: the validator the caller set says
+ *                        yes, a no is a FAILURE, no answer a RETRY with Retry-After);
+ *                        with approval = "manual" the first request
  *                        is stored PENDING with the challenge's owner
  *   GetCert              the recorded certificate of the profile's CA with that
  *                        serial, to a signer that scep.get_cert allows, else
@@ -54,7 +56,8 @@ struct scep_enrol {
 	struct issuer *issuer;
 	char *challenge; /* static challenge, or NULL */
 	size_t challenge_len;
-	struct crl_publish *crls; /* borrowed; NULL: the CA makes no CRL */
+	struct crl_publish *crls;              /* borrowed; NULL: the CA makes no CRL */
+	struct scep_enrol_validator validator; /* challenge.mode "webhook"; check NULL: none */
 };
 
 /* What an enrolment check needs besides the message. */
@@ -87,6 +90,12 @@ scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
 	}
 	*ret = e;
 	return 0;
+}
+
+void
+scep_enrol_set_validator(struct scep_enrol *e, const struct scep_enrol_validator *v)
+{
+	e->validator = *v;
 }
 
 void
@@ -190,10 +199,57 @@ scep_enrol_success(struct scep_verdict *v, X509 *cert)
 	return 0;
 }
 
+/* SCEP_ENROL_VERDICT_SET: scep_enrol_authorize() answered with the verdict itself. */
+#define SCEP_ENROL_VERDICT_SET 2
+
+/*
+ * challenge.mode "webhook": ask the validator. 0 when it allows; SCEP_ENROL_VERDICT_SET
+ * with a FAILURE (refused) or a RETRY (no answer: nothing issued, nothing used up).
+ */
+static int
+scep_enrol_validate(const struct scep_enrol_ctx *c)
+{
+	struct scep_enrol *e = c->e;
+	const struct scep_enrol_query q = {
+		.profile = e->profile->name,
+		.challenge = c->msg->challenge,
+		.transaction_id = c->msg->txid,
+		.csr = c->msg->csr,
+		.client = c->client,
+	};
+	char why[sizeof(c->v->log)] = "";
+	bool allow = false;
+	int r;
+
+	if (e->validator.check == NULL) {
+		r = -ENOSYS;
+		snprintf(why, sizeof(why), "no challenge validator is set up");
+	} else {
+		r = e->validator.check(e->validator.arg, &q, &allow, why, sizeof(why));
+	}
+	if (r == -ENOMEM)
+		return r;
+	if (r < 0) {
+		c->v->kind = SCEP_VERDICT_RETRY;
+		c->v->retry_after = SCEP_ENROL_VALIDATOR_RETRY_AFTER;
+		snprintf(c->v->text, sizeof(c->v->text),
+			 "the challenge cannot be checked now; try again later");
+		scep_enrol_log(c->v, "%s", why[0] != '\0' ? why : strerror(-r));
+		return SCEP_ENROL_VERDICT_SET;
+	}
+	if (allow)
+		return 0;
+	scep_enrol_fail_because(c->v, SCEP_FAIL_BAD_REQUEST,
+				why[0] != '\0' ? why : "webhook denied",
+				"the challenge password was not accepted");
+	return SCEP_ENROL_VERDICT_SET;
+}
+
 /*
  * scep.challenge for a request that is not a renewal: 0 and the challenge's owner
- * (OTP, may be NULL); 1 with *ret_refusal set when refused; or a negative errno: the
- * store failed (a one-time challenge could not be used up), -ENOMEM.
+ * (OTP, may be NULL); 1 with *ret_refusal set when refused; SCEP_ENROL_VERDICT_SET
+ * when the verdict is made (webhook); or a negative errno: the store failed (a
+ * one-time challenge could not be used up), -ENOMEM.
  */
 static int
 scep_enrol_authorize(const struct scep_enrol_ctx *c, char **ret_owner, const char **ret_refusal)
@@ -209,6 +265,8 @@ scep_enrol_authorize(const struct scep_enrol_ctx *c, char **ret_owner, const cha
 		*ret_refusal = "a challenge password is required";
 		return 1;
 	}
+	if (e->cfg->challenge_mode == CONFIG_CHALLENGE_WEBHOOK)
+		return scep_enrol_validate(c);
 	if (e->cfg->challenge_mode == CONFIG_CHALLENGE_STATIC) {
 		len = strlen(msg->challenge);
 		if (e->challenge != NULL && len == e->challenge_len &&
@@ -232,6 +290,8 @@ scep_enrol_authorize(const struct scep_enrol_ctx *c, char **ret_owner, const cha
 static int
 scep_enrol_unauthorized(const struct scep_enrol_ctx *c, int r, const char *refusal)
 {
+	if (r == SCEP_ENROL_VERDICT_SET)
+		return 0;
 	if (r > 0)
 		return scep_enrol_fail(c->v, SCEP_FAIL_BAD_REQUEST, refusal);
 	if (r == -ENOMEM)

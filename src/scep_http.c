@@ -11,6 +11,9 @@
  * decrypted with the RA key (only when it is addressed to the RA); then the state
  * machine (scep_enrol.c) decides, and its verdict becomes a CertRep (SUCCESS,
  * PENDING, FAILURE) or a 503 (retry later). No enrolment decision is made here.
+ * With challenge.mode "webhook" the state machine asks scep_http_check_challenge(),
+ * which calls the webhook (webhook.c) and logs what it says: a refusal as an audit
+ * record "denied", no answer as a warning (then a 503 with Retry-After).
  * Signed FAILUREs are counted per client address (ratelimit.c; an IPv6 client as its
  * /64); past the limit they become 429s.
  *
@@ -32,10 +35,12 @@
 #include <openssl/objects.h>
 #include <openssl/x509v3.h>
 
+#include "scepd/encoding.h"
 #include "scepd/log.h"
 #include "scepd/ratelimit.h"
 #include "scepd/scep_enrol.h"
 #include "scepd/scep_query.h"
+#include "scepd/webhook.h"
 
 struct scep_http {
 	const struct scepd_config *cfg;
@@ -52,6 +57,7 @@ struct scep_http {
 	size_t next_ca_body_len;
 	char cache_control[64];     /* "" for none */
 	struct ratelimit *refusals; /* signed FAILUREs per client; NULL: no limit */
+	struct webhook *webhook;    /* challenge.mode "webhook", else NULL */
 };
 
 #define SCEP_HTTP_RATELIMIT_ADDRESSES 4096
@@ -98,23 +104,123 @@ scep_http_over_limit(struct scep_http *sh, struct http_request *req, bool take)
 		    : ratelimit_exhausted(sh->refusals, key, now);
 }
 
-/* The state machine, with the static challenge if there is one (this copy is wiped). */
+/*
+ * The state machine's validator (challenge.mode "webhook"). A refusal gets an audit
+ * record; the reasons go to the log through the verdict (scep_http_verdict()).
+ */
+static int
+scep_http_check_challenge(void *arg, const struct scep_enrol_query *q, bool *ret_allow, char *why,
+			  size_t why_size)
+{
+	struct scep_http *sh = arg;
+	struct webhook_answer a = { 0 };
+	const char *reason = "webhook denied";
+	char *subject = NULL;
+	int r;
+
+	r = webhook_check(sh->webhook,
+			  &(struct webhook_request){ .profile = q->profile,
+						     .challenge = q->challenge,
+						     .transaction_id = q->transaction_id,
+						     .csr = q->csr,
+						     .client = q->client },
+			  &a, why, why_size);
+	if (r == -EILSEQ) { /* a challenge JSON cannot carry: no service could accept it */
+		a.allow = false;
+		reason = "challenge not UTF-8";
+		snprintf(why, why_size, "the challenge is not UTF-8: not sent to webhook %s",
+			 webhook_get0_host(sh->webhook));
+	} else if (r < 0) {
+		return r;
+	} else if (!a.allow) {
+		/* The service's reason goes to the log: not when it quotes the challenge. */
+		if (q->challenge[0] != '\0' && strstr(a.reason, q->challenge) != NULL)
+			snprintf(a.reason, sizeof(a.reason), "(its reason quotes the challenge)");
+		snprintf(why, why_size, "webhook %s denied%s%s", webhook_get0_host(sh->webhook),
+			 a.reason[0] != '\0' ? ": " : "", a.reason);
+	}
+	if (!a.allow) {
+		(void)encoding_name_text(X509_REQ_get_subject_name(q->csr), &subject);
+		log_audit(&(struct log_audit){
+			.result = "denied",
+			.endpoint = "scep",
+			.profile = q->profile,
+			.client = q->client,
+			.subject = subject,
+			.transaction_id = q->transaction_id,
+			.reason = reason,
+		});
+		free(subject);
+	}
+	*ret_allow = a.allow;
+	return 0;
+}
+
+/* The HMAC key of the webhook: challenge.secret, base64 as step-ca's secrets. */
+static int
+scep_http_make_webhook(struct scep_http *sh, const char *setting, const char *secret,
+		       struct secret_error *err)
+{
+	const struct config_scep *scep = sh->scep;
+	unsigned char *key = NULL;
+	size_t key_len = 0;
+	int r;
+
+	if ((r = encoding_base64_decode(secret, strlen(secret), &key, &key_len)) < 0) {
+		if (r == -EBADMSG) {
+			snprintf(err->setting, sizeof(err->setting), "%s", setting);
+			snprintf(err->message, sizeof(err->message),
+				 "not base64: the webhook key is written base64 (as step-ca's "
+				 "webhook secret), e.g. from `openssl rand -base64 32`");
+		}
+		return r;
+	}
+	r = webhook_new(
+		&(struct webhook_params){
+			.url = scep->challenge_url,
+			.key = key,
+			.key_len = key_len,
+			.id = scep->challenge_id != NULL ? scep->challenge_id
+							 : sh->cfg->profiles[sh->profile].name,
+			.ca_file = scep->challenge_ca,
+			.timeout = scep->challenge_timeout,
+		},
+		&sh->webhook);
+	OPENSSL_clear_free(key, key_len);
+	if (r == -EINVAL) { /* scepd -t judged the URL by its text; libcurl could not read it */
+		config_profile_setting(sh->cfg, &sh->cfg->profiles[sh->profile], "challenge.url",
+				       err->setting, sizeof(err->setting));
+		snprintf(err->message, sizeof(err->message), "libcurl cannot parse this URL");
+	}
+	if (r < 0)
+		return r;
+	scep_enrol_set_validator(
+		sh->enrol,
+		&(struct scep_enrol_validator){ .check = scep_http_check_challenge, .arg = sh });
+	return 0;
+}
+
+/*
+ * The state machine, with the static challenge if there is one, or the webhook and
+ * its key (this copy of the secret is wiped).
+ */
 static int
 scep_http_make_enrol(struct scep_http *sh, struct crl_publish *crls, struct secret_error *err)
 {
 	char buf[SECRET_MAX], setting[160];
 	bool is_static = sh->scep->challenge_mode == CONFIG_CHALLENGE_STATIC;
+	bool is_webhook = sh->scep->challenge_mode == CONFIG_CHALLENGE_WEBHOOK;
 	int r = 0;
 
-	if (is_static)
-		r = secret_read(&sh->scep->challenge_secret,
-				config_profile_setting(sh->cfg, &sh->cfg->profiles[sh->profile],
-						       "challenge.secret", setting,
-						       sizeof(setting)),
-				buf, sizeof(buf), err);
+	config_profile_setting(sh->cfg, &sh->cfg->profiles[sh->profile], "challenge.secret",
+			       setting, sizeof(setting));
+	if (is_static || is_webhook)
+		r = secret_read(&sh->scep->challenge_secret, setting, buf, sizeof(buf), err);
 	if (r == 0)
 		r = scep_enrol_new(sh->issuer, sh->profile, is_static ? buf : NULL,
 				   sh->crl ? crls : NULL, &sh->enrol);
+	if (r == 0 && is_webhook)
+		r = scep_http_make_webhook(sh, setting, buf, err);
 	OPENSSL_cleanse(buf, sizeof(buf));
 	return r;
 }
@@ -274,6 +380,7 @@ scep_http_free(struct scep_http *sh)
 	if (sh == NULL)
 		return;
 	scep_enrol_free(sh->enrol);
+	webhook_free(sh->webhook);
 	free(sh->ca_body);
 	free(sh->next_ca_body);
 	ratelimit_free(sh->refusals);
@@ -415,8 +522,18 @@ scep_http_verdict(struct scep_http *sh, struct http_request *req, const struct s
 	case SCEP_VERDICT_FAILURE:
 		return scep_http_fail_because(sh, req, msg, v->fail, v->log, v->text);
 	case SCEP_VERDICT_RETRY:
-		log_error("SCEP transaction %s from %s: answering 503: %s", msg->txid, addr,
-			  v->log);
+		if (v->retry_after > 0) { /* a service of the operator's, not this host, is away */
+			char seconds[16];
+
+			log_warning("SCEP transaction %s from %s: answering 503: %s", msg->txid,
+				    addr, v->log);
+			snprintf(seconds, sizeof(seconds), "%d", v->retry_after);
+			if (http_add_header(req, "Retry-After", seconds) < 0)
+				return -ENOMEM;
+		} else {
+			log_error("SCEP transaction %s from %s: answering 503: %s", msg->txid, addr,
+				  v->log);
+		}
 		return http_reply_text(req, 503, "%s", v->text);
 	}
 	return -EINVAL;

@@ -1,10 +1,11 @@
 /*
  * worker.c - the life of one worker process, after fork().
  *
- * Init order: signals -> engine and keys -> store -> issuer and handlers -> HTTP on
- * the inherited listening sockets (HTTPS on server.tls's, with the certificate and key
- * read now, so each generation takes the files as they are; the key's text is wiped
- * once the HTTP layer holds it) -> "ready" byte to the supervisor. A key that
+ * Init order: signals -> engine and keys -> store -> issuer and handlers (libcurl set
+ * up first when a profile asks a challenge webhook) -> HTTP on the inherited listening
+ * sockets (HTTPS on server.tls's, with the certificate and key read now, so each
+ * generation takes the files as they are; the key's text is wiped once the HTTP layer
+ * holds it) -> "ready" byte to the supervisor. A key that
  * cannot load ends the worker with exit code 1, or 3 when retrying can only hurt (a
  * wrong PIN) -- unless the supervisor allows an unavailable start (a restart in a
  * serving generation): then the worker serves 503 with the reason.
@@ -50,6 +51,7 @@
 #include "scepd/store.h"
 #include "scepd/store_login.h"
 #include "scepd/tls_files.h"
+#include "scepd/webhook.h"
 
 #define WORKER_DRAIN_POLL_MS   10
 #define WORKER_DRAIN_SETTLE_MS 50
@@ -215,6 +217,16 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	if (scep_msg_init() < 0)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
+	/* libcurl's global state, before MHD starts the threads that call webhooks. */
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		if (cfg->profiles[i].type == CONFIG_PROFILE_SCEP &&
+		    cfg->profiles[i].scep.challenge_mode == CONFIG_CHALLENGE_WEBHOOK) {
+			if (webhook_global_init() < 0) {
+				log_error("cannot initialise libcurl for the challenge webhooks");
+				return SCEPD_EXIT_FAILURE;
+			}
+			break;
+		}
 	if ((w->profiles = calloc(cfg->n_profiles, sizeof(*w->profiles))) == NULL ||
 	    (w->ca_routes = calloc(cfg->n_cas, sizeof(*w->ca_routes))) == NULL ||
 	    crl_publish_new(cfg, w->issuer, &w->crls) < 0)

@@ -159,6 +159,7 @@ enum config_challenge_mode {
 	CONFIG_CHALLENGE_NONE = 0,
 	CONFIG_CHALLENGE_STATIC,
 	CONFIG_CHALLENGE_OTP,
+	CONFIG_CHALLENGE_WEBHOOK, /* an HTTP(S) service says yes or no (webhook.h) */
 };
 
 enum config_approval {
@@ -185,7 +186,13 @@ struct config_scep {
 	struct addr_allow *allow; /* NULL = every client address */
 	struct config_scep_ra ra;
 	enum config_challenge_mode challenge_mode;
-	struct config_secret challenge_secret; /* for CONFIG_CHALLENGE_STATIC */
+	struct config_secret challenge_secret; /* CONFIG_CHALLENGE_STATIC: the challenge;
+						  CONFIG_CHALLENGE_WEBHOOK: the HMAC key,
+						  base64 */
+	char *challenge_url;    /* CONFIG_CHALLENGE_WEBHOOK: https://, or http:// to loopback */
+	int challenge_timeout;  /* seconds for the whole webhook call */
+	char *challenge_ca;     /* CA bundle for https; NULL: the system's */
+	char *challenge_id;     /* X-Smallstep-Webhook-ID; NULL: the profile's name */
 	struct config_ndes ndes;               /* for CONFIG_CHALLENGE_OTP */
 	enum config_approval approval;
 	struct config_name_policy subject;

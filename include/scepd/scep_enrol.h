@@ -12,6 +12,9 @@
 #ifndef SCEPD_SCEP_ENROL_H
 #define SCEPD_SCEP_ENROL_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 #include <openssl/x509.h>
 
 #include "scepd/config.h"
@@ -38,7 +41,34 @@ struct scep_verdict {
 	unsigned char *crl;  /* SUCCESS to GetCRL, instead of cert: the CA's CRL (DER);
 				scep_verdict_clear() frees it */
 	size_t crl_len;
+	int retry_after; /* RETRY: seconds for a Retry-After header; 0: none */
 };
+
+/* What a challenge validator (scep.challenge.mode "webhook") is asked about a request. */
+struct scep_enrol_query {
+	const char *profile;        /* the profile's name */
+	const char *challenge;      /* the request's challenge password, never NULL */
+	const char *transaction_id; /* never NULL */
+	X509_REQ *csr;
+	const char *client; /* the requester's address */
+};
+
+/*
+ * Who says yes or no to a challenge for the state machine, which knows no HTTP (a
+ * fake in the unit tests). check() answers 0 with *ret_allow (false: refused), or a
+ * negative errno when it cannot answer now: nothing is issued and nothing used up, the
+ * client is told to come back (RETRY). why: one line for the log either way (why
+ * refused, why no answer), never the challenge; may be "". It may block: the worker's
+ * other threads go on serving. arg is passed back.
+ */
+struct scep_enrol_validator {
+	int (*check)(void *arg, const struct scep_enrol_query *q, bool *ret_allow, char *why,
+		     size_t why_size);
+	void *arg;
+};
+
+/* Seconds a client is asked to wait (Retry-After) when the validator cannot answer. */
+#define SCEP_ENROL_VALIDATOR_RETRY_AFTER 30
 
 /*
  * One per SCEP profile (an index in cfg->profiles) and worker, on the worker's
@@ -49,6 +79,13 @@ struct scep_verdict {
 int scep_enrol_new(struct issuer *issuer, size_t profile, const char *challenge,
 		   struct crl_publish *crls, struct scep_enrol **ret);
 void scep_enrol_free(struct scep_enrol *e);
+
+/*
+ * The validator of a profile with challenge.mode "webhook" (copied; its arg is
+ * borrowed and must outlive e). Without one, such a profile answers RETRY to every new
+ * request.
+ */
+void scep_enrol_set_validator(struct scep_enrol *e, const struct scep_enrol_validator *v);
 
 /*
  * The verdict on msg, a PKCSReq, RenewalReq, CertPoll, GetCert or GetCRL whose signature

@@ -316,14 +316,51 @@ static const struct error_case error_cases[] = {
 	  { "t.conf:2: scep.challenge.secret: required when scep.challenge.mode = \"static\"" } },
 	{ "challenge secret without static",
 	  MIN "scep = { challenge = {\n  mode = \"otp\";\n  secret = \"env:CHALLENGE\"; }; };\n",
-	  { "t.conf:4: scep.challenge.secret: only used when scep.challenge.mode = \"static\"" } },
+	  { "t.conf:4: scep.challenge.secret: only used when scep.challenge.mode = \"static\" "
+	    "or \"webhook\"" } },
+	{ "webhook without url and secret", MIN "scep = { challenge = {\n  mode = \"webhook\"; }; };\n",
+	  { "t.conf:2: scep.challenge.secret: required when scep.challenge.mode = \"webhook\" "
+	    "(the base64 key that signs each call, as step-ca's webhook secret)",
+	    "t.conf:2: scep.challenge.url: required when scep.challenge.mode = \"webhook\"" } },
+	{ "webhook http to another host",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"http://mdm.example/v\"; }; };\n",
+	  { "t.conf:3: scep.challenge.url: http:// only to 127.0.0.1, [::1] or localhost: the "
+	    "challenges and the answers would cross the network in the clear; use https://" } },
+	{ "webhook http to a look-alike of loopback",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"http://127.0.0.1.evil.example/v\"; }; };\n",
+	  { "t.conf:3: scep.challenge.url: http:// only to 127.0.0.1, [::1] or localhost: the "
+	    "challenges and the answers would cross the network in the clear; use https://" } },
+	{ "webhook url with a password",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"https://u:p@mdm.example/v\"; }; };\n",
+	  { "t.conf:3: scep.challenge.url: 'https://u:p@mdm.example/v': expected "
+	    "scheme://HOST[:PORT]/PATH, without user or password" } },
+	{ "webhook url of another scheme",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"ftp://mdm.example/v\"; }; };\n",
+	  { "t.conf:3: scep.challenge.url: 'ftp://mdm.example/v' is not an https:// or http:// "
+	    "URL" } },
+	{ "webhook id on two lines",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"https://mdm.example/v\";\n  id = \"a\\nX-Other: 1\"; }; };\n",
+	  { "t.conf:4: scep.challenge.id: printable ASCII on one line only: it is sent as the "
+	    "X-Smallstep-Webhook-ID header" } },
+	{ "webhook settings without webhook",
+	  MIN "scep = { challenge = { mode = \"otp\";\n  url = \"https://mdm.example/v\"; }; };\n",
+	  { "t.conf:3: scep.challenge.url: only used when scep.challenge.mode = \"webhook\"" } },
+	{ "webhook timeout out of range",
+	  MIN "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+	      "  url = \"http://[::1]:9/v\";\n  timeout = 61; }; };\n",
+	  { "t.conf:4: scep.challenge.timeout: 61 is out of range (1..60)" } },
 	{ "inline challenge",
 	  MIN "scep = { challenge = { mode = \"static\";\n  secret = \"letmein\"; }; };\n",
 	  { "t.conf:3: scep.challenge.secret: a secret written in the configuration file is "
 	    "refused; " SECRET_SOURCES } },
 	{ "bad challenge mode", MIN "scep = { challenge = { mode = \"otpx\"; }; };\n",
 	  { "t.conf:2: scep.challenge.mode: 'otpx' is not one of \"none\", \"static\", "
-	    "\"otp\"" } },
+	    "\"otp\", \"webhook\"" } },
 	{ "NDES page without mode otp",
 	  MIN "scep = { challenge = { mode = \"static\"; secret = \"env:C\";\n"
 	      "  ndes = { path = \"/certsrv/mscep_admin/\"; users = \"file:ca.pem\"; }; }; };\n",
@@ -586,7 +623,7 @@ static const struct error_case error_cases[] = {
 	    "t.conf:9: profiles.s.path: required: the URL path the profile answers at",
 	    "t.conf:10: profiles.t.auth: unknown setting 'auth'",
 	    "t.conf:10: profiles.t.challenge.secret: only used when scep.challenge.mode = "
-	    "\"static\"",
+	    "\"static\" or \"webhook\"",
 	    "t.conf:11: profiles.u.path: '/t' is also profiles.t.path" } },
 	{ "a profile name too long",
 	  "cas = { a = { certificate = \"ca.pem\"; key = \"ca.key\"; }; };\n"
@@ -1401,6 +1438,40 @@ test_more_forms(void **state)
 	config_free(cfg);
 }
 
+/* challenge.mode "webhook": its settings, their defaults, and each loopback form of http:// */
+static void
+test_webhook(void **state)
+{
+	static const char *const loopback[] = { "http://127.0.0.1:8443/v", "http://[::1]/v",
+						"http://LOCALHOST:9/v?x=1" };
+	struct scepd_config *cfg;
+	char text[512];
+
+	cfg = load_ok(*state, "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; };\n"
+			      "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+			      "  url = \"https://mdm.example/scep/validate\"; timeout = 12;\n"
+			      "  ca = \"ca.pem\"; id = \"mdm-1\"; }; };\n");
+	assert_int_equal(cfg->profiles[0].scep.challenge_mode, CONFIG_CHALLENGE_WEBHOOK);
+	assert_string_equal(cfg->profiles[0].scep.challenge_url,
+			    "https://mdm.example/scep/validate");
+	assert_int_equal(cfg->profiles[0].scep.challenge_timeout, 12);
+	assert_non_null(strstr(cfg->profiles[0].scep.challenge_ca, "ca.pem"));
+	assert_string_equal(cfg->profiles[0].scep.challenge_id, "mdm-1");
+	config_free(cfg);
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++) {
+		snprintf(text, sizeof(text),
+			 "ca = { certificate = \"ca.pem\"; key = \"ca.key\"; };\n"
+			 "scep = { challenge = { mode = \"webhook\"; secret = \"env:K\";\n"
+			 "  url = \"%s\"; }; };\n",
+			 loopback[i]);
+		cfg = load_ok(*state, text);
+		assert_int_equal(cfg->profiles[0].scep.challenge_timeout, 5);
+		assert_null(cfg->profiles[0].scep.challenge_ca);
+		assert_null(cfg->profiles[0].scep.challenge_id);
+		config_free(cfg);
+	}
+}
+
 /* config_load() on real files */
 
 static void
@@ -1790,25 +1861,16 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errors),
-		cmocka_unit_test(test_secrets_never_shown),
-		cmocka_unit_test(test_defaults),
-		cmocka_unit_test(test_full),
-		cmocka_unit_test(test_line_of_defaults),
-		cmocka_unit_test(test_inline_pin_allowed),
-		cmocka_unit_test(test_no_extensions),
-		cmocka_unit_test(test_enums),
-		cmocka_unit_test(test_more_forms),
-		cmocka_unit_test(test_load_file),
-		cmocka_unit_test(test_worker_count),
-		cmocka_unit_test(test_parse_listen),
-		cmocka_unit_test(test_shipped_example),
-		cmocka_unit_test(test_documented),
-		cmocka_unit_test(test_long_form),
-		cmocka_unit_test(test_review_settings),
-		cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_pg_uri),
-		cmocka_unit_test(test_where),
+		cmocka_unit_test(test_errors),           cmocka_unit_test(test_secrets_never_shown),
+		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full),
+		cmocka_unit_test(test_line_of_defaults), cmocka_unit_test(test_inline_pin_allowed),
+		cmocka_unit_test(test_no_extensions),    cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_webhook),
+		cmocka_unit_test(test_load_file),        cmocka_unit_test(test_worker_count),
+		cmocka_unit_test(test_parse_listen),     cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_documented),       cmocka_unit_test(test_long_form),
+		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
 		cmocka_unit_test(test_conf_names),
 		cmocka_unit_test(test_admin),
 	};

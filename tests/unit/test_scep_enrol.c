@@ -514,6 +514,126 @@ test_renewal(void **state)
 	X509_free(cert);
 }
 
+/* A validator that answers what the test says and remembers what it was asked. */
+struct fake_validator {
+	int r;      /* returned */
+	bool allow; /* *ret_allow when r is 0 */
+	const char *why;
+	int calls;
+	char challenge[64], txid[64], profile[32], client[64], cn[64];
+};
+
+static int
+fake_validator_check(void *arg, const struct scep_enrol_query *q, bool *ret_allow, char *why,
+		     size_t why_size)
+{
+	struct fake_validator *f = arg;
+
+	f->calls++;
+	snprintf(f->challenge, sizeof(f->challenge), "%s", q->challenge);
+	snprintf(f->txid, sizeof(f->txid), "%s", q->transaction_id);
+	snprintf(f->profile, sizeof(f->profile), "%s", q->profile);
+	snprintf(f->client, sizeof(f->client), "%s", q->client);
+	assert_non_null(q->csr);
+	X509_NAME_get_text_by_NID(X509_REQ_get_subject_name(q->csr), NID_commonName, f->cn,
+				  sizeof(f->cn));
+	snprintf(why, why_size, "%s", f->why != NULL ? f->why : "");
+	if (f->r == 0)
+		*ret_allow = f->allow;
+	return f->r;
+}
+
+/*
+ * challenge.mode "webhook": the validator decides new requests (allow, refuse, cannot
+ * answer: RETRY with Retry-After, nothing issued, the same request passes later); a
+ * renewal and a retransmission never ask it; without a validator, RETRY.
+ */
+static void
+test_webhook_validator(void **state)
+{
+	struct env *env = *state;
+	struct fake_validator f = { .r = 0, .allow = true };
+	struct scep_verdict v;
+	X509 *cert;
+
+	cert = enrol_new(env, env->alice_key, env->alice_self, "alice", "tx-alice");
+	env->cfg->profiles[0].scep.challenge_mode = CONFIG_CHALLENGE_WEBHOOK;
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w0", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "mdm-0"),
+		   SCEP_VERDICT_RETRY);
+	assert_int_equal(v.retry_after, SCEP_ENROL_VALIDATOR_RETRY_AFTER);
+	assert_non_null(strstr(v.log, "no challenge validator"));
+	scep_verdict_clear(&v);
+
+	scep_enrol_set_validator(env->enrol, &(struct scep_enrol_validator){
+						     .check = fake_validator_check, .arg = &f });
+	/* No answer: RETRY, nothing issued; the reason reaches the log, not the client. */
+	f.r = -ETIMEDOUT;
+	f.why = "webhook mdm.example: no answer within 5 s";
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w1", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "mdm-1"),
+		   SCEP_VERDICT_RETRY);
+	assert_int_equal(v.retry_after, SCEP_ENROL_VALIDATOR_RETRY_AFTER);
+	assert_string_equal(v.log, f.why);
+	assert_null(strstr(v.text, "mdm.example"));
+	assert_null(v.cert);
+	scep_verdict_clear(&v);
+	assert_int_equal(f.calls, 1);
+	assert_string_equal(f.challenge, "mdm-1");
+	assert_string_equal(f.txid, "tx-w1");
+	assert_string_equal(f.profile, "scep");
+	assert_string_equal(f.client, "192.0.2.7");
+	assert_string_equal(f.cn, "bob");
+	/* The device comes back with the same request, the service answers: issued. */
+	f.r = 0;
+	f.allow = true;
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w1", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "mdm-1"),
+		   SCEP_VERDICT_SUCCESS);
+	assert_non_null(v.cert);
+	scep_verdict_clear(&v);
+	/* Its retransmission: the same certificate, the service not asked again. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w1", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "mdm-1"),
+		   SCEP_VERDICT_SUCCESS);
+	scep_verdict_clear(&v);
+	assert_int_equal(f.calls, 2);
+	/* Refused: FAILURE badRequest with the service's reason in the log. */
+	f.allow = false;
+	f.why = "webhook mdm.example denied: unknown device";
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w2", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "mdm-2"),
+		   SCEP_VERDICT_FAILURE);
+	assert_string_equal(v.text, "the challenge password was not accepted");
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "denied: unknown device");
+	f.why = NULL;
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w3", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), "mdm-3"),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "webhook denied");
+	/* No challenge at all: refused without asking. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_PKCSREQ, "tx-w4", env->bob_self,
+			    make_csr(env->bob_key, "bob", NULL), NULL),
+		   SCEP_VERDICT_FAILURE);
+	assert_failure(&v, SCEP_FAIL_BAD_REQUEST, "a challenge password is required");
+	assert_int_equal(f.calls, 4);
+	/* A renewal needs no challenge: the service is not asked, even when it would refuse. */
+	v = decide(env,
+		   make_msg(SCEP_MSG_RENEWALREQ, "tx-w5", cert,
+			    make_csr(env->alice_key, "alice", NULL), NULL),
+		   SCEP_VERDICT_SUCCESS);
+	scep_verdict_clear(&v);
+	assert_int_equal(f.calls, 4);
+	X509_free(cert);
+}
+
 /* Manual approval: PENDING, CertPoll by another key, approval, CertPoll by the holder. */
 static void
 test_manual_and_poll(void **state)
@@ -757,6 +877,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_new_request, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_renewal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_webhook_validator, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_manual_and_poll, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_cert, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_get_crl, setup, teardown),
