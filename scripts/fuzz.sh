@@ -22,7 +22,7 @@ export ASAN_OPTIONS=detect_leaks=1 LSAN_OPTIONS=suppressions=$top/tests/lsan.sup
 export UBSAN_OPTIONS=halt_on_error=1
 # The sources of each target: what its parser's layer is made of (CMakeLists.txt has
 # the libraries), globs relative to the top of the tree.
-config_sources="src/config*.c src/addr_allow.c src/fileio.c"
+config_sources="src/config*.c src/addr_allow.c src/fileio.c src/admin_tokens.c src/encoding.c"
 declare -A sources=(
 	[config]="$config_sources"
 	[csr]="src/csr_body.c src/encoding.c src/p7_certs.c src/signer.c src/policy.c $config_sources"

@@ -43,6 +43,9 @@ struct admin_http {
 	const struct scepd_config *cfg;
 	struct issuer *issuer;
 	struct admin_tokens *tokens;
+	/* What a client certificate that verifies against admin.client_ca may do: its
+	 * scopes point into cfg (admin.client_scopes). */
+	struct admin_token client;
 };
 
 /* One request being answered. */
@@ -51,7 +54,7 @@ struct admin_http_call {
 	struct http_request *req;
 	const char *sub; /* the path below admin.path: "/certificates/3A" */
 	const struct admin_token *tok;
-	char user[ADMIN_TOKENS_NAME_MAX + 8]; /* "token:NAME" */
+	char user[512]; /* "token:NAME", or "cert:" and the client certificate's subject */
 };
 
 int
@@ -65,6 +68,9 @@ admin_http_new(const struct scepd_config *cfg, struct issuer *issuer, struct adm
 		return -ENOMEM;
 	a->cfg = cfg;
 	a->issuer = issuer;
+	snprintf(a->client.name, sizeof(a->client.name), "client-certificate");
+	for (size_t i = 0; i < cfg->admin.client_scopes.n && i < ADMIN_TOKENS_SCOPES_MAX; i++)
+		a->client.scopes[a->client.n_scopes++] = cfg->admin.client_scopes.v[i];
 	if ((r = admin_tokens_load(cfg->admin.tokens_file, &a->tokens, err)) < 0) {
 		free(a);
 		return r;
@@ -610,6 +616,34 @@ admin_http_match(const char *sub, char *arg, size_t size)
 	return ADMIN_HTTP_NONE;
 }
 
+/*
+ * Without an Authorization header: the client certificate, when admin.client_ca is
+ * set and the client presented one. 0 with c->tok set, or a reply already sent.
+ */
+static int
+admin_http_authenticate_cert(struct admin_http_call *c)
+{
+	char *subject = NULL;
+	int r;
+
+	if (c->a->client.n_scopes == 0)
+		return admin_http_refuse(c->req, 401, "missing Authorization: Bearer token");
+	r = http_request_client_subject(c->req, &subject);
+	if (r == -ENOENT)
+		return admin_http_refuse(
+			c->req, 401, "missing Authorization: Bearer token or client certificate");
+	if (r == -EPERM)
+		return admin_http_refuse(c->req, 401,
+					 "the client certificate does not verify against "
+					 "admin.client_ca");
+	if (r < 0)
+		return r;
+	snprintf(c->user, sizeof(c->user), "cert:%s", subject);
+	free(subject);
+	c->tok = &c->a->client;
+	return 0;
+}
+
 /* The token of the Authorization header: 0, or a reply already sent (*ret NULL). */
 static int
 admin_http_authenticate(struct admin_http_call *c)
@@ -618,7 +652,7 @@ admin_http_authenticate(struct admin_http_call *c)
 	int r;
 
 	if (auth == NULL)
-		return admin_http_refuse(c->req, 401, "missing Authorization: Bearer token");
+		return admin_http_authenticate_cert(c);
 	if (strncasecmp(auth, "Bearer ", 7) != 0)
 		return admin_http_refuse(c->req, 401, "the Authorization header is not Bearer");
 	auth += 7 + strspn(auth + 7, " ");
@@ -685,9 +719,9 @@ admin_http_handle(struct http_request *req, void *userdata)
 		break;
 	}
 	if (!admin_token_allows(c.tok, scope)) {
-		char why[sizeof(scope) + ADMIN_TOKENS_NAME_MAX + 32];
+		char why[sizeof(scope) + sizeof(c.user) + 32];
 
-		snprintf(why, sizeof(why), "token %s lacks the scope %s", c.tok->name, scope);
+		snprintf(why, sizeof(why), "%s lacks the scope %s", c.user, scope);
 		return admin_http_refuse(req, 403, why);
 	}
 	switch (e) {

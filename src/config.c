@@ -1245,6 +1245,7 @@ config_free(struct scepd_config *cfg)
 	config_secret_free(&cfg->storage.password);
 	free(cfg->admin.path);
 	free(cfg->admin.tokens_file);
+	config_strv_free(&cfg->admin.client_scopes);
 	if (cfg->lines != NULL)
 		for (size_t i = 0; i < cfg->lines->n; i++)
 			free(cfg->lines->v[i].name);

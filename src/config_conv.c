@@ -37,6 +37,8 @@
 #include <openssl/ec.h>
 #include <openssl/objects.h>
 
+#include "scepd/admin_tokens.h"
+
 typedef int config_conv_fn(struct config_ctx *ctx, const struct config_key *key,
 			   const config_setting_t *s, void *field);
 typedef int config_conv_str_fn(struct config_ctx *ctx, const struct config_key *key,
@@ -784,6 +786,42 @@ config_conv_http_urls(struct config_ctx *ctx, const struct config_key *key,
 	return r;
 }
 
+/* admin.client_scopes: each a scope an admin token may have (admin_tokens.h). */
+static int
+config_conv_scopes(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
+		   void *field)
+{
+	struct config_strv *sv = field;
+	char name[CONFIG_NAME_MAX + 24];
+	const char *profile;
+	int n, r = 0;
+
+	if (s == NULL)
+		return 0;
+	if (!config_setting_is_array(s) && !config_setting_is_list(s))
+		return config_wrong_type(ctx, s, key->name, "an array of strings");
+	n = config_setting_length(s);
+	for (int i = 0; i < n && r >= 0; i++) {
+		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
+		const char *v;
+
+		config_elem_name(name, sizeof(name), key->name, (size_t)i);
+		if (config_setting_type(el) != CONFIG_TYPE_STRING) {
+			r = config_wrong_type(ctx, el, name, "a string");
+			continue;
+		}
+		v = config_setting_get_string(el);
+		if (!admin_tokens_scope_valid(v, &profile))
+			r = config_error(ctx, el, name,
+					 "'%s' is not a scope (challenge:PROFILE, challenge:*, "
+					 "revoke, approve, read)",
+					 v);
+		else
+			r = config_strv_add(sv, v);
+	}
+	return r;
+}
+
 /* A profile's extensions: when written, they replace the CA's; absent, nothing. */
 static int
 config_conv_extensions_override(struct config_ctx *ctx, const struct config_key *key,
@@ -1220,6 +1258,7 @@ static const struct config_conv_type config_conv_types[] = {
 	[CONFIG_T_EC_CURVES] = { config_conv_ec_curves, NULL },
 	[CONFIG_T_HTTP_URL] = { config_conv_string, config_conv_str_http_url },
 	[CONFIG_T_HTTP_URLS] = { config_conv_http_urls, NULL },
+	[CONFIG_T_SCOPES] = { config_conv_scopes, NULL },
 	[CONFIG_T_USERS] = { config_conv_string, config_conv_str_users },
 	[CONFIG_T_ADMIN_TOKENS] = { config_conv_string, config_conv_str_admin_tokens },
 	[CONFIG_T_WEBHOOK_URL] = { config_conv_string, config_conv_str_webhook_url },

@@ -67,6 +67,7 @@ enum config_key_type {
 	CONFIG_T_HTTP_URLS, /* a list of them */
 	CONFIG_T_USERS,     /* "file:PATH": a users file (htpasswd.h) */
 	CONFIG_T_ADMIN_TOKENS, /* "file:PATH": the admin API's tokens file (admin_tokens.h) */
+	CONFIG_T_SCOPES,      /* admin API scopes ("read", "challenge:NAME"...) */
 	CONFIG_T_WEBHOOK_URL, /* https://HOST..., or http:// to a loopback host */
 };
 

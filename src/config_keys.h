@@ -74,8 +74,6 @@
 	  CFG, server.tls.certificate) \
 	X("server.tls.key",                  FILE,        NONE,     NULL, 0, 0, \
 	  CFG, server.tls.key) \
-	X("server.tls.client_ca",            FILE,        NONE,     NULL, 0, 0, \
-	  CFG, server.tls.client_ca) \
 	G("engine") \
 	X("engine.id",                       STRING,      NONE,     NULL, 0, 0, \
 	  CFG, engine.id) \
@@ -240,7 +238,11 @@
 	X("admin.tokens",                    ADMIN_TOKENS, NONE,    NULL, 0, 0, \
 	  CFG, admin.tokens_file) \
 	X("admin.allow_plain_http",          BOOL,        NONE,     "false", 0, 0, \
-	  CFG, admin.allow_plain_http)
+	  CFG, admin.allow_plain_http) \
+	X("admin.client_ca",                 FILE,        NONE,     NULL, 0, 0, \
+	  CFG, server.tls.client_ca) \
+	X("admin.client_scopes",             SCOPES,      NONE,     NULL, 0, 0, \
+	  CFG, admin.client_scopes)
 /* clang-format on */
 
 #endif

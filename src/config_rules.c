@@ -34,6 +34,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "scepd/admin_tokens.h"
+
 /* clang-format off */
 static const char *const config_rules_reserved_paths[] = {
 	"/healthz",
@@ -348,14 +350,17 @@ config_rules_tls(struct config_ctx *ctx)
 					      "server.tls.key" };
 	const struct config_server *srv = &ctx->cfg->server;
 	const struct config_tls *tls = &srv->tls;
-	bool any = tls->listen.n > 0 || tls->certificate != NULL || tls->key != NULL ||
-		   tls->client_ca != NULL;
+	bool any = tls->listen.n > 0 || tls->certificate != NULL || tls->key != NULL;
 	struct sockaddr_storage a, b;
 	socklen_t la, lb;
 	int r = 0;
 
 	if (!any)
-		return 0;
+		return tls->client_ca == NULL
+			       ? 0
+			       : config_error(
+					 ctx, config_at(ctx, "admin.client_ca"), "admin.client_ca",
+					 "needs server.tls: client certificates come over TLS");
 	for (size_t i = 0; i < sizeof(needed) / sizeof(needed[0]) && r >= 0; i++)
 		if (config_found(ctx, needed[i]) == NULL)
 			r = config_error(ctx, config_at(ctx, needed[i]), needed[i],
@@ -582,6 +587,45 @@ config_rules_profile(struct config_ctx *ctx, size_t i)
 }
 
 /*
+ * admin.client_ca and admin.client_scopes go together; a challenge:PROFILE scope names
+ * a SCEP profile.
+ */
+static int
+config_rules_admin_clients(struct config_ctx *ctx)
+{
+	const struct scepd_config *cfg = ctx->cfg;
+	const struct config_strv *scopes = &cfg->admin.client_scopes;
+	const struct config_profile *p;
+
+	if (cfg->server.tls.client_ca != NULL && scopes->n == 0 &&
+	    !config_bad(ctx, "admin.client_scopes"))
+		return config_error(ctx, config_at(ctx, "admin.client_scopes"),
+				    "admin.client_scopes",
+				    "required with admin.client_ca: what a client certificate may "
+				    "do ([\"read\", \"challenge:PROFILE\", ...])");
+	if (cfg->server.tls.client_ca == NULL && scopes->n > 0)
+		return config_error(
+			ctx, config_at(ctx, "admin.client_scopes"), "admin.client_scopes",
+			"only with admin.client_ca (the CA of the clients' certificates)");
+	if (scopes->n > ADMIN_TOKENS_SCOPES_MAX)
+		return config_error(ctx, config_at(ctx, "admin.client_scopes"),
+				    "admin.client_scopes", "more than %d scopes",
+				    ADMIN_TOKENS_SCOPES_MAX);
+	for (size_t i = 0; i < scopes->n; i++) {
+		if (strncmp(scopes->v[i], "challenge:", 10) != 0 ||
+		    strcmp(scopes->v[i] + 10, "*") == 0)
+			continue;
+		p = config_profile_by_name(cfg, scopes->v[i] + 10);
+		if (p == NULL || p->type != CONFIG_PROFILE_SCEP)
+			return config_error(ctx, config_at(ctx, "admin.client_scopes"),
+					    "admin.client_scopes",
+					    "'%s': %s is not a SCEP profile of this configuration",
+					    scopes->v[i], scopes->v[i] + 10);
+	}
+	return 0;
+}
+
+/*
  * admin = { ... }: the group turns the API on; it needs its tokens file, and a path
  * of its own (the API takes every path below it as well).
  */
@@ -599,6 +643,8 @@ config_rules_admin(struct config_ctx *ctx)
 	    (r = config_error(ctx, config_at(ctx, "admin.tokens"), "admin.tokens",
 			      "required with the admin group: \"file:PATH\" (scepctl token new "
 			      "writes it)")) < 0)
+		return r;
+	if ((r = config_rules_admin_clients(ctx)) < 0)
 		return r;
 	if (admin->path == NULL)
 		return 0;

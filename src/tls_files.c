@@ -211,12 +211,12 @@ tls_files_load(const struct config_tls *tls, struct tls_files **ret_files,
 	}
 	tls_files_dates(f, leaf);
 	if (tls->client_ca != NULL) {
-		if ((r = tls_files_read_setting("server.tls.client_ca", tls->client_ca,
-						&f->client_ca, &size, &mode, err)) < 0 ||
+		if ((r = tls_files_read_setting("admin.client_ca", tls->client_ca, &f->client_ca,
+						&size, &mode, err)) < 0 ||
 		    (r = tls_files_certs(f->client_ca, NULL, &n)) < 0)
 			goto out;
 		if (n == 0) {
-			r = tls_files_fail(err, -EBADMSG, "server.tls.client_ca",
+			r = tls_files_fail(err, -EBADMSG, "admin.client_ca",
 					   "no PEM certificate in '%s'", tls->client_ca);
 			goto out;
 		}

@@ -189,11 +189,11 @@ struct config_scep {
 	struct config_secret challenge_secret; /* CONFIG_CHALLENGE_STATIC: the challenge;
 						  CONFIG_CHALLENGE_WEBHOOK: the HMAC key,
 						  base64 */
-	char *challenge_url;    /* CONFIG_CHALLENGE_WEBHOOK: https://, or http:// to loopback */
-	int challenge_timeout;  /* seconds for the whole webhook call */
-	char *challenge_ca;     /* CA bundle for https; NULL: the system's */
-	char *challenge_id;     /* X-Smallstep-Webhook-ID; NULL: the profile's name */
-	struct config_ndes ndes;               /* for CONFIG_CHALLENGE_OTP */
+	char *challenge_url;     /* CONFIG_CHALLENGE_WEBHOOK: https://, or http:// to loopback */
+	int challenge_timeout;   /* seconds for the whole webhook call */
+	char *challenge_ca;      /* CA bundle for https; NULL: the system's */
+	char *challenge_id;      /* X-Smallstep-Webhook-ID; NULL: the profile's name */
+	struct config_ndes ndes; /* for CONFIG_CHALLENGE_OTP */
 	enum config_approval approval;
 	struct config_name_policy subject;
 	struct config_name_policy subject_alt_name;
@@ -281,6 +281,10 @@ struct config_admin {
 				  report a file that is missing or malformed (it is not read
 				  here: scepctl token new creates it) */
 	bool allow_plain_http; /* serve clients that are neither on TLS nor on loopback */
+	/* Written as admin.client_ca, kept in server.tls.client_ca (the TLS listeners ask
+	 * for client certificates): a client certificate that verifies is an identity with
+	 * these scopes. */
+	struct config_strv client_scopes;
 };
 
 struct config_lines;

@@ -22,7 +22,7 @@ struct tls_files {
 	char *certificate; /* PEM, NUL-terminated: the chain, leaf first */
 	char *key;         /* PEM, NUL-terminated; NULL once forgotten */
 	size_t key_size;   /* the allocation, for the wipe */
-	char *client_ca;   /* PEM, NUL-terminated; NULL without server.tls.client_ca */
+	char *client_ca;   /* PEM, NUL-terminated; NULL without admin.client_ca */
 	char serial[80];   /* the leaf's serial, hex */
 	time_t not_after;  /* the leaf's */
 	int days_left;     /* whole days until not_after; negative once expired */

@@ -9,8 +9,10 @@
 # polling (SUCCESS, FAILURE); 400 for an unknown field or a bad ttl, 415 for another
 # content type; a client on 127.0.0.2 gets 403 over plain HTTP unless
 # admin.allow_plain_http; scepd -t refuses a missing or malformed tokens file; a token
-# made while scepd runs works after a reload (SIGHUP), not before; no token
-# or challenge ever reaches the log.
+# made while scepd runs works after a reload (SIGHUP), not before; over TLS a token
+# works from 127.0.0.2, and a client certificate of admin.client_ca acts with
+# admin.client_scopes (audited by its subject) while one of another CA with the same
+# subject is refused; no token or challenge ever reaches the log.
 . "$(dirname "$0")/lib.sh"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
 command -v jq >/dev/null || skip "jq not installed"
@@ -109,7 +111,7 @@ pass "401 without a token, with garbage, an unknown ID or a wrong secret (logged
 
 # 403: out of scope.
 assert_eq 403 "$(call "$reader" POST /certificates/01/revoke)" "reader revokes"
-assert_eq "token reader lacks the scope revoke" "$(error_of)" "403 error"
+assert_eq "token:reader lacks the scope revoke" "$(error_of)" "403 error"
 assert_eq 403 "$(call "$reader" POST /requests/x/approve)" "reader approves"
 assert_eq 403 "$(call "$reader" POST /profiles/ios/challenges)" "reader mints"
 assert_eq 403 "$(call "$ios" GET /certificates)" "challenge token lists"
@@ -283,6 +285,64 @@ admin_config true
 start_scepd "$TMP/scepd.conf"
 assert_eq 200 "$(plain)" "plain HTTP from 127.0.0.2 with allow_plain_http"
 pass "plain HTTP from 127.0.0.2: 403, 200 with admin.allow_plain_http = true"
+
+# Over TLS (server.tls), with client certificates of admin.client_ca as identities.
+TPORT=$(free_port)
+tls=$TMP/tls
+mkdir -p "$tls"
+tls_ca() { # NAME: a CA in $tls/NAME.pem
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/$1.key" \
+		-out "$tls/$1.pem" -subj "/CN=$1" -days 30 -addext basicConstraints=critical,CA:TRUE \
+		-addext keyUsage=critical,keyCertSign,cRLSign 2>/dev/null
+}
+tls_cert() { # CA NAME SUBJECT EXTENSIONS: $tls/NAME.pem and .key, issued by CA
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tls/$2.key" \
+		-subj "$3" -out "$tls/$2.csr" 2>/dev/null
+	printf '%b' "$4" >"$tls/$2.ext"
+	openssl x509 -req -in "$tls/$2.csr" -CA "$tls/$1.pem" -CAkey "$tls/$1.key" -days 20 \
+		-set_serial "0x$(openssl rand -hex 8)" -extfile "$tls/$2.ext" -out "$tls/$2.pem" 2>/dev/null
+	chmod 600 "$tls/$2.key"
+}
+tls_ca server-ca
+tls_ca clients-ca
+tls_ca rogue-ca
+tls_cert server-ca server "/CN=127.0.0.1" 'subjectAltName=IP:127.0.0.1,IP:127.0.0.2\nextendedKeyUsage=serverAuth\n'
+tls_cert clients-ca fleet "/O=Example/CN=fleet" 'extendedKeyUsage=clientAuth\n'
+tls_cert rogue-ca rogue "/O=Example/CN=fleet" 'extendedKeyUsage=clientAuth\n'
+kill -TERM "$SCEPD_PID"
+wait_exit "$SCEPD_PID" 10 || fail "scepd did not stop"
+admin_config false
+sed -i "s|workers = 2; };|workers = 2; tls = { listen = [\"127.0.0.1:$TPORT\", \"127.0.0.2:$TPORT\"]; certificate = \"$tls/server.pem\"; key = \"$tls/server.key\"; }; };|" "$TMP/scepd.conf"
+sed -i "s|allow_plain_http = false; };|allow_plain_http = false; client_ca = \"$tls/clients-ca.pem\"; client_scopes = [\"read\", \"revoke\"]; };|" "$TMP/scepd.conf"
+grep -q "client_scopes" "$TMP/scepd.conf" || fail "the TLS settings did not go in"
+"$SCEPD_BIN" -c "$TMP/scepd.conf" -t >"$TMP/check.out" 2>&1 || fail "scepd -t with TLS: $(cat "$TMP/check.out")"
+start_scepd "$TMP/scepd.conf"
+https() { # HOST [curl args...] METHOD PATH: the status, the body in $TMP/body
+	local host=$1
+	shift
+	curl -s -o "$TMP/body" -w '%{http_code}' --cacert "$tls/server-ca.pem" --interface "$host" \
+		"${@:1:$#-2}" -X "${@: -2:1}" "https://$host:$TPORT/api/v1${@: -1}"
+}
+assert_eq 200 "$(https 127.0.0.2 -H "Authorization: Bearer $reader" GET /certificates)" \
+	"a token over TLS from 127.0.0.2"
+assert_eq 403 "$(plain)" "plain HTTP from 127.0.0.2 next to the TLS listener"
+assert_eq 401 "$(https 127.0.0.2 GET /certificates)" "TLS without a token or a client certificate"
+assert_eq "missing Authorization: Bearer token or client certificate" "$(error_of)" "401 error over TLS"
+assert_eq 401 "$(https 127.0.0.2 --cert "$tls/rogue.pem" --key "$tls/rogue.key" GET /certificates)" \
+	"a client certificate of another CA, the same subject"
+assert_eq "the client certificate does not verify against admin.client_ca" "$(error_of)" "401 error of the rogue"
+assert_eq 200 "$(https 127.0.0.2 --cert "$tls/fleet.pem" --key "$tls/fleet.key" GET /certificates)" \
+	"the client certificate reads"
+valid=$(jq -r '[.certificates[] | select(.status == "valid")][0].serial' "$TMP/body")
+[[ -n "$valid" && "$valid" != null ]] || fail "no valid certificate to revoke: $(cat "$TMP/body")"
+assert_eq 403 "$(https 127.0.0.2 --cert "$tls/fleet.pem" --key "$tls/fleet.key" POST /profiles/ios/challenges)" \
+	"the client certificate mints without the scope"
+assert_eq "cert:CN=fleet,O=Example lacks the scope challenge:ios" "$(error_of)" "403 error of the certificate"
+assert_eq 200 "$(https 127.0.0.2 --cert "$tls/fleet.pem" --key "$tls/fleet.key" -H 'Content-Type: application/json' \
+	--data-binary '{"reason": "superseded"}' POST "/certificates/$valid/revoke")" "the client certificate revokes"
+grep -q "audit: result=revoked .*serial=$valid .*user=\"cert:CN=fleet,O=Example\"" "$TMP/scepd.log" ||
+	fail "no audit line naming the client certificate: $(grep "serial=$valid" "$TMP/scepd.log")"
+pass "over TLS: tokens from 127.0.0.2; a client certificate of admin.client_ca acts with admin.client_scopes (audited by subject); another CA's is refused"
 
 # No token, no challenge in the log.
 while IFS= read -r s; do

@@ -455,13 +455,25 @@ static const struct error_case error_cases[] = {
 	      "    certificate = \"ca.pem\"; }; };\n",
 	  { "t.conf:2: server.tls.key: required for TLS: server.tls needs listen, certificate and "
 	    "key" } },
-	{ "tls client_ca alone", MIN "server = { tls = { client_ca = \"ca.pem\"; }; };\n",
-	  { "t.conf:2: server.tls.listen: required for TLS: server.tls needs listen, certificate "
-	    "and key",
-	    "t.conf:2: server.tls.certificate: required for TLS: server.tls needs listen, "
-	    "certificate and key",
-	    "t.conf:2: server.tls.key: required for TLS: server.tls needs listen, certificate and "
-	    "key" } },
+	{ "admin client_ca without TLS",
+	  MIN "admin = { tokens = \"file:t\";\n  client_ca = \"ca.pem\"; client_scopes = [\"read\"]; };\n",
+	  { "t.conf:3: admin.client_ca: needs server.tls: client certificates come over TLS" } },
+	{ "admin client_ca without scopes",
+	  MIN "server = { tls = { listen = [\"[::1]:8443\"]; certificate = \"ca.pem\";\n"
+	      "  key = \"ca.key\"; }; };\n"
+	      "admin = { tokens = \"file:t\"; client_ca = \"ca.pem\"; };\n",
+	  { "t.conf:4: admin.client_scopes: required with admin.client_ca: what a client "
+	    "certificate may do ([\"read\", \"challenge:PROFILE\", ...])" } },
+	{ "admin client_scopes: an unknown scope, and without client_ca",
+	  MIN "admin = { tokens = \"file:t\";\n  client_scopes = [\"read\", \"write\"]; };\n",
+	  { "t.conf:3: admin.client_scopes[1]: 'write' is not a scope (challenge:PROFILE, "
+	    "challenge:*, revoke, approve, read)",
+	    "t.conf:3: admin.client_scopes: only with admin.client_ca (the CA of the clients' "
+	    "certificates)" } },
+	{ "admin client_scopes without client_ca",
+	  MIN "admin = { tokens = \"file:t\";\n  client_scopes = [\"challenge:wifi\"]; };\n",
+	  { "t.conf:3: admin.client_scopes: only with admin.client_ca (the CA of the clients' "
+	    "certificates)" } },
 	{ "tls on a plain address",
 	  MIN "server = { listen = [\"127.0.0.1:8080\", \"[::1]:8080\"];\n"
 	      "  tls = { listen = [\"*:8080\", \"[::1]:8443\"];\n"
@@ -1871,8 +1883,7 @@ main(void)
 		cmocka_unit_test(test_documented),       cmocka_unit_test(test_long_form),
 		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
-		cmocka_unit_test(test_conf_names),
-		cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_conf_names),       cmocka_unit_test(test_admin),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

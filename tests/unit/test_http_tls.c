@@ -404,7 +404,7 @@ test_tls_files(void **state)
 		  "is encrypted" },
 		{ "server.pem", "other.key", NULL, -EBADMSG, "server.tls.key",
 		  "is not the key of the first certificate" },
-		{ "server.pem", "server.key", "server.key", -EBADMSG, "server.tls.client_ca",
+		{ "server.pem", "server.key", "server.key", -EBADMSG, "admin.client_ca",
 		  "no PEM certificate" },
 		{ "expired.pem", "expired.key", NULL, 0, "", "" },
 	};
