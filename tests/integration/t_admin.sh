@@ -2,7 +2,8 @@
 # The JSON admin API (admin.path) with tokens from `scepctl token new`: 401 without a
 # token, with garbage, with an unknown one or a wrong secret; 403 out of scope (a
 # challenge:ios token cannot mint for android); a challenge minted over the API enrols
-# once (scep_client, openssl verify) and is refused the second time; one bound to a
+# once (scep_client and micromdm's scepclient, openssl verify) and is refused the
+# second time; one bound to a
 # subject is refused for another subject and accepted for its own; revoking over the
 # API makes `openssl ocsp` say revoked and writes an audit line naming token:NAME;
 # approve and reject over the API end a PENDING that the client then collects by
@@ -173,6 +174,26 @@ assert_eq "FAILURE badRequest" "$VERDICT" "the same challenge again"
 assert_eq 201 "$(call "$any" POST /profiles/android/challenges)" "challenge:* mints for android (no body)"
 echo "$(jq -r .challenge "$TMP/body")" >>"$secrets"
 pass "a challenge minted over the API enrols once (openssl verify), the second use gets FAILURE"
+
+# The same with micromdm's scepclient, as a device would enrol.
+if command -v scepclient >/dev/null; then
+	mdm_enrol() { # NAME CHALLENGE: 0 when a certificate came back
+		local dir=$TMP/mdm-$1
+		mkdir -p "$dir"
+		timeout 30 scepclient -server-url "$base/scep/ios" -private-key "$dir/key.pem" \
+			-certificate "$dir/cert.pem" -cn "$1" -challenge "$2" >"$TMP/$1.out" 2>&1 &&
+			[[ -s "$dir/cert.pem" ]]
+	}
+	assert_eq 201 "$(call "$ios" POST /profiles/ios/challenges '{"owner": "bob"}')" "mint for scepclient"
+	otp2=$(jq -r .challenge "$TMP/body")
+	echo "$otp2" >>"$secrets"
+	mdm_enrol mdm-phone "$otp2" || fail "scepclient with the API's challenge: $(tail -3 "$TMP/mdm-phone.out")"
+	openssl verify -CAfile "$TMP/ca.pem" "$TMP/mdm-mdm-phone/cert.pem" >/dev/null ||
+		fail "scepclient's certificate does not verify"
+	! mdm_enrol mdm-again "$otp2" || fail "scepclient enrolled twice with one challenge"
+	grep -q "the challenge password was used already" "$TMP/scepd.log" || fail "no log of the reuse"
+	pass "scepclient enrols with a challenge from the API once; the second enrolment is refused"
+fi
 
 # A challenge bound to a subject: refused for another subject (and left unused), then
 # accepted for its own.
