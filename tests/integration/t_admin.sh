@@ -3,8 +3,8 @@
 # token, with garbage, with an unknown one or a wrong secret; 403 out of scope (a
 # challenge:ios token cannot mint for android); a challenge minted over the API enrols
 # once (scep_client and micromdm's scepclient, openssl verify) and is refused the
-# second time; one bound to a
-# subject is refused for another subject and accepted for its own; revoking over the
+# second time; one bound to a subject is refused for another subject and accepted for
+# its own; revoking over the
 # API makes `openssl ocsp` say revoked and writes an audit line naming token:NAME;
 # approve and reject over the API end a PENDING that the client then collects by
 # polling (SUCCESS, FAILURE); 400 for an unknown field or a bad ttl, 415 for another
