@@ -755,9 +755,13 @@ config_conv_str_http_url(struct config_ctx *ctx, const struct config_key *key,
 	return 0;
 }
 
+/*
+ * An array or list of strings, each one that valid() accepts ("'%s' is not WHAT"
+ * otherwise), into the config_strv at field.
+ */
 static int
-config_conv_http_urls(struct config_ctx *ctx, const struct config_key *key,
-		      const config_setting_t *s, void *field)
+config_conv_strings(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
+		    void *field, bool (*valid)(const char *v), const char *what)
 {
 	struct config_strv *sv = field;
 	char name[CONFIG_NAME_MAX + 24];
@@ -778,12 +782,28 @@ config_conv_http_urls(struct config_ctx *ctx, const struct config_key *key,
 			continue;
 		}
 		v = config_setting_get_string(el);
-		if (!config_conv_is_http_url(v))
-			r = config_error(ctx, el, name, "'%s' is not an absolute http:// URL", v);
+		if (!valid(v))
+			r = config_error(ctx, el, name, "'%s' is not %s", v, what);
 		else
 			r = config_strv_add(sv, v);
 	}
 	return r;
+}
+
+static int
+config_conv_http_urls(struct config_ctx *ctx, const struct config_key *key,
+		      const config_setting_t *s, void *field)
+{
+	return config_conv_strings(ctx, key, s, field, config_conv_is_http_url,
+				   "an absolute http:// URL");
+}
+
+static bool
+config_conv_is_scope(const char *v)
+{
+	const char *profile;
+
+	return admin_tokens_scope_valid(v, &profile);
 }
 
 /* admin.client_scopes: each a scope an admin token may have (admin_tokens.h). */
@@ -791,35 +811,9 @@ static int
 config_conv_scopes(struct config_ctx *ctx, const struct config_key *key, const config_setting_t *s,
 		   void *field)
 {
-	struct config_strv *sv = field;
-	char name[CONFIG_NAME_MAX + 24];
-	const char *profile;
-	int n, r = 0;
-
-	if (s == NULL)
-		return 0;
-	if (!config_setting_is_array(s) && !config_setting_is_list(s))
-		return config_wrong_type(ctx, s, key->name, "an array of strings");
-	n = config_setting_length(s);
-	for (int i = 0; i < n && r >= 0; i++) {
-		const config_setting_t *el = config_setting_get_elem(s, (unsigned)i);
-		const char *v;
-
-		config_elem_name(name, sizeof(name), key->name, (size_t)i);
-		if (config_setting_type(el) != CONFIG_TYPE_STRING) {
-			r = config_wrong_type(ctx, el, name, "a string");
-			continue;
-		}
-		v = config_setting_get_string(el);
-		if (!admin_tokens_scope_valid(v, &profile))
-			r = config_error(ctx, el, name,
-					 "'%s' is not a scope (challenge:PROFILE, challenge:*, "
-					 "revoke, approve, read)",
-					 v);
-		else
-			r = config_strv_add(sv, v);
-	}
-	return r;
+	return config_conv_strings(
+		ctx, key, s, field, config_conv_is_scope,
+		"a scope (challenge:PROFILE, challenge:*, revoke, approve, read)");
 }
 
 /* A profile's extensions: when written, they replace the CA's; absent, nothing. */

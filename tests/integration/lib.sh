@@ -297,6 +297,24 @@ request_loop() { # PATH N: prints the number of failed requests, says why on std
 	echo "$failed"
 }
 
+# scep_pkioperation NAME URL CA [scep_client request options...]: one PKIOperation of
+# the project's SCEP client (tests/tools/scep_client) to the SCEP path URL, encrypted to
+# CA (what GetCACert gave). VERDICT: "SUCCESS", "PENDING", "FAILURE badRequest"... or
+# "HTTP 503" when the answer is not 200; the certificate in $TMP/NAME.pem on success,
+# the answer's headers in $TMP/NAME.h.
+scep_pkioperation() {
+	local name=$1 url=$2 ca=$3 code
+	shift 3
+	"$SCEP_CLIENT" request --ca "$ca" --state "$TMP/$name.st" --out "$TMP/$name.msg" "$@" \
+		2>"$TMP/$name.err" || fail "$name: scep_client request: $(cat "$TMP/$name.err")"
+	code=$(curl -s -D "$TMP/$name.h" -o "$TMP/$name.rep" -w '%{http_code}' \
+		-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/$name.msg" \
+		"$url?operation=PKIOperation")
+	[[ $code == 200 ]] || { VERDICT="HTTP $code"; return 0; }
+	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
+		--out "$TMP/$name.pem" 2>"$TMP/$name.why") || true
+}
+
 wait_log() { # TEXT SECONDS: 0 once scepd's log has a line with TEXT (fixed string)
 	local i
 	for ((i = 0; i < $2 * 10; i++)); do

@@ -160,19 +160,12 @@ pass "bcrypt and SHA-512 users each get a UTF-16LE page with a BOM; Fleet's, Zen
 n=0
 # scep NAME PROFILE [request options...]: one PKIOperation; VERDICT, $TMP/NAME.pem.
 scep() {
-	local name=$1 profile=$2 code
+	local name=$1 profile=$2
 	shift 2
 	n=$((n + 1))
 	curl -sf -o "$TMP/$profile.ca" "$base/scep/$profile?operation=GetCACert" ||
 		fail "$name: GetCACert of $profile"
-	"$SCEP_CLIENT" request --ca "$TMP/$profile.ca" --state "$TMP/$name.st" \
-		--out "$TMP/$name.msg" --txid "t$n-$name" "$@" 2>"$TMP/$name.err" ||
-		fail "$name: scep_client request: $(cat "$TMP/$name.err")"
-	code=$(curl -s -o "$TMP/$name.rep" -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
-		--data-binary @"$TMP/$name.msg" "$base/scep/$profile?operation=PKIOperation")
-	[[ $code == 200 ]] || { VERDICT="HTTP $code"; return 0; }
-	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
-		--out "$TMP/$name.pem" 2>"$TMP/$name.why") || true
+	scep_pkioperation "$name" "$base/scep/$profile" "$TMP/$profile.ca" --txid "t$n-$name" "$@"
 }
 owner_of() { # PEM
 	store_sql "SELECT owner FROM certificates WHERE serial =

@@ -23,16 +23,9 @@ grep -q "keep_days = 1" "$TMP/scepd.conf" || fail "the storage settings did not 
 
 n=0
 scep() { # NAME SUBJECT [CHALLENGE]: VERDICT, $TMP/NAME.pem on success
-	local name=$1 code
 	n=$((n + 1))
-	"$SCEP_CLIENT" request --ca "$TMP/ca.der" --state "$TMP/$name.st" --out "$TMP/$name.msg" \
-		--txid "t$n-$name" --subject "$2" ${3:+--challenge "$3"} 2>"$TMP/$name.err" ||
-		fail "$name: scep_client request: $(cat "$TMP/$name.err")"
-	code=$(curl -s -o "$TMP/$name.rep" -w '%{http_code}' --data-binary @"$TMP/$name.msg" \
-		"$base/scep?operation=PKIOperation")
-	[[ $code == 200 ]] || { VERDICT="HTTP $code"; return 0; }
-	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
-		--out "$TMP/$name.pem" 2>"$TMP/$name.why") || true
+	scep_pkioperation "$1" "$base/scep" "$TMP/ca.der" --txid "t$n-$1" --subject "$2" \
+		${3:+--challenge "$3"}
 }
 
 start_scepd "$TMP/scepd.conf"

@@ -118,18 +118,11 @@ openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key"
 # scep NAME PROFILE CHALLENGE [request options]: one PKCSReq with transactionID
 # wh-NAME; VERDICT ("SUCCESS", "FAILURE badRequest", "HTTP 503"), headers in NAME.h.
 scep() {
-	local name=$1 profile=$2 challenge=$3 code
+	local name=$1 profile=$2 challenge=$3
 	shift 3
 	echo "$challenge" >>"$TMP/challenge-values"
-	"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/$name.st" --out "$TMP/$name.msg" \
-		--key "$TMP/dev.key" --subject "/CN=$name" --challenge "$challenge" --txid "wh-$name" \
-		"$@" 2>"$TMP/$name.err" || fail "$name: scep_client request: $(cat "$TMP/$name.err")"
-	code=$(curl -s -D "$TMP/$name.h" -o "$TMP/$name.rep" -w '%{http_code}' \
-		-H 'Content-Type: application/x-pki-message' --data-binary @"$TMP/$name.msg" \
-		"$base/scep/$profile?operation=PKIOperation")
-	[[ $code == 200 ]] || { VERDICT="HTTP $code"; return 0; }
-	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
-		--out "$TMP/$name.pem" 2>/dev/null) || true
+	scep_pkioperation "$name" "$base/scep/$profile" "$TMP/ca.bin" --key "$TMP/dev.key" \
+		--subject "/CN=$name" --challenge "$challenge" --txid "wh-$name" "$@"
 }
 issued() { store_sql "SELECT count(*) FROM certificates WHERE transaction_id = 'wh-$1'"; }
 # field TXID EXPR: EXPR (Python, over r = the recorded request) of the webhook's record
