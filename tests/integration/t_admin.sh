@@ -148,15 +148,9 @@ pass "400 for unknown fields, bad ttl, bad JSON, bad filters; 415 for another co
 curl -sf -o "$TMP/ios.ca" "$base/scep/ios?operation=GetCACert" || fail "GetCACert"
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key" 2>/dev/null
 pki() { # NAME PROFILE [scep_client request options...]: VERDICT of the answer
-	local name=$1 profile=$2 rc=0
+	local name=$1 profile=$2
 	shift 2
-	"$SCEP_CLIENT" request --ca "$TMP/ios.ca" --key "$TMP/dev.key" --state "$TMP/$name.st" \
-		--out "$TMP/$name.msg" "$@" 2>/dev/null || fail "$name: scep_client request"
-	curl -s -o "$TMP/$name.rep" -H 'Content-Type: application/x-pki-message' \
-		--data-binary @"$TMP/$name.msg" "$base/scep/$profile?operation=PKIOperation"
-	VERDICT=$("$SCEP_CLIENT" reply --in "$TMP/$name.rep" --state "$TMP/$name.st" \
-		--out "$TMP/$name.pem" 2>/dev/null) || rc=$?
-	((rc != 3)) || VERDICT=PENDING
+	scep_pkioperation "$name" "$base/scep/$profile" "$TMP/ios.ca" --key "$TMP/dev.key" "$@"
 }
 assert_eq 201 "$(call "$ios" POST /profiles/ios/challenges '{"ttl": 600, "owner": "alice"}')" "mint"
 grep -qi '^Content-Type: application/json' "$TMP/headers" || fail "201 not JSON"
