@@ -279,11 +279,7 @@ pass "approve over the API -> CertPoll SUCCESS; reject -> FAILURE; 404 unknown, 
 late=$(token late read)
 assert_eq 401 "$(call "$late" GET /certificates)" "a token made after the workers started"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do
-	grep -q "generation 2 serving" "$TMP/scepd.log" && break
-	sleep 0.1
-done
-grep -q "generation 2 serving" "$TMP/scepd.log" || fail "no generation 2 after SIGHUP"
+wait_log "generation 2 serving" 10 || fail "no generation 2 after SIGHUP"
 assert_eq 200 "$(call "$late" GET /certificates)" "the new token after the reload"
 pass "a new token works after a reload (SIGHUP), not before"
 

@@ -41,11 +41,7 @@ CONF
 start_scepd "$TMP/scepd.conf"
 wait_worker_count "$WORKERS" 10 || fail "expected $WORKERS workers, found $(worker_count)"
 # Killing a worker before generation 1 is ready would stop scepd (by design).
-for _ in $(seq 1 100); do
-	grep -q "ready: generation 1 with $WORKERS worker" "$TMP/scepd.log" && break
-	sleep 0.1
-done
-grep -q "ready: generation 1 with $WORKERS worker" "$TMP/scepd.log" || fail "scepd not ready"
+wait_log "ready: generation 1 with $WORKERS worker" 10 || fail "scepd not ready"
 curl -sf -o "$TMP/ca.bin" "$url/scep?operation=GetCACert" || fail "GetCACert"
 
 # The inputs, built before the load: request J is a /csr one for even J, a SCEP one for

@@ -234,11 +234,7 @@ assert_eq "$before" "$(challenges)" "challenges recorded for the 403"
 grep -q "$page_path from 127.0.0.2: refused over plain HTTP" "$TMP/scepd.log" || fail "no log of the 403"
 ndes_config "allow_plain_http = true;"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do
-	grep -q "generation 2 serving" "$TMP/scepd.log" && break
-	sleep 0.1
-done
-grep -q "generation 2 serving" "$TMP/scepd.log" || fail "no generation 2 after the reload"
+wait_log "generation 2 serving" 10 || fail "no generation 2 after the reload"
 code=$(curl -s --interface 127.0.0.2 -o "$TMP/plain.page" -w '%{http_code}' -u "fleet:$fleet_pass" \
 	"http://127.0.0.2:$PORT$page_path")
 assert_eq 200 "$code" "plain HTTP from 127.0.0.2 with allow_plain_http"

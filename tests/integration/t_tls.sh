@@ -101,11 +101,7 @@ assert_eq "serial=1001" "$(serial)" "serial before the renewal"
 server_cert 0x2002 60 "$tls/renewed.pem"
 mv "$tls/renewed.pem" "$tls/server.pem"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do
-	grep -q "generation 2 serving" "$TMP/scepd.log" && break
-	sleep 0.1
-done
-grep -q "generation 2 serving" "$TMP/scepd.log" || fail "no generation 2 after SIGHUP"
+wait_log "generation 2 serving" 10 || fail "no generation 2 after SIGHUP"
 assert_eq "serial=2002" "$(serial)" "serial after the renewal and SIGHUP"
 pass "SIGHUP serves the renewed certificate"
 
@@ -139,11 +135,7 @@ assert_eq 1 "$rc" "scepd -t with an expired certificate (exit code; $out)"
 grep -q "server.tls.certificate: the certificate (serial 3003) expired on 2021-01-01 00:00:00 UTC" \
 	<<<"$out" || fail "scepd -t does not say the certificate expired: $out"
 kill -HUP "$SCEPD_PID"
-for _ in $(seq 1 100); do
-	grep -q "generation 3 serving" "$TMP/scepd.log" && break
-	sleep 0.1
-done
-grep -q "generation 3 serving" "$TMP/scepd.log" || fail "no generation 3 after SIGHUP"
+wait_log "generation 3 serving" 10 || fail "no generation 3 after SIGHUP"
 grep -q "server.tls.certificate: the certificate (serial 3003) has expired" "$TMP/scepd.log" ||
 	fail "the log does not say the certificate expired"
 rc=0
