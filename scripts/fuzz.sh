@@ -25,7 +25,7 @@ export UBSAN_OPTIONS=halt_on_error=1
 config_sources="src/config*.c src/addr_allow.c src/fileio.c src/admin_tokens.c src/encoding.c"
 declare -A sources=(
 	[config]="$config_sources"
-	[csr]="src/csr_body.c src/encoding.c src/p7_certs.c src/signer.c src/policy.c $config_sources"
+	[csr]="src/csr_body.c src/p7_certs.c src/signer.c src/policy.c $config_sources"
 	[scep_msg]="src/scep_msg.c src/p7_certs.c tests/tools/scep_build.c"
 	[scep_query]="src/scep_query.c src/encoding.c src/p7_certs.c src/scep_msg.c"
 	[ocsp_req]="src/ocsp_resp.c src/encoding.c"
