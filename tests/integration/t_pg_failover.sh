@@ -97,6 +97,8 @@ refused=$(awk '$4 == 503' "$TMP/results" | wc -l)
 ((refused > 0)) || fail "no request met the failover: nothing was tested"
 while read -r id _ _ _ _; do
 	! grep -q "BEGIN CERTIFICATE" "$TMP/out/$id" || fail "request $id: a certificate with a 503"
+	(($(wc -l <"$TMP/out/$id") <= 1)) || fail "request $id: a 503 of more than one line"
+	{ head -n 1 "$TMP/out/$id" | cut -c 1-200; } >>"$TMP/refusals"
 done < <(awk '$4 == 503' "$TMP/results")
 # Only the gap is refused: no 503 that ended before the kill, none that started later
 # than the workers' reconnect interval (1 s) after the promotion, with a margin.
@@ -142,3 +144,4 @@ pass "$(wc -l <"$TMP/results") requests, $issued answered 200 and all on the new
 	"($unanswered more recorded, never answered); $refused got 503 in the gap, served again" \
 	"$(((first_after - promoted) / 1000)) ms after the promotion ($(((first_after - killing) / 1000))" \
 	"ms after the kill began); same supervisor and workers, /healthz 200"
+echo "the 503 answers:$(sort "$TMP/refusals" | uniq -c | tr -s ' \n' ' ')"
