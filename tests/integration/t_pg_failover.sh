@@ -11,9 +11,9 @@
 [[ $SCEPD_TEST_STORE == sqlite ]] || skip "starts PostgreSQL servers of its own"
 
 CLIENTS=3
-MAX_REQUESTS=400 # per client: the clients stop at the stop file, or here
-BEFORE=30        # certificates issued before the primary is killed
-AFTER=30         # and requests served after the promotion
+MAX_REQUESTS=2000 # per client: the clients stop at the stop file, or here
+BEFORE=30         # certificates issued before the primary is killed
+AFTER=30          # and requests served after the promotion
 
 pg_start
 pg_standby_start
