@@ -79,7 +79,7 @@ killed=$(now_us) # pg_ctl returned: the primary is gone
 # /healthz in the gap: every worker's store is gone.
 gap_health=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://127.0.0.1:$PORT/healthz" || true)
 sleep 1
-pg_promote || fail "the standby was not promoted: $(tail -5 "$PG_LOG")"
+pg_promote || fail "the standby was not promoted: $(tail -5 "$PG_DIR/standby.log")"
 promoted=$(now_us)
 wait_answered $AFTER "$promoted" || fail "fewer than $AFTER certificates within 20 s after the promotion"
 touch "$TMP/stop"
