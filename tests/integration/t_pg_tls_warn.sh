@@ -26,4 +26,7 @@ check_uri "postgresql://scepd@localhost/scepd?host=db.example" yes
 check_uri "postgresql://scepd@db.example/scepd?sslmode=verify-full" no
 check_uri "postgresql://scepd@localhost/scepd" no
 check_uri "postgresql:///scepd?host=/run/postgresql" no
+# A primary and its standby (docs/scale-out.md, failover): one host elsewhere is enough.
+check_uri "postgresql://scepd@127.0.0.1:5432,db2.example:5432/scepd?target_session_attrs=read-write" yes
+check_uri "postgresql://scepd@127.0.0.1:5432,[::1]:5433/scepd?target_session_attrs=read-write" no
 pass "scepd -t warns about a remote PostgreSQL without sslmode=verify-full, exit 0"
