@@ -40,6 +40,8 @@ struct issuer_profile {
 	X509 *ca_next;
 	X509 *ra_next;
 	char key_name[KEYS_URI_REDACT_MAX]; /* its CA's key for audit records: no pin-value */
+	unsigned stats_profile;             /* name slots in the /metrics counters */
+	unsigned stats_ca;
 };
 
 struct issuer {
@@ -50,6 +52,7 @@ struct issuer {
 	struct issuer_profile *profiles; /* one per cfg->profiles */
 	X509 **ca_certs;                 /* one per cfg->cas: our own references */
 	char unhealthy[256];             /* "" when healthy */
+	struct stats *stats;             /* NULL: nothing counted */
 };
 
 /* Names and numbers of a certificate, as the store and the audit record want them. */
@@ -187,6 +190,20 @@ X509 *
 issuer_get0_ra_next(struct issuer *is, size_t profile)
 {
 	return is->profiles[profile].ra_next;
+}
+
+void
+issuer_set_stats(struct issuer *is, struct stats *st)
+{
+	const struct scepd_config *cfg = is->cfg;
+
+	is->stats = st;
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		is->profiles[i].stats_profile =
+			stats_find(st, STATS_NAMES_PROFILE, cfg->profiles[i].name);
+		is->profiles[i].stats_ca = stats_find(
+			st, STATS_NAMES_CA, config_profile_ca(cfg, &cfg->profiles[i])->name);
+	}
 }
 
 X509 *
@@ -445,6 +462,8 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 		goto out;
 	}
 	res->status = ISSUER_ISSUED;
+	stats_issued(is->stats, is->profiles[req->profile].stats_ca,
+		     is->profiles[req->profile].stats_profile);
 	res->cert = cert;
 	cert = NULL; /* the caller owns it now */
 out:
