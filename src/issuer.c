@@ -206,6 +206,12 @@ issuer_set_stats(struct issuer *is, struct stats *st)
 	}
 }
 
+struct stats *
+issuer_get0_stats(struct issuer *is)
+{
+	return is->stats;
+}
+
 X509 *
 issuer_get0_ca_cert(struct issuer *is, size_t ca)
 {

@@ -121,6 +121,9 @@ int issuer_with_ocsp_key(struct issuer *is, size_t ca,
  */
 void issuer_set_stats(struct issuer *is, struct stats *st);
 
+/* Those counters, for the handlers that count what they answer; NULL when none. */
+struct stats *issuer_get0_stats(struct issuer *is);
+
 /* The store, for lookups that issue nothing (the SCEP state machine's). */
 struct store *issuer_get0_store(struct issuer *is);
 
