@@ -18,9 +18,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 
@@ -313,6 +315,27 @@ issuer_endpoint(const struct issuer *is, const struct issuer_request *req)
 	return is->cfg->profiles[req->profile].type == CONFIG_PROFILE_SCEP ? "scep" : "csr";
 }
 
+static uint64_t
+issuer_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* signer_issue(), timed for scepd_sign_duration_seconds (the key operation dominates). */
+static int
+issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir, X509 **ret_cert)
+{
+	uint64_t start = issuer_now_us();
+	int r = signer_issue(is->profiles[profile].signer, ir, ret_cert);
+
+	if (r != -EBADMSG) /* a refusal made before any key operation is not timed */
+		stats_sign(is->stats, issuer_now_us() - start, r < 0);
+	return r;
+}
+
 static int
 issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 	      const struct issuer_cert_text *text)
@@ -320,10 +343,12 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 	int (*add)(struct store *, const struct store_cert *) =
 		req->approved_pending ? store_add_cert_for_pending : store_add_cert;
 	unsigned char *der = NULL;
+	uint64_t start;
 	int len, r;
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
+	start = issuer_now_us();
 	r = add(is->store,
 		&(struct store_cert){
 			.serial = text->serial,
@@ -340,6 +365,9 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 			.profile = is->cfg->profiles[req->profile].name,
 			.ca = config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->name,
 		});
+	/* A taken serial (-EEXIST) or a request rejected meanwhile (-ESTALE) is an answer. */
+	stats_store_commit(is->stats, issuer_now_us() - start,
+			   r < 0 && r != -EEXIST && r != -ESTALE);
 	OPENSSL_free(der);
 	return r;
 }
@@ -406,7 +434,7 @@ issuer_sign(struct issuer *is, size_t profile, const struct issue_req *ir,
 	if (is->unhealthy[0] != '\0') {
 		issuer_set_result(res, ISSUER_UNAVAILABLE, is->unhealthy);
 		r = -EAGAIN;
-	} else if ((r = signer_issue(is->profiles[profile].signer, ir, ret_cert)) == -EBADMSG) {
+	} else if ((r = issuer_timed_issue(is, profile, ir, ret_cert)) == -EBADMSG) {
 		issuer_set_result(res, ISSUER_BAD_REQUEST, "the request cannot be certified");
 	} else if (r < 0) {
 		log_error_errno(r, "signing failed");

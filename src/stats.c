@@ -60,6 +60,10 @@ struct stats {
 	atomic_uint_fast64_t scep[STATS_SCEP_TYPE_COUNT_][STATS_PKI_STATUS_COUNT_]
 				 [STATS_FAIL_INFO_COUNT_];
 	atomic_uint_fast64_t restarts[STATS_RESTART_CAUSE_COUNT_];
+	struct stats_histogram sign;
+	atomic_uint_fast64_t sign_errors;
+	struct stats_histogram store_commit;
+	atomic_uint_fast64_t store_errors;
 };
 
 static const char *const stats_endpoint_names[STATS_EP_COUNT_] = {
@@ -183,23 +187,47 @@ stats_inc(atomic_uint_fast64_t *c, uint64_t n)
 	atomic_fetch_add_explicit(c, n, memory_order_relaxed);
 }
 
+static void
+stats_observe(struct stats_histogram *h, uint64_t usec)
+{
+	size_t b = 0;
+
+	while (b < STATS_BUCKETS_N && usec > stats_buckets_us[b])
+		b++;
+	stats_inc(&h->buckets[b], 1);
+	stats_inc(&h->sum_us, usec);
+}
+
 void
 stats_http(struct stats *st, enum stats_endpoint ep, unsigned profile, unsigned status,
 	   uint64_t usec)
 {
-	struct stats_histogram *h;
-	size_t b = 0;
-
 	if (st == NULL || (unsigned)ep >= STATS_EP_COUNT_)
 		return;
 	if (profile >= STATS_PROFILES_MAX)
 		profile = 0;
 	stats_inc(&st->requests[ep][profile][stats_code_index(status)], 1);
-	h = &st->duration[ep];
-	while (b < STATS_BUCKETS_N && usec > stats_buckets_us[b])
-		b++;
-	stats_inc(&h->buckets[b], 1);
-	stats_inc(&h->sum_us, usec);
+	stats_observe(&st->duration[ep], usec);
+}
+
+void
+stats_sign(struct stats *st, uint64_t usec, bool failed)
+{
+	if (st == NULL)
+		return;
+	stats_observe(&st->sign, usec);
+	if (failed)
+		stats_inc(&st->sign_errors, 1);
+}
+
+void
+stats_store_commit(struct stats *st, uint64_t usec, bool failed)
+{
+	if (st == NULL)
+		return;
+	stats_observe(&st->store_commit, usec);
+	if (failed)
+		stats_inc(&st->store_errors, 1);
 }
 
 void
@@ -300,35 +328,54 @@ stats_render_requests(const struct stats *st, FILE *out)
 			}
 }
 
+/* One histogram's lines; labels: "endpoint=\"csr\"," or "" (the comma included). */
+static void
+stats_render_histogram(FILE *out, const char *name, const char *labels,
+		       const struct stats_histogram *h)
+{
+	uint64_t total = 0, sum = stats_load(&h->sum_us);
+	int n = (int)strlen(labels);
+
+	for (size_t b = 0; b < STATS_BUCKETS_N; b++) {
+		total += stats_load(&h->buckets[b]);
+		fprintf(out, "%s_bucket{%sle=\"%g\"} %" PRIu64 "\n", name, labels,
+			(double)stats_buckets_us[b] / 1e6, total);
+	}
+	total += stats_load(&h->buckets[STATS_BUCKETS_N]);
+	fprintf(out, "%s_bucket{%sle=\"+Inf\"} %" PRIu64 "\n", name, labels, total);
+	/* _sum and _count: the labels without the trailing comma, no braces without any. */
+	fprintf(out, "%s_sum%s%.*s%s %" PRIu64 ".%06" PRIu64 "\n", name, n > 0 ? "{" : "",
+		n > 0 ? n - 1 : 0, labels, n > 0 ? "}" : "", sum / 1000000, sum % 1000000);
+	fprintf(out, "%s_count%s%.*s%s %" PRIu64 "\n", name, n > 0 ? "{" : "", n > 0 ? n - 1 : 0,
+		labels, n > 0 ? "}" : "", total);
+}
+
 static void
 stats_render_durations(const struct stats *st, FILE *out)
 {
+	char labels[64];
+
 	stats_header(out, "scepd_request_duration_seconds", "histogram",
 		     "Time from a request's headers to its reply, by endpoint.");
 	for (size_t e = 0; e < STATS_EP_COUNT_; e++) {
-		const struct stats_histogram *h = &st->duration[e];
-		const char *ep = stats_endpoint_names[e];
-		uint64_t total = 0, sum = stats_load(&h->sum_us);
-
-		for (size_t b = 0; b < STATS_BUCKETS_N; b++) {
-			total += stats_load(&h->buckets[b]);
-			fprintf(out,
-				"scepd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"%g\"} "
-				"%" PRIu64 "\n",
-				ep, (double)stats_buckets_us[b] / 1e6, total);
-		}
-		total += stats_load(&h->buckets[STATS_BUCKETS_N]);
-		fprintf(out,
-			"scepd_request_duration_seconds_bucket{endpoint=\"%s\",le=\"+Inf\"} "
-			"%" PRIu64 "\n",
-			ep, total);
-		fprintf(out,
-			"scepd_request_duration_seconds_sum{endpoint=\"%s\"} %" PRIu64 ".%06" PRIu64
-			"\n",
-			ep, sum / 1000000, sum % 1000000);
-		fprintf(out, "scepd_request_duration_seconds_count{endpoint=\"%s\"} %" PRIu64 "\n",
-			ep, total);
+		snprintf(labels, sizeof(labels), "endpoint=\"%s\",", stats_endpoint_names[e]);
+		stats_render_histogram(out, "scepd_request_duration_seconds", labels,
+				       &st->duration[e]);
 	}
+	stats_header(out, "scepd_sign_duration_seconds", "histogram",
+		     "Private-key operations that sign a certificate (the HSM's or key file's "
+		     "time).");
+	stats_render_histogram(out, "scepd_sign_duration_seconds", "", &st->sign);
+	stats_header(out, "scepd_sign_errors_total", "counter",
+		     "Certificate signatures whose key operation failed.");
+	fprintf(out, "scepd_sign_errors_total %" PRIu64 "\n", stats_load(&st->sign_errors));
+	stats_header(out, "scepd_store_commit_duration_seconds", "histogram",
+		     "Certificate records written to the store, group commit wait included.");
+	stats_render_histogram(out, "scepd_store_commit_duration_seconds", "", &st->store_commit);
+	stats_header(out, "scepd_store_commit_errors_total", "counter",
+		     "Certificate records the store failed to write.");
+	fprintf(out, "scepd_store_commit_errors_total %" PRIu64 "\n",
+		stats_load(&st->store_errors));
 }
 
 static void

@@ -21,6 +21,7 @@
 #ifndef SCEPD_STATS_H
 #define SCEPD_STATS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -113,13 +114,20 @@ void stats_revoked(struct stats *st, unsigned ca);
 void stats_scep(struct stats *st, enum stats_scep_type type, enum stats_pki_status status,
 		enum stats_fail_info fail);
 void stats_restart(struct stats *st, enum stats_restart_cause cause);
+/* One private-key operation that signs a certificate (the HSM's time, under the
+ * issuer's lock), and whether it failed. */
+void stats_sign(struct stats *st, uint64_t usec, bool failed);
+/* One certificate record written to the store (the commit, group commit wait
+ * included), and whether it failed (a duplicate serial is not a failure). */
+void stats_store_commit(struct stats *st, uint64_t usec, bool failed);
 
 /*
  * Every series above in the Prometheus text format 0.0.4, HELP and TYPE lines
  * included, to out: scepd_build_info, scepd_http_requests_total,
  * scepd_request_duration_seconds, scepd_certificates_issued_total,
  * scepd_certificates_revoked_total, scepd_scep_messages_total,
- * scepd_worker_restarts_total. Counters that are still 0 are left out, except the
+ * scepd_worker_restarts_total, scepd_sign_duration_seconds, scepd_sign_errors_total,
+ * scepd_store_commit_duration_seconds, scepd_store_commit_errors_total. Counters that are still 0 are left out, except the
  * histograms and the restart causes. Atomic loads only: -EIO when out fails.
  */
 int stats_render(const struct stats *st, FILE *out);

@@ -108,6 +108,10 @@ expect 5 'scepd_request_duration_seconds_count{endpoint="csr"}' \
 	"/csr latency observations"
 expect 5 'scepd_request_duration_seconds_bucket{endpoint="csr",le="+Inf"}' \
 	"/csr latency +Inf bucket"
+expect 6 'scepd_sign_duration_seconds_count' "certificate signatures timed"
+expect 0 'scepd_sign_errors_total' "signature errors"
+expect 6 'scepd_store_commit_duration_seconds_count' "store commits timed"
+expect 0 'scepd_store_commit_errors_total' "store commit errors"
 left=$(metric 'scepd_certificate_expiry_seconds{ca="default",role="ca",profile=""}')
 ((left > 29 * 86400 && left <= 30 * 86400)) || fail "CA expiry: $left s, expected about 30 days"
 pass "counters equal the requests made across a SIGKILLed worker and a reload; CA expiry in ~30 days"

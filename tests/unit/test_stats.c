@@ -253,6 +253,20 @@ test_labels(void **state)
 					  "pki_status=\"PENDING\",fail_info=\"\"}"),
 			 1);
 	assert_non_null(strstr(text, "# TYPE scepd_request_duration_seconds histogram\n"));
+	free(text);
+	/* The histograms without labels: no braces on _sum and _count. */
+	stats_sign(st, 7000, false);
+	stats_sign(st, 20000000, true);
+	stats_store_commit(st, 1, true);
+	text = test_render(st);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.005\"}"), 0);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.01\"}"), 1);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"+Inf\"}"), 2);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_count"), 2);
+	assert_non_null(strstr(text, "\nscepd_sign_duration_seconds_sum 20.007000\n"));
+	assert_int_equal(test_value(text, "scepd_sign_errors_total"), 1);
+	assert_int_equal(test_value(text, "scepd_store_commit_duration_seconds_count"), 1);
+	assert_int_equal(test_value(text, "scepd_store_commit_errors_total"), 1);
 	assert_non_null(strstr(text, "scepd_build_info{version=\""));
 	free(text);
 	stats_free(st);
