@@ -23,6 +23,7 @@
 #include <stdbool.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 
 #ifndef SCEPD_VERSION /* CMake defines it; the fuzz build does not */
 #define SCEPD_VERSION "unknown"
@@ -64,6 +65,7 @@ struct stats {
 	atomic_uint_fast64_t sign_errors;
 	struct stats_histogram store_commit;
 	atomic_uint_fast64_t store_errors;
+	atomic_int_fast64_t crl_this_update[STATS_CAS_MAX]; /* 0: none served yet */
 };
 
 static const char *const stats_endpoint_names[STATS_EP_COUNT_] = {
@@ -258,6 +260,23 @@ stats_scep(struct stats *st, enum stats_scep_type type, enum stats_pki_status st
 }
 
 void
+stats_crl_served(struct stats *st, unsigned ca, int64_t this_update)
+{
+	atomic_int_fast64_t *v;
+	int_fast64_t seen;
+
+	if (st == NULL)
+		return;
+	v = &st->crl_this_update[ca < STATS_CAS_MAX ? ca : 0];
+	seen = atomic_load_explicit(v, memory_order_relaxed);
+	/* Keep the newest: workers may serve an older copy a moment longer. */
+	while (this_update > seen &&
+	       !atomic_compare_exchange_weak_explicit(v, &seen, this_update, memory_order_relaxed,
+						      memory_order_relaxed))
+		;
+}
+
+void
 stats_restart(struct stats *st, enum stats_restart_cause cause)
 {
 	if (st != NULL && (unsigned)cause < STATS_RESTART_CAUSE_COUNT_)
@@ -428,6 +447,24 @@ stats_render_scep(const struct stats *st, FILE *out)
 			}
 }
 
+static void
+stats_render_crl(const struct stats *st, FILE *out)
+{
+	int64_t now = (int64_t)time(NULL);
+
+	stats_header(out, "scepd_crl_age_seconds", "gauge",
+		     "Seconds since thisUpdate of the newest CRL served, by CA.");
+	for (size_t c = 0; c < STATS_CAS_MAX; c++) {
+		int64_t t = atomic_load_explicit(&st->crl_this_update[c], memory_order_relaxed);
+
+		if (t == 0)
+			continue;
+		fputs("scepd_crl_age_seconds{ca=\"", out);
+		stats_put_label(out, stats_slot_name(st->cas, c));
+		fprintf(out, "\"} %" PRId64 "\n", now - t);
+	}
+}
+
 int
 stats_render(const struct stats *st, FILE *out)
 {
@@ -437,6 +474,7 @@ stats_render(const struct stats *st, FILE *out)
 	stats_render_durations(st, out);
 	stats_render_certificates(st, out);
 	stats_render_scep(st, out);
+	stats_render_crl(st, out);
 	stats_header(out, "scepd_worker_restarts_total", "counter",
 		     "Workers of the serving generation the supervisor restarted, by cause.");
 	for (size_t i = 0; i < STATS_RESTART_CAUSE_COUNT_; i++)

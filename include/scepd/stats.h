@@ -120,6 +120,8 @@ void stats_sign(struct stats *st, uint64_t usec, bool failed);
 /* One certificate record written to the store (the commit, group commit wait
  * included), and whether it failed (a duplicate serial is not a failure). */
 void stats_store_commit(struct stats *st, uint64_t usec, bool failed);
+/* CA ca's CRL with this thisUpdate was served (the newest served is kept). */
+void stats_crl_served(struct stats *st, unsigned ca, int64_t this_update);
 
 /*
  * Every series above in the Prometheus text format 0.0.4, HELP and TYPE lines
@@ -127,7 +129,8 @@ void stats_store_commit(struct stats *st, uint64_t usec, bool failed);
  * scepd_request_duration_seconds, scepd_certificates_issued_total,
  * scepd_certificates_revoked_total, scepd_scep_messages_total,
  * scepd_worker_restarts_total, scepd_sign_duration_seconds, scepd_sign_errors_total,
- * scepd_store_commit_duration_seconds, scepd_store_commit_errors_total. Counters that are still 0 are left out, except the
+ * scepd_store_commit_duration_seconds, scepd_store_commit_errors_total,
+ * scepd_crl_age_seconds (from now: time(NULL)). Counters that are still 0 are left out, except the
  * histograms and the restart causes. Atomic loads only: -EIO when out fails.
  */
 int stats_render(const struct stats *st, FILE *out);

@@ -3,7 +3,8 @@
 # that died: /csr requests and a SCEP enrolment, a worker killed with SIGKILL and
 # replaced, then a reload (a new generation): every counter equals the number of
 # requests made (not reset, not doubled), `promtool check metrics` accepts the body, a
-# revocation over the admin API is counted, the restart is counted by cause. A client
+# revocation over the admin API is counted, the restart is counted by cause, the CRL
+# served is fresh. A client
 # outside metrics.allow (127.0.0.2) gets 403 while 127.0.0.1 gets the body; without
 # the metrics group only loopback may scrape. Then a real Prometheus server (own data
 # directory, free loopback port, 1 s scrape interval) returns the issued counter from
@@ -20,7 +21,7 @@ mkdir -m 700 "$TMP/tokens"
 secrets="$TMP/challenge-tokens" # secrets_check.sh: none of these may reach a log
 cat >"$TMP/scepd.conf" <<CONF
 server: { listen = ["127.0.0.1:$PORT", "127.0.0.2:$PORT"]; workers = 2; };
-ca: { certificate = "$TMP/ca.pem"; key = "$TMP/ca.key"; };
+ca: { certificate = "$TMP/ca.pem"; key = "$TMP/ca.key"; crl = { path = "/ca.crl"; }; };
 scep: { challenge = { mode = "none"; }; };
 csr: { auth = "none"; };
 admin: { tokens = "file:tokens/admin"; };
@@ -82,6 +83,8 @@ assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' -H "Authorization: Beare
 	-H 'Content-Type: application/json' --data-binary '{"reason": "keyCompromise"}' \
 	"$base/api/v1/certificates/$serial/revoke")" "revoke over the admin API"
 
+assert_eq 200 "$(curl -s -o "$TMP/ca.crl" -w '%{http_code}' "$base/ca.crl")" "GET the CRL"
+
 scrape
 grep -qi '^Content-Type: text/plain; version=0.0.4' "$TMP/metrics.h" ||
 	fail "Content-Type: $(grep -i '^Content-Type' "$TMP/metrics.h")"
@@ -112,6 +115,9 @@ expect 6 'scepd_sign_duration_seconds_count' "certificate signatures timed"
 expect 0 'scepd_sign_errors_total' "signature errors"
 expect 6 'scepd_store_commit_duration_seconds_count' "store commits timed"
 expect 0 'scepd_store_commit_errors_total' "store commit errors"
+expect 1 'scepd_http_requests_total{endpoint="crl",profile="",code="200"}' "CRL requests"
+age=$(metric 'scepd_crl_age_seconds{ca="default"}')
+((${age:--1} >= 0 && age < 120)) || fail "CRL age: '$age' s, expected a fresh CRL"
 left=$(metric 'scepd_certificate_expiry_seconds{ca="default",role="ca",profile=""}')
 ((left > 29 * 86400 && left <= 30 * 86400)) || fail "CA expiry: $left s, expected about 30 days"
 pass "counters equal the requests made across a SIGKILLed worker and a reload; CA expiry in ~30 days"

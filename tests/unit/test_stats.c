@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -267,6 +268,16 @@ test_labels(void **state)
 	assert_int_equal(test_value(text, "scepd_sign_errors_total"), 1);
 	assert_int_equal(test_value(text, "scepd_store_commit_duration_seconds_count"), 1);
 	assert_int_equal(test_value(text, "scepd_store_commit_errors_total"), 1);
+	free(text);
+	/* CRL age: the newest thisUpdate served wins, an older copy served later does not. */
+	stats_crl_served(st, 0, (int64_t)time(NULL) - 100);
+	stats_crl_served(st, 0, (int64_t)time(NULL) - 5000);
+	text = test_render(st);
+	{
+		long long age = test_value(text, "scepd_crl_age_seconds{ca=\"\"}");
+
+		assert_true(age >= 100 && age < 200);
+	}
 	assert_non_null(strstr(text, "scepd_build_info{version=\""));
 	free(text);
 	stats_free(st);
