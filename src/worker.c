@@ -19,7 +19,9 @@
  * the whole process group).
  *
  * The worker's context (struct worker) is the only state of the process; the config
- * is the supervisor's, inherited through fork() and never changed.
+ * is the supervisor's, inherited through fork() and never changed, and so is the
+ * shared mapping of the /metrics counters (stats.h), which every answered request
+ * adds to through the HTTP layer's observer.
  */
 #include "scepd/worker.h"
 
@@ -122,10 +124,7 @@ worker_healthz(struct http_request *req, void *userdata)
 	return http_reply_text(req, 200, "ok");
 }
 
-/*
- * Prometheus text: every counter of every worker since start (stats_render()), then
- * the seconds left on this worker's signing certificates.
- */
+/* Seconds left on this worker's signing certificates, from the notAfter read at load. */
 static void
 worker_metrics_expiry(const struct worker *w, FILE *out)
 {
@@ -143,6 +142,10 @@ worker_metrics_expiry(const struct worker *w, FILE *out)
 			(long long)(w->expiry[i].not_after - now));
 }
 
+/*
+ * /metrics: every counter of every worker since start (stats_render(): atomic loads,
+ * no lock), then the expiry gauges. A scrape never waits for a request nor the reverse.
+ */
 static int
 worker_metrics(struct http_request *req, void *userdata)
 {
