@@ -66,6 +66,8 @@ struct stats {
 	struct stats_histogram store_commit;
 	atomic_uint_fast64_t store_errors;
 	atomic_int_fast64_t crl_this_update[STATS_CAS_MAX]; /* 0: none served yet */
+	atomic_uint_fast64_t pending[STATS_PROFILES_MAX];
+	atomic_bool pending_known; /* a walk of the store set pending[] */
 };
 
 static const char *const stats_endpoint_names[STATS_EP_COUNT_] = {
@@ -277,6 +279,16 @@ stats_crl_served(struct stats *st, unsigned ca, int64_t this_update)
 }
 
 void
+stats_set_pending(struct stats *st, const uint64_t counts[STATS_PROFILES_MAX])
+{
+	if (st == NULL)
+		return;
+	for (size_t i = 0; i < STATS_PROFILES_MAX; i++)
+		atomic_store_explicit(&st->pending[i], counts[i], memory_order_relaxed);
+	atomic_store_explicit(&st->pending_known, true, memory_order_release);
+}
+
+void
 stats_restart(struct stats *st, enum stats_restart_cause cause)
 {
 	if (st != NULL && (unsigned)cause < STATS_RESTART_CAUSE_COUNT_)
@@ -465,6 +477,27 @@ stats_render_crl(const struct stats *st, FILE *out)
 	}
 }
 
+/* Every profile name known (0 included), slot 0 only when something is counted there. */
+static void
+stats_render_pending(const struct stats *st, FILE *out)
+{
+	stats_header(
+		out, "scepd_pending_requests", "gauge",
+		"SCEP requests waiting for approval, by profile (refreshed every few seconds).");
+	if (!atomic_load_explicit(&st->pending_known, memory_order_acquire))
+		return;
+	for (size_t p = 0; p < STATS_PROFILES_MAX; p++) {
+		uint64_t v = stats_load(&st->pending[p]);
+
+		if (p == 0 ? v == 0
+			   : !atomic_load_explicit(&st->profiles[p].used, memory_order_acquire))
+			continue;
+		fputs("scepd_pending_requests{profile=\"", out);
+		stats_put_label(out, stats_slot_name(st->profiles, p));
+		fprintf(out, "\"} %" PRIu64 "\n", v);
+	}
+}
+
 int
 stats_render(const struct stats *st, FILE *out)
 {
@@ -475,6 +508,7 @@ stats_render(const struct stats *st, FILE *out)
 	stats_render_certificates(st, out);
 	stats_render_scep(st, out);
 	stats_render_crl(st, out);
+	stats_render_pending(st, out);
 	stats_header(out, "scepd_worker_restarts_total", "counter",
 		     "Workers of the serving generation the supervisor restarted, by cause.");
 	for (size_t i = 0; i < STATS_RESTART_CAUSE_COUNT_; i++)

@@ -63,6 +63,7 @@
 #define WORKER_CHECK_MS        250
 #define WORKER_FIRST_PRUNE_MS  10000 /* after start: not while the node comes up */
 #define WORKER_RESPAWN_MS      2000
+#define WORKER_PENDING_MS      5000 /* how often worker 0 counts pending requests */
 
 /* The handler of one profile: one of the two, NULL when the profile is not served. */
 struct worker_profile {
@@ -93,6 +94,12 @@ struct worker_expiry {
 	time_t not_after;
 };
 
+/* A walk of the pending requests, counted by profile name slot. */
+struct worker_pending_count {
+	struct stats *stats;
+	uint64_t counts[STATS_PROFILES_MAX];
+};
+
 struct worker {
 	const struct scepd_config *cfg;
 	struct stats *stats;
@@ -109,7 +116,8 @@ struct worker {
 	struct http_server **servers;
 	size_t n_servers;
 	int signal_fd;
-	unsigned long long next_prune_ms; /* 0: this worker does not prune the store */
+	unsigned long long next_prune_ms;   /* 0: this worker does not prune the store */
+	unsigned long long next_pending_ms; /* 0: this worker does not count pending requests */
 };
 
 static int
@@ -712,6 +720,36 @@ worker_prune(struct worker *w)
 		log_warning_errno(r, "cannot prune the store (again in %d s)", cfg->prune_interval);
 }
 
+static int
+worker_count_one_pending(const struct store_pending *req, void *userdata)
+{
+	struct worker_pending_count *c = userdata;
+
+	c->counts[stats_find(c->stats, STATS_NAMES_PROFILE,
+			     req->profile != NULL ? req->profile : "")]++;
+	return 0;
+}
+
+/*
+ * scepd_pending_requests: a walk of the store, here in the worker's own loop and not
+ * at scrape time, so that a scrape only loads numbers. A store that cannot be read
+ * leaves the last numbers (the log says why at debug level).
+ */
+static void
+worker_count_pending(struct worker *w)
+{
+	struct worker_pending_count c = { .stats = w->stats };
+	int r;
+
+	w->next_pending_ms = worker_now_ms() + WORKER_PENDING_MS;
+	if ((r = store_walk_pending(issuer_get0_store(w->issuer), worker_count_one_pending, &c)) <
+	    0) {
+		log_debug("cannot count the pending requests: %s", strerror(-r));
+		return;
+	}
+	stats_set_pending(w->stats, c.counts);
+}
+
 /*
  * Wait for SIGTERM (returns 0), or until this worker has been unable to sign for
  * WORKER_RESPAWN_MS (returns 1: it wants a fresh process).
@@ -736,6 +774,8 @@ worker_wait_for_stop(struct worker *w)
 			return 0;
 		if (w->next_prune_ms != 0 && worker_now_ms() >= w->next_prune_ms)
 			worker_prune(w);
+		if (w->next_pending_ms != 0 && worker_now_ms() >= w->next_pending_ms)
+			worker_count_pending(w);
 		if (issuer_healthy(w->issuer, reason, sizeof(reason)))
 			unavailable_since = 0;
 		else if (unavailable_since == 0)
@@ -843,6 +883,8 @@ worker_run(const struct worker_args *args)
 	log_debug("ready, serving %zu socket(s)", w.n_servers);
 	if (args->slot == 0 && w.cfg->storage.keep_days > 0)
 		w.next_prune_ms = worker_now_ms() + WORKER_FIRST_PRUNE_MS;
+	if (args->slot == 0)
+		w.next_pending_ms = worker_now_ms();
 	if ((r = worker_wait_for_stop(&w)) < 0) {
 		log_error_errno(r, "cannot wait for signals");
 		goto out;

@@ -120,6 +120,11 @@ void stats_sign(struct stats *st, uint64_t usec, bool failed);
 /* One certificate record written to the store (the commit, group commit wait
  * included), and whether it failed (a duplicate serial is not a failure). */
 void stats_store_commit(struct stats *st, uint64_t usec, bool failed);
+/*
+ * The SCEP requests waiting for approval, by profile name slot (counts[0]: no slot),
+ * as a walk of the store found them just now: replaces the previous numbers.
+ */
+void stats_set_pending(struct stats *st, const uint64_t counts[STATS_PROFILES_MAX]);
 /* CA ca's CRL with this thisUpdate was served (the newest served is kept). */
 void stats_crl_served(struct stats *st, unsigned ca, int64_t this_update);
 
@@ -130,7 +135,7 @@ void stats_crl_served(struct stats *st, unsigned ca, int64_t this_update);
  * scepd_certificates_revoked_total, scepd_scep_messages_total,
  * scepd_worker_restarts_total, scepd_sign_duration_seconds, scepd_sign_errors_total,
  * scepd_store_commit_duration_seconds, scepd_store_commit_errors_total,
- * scepd_crl_age_seconds (from now: time(NULL)). Counters that are still 0 are left out, except the
+ * scepd_crl_age_seconds (from now: time(NULL)), scepd_pending_requests (once set). Counters that are still 0 are left out, except the
  * histograms and the restart causes. Atomic loads only: -EIO when out fails.
  */
 int stats_render(const struct stats *st, FILE *out);

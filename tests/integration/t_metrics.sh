@@ -6,7 +6,8 @@
 # revocation over the admin API is counted, the restart is counted by cause, the CRL
 # served is fresh. A client
 # outside metrics.allow (127.0.0.2) gets 403 while 127.0.0.1 gets the body; without
-# the metrics group only loopback may scrape. Then a real Prometheus server (own data
+# the metrics group only loopback may scrape; the pending requests gauge follows a
+# SCEP request from PENDING to rejected by scepctl. Then a real Prometheus server (own data
 # directory, free loopback port, 1 s scrape interval) returns the issued counter from
 # its query API.
 . "$(dirname "$0")/lib.sh"
@@ -141,10 +142,13 @@ expect 1 'scepd_http_requests_total{endpoint="metrics",profile="",code="403"}' \
 	"refused scrapes counted"
 pass "metrics.allow: 127.0.0.2 gets 403 and a log line, 127.0.0.1 the body"
 
-# Without the metrics group: loopback only, 127.0.0.2 included (127.0.0.0/8).
+# Without the metrics group: loopback only, 127.0.0.2 included (127.0.0.0/8). And SCEP
+# with manual approval, for the pending requests gauge.
 kill -TERM "$SCEPD_PID"
 wait_exit "$SCEPD_PID" 15 || fail "scepd did not stop"
-sed -i '/^metrics:/d' "$TMP/scepd.conf"
+sed -i '/^metrics:/d; s/^scep: { challenge = { mode = "none"; }; };/scep: { challenge = { mode = "none"; }; approval = "manual"; };/' \
+	"$TMP/scepd.conf"
+grep -q 'approval = "manual"' "$TMP/scepd.conf" || fail "config edit"
 start_scepd "$TMP/scepd.conf"
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --interface 127.0.0.2 \
 	"http://127.0.0.2:$PORT/metrics")" "default allow-list, from 127.0.0.2"
@@ -152,6 +156,26 @@ scrape
 expect "" 'scepd_certificates_issued_total{ca="default",profile="csr"}' \
 	"a new scepd starts from zero"
 pass "without the metrics group, loopback may scrape"
+
+# wait_metric VALUE SERIES SECONDS: scrape until SERIES shows VALUE (a gauge refreshed
+# every 5 s by worker 0).
+wait_metric() {
+	for _ in $(seq 1 $(($3 * 10))); do
+		scrape
+		[[ "$(metric "$2")" == "$1" ]] && return 0
+		sleep 0.1
+	done
+	fail "$2: expected '$1' within $3 s, got '$(metric "$2")'"
+}
+wait_metric 0 'scepd_pending_requests{profile="scep"}' 10
+scep_pkioperation pend "$base/scep" "$TMP/ca.bin" --subject /CN=pend --txid pend-1
+assert_eq PENDING "$VERDICT" "SCEP enrolment with manual approval"
+wait_metric 1 'scepd_pending_requests{profile="scep"}' 10
+"$SCEPCTL_BIN" -c "$TMP/scepd.conf" reject pend-1 >/dev/null || fail "scepctl reject"
+wait_metric 0 'scepd_pending_requests{profile="scep"}' 10
+expect 1 'scepd_scep_messages_total{message_type="PKCSReq",pki_status="PENDING",fail_info=""}' \
+	"SCEP PKCSReq PENDING"
+pass "scepd_pending_requests follows a request from PENDING to rejected (scepctl)"
 
 # A real Prometheus server scraping every second.
 command -v prometheus >/dev/null || skip "prometheus (Debian package prometheus) not installed"

@@ -268,10 +268,26 @@ test_labels(void **state)
 	assert_int_equal(test_value(text, "scepd_sign_errors_total"), 1);
 	assert_int_equal(test_value(text, "scepd_store_commit_duration_seconds_count"), 1);
 	assert_int_equal(test_value(text, "scepd_store_commit_errors_total"), 1);
+	/* Pending requests: absent until set, then every profile name, 0 included. */
+	assert_null(strstr(text, "scepd_pending_requests{"));
+	{
+		uint64_t counts[STATS_PROFILES_MAX] = { 0 };
+		int p = stats_assign(st, STATS_NAMES_PROFILE, "iphone");
+
+		assert_true(p > 0);
+		stats_assign(st, STATS_NAMES_PROFILE, "idle");
+		counts[p] = 3;
+		stats_set_pending(st, counts);
+	}
 	free(text);
+	text = test_render(st);
+	assert_int_equal(test_value(text, "scepd_pending_requests{profile=\"iphone\"}"), 3);
+	assert_int_equal(test_value(text, "scepd_pending_requests{profile=\"idle\"}"), 0);
+	assert_int_equal(test_value(text, "scepd_pending_requests{profile=\"\"}"), -1);
 	/* CRL age: the newest thisUpdate served wins, an older copy served later does not. */
 	stats_crl_served(st, 0, (int64_t)time(NULL) - 100);
 	stats_crl_served(st, 0, (int64_t)time(NULL) - 5000);
+	free(text);
 	text = test_render(st);
 	{
 		long long age = test_value(text, "scepd_crl_age_seconds{ca=\"\"}");
