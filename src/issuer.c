@@ -331,8 +331,17 @@ issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir
 	uint64_t start = issuer_now_us();
 	int r = signer_issue(is->profiles[profile].signer, ir, ret_cert);
 
+	static const enum stats_sign_error classes[] = {
+		[KEYS_FAILURE_NO_CKR] = STATS_SIGN_ERR_NO_CKR,
+		[KEYS_FAILURE_TOKEN] = STATS_SIGN_ERR_TOKEN,
+		[KEYS_FAILURE_PIN] = STATS_SIGN_ERR_PIN,
+		[KEYS_FAILURE_TRANSIENT] = STATS_SIGN_ERR_TRANSIENT,
+		[KEYS_FAILURE_OTHER_CKR] = STATS_SIGN_ERR_OTHER,
+	};
+
 	if (r != -EBADMSG) /* a refusal made before any key operation is not timed */
-		stats_sign(is->stats, issuer_now_us() - start, r < 0);
+		stats_sign(is->stats, issuer_now_us() - start,
+			   r == 0 ? STATS_SIGN_OK : classes[keys_token_failure()]);
 	return r;
 }
 

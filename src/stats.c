@@ -62,7 +62,7 @@ struct stats {
 				 [STATS_FAIL_INFO_COUNT_];
 	atomic_uint_fast64_t restarts[STATS_RESTART_CAUSE_COUNT_];
 	struct stats_histogram sign;
-	atomic_uint_fast64_t sign_errors;
+	atomic_uint_fast64_t sign_errors[STATS_SIGN_ERR_COUNT_]; /* [STATS_SIGN_OK] unused */
 	struct stats_histogram store_commit;
 	atomic_uint_fast64_t store_errors;
 	atomic_int_fast64_t crl_this_update[STATS_CAS_MAX]; /* 0: none served yet */
@@ -95,6 +95,15 @@ static const char *const stats_fail_info_names[STATS_FAIL_INFO_COUNT_] = {
 	[STATS_FAIL_BAD_REQUEST] = "badRequest",
 	[STATS_FAIL_BAD_TIME] = "badTime",
 	[STATS_FAIL_BAD_CERT_ID] = "badCertId",
+};
+
+static const char *const stats_sign_error_names[STATS_SIGN_ERR_COUNT_] = {
+	[STATS_SIGN_OK] = "",
+	[STATS_SIGN_ERR_TOKEN] = "token",
+	[STATS_SIGN_ERR_PIN] = "pin",
+	[STATS_SIGN_ERR_TRANSIENT] = "transient",
+	[STATS_SIGN_ERR_OTHER] = "other",
+	[STATS_SIGN_ERR_NO_CKR] = "none",
 };
 
 static const char *const stats_restart_names[STATS_RESTART_CAUSE_COUNT_] = {
@@ -215,13 +224,13 @@ stats_http(struct stats *st, enum stats_endpoint ep, unsigned profile, unsigned 
 }
 
 void
-stats_sign(struct stats *st, uint64_t usec, bool failed)
+stats_sign(struct stats *st, uint64_t usec, enum stats_sign_error err)
 {
 	if (st == NULL)
 		return;
 	stats_observe(&st->sign, usec);
-	if (failed)
-		stats_inc(&st->sign_errors, 1);
+	if (err != STATS_SIGN_OK && (unsigned)err < STATS_SIGN_ERR_COUNT_)
+		stats_inc(&st->sign_errors[err], 1);
 }
 
 void
@@ -398,8 +407,11 @@ stats_render_durations(const struct stats *st, FILE *out)
 		     "time).");
 	stats_render_histogram(out, "scepd_sign_duration_seconds", "", &st->sign);
 	stats_header(out, "scepd_sign_errors_total", "counter",
-		     "Certificate signatures whose key operation failed.");
-	fprintf(out, "scepd_sign_errors_total %" PRIu64 "\n", stats_load(&st->sign_errors));
+		     "Certificate signatures whose key operation failed, by class of PKCS#11 "
+		     "return value.");
+	for (size_t e = STATS_SIGN_OK + 1; e < STATS_SIGN_ERR_COUNT_; e++)
+		fprintf(out, "scepd_sign_errors_total{ckr_class=\"%s\"} %" PRIu64 "\n",
+			stats_sign_error_names[e], stats_load(&st->sign_errors[e]));
 	stats_header(out, "scepd_store_commit_duration_seconds", "histogram",
 		     "Certificate records written to the store, group commit wait included.");
 	stats_render_histogram(out, "scepd_store_commit_duration_seconds", "", &st->store_commit);

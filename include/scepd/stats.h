@@ -114,9 +114,20 @@ void stats_revoked(struct stats *st, unsigned ca);
 void stats_scep(struct stats *st, enum stats_scep_type type, enum stats_pki_status status,
 		enum stats_fail_info fail);
 void stats_restart(struct stats *st, enum stats_restart_cause cause);
+/* Why a signature failed: the class of its PKCS#11 return value (keys_token_failure()). */
+enum stats_sign_error {
+	STATS_SIGN_OK,
+	STATS_SIGN_ERR_TOKEN,     /* the token is gone */
+	STATS_SIGN_ERR_PIN,       /* PIN or login */
+	STATS_SIGN_ERR_TRANSIENT, /* worth another try */
+	STATS_SIGN_ERR_OTHER,     /* another CKR_ value */
+	STATS_SIGN_ERR_NO_CKR,    /* no PKCS#11 code: a key file, or OpenSSL */
+	STATS_SIGN_ERR_COUNT_
+};
+
 /* One private-key operation that signs a certificate (the HSM's time, under the
- * issuer's lock), and whether it failed. */
-void stats_sign(struct stats *st, uint64_t usec, bool failed);
+ * issuer's lock), and how it ended. */
+void stats_sign(struct stats *st, uint64_t usec, enum stats_sign_error err);
 /* One certificate record written to the store (the commit, group commit wait
  * included), and whether it failed (a duplicate serial is not a failure). */
 void stats_store_commit(struct stats *st, uint64_t usec, bool failed);

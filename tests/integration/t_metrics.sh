@@ -113,7 +113,7 @@ expect 5 'scepd_request_duration_seconds_count{endpoint="csr"}' \
 expect 5 'scepd_request_duration_seconds_bucket{endpoint="csr",le="+Inf"}' \
 	"/csr latency +Inf bucket"
 expect 6 'scepd_sign_duration_seconds_count' "certificate signatures timed"
-expect 0 'scepd_sign_errors_total' "signature errors"
+expect 0 'scepd_sign_errors_total{ckr_class="none"}' "signature errors (key file)"
 expect 6 'scepd_store_commit_duration_seconds_count' "store commits timed"
 expect 0 'scepd_store_commit_errors_total' "store commit errors"
 expect 1 'scepd_http_requests_total{endpoint="crl",profile="",code="200"}' "CRL requests"

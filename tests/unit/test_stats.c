@@ -256,16 +256,21 @@ test_labels(void **state)
 	assert_non_null(strstr(text, "# TYPE scepd_request_duration_seconds histogram\n"));
 	free(text);
 	/* The histograms without labels: no braces on _sum and _count. */
-	stats_sign(st, 7000, false);
-	stats_sign(st, 20000000, true);
+	stats_sign(st, 7000, STATS_SIGN_OK);
+	stats_sign(st, 20000000, STATS_SIGN_ERR_TOKEN);
+	stats_sign(st, 1, STATS_SIGN_ERR_COUNT_); /* out of range: timed, not counted */
 	stats_store_commit(st, 1, true);
 	text = test_render(st);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.005\"}"), 0);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.01\"}"), 1);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"+Inf\"}"), 2);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_count"), 2);
-	assert_non_null(strstr(text, "\nscepd_sign_duration_seconds_sum 20.007000\n"));
-	assert_int_equal(test_value(text, "scepd_sign_errors_total"), 1);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.005\"}"), 1);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.01\"}"), 2);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"+Inf\"}"), 3);
+	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_count"), 3);
+	assert_non_null(strstr(text, "\nscepd_sign_duration_seconds_sum 20.007001\n"));
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"token\"}"), 1);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"pin\"}"), 0);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"transient\"}"), 0);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"other\"}"), 0);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"none\"}"), 0);
 	assert_int_equal(test_value(text, "scepd_store_commit_duration_seconds_count"), 1);
 	assert_int_equal(test_value(text, "scepd_store_commit_errors_total"), 1);
 	/* Pending requests: absent until set, then every profile name, 0 included. */
