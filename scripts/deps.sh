@@ -14,7 +14,7 @@ packages=(
 	python3 apache2-utils libjson-validator-perl libyaml-libyaml-perl jq
 	libengine-pkcs11-openssl opensc softhsm2 openssl
 	curl procps iproute2 systemd sqlite3 xxd scep certmonger dbus
-	strongswan-pki libstrongswan-extra-plugins
+	strongswan-pki libstrongswan-extra-plugins prometheus
 	swtpm tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools
 	"$@"
 )

@@ -1246,6 +1246,7 @@ config_free(struct scepd_config *cfg)
 	free(cfg->admin.path);
 	free(cfg->admin.tokens_file);
 	config_strv_free(&cfg->admin.client_scopes);
+	addr_allow_free(cfg->metrics.allow);
 	if (cfg->lines != NULL)
 		for (size_t i = 0; i < cfg->lines->n; i++)
 			free(cfg->lines->v[i].name);

@@ -1092,7 +1092,10 @@ config_conv_freshness(struct config_ctx *ctx, const struct config_key *key,
 				     CONFIG_FRESHNESS_MAX_LIMIT, max);
 }
 
-/* scep.allow, csr.allow: client addresses or networks; absent = every address. */
+/*
+ * scep.allow, csr.allow, metrics.allow: client addresses or networks; absent = every
+ * address (metrics.allow: loopback, config_rules_metrics()).
+ */
 static int
 config_conv_addr_list(struct config_ctx *ctx, const struct config_key *key,
 		      const config_setting_t *s, void *field)
@@ -1107,8 +1110,10 @@ config_conv_addr_list(struct config_ctx *ctx, const struct config_key *key,
 	if (!config_setting_is_array(s) && !config_setting_is_list(s))
 		return config_wrong_type(ctx, s, key->name, "an array of strings");
 	if ((n = config_setting_length(s)) == 0)
-		return config_error(ctx, s, key->name,
-				    "empty; remove the setting to allow every address");
+		return config_error(ctx, s, key->name, "%s",
+				    strcmp(key->name, "metrics.allow") == 0
+					    ? "empty; remove the setting for loopback only"
+					    : "empty; remove the setting to allow every address");
 	if ((list = calloc(1, sizeof(*list))) == NULL)
 		return -ENOMEM;
 	for (int i = 0; i < n && r >= 0; i++) {

@@ -242,7 +242,10 @@
 	X("admin.client_ca",                 FILE,        NONE,     NULL, 0, 0, \
 	  CFG, server.tls.client_ca) \
 	X("admin.client_scopes",             SCOPES,      NONE,     NULL, 0, 0, \
-	  CFG, admin.client_scopes)
+	  CFG, admin.client_scopes) \
+	G("metrics") \
+	X("metrics.allow",                   ADDR_LIST,   NONE,     NULL, 0, 0, \
+	  CFG, metrics.allow)
 /* clang-format on */
 
 #endif

@@ -662,6 +662,26 @@ config_rules_admin(struct config_ctx *ctx)
 	return 0;
 }
 
+/* Without metrics.allow, /metrics answers loopback clients only: 127.0.0.0/8 and ::1. */
+static int
+config_rules_metrics(struct config_ctx *ctx)
+{
+	static const char *const loopback[] = { "127.0.0.0/8", "::1/128" };
+	struct config_metrics *m = &ctx->cfg->metrics;
+	struct addr_allow_entry e;
+	int r;
+
+	if (m->allow != NULL || config_bad(ctx, "metrics.allow"))
+		return 0;
+	if ((m->allow = calloc(1, sizeof(*m->allow))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < sizeof(loopback) / sizeof(loopback[0]); i++)
+		if ((r = addr_allow_parse(loopback[i], &e)) < 0 ||
+		    (r = addr_allow_add(m->allow, &e)) < 0)
+			return r;
+	return 0;
+}
+
 int
 config_rules_check(struct config_ctx *ctx)
 {
@@ -683,7 +703,7 @@ config_rules_check(struct config_ctx *ctx)
 		if (r < 0)
 			return r;
 	}
-	if ((r = config_rules_admin(ctx)) < 0)
+	if ((r = config_rules_admin(ctx)) < 0 || (r = config_rules_metrics(ctx)) < 0)
 		return r;
 	config_rules_per_ip(ctx);
 	return 0;

@@ -17,6 +17,7 @@
 #include <openssl/evp.h>
 
 #include "scepd/crl.h"
+#include "scepd/stats.h"
 #include "scepd/store.h"
 
 #define CRL_PUBLISH_CHECK_SECS 1 /* how often a worker asks the store */
@@ -296,9 +297,13 @@ crl_publish_get(struct crl_publish *pub, size_t ca, struct crl_published *ret)
 			c->checked_at = now;
 	}
 	/* A valid list answers even when a newer one cannot be made right now. */
-	if (c->cur.der != NULL && now < c->cur.next_update)
+	if (c->cur.der != NULL && now < c->cur.next_update) {
 		r = crl_publish_copy(&c->cur, ret);
-	else if (r == 0)
+		stats_crl_served(issuer_get0_stats(pub->issuer),
+				 stats_find(issuer_get0_stats(pub->issuer), STATS_NAMES_CA,
+					    pub->cfg->cas[ca].name),
+				 (int64_t)c->cur.this_update);
+	} else if (r == 0)
 		r = -EIO; /* cannot be: a refresh that worked leaves a valid list */
 	pthread_mutex_unlock(&c->lock);
 	return r;

@@ -30,6 +30,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -83,6 +84,8 @@ struct http_request {
 	size_t body_len;
 	bool body_too_large;
 	bool replied;
+	unsigned status;             /* what was queued, once replied */
+	unsigned long long start_us; /* CLOCK_MONOTONIC at the headers */
 	char *extra_headers[HTTP_MAX_EXTRA_HEADERS][2];
 	size_t n_extra_headers;
 	char remote_addr[INET6_ADDRSTRLEN];
@@ -185,8 +188,10 @@ http_queue(struct http_request *req, unsigned status, const char *content_type, 
 		r = -ENOMEM;
 	if (r == 0 && MHD_queue_response(req->connection, status, response) != MHD_YES)
 		r = -EIO;
-	if (r == 0)
+	if (r == 0) {
 		req->replied = true;
+		req->status = status;
+	}
 	MHD_destroy_response(response);
 	return r;
 }
@@ -253,6 +258,15 @@ http_add_header(struct http_request *req, const char *name, const char *value)
 	return 0;
 }
 
+static unsigned long long
+http_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (unsigned long long)ts.tv_sec * 1000000 + (unsigned long long)ts.tv_nsec / 1000;
+}
+
 static void
 http_request_free(struct http_request *req)
 {
@@ -281,6 +295,7 @@ http_request_new(struct http_server *server, struct MHD_Connection *connection, 
 	req->method_name = method;
 	req->method = http_method_parse(method);
 	req->route = http_route_find(server, url);
+	req->start_us = http_now_us();
 	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info != NULL && info->client_addr != NULL) {
 		const struct sockaddr *sa = info->client_addr;
@@ -447,6 +462,9 @@ http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	(void)toe;
 	if (req == NULL)
 		return;
+	if (req->replied && server->limits.observe != NULL)
+		server->limits.observe(server->limits.observe_data, req->route, req->status,
+				       http_now_us() - req->start_us);
 	http_request_free(req);
 	*con_cls = NULL;
 	__atomic_sub_fetch(&server->in_flight, 1, __ATOMIC_RELEASE);

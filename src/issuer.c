@@ -18,9 +18,11 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <openssl/err.h>
 
@@ -40,6 +42,8 @@ struct issuer_profile {
 	X509 *ca_next;
 	X509 *ra_next;
 	char key_name[KEYS_URI_REDACT_MAX]; /* its CA's key for audit records: no pin-value */
+	unsigned stats_profile;             /* name slots in the /metrics counters */
+	unsigned stats_ca;
 };
 
 struct issuer {
@@ -50,6 +54,7 @@ struct issuer {
 	struct issuer_profile *profiles; /* one per cfg->profiles */
 	X509 **ca_certs;                 /* one per cfg->cas: our own references */
 	char unhealthy[256];             /* "" when healthy */
+	struct stats *stats;             /* NULL: nothing counted */
 };
 
 /* Names and numbers of a certificate, as the store and the audit record want them. */
@@ -189,6 +194,26 @@ issuer_get0_ra_next(struct issuer *is, size_t profile)
 	return is->profiles[profile].ra_next;
 }
 
+void
+issuer_set_stats(struct issuer *is, struct stats *st)
+{
+	const struct scepd_config *cfg = is->cfg;
+
+	is->stats = st;
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		is->profiles[i].stats_profile =
+			stats_find(st, STATS_NAMES_PROFILE, cfg->profiles[i].name);
+		is->profiles[i].stats_ca = stats_find(
+			st, STATS_NAMES_CA, config_profile_ca(cfg, &cfg->profiles[i])->name);
+	}
+}
+
+struct stats *
+issuer_get0_stats(struct issuer *is)
+{
+	return is->stats;
+}
+
 X509 *
 issuer_get0_ca_cert(struct issuer *is, size_t ca)
 {
@@ -290,6 +315,36 @@ issuer_endpoint(const struct issuer *is, const struct issuer_request *req)
 	return is->cfg->profiles[req->profile].type == CONFIG_PROFILE_SCEP ? "scep" : "csr";
 }
 
+static uint64_t
+issuer_now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+}
+
+/* signer_issue(), timed for scepd_sign_duration_seconds (the key operation dominates). */
+static int
+issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir, X509 **ret_cert)
+{
+	uint64_t start = issuer_now_us();
+	int r = signer_issue(is->profiles[profile].signer, ir, ret_cert);
+
+	static const enum stats_sign_error classes[] = {
+		[KEYS_FAILURE_NO_CKR] = STATS_SIGN_ERR_NO_CKR,
+		[KEYS_FAILURE_TOKEN] = STATS_SIGN_ERR_TOKEN,
+		[KEYS_FAILURE_PIN] = STATS_SIGN_ERR_PIN,
+		[KEYS_FAILURE_TRANSIENT] = STATS_SIGN_ERR_TRANSIENT,
+		[KEYS_FAILURE_OTHER_CKR] = STATS_SIGN_ERR_OTHER,
+	};
+
+	if (r != -EBADMSG) /* a refusal made before any key operation is not timed */
+		stats_sign(is->stats, issuer_now_us() - start,
+			   r == 0 ? STATS_SIGN_OK : classes[keys_token_failure()]);
+	return r;
+}
+
 static int
 issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 	      const struct issuer_cert_text *text)
@@ -297,10 +352,12 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 	int (*add)(struct store *, const struct store_cert *) =
 		req->approved_pending ? store_add_cert_for_pending : store_add_cert;
 	unsigned char *der = NULL;
+	uint64_t start;
 	int len, r;
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
+	start = issuer_now_us();
 	r = add(is->store,
 		&(struct store_cert){
 			.serial = text->serial,
@@ -317,6 +374,9 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 			.profile = is->cfg->profiles[req->profile].name,
 			.ca = config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->name,
 		});
+	/* A taken serial (-EEXIST) or a request rejected meanwhile (-ESTALE) is an answer. */
+	stats_store_commit(is->stats, issuer_now_us() - start,
+			   r < 0 && r != -EEXIST && r != -ESTALE);
 	OPENSSL_free(der);
 	return r;
 }
@@ -383,7 +443,7 @@ issuer_sign(struct issuer *is, size_t profile, const struct issue_req *ir,
 	if (is->unhealthy[0] != '\0') {
 		issuer_set_result(res, ISSUER_UNAVAILABLE, is->unhealthy);
 		r = -EAGAIN;
-	} else if ((r = signer_issue(is->profiles[profile].signer, ir, ret_cert)) == -EBADMSG) {
+	} else if ((r = issuer_timed_issue(is, profile, ir, ret_cert)) == -EBADMSG) {
 		issuer_set_result(res, ISSUER_BAD_REQUEST, "the request cannot be certified");
 	} else if (r < 0) {
 		log_error_errno(r, "signing failed");
@@ -445,6 +505,8 @@ issuer_sign_and_record(struct issuer *is, const struct issuer_request *req,
 		goto out;
 	}
 	res->status = ISSUER_ISSUED;
+	stats_issued(is->stats, is->profiles[req->profile].stats_ca,
+		     is->profiles[req->profile].stats_profile);
 	res->cert = cert;
 	cert = NULL; /* the caller owns it now */
 out:

@@ -359,3 +359,37 @@ keys_token_lost(void)
 	keys_ossl_restore(&errs);
 	return lost;
 }
+
+enum keys_failure
+keys_token_failure(void)
+{
+	enum keys_failure f = KEYS_FAILURE_NO_CKR;
+	struct keys_ossl_errs errs;
+
+	keys_ossl_take(&errs);
+	for (size_t i = 0; i < errs.n && f == KEYS_FAILURE_NO_CKR; i++) {
+		const struct keys_ossl_err *x = &errs.v[i];
+		const struct keys_token_ckr *ckr;
+
+		if (keys_ossl_is(x, KEYS_ERRLIB_P11) &&
+		    ERR_GET_REASON(x->code) == KEYS_P11_R_NO_SESSION) {
+			f = KEYS_FAILURE_TOKEN;
+			continue;
+		}
+		if (!keys_ossl_is(x, KEYS_ERRLIB_CKR))
+			continue;
+		ckr = keys_token_ckr_find((keys_token_ck_ulong)ERR_GET_REASON(x->code));
+		if (ckr == NULL)
+			f = KEYS_FAILURE_OTHER_CKR;
+		else if (ckr->flags & KEYS_TOKEN_CKR_LOST)
+			f = KEYS_FAILURE_TOKEN;
+		else if (ckr->flags & KEYS_TOKEN_CKR_FATAL)
+			f = KEYS_FAILURE_PIN;
+		else if (ckr->flags & KEYS_TOKEN_CKR_TRANSIENT)
+			f = KEYS_FAILURE_TRANSIENT;
+		else
+			f = KEYS_FAILURE_OTHER_CKR;
+	}
+	keys_ossl_restore(&errs);
+	return f;
+}

@@ -40,6 +40,7 @@
 #include "scepd/ratelimit.h"
 #include "scepd/scep_enrol.h"
 #include "scepd/scep_query.h"
+#include "scepd/stats.h"
 #include "scepd/webhook.h"
 
 struct scep_http {
@@ -417,6 +418,42 @@ scep_http_decrypt(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed)
 	return r;
 }
 
+/* scepd_scep_messages_total: the request's messageType, the answer's status and failInfo. */
+static void
+scep_http_count(struct scep_http *sh, const struct scep_msg *msg, const struct scep_certrep *rep)
+{
+	enum stats_scep_type type = STATS_SCEP_OTHER;
+	enum stats_pki_status status = STATS_PKI_FAILURE;
+	enum stats_fail_info fail = STATS_FAIL_NONE;
+
+	switch (msg->type) {
+	case SCEP_MSG_PKCSREQ:
+		type = STATS_SCEP_PKCSREQ;
+		break;
+	case SCEP_MSG_RENEWALREQ:
+		type = STATS_SCEP_RENEWALREQ;
+		break;
+	case SCEP_MSG_CERTPOLL:
+		type = STATS_SCEP_CERTPOLL;
+		break;
+	case SCEP_MSG_GETCERT:
+		type = STATS_SCEP_GETCERT;
+		break;
+	case SCEP_MSG_GETCRL:
+		type = STATS_SCEP_GETCRL;
+		break;
+	default:
+		break;
+	}
+	if (rep->status == SCEP_STATUS_SUCCESS)
+		status = STATS_PKI_SUCCESS;
+	else if (rep->status == SCEP_STATUS_PENDING)
+		status = STATS_PKI_PENDING;
+	else if (rep->fail >= SCEP_FAIL_BAD_ALG && rep->fail < SCEP_FAIL_MAX)
+		fail = (enum stats_fail_info)(STATS_FAIL_BAD_ALG + (rep->fail - SCEP_FAIL_BAD_ALG));
+	stats_scep(issuer_get0_stats(sh->issuer), type, status, fail);
+}
+
 static int
 scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct scep_msg *msg,
 		    const struct scep_certrep *rep)
@@ -431,6 +468,8 @@ scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct
 		return log_error_errno(r, "cannot build a CertRep for transaction %s", msg->txid);
 	r = http_reply(req, 200, "application/x-pki-message", c.der, c.len);
 	free(c.der);
+	if (r >= 0)
+		scep_http_count(sh, msg, rep);
 	return r;
 }
 

@@ -48,6 +48,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "scepd/log.h"
+#include "scepd/stats.h"
 #include "scepd/worker.h"
 
 #define SUPERVISOR_BACKOFF_MIN_MS   100
@@ -102,6 +103,7 @@ struct supervisor {
 	int exit_code;
 	uint64_t watchdog_interval_ms; /* 0 = no watchdog */
 	uint64_t watchdog_next_ms;
+	struct stats *stats; /* /metrics' counters, shared with every worker ever forked */
 };
 
 static uint64_t
@@ -362,6 +364,7 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.status_fd = status_fd,
 		.slot = slot,
 		.generation = g->id,
+		.stats = s->stats,
 		/* A restart in the serving generation: better 503 with a reason than nothing. */
 		.may_start_unavailable = s->ready_sent && g == s->serving,
 	};
@@ -523,6 +526,25 @@ supervisor_log_warnings(const struct scepd_config *cfg)
 	config_errors_clear(&warns);
 }
 
+/*
+ * Give each profile and CA of cfg its name slot in the counters, before its workers
+ * are forked: a name seen before keeps its slot (and its counts) across reloads.
+ */
+static void
+supervisor_stats_names(struct supervisor *s, const struct scepd_config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_profiles; i++)
+		if (stats_assign(s->stats, STATS_NAMES_PROFILE, cfg->profiles[i].name) < 0)
+			log_warning("metrics: no counter slot left for profile %s: it is counted "
+				    "with profile=\"\"",
+				    cfg->profiles[i].name);
+	for (size_t i = 0; i < cfg->n_cas; i++)
+		if (stats_assign(s->stats, STATS_NAMES_CA, cfg->cas[i].name) < 0)
+			log_warning("metrics: no counter slot left for CA %s: it is counted with "
+				    "ca=\"\"",
+				    cfg->cas[i].name);
+}
+
 static void
 supervisor_reload(struct supervisor *s)
 {
@@ -550,6 +572,7 @@ supervisor_reload(struct supervisor *s)
 		supervisor_notify_status(s, "READY=1");
 		return;
 	}
+	supervisor_stats_names(s, cfg);
 	log_info("starting generation %u with %zu worker(s)", s->next->id, s->next->n_slots);
 	if (supervisor_spawn_generation(s, s->next) < 0) {
 		supervisor_stop_generation(s, s->next->id, s->next->cfg);
@@ -632,6 +655,7 @@ supervisor_worker_exited(struct supervisor *s, struct supervisor_proc *p, int st
 		/* It served 503 for a while and wants a fresh process: no growing backoff. */
 		log_info("worker %d (pid %d) cannot sign: starting a fresh one", p->slot,
 			 (int)p->pid);
+		stats_restart(s->stats, STATS_RESTART_UNAVAILABLE);
 		s->serving->slots[p->slot].pid = 0;
 		s->serving->slots[p->slot].restart_at_ms =
 			supervisor_now_ms() + SUPERVISOR_BACKOFF_MIN_MS;
@@ -649,6 +673,8 @@ supervisor_worker_exited(struct supervisor *s, struct supervisor_proc *p, int st
 		log_error("a worker died before scepd was ready: giving up");
 		supervisor_begin_shutdown(s, SCEPD_EXIT_FAILURE);
 	} else if (p->generation == s->serving->id) {
+		stats_restart(s->stats,
+			      WIFSIGNALED(status) ? STATS_RESTART_SIGNAL : STATS_RESTART_EXIT);
 		supervisor_schedule_restart(s, p);
 	}
 }
@@ -893,6 +919,7 @@ supervisor_free(struct supervisor *s)
 		close(s->signal_fd);
 	supervisor_generation_free(s->next);
 	supervisor_generation_free(s->serving);
+	stats_free(s->stats);
 }
 
 int
@@ -914,6 +941,11 @@ supervisor_run(const char *config_path, struct scepd_config *cfg)
 	    supervisor_drop_privileges(&cfg->server) < 0)
 		goto out;
 	supervisor_setup_watchdog(&s);
+	if ((r = stats_new(&s.stats)) < 0) {
+		log_error_errno(r, "cannot map the shared memory of the metrics");
+		goto out;
+	}
+	supervisor_stats_names(&s, cfg);
 	log_info("scepd %s starting %zu worker(s)", SCEPD_VERSION, s.serving->n_slots);
 	supervisor_log_warnings(cfg);
 	if (supervisor_spawn_generation(&s, s.serving) < 0)

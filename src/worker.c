@@ -19,7 +19,9 @@
  * the whole process group).
  *
  * The worker's context (struct worker) is the only state of the process; the config
- * is the supervisor's, inherited through fork() and never changed.
+ * is the supervisor's, inherited through fork() and never changed, and so is the
+ * shared mapping of the /metrics counters (stats.h), which every answered request
+ * adds to through the HTTP layer's observer.
  */
 #include "scepd/worker.h"
 
@@ -35,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/x509.h>
+
 #include "scepd/admin_http.h"
 #include "scepd/crl_http.h"
 #include "scepd/crl_publish.h"
@@ -48,6 +52,7 @@
 #include "scepd/scep_http.h"
 #include "scepd/scep_msg.h"
 #include "scepd/secret.h"
+#include "scepd/stats.h"
 #include "scepd/store.h"
 #include "scepd/store_login.h"
 #include "scepd/tls_files.h"
@@ -58,6 +63,7 @@
 #define WORKER_CHECK_MS        250
 #define WORKER_FIRST_PRUNE_MS  10000 /* after start: not while the node comes up */
 #define WORKER_RESPAWN_MS      2000
+#define WORKER_PENDING_MS      5000 /* how often worker 0 counts pending requests */
 
 /* The handler of one profile: one of the two, NULL when the profile is not served. */
 struct worker_profile {
@@ -74,19 +80,44 @@ struct worker_ca_routes {
 	struct ocsp_http ocsp;
 };
 
+/* What /metrics counts a route's requests under. */
+struct worker_route_label {
+	enum stats_endpoint endpoint;
+	unsigned profile; /* name slot; 0: none */
+};
+
+/* A signing certificate whose expiry /metrics shows; the names are the config's. */
+struct worker_expiry {
+	const char *ca;
+	const char *role; /* "ca", "ra", "ocsp" */
+	const char *profile;
+	time_t not_after;
+};
+
+/* A walk of the pending requests, counted by profile name slot. */
+struct worker_pending_count {
+	struct stats *stats;
+	uint64_t counts[STATS_PROFILES_MAX];
+};
+
 struct worker {
 	const struct scepd_config *cfg;
+	struct stats *stats;
 	struct issuer *issuer;
 	struct crl_publish *crls;           /* every CA's CRL */
 	struct worker_ca_routes *ca_routes; /* one per cfg->cas */
 	struct worker_profile *profiles;    /* one per cfg->profiles */
 	struct admin_http *admin;           /* NULL without the admin group */
 	struct http_route *routes;
+	struct worker_route_label *route_labels; /* one per route */
 	size_t n_routes;
+	struct worker_expiry *expiry; /* read at key load, from the certificates loaded */
+	size_t n_expiry;
 	struct http_server **servers;
 	size_t n_servers;
 	int signal_fd;
-	unsigned long long next_prune_ms; /* 0: this worker does not prune the store */
+	unsigned long long next_prune_ms;   /* 0: this worker does not prune the store */
+	unsigned long long next_pending_ms; /* 0: this worker does not count pending requests */
 };
 
 static int
@@ -99,6 +130,106 @@ worker_healthz(struct http_request *req, void *userdata)
 	    !issuer_store_reachable(w->issuer, reason, sizeof(reason)))
 		return http_reply_text(req, 503, "%s", reason);
 	return http_reply_text(req, 200, "ok");
+}
+
+/* Seconds left on this worker's signing certificates, from the notAfter read at load. */
+static void
+worker_metrics_expiry(const struct worker *w, FILE *out)
+{
+	time_t now = time(NULL);
+
+	fputs("# HELP scepd_certificate_expiry_seconds Seconds until notAfter of a signing "
+	      "certificate loaded (negative: expired).\n"
+	      "# TYPE scepd_certificate_expiry_seconds gauge\n",
+	      out);
+	for (size_t i = 0; i < w->n_expiry; i++)
+		fprintf(out,
+			"scepd_certificate_expiry_seconds{ca=\"%s\",role=\"%s\",profile=\"%s\"} "
+			"%lld\n",
+			w->expiry[i].ca, w->expiry[i].role, w->expiry[i].profile,
+			(long long)(w->expiry[i].not_after - now));
+}
+
+/*
+ * /metrics: every counter of every worker since start (stats_render(): atomic loads,
+ * no lock), then the expiry gauges. A scrape never waits for a request nor the reverse.
+ */
+static int
+worker_metrics(struct http_request *req, void *userdata)
+{
+	struct worker *w = userdata;
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *out;
+	int r;
+
+	if ((out = open_memstream(&buf, &len)) == NULL)
+		return -ENOMEM;
+	r = stats_render(w->stats, out);
+	worker_metrics_expiry(w, out);
+	if (fclose(out) != 0 && r >= 0)
+		r = -ENOMEM;
+	if (r >= 0)
+		r = http_reply(req, 200, "text/plain; version=0.0.4; charset=utf-8", buf, len);
+	free(buf);
+	return r;
+}
+
+static time_t
+worker_not_after(const X509 *cert)
+{
+	struct tm tm;
+
+	if (ASN1_TIME_to_tm(X509_get0_notAfter(cert), &tm) != 1)
+		return 0;
+	return timegm(&tm);
+}
+
+static void
+worker_add_expiry(struct worker *w, const char *ca, const char *role, const char *profile,
+		  const X509 *cert)
+{
+	w->expiry[w->n_expiry++] = (struct worker_expiry){
+		.ca = ca,
+		.role = role,
+		.profile = profile,
+		.not_after = worker_not_after(cert),
+	};
+}
+
+/* The notAfter of each CA, RA (when not the CA) and delegated OCSP certificate. */
+static int
+worker_collect_expiry(struct worker *w, const struct keys *keys)
+{
+	const struct scepd_config *cfg = w->cfg;
+	X509 *cert;
+	EVP_PKEY *key;
+
+	if ((w->expiry = calloc(2 * cfg->n_cas + cfg->n_profiles, sizeof(*w->expiry))) == NULL)
+		return -ENOMEM;
+	for (size_t i = 0; i < cfg->n_cas; i++) {
+		X509 *ca = keys_get0_ca_cert(keys, i);
+
+		if (ca == NULL)
+			continue;
+		worker_add_expiry(w, cfg->cas[i].name, "ca", "", ca);
+		cert = NULL;
+		keys_get0_ocsp(keys, i, &cert, &key);
+		if (cert != NULL && X509_cmp(cert, ca) != 0)
+			worker_add_expiry(w, cfg->cas[i].name, "ocsp", "", cert);
+	}
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct config_profile *p = &cfg->profiles[i];
+		X509 *ca = keys_get0_ca_cert(keys, p->ca);
+
+		if (p->type != CONFIG_PROFILE_SCEP)
+			continue;
+		cert = NULL;
+		keys_get0_ra(keys, i, &cert, &key);
+		if (cert != NULL && ca != NULL && X509_cmp(cert, ca) != 0)
+			worker_add_expiry(w, config_profile_ca(cfg, p)->name, "ra", p->name, cert);
+	}
+	return 0;
 }
 
 /* The NDES page of SCEP profile i, if it has one. Returns an exit code (enum scepd_exit). */
@@ -198,8 +329,13 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 		if (err.fatal || !may_start_unavailable)
 			return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
 		snprintf(reason, sizeof(reason), "cannot sign: %s: %s", err.setting, err.message);
-	} else if (keys->load_retries > 0) {
-		log_info("keys loaded after %u engine retries", keys->load_retries);
+	} else {
+		if (keys->load_retries > 0)
+			log_info("keys loaded after %u engine retries", keys->load_retries);
+		if (worker_collect_expiry(w, keys) < 0) {
+			keys_free(keys);
+			return SCEPD_EXIT_FAILURE;
+		}
 	}
 	if ((r = store_login_open(cfg, 0, &store, &serr)) < 0) {
 		keys_free(keys);
@@ -214,6 +350,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 		log_error_errno(r, "cannot set up signing");
 		return SCEPD_EXIT_FAILURE;
 	}
+	issuer_set_stats(w->issuer, w->stats);
 	if (scep_msg_init() < 0)
 		log_warning("no DES-CBC (OpenSSL legacy provider): single-DES SCEP requests get "
 			    "badAlg");
@@ -284,7 +421,56 @@ worker_legacy_profile(const struct scepd_config *cfg)
 	return n == 1 ? found : SIZE_MAX;
 }
 
-/* /healthz, each served profile's path (and NDES page), and the legacy SCEP path. */
+/* Which endpoint and profile a route's requests are counted under. */
+static struct worker_route_label
+worker_route_label(const struct worker *w, const struct http_route *route)
+{
+	const struct scepd_config *cfg = w->cfg;
+	struct worker_route_label l = { .endpoint = STATS_EP_NONE };
+
+	for (size_t i = 0; i < cfg->n_profiles; i++) {
+		const struct worker_profile *wp = &w->profiles[i];
+
+		if (route->userdata == NULL ||
+		    (route->userdata != wp->scep && route->userdata != wp->csr &&
+		     route->userdata != wp->ndes))
+			continue;
+		l.profile = stats_find(w->stats, STATS_NAMES_PROFILE, cfg->profiles[i].name);
+		l.endpoint = route->userdata == wp->scep  ? STATS_EP_SCEP
+			     : route->userdata == wp->csr ? STATS_EP_CSR
+							  : STATS_EP_NDES;
+		return l;
+	}
+	if (route->handler == crl_http_handle)
+		l.endpoint = STATS_EP_CRL;
+	else if (route->handler == ocsp_http_handle)
+		l.endpoint = STATS_EP_OCSP;
+	else if (route->handler == admin_http_handle)
+		l.endpoint = STATS_EP_ADMIN;
+	else if (route->handler == worker_healthz)
+		l.endpoint = STATS_EP_HEALTHZ;
+	else if (route->handler == worker_metrics)
+		l.endpoint = STATS_EP_METRICS;
+	return l;
+}
+
+/* Every answered request, into the shared counters: relaxed atomic adds, no lock. */
+static void
+worker_observe(void *userdata, const struct http_route *route, unsigned status,
+	       unsigned long long usec)
+{
+	struct worker *w = userdata;
+	struct worker_route_label l = { .endpoint = STATS_EP_NONE };
+
+	if (route != NULL)
+		l = w->route_labels[route - w->routes];
+	stats_http(w->stats, l.endpoint, l.profile, status, usec);
+}
+
+/*
+ * /healthz, /metrics, each served profile's path (and NDES page), and the legacy SCEP
+ * path.
+ */
 static int
 worker_make_routes(struct worker *w)
 {
@@ -292,16 +478,25 @@ worker_make_routes(struct worker *w)
 	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
 
-	/* /healthz, per profile 2 (its path, its NDES page), per CA 3 (OCSP, CRL, CRL.pem),
-	 * legacy SCEP, admin */
-	if ((w->routes = calloc(2 * cfg->n_profiles + 3 * cfg->n_cas + 3, sizeof(*w->routes))) ==
-	    NULL)
+	/* /healthz, /metrics, per profile 2 (its path, its NDES page), per CA 3 (OCSP, CRL,
+	 * CRL.pem), legacy SCEP, admin */
+	size_t max = 2 * cfg->n_profiles + 3 * cfg->n_cas + 4;
+
+	if ((w->routes = calloc(max, sizeof(*w->routes))) == NULL ||
+	    (w->route_labels = calloc(max, sizeof(*w->route_labels))) == NULL)
 		return -ENOMEM;
 	w->routes[w->n_routes++] = (struct http_route){
 		.path = "/healthz",
 		.methods = HTTP_GET,
 		.handler = worker_healthz,
 		.userdata = w,
+	};
+	w->routes[w->n_routes++] = (struct http_route){
+		.path = "/metrics",
+		.methods = HTTP_GET,
+		.handler = worker_metrics,
+		.userdata = w,
+		.allow = cfg->metrics.allow,
 	};
 	for (size_t i = 0; i < cfg->n_profiles; i++) {
 		const struct config_profile *p = &cfg->profiles[i];
@@ -381,6 +576,8 @@ worker_make_routes(struct worker *w)
 			.userdata = w->admin,
 			.subtree = true,
 		};
+	for (size_t i = 0; i < w->n_routes; i++)
+		w->route_labels[i] = worker_route_label(w, &w->routes[i]);
 	return 0;
 }
 
@@ -467,6 +664,8 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 		.max_connections = (unsigned)server->max_connections,
 		.max_connections_per_ip = (unsigned)server->max_connections_per_ip,
 		.threads = (unsigned)server->threads,
+		.observe = worker_observe,
+		.observe_data = w,
 	};
 	int r;
 
@@ -521,6 +720,36 @@ worker_prune(struct worker *w)
 		log_warning_errno(r, "cannot prune the store (again in %d s)", cfg->prune_interval);
 }
 
+static int
+worker_count_one_pending(const struct store_pending *req, void *userdata)
+{
+	struct worker_pending_count *c = userdata;
+
+	c->counts[stats_find(c->stats, STATS_NAMES_PROFILE,
+			     req->profile != NULL ? req->profile : "")]++;
+	return 0;
+}
+
+/*
+ * scepd_pending_requests: a walk of the store, here in the worker's own loop and not
+ * at scrape time, so that a scrape only loads numbers. A store that cannot be read
+ * leaves the last numbers (the log says why at debug level).
+ */
+static void
+worker_count_pending(struct worker *w)
+{
+	struct worker_pending_count c = { .stats = w->stats };
+	int r;
+
+	w->next_pending_ms = worker_now_ms() + WORKER_PENDING_MS;
+	if ((r = store_walk_pending(issuer_get0_store(w->issuer), worker_count_one_pending, &c)) <
+	    0) {
+		log_debug("cannot count the pending requests: %s", strerror(-r));
+		return;
+	}
+	stats_set_pending(w->stats, c.counts);
+}
+
 /*
  * Wait for SIGTERM (returns 0), or until this worker has been unable to sign for
  * WORKER_RESPAWN_MS (returns 1: it wants a fresh process).
@@ -545,6 +774,8 @@ worker_wait_for_stop(struct worker *w)
 			return 0;
 		if (w->next_prune_ms != 0 && worker_now_ms() >= w->next_prune_ms)
 			worker_prune(w);
+		if (w->next_pending_ms != 0 && worker_now_ms() >= w->next_pending_ms)
+			worker_count_pending(w);
 		if (issuer_healthy(w->issuer, reason, sizeof(reason)))
 			unavailable_since = 0;
 		else if (unavailable_since == 0)
@@ -608,6 +839,8 @@ worker_free(struct worker *w)
 		http_server_free(w->servers[i]);
 	free(w->servers);
 	free(w->routes);
+	free(w->route_labels);
+	free(w->expiry);
 	for (size_t i = 0; w->profiles != NULL && i < w->cfg->n_profiles; i++) {
 		csr_http_free(w->profiles[i].csr);
 		scep_http_free(w->profiles[i].scep);
@@ -627,7 +860,7 @@ worker_free(struct worker *w)
 int
 worker_run(const struct worker_args *args)
 {
-	struct worker w = { .cfg = args->cfg, .signal_fd = -1 };
+	struct worker w = { .cfg = args->cfg, .stats = args->stats, .signal_fd = -1 };
 	int r, code = SCEPD_EXIT_FAILURE;
 
 	log_set_role(args->slot, args->generation);
@@ -650,6 +883,8 @@ worker_run(const struct worker_args *args)
 	log_debug("ready, serving %zu socket(s)", w.n_servers);
 	if (args->slot == 0 && w.cfg->storage.keep_days > 0)
 		w.next_prune_ms = worker_now_ms() + WORKER_FIRST_PRUNE_MS;
+	if (args->slot == 0)
+		w.next_pending_ms = worker_now_ms();
 	if ((r = worker_wait_for_stop(&w)) < 0) {
 		log_error_errno(r, "cannot wait for signals");
 		goto out;

@@ -287,6 +287,12 @@ struct config_admin {
 	struct config_strv client_scopes;
 };
 
+/* /metrics (Prometheus text): who may scrape it. */
+struct config_metrics {
+	/* Never NULL once loaded: without metrics.allow, loopback only (127.0.0.0/8, ::1). */
+	struct addr_allow *allow;
+};
+
 struct config_lines;
 
 struct scepd_config {
@@ -301,6 +307,7 @@ struct scepd_config {
 	struct config_storage storage;
 	struct config_log log;
 	struct config_admin admin;
+	struct config_metrics metrics;
 	struct config_lines *lines; /* private to config*.c: where each setting was written */
 };
 

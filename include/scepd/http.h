@@ -45,12 +45,22 @@ struct http_route {
 	bool subtree;
 };
 
+/*
+ * Told of every answered request once it is over, from the thread that served it:
+ * route NULL when no route matched (404), the status sent, the microseconds from its
+ * headers to the end of the reply. Must not block: it runs on the request path.
+ */
+typedef void (*http_observe_fn)(void *userdata, const struct http_route *route, unsigned status,
+				unsigned long long usec);
+
 struct http_limits {
 	size_t max_request_bytes;
 	unsigned request_timeout; /* seconds */
 	unsigned max_connections;
 	unsigned max_connections_per_ip; /* 0: no limit */
 	unsigned threads;                /* threads serving the socket; handlers run in any */
+	http_observe_fn observe;         /* NULL: none */
+	void *observe_data;
 };
 
 /*

@@ -23,6 +23,7 @@
 
 #include "scepd/config.h"
 #include "scepd/keys.h"
+#include "scepd/stats.h"
 #include "scepd/store.h"
 
 struct issuer;
@@ -112,6 +113,16 @@ int issuer_with_ca_key(struct issuer *is, size_t ca,
 int issuer_with_ocsp_key(struct issuer *is, size_t ca,
 			 int (*op)(X509 *signer, EVP_PKEY *key, void *arg, bool *ret_failed),
 			 void *arg);
+
+/*
+ * Count each certificate issued in st (scepd_certificates_issued_total), under the
+ * profile's and its CA's name slots, which the supervisor assigned already. Call once,
+ * before serving; st NULL (the default): nothing counted.
+ */
+void issuer_set_stats(struct issuer *is, struct stats *st);
+
+/* Those counters, for the handlers that count what they answer; NULL when none. */
+struct stats *issuer_get0_stats(struct issuer *is);
 
 /* The store, for lookups that issue nothing (the SCEP state machine's). */
 struct store *issuer_get0_store(struct issuer *is);

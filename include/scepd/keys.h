@@ -109,4 +109,16 @@ int keys_get1_certs(const struct keys *keys, size_t profile, STACK_OF(X509) **re
  */
 bool keys_token_lost(void);
 
+/* The PKCS#11 return value of a failed private-key operation, sorted (for metrics). */
+enum keys_failure {
+	KEYS_FAILURE_NO_CKR,    /* none in the queue: a key file, or OpenSSL itself */
+	KEYS_FAILURE_TOKEN,     /* the token is gone (as keys_token_lost()) */
+	KEYS_FAILURE_PIN,       /* a PIN or login problem */
+	KEYS_FAILURE_TRANSIENT, /* worth another try */
+	KEYS_FAILURE_OTHER_CKR, /* any other CKR_ value */
+};
+
+/* The first PKCS#11 return value in OpenSSL's error queue (peeked, not cleared), sorted. */
+enum keys_failure keys_token_failure(void);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include "scepd/config.h"
 #include "scepd/exit.h" /* worker_run() returns an enum scepd_exit */
+#include "scepd/stats.h"
 
 #define WORKER_READY_BYTE 'R'
 
@@ -27,6 +28,7 @@ struct worker_args {
 	int status_fd; /* write end of the status pipe; closed once ready */
 	int slot;
 	unsigned generation;
+	struct stats *stats; /* the supervisor's shared counters (/metrics) */
 	/*
 	 * A worker restarted in a serving generation may start without its keys: it then
 	 * answers 503 with the reason and asks to be replaced, until the keys load.

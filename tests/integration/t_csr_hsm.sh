@@ -60,7 +60,11 @@ grep -q "^signing unavailable: " "$TMP/body" || fail "503 text: $(cat "$TMP/body
 assert_eq 503 "$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$PORT/healthz")" \
 	"/healthz without the token"
 grep -q "cannot sign" "$TMP/body" || fail "/healthz reason: $(cat "$TMP/body")"
-pass "token gone: 503 at once, /healthz 503 with the reason"
+# /metrics counts the failed signature by the class of its PKCS#11 return value.
+curl -sf -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics" || fail "GET /metrics"
+assert_eq 1 "$(awk '$1 == "scepd_sign_errors_total{ckr_class=\"token\"}" { print $2 }' \
+	"$TMP/metrics.txt")" "signature errors of class token in /metrics"
+pass "token gone: 503 at once, /healthz 503 with the reason, /metrics counts a token error"
 
 mv "$HSM_DIR/tokens.away" "$HSM_DIR/tokens"
 for _ in $(seq 1 100); do
@@ -73,7 +77,10 @@ code=$(curl -s -o "$TMP/back.pem" -w '%{http_code}' --data-binary @"$TMP/req.csr
 	"http://127.0.0.1:$PORT/csr")
 assert_eq 200 "$code" "POST /csr after the token came back"
 openssl verify -CAfile "$HSM_DIR/rsa-ca.pem" "$TMP/back.pem" >/dev/null || fail "does not verify"
-pass "token back: serving again without a restart"
+curl -sf -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics" || fail "GET /metrics"
+n=$(awk '$1 == "scepd_worker_restarts_total{cause=\"unavailable\"}" { print $2 }' "$TMP/metrics.txt")
+((${n:-0} >= 1)) || fail "workers replaced for want of the token, in /metrics: '$n'"
+pass "token back: serving again without a restart of scepd; /metrics counts the fresh worker"
 
 # SCEP with the RA key on the token: the same token key serves as CA and RA.
 kill -TERM "$SCEPD_PID"

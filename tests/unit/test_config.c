@@ -661,6 +661,11 @@ static const struct error_case error_cases[] = {
 	    "t.conf:3: scep.allow[5]: 'fe80::1%eth0' is not a numeric IPv4 or IPv6 address, or "
 	    "ADDRESS/PREFIX such as \"10.0.0.0/8\" or \"::1/128\"",
 	    "t.conf:5: csr.allow: empty; remove the setting to allow every address" } },
+	{ "metrics allow", MIN "metrics = { allow = [ \"127.0.0.1/8\" ]; };\n",
+	  { "t.conf:2: metrics.allow[0]: '127.0.0.1/8' has bits set after the prefix; write the "
+	    "network address (\"10.0.0.0/8\", not \"10.0.0.1/8\")" } },
+	{ "metrics allow empty", MIN "metrics = { allow = [ ]; };\n",
+	  { "t.conf:2: metrics.allow: empty; remove the setting for loopback only" } },
 	{ "allow not a list", MIN "scep = { allow = \"10.0.0.0/8\"; };\n",
 	  { "t.conf:2: scep.allow: expected an array of strings, got a string" } },
 
@@ -1869,6 +1874,30 @@ test_admin(void **state)
 	free(tokens);
 }
 
+/* /metrics: loopback only without the group; a written list replaces that. */
+static void
+test_metrics(void **state)
+{
+	const struct test_env *env = *state;
+	struct scepd_config *cfg = load_ok(env, MIN);
+	struct sockaddr_in v4 = { .sin_family = AF_INET };
+	struct sockaddr_in6 v6 = { .sin6_family = AF_INET6 };
+
+	assert_non_null(cfg->metrics.allow);
+	inet_pton(AF_INET, "127.0.0.2", &v4.sin_addr);
+	assert_true(addr_allow_match(cfg->metrics.allow, (struct sockaddr *)&v4));
+	inet_pton(AF_INET6, "::1", &v6.sin6_addr);
+	assert_true(addr_allow_match(cfg->metrics.allow, (struct sockaddr *)&v6));
+	inet_pton(AF_INET, "10.0.0.1", &v4.sin_addr);
+	assert_false(addr_allow_match(cfg->metrics.allow, (struct sockaddr *)&v4));
+	config_free(cfg);
+	cfg = load_ok(env, MIN "metrics = { allow = [ \"10.0.0.0/8\" ]; };\n");
+	assert_true(addr_allow_match(cfg->metrics.allow, (struct sockaddr *)&v4));
+	inet_pton(AF_INET, "127.0.0.1", &v4.sin_addr);
+	assert_false(addr_allow_match(cfg->metrics.allow, (struct sockaddr *)&v4));
+	config_free(cfg);
+}
+
 int
 main(void)
 {
@@ -1884,6 +1913,7 @@ main(void)
 		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
 		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
 		cmocka_unit_test(test_conf_names),       cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_metrics),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

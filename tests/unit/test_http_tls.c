@@ -4,7 +4,7 @@
  * clients with no certificate, one from the client CA, one from another CA, an expired
  * one and one whose extendedKeyUsage is serverAuth only; the same route on a plain
  * listener and on a TLS listener without a client CA. Then tls_files_load()'s verdicts
- * on the files of server.tls.
+ * on the files of server.tls. And the observer that /metrics counts requests with.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -212,6 +212,22 @@ static const struct http_route routes[] = {
 	{ .path = "/who", .methods = HTTP_GET, .handler = who },
 };
 
+/* What the observer heard: answers on /who and answers without a route, by status. */
+static unsigned observed_who_200, observed_none_404;
+static unsigned long long observed_max_usec;
+
+static void
+observe(void *userdata, const struct http_route *route, unsigned status, unsigned long long usec)
+{
+	(void)userdata;
+	if (route == &routes[0] && status == 200)
+		__atomic_add_fetch(&observed_who_200, 1, __ATOMIC_RELAXED);
+	else if (route == NULL && status == 404)
+		__atomic_add_fetch(&observed_none_404, 1, __ATOMIC_RELAXED);
+	if (usec > __atomic_load_n(&observed_max_usec, __ATOMIC_RELAXED))
+		__atomic_store_n(&observed_max_usec, usec, __ATOMIC_RELAXED);
+}
+
 struct server {
 	int fd;
 	int port;
@@ -229,6 +245,7 @@ server_start(struct server *s, bool tls, bool client_ca)
 		.request_timeout = 5,
 		.max_connections = 16,
 		.threads = 2,
+		.observe = observe,
 	};
 	char *cert = testlib_read_file(file("server.pem")),
 	     *key = testlib_read_file(file("server.key")),
@@ -340,6 +357,41 @@ test_client_certificates(void **state)
 	get(&s, true, "good", got, sizeof(got));
 	assert_string_equal(got, "tls CN=admin,O=Example");
 	server_stop(&s);
+}
+
+/* The observer hears of each answered request once it is over, route and status. */
+static void
+test_observer(void **state)
+{
+	unsigned who0 = __atomic_load_n(&observed_who_200, __ATOMIC_RELAXED);
+	unsigned none0 = __atomic_load_n(&observed_none_404, __ATOMIC_RELAXED);
+	struct server s;
+	char got[512], url[64];
+	CURL *c;
+
+	(void)state;
+	server_start(&s, false, false);
+	get(&s, false, NULL, got, sizeof(got));
+	get(&s, false, NULL, got, sizeof(got));
+	assert_non_null(c = curl_easy_init());
+	snprintf(url, sizeof(url), "http://127.0.0.1:%d/nope", s.port);
+	curl_easy_setopt(c, CURLOPT_URL, url);
+	curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+	curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+	assert_int_equal(curl_easy_perform(c), CURLE_OK);
+	curl_easy_cleanup(c);
+	/* Told after the reply went out: the client may have it a moment earlier. */
+	for (int i = 0; i < 200; i++) {
+		if (__atomic_load_n(&observed_who_200, __ATOMIC_RELAXED) == who0 + 2 &&
+		    __atomic_load_n(&observed_none_404, __ATOMIC_RELAXED) == none0 + 1)
+			break;
+		usleep(10000);
+	}
+	server_stop(&s);
+	assert_int_equal(__atomic_load_n(&observed_who_200, __ATOMIC_RELAXED), who0 + 2);
+	assert_int_equal(__atomic_load_n(&observed_none_404, __ATOMIC_RELAXED), none0 + 1);
+	/* Microseconds, not seconds or nanoseconds: a local request takes well under 10 s. */
+	assert_true(__atomic_load_n(&observed_max_usec, __ATOMIC_RELAXED) < 10000000ULL);
 }
 
 static void
@@ -481,6 +533,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_client_certificates),
 		cmocka_unit_test(test_plain_and_no_client_ca),
+		cmocka_unit_test(test_observer),
 		cmocka_unit_test(test_bad_client_ca),
 		cmocka_unit_test(test_tls_files),
 		cmocka_unit_test(test_tls_files_key_exposed),
