@@ -40,6 +40,7 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include "scepd/clock.h"
 #include "scepd/encoding.h"
 #include "scepd/log.h"
 
@@ -258,15 +259,6 @@ http_add_header(struct http_request *req, const char *name, const char *value)
 	return 0;
 }
 
-static unsigned long long
-http_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000000 + (unsigned long long)ts.tv_nsec / 1000;
-}
-
 static void
 http_request_free(struct http_request *req)
 {
@@ -295,7 +287,7 @@ http_request_new(struct http_server *server, struct MHD_Connection *connection, 
 	req->method_name = method;
 	req->method = http_method_parse(method);
 	req->route = http_route_find(server, url);
-	req->start_us = http_now_us();
+	req->start_us = clock_monotonic_us();
 	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	if (info != NULL && info->client_addr != NULL) {
 		const struct sockaddr *sa = info->client_addr;
@@ -464,7 +456,7 @@ http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 		return;
 	if (req->replied && server->limits.observe != NULL)
 		server->limits.observe(server->limits.observe_data, req->route, req->status,
-				       http_now_us() - req->start_us);
+				       clock_monotonic_us() - req->start_us);
 	http_request_free(req);
 	*con_cls = NULL;
 	__atomic_sub_fetch(&server->in_flight, 1, __ATOMIC_RELEASE);

@@ -26,6 +26,7 @@
 
 #include <openssl/err.h>
 
+#include "scepd/clock.h"
 #include "scepd/encoding.h"
 #include "scepd/log.h"
 #include "scepd/policy.h"
@@ -315,20 +316,11 @@ issuer_endpoint(const struct issuer *is, const struct issuer_request *req)
 	return is->cfg->profiles[req->profile].type == CONFIG_PROFILE_SCEP ? "scep" : "csr";
 }
 
-static uint64_t
-issuer_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
-}
-
 /* signer_issue(), timed for scepd_sign_duration_seconds (the key operation dominates). */
 static int
 issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir, X509 **ret_cert)
 {
-	uint64_t start = issuer_now_us();
+	uint64_t start = clock_monotonic_us();
 	int r = signer_issue(is->profiles[profile].signer, ir, ret_cert);
 
 	static const enum stats_sign_error classes[] = {
@@ -340,7 +332,7 @@ issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir
 	};
 
 	if (r != -EBADMSG) /* a refusal made before any key operation is not timed */
-		stats_sign(is->stats, issuer_now_us() - start,
+		stats_sign(is->stats, clock_monotonic_us() - start,
 			   r == 0 ? STATS_SIGN_OK : classes[keys_token_failure()]);
 	return r;
 }
@@ -357,7 +349,7 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 
 	if ((len = i2d_X509(cert, &der)) <= 0)
 		return -ENOMEM;
-	start = issuer_now_us();
+	start = clock_monotonic_us();
 	r = add(is->store,
 		&(struct store_cert){
 			.serial = text->serial,
@@ -375,7 +367,7 @@ issuer_record(struct issuer *is, const struct issuer_request *req, X509 *cert,
 			.ca = config_profile_ca(is->cfg, &is->cfg->profiles[req->profile])->name,
 		});
 	/* A taken serial (-EEXIST) or a request rejected meanwhile (-ESTALE) is an answer. */
-	stats_store_commit(is->stats, issuer_now_us() - start,
+	stats_store_commit(is->stats, clock_monotonic_us() - start,
 			   r < 0 && r != -EEXIST && r != -ESTALE);
 	OPENSSL_free(der);
 	return r;

@@ -68,6 +68,7 @@
 
 #include <libpq-fe.h>
 
+#include "scepd/clock.h"
 #include "scepd/store.h"
 
 #define STORE_PG_CONNECT_S "5"          /* connect_timeout unless the URI sets one */
@@ -270,15 +271,6 @@ store_pg_of(struct store *st)
 	return (struct store_pg *)st;
 }
 
-static uint64_t
-store_pg_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 static void
 store_pg_text(struct store_pg_params *p, const char *text)
 {
@@ -345,7 +337,7 @@ store_pg_connected(struct store_pg *s)
 		return 0;
 	if (s->in_transaction)
 		return -ENOTCONN;
-	now = store_pg_now_ms();
+	now = clock_monotonic_ms();
 	if (s->last_reset_ms != 0 && now - s->last_reset_ms < STORE_PG_RETRY_MS)
 		return -ENOTCONN;
 	s->last_reset_ms = now;

@@ -47,6 +47,7 @@
 
 #include <systemd/sd-daemon.h>
 
+#include "scepd/clock.h"
 #include "scepd/log.h"
 #include "scepd/stats.h"
 #include "scepd/worker.h"
@@ -105,15 +106,6 @@ struct supervisor {
 	uint64_t watchdog_next_ms;
 	struct stats *stats; /* /metrics' counters, shared with every worker ever forked */
 };
-
-static uint64_t
-supervisor_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 static void
 supervisor_notify_status(const struct supervisor *s, const char *state)
@@ -334,7 +326,7 @@ supervisor_proc_stop(struct supervisor_proc *p, const struct scepd_config *cfg)
 	if (p->stopping)
 		return;
 	p->stopping = true;
-	p->kill_at_ms = supervisor_now_ms() + (uint64_t)cfg->server.drain_timeout * 1000 +
+	p->kill_at_ms = clock_monotonic_ms() + (uint64_t)cfg->server.drain_timeout * 1000 +
 			SUPERVISOR_KILL_GRACE_MS;
 	kill(p->pid, SIGTERM);
 }
@@ -415,7 +407,7 @@ supervisor_spawn(struct supervisor *s, struct supervisor_generation *g, int slot
 		.generation = g->id,
 		.slot = slot,
 		.status_fd = pipe_fds[0],
-		.started_ms = supervisor_now_ms(),
+		.started_ms = clock_monotonic_ms(),
 	};
 	g->slots[slot].pid = pid;
 	g->slots[slot].restart_at_ms = 0;
@@ -553,7 +545,7 @@ supervisor_reload(struct supervisor *s)
 	int r;
 
 	sd_notifyf(0, "RELOADING=1\nMONOTONIC_USEC=%llu",
-		   (unsigned long long)supervisor_now_ms() * 1000);
+		   (unsigned long long)clock_monotonic_ms() * 1000);
 	log_info("reloading %s", s->config_path);
 	if ((r = config_load(s->config_path, &cfg, &errs)) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -628,7 +620,7 @@ static void
 supervisor_schedule_restart(struct supervisor *s, const struct supervisor_proc *p)
 {
 	struct supervisor_slot *slot = &s->serving->slots[p->slot];
-	uint64_t now = supervisor_now_ms();
+	uint64_t now = clock_monotonic_ms();
 
 	if (now - p->started_ms >= SUPERVISOR_STABLE_MS || slot->backoff_ms == 0)
 		slot->backoff_ms = SUPERVISOR_BACKOFF_MIN_MS;
@@ -658,7 +650,7 @@ supervisor_worker_exited(struct supervisor *s, struct supervisor_proc *p, int st
 		stats_restart(s->stats, STATS_RESTART_UNAVAILABLE);
 		s->serving->slots[p->slot].pid = 0;
 		s->serving->slots[p->slot].restart_at_ms =
-			supervisor_now_ms() + SUPERVISOR_BACKOFF_MIN_MS;
+			clock_monotonic_ms() + SUPERVISOR_BACKOFF_MIN_MS;
 		return;
 	}
 	supervisor_log_exit(p, status, LOG_ERR);
@@ -781,7 +773,7 @@ supervisor_handle_signal(struct supervisor *s)
 static void
 supervisor_handle_timers(struct supervisor *s)
 {
-	uint64_t now = supervisor_now_ms();
+	uint64_t now = clock_monotonic_ms();
 	struct supervisor_generation *g = s->serving;
 	int r;
 
@@ -817,7 +809,7 @@ supervisor_handle_timers(struct supervisor *s)
 static int
 supervisor_poll_timeout(const struct supervisor *s)
 {
-	uint64_t now = supervisor_now_ms(), next = now + 1000;
+	uint64_t now = clock_monotonic_ms(), next = now + 1000;
 
 	for (size_t i = 0; i < s->n_procs; i++) {
 		if (s->procs[i].kill_at_ms != 0 && s->procs[i].kill_at_ms < next)
@@ -901,7 +893,7 @@ supervisor_setup_watchdog(struct supervisor *s)
 
 	if (sd_watchdog_enabled(0, &usec) > 0 && usec > 0) {
 		s->watchdog_interval_ms = usec / 2000;
-		s->watchdog_next_ms = supervisor_now_ms();
+		s->watchdog_next_ms = clock_monotonic_ms();
 	}
 }
 

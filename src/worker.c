@@ -40,6 +40,7 @@
 #include <openssl/x509.h>
 
 #include "scepd/admin_http.h"
+#include "scepd/clock.h"
 #include "scepd/crl_http.h"
 #include "scepd/crl_publish.h"
 #include "scepd/csr_http.h"
@@ -374,15 +375,6 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 	return worker_setup_admin(w);
 }
 
-static unsigned long long
-worker_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (unsigned long long)ts.tv_sec * 1000 + (unsigned long long)ts.tv_nsec / 1000000;
-}
-
 static int
 worker_setup_signals(struct worker *w)
 {
@@ -709,7 +701,7 @@ worker_prune(struct worker *w)
 	struct store_pruned pruned;
 	int r;
 
-	w->next_prune_ms = worker_now_ms() + (unsigned long long)cfg->prune_interval * 1000;
+	w->next_prune_ms = clock_monotonic_ms() + (unsigned long long)cfg->prune_interval * 1000;
 	r = store_prune_all(issuer_get0_store(w->issuer),
 			    time(NULL) - (time_t)cfg->keep_days * 86400, &pruned);
 	if (pruned.challenges > 0 || pruned.rejected_requests > 0)
@@ -741,7 +733,7 @@ worker_count_pending(struct worker *w)
 	struct worker_pending_count c = { .stats = w->stats };
 	int r;
 
-	w->next_pending_ms = worker_now_ms() + WORKER_PENDING_MS;
+	w->next_pending_ms = clock_monotonic_ms() + WORKER_PENDING_MS;
 	if ((r = store_walk_pending(issuer_get0_store(w->issuer), worker_count_one_pending, &c)) <
 	    0) {
 		log_debug("cannot count the pending requests: %s", strerror(-r));
@@ -772,15 +764,15 @@ worker_wait_for_stop(struct worker *w)
 		if (k > 0 && read(w->signal_fd, &si, sizeof(si)) == (ssize_t)sizeof(si) &&
 		    si.ssi_signo == SIGTERM)
 			return 0;
-		if (w->next_prune_ms != 0 && worker_now_ms() >= w->next_prune_ms)
+		if (w->next_prune_ms != 0 && clock_monotonic_ms() >= w->next_prune_ms)
 			worker_prune(w);
-		if (w->next_pending_ms != 0 && worker_now_ms() >= w->next_pending_ms)
+		if (w->next_pending_ms != 0 && clock_monotonic_ms() >= w->next_pending_ms)
 			worker_count_pending(w);
 		if (issuer_healthy(w->issuer, reason, sizeof(reason)))
 			unavailable_since = 0;
 		else if (unavailable_since == 0)
-			unavailable_since = worker_now_ms();
-		else if (worker_now_ms() - unavailable_since >= WORKER_RESPAWN_MS)
+			unavailable_since = clock_monotonic_ms();
+		else if (clock_monotonic_ms() - unavailable_since >= WORKER_RESPAWN_MS)
 			return 1;
 	}
 }
@@ -800,7 +792,7 @@ static void
 worker_drain(struct worker *w, const struct worker_args *args)
 {
 	unsigned long long deadline =
-		worker_now_ms() + (unsigned long long)w->cfg->server.drain_timeout * 1000;
+		clock_monotonic_ms() + (unsigned long long)w->cfg->server.drain_timeout * 1000;
 	unsigned long long idle_since = 0;
 	unsigned left;
 
@@ -816,7 +808,7 @@ worker_drain(struct worker *w, const struct worker_args *args)
 	 * WORKER_DRAIN_SETTLE_MS.
 	 */
 	for (;;) {
-		unsigned long long now = worker_now_ms();
+		unsigned long long now = clock_monotonic_ms();
 
 		if ((left = worker_requests_in_flight(w)) > 0)
 			idle_since = 0;
@@ -882,9 +874,9 @@ worker_run(const struct worker_args *args)
 	}
 	log_debug("ready, serving %zu socket(s)", w.n_servers);
 	if (args->slot == 0 && w.cfg->storage.keep_days > 0)
-		w.next_prune_ms = worker_now_ms() + WORKER_FIRST_PRUNE_MS;
+		w.next_prune_ms = clock_monotonic_ms() + WORKER_FIRST_PRUNE_MS;
 	if (args->slot == 0)
-		w.next_pending_ms = worker_now_ms();
+		w.next_pending_ms = clock_monotonic_ms();
 	if ((r = worker_wait_for_stop(&w)) < 0) {
 		log_error_errno(r, "cannot wait for signals");
 		goto out;
