@@ -458,10 +458,6 @@ admin_http_revoke(struct admin_http_call *c, const char *serial)
 		r = admin_http_store_failed(c, r, "cannot revoke a certificate");
 		goto out;
 	}
-	/* By the name the store recorded: a CA renamed or removed since counts in slot 0. */
-	stats_revoked(issuer_get0_stats(c->a->issuer),
-		      stats_find(issuer_get0_stats(c->a->issuer), STATS_NAMES_CA,
-				 cert->ca != NULL ? cert->ca : ""));
 	log_audit(&(struct log_audit){
 		.result = "revoked",
 		.endpoint = "admin",

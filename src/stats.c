@@ -57,7 +57,8 @@ struct stats {
 	atomic_uint_fast64_t requests[STATS_EP_COUNT_][STATS_PROFILES_MAX][STATS_CODE_SLOTS];
 	struct stats_histogram duration[STATS_EP_COUNT_];
 	atomic_uint_fast64_t issued[STATS_CAS_MAX][STATS_PROFILES_MAX];
-	atomic_uint_fast64_t revoked[STATS_CAS_MAX];
+	atomic_uint_fast64_t revoked[STATS_CAS_MAX][STATS_PROFILES_MAX];
+	atomic_bool revoked_known; /* a count in the store set revoked[][] */
 	atomic_uint_fast64_t scep[STATS_SCEP_TYPE_COUNT_][STATS_PKI_STATUS_COUNT_]
 				 [STATS_FAIL_INFO_COUNT_];
 	atomic_uint_fast64_t restarts[STATS_RESTART_CAUSE_COUNT_];
@@ -254,10 +255,15 @@ stats_issued(struct stats *st, unsigned ca, unsigned profile)
 }
 
 void
-stats_revoked(struct stats *st, unsigned ca)
+stats_set_revoked(struct stats *st, const uint64_t counts[STATS_CAS_MAX][STATS_PROFILES_MAX])
 {
-	if (st != NULL)
-		stats_inc(&st->revoked[ca < STATS_CAS_MAX ? ca : 0], 1);
+	if (st == NULL)
+		return;
+	for (size_t c = 0; c < STATS_CAS_MAX; c++)
+		for (size_t p = 0; p < STATS_PROFILES_MAX; p++)
+			atomic_store_explicit(&st->revoked[c][p], counts[c][p],
+					      memory_order_relaxed);
+	atomic_store_explicit(&st->revoked_known, true, memory_order_release);
 }
 
 void
@@ -438,17 +444,23 @@ stats_render_certificates(const struct stats *st, FILE *out)
 			stats_put_label(out, stats_slot_name(st->profiles, p));
 			fprintf(out, "\"} %" PRIu64 "\n", v);
 		}
-	stats_header(out, "scepd_certificates_revoked_total", "counter",
-		     "Certificates revoked through scepd's admin API, by CA (not scepctl's).");
-	for (size_t c = 0; c < STATS_CAS_MAX; c++) {
-		uint64_t v = stats_load(&st->revoked[c]);
+	stats_header(out, "scepd_certificates_revoked", "gauge",
+		     "Certificates revoked in the store, by CA and profile (refreshed every few "
+		     "seconds).");
+	if (!atomic_load_explicit(&st->revoked_known, memory_order_acquire))
+		return;
+	for (size_t c = 0; c < STATS_CAS_MAX; c++)
+		for (size_t p = 0; p < STATS_PROFILES_MAX; p++) {
+			uint64_t v = stats_load(&st->revoked[c][p]);
 
-		if (v == 0)
-			continue;
-		fputs("scepd_certificates_revoked_total{ca=\"", out);
-		stats_put_label(out, stats_slot_name(st->cas, c));
-		fprintf(out, "\"} %" PRIu64 "\n", v);
-	}
+			if (v == 0)
+				continue;
+			fputs("scepd_certificates_revoked{ca=\"", out);
+			stats_put_label(out, stats_slot_name(st->cas, c));
+			fputs("\",profile=\"", out);
+			stats_put_label(out, stats_slot_name(st->profiles, p));
+			fprintf(out, "\"} %" PRIu64 "\n", v);
+		}
 }
 
 static void

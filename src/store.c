@@ -871,6 +871,20 @@ store_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
 }
 
 int
+store_count_revoked(struct store *st,
+		    int (*fn)(const char *ca, const char *profile, uint64_t n, void *userdata),
+		    void *userdata)
+{
+	int r;
+
+	assert(st != NULL && fn != NULL);
+	store_lock(st);
+	r = st->ops->count_revoked(st, fn, userdata);
+	store_unlock(st);
+	return r;
+}
+
+int
 store_put_crl(struct store *st, const struct store_crl *crl)
 {
 	int r;

@@ -64,6 +64,10 @@ struct store_ops {
 			    int (*fn)(const struct store_cert *cert, void *userdata),
 			    void *userdata);
 	int (*revocation_changes)(struct store *st, const char *ca, uint64_t *ret);
+	int (*count_revoked)(struct store *st,
+			     int (*fn)(const char *ca, const char *profile, uint64_t n,
+				       void *userdata),
+			     void *userdata);
 	/* -ESTALE when the stored CRL's number is not lower. */
 	int (*put_crl)(struct store *st, const struct store_crl *crl);
 	/* fn is called once with the CA's CRL, or not at all when there is none. */

@@ -205,6 +205,9 @@ static const char *const store_pg_migrations[] = {
 	"SELECT ca, 1 FROM certificates WHERE serial = $1 AND ca IS NOT NULL "                     \
 	"ON CONFLICT (ca) DO UPDATE SET changes = revocation_state.changes + 1"
 #define STORE_PG_CHANGES "SELECT changes FROM revocation_state WHERE ca = $1"
+#define STORE_PG_COUNT_REVOKED                                                                     \
+	"SELECT ca, profile, count(*) FROM certificates WHERE revoked_at IS NOT NULL "             \
+	"GROUP BY ca, profile"
 #define STORE_PG_PUT_CRL                                                                           \
 	"INSERT INTO crls (ca, number, der, this_update, next_update, changes) "                   \
 	"VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (ca) DO UPDATE SET "                          \
@@ -1089,6 +1092,23 @@ store_pg_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
 	return 0;
 }
 
+static int
+store_pg_count_revoked(struct store *st,
+		       int (*fn)(const char *ca, const char *profile, uint64_t n, void *userdata),
+		       void *userdata)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_COUNT_REVOKED, NULL, &res)) < 0)
+		return r;
+	for (int i = 0; i < PQntuples(res) && r == 0; i++)
+		r = fn(store_pg_col_text(res, i, 0), store_pg_col_text(res, i, 1),
+		       (uint64_t)store_pg_col_int(res, i, 2), userdata);
+	PQclear(res);
+	return r;
+}
+
 /*
  * One upsert: ON CONFLICT locks the CA's row and evaluates the WHERE on its newest
  * version, so of racing writers only higher numbers replace it; no row is -ESTALE.
@@ -1160,6 +1180,7 @@ static const struct store_ops store_pg_ops = {
 	.unrevoke = store_pg_unrevoke,
 	.walk_revoked = store_pg_walk_revoked,
 	.revocation_changes = store_pg_revocation_changes,
+	.count_revoked = store_pg_count_revoked,
 	.put_crl = store_pg_put_crl,
 	.get_crl = store_pg_get_crl,
 };

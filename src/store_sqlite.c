@@ -99,6 +99,7 @@ struct store_sqlite {
 	sqlite3_stmt *revocation_state;
 	sqlite3_stmt *bump_changes;
 	sqlite3_stmt *changes;
+	sqlite3_stmt *count_revoked;
 	sqlite3_stmt *put_crl;
 	sqlite3_stmt *get_crl;
 	sqlite3_stmt *walk_revoked;
@@ -254,6 +255,9 @@ static const char *const store_sqlite_migrations[] = {
 	"SELECT ca, 1 FROM certificates WHERE serial = ?1 AND ca IS NOT NULL "                     \
 	"ON CONFLICT (ca) DO UPDATE SET changes = revocation_state.changes + 1"
 #define STORE_SQLITE_CHANGES "SELECT changes FROM revocation_state WHERE ca = ?1"
+#define STORE_SQLITE_COUNT_REVOKED                                                                 \
+	"SELECT ca, profile, count(*) FROM certificates WHERE revoked_at IS NOT NULL "             \
+	"GROUP BY ca, profile"
 #define STORE_SQLITE_PUT_CRL                                                                       \
 	"INSERT INTO crls (ca, number, der, this_update, next_update, changes) "                   \
 	"VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (ca) DO UPDATE SET "                          \
@@ -330,6 +334,7 @@ store_sqlite_free(struct store_sqlite *s)
 	sqlite3_finalize(s->add_challenge);
 	sqlite3_finalize(s->consume_challenge);
 	sqlite3_finalize(s->challenge_state);
+	sqlite3_finalize(s->count_revoked);
 	sqlite3_finalize(s->prune_challenges);
 	sqlite3_finalize(s->prune_rejected);
 	sqlite3_finalize(s->walk_certs);
@@ -606,6 +611,7 @@ store_sqlite_prepare(struct store_sqlite *s)
 		{ STORE_SQLITE_REVOCATION_STATE, &s->revocation_state },
 		{ STORE_SQLITE_BUMP_CHANGES, &s->bump_changes },
 		{ STORE_SQLITE_CHANGES, &s->changes },
+		{ STORE_SQLITE_COUNT_REVOKED, &s->count_revoked },
 		{ STORE_SQLITE_PUT_CRL, &s->put_crl },
 		{ STORE_SQLITE_GET_CRL, &s->get_crl },
 		{ STORE_SQLITE_WALK_REVOKED, &s->walk_revoked },
@@ -1405,6 +1411,27 @@ out:
 	return r;
 }
 
+static int
+store_sqlite_count_revoked(struct store *st,
+			   int (*fn)(const char *ca, const char *profile, uint64_t n,
+				     void *userdata),
+			   void *userdata)
+{
+	sqlite3_stmt *q = store_sqlite_of(st)->count_revoked;
+	const char *ca, *profile;
+	int rc, r = 0;
+
+	while (r == 0 && (rc = sqlite3_step(q)) == SQLITE_ROW) {
+		if ((r = store_sqlite_col_text(q, 0, &ca)) == 0 &&
+		    (r = store_sqlite_col_text(q, 1, &profile)) == 0)
+			r = fn(ca, profile, (uint64_t)sqlite3_column_int64(q, 2), userdata);
+	}
+	if (r == 0 && rc != SQLITE_DONE)
+		r = store_sqlite_errno(rc);
+	sqlite3_reset(q);
+	return r;
+}
+
 /* One upsert whose DO UPDATE matches only a lower number: no row changed is -ESTALE. */
 static int
 store_sqlite_put_crl(struct store *st, const struct store_crl *crl)
@@ -1476,6 +1503,7 @@ static const struct store_ops store_sqlite_ops = {
 	.unrevoke = store_sqlite_unrevoke,
 	.walk_revoked = store_sqlite_walk_revoked,
 	.revocation_changes = store_sqlite_revocation_changes,
+	.count_revoked = store_sqlite_count_revoked,
 	.put_crl = store_sqlite_put_crl,
 	.get_crl = store_sqlite_get_crl,
 };

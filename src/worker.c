@@ -64,7 +64,7 @@
 #define WORKER_CHECK_MS        250
 #define WORKER_FIRST_PRUNE_MS  10000 /* after start: not while the node comes up */
 #define WORKER_RESPAWN_MS      2000
-#define WORKER_PENDING_MS      5000 /* how often worker 0 counts pending requests */
+#define WORKER_PENDING_MS      5000 /* how often worker 0 counts pending and revoked */
 
 /* The handler of one profile: one of the two, NULL when the profile is not served. */
 struct worker_profile {
@@ -95,10 +95,12 @@ struct worker_expiry {
 	time_t not_after;
 };
 
-/* A walk of the pending requests, counted by profile name slot. */
-struct worker_pending_count {
+/* What worker 0 counts in the store: pending requests by profile, revoked certificates
+ * by CA and profile (name slots). */
+struct worker_store_count {
 	struct stats *stats;
-	uint64_t counts[STATS_PROFILES_MAX];
+	uint64_t pending[STATS_PROFILES_MAX];
+	uint64_t revoked[STATS_CAS_MAX][STATS_PROFILES_MAX];
 };
 
 struct worker {
@@ -118,7 +120,7 @@ struct worker {
 	size_t n_servers;
 	int signal_fd;
 	unsigned long long next_prune_ms;   /* 0: this worker does not prune the store */
-	unsigned long long next_pending_ms; /* 0: this worker does not count pending requests */
+	unsigned long long next_pending_ms; /* 0: this worker does not count in the store */
 };
 
 static int
@@ -715,31 +717,50 @@ worker_prune(struct worker *w)
 static int
 worker_count_one_pending(const struct store_pending *req, void *userdata)
 {
-	struct worker_pending_count *c = userdata;
+	struct worker_store_count *c = userdata;
 
-	c->counts[stats_find(c->stats, STATS_NAMES_PROFILE,
-			     req->profile != NULL ? req->profile : "")]++;
+	c->pending[stats_find(c->stats, STATS_NAMES_PROFILE,
+			      req->profile != NULL ? req->profile : "")]++;
+	return 0;
+}
+
+/* By the names the store recorded: a CA or profile renamed or removed counts in slot 0. */
+static int
+worker_count_revoked(const char *ca, const char *profile, uint64_t n, void *userdata)
+{
+	struct worker_store_count *c = userdata;
+
+	c->revoked[stats_find(c->stats, STATS_NAMES_CA, ca != NULL ? ca : "")]
+		  [stats_find(c->stats, STATS_NAMES_PROFILE, profile != NULL ? profile : "")] += n;
 	return 0;
 }
 
 /*
- * scepd_pending_requests: a walk of the store, here in the worker's own loop and not
- * at scrape time, so that a scrape only loads numbers. A store that cannot be read
- * leaves the last numbers (the log says why at debug level).
+ * scepd_pending_requests and scepd_certificates_revoked: counted in the store, here in
+ * the worker's own loop and not at scrape time, so that a scrape only loads numbers and
+ * revocations by scepctl or another node count too. A store that cannot be read leaves
+ * the last numbers (the log says why at debug level).
  */
 static void
-worker_count_pending(struct worker *w)
+worker_count_store(struct worker *w)
 {
-	struct worker_pending_count c = { .stats = w->stats };
+	struct worker_store_count *c;
+	struct store *st = issuer_get0_store(w->issuer);
 	int r;
 
 	w->next_pending_ms = clock_monotonic_ms() + WORKER_PENDING_MS;
-	if ((r = store_walk_pending(issuer_get0_store(w->issuer), worker_count_one_pending, &c)) <
-	    0) {
-		log_debug("cannot count the pending requests: %s", strerror(-r));
+	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return;
-	}
-	stats_set_pending(w->stats, c.counts);
+	c->stats = w->stats;
+	if ((r = store_walk_pending(st, worker_count_one_pending, c)) < 0)
+		log_debug("cannot count the pending requests: %s", strerror(-r));
+	else
+		stats_set_pending(w->stats, c->pending);
+	if ((r = store_count_revoked(st, worker_count_revoked, c)) < 0)
+		log_debug("cannot count the revoked certificates: %s", strerror(-r));
+	else
+		stats_set_revoked(w->stats, (const uint64_t(*)[STATS_PROFILES_MAX])c->revoked);
+	free(c);
 }
 
 /*
@@ -767,7 +788,7 @@ worker_wait_for_stop(struct worker *w)
 		if (w->next_prune_ms != 0 && clock_monotonic_ms() >= w->next_prune_ms)
 			worker_prune(w);
 		if (w->next_pending_ms != 0 && clock_monotonic_ms() >= w->next_pending_ms)
-			worker_count_pending(w);
+			worker_count_store(w);
 		if (issuer_healthy(w->issuer, reason, sizeof(reason)))
 			unavailable_since = 0;
 		else if (unavailable_since == 0)

@@ -110,7 +110,6 @@ unsigned stats_find(const struct stats *st, enum stats_names kind, const char *n
 void stats_http(struct stats *st, enum stats_endpoint ep, unsigned profile, unsigned status,
 		uint64_t usec);
 void stats_issued(struct stats *st, unsigned ca, unsigned profile);
-void stats_revoked(struct stats *st, unsigned ca);
 void stats_scep(struct stats *st, enum stats_scep_type type, enum stats_pki_status status,
 		enum stats_fail_info fail);
 void stats_restart(struct stats *st, enum stats_restart_cause cause);
@@ -136,6 +135,11 @@ void stats_store_commit(struct stats *st, uint64_t usec, bool failed);
  * as a walk of the store found them just now: replaces the previous numbers.
  */
 void stats_set_pending(struct stats *st, const uint64_t counts[STATS_PROFILES_MAX]);
+/*
+ * The certificates revoked in the store now, by CA and profile name slot ([0]: no
+ * slot), as a count in the store found them: replaces the previous numbers.
+ */
+void stats_set_revoked(struct stats *st, const uint64_t counts[STATS_CAS_MAX][STATS_PROFILES_MAX]);
 /* CA ca's CRL with this thisUpdate was served (the newest served is kept). */
 void stats_crl_served(struct stats *st, unsigned ca, int64_t this_update);
 
@@ -143,7 +147,7 @@ void stats_crl_served(struct stats *st, unsigned ca, int64_t this_update);
  * Every series above in the Prometheus text format 0.0.4, HELP and TYPE lines
  * included, to out: scepd_build_info, scepd_http_requests_total,
  * scepd_request_duration_seconds, scepd_certificates_issued_total,
- * scepd_certificates_revoked_total, scepd_scep_messages_total,
+ * scepd_certificates_revoked (once set), scepd_scep_messages_total,
  * scepd_worker_restarts_total, scepd_sign_duration_seconds, scepd_sign_errors_total,
  * scepd_store_commit_duration_seconds, scepd_store_commit_errors_total,
  * scepd_crl_age_seconds (from now: time(NULL)), scepd_pending_requests (once set). Counters that are still 0 are left out, except the

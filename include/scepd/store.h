@@ -357,6 +357,15 @@ int store_walk_revoked(struct store *st, const char *ca, time_t now,
 int store_revocation_changes(struct store *st, const char *ca, uint64_t *ret);
 
 /*
+ * How many certificates are revoked now (on hold included, expired ones too), by CA and
+ * profile: fn once per pair that has any, ca or profile NULL for certificates recorded
+ * without them. One grouped query. 0, fn's error, -EIO.
+ */
+int store_count_revoked(struct store *st,
+			int (*fn)(const char *ca, const char *profile, uint64_t n, void *userdata),
+			void *userdata);
+
+/*
  * The newest CRL of each CA. number is the CRL's cRLNumber (at most INT64_MAX), changes
  * the CA's counter value the CRL was made from (read it before walking the revoked
  * certificates: a change in between is then seen as a newer counter).

@@ -3,8 +3,8 @@
 # that died: /csr requests and a SCEP enrolment, a worker killed with SIGKILL and
 # replaced, then a reload (a new generation): every counter equals the number of
 # requests made (not reset, not doubled), `promtool check metrics` accepts the body, a
-# revocation over the admin API is counted, the restart is counted by cause, the CRL
-# served is fresh. A client
+# revocation over the admin API and one by scepctl are counted (in the store, by CA and
+# profile), the restart is counted by cause, the CRL served is fresh. A client
 # outside metrics.allow (127.0.0.2) gets 403 while 127.0.0.1 gets the body; without
 # the metrics group only loopback may scrape; the pending requests gauge follows a
 # SCEP request from PENDING to rejected by scepctl. Then a real Prometheus server (own data
@@ -50,6 +50,15 @@ expect() {
 		scrape
 	done
 	assert_eq "$1" "$(metric "$2")" "$3"
+}
+# wait_metric VALUE SERIES SECONDS: what worker 0 counts in the store (every 5 s).
+wait_metric() {
+	for _ in $(seq 1 $(($3 * 10))); do
+		scrape
+		[[ "$(metric "$2")" == "$1" ]] && return 0
+		sleep 0.1
+	done
+	fail "$2: expected '$1' within $3 s, got '$(metric "$2")'"
 }
 csr() { # NAME: POST a fresh CSR to /csr, the certificate in $TMP/NAME.pem
 	openssl req -new -newkey rsa:2048 -nodes -keyout "$TMP/$1.key" -subj "/CN=$1" \
@@ -105,7 +114,6 @@ expect 1 'scepd_http_requests_total{endpoint="none",profile="",code="404"}' \
 	"404s"
 expect 1 'scepd_http_requests_total{endpoint="admin",profile="",code="200"}' \
 	"admin API 200s"
-expect 1 'scepd_certificates_revoked_total{ca="default"}' "revocations"
 expect 1 'scepd_worker_restarts_total{cause="signal"}' "restarts by a signal"
 expect 0 'scepd_worker_restarts_total{cause="exit"}' "restarts after an exit"
 expect 5 'scepd_request_duration_seconds_count{endpoint="csr"}' \
@@ -122,6 +130,14 @@ age=$(metric 'scepd_crl_age_seconds{ca="default"}')
 left=$(metric 'scepd_certificate_expiry_seconds{ca="default",role="ca",profile=""}')
 ((left > 29 * 86400 && left <= 30 * 86400)) || fail "CA expiry: $left s, expected about 30 days"
 pass "counters equal the requests made across a SIGKILLed worker and a reload; CA expiry in ~30 days"
+
+# Revoked certificates are counted in the store: the admin API's revocation, then one
+# by scepctl (another process, which shares no counter with scepd).
+wait_metric 1 'scepd_certificates_revoked{ca="default",profile="csr"}' 10
+serial2=$(openssl x509 -in "$TMP/host2.pem" -noout -serial | sed 's/^serial=//; s/^0*//')
+"$SCEPCTL_BIN" -c "$TMP/scepd.conf" revoke "$serial2" >/dev/null 2>&1 || fail "scepctl revoke"
+wait_metric 2 'scepd_certificates_revoked{ca="default",profile="csr"}' 10
+pass "scepd_certificates_revoked counts the admin API's and scepctl's revocations by CA and profile"
 
 # Scrapes are requests too (how many depends on the retries above: at least one).
 scrape
@@ -159,14 +175,6 @@ pass "without the metrics group, loopback may scrape"
 
 # wait_metric VALUE SERIES SECONDS: scrape until SERIES shows VALUE (a gauge refreshed
 # every 5 s by worker 0).
-wait_metric() {
-	for _ in $(seq 1 $(($3 * 10))); do
-		scrape
-		[[ "$(metric "$2")" == "$1" ]] && return 0
-		sleep 0.1
-	done
-	fail "$2: expected '$1' within $3 s, got '$(metric "$2")'"
-}
 wait_metric 0 'scepd_pending_requests{profile="scep"}' 10
 scep_pkioperation pend "$base/scep" "$TMP/ca.bin" --subject /CN=pend --txid pend-1
 assert_eq PENDING "$VERDICT" "SCEP enrolment with manual approval"

@@ -24,6 +24,7 @@
 #include <stdint.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1527,6 +1528,20 @@ test_revoke(void **state)
 }
 
 /* The CRL list: one CA's revoked and unexpired certificates, in revocation order. */
+#define TEST_GROUPS_MAX 256
+
+/* store_count_revoked()'s groups, "CA|PROFILE=N" ('-' for NULL), in the order given. */
+static int
+test_count_revoked_fn(const char *ca, const char *profile, uint64_t n, void *userdata)
+{
+	char *out = userdata;
+	size_t used = strlen(out);
+
+	snprintf(out + used, TEST_GROUPS_MAX - used, "%s%s|%s=%" PRIu64, used > 0 ? " " : "",
+		 ca != NULL ? ca : "-", profile != NULL ? profile : "-", n);
+	return 0;
+}
+
 static void
 test_walk_revoked(void **state)
 {
@@ -1589,6 +1604,16 @@ test_walk_revoked(void **state)
 	assert_string_equal(w.keys, "10005:0");
 	assert_int_equal(test_changes(st, "issuing-2"), 5);
 	assert_int_equal(test_changes(st, "other"), 1);
+	/* Counted by CA and profile (what /metrics shows), expired and NULL ones too. */
+	{
+		char groups[TEST_GROUPS_MAX] = "";
+
+		assert_int_equal(store_count_revoked(st, test_count_revoked_fn, groups), 0);
+		assert_non_null(strstr(groups, "issuing-2|mdm=3"));
+		assert_non_null(strstr(groups, "other|-=1"));
+		assert_non_null(strstr(groups, "-|mdm=1"));
+		assert_int_equal(strlen(groups), strlen("issuing-2|mdm=3 other|-=1 -|mdm=1"));
+	}
 	store_close(st);
 }
 

@@ -162,6 +162,15 @@ fake_prune(struct store *st, time_t before, unsigned limit, struct store_pruned 
 }
 
 static int
+fake_count_revoked(struct store *st,
+		   int (*fn)(const char *ca, const char *profile, uint64_t n, void *userdata),
+		   void *userdata)
+{
+	FAIL(st);
+	return REAL(st)->ops->count_revoked(REAL(st), fn, userdata);
+}
+
+static int
 fake_walk_revoked(struct store *st, const char *ca, time_t now,
 		  int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
 {
@@ -208,6 +217,7 @@ static const struct store_ops fake_ops = {
 	.consume_challenge = fake_consume_challenge,
 	.prune = fake_prune,
 	.walk_revoked = fake_walk_revoked,
+	.count_revoked = fake_count_revoked,
 	.revocation_changes = fake_revocation_changes,
 	.put_crl = fake_put_crl,
 	.get_crl = fake_get_crl,

@@ -211,11 +211,26 @@ test_name_slots(void **state)
 	}
 	assert_int_equal(stats_assign(st, STATS_NAMES_CA, "one-too-many"), -ENOSPC);
 	/* Counted in slot 0, rendered with an empty label. */
-	stats_revoked(st, stats_find(st, STATS_NAMES_CA, "one-too-many"));
+	stats_issued(st, stats_find(st, STATS_NAMES_CA, "one-too-many"), (unsigned)a);
 	{
+		static uint64_t revoked[STATS_CAS_MAX][STATS_PROFILES_MAX];
 		char *text = test_render(st);
 
-		assert_int_equal(test_value(text, "scepd_certificates_revoked_total{ca=\"\"}"), 1);
+		assert_int_equal(
+			test_value(text, "scepd_certificates_issued_total{ca=\"\",profile=\"a\"}"),
+			1);
+		/* The revoked gauge has no sample until a count in the store set it. */
+		assert_null(strstr(text, "scepd_certificates_revoked{"));
+		free(text);
+		revoked[0][a] = 2;
+		revoked[1][b] = 5;
+		stats_set_revoked(st, (const uint64_t(*)[STATS_PROFILES_MAX])revoked);
+		text = test_render(st);
+		assert_int_equal(
+			test_value(text, "scepd_certificates_revoked{ca=\"\",profile=\"a\"}"), 2);
+		assert_int_equal(
+			test_value(text, "scepd_certificates_revoked{ca=\"ca0\",profile=\"b\"}"),
+			5);
 		free(text);
 	}
 	stats_free(st);
