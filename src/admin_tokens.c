@@ -120,23 +120,20 @@ admin_token_allows(const struct admin_token *tok, const char *scope)
 	return false;
 }
 
-/* Standard base64 of exactly n bytes, padded, in canonical form; -EBADMSG otherwise. */
+/* Base64 of exactly n bytes (encoding_base64_decode()); -EBADMSG otherwise, -ENOMEM. */
 static int
 admin_tokens_b64_decode(const char *text, unsigned char *out, size_t n)
 {
-	unsigned char buf[64];
-	char again[96];
-	size_t len = strlen(text);
+	unsigned char *bytes = NULL;
+	size_t len = 0;
+	int r;
 
-	if (len != 4 * ((n + 2) / 3) || len > sizeof(again) - 1 ||
-	    EVP_DecodeBlock(buf, (const unsigned char *)text, (int)len) < (int)n)
-		return -EBADMSG;
-	EVP_EncodeBlock((unsigned char *)again, buf, (int)n);
-	if (strcmp(again, text) != 0)
-		return -EBADMSG;
-	memcpy(out, buf, n);
-	OPENSSL_cleanse(buf, sizeof(buf));
-	return 0;
+	if ((r = encoding_base64_decode(text, strlen(text), &bytes, &len)) < 0)
+		return r;
+	if (len == n)
+		memcpy(out, bytes, n);
+	OPENSSL_clear_free(bytes, len);
+	return len == n ? 0 : -EBADMSG;
 }
 
 static bool
