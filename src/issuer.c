@@ -316,13 +316,10 @@ issuer_endpoint(const struct issuer *is, const struct issuer_request *req)
 	return is->cfg->profiles[req->profile].type == CONFIG_PROFILE_SCEP ? "scep" : "csr";
 }
 
-/* signer_issue(), timed for scepd_sign_duration_seconds (the key operation dominates). */
-static int
-issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir, X509 **ret_cert)
+/* The class of the PKCS#11 failure behind the last key operation's error. */
+static enum stats_sign_error
+issuer_sign_error(void)
 {
-	uint64_t start = clock_monotonic_us();
-	int r = signer_issue(is->profiles[profile].signer, ir, ret_cert);
-
 	static const enum stats_sign_error classes[] = {
 		[KEYS_FAILURE_NO_CKR] = STATS_SIGN_ERR_NO_CKR,
 		[KEYS_FAILURE_TOKEN] = STATS_SIGN_ERR_TOKEN,
@@ -331,9 +328,19 @@ issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir
 		[KEYS_FAILURE_OTHER_CKR] = STATS_SIGN_ERR_OTHER,
 	};
 
+	return classes[keys_token_failure()];
+}
+
+/* signer_issue(), timed for scepd_sign_duration_seconds (the key operation dominates). */
+static int
+issuer_timed_issue(struct issuer *is, size_t profile, const struct issue_req *ir, X509 **ret_cert)
+{
+	uint64_t start = clock_monotonic_us();
+	int r = signer_issue(is->profiles[profile].signer, ir, ret_cert);
+
 	if (r != -EBADMSG) /* a refusal made before any key operation is not timed */
-		stats_sign(is->stats, clock_monotonic_us() - start,
-			   r == 0 ? STATS_SIGN_OK : classes[keys_token_failure()]);
+		stats_sign(is->stats, STATS_KEY_CERTIFICATE, clock_monotonic_us() - start,
+			   r == 0 ? STATS_SIGN_OK : issuer_sign_error());
 	return r;
 }
 
@@ -584,10 +591,12 @@ enum issuer_key_kind {
  */
 
 static int
-issuer_with_key(struct issuer *is, enum issuer_key_kind kind, size_t index,
+issuer_with_key(struct issuer *is, enum issuer_key_kind kind, size_t index, enum stats_key_op what,
 		int (*op)(X509 *cert, EVP_PKEY *key, void *arg, bool *ret_failed), void *arg)
 {
+	enum stats_sign_error err = STATS_SIGN_OK;
 	bool failed = false;
+	uint64_t start;
 	X509 *cert;
 	EVP_PKEY *key;
 	int r;
@@ -606,7 +615,14 @@ issuer_with_key(struct issuer *is, enum issuer_key_kind kind, size_t index,
 		cert = keys_get0_ca_cert(is->keys, index);
 		key = keys_get0_ca_key(is->keys, index);
 	}
+	start = clock_monotonic_us();
 	r = op(cert, key, arg, &failed);
+	if (failed)
+		err = issuer_sign_error();
+	/* An envelope that does not open without a PKCS#11 code is the sender's fault. */
+	if (what == STATS_KEY_DECRYPT && err == STATS_SIGN_ERR_NO_CKR)
+		err = STATS_SIGN_OK;
+	stats_sign(is->stats, what, clock_monotonic_us() - start, err);
 	if (failed && keys_token_lost()) {
 		issuer_lose_keys(is, "the token is gone");
 		r = -EAGAIN;
@@ -618,18 +634,18 @@ out:
 }
 
 int
-issuer_with_ra_key(struct issuer *is, size_t profile,
+issuer_with_ra_key(struct issuer *is, size_t profile, enum stats_key_op what,
 		   int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
 		   void *arg)
 {
-	return issuer_with_key(is, ISSUER_KEY_RA, profile, op, arg);
+	return issuer_with_key(is, ISSUER_KEY_RA, profile, what, op, arg);
 }
 
 int
 issuer_with_ocsp_key(struct issuer *is, size_t ca,
 		     int (*op)(X509 *signer, EVP_PKEY *key, void *arg, bool *ret_failed), void *arg)
 {
-	return issuer_with_key(is, ISSUER_KEY_OCSP, ca, op, arg);
+	return issuer_with_key(is, ISSUER_KEY_OCSP, ca, STATS_KEY_OCSP, op, arg);
 }
 
 int
@@ -637,7 +653,7 @@ issuer_with_ca_key(struct issuer *is, size_t ca,
 		   int (*op)(X509 *ca_cert, EVP_PKEY *ca_key, void *arg, bool *ret_failed),
 		   void *arg)
 {
-	return issuer_with_key(is, ISSUER_KEY_CA, ca, op, arg);
+	return issuer_with_key(is, ISSUER_KEY_CA, ca, STATS_KEY_CRL, op, arg);
 }
 
 struct store *

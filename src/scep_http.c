@@ -334,7 +334,8 @@ scep_http_make_next_ca_body(struct scep_http *sh)
 		r = -ENOMEM;
 		goto out;
 	}
-	if ((r = issuer_with_ra_key(sh->issuer, sh->profile, scep_http_sign_next_ca, &n)) == 0) {
+	if ((r = issuer_with_ra_key(sh->issuer, sh->profile, STATS_KEY_NEXT_CA,
+				    scep_http_sign_next_ca, &n)) == 0) {
 		sh->next_ca_body = n.der;
 		sh->next_ca_body_len = n.len;
 	} else if (r == -EAGAIN) {
@@ -461,7 +462,8 @@ scep_http_reply_pki(struct scep_http *sh, struct http_request *req, const struct
 	struct scep_http_certrep c = { .req = msg, .rep = rep };
 	int r;
 
-	r = issuer_with_ra_key(sh->issuer, sh->profile, scep_http_sign_certrep, &c);
+	r = issuer_with_ra_key(sh->issuer, sh->profile, STATS_KEY_CERTREP, scep_http_sign_certrep,
+			       &c);
 	if (r == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
@@ -611,7 +613,8 @@ scep_http_dispatch(struct scep_http *sh, struct http_request *req, struct scep_m
 			   http_request_remote_addr(req), sh->scep->refusals_per_minute);
 		return http_reply_text(req, 429, "too many refused requests from this address");
 	}
-	if ((r = issuer_with_ra_key(sh->issuer, sh->profile, scep_http_decrypt, msg)) == -EAGAIN)
+	if ((r = issuer_with_ra_key(sh->issuer, sh->profile, STATS_KEY_DECRYPT, scep_http_decrypt,
+				    msg)) == -EAGAIN)
 		return http_reply_text(req, 503, "signing unavailable: this worker cannot sign");
 	if (r < 0)
 		return r;

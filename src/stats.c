@@ -37,8 +37,9 @@ static const unsigned stats_codes[] = { 200, 201, 204, 301, 302, 304, 400, 401, 
 #define STATS_CODE_SLOTS (STATS_CODES_N + 1)
 
 /* Upper bounds of the latency buckets, in microseconds; +Inf follows. */
-static const uint64_t stats_buckets_us[] = { 5000,   10000,   25000,   50000,   100000,  250000,
-					     500000, 1000000, 2500000, 5000000, 10000000 };
+static const uint64_t stats_buckets_us[] = { 500,     1000,    2500,    5000,    10000,
+					     25000,   50000,   100000,  250000,  500000,
+					     1000000, 2500000, 5000000, 10000000 };
 #define STATS_BUCKETS_N (sizeof(stats_buckets_us) / sizeof(stats_buckets_us[0]))
 
 struct stats_histogram {
@@ -62,8 +63,9 @@ struct stats {
 	atomic_uint_fast64_t scep[STATS_SCEP_TYPE_COUNT_][STATS_PKI_STATUS_COUNT_]
 				 [STATS_FAIL_INFO_COUNT_];
 	atomic_uint_fast64_t restarts[STATS_RESTART_CAUSE_COUNT_];
-	struct stats_histogram sign;
-	atomic_uint_fast64_t sign_errors[STATS_SIGN_ERR_COUNT_]; /* [STATS_SIGN_OK] unused */
+	struct stats_histogram sign[STATS_KEY_OP_COUNT_];
+	/* [][STATS_SIGN_OK] unused */
+	atomic_uint_fast64_t sign_errors[STATS_KEY_OP_COUNT_][STATS_SIGN_ERR_COUNT_];
 	struct stats_histogram store_commit;
 	atomic_uint_fast64_t store_errors;
 	atomic_int_fast64_t crl_this_update[STATS_CAS_MAX]; /* 0: none served yet */
@@ -105,6 +107,15 @@ static const char *const stats_sign_error_names[STATS_SIGN_ERR_COUNT_] = {
 	[STATS_SIGN_ERR_TRANSIENT] = "transient",
 	[STATS_SIGN_ERR_OTHER] = "other",
 	[STATS_SIGN_ERR_NO_CKR] = "none",
+};
+
+static const char *const stats_key_op_names[STATS_KEY_OP_COUNT_] = {
+	[STATS_KEY_CERTIFICATE] = "certificate",
+	[STATS_KEY_CRL] = "crl",
+	[STATS_KEY_OCSP] = "ocsp",
+	[STATS_KEY_CERTREP] = "certrep",
+	[STATS_KEY_DECRYPT] = "decrypt",
+	[STATS_KEY_NEXT_CA] = "next_ca",
 };
 
 static const char *const stats_restart_names[STATS_RESTART_CAUSE_COUNT_] = {
@@ -225,13 +236,13 @@ stats_http(struct stats *st, enum stats_endpoint ep, unsigned profile, unsigned 
 }
 
 void
-stats_sign(struct stats *st, uint64_t usec, enum stats_sign_error err)
+stats_sign(struct stats *st, enum stats_key_op op, uint64_t usec, enum stats_sign_error err)
 {
-	if (st == NULL)
+	if (st == NULL || (unsigned)op >= STATS_KEY_OP_COUNT_)
 		return;
-	stats_observe(&st->sign, usec);
+	stats_observe(&st->sign[op], usec);
 	if (err != STATS_SIGN_OK && (unsigned)err < STATS_SIGN_ERR_COUNT_)
-		stats_inc(&st->sign_errors[err], 1);
+		stats_inc(&st->sign_errors[op][err], 1);
 }
 
 void
@@ -409,15 +420,21 @@ stats_render_durations(const struct stats *st, FILE *out)
 				       &st->duration[e]);
 	}
 	stats_header(out, "scepd_sign_duration_seconds", "histogram",
-		     "Private-key operations that sign a certificate (the HSM's or key file's "
-		     "time).");
-	stats_render_histogram(out, "scepd_sign_duration_seconds", "", &st->sign);
+		     "Private-key operations (the HSM's or key file's time), by what they made.");
+	for (size_t o = 0; o < STATS_KEY_OP_COUNT_; o++) {
+		snprintf(labels, sizeof(labels), "operation=\"%s\",", stats_key_op_names[o]);
+		stats_render_histogram(out, "scepd_sign_duration_seconds", labels, &st->sign[o]);
+	}
 	stats_header(out, "scepd_sign_errors_total", "counter",
-		     "Certificate signatures whose key operation failed, by class of PKCS#11 "
-		     "return value.");
-	for (size_t e = STATS_SIGN_OK + 1; e < STATS_SIGN_ERR_COUNT_; e++)
-		fprintf(out, "scepd_sign_errors_total{ckr_class=\"%s\"} %" PRIu64 "\n",
-			stats_sign_error_names[e], stats_load(&st->sign_errors[e]));
+		     "Private-key operations that failed, by what they made and class of "
+		     "PKCS#11 return value.");
+	for (size_t o = 0; o < STATS_KEY_OP_COUNT_; o++)
+		for (size_t e = STATS_SIGN_OK + 1; e < STATS_SIGN_ERR_COUNT_; e++)
+			fprintf(out,
+				"scepd_sign_errors_total{operation=\"%s\",ckr_class=\"%s\"} "
+				"%" PRIu64 "\n",
+				stats_key_op_names[o], stats_sign_error_names[e],
+				stats_load(&st->sign_errors[o][e]));
 	stats_header(out, "scepd_store_commit_duration_seconds", "histogram",
 		     "Certificate records written to the store, group commit wait included.");
 	stats_render_histogram(out, "scepd_store_commit_duration_seconds", "", &st->store_commit);

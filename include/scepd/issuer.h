@@ -98,9 +98,10 @@ const struct config_profile *issuer_get0_profile(struct issuer *is, size_t profi
  * issuer's lock: the engine session makes one key operation at a time. op returns its
  * result and sets *ret_failed when a key operation failed: when the token is to blame
  * (keys_token_lost()), the keys are dropped and the result is -EAGAIN. -EAGAIN, op not
- * called, when this worker cannot use its keys (answer 503).
+ * called, when this worker cannot use its keys (answer 503). The time op takes and a
+ * failure's class are counted under what (scepd_sign_duration_seconds).
  */
-int issuer_with_ra_key(struct issuer *is, size_t profile,
+int issuer_with_ra_key(struct issuer *is, size_t profile, enum stats_key_op what,
 		       int (*op)(X509 *ra_cert, EVP_PKEY *ra_key, void *arg, bool *ret_failed),
 		       void *arg);
 

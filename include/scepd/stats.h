@@ -124,9 +124,20 @@ enum stats_sign_error {
 	STATS_SIGN_ERR_COUNT_
 };
 
-/* One private-key operation that signs a certificate (the HSM's time, under the
- * issuer's lock), and how it ended. */
-void stats_sign(struct stats *st, uint64_t usec, enum stats_sign_error err);
+/* What a private-key operation was for: the operation label of the sign series. */
+enum stats_key_op {
+	STATS_KEY_CERTIFICATE, /* a certificate (SCEP or /csr) */
+	STATS_KEY_CRL,         /* a CRL */
+	STATS_KEY_OCSP,        /* an OCSP response (a cached one costs none) */
+	STATS_KEY_CERTREP,     /* a SCEP CertRep */
+	STATS_KEY_DECRYPT,     /* a SCEP request's envelope, opened with the RA key */
+	STATS_KEY_NEXT_CA,     /* the GetNextCACert answer */
+	STATS_KEY_OP_COUNT_
+};
+
+/* One private-key operation, with what it builds around it under the issuer's lock
+ * (the HSM's or key file's time dominates), and how it ended. */
+void stats_sign(struct stats *st, enum stats_key_op op, uint64_t usec, enum stats_sign_error err);
 /* One certificate record written to the store (the commit, group commit wait
  * included), and whether it failed (a duplicate serial is not a failure). */
 void stats_store_commit(struct stats *st, uint64_t usec, bool failed);

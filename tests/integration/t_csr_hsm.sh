@@ -62,7 +62,7 @@ assert_eq 503 "$(curl -s -o "$TMP/body" -w '%{http_code}' "http://127.0.0.1:$POR
 grep -q "cannot sign" "$TMP/body" || fail "/healthz reason: $(cat "$TMP/body")"
 # /metrics counts the failed signature by the class of its PKCS#11 return value.
 curl -sf -o "$TMP/metrics.txt" "http://127.0.0.1:$PORT/metrics" || fail "GET /metrics"
-assert_eq 1 "$(awk '$1 == "scepd_sign_errors_total{ckr_class=\"token\"}" { print $2 }' \
+assert_eq 1 "$(awk '$1 == "scepd_sign_errors_total{operation=\"certificate\",ckr_class=\"token\"}" { print $2 }' \
 	"$TMP/metrics.txt")" "signature errors of class token in /metrics"
 pass "token gone: 503 at once, /healthz 503 with the reason, /metrics counts a token error"
 

@@ -120,8 +120,13 @@ expect 5 'scepd_request_duration_seconds_count{endpoint="csr"}' \
 	"/csr latency observations"
 expect 5 'scepd_request_duration_seconds_bucket{endpoint="csr",le="+Inf"}' \
 	"/csr latency +Inf bucket"
-expect 6 'scepd_sign_duration_seconds_count' "certificate signatures timed"
-expect 0 'scepd_sign_errors_total{ckr_class="none"}' "signature errors (key file)"
+expect 6 'scepd_sign_duration_seconds_count{operation="certificate"}' "certificate signatures timed"
+expect 1 'scepd_sign_duration_seconds_count{operation="decrypt"}' "SCEP envelopes opened"
+expect 1 'scepd_sign_duration_seconds_count{operation="certrep"}' "SCEP CertReps signed"
+crls=$(metric 'scepd_sign_duration_seconds_count{operation="crl"}')
+((${crls:-0} >= 1)) || fail "CRL signatures timed: '$crls'"
+expect 0 'scepd_sign_errors_total{operation="certificate",ckr_class="none"}' \
+	"signature errors (key file)"
 expect 6 'scepd_store_commit_duration_seconds_count' "store commits timed"
 expect 0 'scepd_store_commit_errors_total' "store commit errors"
 expect 1 'scepd_http_requests_total{endpoint="crl",profile="",code="200"}' "CRL requests"

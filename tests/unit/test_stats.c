@@ -117,9 +117,9 @@ static const struct {
 	uint64_t usec;
 	const char *le;
 } test_buckets[] = {
-	{ 0, "0.005" },     { 5000, "0.005" },    { 5001, "0.01" },
-	{ 99999, "0.1" },   { 100000, "0.1" },    { 2500000, "2.5" },
-	{ 10000000, "10" }, { 10000001, "+Inf" }, { UINT64_MAX / 2, "+Inf" },
+	{ 0, "0.0005" },    { 500, "0.0005" },  { 501, "0.001" },     { 2400, "0.0025" },
+	{ 5000, "0.005" },  { 5001, "0.01" },   { 99999, "0.1" },     { 100000, "0.1" },
+	{ 2500000, "2.5" }, { 10000000, "10" }, { 10000001, "+Inf" }, { UINT64_MAX / 2, "+Inf" },
 };
 
 static void
@@ -129,8 +129,9 @@ test_histogram_buckets(void **state)
 	for (size_t i = 0; i < sizeof(test_buckets) / sizeof(test_buckets[0]); i++) {
 		struct stats *st = NULL;
 		char series[128], below[128], *text;
-		const char *bounds[] = { "0.005", "0.01", "0.025", "0.05", "0.1", "0.25",
-					 "0.5",   "1",    "2.5",   "5",    "10",  "+Inf" };
+		const char *bounds[] = { "0.0005", "0.001", "0.0025", "0.005", "0.01",
+					 "0.025",  "0.05",  "0.1",    "0.25",  "0.5",
+					 "1",      "2.5",   "5",      "10",    "+Inf" };
 		size_t b = 0;
 
 		assert_int_equal(stats_new(&st), 0);
@@ -270,22 +271,41 @@ test_labels(void **state)
 			 1);
 	assert_non_null(strstr(text, "# TYPE scepd_request_duration_seconds histogram\n"));
 	free(text);
-	/* The histograms without labels: no braces on _sum and _count. */
-	stats_sign(st, 7000, STATS_SIGN_OK);
-	stats_sign(st, 20000000, STATS_SIGN_ERR_TOKEN);
-	stats_sign(st, 1, STATS_SIGN_ERR_COUNT_); /* out of range: timed, not counted */
+	/* Key operations by what they made; the store commit histogram has no labels. */
+	stats_sign(st, STATS_KEY_CERTIFICATE, 7000, STATS_SIGN_OK);
+	stats_sign(st, STATS_KEY_CERTIFICATE, 20000000, STATS_SIGN_ERR_TOKEN);
+	stats_sign(st, STATS_KEY_CERTIFICATE, 1, STATS_SIGN_ERR_COUNT_); /* timed, not counted */
+	stats_sign(st, STATS_KEY_OCSP, 800, STATS_SIGN_ERR_PIN);
+	stats_sign(st, STATS_KEY_OP_COUNT_, 800, STATS_SIGN_ERR_PIN); /* out of range: ignored */
 	stats_store_commit(st, 1, true);
 	text = test_render(st);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.005\"}"), 1);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"0.01\"}"), 2);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_bucket{le=\"+Inf\"}"), 3);
-	assert_int_equal(test_value(text, "scepd_sign_duration_seconds_count"), 3);
-	assert_non_null(strstr(text, "\nscepd_sign_duration_seconds_sum 20.007001\n"));
-	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"token\"}"), 1);
-	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"pin\"}"), 0);
-	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"transient\"}"), 0);
-	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"other\"}"), 0);
-	assert_int_equal(test_value(text, "scepd_sign_errors_total{ckr_class=\"none\"}"), 0);
+#define SIGN_SERIES(op, tail) "scepd_sign_duration_seconds_" tail "{operation=\"" op "\""
+	assert_int_equal(test_value(text, SIGN_SERIES("certificate", "bucket") ",le=\"0.005\"}"),
+			 1);
+	assert_int_equal(test_value(text, SIGN_SERIES("certificate", "bucket") ",le=\"0.01\"}"), 2);
+	assert_int_equal(test_value(text, SIGN_SERIES("certificate", "bucket") ",le=\"+Inf\"}"), 3);
+	assert_int_equal(test_value(text, SIGN_SERIES("certificate", "count") "}"), 3);
+	assert_non_null(strstr(text, "\n" SIGN_SERIES("certificate", "sum") "} 20.007001\n"));
+	assert_int_equal(test_value(text, SIGN_SERIES("ocsp", "bucket") ",le=\"0.0005\"}"), 0);
+	assert_int_equal(test_value(text, SIGN_SERIES("ocsp", "bucket") ",le=\"0.001\"}"), 1);
+	assert_int_equal(test_value(text, SIGN_SERIES("crl", "count") "}"), 0);
+	assert_int_equal(test_value(text, SIGN_SERIES("decrypt", "count") "}"), 0);
+#undef SIGN_SERIES
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{operation=\"certificate\","
+					  "ckr_class=\"token\"}"),
+			 1);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{operation=\"ocsp\","
+					  "ckr_class=\"pin\"}"),
+			 1);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{operation=\"certificate\","
+					  "ckr_class=\"pin\"}"),
+			 0);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{operation=\"crl\","
+					  "ckr_class=\"none\"}"),
+			 0);
+	assert_int_equal(test_value(text, "scepd_sign_errors_total{operation=\"next_ca\","
+					  "ckr_class=\"other\"}"),
+			 0);
 	assert_int_equal(test_value(text, "scepd_store_commit_duration_seconds_count"), 1);
 	assert_int_equal(test_value(text, "scepd_store_commit_errors_total"), 1);
 	/* Pending requests: absent until set, then every profile name, 0 included. */
