@@ -74,7 +74,7 @@ skip() { fail "$*"; } # lib_hsm.sh skips when SoftHSM is missing: here that is f
 log "building scepd and scep_load (release) in $BUILD_DIR"
 cmake -S "$top" -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DSCEPD_TESTS=OFF -DSCEPD_BENCH=ON \
 	-DSCEPD_WERROR=ON >/dev/null
-cmake --build "$BUILD_DIR" --parallel "$CPUS" --target scepd scep_load crypto_floor >/dev/null
+cmake --build "$BUILD_DIR" --parallel "$CPUS" --target scepd scep_load crypto_floor inproc_bound >/dev/null
 SCEPD=$BUILD_DIR/scepd
 LOAD=$BUILD_DIR/bench/scep_load
 FLOOR=$BUILD_DIR/bench/crypto_floor
