@@ -4,18 +4,23 @@
  * needs, in one process per core, without HTTP, store, log or audit.
  *
  * SYNOPSIS
- *	inproc_bound -c CONFIG -p PROFILE --request FILE [--procs N] [--seconds S]
+ *	inproc_bound -c CONFIG -p PROFILE [--key-type rsa|ec] [--request FILE]
+ *		     [--procs N] [--seconds S]
  *
  * DESCRIPTION
  *	Loads CONFIG as scepd does (config_load()) and, in each of N processes (default:
  *	the online cores), the keys through keys_load(): a key file, or a token through
  *	the pkcs11 engine with a session of its own, as a worker has. Then repeats for S
- *	seconds (default 3) what PROFILE does with the bytes of FILE:
- *	  /csr profile   FILE is the body a client POSTs: csr_body_decode() ->
+ *	seconds (default 3) what PROFILE does with one request, the bytes of FILE or,
+ *	by default, one that each process makes before the clock starts (a PKCS#10
+ *	request for CN=inproc-bound with an RSA-2048 or, --key-type ec, a P-256 key; for
+ *	SCEP wrapped as a PKCSReq to the profile's RA, RSA-2048, AES-128, SHA-256, as
+ *	bench/scep_load sends them, built by tests/tools/scep_build.c):
+ *	  /csr profile   the body a client POSTs (DER): csr_body_decode() ->
  *	                 signer_verify_csr() -> policy_check_key() -> policy_check() ->
  *	                 signer_issue() with the profile's extensions and days -> i2d
- *	  SCEP profile   FILE is a PKCSReq pkiMessage (DER), encrypted to the profile's
- *	                 RA: scep_msg_parse() (the signature) -> scep_msg_decrypt() with
+ *	  SCEP profile   a PKCSReq pkiMessage (DER) encrypted to the profile's RA:
+ *	                 scep_msg_parse() (the signature) -> scep_msg_decrypt() with
  *	                 the RA key (the CSR and its self-signature) -> the same policy
  *	                 and signer_issue() -> scep_msg_certrep() SUCCESS with the
  *	                 profile's chain, signed by the RA and encrypted to the signer
@@ -26,7 +31,9 @@
  * OUTPUT
  *	One line of key=value pairs:
  *	  procs=N seconds=S ops=COUNT per_second=R cpu_ms_per_op=C
- *	cpu_ms_per_op is the user+system time of the N processes per operation.
+ *	per_second is the sum of the processes' rates and cpu_ms_per_op their user +
+ *	system time per operation, both over the timed phase only (after the keys are
+ *	loaded, the request made and one operation done to warm up).
  *
  * EXIT STATUS
  *	0; 1 on a usage error, or when the configuration, keys or FILE do not work (the
@@ -42,9 +49,11 @@
 #include <unistd.h>
 
 #include <openssl/err.h>
+#include <openssl/rand.h>
 #include <openssl/x509.h>
 
 #include "bench_clock.h"
+#include "scep_build.h"
 #include "scepd/config.h"
 #include "scepd/csr_body.h"
 #include "scepd/keys.h"
@@ -53,7 +62,7 @@
 #include "scepd/signer.h"
 
 struct bound_args {
-	const char *config, *profile, *request;
+	const char *config, *profile, *request, *key_type;
 	int procs;
 	double seconds;
 };
@@ -67,8 +76,9 @@ struct bound {
 	STACK_OF(X509) *chain, *ra_chain; /* SCEP */
 	X509 *ra_cert;
 	EVP_PKEY *ra_key;
-	const unsigned char *body;
+	const unsigned char *body; /* the request: FILE's bytes, or made (made_body) */
 	size_t len;
+	unsigned char *made_body;
 };
 
 static int
@@ -181,6 +191,7 @@ out:
 static void
 bound_clear(struct bound *b)
 {
+	free(b->made_body);
 	signer_free(b->signer);
 	sk_X509_pop_free(b->chain, X509_free);
 	sk_X509_pop_free(b->ra_chain, X509_free);
@@ -218,52 +229,117 @@ bound_open(struct bound *b)
 	return 0;
 }
 
-/* One process: as many operations as fit in seconds; the count on fd. Exit status. */
+/* The request of one process: a CSR, wrapped as a PKCSReq for SCEP. 0, or -1. */
 static int
-bound_child(struct bound *b, double seconds, int fd)
+bound_make_request(struct bound *b, const char *key_type)
+{
+	bool ec = strcmp(key_type, "ec") == 0, scep = b->p->type == CONFIG_PROFILE_SCEP;
+	EVP_PKEY *key = ec && !scep ? EVP_EC_gen("P-256") : EVP_RSA_gen(2048);
+	X509_NAME *name = X509_NAME_new();
+	X509_REQ *csr = NULL;
+	X509 *self = NULL;
+	unsigned char *der = NULL, nonce[16];
+	char txid[64];
+	int len, r = -1;
+
+	if (key == NULL || name == NULL ||
+	    !X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC,
+					(const unsigned char *)"inproc-bound", -1, -1, 0) ||
+	    scep_build_csr(key, name, NULL, NULL, &csr) < 0 ||
+	    (len = i2d_X509_REQ(csr, &der)) <= 0) {
+		bound_fail("making the request", -ENOMEM);
+		goto out;
+	}
+	if (!scep) {
+		b->made_body = der;
+		b->len = (size_t)len;
+		der = NULL;
+		r = 0;
+		goto out;
+	}
+	if (scep_build_self_signed(key, name, &self) < 0 ||
+	    scep_build_txid(key, txid, sizeof(txid)) < 0 || RAND_bytes(nonce, sizeof(nonce)) != 1 ||
+	    scep_build_request(&(struct scep_build_req){ .type = 19,
+							 .txid = txid,
+							 .nonce = nonce,
+							 .nonce_len = sizeof(nonce),
+							 .md = EVP_sha256(),
+							 .cipher = EVP_aes_128_cbc(),
+							 .signer_cert = self,
+							 .signer_key = key,
+							 .recipient = b->ra_cert,
+							 .content = der,
+							 .content_len = (size_t)len },
+			       &b->made_body, &b->len) < 0) {
+		bound_fail("making the pkiMessage", -ENOMEM);
+		goto out;
+	}
+	r = 0;
+out:
+	b->body = b->made_body != NULL ? b->made_body : b->body;
+	OPENSSL_free(der);
+	X509_free(self);
+	X509_REQ_free(csr);
+	X509_NAME_free(name);
+	EVP_PKEY_free(key);
+	return r;
+}
+
+/* What one process did in its timed phase. */
+struct bound_count {
+	long ops;
+	double seconds, cpu_seconds;
+};
+
+static double
+bound_cpu_self(void)
+{
+	struct rusage ru;
+
+	getrusage(RUSAGE_SELF, &ru);
+	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+/* One process: as many operations as fit in a->seconds; its count on fd. Exit status. */
+static int
+bound_child(struct bound *b, const struct bound_args *a, int fd)
 {
 	int (*once)(const struct bound *) =
 		b->p->type == CONFIG_PROFILE_SCEP ? bound_scep_once : bound_csr_once;
-	double start;
-	long n = 0;
+	struct bound_count c = { 0 };
+	double start, cpu;
 
-	if (bound_open(b) < 0 || once(b) < 0) /* the first one warms up, and checks */
+	if (bound_open(b) < 0 || (a->request == NULL && bound_make_request(b, a->key_type) < 0) ||
+	    once(b) < 0) /* the first one warms up, and checks */
 		goto fail;
 	start = bench_now();
+	cpu = bound_cpu_self();
 	do {
 		for (int i = 0; i < 8; i++)
 			if (once(b) < 0)
 				goto fail;
-		n += 8;
-	} while (bench_now() - start < seconds);
+		c.ops += 8;
+	} while (bench_now() - start < a->seconds);
+	c.seconds = bench_now() - start;
+	c.cpu_seconds = bound_cpu_self() - cpu;
 	bound_clear(b);
-	return write(fd, &n, sizeof(n)) == (ssize_t)sizeof(n) ? 0 : 1;
+	return write(fd, &c, sizeof(c)) == (ssize_t)sizeof(c) ? 0 : 1;
 fail:
 	bound_clear(b);
 	return 1;
 }
 
-static double
-bound_cpu_children(void)
+/* a->procs children at once; the sum of their rates and CPU. 0, or -1 when one failed. */
+static int
+bound_run(struct bound *b, const struct bound_args *a, struct bound_count *ret_total,
+	  double *ret_rate)
 {
-	struct rusage ru;
-
-	getrusage(RUSAGE_CHILDREN, &ru);
-	return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-	       (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-/* N children at once; the sum of their counts, or -1 when one failed. */
-static long
-bound_run(struct bound *b, const struct bound_args *a, double *ret_wall)
-{
-	long total = 0, n;
+	struct bound_count c;
 	int fds[2], status, failed = 0;
-	double start;
 
 	if (pipe(fds) < 0)
 		return -1;
-	start = bench_now();
 	for (int i = 0; i < a->procs; i++) {
 		pid_t pid = fork();
 
@@ -271,17 +347,21 @@ bound_run(struct bound *b, const struct bound_args *a, double *ret_wall)
 			return -1;
 		if (pid == 0) {
 			close(fds[0]);
-			_exit(bound_child(b, a->seconds, fds[1]));
+			_exit(bound_child(b, a, fds[1]));
 		}
 	}
 	close(fds[1]);
-	while (read(fds[0], &n, sizeof(n)) == (ssize_t)sizeof(n))
-		total += n;
+	while (read(fds[0], &c, sizeof(c)) == (ssize_t)sizeof(c)) {
+		ret_total->ops += c.ops;
+		ret_total->cpu_seconds += c.cpu_seconds;
+		ret_total->seconds =
+			c.seconds > ret_total->seconds ? c.seconds : ret_total->seconds;
+		*ret_rate += (double)c.ops / c.seconds;
+	}
 	close(fds[0]);
 	while (wait(&status) > 0)
 		failed |= !WIFEXITED(status) || WEXITSTATUS(status) != 0;
-	*ret_wall = bench_now() - start;
-	return failed ? -1 : total;
+	return failed ? -1 : 0;
 }
 
 /* The whole of path, malloc()ed. 0, or -1. */
@@ -311,8 +391,8 @@ out:
 static int
 bound_usage(void)
 {
-	fprintf(stderr, "usage: inproc_bound -c CONFIG -p PROFILE --request FILE [--procs N] "
-			"[--seconds S]\n");
+	fprintf(stderr, "usage: inproc_bound -c CONFIG -p PROFILE [--key-type rsa|ec] "
+			"[--request FILE] [--procs N] [--seconds S]\n");
 	return 1;
 }
 
@@ -323,17 +403,20 @@ main(int argc, char **argv)
 		{ "config", required_argument, NULL, 'c' },
 		{ "profile", required_argument, NULL, 'p' },
 		{ "request", required_argument, NULL, 'r' },
+		{ "key-type", required_argument, NULL, 'k' },
 		{ "procs", required_argument, NULL, 'n' },
 		{ "seconds", required_argument, NULL, 's' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct bound_args a = { .procs = (int)sysconf(_SC_NPROCESSORS_ONLN), .seconds = 3 };
+	struct bound_args a = { .procs = (int)sysconf(_SC_NPROCESSORS_ONLN),
+				.seconds = 3,
+				.key_type = "rsa" };
 	struct config_errors errs = { 0 };
 	struct scepd_config *cfg = NULL;
+	struct bound_count total = { 0 };
 	struct bound b = { 0 };
 	unsigned char *body = NULL;
-	double wall = 0;
-	long ops;
+	double rate = 0;
 	int c, status = 1;
 
 	while ((c = getopt_long(argc, argv, "c:p:", options, NULL)) != -1) {
@@ -357,8 +440,8 @@ main(int argc, char **argv)
 			return bound_usage();
 		}
 	}
-	if (optind != argc || a.config == NULL || a.profile == NULL || a.request == NULL ||
-	    a.procs < 1 || a.seconds <= 0)
+	if (optind != argc || a.config == NULL || a.profile == NULL || a.procs < 1 ||
+	    a.seconds <= 0 || (strcmp(a.key_type, "rsa") != 0 && strcmp(a.key_type, "ec") != 0))
 		return bound_usage();
 	if (config_load(a.config, &cfg, &errs) < 0) {
 		for (size_t i = 0; i < errs.n; i++)
@@ -370,17 +453,17 @@ main(int argc, char **argv)
 		fprintf(stderr, "inproc_bound: %s: no profile of that name\n", a.profile);
 		goto out;
 	}
-	if (bound_read_file(a.request, &body, &b.len) < 0) {
+	if (a.request != NULL && bound_read_file(a.request, &body, &b.len) < 0) {
 		fprintf(stderr, "inproc_bound: %s: cannot read it\n", a.request);
 		goto out;
 	}
 	b.body = body;
-	if ((ops = bound_run(&b, &a, &wall)) < 0) {
+	if (bound_run(&b, &a, &total, &rate) < 0 || total.ops == 0) {
 		fprintf(stderr, "inproc_bound: a process failed\n");
 		goto out;
 	}
-	printf("procs=%d seconds=%.2f ops=%ld per_second=%.1f cpu_ms_per_op=%.3f\n", a.procs, wall,
-	       ops, (double)ops / wall, bound_cpu_children() * 1e3 / (double)ops);
+	printf("procs=%d seconds=%.2f ops=%ld per_second=%.1f cpu_ms_per_op=%.3f\n", a.procs,
+	       total.seconds, total.ops, rate, total.cpu_seconds * 1e3 / (double)total.ops);
 	status = 0;
 out:
 	free(body);
