@@ -430,6 +430,9 @@ main(int argc, char **argv)
 		case 'r':
 			a.request = optarg;
 			break;
+		case 'k':
+			a.key_type = optarg;
+			break;
 		case 'n':
 			a.procs = atoi(optarg);
 			break;
