@@ -11,7 +11,7 @@ packages=(
 	libmicrohttpd-dev libssl-dev libp11-dev libconfig-dev libsystemd-dev libsqlite3-dev
 	libcmocka-dev libpq-dev postgresql
 	libjansson-dev libcurl4-openssl-dev libcrypt-dev libgnutls28-dev
-	python3 apache2-utils libjson-validator-perl libyaml-libyaml-perl jq
+	python3 apache2-utils libjson-validator-perl libyaml-libyaml-perl jq mandoc
 	libengine-pkcs11-openssl opensc softhsm2 openssl
 	curl procps iproute2 systemd sqlite3 xxd scep certmonger dbus
 	strongswan-pki libstrongswan-extra-plugins prometheus
