@@ -456,6 +456,18 @@ out:
 	return r;
 }
 
+/* A field for a message: its short name ("OU"), else its dotted OID. */
+static void
+mobileconfig_field_text(const ASN1_OBJECT *obj, char *buf, size_t size)
+{
+	int nid = OBJ_obj2nid(obj);
+
+	if (nid != NID_undef && OBJ_nid2sn(nid) != NULL)
+		snprintf(buf, size, "%s", OBJ_nid2sn(nid));
+	else
+		OBJ_obj2txt(buf, (int)size, obj, 1);
+}
+
 /* Whether name has an attribute of entry's type with entry's value. */
 static bool
 mobileconfig_name_has(const X509_NAME *name, const X509_NAME_ENTRY *entry)
@@ -550,7 +562,7 @@ mobileconfig_check_policy(const struct config_profile *p, const X509_NAME *subje
 
 		if (d.subject != NULL && mobileconfig_name_has(d.subject, e))
 			continue;
-		OBJ_obj2txt(field, sizeof(field), X509_NAME_ENTRY_get_object(e), 0);
+		mobileconfig_field_text(X509_NAME_ENTRY_get_object(e), field, sizeof(field));
 		snprintf(reason, size,
 			 "the profile's subject policy drops the subject's %s (subject.request)",
 			 field);
