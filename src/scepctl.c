@@ -1384,7 +1384,9 @@ scepctl_mobileconfig(const struct scepd_config *cfg, const struct scepctl_args *
 		challenge = secret;
 	} else if (a->challenge != NULL) {
 		if (a->challenge[0] == '\0' || !mobileconfig_text_valid(a->challenge)) {
-			fprintf(stderr, "scepctl: --challenge: 'new', or UTF-8 text\n");
+			fprintf(stderr,
+				"scepctl: --challenge: 'new', or UTF-8 text without control "
+				"characters\n");
 			goto out;
 		}
 		if (p->scep.challenge_mode == CONFIG_CHALLENGE_NONE)
