@@ -16,6 +16,10 @@
  *	scepctl [-c FILE] db migrate
  *	scepctl [-c FILE] db prune [DAYS]
  *	scepctl [-c FILE] token new NAME --scope SCOPE [--scope SCOPE...]
+ *	scepctl [-c FILE] mobileconfig [--profile NAME] [--challenge new|TEXT]
+ *	                               [--subject /CN=x/O=y] [--san TYPE:VALUE...]
+ *	                               [--keysize BITS] [--url URL] [--owner NAME]
+ *	                               [--ttl DURATION] [--sign-cert FILE --sign-key FILE]
  *	scepctl --version | -h
  *
  * DESCRIPTION
@@ -53,7 +57,14 @@
  *	once. It refuses a name the file has already and a scope that is unknown or names
  *	no SCEP profile of the configuration. It does not open the store.
  *
- *	It never loads keys, engines or PKCS#11, and logs only the audit records
+ *	`mobileconfig` writes an Apple configuration profile for a SCEP profile on
+ *	stdout (mobileconfig.h): the SCEP payload and the CA certificate, with a new
+ *	one-time challenge (--challenge new, minted as `challenge new` mints it) or the
+ *	one given; signed as CMS with --sign-cert and --sign-key (a PEM key file, the
+ *	only key scepctl ever reads). It refuses a key size below the profile's
+ *	keys.rsa_min_bits and a subject or name the profile's policy would refuse or drop.
+ *
+ *	It never loads the CA's keys, engines or PKCS#11, and logs only the audit records
  *	of revocations: otherwise it talks to the person or script that runs it,
  *	on stdout (results) and stderr (one line per problem).
  *
@@ -84,6 +95,7 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
 
@@ -92,6 +104,7 @@
 #include "scepd/config.h"
 #include "scepd/encoding.h"
 #include "scepd/log.h"
+#include "scepd/mobileconfig.h"
 #include "scepd/store.h"
 #include "scepd/store_login.h"
 
@@ -100,12 +113,24 @@
 #define SCEPCTL_TTL_MAX        (365LL * 86400LL) /* 365d */
 #define SCEPCTL_OWNER_MAX      255
 #define SCEPCTL_SUBJECT_MAX    1024
+#define SCEPCTL_SANS_MAX       16
+#define SCEPCTL_URL_MAX        2048
 
 /* Exit statuses of revoke and unrevoke, beyond EXIT_SUCCESS and EXIT_FAILURE. */
 enum scepctl_exit {
 	SCEPCTL_EXIT_UNKNOWN = 4,  /* no such certificate (or none for the transaction id) */
 	SCEPCTL_EXIT_ALREADY = 5,  /* revoked already */
 	SCEPCTL_EXIT_NOT_HELD = 6, /* unrevoke: not revoked, or revoked for a final reason */
+};
+
+/* Long options without a letter. */
+enum scepctl_opt {
+	SCEPCTL_OPT_CHALLENGE = 0x100,
+	SCEPCTL_OPT_SAN,
+	SCEPCTL_OPT_KEYSIZE,
+	SCEPCTL_OPT_URL,
+	SCEPCTL_OPT_SIGN_CERT,
+	SCEPCTL_OPT_SIGN_KEY,
 };
 
 /* What the command line asked for. */
@@ -121,7 +146,14 @@ struct scepctl_args {
 	const char *txid;                            /* revoke --txid */
 	const char *scopes[ADMIN_TOKENS_SCOPES_MAX]; /* token new --scope */
 	size_t n_scopes;
-	char **words; /* the command and its operands */
+	const char *challenge;              /* mobileconfig --challenge */
+	const char *sans[SCEPCTL_SANS_MAX]; /* mobileconfig --san */
+	size_t n_sans;
+	const char *keysize;   /* mobileconfig --keysize */
+	const char *url;       /* mobileconfig --url */
+	const char *sign_cert; /* mobileconfig --sign-cert */
+	const char *sign_key;  /* mobileconfig --sign-key */
+	char **words;          /* the command and its operands */
 	int nwords;
 };
 
@@ -142,6 +174,11 @@ scepctl_usage(FILE *out)
 		"       scepctl [-c FILE] db migrate\n"
 		"       scepctl [-c FILE] db prune [DAYS]\n"
 		"       scepctl [-c FILE] token new NAME --scope SCOPE [--scope SCOPE...]\n"
+		"       scepctl [-c FILE] mobileconfig [--profile NAME] [--challenge new|TEXT]\n"
+		"                       [--subject /CN=x/O=y] [--san "
+		"dns:x|email:x|uri:x|upn:x...]\n"
+		"                       [--keysize 1024|2048|4096] [--url URL] [--owner NAME]\n"
+		"                       [--ttl DURATION] [--sign-cert FILE --sign-key FILE]\n"
 		"       scepctl --version\n"
 		"\n"
 		"  -c, --config FILE  scepd's configuration (default " SCEPCTL_DEFAULT_CONFIG ")\n"
@@ -165,6 +202,15 @@ scepctl_usage(FILE *out)
 		"      --txid TXID    revoke: the certificates of this SCEP transaction id\n"
 		"      --scope SCOPE  token new: what the admin API token may do:\n"
 		"                     challenge:PROFILE, challenge:*, revoke, approve, read\n"
+		"  mobileconfig: an Apple configuration profile (.mobileconfig) on stdout:\n"
+		"      --challenge new|TEXT  mint a one-time challenge (bound to --subject when\n"
+		"                     given) or embed TEXT; without it the device asks the user\n"
+		"      --subject /CN=x/O=y  the subject the device requests\n"
+		"      --san TYPE:VALUE  a subjectAltName it requests: dns:, email:, uri:, upn:\n"
+		"      --keysize BITS the RSA key size (1024, 2048, 4096; default 2048)\n"
+		"      --url URL      the SCEP URL devices use (default: from server.listen)\n"
+		"      --sign-cert FILE --sign-key FILE  sign the profile (CMS, DER) with this\n"
+		"                     PEM certificate (chain) and PEM key\n"
 		"  -h, --help         show this help\n"
 		"      --version      show the version\n");
 }
@@ -1058,6 +1104,364 @@ scepctl_db_prune(struct store *st, const struct scepd_config *cfg, const char *d
 	return r;
 }
 
+/*
+ * mobileconfig: the SCEP URL of profile p as server.listen serves it (the first
+ * plain-HTTP listener, else the first TLS one): 0, or -ENOENT when no listener names
+ * an address a device could use (none, or a wildcard).
+ */
+static int
+scepctl_mobileconfig_url(const struct scepd_config *cfg, const struct config_profile *p, char *buf,
+			 size_t size)
+{
+	const struct config_strv *plain = &cfg->server.listen, *tls = &cfg->server.tls.listen;
+	const char *listen, *scheme;
+
+	if (plain->n > 0) {
+		listen = plain->v[0];
+		scheme = "http";
+	} else if (tls->n > 0) {
+		listen = tls->v[0];
+		scheme = "https";
+	} else {
+		return -ENOENT;
+	}
+	if (listen[0] == '*' || strncmp(listen, "[::]:", 5) == 0 ||
+	    strncmp(listen, "0.0.0.0:", 8) == 0)
+		return -ENOENT;
+	snprintf(buf, size, "%s://%s%s", scheme, listen, p->scep.path);
+	return 0;
+}
+
+/*
+ * mobileconfig: PayloadIdentifier "<URL host, reversed>.scepd.<profile>"
+ * ("org.example.ca.scepd.scep"), or "scepd.<profile>" for an address; characters
+ * outside A-Z a-z 0-9 . - as '-'.
+ */
+static void
+scepctl_mobileconfig_identifier(const char *url, const char *profile, char *buf, size_t size)
+{
+	const char *host = strstr(url, "://"), *end, *dot;
+	size_t n = 0, len;
+	bool name = false;
+
+	host = host != NULL ? host + 3 : url;
+	len = strcspn(host, ":/?#");
+	for (size_t i = 0; i < len; i++)
+		if ((host[i] < '0' || host[i] > '9') && host[i] != '.')
+			name = true;
+	if (host[0] == '[' || len == 0)
+		name = false;
+	for (end = host + len; name && end > host; end = dot) {
+		for (dot = end; dot > host && dot[-1] != '.'; dot--)
+			;
+		n += (size_t)snprintf(buf + n, n < size ? size - n : 0, "%.*s.", (int)(end - dot),
+				      dot);
+		if (dot > host)
+			dot--; /* the '.' */
+	}
+	snprintf(buf + (n < size ? n : size - 1), n < size ? size - n : 1, "scepd.%s", profile);
+	for (char *c = buf; *c != '\0'; c++)
+		if (!((*c >= 'A' && *c <= 'Z') || (*c >= 'a' && *c <= 'z') ||
+		      (*c >= '0' && *c <= '9') || *c == '.' || *c == '-'))
+			*c = '-';
+}
+
+/* mobileconfig: the certificates of a PEM file, in order: 0, or -EINVAL with a line. */
+static int
+scepctl_mobileconfig_certs(const char *path, const char *what, STACK_OF(X509) **ret)
+{
+	STACK_OF(X509) *certs = NULL;
+	X509 *cert;
+	BIO *bio = NULL;
+	int r = -EINVAL;
+
+	if ((bio = BIO_new_file(path, "r")) == NULL) {
+		fprintf(stderr, "scepctl: %s: cannot read %s: %s\n", what, path, strerror(errno));
+		goto out;
+	}
+	if ((certs = sk_X509_new_null()) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	while ((cert = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL) {
+		if (!sk_X509_push(certs, cert)) {
+			X509_free(cert);
+			r = -ENOMEM;
+			goto out;
+		}
+	}
+	if (sk_X509_num(certs) == 0) {
+		fprintf(stderr, "scepctl: %s: %s holds no PEM certificate\n", what, path);
+		goto out;
+	}
+	*ret = certs;
+	certs = NULL; /* the caller owns it now */
+	r = 0;
+out:
+	ERR_clear_error();
+	sk_X509_pop_free(certs, X509_free);
+	BIO_free(bio);
+	return r;
+}
+
+/* mobileconfig --sign-cert/--sign-key: the signer first, the rest of its chain. */
+static int
+scepctl_mobileconfig_signer(const struct scepctl_args *a, STACK_OF(X509) **ret_certs,
+			    EVP_PKEY **ret_key)
+{
+	EVP_PKEY *key = NULL;
+	BIO *bio = NULL;
+	int r;
+
+	if ((r = scepctl_mobileconfig_certs(a->sign_cert, "--sign-cert", ret_certs)) < 0)
+		return r;
+	if ((bio = BIO_new_file(a->sign_key, "r")) == NULL ||
+	    (key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL)) == NULL) {
+		fprintf(stderr, "scepctl: --sign-key: cannot read a PEM private key from %s\n",
+			a->sign_key);
+		r = -EINVAL;
+	} else if (!X509_check_private_key(sk_X509_value(*ret_certs, 0), key)) {
+		fprintf(stderr, "scepctl: --sign-key does not belong to the first certificate "
+				"of --sign-cert\n");
+		r = -EINVAL;
+	}
+	ERR_clear_error();
+	BIO_free(bio);
+	if (r < 0) {
+		EVP_PKEY_free(key);
+		sk_X509_pop_free(*ret_certs, X509_free);
+		*ret_certs = NULL;
+		return r;
+	}
+	*ret_key = key;
+	return 0;
+}
+
+/*
+ * mobileconfig: the profile's request checked (key size, policy), a challenge minted
+ * last (nothing is left in the store when anything else fails), the plist written to
+ * memory, signed when asked, and then to stdout.
+ */
+static int
+scepctl_mobileconfig(const struct scepd_config *cfg, const struct scepctl_args *a, long long ttl)
+{
+	struct mobileconfig_san sans[SCEPCTL_SANS_MAX];
+	const struct config_profile *p;
+	const struct config_ca *ca;
+	STACK_OF(X509) *ca_certs = NULL, *sign_certs = NULL;
+	EVP_PKEY *sign_key = NULL;
+	X509_NAME *subject = NULL;
+	struct store *st = NULL;
+	char url[SCEPCTL_URL_MAX], id[512], display[300], reason[512], secret[CHALLENGE_MAX] = "";
+	char *bound = NULL, *plist = NULL, vis[128];
+	unsigned char *der = NULL;
+	size_t plist_len = 0, der_len = 0;
+	const char *profile, *challenge = NULL;
+	time_t expires;
+	long keysize = MOBILECONFIG_KEYSIZE_DEFAULT;
+	char *end;
+	FILE *mem = NULL;
+	int r = -EINVAL;
+
+	if ((profile = scepctl_challenge_profile(cfg, a->profile)) == NULL)
+		return -EINVAL;
+	p = config_profile_by_name(cfg, profile);
+	ca = config_profile_ca(cfg, p);
+	if (a->keysize != NULL) {
+		errno = 0;
+		keysize = strtol(a->keysize, &end, 10);
+		if (errno != 0 || end == a->keysize || *end != '\0' ||
+		    (keysize != 1024 && keysize != 2048 && keysize != 4096)) {
+			fprintf(stderr, "scepctl: --keysize: 1024, 2048 or 4096 (what Apple "
+					"devices make)\n");
+			goto out;
+		}
+	}
+	if (keysize < p->keys.rsa_min_bits) {
+		fprintf(stderr,
+			"scepctl: --keysize: %ld bits is below the profile's keys.rsa_min_bits "
+			"(%d): the CA would refuse the request\n",
+			keysize, p->keys.rsa_min_bits);
+		goto out;
+	}
+	if ((a->sign_cert == NULL) != (a->sign_key == NULL)) {
+		fprintf(stderr, "scepctl: --sign-cert and --sign-key go together\n");
+		goto out;
+	}
+	for (size_t i = 0; i < a->n_sans; i++) {
+		if (mobileconfig_parse_san(a->sans[i], &sans[i]) < 0) {
+			fprintf(stderr,
+				"scepctl: --san: '%s' is not dns:NAME, email:ADDRESS, uri:URI or "
+				"upn:NAME (printable ASCII, no space)\n",
+				scepctl_visible(a->sans[i], vis, sizeof(vis)));
+			goto out;
+		}
+		for (size_t j = 0; j < i; j++) {
+			if (sans[i].type == MOBILECONFIG_SAN_UPN && sans[j].type == sans[i].type) {
+				fprintf(stderr, "scepctl: --san: one upn: at most\n");
+				goto out;
+			}
+		}
+	}
+	if (a->subject != NULL) {
+		if ((r = mobileconfig_parse_subject(a->subject, &subject)) < 0) {
+			fprintf(stderr,
+				"scepctl: --subject: '%s' is not /FIELD=value/... with fields "
+				"OpenSSL knows (CN, O, OU, C, ST, L, ...)\n",
+				scepctl_visible(a->subject, vis, sizeof(vis)));
+			goto out;
+		}
+		/* The text a challenge is bound to: the device's request, as the SCEP side
+		 * prints it (scep_store_consume_challenge()). */
+		if ((r = encoding_name_text(subject, &bound)) < 0)
+			goto out;
+		if (strlen(bound) > SCEPCTL_SUBJECT_MAX) {
+			fprintf(stderr, "scepctl: --subject: longer than %d characters\n",
+				SCEPCTL_SUBJECT_MAX);
+			r = -EINVAL;
+			goto out;
+		}
+	}
+	r = mobileconfig_check_policy(p, subject, sans, a->n_sans, a->owner, reason,
+				      sizeof(reason));
+	if (r == -EPERM) {
+		fprintf(stderr, "scepctl: mobileconfig: %s\n", reason);
+		goto out;
+	}
+	if (r < 0) {
+		fprintf(stderr, "scepctl: cannot check the policy: %s\n", strerror(-r));
+		goto out;
+	}
+	r = -EINVAL;
+	if (a->url != NULL) {
+		if (strncmp(a->url, "http://", 7) != 0 && strncmp(a->url, "https://", 8) != 0) {
+			fprintf(stderr, "scepctl: --url: an http:// or https:// URL\n");
+			goto out;
+		}
+		snprintf(url, sizeof(url), "%s", a->url);
+	} else if (scepctl_mobileconfig_url(cfg, p, url, sizeof(url)) < 0) {
+		fprintf(stderr,
+			"scepctl: mobileconfig: server.listen names no address devices can use; "
+			"give the SCEP URL with --url\n");
+		goto out;
+	} else if (strstr(url, "://127.") != NULL || strstr(url, "://[::1]") != NULL) {
+		fprintf(stderr,
+			"scepctl: mobileconfig: warning: the URL %s is on loopback; give the "
+			"URL devices reach with --url\n",
+			url);
+	}
+	if ((r = scepctl_mobileconfig_certs(
+		     ca->certificate, config_ca_setting(cfg, ca, "certificate", id, sizeof(id)),
+		     &ca_certs)) < 0)
+		goto out;
+	if (a->sign_cert != NULL &&
+	    (r = scepctl_mobileconfig_signer(a, &sign_certs, &sign_key)) < 0)
+		goto out;
+	r = -EINVAL;
+	if (a->challenge != NULL && strcmp(a->challenge, "new") == 0) {
+		if (p->scep.challenge_mode != CONFIG_CHALLENGE_OTP) {
+			fprintf(stderr,
+				"scepctl: --challenge new: profile %s does not take one-time "
+				"challenges (challenge.mode \"otp\")\n",
+				profile);
+			goto out;
+		}
+		if ((r = scepctl_open_store(cfg, false, &st)) < 0)
+			goto out;
+		r = challenge_mint(st,
+				   &(struct challenge_req){
+					   .profile = profile,
+					   .owner = a->owner,
+					   .subject = bound,
+					   .ttl = ttl,
+					   .format = CHALLENGE_HEX32_LOWER,
+				   },
+				   secret, &expires);
+		if (r < 0) {
+			fprintf(stderr, "scepctl: cannot record the challenge: %s\n", strerror(-r));
+			goto out;
+		}
+		challenge = secret;
+	} else if (a->challenge != NULL) {
+		if (a->challenge[0] == '\0' || !mobileconfig_text_valid(a->challenge)) {
+			fprintf(stderr,
+				"scepctl: --challenge: 'new', or UTF-8 text without control "
+				"characters\n");
+			goto out;
+		}
+		if (p->scep.challenge_mode == CONFIG_CHALLENGE_NONE)
+			fprintf(stderr,
+				"scepctl: mobileconfig: warning: profile %s takes no "
+				"challenge (challenge.mode \"none\")\n",
+				profile);
+		challenge = a->challenge;
+	} else if (p->scep.challenge_mode != CONFIG_CHALLENGE_NONE) {
+		fprintf(stderr,
+			"scepctl: mobileconfig: warning: no --challenge: profile %s needs one, "
+			"the device will ask its user\n",
+			profile);
+	}
+	if (a->owner != NULL && challenge != secret)
+		fprintf(stderr, "scepctl: mobileconfig: warning: --owner only goes with "
+				"--challenge new\n");
+	scepctl_mobileconfig_identifier(url, profile, id, sizeof(id));
+	snprintf(display, sizeof(display), "SCEP enrolment (%s)", profile);
+	if ((mem = open_memstream(&plist, &plist_len)) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	r = mobileconfig_write(mem,
+			       &(struct mobileconfig_req){
+				       .url = url,
+				       .name = ca->name,
+				       .identifier = id,
+				       .display_name = display,
+				       .subject = subject,
+				       .challenge = challenge,
+				       .keysize = (int)keysize,
+				       .sans = sans,
+				       .n_sans = a->n_sans,
+				       .ca = sk_X509_value(ca_certs, sk_X509_num(ca_certs) - 1),
+			       });
+	if (fclose(mem) != 0 && r == 0)
+		r = -EIO;
+	mem = NULL;
+	if (r < 0) {
+		fprintf(stderr, "scepctl: cannot write the profile: %s%s\n", strerror(-r),
+			r == -EINVAL ? " (text a property list cannot carry)" : "");
+		goto out;
+	}
+	if (sign_key != NULL) {
+		if ((r = mobileconfig_sign((const unsigned char *)plist, plist_len,
+					   sk_X509_value(sign_certs, 0), sign_key, sign_certs, &der,
+					   &der_len)) < 0) {
+			fprintf(stderr, "scepctl: cannot sign the profile: %s\n", strerror(-r));
+			goto out;
+		}
+		fwrite(der, 1, der_len, stdout);
+	} else {
+		fwrite(plist, 1, plist_len, stdout);
+	}
+	r = 0;
+out:
+	if (mem != NULL)
+		fclose(mem);
+	if (plist != NULL)
+		OPENSSL_cleanse(plist, plist_len);
+	free(plist);
+	if (der != NULL)
+		OPENSSL_cleanse(der, der_len);
+	free(der);
+	OPENSSL_cleanse(secret, sizeof(secret));
+	free(bound);
+	X509_NAME_free(subject);
+	EVP_PKEY_free(sign_key);
+	sk_X509_pop_free(sign_certs, X509_free);
+	sk_X509_pop_free(ca_certs, X509_free);
+	store_close(st);
+	return r;
+}
+
 /* The words after the options: which command, and are its operands and options right? */
 static int
 scepctl_check_words(const struct scepctl_args *a)
@@ -1118,7 +1522,7 @@ scepctl_check_words(const struct scepctl_args *a)
 			return -EINVAL;
 		}
 	} else if (strcmp(cmd, "pending") != 0 && strcmp(cmd, "issued") != 0 &&
-		   strcmp(cmd, "revoked") != 0) {
+		   strcmp(cmd, "revoked") != 0 && strcmp(cmd, "mobileconfig") != 0) {
 		fprintf(stderr, "scepctl: unknown command '%s'\n", cmd);
 		return -EINVAL;
 	}
@@ -1130,8 +1534,10 @@ scepctl_check_words(const struct scepctl_args *a)
 		fprintf(stderr, "scepctl: --serial belongs to 'issued'\n");
 		return -EINVAL;
 	}
-	if (a->profile != NULL && strcmp(cmd, "issued") != 0 && strcmp(cmd, "challenge") != 0) {
-		fprintf(stderr, "scepctl: --profile belongs to 'issued' and 'challenge new'\n");
+	if (a->profile != NULL && strcmp(cmd, "issued") != 0 && strcmp(cmd, "challenge") != 0 &&
+	    strcmp(cmd, "mobileconfig") != 0) {
+		fprintf(stderr, "scepctl: --profile belongs to 'issued', 'challenge new' and "
+				"'mobileconfig'\n");
 		return -EINVAL;
 	}
 	if (a->serial != NULL && a->profile != NULL) {
@@ -1150,8 +1556,20 @@ scepctl_check_words(const struct scepctl_args *a)
 		fprintf(stderr, "scepctl: --scope belongs to 'token new'\n");
 		return -EINVAL;
 	}
+	if ((a->challenge != NULL || a->n_sans > 0 || a->keysize != NULL || a->url != NULL ||
+	     a->sign_cert != NULL || a->sign_key != NULL) &&
+	    strcmp(cmd, "mobileconfig") != 0) {
+		fprintf(stderr, "scepctl: --%s belongs to 'mobileconfig'\n",
+			a->challenge != NULL   ? "challenge"
+			: a->n_sans > 0        ? "san"
+			: a->keysize != NULL   ? "keysize"
+			: a->url != NULL       ? "url"
+			: a->sign_cert != NULL ? "sign-cert"
+					       : "sign-key");
+		return -EINVAL;
+	}
 	if ((a->owner != NULL || a->ttl != NULL || a->subject != NULL) &&
-	    strcmp(cmd, "challenge") != 0) {
+	    strcmp(cmd, "challenge") != 0 && strcmp(cmd, "mobileconfig") != 0) {
 		fprintf(stderr, "scepctl: --%s belongs to 'challenge new'\n",
 			a->owner != NULL ? "owner"
 			: a->ttl != NULL ? "ttl"
@@ -1226,6 +1644,12 @@ main(int argc, char **argv)
 		{ "date", required_argument, NULL, 'D' },
 		{ "txid", required_argument, NULL, 'X' },
 		{ "scope", required_argument, NULL, 's' },
+		{ "challenge", required_argument, NULL, SCEPCTL_OPT_CHALLENGE },
+		{ "san", required_argument, NULL, SCEPCTL_OPT_SAN },
+		{ "keysize", required_argument, NULL, SCEPCTL_OPT_KEYSIZE },
+		{ "url", required_argument, NULL, SCEPCTL_OPT_URL },
+		{ "sign-cert", required_argument, NULL, SCEPCTL_OPT_SIGN_CERT },
+		{ "sign-key", required_argument, NULL, SCEPCTL_OPT_SIGN_KEY },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct scepctl_args a = { .config = SCEPCTL_DEFAULT_CONFIG };
@@ -1277,6 +1701,28 @@ main(int argc, char **argv)
 			}
 			a.scopes[a.n_scopes++] = optarg;
 			break;
+		case SCEPCTL_OPT_CHALLENGE:
+			a.challenge = optarg;
+			break;
+		case SCEPCTL_OPT_SAN:
+			if (a.n_sans == SCEPCTL_SANS_MAX) {
+				fprintf(stderr, "scepctl: --san: at most %d\n", SCEPCTL_SANS_MAX);
+				return EXIT_FAILURE;
+			}
+			a.sans[a.n_sans++] = optarg;
+			break;
+		case SCEPCTL_OPT_KEYSIZE:
+			a.keysize = optarg;
+			break;
+		case SCEPCTL_OPT_URL:
+			a.url = optarg;
+			break;
+		case SCEPCTL_OPT_SIGN_CERT:
+			a.sign_cert = optarg;
+			break;
+		case SCEPCTL_OPT_SIGN_KEY:
+			a.sign_key = optarg;
+			break;
 		default:
 			scepctl_usage(stderr);
 			return EXIT_FAILURE;
@@ -1312,6 +1758,12 @@ main(int argc, char **argv)
 	log_set_program("scepctl");
 	if (strcmp(a.words[0], "token") == 0) {
 		if (scepctl_load_config(a.config, &cfg) < 0 || scepctl_token_new(cfg, &a) < 0)
+			goto out;
+		goto flush;
+	}
+	if (strcmp(a.words[0], "mobileconfig") == 0) {
+		if (scepctl_load_config(a.config, &cfg) < 0 ||
+		    scepctl_mobileconfig(cfg, &a, ttl) < 0)
 			goto out;
 		goto flush;
 	}
