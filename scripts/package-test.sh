@@ -99,8 +99,10 @@ deb=$work/scepd_${version}_$(dpkg --print-architecture).deb
 ok "built $(basename "$deb")"
 
 # Errors fail; warnings and the rest are printed for whoever reads the log.
-lintian --fail-on error "$work"/scepd_*.changes 2>&1 | grep -v '^running with root' ||
-	die "lintian found errors"
+lintian_rc=0
+lintian --fail-on error "$work"/scepd_*.changes >"$work/lintian.log" 2>&1 || lintian_rc=$?
+grep -v '^running with root' "$work/lintian.log" || true
+[[ $lintian_rc -eq 0 ]] || die "lintian found errors (exit $lintian_rc)"
 ok "lintian: no errors"
 
 # --- 2. Install -----------------------------------------------------------------------
