@@ -135,7 +135,10 @@ ok "/var/lib/scepd 0750 scepd:scepd"
 
 dpkg-query -W -f='${Conffiles}\n' scepd | grep -q '^ /etc/scepd/scepd.conf ' ||
 	die "/etc/scepd/scepd.conf is not a conffile"
-cmp -s /etc/scepd/scepd.conf "$top/conf/scepd.conf" ||
+# The same file, with the host's multiarch directory for x86_64's (debian/rules).
+multiarch=$(dpkg-architecture -qDEB_HOST_MULTIARCH)
+sed "s|/usr/lib/x86_64-linux-gnu/|/usr/lib/$multiarch/|g" "$top/conf/scepd.conf" |
+	cmp -s - /etc/scepd/scepd.conf ||
 	die "/etc/scepd/scepd.conf differs from conf/scepd.conf"
 [[ $(stat -c '%a %U' /etc/scepd/scepd.conf) == "644 root" ]] || die "scepd.conf mode/owner"
 ok "/etc/scepd/scepd.conf is a conffile"
