@@ -218,6 +218,8 @@ printf '[Service]\nEnvironment=SOFTHSM2_CONF=/etc/scepd/softhsm2.conf\n' >"$drop
 ok "demo token \"scepd\", /etc/scepd/pin, /etc/scepd/ca-chain.pem"
 
 # What LoadCredential=pin:/etc/scepd/pin does: a private copy for the service user.
+# (docs/operations.md checks with systemd-run, which needs systemd as PID 1; a CI
+# container has none.)
 creds=$work/credentials
 install -d -o scepd -g scepd -m 0700 "$creds"
 install -o scepd -g scepd -m 0400 /etc/scepd/pin "$creds/pin"
@@ -227,6 +229,19 @@ install -o scepd -g scepd -m 0400 /etc/scepd/pin "$creds/pin"
 	die "scepd -c /etc/scepd/scepd.conf -t failed"
 }
 ok "scepd -c /etc/scepd/scepd.conf -t"
+# The check logs in to the token: with a wrong PIN it fails, and says so without
+# the PIN.
+bad=$work/bad-credentials
+install -d -o scepd -g scepd -m 0700 "$bad"
+printf '%s' 00000000 >"$bad/pin"
+chown scepd:scepd "$bad/pin"
+if "${as_scepd[@]}" CREDENTIALS_DIRECTORY="$bad" /usr/sbin/scepd -c /etc/scepd/scepd.conf -t \
+	>"$work/bad.log" 2>&1; then
+	die "scepd -t passed with a wrong PIN"
+fi
+! grep -qF -e "$(cat /etc/scepd/pin)" -e 00000000 "$work/check.log" "$work/bad.log" ||
+	die "a PIN reached scepd -t's output"
+ok "scepd -t with a wrong PIN fails: $(grep -m 1 -i pin "$work/bad.log" || tail -n 1 "$work/bad.log")"
 
 # Then the daemon itself on the installed configuration (127.0.0.1:8080), as scepd:
 # GetCACert must hand out the certificate made above; scepctl reads its store.
