@@ -15,6 +15,7 @@ packages=(
 	libengine-pkcs11-openssl opensc softhsm2 openssl
 	curl procps iproute2 systemd sqlite3 xxd scep certmonger dbus
 	strongswan-pki libstrongswan-extra-plugins prometheus
+	debhelper dpkg-dev fakeroot lintian
 	swtpm tpm2-abrmd libtss2-tcti-tabrmd0 tpm2-tools libtpm2-pkcs11-1 libtpm2-pkcs11-tools
 	"$@"
 )
