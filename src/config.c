@@ -1151,9 +1151,11 @@ config_from_tree(struct config_ctx *ctx, const config_t *lc)
 
 static int
 config_parse(const char *text, const char *name, const char *basedir, const char *cfg_path,
-	     struct scepd_config **ret_cfg, struct config_errors *errs)
+	     unsigned flags, struct scepd_config **ret_cfg, struct config_errors *errs)
 {
-	struct config_ctx ctx = { .name = name, .basedir = basedir, .text = text, .cur = SIZE_MAX };
+	struct config_ctx ctx = {
+		.name = name, .basedir = basedir, .text = text, .flags = flags, .cur = SIZE_MAX
+	};
 	struct scepd_config *cfg = NULL;
 	config_t lc;
 	FILE *f;
@@ -1292,11 +1294,18 @@ out:
 int
 config_load(const char *path, struct scepd_config **ret_cfg, struct config_errors *errs)
 {
+	return config_load_flags(path, 0, ret_cfg, errs);
+}
+
+int
+config_load_flags(const char *path, unsigned flags, struct scepd_config **ret_cfg,
+		  struct config_errors *errs)
+{
 	char *text = NULL, *abs = NULL, *dir = NULL;
 	size_t len = 0;
 	int r, q;
 
-	if (path == NULL)
+	if (path == NULL || (flags & ~(unsigned)CONFIG_LOAD_NO_KEY_SECRETS) != 0)
 		return -EINVAL;
 	if ((r = config_slurp(path, &text, &len)) < 0) {
 		q = config_errors_add(errs, "%s: cannot read: %s", path,
@@ -1306,7 +1315,7 @@ config_load(const char *path, struct scepd_config **ret_cfg, struct config_error
 	}
 	if ((r = config_absolute(path, &abs)) < 0 || (r = config_dirname(abs, &dir)) < 0)
 		goto out;
-	r = config_parse(text, path, dir, abs, ret_cfg, errs);
+	r = config_parse(text, path, dir, abs, flags, ret_cfg, errs);
 out:
 	if (text != NULL) {
 		explicit_bzero(text, len); /* it may hold an inline PIN */
@@ -1330,7 +1339,7 @@ config_load_string(const char *text, const char *name, const char *basedir,
 		name = "(string)";
 	if ((r = config_absolute(basedir != NULL ? basedir : ".", &dir)) < 0)
 		return r;
-	r = config_parse(text, name, dir, name, ret_cfg, errs);
+	r = config_parse(text, name, dir, name, 0, ret_cfg, errs);
 	free(dir);
 	return r;
 }

@@ -152,10 +152,13 @@ config_conv_readable(const char *path)
 	return r;
 }
 
-/* Resolve v, check that it can be read and store the absolute path in *ret_path. */
+/*
+ * Resolve v, check that it can be read (unless unopened: a key's file or secret that
+ * this program never reads) and store the absolute path in *ret_path.
+ */
 static int
-config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
-		 const char *v, char **ret_path)
+config_conv_path(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		 const char *v, bool unopened, char **ret_path)
 {
 	char *path = NULL;
 	int r;
@@ -164,7 +167,7 @@ config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *
 		return config_error(ctx, s, setting, "empty path");
 	if ((r = config_conv_resolve(ctx, v, &path)) < 0)
 		return r;
-	if ((r = config_conv_readable(path)) < 0) {
+	if (!unopened && (r = config_conv_readable(path)) < 0) {
 		r = config_error(ctx, s, setting, "cannot read '%s': %s", path, strerror(-r));
 		free(path);
 		return r;
@@ -172,6 +175,21 @@ config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *
 	free(*ret_path);
 	*ret_path = path;
 	return 0;
+}
+
+static int
+config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		 const char *v, char **ret_path)
+{
+	return config_conv_path(ctx, s, setting, v, false, ret_path);
+}
+
+/* A key's file or the secret that unlocks it, for a program that loads no key. */
+static bool
+config_conv_unopened(const struct config_ctx *ctx, const struct config_key *key)
+{
+	return (ctx->flags & CONFIG_LOAD_NO_KEY_SECRETS) &&
+	       (key->type == CONFIG_T_KEY || (key->flags & (CONFIG_F_PIN | CONFIG_F_KEY)));
 }
 
 /* Converters: plain types */
@@ -297,7 +315,7 @@ config_conv_str_key(struct config_ctx *ctx, const struct config_key *key, const 
 	char **p = field;
 
 	if (strncmp(v, "pkcs11:", 7) != 0)
-		return config_conv_file(ctx, s, key->name, v, p);
+		return config_conv_path(ctx, s, key->name, v, config_conv_unopened(ctx, key), p);
 	if (v[7] == '\0')
 		return config_error(ctx, s, key->name, "empty pkcs11: URI");
 	if ((*p = strdup(v)) == NULL)
@@ -364,7 +382,9 @@ config_conv_str_secret(struct config_ctx *ctx, const struct config_key *key,
 	int r;
 
 	if (strncmp(v, "file:", 5) == 0) {
-		if ((r = config_conv_file(ctx, s, key->name, v + 5, &ref)) < 0 || ref == NULL)
+		if ((r = config_conv_path(ctx, s, key->name, v + 5, config_conv_unopened(ctx, key),
+					  &ref)) < 0 ||
+		    ref == NULL)
 			return r;
 	} else {
 		if ((r = config_conv_secret_source(ctx, key, s, v, &kind, &src)) != 0)

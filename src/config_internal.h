@@ -82,6 +82,7 @@ enum {
 	CONFIG_F_NONE = 0,
 	CONFIG_F_REQUIRED = 1 << 0, /* an error when absent */
 	CONFIG_F_PIN = 1 << 1,      /* an inline value is kept: config_rules_engine_pin() decides */
+	CONFIG_F_KEY = 1 << 2,      /* unlocks a key: not opened with CONFIG_LOAD_NO_KEY_SECRETS */
 };
 
 struct config_key {

@@ -224,7 +224,8 @@ scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
 	struct config_errors errs = { 0 };
 	int r;
 
-	r = config_load(path, ret_cfg, &errs);
+	/* scepctl loads no key: the PIN and key passphrases need not be readable here. */
+	r = config_load_flags(path, CONFIG_LOAD_NO_KEY_SECRETS, ret_cfg, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i]);
 	config_errors_clear(&errs);
