@@ -201,10 +201,37 @@ check_keys_child(const struct scepd_config *cfg)
 	return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
 }
 
+/*
+ * The keys load here as the user running -t (root, usually), the workers' as
+ * server.user: a SoftHSM token file that server.user cannot use (a key made by root)
+ * would hide the key from them. A warning, from the token directory's file modes.
+ */
+static void
+check_token_files(const struct scepd_config *cfg)
+{
+	char where[CONFIG_WHERE_MAX], hint[512];
+	const char *setting = NULL;
+
+	if (geteuid() != 0 || cfg->server.user == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_cas && setting == NULL; i++)
+		if (cfg->cas[i].key != NULL && strncmp(cfg->cas[i].key, "pkcs11:", 7) == 0)
+			setting = "engine.id";
+	if (setting == NULL ||
+	    keys_token_files_hint(cfg, cfg->server.user, hint, sizeof(hint)) != 2)
+		return;
+	fprintf(stderr, "%s: warning: the workers run as server.user '%s': %s\n",
+		config_where(cfg, setting, where, sizeof(where)), cfg->server.user, hint);
+}
+
 int
 check_keys(const struct scepd_config *cfg)
 {
-	return check_in_child(cfg, "the keys", true, check_keys_child);
+	int r = check_in_child(cfg, "the keys", true, check_keys_child);
+
+	if (r == SCEPD_EXIT_OK)
+		check_token_files(cfg);
+	return r;
 }
 
 /*
