@@ -294,20 +294,22 @@ static int
 config_source_line(const struct config_ctx *ctx, const config_setting_t *s, char **ret_line)
 {
 	const char *file = config_setting_source_file(s);
-	char *text = NULL;
+	int line = (int)config_setting_source_line(s), r;
+	char *text = NULL, path[PATH_MAX];
 	size_t len = 0;
-	int r;
 
+	*ret_line = NULL;
 	if (file == NULL)
-		return ctx->text == NULL
-			       ? (*ret_line = NULL, 0)
-			       : config_line_copy(ctx->text, (int)config_setting_source_line(s),
-						  ret_line);
-	if ((r = config_slurp(file, &text, &len)) < 0) {
-		*ret_line = NULL;
-		return r == -ENOMEM ? r : 0;
+		return ctx->text != NULL ? config_line_copy(ctx->text, line, ret_line) : 0;
+	/* libconfig names an @include file as written: relative to the include directory. */
+	if (file[0] != '/' && ctx->basedir != NULL) {
+		if (snprintf(path, sizeof(path), "%s/%s", ctx->basedir, file) >= (int)sizeof(path))
+			return 0;
+		file = path;
 	}
-	r = config_line_copy(text, (int)config_setting_source_line(s), ret_line);
+	if ((r = config_slurp(file, &text, &len)) < 0)
+		return r == -ENOMEM ? r : 0;
+	r = config_line_copy(text, line, ret_line);
 	free(text);
 	return r;
 }

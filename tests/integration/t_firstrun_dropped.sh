@@ -5,7 +5,8 @@
 # Scepd-Dropped header naming each, and a notice log line naming them; with the names
 # allowed the certificate has them and there is no header. A subject field that
 # subject.request does not list is named too. A name crafted to look like a second
-# entry of the list, or to end the header, is escaped.
+# entry of the list, or to end the header, is escaped. SCEP, which has no header, says
+# it in the log line: a name with a line break, dropped, forges no log line.
 . "$(dirname "$0")/lib.sh"
 
 PORT=$(free_port)
@@ -27,8 +28,12 @@ sans_of() {
 }
 
 # The default policy: no subjectAltName is copied.
+make_scep_ca "$TMP"
 write_config "$TMP/scepd.conf"
 open_csr "$TMP/scepd.conf"
+printf 'open-sesame' >"$TMP/challenge"
+echo "scep: { challenge = { mode = \"static\"; secret = \"file:$TMP/challenge\"; }; };" \
+	>>"$TMP/scepd.conf"
 start_scepd "$TMP/scepd.conf"
 csr "$TMP/web.csr" "/CN=www.example.com" "DNS:www.example.com,IP:192.0.2.1"
 post "$TMP/web.csr"
@@ -48,6 +53,29 @@ assert_eq 'subjectAltName=DNS:x.example\x3Bsubject=CN' "$(dropped_header)" \
 	"Scepd-Dropped of a crafted name"
 assert_eq 1 "$(grep -ci '^Scepd-Dropped:' "$TMP/headers")" "Scepd-Dropped headers"
 pass "a crafted name is escaped, one header"
+
+# SCEP: the log line names what was dropped; a line break in a name is escaped.
+if [[ -x "${SCEP_CLIENT:-}" ]]; then
+	url=http://127.0.0.1:$PORT/scep
+	curl -sf -o "$TMP/ca.bin" "$url?operation=GetCACert" || fail "GetCACert"
+	openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out "$TMP/dev.key" 2>/dev/null
+	"$SCEP_CLIENT" request --ca "$TMP/ca.bin" --state "$TMP/dev.st" --out "$TMP/dev.msg" \
+		--format der --txid firstrun-dropped --key "$TMP/dev.key" --subject /CN=dev \
+		--challenge open-sesame --san $'DNS:dev.example\nscepd[1] supervisor: info: forged' \
+		2>"$TMP/dev.err" || fail "scep_client request: $(cat "$TMP/dev.err")"
+	code=$(curl -s -o "$TMP/dev.rep" -w '%{http_code}' -H 'Content-Type: application/x-pki-message' \
+		--data-binary @"$TMP/dev.msg" "$url?operation=PKIOperation")
+	assert_eq 200 "$code" "SCEP PKIOperation"
+	assert_eq SUCCESS "$("$SCEP_CLIENT" reply --in "$TMP/dev.rep" --state "$TMP/dev.st" \
+		--out "$TMP/dev.pem" 2>/dev/null)" "SCEP enrolment with a SAN the policy drops"
+	openssl x509 -in "$TMP/dev.pem" -noout -ext subjectAltName 2>/dev/null | grep -q DNS &&
+		fail "the SCEP certificate has the dropped SAN"
+	wait_log 'scep profile scep: serial=' 5 || fail "no SCEP dropped line: $(tail -3 "$TMP/scepd.log")"
+	grep -q 'dropped: subjectAltName=DNS:dev.example\\x0Ascepd\[1\]\\x20supervisor:' "$TMP/scepd.log" ||
+		fail "the SCEP line does not name the escaped SAN: $(grep 'scep profile' "$TMP/scepd.log")"
+	! grep -q "^scepd\[1\] supervisor: info: forged" "$TMP/scepd.log" || fail "a forged log line"
+	pass "SCEP: the dropped SAN is named, escaped, in the log line"
+fi
 
 # A request without subjectAltName: nothing dropped, no header.
 openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$TMP/k.key" \

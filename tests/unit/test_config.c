@@ -134,6 +134,8 @@ group_setup(void **state)
 	for (size_t i = 0; test_files[i] != NULL; i++)
 		write_file(env->dir, test_files[i], "placeholder\n");
 	write_file(env->dir, "bad.inc", "server = {\n  workers = 5000; };\n");
+	write_file(env->dir, "wrap.inc",
+		   "# beyond 32 bits\nserver = {\n  workers = 0x100000000; };\n");
 	snprintf(sub, sizeof(sub), "%s/state", env->dir);
 	if (mkdir(sub, 0700) < 0)
 		return -1;
@@ -214,6 +216,8 @@ static const struct error_case error_cases[] = {
 	  { "t.conf:3: server.threads: 99999999999999999999 is out of range (1..64)" } },
 	{ "L suffix beyond range", MIN "server = { workers = 4294967296L; };\n",
 	  { "t.conf:2: server.workers: 4294967296 is out of range (0..1024)" } },
+	{ "in an included file", MIN "@include \"wrap.inc\"\n",
+	  { "wrap.inc:3: server.workers: 0x100000000 is out of range (0..1024)" } },
 	{ "negative for a count", MIN "server = { workers = -1; };\n",
 	  { "t.conf:2: server.workers: -1 is out of range (0..1024)" } },
 	{ "the one that wraps, of two on a line",
