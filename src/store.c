@@ -153,7 +153,7 @@ store_sqlite_explain(const char *path, int r, unsigned flags, struct store_error
 	else if (r == -ENOENT && !(flags & STORE_OPEN_NO_CREATE))
 		store_error_set(err, "%s: %s", path, why);
 	else if (r == -EACCES || r == -EPERM || r == -EROFS)
-		store_error_set(err, "%s: %s (as uid %u)", path, why, (unsigned)geteuid());
+		store_error_set(err, "%s: %s for uid %u", path, why, (unsigned)geteuid());
 	else if (r == -EBADMSG)
 		store_error_set(err, "%s: not scepd's database, or one written by a newer scepd",
 				path);
