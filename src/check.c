@@ -14,6 +14,12 @@
  *	PIN. The parent waits and returns that code. PKCS#11 is never initialised in
  *	the calling process, which may be the supervisor-to-be.
  *
+ *	check_store() probes the store in a short-lived child that first takes on
+ *	server.user and server.group (when run as root), as a worker does before it
+ *	opens the store: the SQLite directory must exist and take new files, a
+ *	PostgreSQL server must accept the login within CHECK_STORE_TIMEOUT_S seconds.
+ *	Nothing is created: a store made by root here would be the workers' to fail on.
+ *
  *	check_admin_tokens() reads the admin API's tokens file (admin.tokens) as each
  *	worker does, so that a missing or malformed file is found before a reload.
  *
@@ -27,6 +33,9 @@
 #include "scepd/check.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/types.h>
@@ -38,6 +47,7 @@
 #include "scepd/exit.h"
 #include "scepd/htpasswd.h"
 #include "scepd/keys.h"
+#include "scepd/store_login.h"
 #include "scepd/tls_files.h"
 
 void
@@ -133,6 +143,46 @@ check_users(const struct scepd_config *cfg)
 	return status;
 }
 
+/*
+ * Runs fn(cfg) in a child process and returns its exit code: SCEPD_EXIT_OK, or
+ * SCEPD_EXIT_FATAL when fatal_ok, else SCEPD_EXIT_FAILURE. what names the check in
+ * the parent's own messages.
+ */
+static int
+check_in_child(const struct scepd_config *cfg, const char *what, bool fatal_ok,
+	       int (*fn)(const struct scepd_config *cfg))
+{
+	pid_t pid;
+	int status;
+
+	/* Nothing buffered may be written twice, by the child and by us. */
+	fflush(stdout);
+	fflush(stderr);
+	if ((pid = fork()) < 0) {
+		fprintf(stderr, "%s: cannot fork to check %s: %s\n", cfg->path, what,
+			strerror(errno));
+		return SCEPD_EXIT_FAILURE;
+	}
+	if (pid == 0) {
+		status = fn(cfg);
+		fflush(stderr);
+		_exit(status);
+	}
+	while (waitpid(pid, &status, 0) < 0)
+		if (errno != EINTR) {
+			fprintf(stderr, "%s: cannot wait for the check of %s: %s\n", cfg->path,
+				what, strerror(errno));
+			return SCEPD_EXIT_FAILURE;
+		}
+	if (WIFEXITED(status) && (WEXITSTATUS(status) == SCEPD_EXIT_OK ||
+				  (fatal_ok && WEXITSTATUS(status) == SCEPD_EXIT_FATAL)))
+		return WEXITSTATUS(status);
+	if (WIFSIGNALED(status))
+		fprintf(stderr, "%s: the check of %s died of signal %d (%s)\n", cfg->path, what,
+			WTERMSIG(status), strsignal(WTERMSIG(status)));
+	return SCEPD_EXIT_FAILURE;
+}
+
 static int
 check_keys_child(const struct scepd_config *cfg)
 {
@@ -151,38 +201,101 @@ check_keys_child(const struct scepd_config *cfg)
 	return err.fatal ? SCEPD_EXIT_FATAL : SCEPD_EXIT_FAILURE;
 }
 
+/*
+ * The keys load here as the user running -t (root, usually), the workers' as
+ * server.user: a SoftHSM token file that server.user cannot use (a key made by root)
+ * would hide the key from them. A warning, from the token directory's file modes.
+ */
+static void
+check_token_files(const struct scepd_config *cfg)
+{
+	char where[CONFIG_WHERE_MAX], hint[512];
+	const char *setting = NULL;
+
+	if (geteuid() != 0 || cfg->server.user == NULL)
+		return;
+	for (size_t i = 0; i < cfg->n_cas && setting == NULL; i++)
+		if (cfg->cas[i].key != NULL && strncmp(cfg->cas[i].key, "pkcs11:", 7) == 0)
+			setting = "engine.id";
+	if (setting == NULL ||
+	    keys_token_files_hint(cfg, cfg->server.user, hint, sizeof(hint)) != 2)
+		return;
+	fprintf(stderr, "%s: warning: the workers run as server.user '%s': %s\n",
+		config_where(cfg, setting, where, sizeof(where)), cfg->server.user, hint);
+}
+
 int
 check_keys(const struct scepd_config *cfg)
 {
-	pid_t pid;
-	int status;
+	int r = check_in_child(cfg, "the keys", true, check_keys_child);
 
-	/* Nothing buffered may be written twice, by the child and by us. */
-	fflush(stdout);
-	fflush(stderr);
-	if ((pid = fork()) < 0) {
-		fprintf(stderr, "%s: cannot fork to check the keys: %s\n", cfg->path,
-			strerror(errno));
-		return SCEPD_EXIT_FAILURE;
+	if (r == SCEPD_EXIT_OK)
+		check_token_files(cfg);
+	return r;
+}
+
+/*
+ * server.user and server.group, as the supervisor takes them on, when this process may
+ * switch (root). 0, or 1 after printing why not.
+ */
+static int
+check_become_server_user(const struct scepd_config *cfg)
+{
+	const struct config_server *server = &cfg->server;
+	char where[CONFIG_WHERE_MAX];
+	struct passwd *pw = NULL;
+	struct group *gr;
+	gid_t gid;
+
+	if (geteuid() != 0 || (server->user == NULL && server->group == NULL))
+		return 0;
+	if (server->user != NULL && (pw = getpwnam(server->user)) == NULL) {
+		fprintf(stderr, "%s: no such user '%s'\n",
+			config_where(cfg, "server.user", where, sizeof(where)), server->user);
+		return 1;
 	}
-	if (pid == 0) {
-		status = check_keys_child(cfg);
-		fflush(stderr);
-		_exit(status);
-	}
-	while (waitpid(pid, &status, 0) < 0)
-		if (errno != EINTR) {
-			fprintf(stderr, "%s: cannot wait for the key check: %s\n", cfg->path,
-				strerror(errno));
-			return SCEPD_EXIT_FAILURE;
+	if (server->group != NULL) {
+		if ((gr = getgrnam(server->group)) == NULL) {
+			fprintf(stderr, "%s: no such group '%s'\n",
+				config_where(cfg, "server.group", where, sizeof(where)),
+				server->group);
+			return 1;
 		}
-	if (WIFEXITED(status) &&
-	    (WEXITSTATUS(status) == SCEPD_EXIT_OK || WEXITSTATUS(status) == SCEPD_EXIT_FATAL))
-		return WEXITSTATUS(status);
-	if (WIFSIGNALED(status))
-		fprintf(stderr, "%s: the key check died of signal %d (%s)\n", cfg->path,
-			WTERMSIG(status), strsignal(WTERMSIG(status)));
+		gid = gr->gr_gid;
+	} else {
+		gid = pw->pw_gid;
+	}
+	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) < 0 ||
+	    setgid(gid) < 0 || (pw != NULL && setuid(pw->pw_uid) < 0)) {
+		fprintf(stderr,
+			"%s: cannot switch to server.user/server.group to check the store: %s\n",
+			cfg->path, strerror(errno));
+		return 1;
+	}
+	return 0;
+}
+
+static int
+check_store_child(const struct scepd_config *cfg)
+{
+	char where[CONFIG_WHERE_MAX];
+	struct secret_error err = { 0 };
+
+	if (check_become_server_user(cfg) != 0)
+		return SCEPD_EXIT_FAILURE;
+	if (store_login_probe(cfg, CHECK_STORE_TIMEOUT_S, &err) == 0)
+		return SCEPD_EXIT_OK;
+	fprintf(stderr, "%s: %s\n",
+		config_where(cfg, err.setting[0] != '\0' ? err.setting : "storage.uri", where,
+			     sizeof(where)),
+		err.message[0] != '\0' ? err.message : "cannot open the store");
 	return SCEPD_EXIT_FAILURE;
+}
+
+int
+check_store(const struct scepd_config *cfg)
+{
+	return check_in_child(cfg, "the store", false, check_store_child);
 }
 
 int

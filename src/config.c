@@ -43,6 +43,7 @@
  */
 #include "scepd/config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -264,6 +265,172 @@ config_range_error(struct config_ctx *ctx, const config_setting_t *s, const char
 		   long long n, long long min, long long max)
 {
 	return config_error(ctx, s, setting, "%lld is out of range (%lld..%lld)", n, min, max);
+}
+
+/* Integers as written */
+
+static int config_slurp(const char *path, char **ret_text, size_t *ret_size);
+
+/* A copy of line number `line` (from 1) of text, or NULL; -ENOMEM. */
+static int
+config_line_copy(const char *text, int line, char **ret_line)
+{
+	const char *p = text, *end;
+
+	for (int n = 1; n < line && p != NULL; n++)
+		if ((p = strchr(p, '\n')) != NULL)
+			p++;
+	*ret_line = NULL;
+	if (p == NULL)
+		return 0;
+	end = strchrnul(p, '\n');
+	if ((*ret_line = strndup(p, (size_t)(end - p))) == NULL)
+		return -ENOMEM;
+	return 0;
+}
+
+/* The line of the file where s is written, NULL when it cannot be read; -ENOMEM. */
+static int
+config_source_line(const struct config_ctx *ctx, const config_setting_t *s, char **ret_line)
+{
+	const char *file = config_setting_source_file(s);
+	int line = (int)config_setting_source_line(s), r;
+	char *text = NULL, path[PATH_MAX];
+	size_t len = 0;
+
+	*ret_line = NULL;
+	if (file == NULL)
+		return ctx->text != NULL ? config_line_copy(ctx->text, line, ret_line) : 0;
+	/* libconfig names an @include file as written: relative to the include directory. */
+	if (file[0] != '/' && ctx->basedir != NULL) {
+		if (snprintf(path, sizeof(path), "%s/%s", ctx->basedir, file) >= (int)sizeof(path))
+			return 0;
+		file = path;
+	}
+	if ((r = config_slurp(file, &text, &len)) < 0)
+		return r == -ENOMEM ? r : 0;
+	r = config_line_copy(text, line, ret_line);
+	free(text);
+	return r;
+}
+
+/*
+ * One integer literal at p (libconfig's syntax: [-+]?[0-9]+ or 0x[0-9a-f]+, then L or
+ * LL): its length, 0 when p holds none. *ret_read is what libconfig 1.5 makes of it.
+ */
+static size_t
+config_int_token(const char *p, long long *ret_exact, bool *ret_fits, long long *ret_read)
+{
+	const char *q = p, *digits;
+	bool hex = false, wide = false;
+	long long v;
+	char *end;
+
+	if (*q == '-' || *q == '+')
+		q++;
+	if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X') && isxdigit((unsigned char)q[2])) {
+		if (q != p)
+			return 0;
+		hex = true;
+		q += 2;
+	}
+	digits = q;
+	while (hex ? isxdigit((unsigned char)*q) : isdigit((unsigned char)*q))
+		q++;
+	if (q == digits || *q == '.' || *q == 'e' || *q == 'E')
+		return 0; /* not an integer (a float, a name) */
+	if (*q == 'L') {
+		wide = true;
+		q += q[1] == 'L' ? 2 : 1;
+	}
+	if (isalnum((unsigned char)*q) || *q == '_')
+		return 0;
+	errno = 0;
+	if (hex) {
+		unsigned long long u = strtoull(p, &end, 16);
+
+		*ret_fits = errno != ERANGE && u <= (unsigned long long)LLONG_MAX;
+		v = *ret_fits ? (long long)u : LLONG_MAX;
+	} else {
+		v = strtoll(p, &end, 10);
+		*ret_fits = errno != ERANGE;
+	}
+	*ret_exact = v;
+	*ret_read = wide ? v : (long long)(int32_t)(uint32_t)(unsigned long long)v;
+	return (size_t)(q - p);
+}
+
+int
+config_int_literal(const struct config_ctx *ctx, const config_setting_t *s, char *buf, size_t size,
+		   long long *ret_exact, bool *ret_fits)
+{
+	const char *name = config_setting_name(s), *p, *after = NULL;
+	long long got = config_setting_get_int64(s), exact = 0, read = 0;
+	bool fits = true, in_string = false;
+	char *line = NULL;
+	int r;
+
+	if ((r = config_source_line(ctx, s, &line)) < 0)
+		return r;
+	r = 1;
+	for (p = line; p != NULL && *p != '\0'; p++) {
+		size_t n;
+
+		if (in_string) {
+			if (*p == '\\' && p[1] != '\0')
+				p++;
+			else if (*p == '"')
+				in_string = false;
+			continue;
+		}
+		if (*p == '"') {
+			in_string = true;
+			continue;
+		}
+		if (*p == '#' || (*p == '/' && (p[1] == '/' || p[1] == '*')))
+			break;
+		/* Where a value may start: after "NAME =" or "NAME :", '[', '(' or ','. */
+		if (*p == '=' || *p == ':' || *p == '[' || *p == '(' || *p == ',') {
+			after = p;
+			continue;
+		}
+		if (isspace((unsigned char)*p) || after == NULL ||
+		    (p > line && (isalnum((unsigned char)p[-1]) || p[-1] == '_' || p[-1] == '.')))
+			continue;
+		if ((n = config_int_token(p, &exact, &fits, &read)) == 0) {
+			after = NULL;
+			continue;
+		}
+		if (name != NULL) {
+			/* The name right before the '=' or ':' must be s's own. */
+			const char *e = after, *b;
+			size_t len = strlen(name);
+
+			while (e > line && isspace((unsigned char)e[-1]))
+				e--;
+			b = e;
+			while (b > line && (isalnum((unsigned char)b[-1]) || b[-1] == '_' ||
+					    b[-1] == '-' || b[-1] == '*'))
+				b--;
+			if (*after == '[' || *after == '(' || *after == ',' ||
+			    (size_t)(e - b) != len || strncmp(b, name, len) != 0) {
+				p += n - 1;
+				after = NULL;
+				continue;
+			}
+		}
+		if (read == got && (!fits || exact != got)) {
+			snprintf(buf, size, "%.*s", (int)n, p);
+			*ret_exact = exact;
+			*ret_fits = fits;
+			r = 0;
+			break;
+		}
+		p += n - 1;
+		after = NULL;
+	}
+	free(line);
+	return r;
 }
 
 void
@@ -986,9 +1153,11 @@ config_from_tree(struct config_ctx *ctx, const config_t *lc)
 
 static int
 config_parse(const char *text, const char *name, const char *basedir, const char *cfg_path,
-	     struct scepd_config **ret_cfg, struct config_errors *errs)
+	     unsigned flags, struct scepd_config **ret_cfg, struct config_errors *errs)
 {
-	struct config_ctx ctx = { .name = name, .basedir = basedir, .cur = SIZE_MAX };
+	struct config_ctx ctx = {
+		.name = name, .basedir = basedir, .text = text, .flags = flags, .cur = SIZE_MAX
+	};
 	struct scepd_config *cfg = NULL;
 	config_t lc;
 	FILE *f;
@@ -1127,11 +1296,18 @@ out:
 int
 config_load(const char *path, struct scepd_config **ret_cfg, struct config_errors *errs)
 {
+	return config_load_flags(path, 0, ret_cfg, errs);
+}
+
+int
+config_load_flags(const char *path, unsigned flags, struct scepd_config **ret_cfg,
+		  struct config_errors *errs)
+{
 	char *text = NULL, *abs = NULL, *dir = NULL;
 	size_t len = 0;
 	int r, q;
 
-	if (path == NULL)
+	if (path == NULL || (flags & ~(unsigned)CONFIG_LOAD_NO_KEY_SECRETS) != 0)
 		return -EINVAL;
 	if ((r = config_slurp(path, &text, &len)) < 0) {
 		q = config_errors_add(errs, "%s: cannot read: %s", path,
@@ -1141,7 +1317,7 @@ config_load(const char *path, struct scepd_config **ret_cfg, struct config_error
 	}
 	if ((r = config_absolute(path, &abs)) < 0 || (r = config_dirname(abs, &dir)) < 0)
 		goto out;
-	r = config_parse(text, path, dir, abs, ret_cfg, errs);
+	r = config_parse(text, path, dir, abs, flags, ret_cfg, errs);
 out:
 	if (text != NULL) {
 		explicit_bzero(text, len); /* it may hold an inline PIN */
@@ -1165,7 +1341,7 @@ config_load_string(const char *text, const char *name, const char *basedir,
 		name = "(string)";
 	if ((r = config_absolute(basedir != NULL ? basedir : ".", &dir)) < 0)
 		return r;
-	r = config_parse(text, name, dir, name, ret_cfg, errs);
+	r = config_parse(text, name, dir, name, 0, ret_cfg, errs);
 	free(dir);
 	return r;
 }

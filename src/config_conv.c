@@ -152,10 +152,13 @@ config_conv_readable(const char *path)
 	return r;
 }
 
-/* Resolve v, check that it can be read and store the absolute path in *ret_path. */
+/*
+ * Resolve v, check that it can be read (unless unopened: a key's file or secret that
+ * this program never reads) and store the absolute path in *ret_path.
+ */
 static int
-config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
-		 const char *v, char **ret_path)
+config_conv_path(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		 const char *v, bool unopened, char **ret_path)
 {
 	char *path = NULL;
 	int r;
@@ -164,7 +167,7 @@ config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *
 		return config_error(ctx, s, setting, "empty path");
 	if ((r = config_conv_resolve(ctx, v, &path)) < 0)
 		return r;
-	if ((r = config_conv_readable(path)) < 0) {
+	if (!unopened && (r = config_conv_readable(path)) < 0) {
 		r = config_error(ctx, s, setting, "cannot read '%s': %s", path, strerror(-r));
 		free(path);
 		return r;
@@ -172,6 +175,21 @@ config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *
 	free(*ret_path);
 	*ret_path = path;
 	return 0;
+}
+
+static int
+config_conv_file(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+		 const char *v, char **ret_path)
+{
+	return config_conv_path(ctx, s, setting, v, false, ret_path);
+}
+
+/* A key's file or the secret that unlocks it, for a program that loads no key. */
+static bool
+config_conv_unopened(const struct config_ctx *ctx, const struct config_key *key)
+{
+	return (ctx->flags & CONFIG_LOAD_NO_KEY_SECRETS) &&
+	       (key->type == CONFIG_T_KEY || (key->flags & (CONFIG_F_PIN | CONFIG_F_KEY)));
 }
 
 /* Converters: plain types */
@@ -193,15 +211,40 @@ config_conv_is_int(const config_setting_t *s)
 	       config_setting_type(s) == CONFIG_TYPE_INT64;
 }
 
+/*
+ * 1 after recording an error when the integer s, as written, is not what libconfig
+ * read (beyond 32 bits without an L suffix, or beyond 64 bits): "4294967296 is out of
+ * range (0..1024)", quoting the file, after what ("" or "count "). 0 when it is what was read; -ENOMEM.
+ */
+static int
+config_conv_int_as_written(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
+			   const char *what, long long min, long long max)
+{
+	char literal[64];
+	long long exact;
+	bool fits;
+	int r;
+
+	if ((r = config_int_literal(ctx, s, literal, sizeof(literal), &exact, &fits)) != 0)
+		return r < 0 ? r : 0;
+	/* Every range fits in 32 bits: a value that libconfig did not keep is outside. */
+	r = config_error(ctx, s, setting, "%s%s is out of range (%lld..%lld)", what, literal, min,
+			 max);
+	return r < 0 ? r : 1;
+}
+
 /* An integer setting or element within [min, max]; *ret untouched on error. */
 static int
 config_conv_int_range(struct config_ctx *ctx, const config_setting_t *s, const char *setting,
 		      long long min, long long max, int *ret)
 {
 	long long n;
+	int r;
 
 	if (!config_conv_is_int(s))
 		return config_wrong_type(ctx, s, setting, "an integer");
+	if ((r = config_conv_int_as_written(ctx, s, setting, "", min, max)) != 0)
+		return r < 0 ? r : 0;
 	n = config_setting_get_int64(s);
 	if (n < min || n > max)
 		return config_range_error(ctx, s, setting, n, min, max);
@@ -272,7 +315,7 @@ config_conv_str_key(struct config_ctx *ctx, const struct config_key *key, const 
 	char **p = field;
 
 	if (strncmp(v, "pkcs11:", 7) != 0)
-		return config_conv_file(ctx, s, key->name, v, p);
+		return config_conv_path(ctx, s, key->name, v, config_conv_unopened(ctx, key), p);
 	if (v[7] == '\0')
 		return config_error(ctx, s, key->name, "empty pkcs11: URI");
 	if ((*p = strdup(v)) == NULL)
@@ -339,7 +382,9 @@ config_conv_str_secret(struct config_ctx *ctx, const struct config_key *key,
 	int r;
 
 	if (strncmp(v, "file:", 5) == 0) {
-		if ((r = config_conv_file(ctx, s, key->name, v + 5, &ref)) < 0 || ref == NULL)
+		if ((r = config_conv_path(ctx, s, key->name, v + 5, config_conv_unopened(ctx, key),
+					  &ref)) < 0 ||
+		    ref == NULL)
 			return r;
 	} else {
 		if ((r = config_conv_secret_source(ctx, key, s, v, &kind, &src)) != 0)
@@ -650,7 +695,20 @@ config_conv_pair_get(struct config_ctx *ctx, const config_setting_t *e, const ch
 	if (config_setting_type(v) == CONFIG_TYPE_STRING) {
 		*ret_value = config_setting_get_string(v);
 	} else if (rules->int_value && config_conv_is_int(v)) {
-		snprintf(intbuf, intsize, "%lld", config_setting_get_int64(v));
+		char literal[64];
+		long long exact = config_setting_get_int64(v);
+		bool fits = true;
+		int r;
+
+		/* The number as written, not as libconfig kept it in 32 bits. */
+		if ((r = config_int_literal(ctx, v, literal, sizeof(literal), &exact, &fits)) < 0)
+			return r;
+		if (!fits)
+			return config_error(ctx, v, setting, "%s does not fit in 64 bits",
+					    literal) < 0
+				       ? -ENOMEM
+				       : 1;
+		snprintf(intbuf, intsize, "%lld", exact);
 		*ret_value = intbuf;
 	} else {
 		goto shape;
@@ -996,6 +1054,9 @@ config_conv_request_get(struct config_ctx *ctx, const config_setting_t *e, const
 		r = config_error(ctx, e, setting, "expected \"FIELD\" or (\"FIELD\", COUNT)");
 		return r < 0 ? r : 1;
 	}
+	if ((r = config_conv_int_as_written(ctx, c, setting, "count ", CONFIG_REQUEST_COUNT_MIN,
+					    CONFIG_REQUEST_COUNT_MAX)) != 0)
+		return r;
 	if (config_setting_get_int64(c) < CONFIG_REQUEST_COUNT_MIN ||
 	    config_setting_get_int64(c) > CONFIG_REQUEST_COUNT_MAX) {
 		r = config_error(ctx, e, setting, "count %lld is out of range (%d..%d)",

@@ -63,12 +63,12 @@ enum config_key_type {
 	CONFIG_T_GET_CERT,
 	CONFIG_T_EXTENSIONS_OVERRIDE, /* a profile's: absent = none, not the default list */
 	CONFIG_T_EC_CURVES,
-	CONFIG_T_HTTP_URL,  /* an absolute http:// URL (a relying party fetches it) */
-	CONFIG_T_HTTP_URLS, /* a list of them */
-	CONFIG_T_USERS,     /* "file:PATH": a users file (htpasswd.h) */
+	CONFIG_T_HTTP_URL,     /* an absolute http:// URL (a relying party fetches it) */
+	CONFIG_T_HTTP_URLS,    /* a list of them */
+	CONFIG_T_USERS,        /* "file:PATH": a users file (htpasswd.h) */
 	CONFIG_T_ADMIN_TOKENS, /* "file:PATH": the admin API's tokens file (admin_tokens.h) */
-	CONFIG_T_SCOPES,      /* admin API scopes ("read", "challenge:NAME"...) */
-	CONFIG_T_WEBHOOK_URL, /* https://HOST..., or http:// to a loopback host */
+	CONFIG_T_SCOPES,       /* admin API scopes ("read", "challenge:NAME"...) */
+	CONFIG_T_WEBHOOK_URL,  /* https://HOST..., or http:// to a loopback host */
 };
 
 /* The struct a setting's offset is in (the SECTION column of config_keys.h). */
@@ -82,6 +82,7 @@ enum {
 	CONFIG_F_NONE = 0,
 	CONFIG_F_REQUIRED = 1 << 0, /* an error when absent */
 	CONFIG_F_PIN = 1 << 1,      /* an inline value is kept: config_rules_engine_pin() decides */
+	CONFIG_F_KEY = 1 << 2,      /* unlocks a key: not opened with CONFIG_LOAD_NO_KEY_SECRETS */
 };
 
 struct config_key {
@@ -145,6 +146,8 @@ struct config_inst {
 struct config_ctx {
 	const char *name;    /* the file name for error lines */
 	const char *basedir; /* absolute: relative paths are resolved against it */
+	const char *text;    /* the main file's text, for config_int_literal() */
+	unsigned flags;      /* enum config_load_flags */
 	struct scepd_config *cfg;
 	struct config_seen *seen; /* parallel to cfg->lines->v */
 	size_t cur;               /* index in seen of the setting being converted, or SIZE_MAX */
@@ -179,6 +182,18 @@ int config_errors_add(struct config_errors *errs, const char *fmt, ...)
 const config_setting_t *config_found(const struct config_ctx *ctx, const char *name);
 const config_setting_t *config_at(const struct config_ctx *ctx, const char *name);
 bool config_bad(const struct config_ctx *ctx, const char *name);
+
+/*
+ * config.c: the integer s as it is written in the file. libconfig 1.5 keeps an integer
+ * written without the L suffix in 32 bits (4294967296 reads as 0, 0x100000001 as 1,
+ * 9999999999 as 1410065407) and saturates one beyond 64 bits. 0 and the literal in buf
+ * (e.g. "0x100000001") when what libconfig read is not what was written, with
+ * *ret_fits false when the literal does not fit in 64 bits either, or *ret_exact its
+ * value; 1 when the value read is the one written (or the literal cannot be found);
+ * -ENOMEM.
+ */
+int config_int_literal(const struct config_ctx *ctx, const config_setting_t *s, char *buf,
+		       size_t size, long long *ret_exact, bool *ret_fits);
 
 /* config.c: the lists of struct scepd_config */
 int config_strv_add(struct config_strv *sv, const char *s);

@@ -6,8 +6,9 @@
  *
  *	NAME	the dotted name used in error lines and by config_line() and config_where()
  *	TYPE	picks the converter in config_conv.c (CONFIG_T_<TYPE>)
- *	FLAGS	NONE, REQUIRED, or PIN (an inline value is kept for the
- *		engine.allow_inline_pin check)
+ *	FLAGS	NONE, REQUIRED, KEY (a passphrase that unlocks a key: scepctl, which
+ *		loads no key, does not open its file), or PIN (an inline value is kept
+ *		for the engine.allow_inline_pin check; the PIN unlocks keys too)
  *	DEFAULT	the value as it would be written in the file; NULL = unset (csr.auth:
  *		unset means /csr is not served; see config_rules_csr)
  *	MIN/MAX	bounds of an integer (for FRESHNESS: of the factor)
@@ -90,7 +91,7 @@
 	  CA, certificate) \
 	X("ca.key",                          KEY,         REQUIRED, NULL, 0, 0, \
 	  CA, key) \
-	X("ca.key_passphrase",               SECRET,      NONE,     NULL, 0, 0, \
+	X("ca.key_passphrase",               SECRET,      KEY,      NULL, 0, 0, \
 	  CA, key_passphrase) \
 	X("ca.next_certificate",             FILE,        NONE,     NULL, 0, 0, \
 	  CA, next_certificate) \
@@ -122,7 +123,7 @@
 	  CA, ocsp.certificate) \
 	X("ca.ocsp.key",                     KEY,         NONE,     NULL, 0, 0, \
 	  CA, ocsp.key) \
-	X("ca.ocsp.key_passphrase",          SECRET,      NONE,     NULL, 0, 0, \
+	X("ca.ocsp.key_passphrase",          SECRET,      KEY,      NULL, 0, 0, \
 	  CA, ocsp.key_passphrase) \
 	G("scep") \
 	X("scep.path",                       URL_PATH,    NONE,     "/scep", 0, 0, \
@@ -134,7 +135,7 @@
 	  PROFILE, scep.ra.certificate) \
 	X("scep.ra.key",                     KEY,         NONE,     NULL, 0, 0, \
 	  PROFILE, scep.ra.key) \
-	X("scep.ra.key_passphrase",          SECRET,      NONE,     NULL, 0, 0, \
+	X("scep.ra.key_passphrase",          SECRET,      KEY,      NULL, 0, 0, \
 	  PROFILE, scep.ra.key_passphrase) \
 	X("scep.ra.next_certificate",        FILE,        NONE,     NULL, 0, 0, \
 	  PROFILE, scep.ra.next_certificate) \

@@ -3,6 +3,9 @@
  *
  * Order of checks: content type (415), token (401), body decoding (400), then the
  * issuer decides (400 unusable request, 403 policy, 503 cannot sign or record).
+ * A certificate issued without some of what the request asked for (a subject field, a
+ * subjectAltName that the profile's rules do not copy) comes with a Scepd-Dropped
+ * header that lists them.
  * The body limit (413) is the HTTP layer's. Every answer but a certificate is one
  * line of text. The tokens file holds "name:sha256hex" lines, '#' comments and blank
  * lines; a token is compared by its SHA-256 in constant time.
@@ -26,6 +29,7 @@
 #include "scepd/p7_certs.h"
 
 #define CSR_HTTP_TOKEN_NAME_MAX 128
+#define CSR_HTTP_DROPPED_HEADER "Scepd-Dropped" /* docs/api.md */
 
 struct csr_http_token {
 	char name[CSR_HTTP_TOKEN_NAME_MAX];
@@ -231,8 +235,17 @@ csr_http_reply_cert(struct csr_http *c, struct http_request *req, X509 *cert)
 static int
 csr_http_reply_result(struct csr_http *c, struct http_request *req, const struct issuer_result *res)
 {
+	int r;
+
 	switch (res->status) {
 	case ISSUER_ISSUED:
+		/*
+		 * What the policy left out: the certificate alone would not say. It is
+		 * recorded already, so it is sent even without the header (logged).
+		 */
+		if (res->dropped[0] != '\0' &&
+		    (r = http_add_header(req, CSR_HTTP_DROPPED_HEADER, res->dropped)) < 0)
+			log_warning_errno(r, "cannot add the %s header", CSR_HTTP_DROPPED_HEADER);
 		return csr_http_reply_cert(c, req, res->cert);
 	case ISSUER_BAD_REQUEST:
 		return http_reply_text(req, 400, "%s", res->reason);

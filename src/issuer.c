@@ -547,10 +547,12 @@ issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct
 			 &d);
 	if (r < 0)
 		return r;
-	if (d.verdict != POLICY_ALLOW)
+	if (d.verdict != POLICY_ALLOW) {
 		issuer_set_result(res, ISSUER_DENIED, d.reason);
-	else
+	} else {
 		r = issuer_sign_and_record(is, req, &d, res, text);
+		snprintf(res->dropped, sizeof(res->dropped), "%s", d.dropped);
+	}
 	policy_decision_clear(&d);
 	return r;
 }
@@ -568,6 +570,14 @@ issuer_issue(struct issuer *is, const struct issuer_request *req, struct issuer_
 	if (r < 0)
 		goto out;
 	issuer_audit(is, req, &res, res.status == ISSUER_ISSUED ? &text : NULL);
+	if (res.status == ISSUER_ISSUED && res.dropped[0] != '\0')
+		log_notice("%s profile %s: serial=%s for client %s without what the policy "
+			   "dropped: %s (the profile's subject.request and "
+			   "subject_alt_name.request list what is copied)",
+			   issuer_endpoint(is, req), is->cfg->profiles[req->profile].name,
+			   text.serial, req->requester, res.dropped);
+	else
+		res.dropped[0] = '\0';
 	*ret = res;
 	memset(&res, 0, sizeof(res));
 out:

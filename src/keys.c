@@ -776,8 +776,16 @@ keys_engine_key_error(const struct scepd_config *cfg, const char *setting,
 		return ckr->r;
 	}
 	if (not_found) {
+		char hint[sizeof(err->message) - 64];
+
 		*ret_transient = true; /* or SoftHSM's start-up race */
-		keys_fail(err, setting, false, "no object matches the URI");
+		if (keys_token_files_hint(cfg, NULL, hint, sizeof(hint)) > 0)
+			keys_fail(err, setting, false, "no object matches the URI; %s", hint);
+		else
+			keys_fail(err, setting, false,
+				  "no object matches the URI (the token's objects may belong to "
+				  "another user than uid %u, which scepd runs as)",
+				  (unsigned)geteuid());
 		return -ENOENT;
 	}
 	if (no_slots) {

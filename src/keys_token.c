@@ -8,6 +8,12 @@
  *	locked or final-try PIN is caught before it costs a try. The module is checked
  *	with dlopen() first, so that its loader error can be named.
  *
+ *	keys_token_files_hint(): when a token looks empty (no object matches a URI) or
+ *	the module cannot start, and the module is SoftHSM, which keeps each token as
+ *	files: the configuration it reads ($SOFTHSM2_CONF or KEYS_TOKEN_SOFTHSM_CONF),
+ *	its directories.tokendir, and the first file there that the user scepd runs as
+ *	cannot read and write (a key made by root in the service user's token).
+ *
  *	keys_token_ckr_find() sorts the CKR_ values that libp11's engine puts into its
  *	OpenSSL errors: a PIN problem (fatal), worth another engine set-up (transient),
  *	or a lost token after a private-key operation. keys_token_lost() (keys.h) reads
@@ -21,15 +27,25 @@
  */
 #include "keys_internal.h"
 
+#include <dirent.h>
 #include <dlfcn.h>
 #include <errno.h>
+#include <grp.h>
+#include <limits.h>
+#include <pwd.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <libp11.h>
 #include <openssl/err.h>
 
 #include "scepd/encoding.h"
+
+/* SoftHSM's configuration file when $SOFTHSM2_CONF is not set (Debian's). */
+#define KEYS_TOKEN_SOFTHSM_CONF "/etc/softhsm/softhsm2.conf"
 
 /*
  * The PKCS#11 (v2.40) return values that libp11's engine puts into its errors, as the
@@ -304,9 +320,16 @@ keys_token_probe(const struct scepd_config *cfg, const struct keys_spec *specs, 
 			r = -ENODEV;
 			goto out;
 		}
+		char hint[sizeof(err->message) - 64];
+
 		*ret_transient = true;
-		keys_fail(err, module_setting, false,
-			  "the PKCS#11 module cannot be initialised (CKR 0x%lx)", rv);
+		if (keys_token_files_hint(cfg, NULL, hint, sizeof(hint)) > 0)
+			keys_fail(err, module_setting, false,
+				  "the PKCS#11 module cannot be initialised (CKR 0x%lx); %s", rv,
+				  hint);
+		else
+			keys_fail(err, module_setting, false,
+				  "the PKCS#11 module cannot be initialised (CKR 0x%lx)", rv);
 		r = -EIO;
 		goto out;
 	}
@@ -392,4 +415,175 @@ keys_token_failure(void)
 	}
 	keys_ossl_restore(&errs);
 	return f;
+}
+
+/* SoftHSM's hints */
+
+/* Whether module is SoftHSM (its file is named libsofthsm2.so or the like). */
+static bool
+keys_token_is_softhsm(const char *module)
+{
+	const char *base = module != NULL ? strrchr(module, '/') : NULL;
+
+	base = base != NULL ? base + 1 : module;
+	return base != NULL && strstr(base, "softhsm") != NULL;
+}
+
+/* May the user of uid and groups (n of them) read and write what st describes? */
+static bool
+keys_token_user_can(const struct stat *st, uid_t uid, const gid_t *groups, int n)
+{
+	mode_t need = S_ISDIR(st->st_mode) ? 07 : 06; /* rwx for a directory, rw- for a file */
+
+	if (uid == 0)
+		return true;
+	if (st->st_uid == uid)
+		return ((st->st_mode >> 6) & need) == need;
+	for (int i = 0; i < n; i++)
+		if (st->st_gid == groups[i])
+			return ((st->st_mode >> 3) & need) == need;
+	return (st->st_mode & need) == need;
+}
+
+/*
+ * directories.tokendir of SoftHSM's configuration file conf, in dir. 0, -errno of
+ * reading conf, -ENOENT when it sets none.
+ */
+static int
+keys_token_softhsm_tokendir(const char *conf, char *dir, size_t size)
+{
+	char line[1024];
+	FILE *f;
+	int r = -ENOENT;
+
+	if ((f = fopen(conf, "re")) == NULL)
+		return -errno;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		char *p = line, *end;
+
+		p += strspn(p, " \t");
+		if (strncmp(p, "directories.tokendir", 20) != 0)
+			continue;
+		p += 20;
+		p += strspn(p, " \t");
+		if (*p++ != '=')
+			continue;
+		p += strspn(p, " \t");
+		end = p + strcspn(p, "\r\n");
+		while (end > p && (end[-1] == ' ' || end[-1] == '\t'))
+			end--;
+		snprintf(dir, size, "%.*s", (int)(end - p), p);
+		r = 0;
+	}
+	fclose(f);
+	return r;
+}
+
+/*
+ * The first entry of dir, or of a token directory in it, that the user cannot read and
+ * write: true with its path and stat.
+ */
+static bool
+keys_token_find_foreign(const char *dir, int depth, uid_t uid, const gid_t *groups, int n,
+			char *path, size_t size, struct stat *ret_st)
+{
+	struct dirent *de;
+	struct stat st;
+	bool found = false;
+	DIR *d;
+
+	if ((d = opendir(dir)) == NULL)
+		return false;
+	while (!found && (de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+
+		/* A lock file says less than the object next to it. */
+		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0 ||
+		    (len > 5 && strcmp(de->d_name + len - 5, ".lock") == 0))
+			continue;
+		if (snprintf(path, size, "%s/%s", dir, de->d_name) >= (int)size ||
+		    lstat(path, &st) < 0)
+			continue;
+		if (!keys_token_user_can(&st, uid, groups, n)) {
+			*ret_st = st;
+			found = true;
+		} else if (S_ISDIR(st.st_mode) && depth > 0) {
+			char sub[PATH_MAX];
+
+			snprintf(sub, sizeof(sub), "%s", path);
+			found = keys_token_find_foreign(sub, depth - 1, uid, groups, n, path, size,
+							ret_st);
+		}
+	}
+	closedir(d);
+	return found;
+}
+
+/* "uid 0 (root)" */
+static void
+keys_token_uid_name(uid_t uid, char *buf, size_t size)
+{
+	struct passwd *pw = getpwuid(uid);
+
+	if (pw != NULL)
+		snprintf(buf, size, "uid %u (%s)", (unsigned)uid, pw->pw_name);
+	else
+		snprintf(buf, size, "uid %u", (unsigned)uid);
+}
+
+int
+keys_token_files_hint(const struct scepd_config *cfg, const char *user, char *buf, size_t size)
+{
+	const char *module, *module_setting = NULL, *env = getenv("SOFTHSM2_CONF");
+	const char *conf = env != NULL && env[0] != '\0' ? env : KEYS_TOKEN_SOFTHSM_CONF;
+	const char *from =
+		conf == env ? "from SOFTHSM2_CONF" : "the default: SOFTHSM2_CONF is not set";
+	char dir[PATH_MAX], path[PATH_MAX], who[96], owner[96];
+	gid_t groups[64];
+	struct stat st;
+	uid_t uid;
+	int n = (int)(sizeof(groups) / sizeof(groups[0])), r;
+
+	buf[0] = '\0';
+	module = keys_module_path(cfg, &module_setting);
+	if (module == NULL)
+		module = getenv("PKCS11_MODULE_PATH");
+	if (!keys_token_is_softhsm(module))
+		return 0;
+	if (user != NULL) {
+		struct passwd *pw = getpwnam(user);
+
+		if (pw == NULL || getgrouplist(pw->pw_name, pw->pw_gid, groups, &n) < 0)
+			return 0;
+		uid = pw->pw_uid;
+	} else {
+		uid = geteuid();
+		if ((n = getgroups((int)(sizeof(groups) / sizeof(groups[0])) - 1, groups)) < 0)
+			n = 0;
+		groups[n++] = getegid();
+	}
+	keys_token_uid_name(uid, who, sizeof(who));
+	if ((r = keys_token_softhsm_tokendir(conf, dir, sizeof(dir))) < 0) {
+		snprintf(buf, size, "SoftHSM reads its configuration from %s (%s)%s%s", conf, from,
+			 r == -ENOENT ? ", which sets no directories.tokendir" : ": ",
+			 r == -ENOENT ? "" : strerror(-r));
+		return 1;
+	}
+	if (!keys_token_find_foreign(dir, 1, uid, groups, n, path, sizeof(path), &st)) {
+		snprintf(
+			buf, size,
+			"SoftHSM keeps its tokens as files in %s (directories.tokendir of %s, %s): "
+			"is that where the key was made?",
+			dir, conf, from);
+		return 1;
+	}
+	keys_token_uid_name(st.st_uid, owner, sizeof(owner));
+	r = 2;
+	snprintf(buf, size,
+		 "%s belongs to %s and %s cannot %s it: the token's objects may belong to "
+		 "another user (SoftHSM keeps tokens as files in %s, the directories.tokendir "
+		 "of %s, %s); make them the service user's",
+		 path, owner, who, S_ISDIR(st.st_mode) ? "enter" : "read and write", dir, conf,
+		 from);
+	return r;
 }

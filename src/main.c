@@ -134,6 +134,8 @@ main(int argc, char **argv)
 			r = users;
 		if (check_admin_tokens(cfg) != SCEPD_EXIT_OK && r == SCEPD_EXIT_OK)
 			r = SCEPD_EXIT_FAILURE;
+		if (check_store(cfg) != SCEPD_EXIT_OK && r == SCEPD_EXIT_OK)
+			r = SCEPD_EXIT_FAILURE;
 		if (r == SCEPD_EXIT_OK)
 			printf("%s: configuration OK\n", arg_config);
 		config_free(cfg);

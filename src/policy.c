@@ -28,8 +28,13 @@
  *	IPv6 text) and registeredID (a dotted OID or a name OpenSSL knows); the other
  *	types cannot be written as text and refuse the request. A requested
  *	rfc822Name, dNSName or uniformResourceIdentifier that is not printable ASCII
- *	(a control character, a space, a byte above 0x7e) refuses the request. The request's
- *	extensions are only parsed when subject_alt_name.request is not empty.
+ *	(a control character, a space, a byte above 0x7e) refuses the request. With an
+ *	empty subject_alt_name.request the request's names are read only to list them
+ *	as dropped: one that cannot be parsed refuses nothing.
+ *
+ *	Whatever a request asks for and the rules leave out (a subject attribute, a
+ *	subjectAltName entry) is listed in decision.dropped, so that the operator and
+ *	the client learn of it (policy.h: the format, escaped for a log or a header).
  *
  *	In set values %{REMOTE_ADDR} and %{REMOTE_USER} are replaced from vars; one
  *	that is NULL refuses the request, and so does a value that ends up empty.
@@ -51,6 +56,7 @@
  */
 #include "scepd/policy.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -111,6 +117,89 @@ policy_deny(struct policy_decision *d, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(d->reason, sizeof(d->reason), fmt, ap);
 	va_end(ap);
+}
+
+static const char *policy_san_type_name(int type);
+
+/*
+ * Appends "what=label" then the bytes of value (NULL: none) to d->dropped, escaped as
+ * policy.h says; "; ..." ends it once something did not fit.
+ */
+static void
+policy_drop(struct policy_decision *d, const char *what, const char *label,
+	    const unsigned char *value, size_t len)
+{
+	char item[POLICY_DROPPED_MAX];
+	size_t n, used = strlen(d->dropped);
+	int k;
+
+	if (used >= 5 && strcmp(d->dropped + used - 5, "; ...") == 0)
+		return;
+	k = snprintf(item, sizeof(item), "%s%s=%s", used > 0 ? "; " : "", what, label);
+	n = k < 0 ? 0 : (size_t)k < sizeof(item) ? (size_t)k : sizeof(item) - 1;
+	for (size_t i = 0; value != NULL && i < len && n + 5 < sizeof(item); i++) {
+		unsigned char c = value[i];
+
+		if (c < 0x21 || c > 0x7e || c == ';' || c == ',' || c == '\\')
+			n += (size_t)snprintf(item + n, sizeof(item) - n, "\\x%02X", c);
+		else
+			item[n++] = (char)c;
+	}
+	item[n < sizeof(item) ? n : sizeof(item) - 1] = '\0';
+	if (used + n + 1 <= sizeof(d->dropped) - 5)
+		memcpy(d->dropped + used, item, n + 1);
+	else if (used + 6 <= sizeof(d->dropped))
+		memcpy(d->dropped + used, used > 0 ? "; ..." : "...", used > 0 ? 6 : 4);
+}
+
+/* A subject attribute the policy did not copy: by its short name, or its OID. */
+static void
+policy_drop_subject(struct policy_decision *d, const X509_NAME_ENTRY *e)
+{
+	const ASN1_OBJECT *obj = X509_NAME_ENTRY_get_object(e);
+	int nid = OBJ_obj2nid(obj);
+	char oid[80];
+
+	if (nid != NID_undef && OBJ_nid2sn(nid) != NULL) {
+		policy_drop(d, "subject", OBJ_nid2sn(nid), NULL, 0);
+		return;
+	}
+	if (OBJ_obj2txt(oid, sizeof(oid), obj, 1) <= 0)
+		snprintf(oid, sizeof(oid), "unknown");
+	policy_drop(d, "subject", oid, NULL, 0);
+}
+
+/* A subjectAltName the policy did not copy: "DNS:name", "IP:addr", "otherName"... */
+static void
+policy_drop_san(struct policy_decision *d, const GENERAL_NAME *gen)
+{
+	const ASN1_OCTET_STRING *ip;
+	char label[64], addr[INET6_ADDRSTRLEN];
+
+	switch (gen->type) {
+	case GEN_DNS:
+	case GEN_EMAIL:
+	case GEN_URI:
+		snprintf(label, sizeof(label), "%s:",
+			 gen->type == GEN_DNS     ? "DNS"
+			 : gen->type == GEN_EMAIL ? "email"
+						  : "URI");
+		policy_drop(d, "subjectAltName", label, ASN1_STRING_get0_data(gen->d.ia5),
+			    (size_t)ASN1_STRING_length(gen->d.ia5));
+		return;
+	case GEN_IPADD:
+		ip = gen->d.iPAddress;
+		if ((ASN1_STRING_length(ip) == 4 &&
+		     inet_ntop(AF_INET, ASN1_STRING_get0_data(ip), addr, sizeof(addr)) != NULL) ||
+		    (ASN1_STRING_length(ip) == 16 &&
+		     inet_ntop(AF_INET6, ASN1_STRING_get0_data(ip), addr, sizeof(addr)) != NULL)) {
+			snprintf(label, sizeof(label), "IP:%s", addr);
+			policy_drop(d, "subjectAltName", label, NULL, 0);
+			return;
+		}
+		break;
+	}
+	policy_drop(d, "subjectAltName", policy_san_type_name(gen->type), NULL, 0);
 }
 
 /* After an OpenSSL call failed: was it memory (cannot decide) or the value (refuse)? */
@@ -309,8 +398,10 @@ policy_subject(const struct config_name_policy *pol, X509_REQ *csr, const struct
 		int set;
 
 		if (!any &&
-		    (nids[i] == NID_undef || !policy_requested(&pol->request, false, nids[i])))
+		    (nids[i] == NID_undef || !policy_requested(&pol->request, false, nids[i]))) {
+			policy_drop_subject(d, e);
 			continue;
+		}
 		/* -1 joins the RDN of the entry copied before: "CN=a+UID=b" stays one RDN. */
 		set = last_set >= 0 && X509_NAME_ENTRY_set(e) == last_set ? -1 : 0;
 		if (!X509_NAME_add_entry(name, e, -1, set)) {
@@ -482,6 +573,20 @@ policy_san(const struct config_name_policy *pol, X509_REQ *csr, const struct pol
 			goto out;
 		}
 		n = src != NULL ? sk_GENERAL_NAME_num(src) : 0;
+	} else {
+		/*
+		 * Nothing is copied: the names are read only to say what was left out, and
+		 * one that cannot be read refuses nothing (it would not be used anyway).
+		 */
+		struct policy_decision probe = { .verdict = POLICY_ALLOW };
+
+		if ((r = policy_san_request(csr, &src, &probe)) < 0)
+			goto out;
+		ERR_clear_error();
+		if (probe.verdict == POLICY_DENY)
+			policy_drop(d, "subjectAltName", "unreadable", NULL, 0);
+		for (int i = 0; i < (src != NULL ? sk_GENERAL_NAME_num(src) : 0); i++)
+			policy_drop_san(d, sk_GENERAL_NAME_value(src, i));
 	}
 	if ((types = calloc((size_t)n + 1, sizeof(*types))) == NULL) {
 		r = -ENOMEM;
@@ -497,8 +602,10 @@ policy_san(const struct config_name_policy *pol, X509_REQ *csr, const struct pol
 	for (int i = 0; i < n; i++) {
 		const GENERAL_NAME *name = sk_GENERAL_NAME_value(src, i);
 
-		if (!any && !policy_requested(&pol->request, true, types[i]))
+		if (!any && !policy_requested(&pol->request, true, types[i])) {
+			policy_drop_san(d, name);
 			continue;
+		}
 		/* A control character in a name would reach logs and relying parties. */
 		if ((types[i] == GEN_EMAIL || types[i] == GEN_DNS || types[i] == GEN_URI) &&
 		    !policy_printable(ASN1_STRING_get0_data(name->d.ia5),

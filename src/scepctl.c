@@ -270,7 +270,8 @@ scepctl_load_config(const char *path, struct scepd_config **ret_cfg)
 	struct config_errors errs = { 0 };
 	int r;
 
-	r = config_load(path, ret_cfg, &errs);
+	/* scepctl loads no key: the PIN and key passphrases need not be readable here. */
+	r = config_load_flags(path, CONFIG_LOAD_NO_KEY_SECRETS, ret_cfg, &errs);
 	for (size_t i = 0; i < errs.n; i++)
 		fprintf(stderr, "%s\n", errs.v[i]);
 	config_errors_clear(&errs);
@@ -291,7 +292,7 @@ scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **r
 
 	if ((r = store_login_open(cfg, create ? 0 : STORE_OPEN_NO_CREATE, ret_store, &err)) == 0)
 		return 0;
-	if (err.setting[0] != '\0') {
+	if (strcmp(err.setting, "storage.uri") != 0 && err.setting[0] != '\0') {
 		fprintf(stderr, "%s: %s\n", config_where(cfg, err.setting, where, sizeof(where)),
 			err.message);
 		return r;
@@ -300,9 +301,9 @@ scepctl_open_store(const struct scepd_config *cfg, bool create, struct store **r
 		hint = " (scepd creates the database when it starts; is this its configuration?)";
 	else if (r == -EACCES || r == -EPERM || r == -EROFS)
 		hint = " (run scepctl as the user that owns the database)";
-	/* The URI itself is never printed: a PostgreSQL URI may hold a password. */
-	fprintf(stderr, "%s: cannot open the store: %s%s\n",
-		config_where(cfg, "storage.uri", where, sizeof(where)), strerror(-r), hint);
+	/* It names the file or the server, never the URI: it may hold a password. */
+	fprintf(stderr, "%s: %s%s\n", config_where(cfg, "storage.uri", where, sizeof(where)),
+		err.setting[0] != '\0' ? err.message : "cannot open the store", hint);
 	return r;
 }
 

@@ -6,6 +6,8 @@
  *
  *	store_open(uri, &st)			store_open_flags(uri, flags, &st)
  *	store_open_password(uri, password, flags, &st)
+ *	store_open_explain(uri, password, flags, &st, &err)
+ *	store_probe(uri, password, timeout_s, &err)
  *	store_schema_version(st, &version)	store_check(st)
  *	store_add_cert(st, cert)		store_count_certs(st, &count)
  *	store_get_cert_der(st, serial, &der, &len)
@@ -46,7 +48,9 @@
  *
  * DIAGNOSTICS
  *	0 or -errno. store_open(): -EINVAL for an unknown scheme or a malformed URI,
- *	otherwise the backend's code. Adding: -EINVAL when a mandatory field is missing or malformed.
+ *	otherwise the backend's code. store_open_explain() and store_probe() also say
+ *	why in one line that names the SQLite file (composed here, from the path and
+ *	the code) or the PostgreSQL server (store_pg.c, from libpq). Adding: -EINVAL when a mandatory field is missing or malformed.
  *	Lookups: -ENOENT also for a key that is malformed (no record can have it).
  *	Out-parameters are written only on success.
  */
@@ -54,11 +58,17 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "scepd/encoding.h"
 
@@ -91,41 +101,176 @@ struct store_scheme {
 	const char *prefix;
 	int whole_uri; /* hand the backend the whole URI (libpq parses it), not what follows */
 	int (*open)(const char *location, const char *password, unsigned flags,
-		    struct store **ret_store);
+		    struct store **ret_store, struct store_error *err);
+	int (*probe)(const char *location, const char *password, unsigned timeout_s,
+		     struct store_error *err);
 };
+
+/* err->message, cut short if it must be (a long path). */
+static void __attribute__((format(printf, 2, 3)))
+store_error_set(struct store_error *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(err->message, sizeof(err->message), fmt, ap);
+	va_end(ap);
+}
+
+/* The directory part of an absolute path, in buf: "/var/lib/scepd", "/" for "/x.db". */
+static const char *
+store_dirname(const char *path, char *buf, size_t size)
+{
+	const char *slash = strrchr(path, '/');
+	size_t len = slash == NULL || slash == path ? 1 : (size_t)(slash - path);
+
+	snprintf(buf, size, "%.*s", (int)len, slash == NULL ? "/" : path);
+	return buf;
+}
+
+/* err for an SQLite file that store_sqlite_open() or store_probe_sqlite() refused. */
+static void
+store_sqlite_explain(const char *path, int r, unsigned flags, struct store_error *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	const char *why = strerror(-r);
+
+	store_dirname(path, dir, sizeof(dir));
+	if (r == -EINVAL && path[0] != '/')
+		store_error_set(err, "'%s' is not an absolute path (\"sqlite:/DIR/FILE\")", path);
+	else if (r == -EINVAL)
+		store_error_set(err,
+				"%s: an SQLite store takes no password (storage.password is for "
+				"PostgreSQL)",
+				path);
+	else if (r == -ENOENT && stat(dir, &st) < 0 && errno == ENOENT)
+		store_error_set(
+			err,
+			"%s: %s (the directory %s does not exist: create it, owned by the user "
+			"scepd runs as)",
+			path, why, dir);
+	else if (r == -ENOENT && !(flags & STORE_OPEN_NO_CREATE))
+		store_error_set(err, "%s: %s", path, why);
+	else if (r == -EACCES || r == -EPERM || r == -EROFS)
+		store_error_set(err, "%s: %s for uid %u", path, why, (unsigned)geteuid());
+	else if (r == -EBADMSG)
+		store_error_set(err, "%s: not scepd's database, or one written by a newer scepd",
+				path);
+	else
+		store_error_set(err, "%s: %s", path, why);
+}
 
 /* SQLite has no login: a password for it is a configuration mistake. */
 static int
-store_open_sqlite(const char *path, const char *password, unsigned flags, struct store **ret_store)
+store_open_sqlite(const char *path, const char *password, unsigned flags, struct store **ret_store,
+		  struct store_error *err)
 {
-	if (password != NULL)
+	int r;
+
+	r = password != NULL ? -EINVAL : store_sqlite_open(path, flags, ret_store);
+	if (r < 0)
+		store_sqlite_explain(path, r, flags, err);
+	return r;
+}
+
+/*
+ * The directory must take new files (the -wal and -shm journal files, the database
+ * itself the first time); an existing file must open for reading and writing. Checked
+ * with the effective ids; nothing is created.
+ */
+static int
+store_probe_sqlite(const char *path, const char *password, unsigned timeout_s,
+		   struct store_error *err)
+{
+	char dir[PATH_MAX];
+	struct stat st;
+	int fd, r;
+
+	(void)timeout_s;
+	if (password != NULL || path[0] != '/') {
+		store_sqlite_explain(path, -EINVAL, 0, err);
 		return -EINVAL;
-	return store_sqlite_open(path, flags, ret_store);
+	}
+	store_dirname(path, dir, sizeof(dir));
+	if (stat(dir, &st) < 0) {
+		r = -errno;
+		store_sqlite_explain(path, r, 0, err);
+		return r;
+	}
+	if (!S_ISDIR(st.st_mode)) {
+		store_error_set(err, "%s: %s is not a directory", path, dir);
+		return -ENOTDIR;
+	}
+	if (faccessat(AT_FDCWD, dir, W_OK | X_OK, AT_EACCESS) < 0) {
+		r = -errno;
+		store_error_set(err,
+				"%s: uid %u cannot create files in %s: %s (make the directory the "
+				"scepd user's)",
+				path, (unsigned)geteuid(), dir, strerror(-r));
+		return r;
+	}
+	if ((fd = open(path, O_RDWR | O_CLOEXEC | O_NOCTTY | O_NONBLOCK)) < 0 && errno != ENOENT) {
+		r = -errno;
+		store_sqlite_explain(path, r, 0, err);
+		return r;
+	}
+	if (fd >= 0)
+		close(fd);
+	return 0;
 }
 
 static const struct store_scheme store_schemes[] = {
-	{ "sqlite:", 0, store_open_sqlite },
-	{ "postgresql://", 1, store_pg_open },
-	{ "postgres://", 1, store_pg_open },
+	{ "sqlite:", 0, store_open_sqlite, store_probe_sqlite },
+	{ "postgresql://", 1, store_pg_open, store_pg_probe },
+	{ "postgres://", 1, store_pg_open, store_pg_probe },
 };
+
+static const struct store_scheme *
+store_scheme_of(const char *uri, struct store_error *err)
+{
+	for (size_t i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]); i++)
+		if (strncmp(uri, store_schemes[i].prefix, strlen(store_schemes[i].prefix)) == 0)
+			return &store_schemes[i];
+	/* The URI itself is never quoted: it may hold a password. */
+	store_error_set(err, "not a \"sqlite:/PATH\" or \"postgresql://...\" URI");
+	return NULL;
+}
+
+int
+store_open_explain(const char *uri, const char *password, unsigned flags, struct store **ret_store,
+		   struct store_error *err)
+{
+	const struct store_scheme *sc;
+
+	assert(uri != NULL && ret_store != NULL && err != NULL);
+	err->message[0] = '\0';
+	if ((flags & ~(unsigned)STORE_OPEN_NO_CREATE) != 0)
+		return -EINVAL;
+	if ((sc = store_scheme_of(uri, err)) == NULL)
+		return -EINVAL;
+	return sc->open(sc->whole_uri ? uri : uri + strlen(sc->prefix), password, flags, ret_store,
+			err);
+}
+
+int
+store_probe(const char *uri, const char *password, unsigned timeout_s, struct store_error *err)
+{
+	const struct store_scheme *sc;
+
+	assert(uri != NULL && err != NULL);
+	err->message[0] = '\0';
+	if ((sc = store_scheme_of(uri, err)) == NULL)
+		return -EINVAL;
+	return sc->probe(sc->whole_uri ? uri : uri + strlen(sc->prefix), password, timeout_s, err);
+}
 
 int
 store_open_password(const char *uri, const char *password, unsigned flags, struct store **ret_store)
 {
-	const struct store_scheme *sc;
-	size_t i, len;
+	struct store_error err;
 
-	assert(uri != NULL && ret_store != NULL);
-	if ((flags & ~(unsigned)STORE_OPEN_NO_CREATE) != 0)
-		return -EINVAL;
-	for (i = 0; i < sizeof(store_schemes) / sizeof(store_schemes[0]); i++) {
-		sc = &store_schemes[i];
-		len = strlen(sc->prefix);
-		if (strncmp(uri, sc->prefix, len) == 0)
-			return sc->open(sc->whole_uri ? uri : uri + len, password, flags,
-					ret_store);
-	}
-	return -EINVAL;
+	return store_open_explain(uri, password, flags, ret_store, &err);
 }
 
 int

@@ -115,6 +115,15 @@ int store_sqlite_open(const char *path, unsigned flags, struct store **ret_store
  * (cannot connect or log in), -ENOENT (STORE_OPEN_NO_CREATE and no schema), -EBADMSG
  * (a newer schema), -ENOMEM, -EIO.
  */
-int store_pg_open(const char *uri, const char *password, unsigned flags, struct store **ret_store);
+int store_pg_open(const char *uri, const char *password, unsigned flags, struct store **ret_store,
+		  struct store_error *err);
+
+/*
+ * store_pg_open()'s connection alone, closed at once; connect_timeout is timeout_s
+ * unless the URI sets one. 0, -ECONNREFUSED, -ENOMEM. err (store.h) names the server
+ * as host:port and gives libpq's reason, whenever store_pg_open() or this fails.
+ */
+int store_pg_probe(const char *uri, const char *password, unsigned timeout_s,
+		   struct store_error *err);
 
 #endif

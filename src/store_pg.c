@@ -5,7 +5,8 @@
  * SYNOPSIS
  *	#include "store_backend.h"
  *
- *	store_pg_open(uri, password, flags, &st)
+ *	store_pg_open(uri, password, flags, &st, err)
+ *	store_pg_probe(uri, password, timeout_s, err)
  *
  * DESCRIPTION
  *	One libpq connection per handle: each worker opens its own after fork(), on
@@ -541,20 +542,82 @@ out:
 	return r;
 }
 
-int
-store_pg_open(const char *uri, const char *password, unsigned flags, struct store **ret_store)
+/*
+ * err: "HOST:PORT/DB: why", the server as libpq tried it; why is libpq's reason (what
+ * follows "failed: " in the first line of its message) or what r means.
+ */
+static void
+store_pg_explain(PGconn *conn, int r, struct store_error *err)
+{
+	const char *host = conn != NULL ? PQhost(conn) : NULL;
+	const char *port = conn != NULL ? PQport(conn) : NULL;
+	const char *db = conn != NULL ? PQdb(conn) : NULL;
+	const char *msg = conn != NULL ? PQerrorMessage(conn) : NULL, *why;
+	int len;
+
+	if (err == NULL)
+		return;
+	if (r == -ENOENT) {
+		why = "the database has no scepd tables yet (scepd creates them when it starts)";
+		len = (int)strlen(why);
+	} else if (r == -EBADMSG) {
+		why = "the database was written by a newer scepd";
+		len = (int)strlen(why);
+	} else if (msg == NULL || msg[0] == '\0' || r != -ECONNREFUSED) {
+		why = strerror(-r);
+		len = (int)strlen(why);
+	} else {
+		why = strstr(msg, "failed: ");
+		why = why != NULL && why < strchrnul(msg, '\n') ? why + 8 : msg;
+		len = (int)(strchrnul(why, '\n') - why);
+	}
+	snprintf(err->message, sizeof(err->message), "%s:%s%s%s: %.*s",
+		 host != NULL && host[0] != '\0' ? host : "localhost",
+		 port != NULL && port[0] != '\0' ? port : "5432", db != NULL ? "/" : "",
+		 db != NULL ? db : "", len, why);
+}
+
+/* A connection to uri: libpq's defaults, then timeout_s (a string), then the URI's. */
+static PGconn *
+store_pg_connect(const char *uri, const char *password, const char *timeout_s)
 {
 	/* libpq skips a NULL value: without a password, its own sources apply. */
 	const char *const keys[] = { "connect_timeout", "application_name", "dbname", "password",
 				     NULL };
-	const char *const values[] = { STORE_PG_CONNECT_S, "scepd", uri, password, NULL };
+	const char *const values[] = { timeout_s, "scepd", uri, password, NULL };
+
+	/* expand_dbname: the URI is parsed, and what it sets wins over the defaults. */
+	return PQconnectdbParams(keys, values, 1);
+}
+
+int
+store_pg_probe(const char *uri, const char *password, unsigned timeout_s, struct store_error *err)
+{
+	char timeout[16];
+	PGconn *conn;
+	int r = 0;
+
+	snprintf(timeout, sizeof(timeout), "%u", timeout_s);
+	if ((conn = store_pg_connect(uri, password, timeout)) == NULL)
+		return -ENOMEM;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		r = -ECONNREFUSED;
+		store_pg_explain(conn, r, err);
+	}
+	PQfinish(conn);
+	return r;
+}
+
+int
+store_pg_open(const char *uri, const char *password, unsigned flags, struct store **ret_store,
+	      struct store_error *err)
+{
 	struct store_pg *s;
 	int r;
 
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return -ENOMEM;
-	/* expand_dbname: the URI is parsed, and what it sets wins over the defaults. */
-	if ((s->conn = PQconnectdbParams(keys, values, 1)) == NULL) {
+	if ((s->conn = store_pg_connect(uri, password, STORE_PG_CONNECT_S)) == NULL) {
 		r = -ENOMEM;
 		goto out;
 	}
@@ -570,8 +633,10 @@ store_pg_open(const char *uri, const char *password, unsigned flags, struct stor
 	s = NULL;
 	r = 0;
 out:
-	if (s != NULL)
+	if (s != NULL) {
+		store_pg_explain(s->conn, r, err);
 		store_pg_close(&s->st);
+	}
 	return r;
 }
 

@@ -43,6 +43,18 @@ void check_warnings(const struct scepd_config *cfg);
 int check_tls(const struct scepd_config *cfg);
 
 /*
+ * The store of storage.uri, as the workers will open it, in a short-lived child that
+ * switches to server.user and server.group first (when started as root): for SQLite,
+ * the database's directory exists and that user may create files in it, and the file,
+ * if there is one, opens for reading and writing; for PostgreSQL, a login within
+ * CHECK_STORE_TIMEOUT_S seconds (unless the URI sets connect_timeout), with
+ * storage.password. Nothing is created or changed. The problem on stderr as
+ * "FILE:LINE: storage.uri: cannot open the store: PATH-OR-HOST: why". Returns 0 or 1.
+ */
+#define CHECK_STORE_TIMEOUT_S 3
+int check_store(const struct scepd_config *cfg);
+
+/*
  * With the admin group: read and parse admin.tokens as a worker would, printing
  * "FILE:LINE: admin.tokens: PATH:LINE: what is wrong" (or "...: PATH: cannot read: ...")
  * on stderr. Returns 0 or 1 (SCEPD_EXIT_FAILURE).

@@ -324,6 +324,19 @@ struct config_errors {
  */
 int config_load(const char *path, struct scepd_config **ret_cfg, struct config_errors *errs);
 
+/* config_load() with flags. */
+enum config_load_flags {
+	/*
+	 * For a program that loads no key (scepctl): the secrets that unlock a key
+	 * (engine.pin, *.key_passphrase) and key files are checked for their form only,
+	 * not opened, so that a PIN file it cannot read (or a credential: PIN outside the
+	 * service) does not stop it. The store's password is checked as always.
+	 */
+	CONFIG_LOAD_NO_KEY_SECRETS = 1 << 0,
+};
+int config_load_flags(const char *path, unsigned flags, struct scepd_config **ret_cfg,
+		      struct config_errors *errs);
+
 /*
  * The same from a string: name is used in error lines, relative paths are resolved
  * against basedir (the current directory when NULL). For tests and fuzzing.

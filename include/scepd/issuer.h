@@ -23,6 +23,7 @@
 
 #include "scepd/config.h"
 #include "scepd/keys.h"
+#include "scepd/policy.h"
 #include "scepd/stats.h"
 #include "scepd/store.h"
 
@@ -50,6 +51,12 @@ struct issuer_result {
 	enum issuer_status status;
 	char reason[256]; /* not ISSUED: one line for the client and the log */
 	X509 *cert;       /* ISSUED: the certificate, already recorded; the caller frees it */
+	/*
+	 * ISSUED: what the request asked for and the profile's rules left out, as
+	 * policy_decision.dropped ("subjectAltName=DNS:www.example.com; subject=OU"), ""
+	 * for nothing; also logged at notice level. Safe for an HTTP header.
+	 */
+	char dropped[POLICY_DROPPED_MAX];
 };
 
 /*

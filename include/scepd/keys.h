@@ -57,6 +57,19 @@ struct keys_error {
 int keys_load(const struct scepd_config *cfg, struct keys **ret_keys, struct keys_error *err);
 
 /*
+ * When cfg's PKCS#11 module is SoftHSM, which keeps each token as files: 2 (a file
+ * that user cannot use) or 1 (no such file found, or no configuration) and a
+ * hint in buf (one line, no PIN) naming the configuration it reads ($SOFTHSM2_CONF or
+ * /etc/softhsm/softhsm2.conf), its token directory, and the first file there that
+ * user (NULL: this process) cannot read and write, e.g. "/var/lib/softhsm/tokens/
+ * UUID/UUID.object belongs to uid 0 (root) and uid 999 (scepd) cannot read and
+ * write it: ..."; or where the tokens are, when every file is the user's. 0 and ""
+ * for another module. keys_load() adds it to "no object matches the URI" and to a
+ * module that cannot be initialised.
+ */
+int keys_token_files_hint(const struct scepd_config *cfg, const char *user, char *buf, size_t size);
+
+/*
  * Frees the keys, then ENGINE_finish() + ENGINE_free(). Accepts NULL.
  * With libp11 0.4.12 this does not unload the PKCS#11 module once a token key was
  * loaded, and keys_load() cannot set up the engine again in the same process: a

@@ -27,9 +27,22 @@ struct policy_vars {
 		remote_user; /* %{REMOTE_USER}: /csr token name, SCEP challenge owner; NULL = unset */
 };
 
+/* Room for policy_decision.dropped, with its NUL. */
+#define POLICY_DROPPED_MAX 512
+
 struct policy_decision {
 	enum policy_verdict verdict;
-	char reason[256];   /* DENY: which rule refused, one line for client and log */
+	char reason[256]; /* DENY: which rule refused, one line for client and log */
+	/*
+	 * ALLOW: what the request asked for that the policy left out, "" for nothing:
+	 * "subject=OU; subjectAltName=DNS:www.example.com; subjectAltName=IP:192.0.2.1",
+	 * subject fields by name (values are not repeated), subjectAltName entries with
+	 * their value ("subjectAltName=unreadable" when the extension cannot be parsed).
+	 * Printable ASCII only: a byte of the request outside 0x21..0x7e, and ';', ',',
+	 * '\', as \xHH; cut short with "; ..." when it does not fit. Safe for a log line
+	 * and an HTTP header.
+	 */
+	char dropped[POLICY_DROPPED_MAX];
 	X509_NAME *subject; /* ALLOW: the subject of the certificate */
 	GENERAL_NAMES *san; /* ALLOW: its subjectAltName, NULL for none */
 };

@@ -75,6 +75,30 @@ int store_open_flags(const char *uri, unsigned flags, struct store **ret_store);
 int store_open_password(const char *uri, const char *password, unsigned flags,
 			struct store **ret_store);
 
+/*
+ * Why store_open_explain() or store_probe() failed: one line that names the database
+ * file ("/var/lib/scepd/scepd.db: No such file or directory (the directory
+ * /var/lib/scepd does not exist)") or the PostgreSQL server as host:port with libpq's
+ * reason ("db.example:5432: connection refused"); never a password or the URI itself.
+ */
+struct store_error {
+	char message[480];
+};
+
+/* store_open_password(), with err filled when it fails. */
+int store_open_explain(const char *uri, const char *password, unsigned flags,
+		       struct store **ret_store, struct store_error *err);
+
+/*
+ * For `scepd -t`: whether the store of uri can be opened by this process, creating and
+ * changing nothing. SQLite: the file's directory exists and this process may create
+ * files in it (the journal), and the file, when it exists, opens for reading and
+ * writing. PostgreSQL: the server accepts a login (within timeout_s seconds, unless the
+ * URI sets connect_timeout); the connection is closed at once. 0, or the errors of
+ * store_open_password() with err filled.
+ */
+int store_probe(const char *uri, const char *password, unsigned timeout_s, struct store_error *err);
+
 void store_close(struct store *st);
 
 /*

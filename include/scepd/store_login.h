@@ -13,11 +13,16 @@
 #include "scepd/store.h"
 
 /*
- * store_open_password() on cfg->storage.uri with storage.password, when set. 0; the
- * errors of store_open_password(); or the error of reading the secret, which err
- * describes (err->setting is "storage.password"; otherwise err->setting is NULL).
+ * store_open_explain() on cfg->storage.uri with storage.password, when set. 0, or
+ * with err filled: the error of reading the secret (err->setting is
+ * "storage.password"), or the errors of store_open_password() (err->setting is
+ * "storage.uri", err->message "cannot open the store: " and the path or host:port
+ * with why, never the URI or the password).
  */
 int store_login_open(const struct scepd_config *cfg, unsigned flags, struct store **ret_store,
 		     struct secret_error *err);
+
+/* The same with store_probe() (`scepd -t`): opens nothing, creates nothing. */
+int store_login_probe(const struct scepd_config *cfg, unsigned timeout_s, struct secret_error *err);
 
 #endif

@@ -303,7 +303,7 @@ storage: { uri = "sqlite:$TMP/empty/scepd.db"; };
 CONF
 ctl -c "$TMP/elsewhere.conf" pending
 assert_refused "pending without a database" \
-	"^$TMP/elsewhere.conf:2: storage.uri: cannot open the store: No such file or directory"
+	"^$TMP/elsewhere.conf:2: storage.uri: cannot open the store: $TMP/empty/scepd.db: No such file or directory \\(scepd creates"
 [[ ! -e "$TMP/empty/scepd.db" ]] || fail "scepctl created a database"
 pass "config errors as FILE:LINE: setting: what; a missing database is reported, not created"
 

@@ -26,7 +26,7 @@ sed -i "s|^storage: .*|storage: { uri = \"$PG_URI\"; password = \"file:$TMP/wron
 	"$TMP/scepd.conf"
 echo wrong-password >"$TMP/wrong"
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate 2>"$TMP/ctl.err" && fail "db migrate with a wrong password"
-grep -q "storage.uri: cannot open the store: Connection refused" "$TMP/ctl.err" ||
+grep -q "storage.uri: cannot open the store: 127.0.0.1:$PG_PORT/scepd: .*password authentication failed" "$TMP/ctl.err" ||
 	fail "db migrate with a wrong password: $(cat "$TMP/ctl.err")"
 sed -i "s|file:$TMP/wrong|file:$PG_PIN_FILE|" "$TMP/scepd.conf"
 cat >>"$TMP/scepd.conf" <<CONF
@@ -34,7 +34,7 @@ csr: { auth = "none"; subject = { request = ["*"]; }; };
 scep: { challenge = { mode = "none"; }; };
 CONF
 "$SCEPCTL_BIN" -c "$TMP/scepd.conf" pending 2>"$TMP/ctl.err" && fail "scepctl pending on no schema"
-grep -q "storage.uri: cannot open the store: No such file or directory" "$TMP/ctl.err" ||
+grep -q "storage.uri: cannot open the store: 127.0.0.1:$PG_PORT/scepd: the database has no scepd tables yet" "$TMP/ctl.err" ||
 	fail "scepctl pending on no schema: $(cat "$TMP/ctl.err")"
 assert_eq "schema version 5" "$("$SCEPCTL_BIN" -c "$TMP/scepd.conf" db migrate)" "scepctl db migrate"
 assert_eq 5 "$(pg_sql "SELECT version FROM scepd_schema")" "the version in scepd_schema"

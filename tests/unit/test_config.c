@@ -134,6 +134,8 @@ group_setup(void **state)
 	for (size_t i = 0; test_files[i] != NULL; i++)
 		write_file(env->dir, test_files[i], "placeholder\n");
 	write_file(env->dir, "bad.inc", "server = {\n  workers = 5000; };\n");
+	write_file(env->dir, "wrap.inc",
+		   "# beyond 32 bits\nserver = {\n  workers = 0x100000000; };\n");
 	snprintf(sub, sizeof(sub), "%s/state", env->dir);
 	if (mkdir(sub, 0700) < 0)
 		return -1;
@@ -199,6 +201,32 @@ static const struct error_case error_cases[] = {
 	    "t.conf:5: server.drain_timeout: 3601 is out of range (1..3600)",
 	    "t.conf:6: server.workers: 1025 is out of range (0..1024)",
 	    "t.conf:7: server.threads: 0 is out of range (1..64)" } },
+
+	/*
+	 * Integers beyond 32 bits, which libconfig 1.5 keeps truncated (4294967296 as 0,
+	 * 0x100000001 as 1, 9999999999 as 1410065407): refused as written.
+	 */
+	{ "2^32 is not 0", MIN "server = { workers = 4294967296; };\n",
+	  { "t.conf:2: server.workers: 4294967296 is out of range (0..1024)" } },
+	{ "hex beyond 32 bits is not 1", MIN "server = { workers = 0x100000001; };\n",
+	  { "t.conf:2: server.workers: 0x100000001 is out of range (0..1024)" } },
+	{ "9999999999 quoted, not 1410065407", MIN "server = { workers = 9999999999; };\n",
+	  { "t.conf:2: server.workers: 9999999999 is out of range (0..1024)" } },
+	{ "beyond 64 bits", MIN "server = {\n  threads = 99999999999999999999;\n};\n",
+	  { "t.conf:3: server.threads: 99999999999999999999 is out of range (1..64)" } },
+	{ "L suffix beyond range", MIN "server = { workers = 4294967296L; };\n",
+	  { "t.conf:2: server.workers: 4294967296 is out of range (0..1024)" } },
+	{ "in an included file", MIN "@include \"wrap.inc\"\n",
+	  { "wrap.inc:3: server.workers: 0x100000000 is out of range (0..1024)" } },
+	{ "negative for a count", MIN "server = { workers = -1; };\n",
+	  { "t.conf:2: server.workers: -1 is out of range (0..1024)" } },
+	{ "the one that wraps, of two on a line",
+	  MIN "server = { threads = 4; workers = 4294967296; drain_timeout = 4294967306; };\n",
+	  { "t.conf:2: server.workers: 4294967296 is out of range (0..1024)",
+	    "t.conf:2: server.drain_timeout: 4294967306 is out of range (1..3600)" } },
+	{ "a count in a request list",
+	  MIN "csr = { auth = \"none\";\n  subject_alt_name = { request = ( (\"dNSName\", 4294967297) ); }; };\n",
+	  { "t.conf:3: csr.subject_alt_name.request[0]: count 4294967297 is out of range (1..1000)" } },
 
 	/* Unknown settings */
 	{ "unknown with hint", MIN "server = {\n  wokers = 4;\n};\n",
@@ -1236,6 +1264,25 @@ test_inline_pin_allowed(void **state)
 	config_free(cfg);
 }
 
+/* Integers that fit are read as written, in any notation. */
+static void
+test_int_as_written(void **state)
+{
+	struct scepd_config *cfg = load_ok(
+		*state, MIN "server = { workers = 1024; threads = 0x10;\n"
+			    "  max_request_bytes = 16777216L; drain_timeout = +7; };\n"
+			    "engine = { id = \"dynamic\";\n"
+			    "  pre = ( (\"SO_PATH\", \"x.so\"), (\"N\", 4294967296) ); };\n");
+
+	assert_int_equal(cfg->server.workers, 1024);
+	assert_int_equal(cfg->server.threads, 16);
+	assert_int_equal(cfg->server.max_request_bytes, 16777216);
+	assert_int_equal(cfg->server.drain_timeout, 7);
+	/* An engine command's number is passed on as its decimal string, all of it. */
+	check_pair(&cfg->engine.pre.v[1], "N", "4294967296", 5);
+	config_free(cfg);
+}
+
 static void
 test_no_extensions(void **state)
 {
@@ -1902,17 +1949,29 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_errors),           cmocka_unit_test(test_secrets_never_shown),
-		cmocka_unit_test(test_defaults),         cmocka_unit_test(test_full),
-		cmocka_unit_test(test_line_of_defaults), cmocka_unit_test(test_inline_pin_allowed),
-		cmocka_unit_test(test_no_extensions),    cmocka_unit_test(test_enums),
-		cmocka_unit_test(test_more_forms),       cmocka_unit_test(test_webhook),
-		cmocka_unit_test(test_load_file),        cmocka_unit_test(test_worker_count),
-		cmocka_unit_test(test_parse_listen),     cmocka_unit_test(test_shipped_example),
-		cmocka_unit_test(test_documented),       cmocka_unit_test(test_long_form),
-		cmocka_unit_test(test_review_settings),  cmocka_unit_test(test_warnings),
-		cmocka_unit_test(test_pg_uri),           cmocka_unit_test(test_where),
-		cmocka_unit_test(test_conf_names),       cmocka_unit_test(test_admin),
+		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_secrets_never_shown),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_line_of_defaults),
+		cmocka_unit_test(test_inline_pin_allowed),
+		cmocka_unit_test(test_int_as_written),
+		cmocka_unit_test(test_no_extensions),
+		cmocka_unit_test(test_enums),
+		cmocka_unit_test(test_more_forms),
+		cmocka_unit_test(test_webhook),
+		cmocka_unit_test(test_load_file),
+		cmocka_unit_test(test_worker_count),
+		cmocka_unit_test(test_parse_listen),
+		cmocka_unit_test(test_shipped_example),
+		cmocka_unit_test(test_documented),
+		cmocka_unit_test(test_long_form),
+		cmocka_unit_test(test_review_settings),
+		cmocka_unit_test(test_warnings),
+		cmocka_unit_test(test_pg_uri),
+		cmocka_unit_test(test_where),
+		cmocka_unit_test(test_conf_names),
+		cmocka_unit_test(test_admin),
 		cmocka_unit_test(test_metrics),
 	};
 

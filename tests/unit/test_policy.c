@@ -401,7 +401,8 @@ test_policy_renewal(void **state)
 		struct config_name_policy subject, san;
 		struct policy_vars vars = { ADDR, renewals[i].remote_user };
 		struct policy_decision d;
-		X509_REQ *csr = testlib_csr(test_key, renewals[i].csr_subject, renewals[i].csr_san, NULL);
+		X509_REQ *csr =
+			testlib_csr(test_key, renewals[i].csr_subject, renewals[i].csr_san, NULL);
 
 		print_message("renewal %zu: %s\n", i, renewals[i].what);
 		test_rules(&subject.request, "CN");
@@ -459,12 +460,115 @@ test_policy_two_sans(void **state)
 	assert_string_equal(d.reason, "the request has more than one subjectAltName extension");
 	policy_decision_clear(&d);
 
-	/* Not looked at when no subjectAltName is requested. */
+	/* Not refused when no subjectAltName is requested: named as dropped. */
 	test_policy_free(&san);
 	test_rules(&san.request, NULL);
 	assert_int_equal(policy_check(&subject, &san, csr, &vars, &d), 0);
 	assert_int_equal(d.verdict, POLICY_ALLOW);
 	assert_null(d.san);
+	assert_string_equal(d.dropped, "subjectAltName=unreadable");
+	policy_decision_clear(&d);
+
+	test_policy_free(&subject);
+	test_policy_free(&san);
+	X509_REQ_free(csr);
+	ERR_clear_error();
+}
+
+/* A request with these subjectAltNames (each "TYPE", value bytes of len). */
+static X509_REQ *
+test_csr_sans(const char *subject, int n, const int *types, const char *const *values)
+{
+	STACK_OF(X509_EXTENSION) *exts = NULL;
+	GENERAL_NAMES *gens = GENERAL_NAMES_new();
+	X509_REQ *csr = X509_REQ_new();
+
+	assert_non_null(gens);
+	assert_non_null(csr);
+	testlib_name_add(X509_REQ_get_subject_name(csr), subject);
+	for (int i = 0; i < n; i++) {
+		GENERAL_NAME *g = GENERAL_NAME_new();
+		ASN1_OCTET_STRING *s = ASN1_OCTET_STRING_new();
+
+		assert_non_null(g);
+		assert_non_null(s);
+		assert_int_equal(ASN1_STRING_set(s, values[i], (int)strlen(values[i])), 1);
+		if (types[i] != GEN_IPADD)
+			s->type = V_ASN1_IA5STRING;
+		GENERAL_NAME_set0_value(g, types[i], s);
+		assert_true(sk_GENERAL_NAME_push(gens, g) > 0);
+	}
+	assert_int_equal(X509V3_add1_i2d(&exts, NID_subject_alt_name, gens, 0, 0), 1);
+	assert_int_equal(X509_REQ_add_extensions(csr, exts), 1);
+	sk_X509_EXTENSION_pop_free(exts, X509_EXTENSION_free);
+	GENERAL_NAMES_free(gens);
+	assert_int_equal(X509_REQ_set_pubkey(csr, test_key), 1);
+	assert_true(X509_REQ_sign(csr, test_key, EVP_sha256()) > 0);
+	return csr;
+}
+
+/*
+ * What the rules leave out is named in decision.dropped: subject fields by name,
+ * subjectAltNames with their value, escaped so that a crafted name cannot end a log
+ * line or an HTTP header, nor pass for another entry; a long list is cut short.
+ */
+static void
+test_policy_dropped(void **state)
+{
+	static const int types[] = { GEN_DNS, GEN_IPADD, GEN_EMAIL };
+	static const char *const values[] = { "a\r\nX-Evil: 1;b", "\xc6\x33\x64\x07",
+					      "u@example.com" };
+	struct config_name_policy subject, san;
+	struct policy_vars vars = { ADDR, NULL };
+	struct policy_decision d;
+	X509_REQ *csr = test_csr_sans("/O=Acme/CN=host", 3, types, values);
+	int many_types[60];
+	const char *many[60];
+
+	(void)state;
+	test_rules(&subject.request, "CN");
+	test_pairs(&subject.set, NULL);
+	test_rules(&san.request, NULL);
+	test_pairs(&san.set, NULL);
+	assert_int_equal(policy_check(&subject, &san, csr, &vars, &d), 0);
+	assert_int_equal(d.verdict, POLICY_ALLOW);
+	assert_string_equal(d.dropped,
+			    "subject=O; subjectAltName=DNS:a\\x0D\\x0AX-Evil:\\x201\\x3Bb; "
+			    "subjectAltName=IP:198.51.100.7; subjectAltName=email:u@example.com");
+	policy_decision_clear(&d);
+
+	/* Requested ones are copied and not named; nothing dropped: "". */
+	test_policy_free(&san);
+	test_rules(&san.request, "iPAddress,rfc822Name");
+	assert_int_equal(policy_check(&subject, &san, csr, &vars, &d), 0);
+	assert_string_equal(d.dropped,
+			    "subject=O; subjectAltName=DNS:a\\x0D\\x0AX-Evil:\\x201\\x3Bb");
+	policy_decision_clear(&d);
+	test_policy_free(&subject);
+	test_rules(&subject.request, "*");
+	test_policy_free(&san);
+	test_rules(&san.request, "*");
+	X509_REQ_free(csr);
+	csr = test_csr_sans("/O=Acme/CN=host", 1, types + 2, values + 2);
+	assert_int_equal(policy_check(&subject, &san, csr, &vars, &d), 0);
+	assert_int_equal(d.verdict, POLICY_ALLOW);
+	assert_string_equal(d.dropped, "");
+	policy_decision_clear(&d);
+	X509_REQ_free(csr);
+
+	/* Sixty names do not fit: the list ends with "; ..." */
+	for (int i = 0; i < 60; i++) {
+		many_types[i] = GEN_DNS;
+		many[i] = "a-rather-long-host-name.example.com";
+	}
+	csr = test_csr_sans("/CN=host", 60, many_types, many);
+	test_policy_free(&san);
+	test_rules(&san.request, NULL);
+	assert_int_equal(policy_check(&subject, &san, csr, &vars, &d), 0);
+	assert_true(strlen(d.dropped) < sizeof(d.dropped));
+	assert_string_equal(d.dropped + strlen(d.dropped) - 5, "; ...");
+	assert_non_null(
+		strstr(d.dropped, "subjectAltName=DNS:a-rather-long-host-name.example.com; "));
 	policy_decision_clear(&d);
 
 	test_policy_free(&subject);
@@ -526,9 +630,8 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_policy_cases),
-		cmocka_unit_test(test_policy_two_sans),
-		cmocka_unit_test(test_policy_edges),
+		cmocka_unit_test(test_policy_cases),   cmocka_unit_test(test_policy_two_sans),
+		cmocka_unit_test(test_policy_dropped), cmocka_unit_test(test_policy_edges),
 		cmocka_unit_test(test_policy_renewal),
 	};
 
