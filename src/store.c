@@ -43,7 +43,9 @@
  *	between processes, but the request threads of a worker share one: a mutex
  *	lets one call at a time reach the backend, and store_add_cert() commits
  *	the certificates that threads add at the same time as one batch (group
- *	commit, see store_add_queued()). Nothing here logs: errors are returned to
+ *	commit, see store_add_queued()). With store_set_share() (SQLite), the batch
+ *	is shared by every worker process instead (store_share.c); a record that it
+ *	cannot take goes through the worker's own batch. Nothing here logs: errors are returned to
  *	the caller, which logs them once.
  *
  * DIAGNOSTICS
@@ -71,6 +73,7 @@
 #include <unistd.h>
 
 #include "scepd/encoding.h"
+#include "scepd/store_share.h"
 
 #include "store_backend.h"
 
@@ -286,6 +289,17 @@ store_open(const char *uri, struct store **ret_store)
 }
 
 void
+store_set_share(struct store *st, struct store_share *sh)
+{
+	uint64_t id;
+
+	if (sh != NULL && st->ops->share_id != NULL && st->ops->share_id(st, &id) == 0) {
+		st->share = sh;
+		st->share_id = id;
+	}
+}
+
+void
 store_init(struct store *st, const struct store_ops *ops)
 {
 	st->ops = ops;
@@ -295,6 +309,7 @@ store_init(struct store *st, const struct store_ops *ops)
 	st->queue = NULL;
 	st->queue_end = &st->queue;
 	st->committing = false;
+	st->share = NULL;
 }
 
 void
@@ -392,6 +407,21 @@ store_queue_take(struct store *st, struct store_queued **batch)
 }
 
 /* One transaction for the batch, or the single INSERT of a batch of one. */
+static int
+store_commit_certs(void *ctx, const struct store_cert *const *certs, size_t n, int *results)
+{
+	struct store *st = ctx;
+	int r;
+
+	store_lock(st);
+	if (n == 1)
+		r = results[0] = st->ops->add_cert(st, certs[0]);
+	else
+		r = st->ops->add_certs(st, certs, n, results);
+	store_unlock(st);
+	return n == 1 && r == -EEXIST ? 0 : r;
+}
+
 static void
 store_commit_batch(struct store *st, struct store_queued *const *batch, size_t n, int *results)
 {
@@ -400,12 +430,7 @@ store_commit_batch(struct store *st, struct store_queued *const *batch, size_t n
 
 	for (size_t i = 0; i < n; i++)
 		certs[i] = batch[i]->cert;
-	store_lock(st);
-	if (n == 1)
-		r = results[0] = st->ops->add_cert(st, certs[0]);
-	else
-		r = st->ops->add_certs(st, certs, n, results);
-	store_unlock(st);
+	r = store_commit_certs(st, certs, n, results);
 	for (size_t i = 0; r < 0 && i < n; i++)
 		results[i] = r; /* nothing was committed */
 }
@@ -462,6 +487,11 @@ store_add_cert(struct store *st, const struct store_cert *cert)
 		goto out;
 	c = *cert;
 	c.serial = serial;
+	if (st->share != NULL) {
+		r = store_share_add(st->share, st->share_id, &c, store_commit_certs, st);
+		if (r != -E2BIG && r != -ENOSPC)
+			goto out;
+	}
 	r = store_add_queued(st, &c);
 out:
 	free(serial);

@@ -73,6 +73,11 @@ struct store_ops {
 	/* fn is called once with the CA's CRL, or not at all when there is none. */
 	int (*get_crl)(struct store *st, const char *ca,
 		       int (*fn)(const struct store_crl *crl, void *userdata), void *userdata);
+	/*
+	 * The same number in every process for the same database, when the workers may
+	 * pool their certificate commits (store_share.h): 0; NULL or -ENOTSUP otherwise.
+	 */
+	int (*share_id)(struct store *st, uint64_t *ret_id);
 };
 
 struct store_queued; /* a certificate in store_add_cert(), waiting for its commit */
@@ -85,7 +90,9 @@ struct store {
 	pthread_cond_t committed;   /* a batch was committed (or failed) */
 	struct store_queued *queue; /* oldest first */
 	struct store_queued **queue_end;
-	bool committing; /* a caller commits a batch now */
+	bool committing;           /* a caller commits a batch now */
+	struct store_share *share; /* the workers' pooled commit, or NULL */
+	uint64_t share_id;
 };
 
 /* A backend's open, once its handle is ready to be handed out. */

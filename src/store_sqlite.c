@@ -63,6 +63,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -707,6 +708,19 @@ static int
 store_sqlite_check(struct store *st)
 {
 	(void)st;
+	return 0;
+}
+
+/* The database file's device and inode: what every worker's handle has in common. */
+static int
+store_sqlite_share_id(struct store *st, uint64_t *ret_id)
+{
+	const char *path = sqlite3_db_filename(store_sqlite_of(st)->db, "main");
+	struct stat sb;
+
+	if (path == NULL || path[0] == '\0' || stat(path, &sb) < 0)
+		return -ENOTSUP;
+	*ret_id = ((uint64_t)sb.st_dev << 40) ^ (uint64_t)sb.st_ino;
 	return 0;
 }
 
@@ -1484,6 +1498,7 @@ out:
 }
 
 static const struct store_ops store_sqlite_ops = {
+	.share_id = store_sqlite_share_id,
 	.close = store_sqlite_close,
 	.schema_version = store_sqlite_schema_version,
 	.check = store_sqlite_check,

@@ -50,6 +50,7 @@
 #include "scepd/clock.h"
 #include "scepd/log.h"
 #include "scepd/stats.h"
+#include "scepd/store_share.h"
 #include "scepd/worker.h"
 
 #define SUPERVISOR_BACKOFF_MIN_MS   100
@@ -104,7 +105,8 @@ struct supervisor {
 	int exit_code;
 	uint64_t watchdog_interval_ms; /* 0 = no watchdog */
 	uint64_t watchdog_next_ms;
-	struct stats *stats; /* /metrics' counters, shared with every worker ever forked */
+	struct stats *stats;       /* /metrics' counters, shared with every worker ever forked */
+	struct store_share *share; /* the workers' pooled certificate commits (SQLite) */
 };
 
 static void
@@ -357,6 +359,7 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.slot = slot,
 		.generation = g->id,
 		.stats = s->stats,
+		.share = s->share,
 		/* A restart in the serving generation: better 503 with a reason than nothing. */
 		.may_start_unavailable = s->ready_sent && g == s->serving,
 	};
@@ -912,6 +915,7 @@ supervisor_free(struct supervisor *s)
 	supervisor_generation_free(s->next);
 	supervisor_generation_free(s->serving);
 	stats_free(s->stats);
+	store_share_free(s->share);
 }
 
 int
@@ -935,6 +939,10 @@ supervisor_run(const char *config_path, struct scepd_config *cfg)
 	supervisor_setup_watchdog(&s);
 	if ((r = stats_new(&s.stats)) < 0) {
 		log_error_errno(r, "cannot map the shared memory of the metrics");
+		goto out;
+	}
+	if ((r = store_share_new(&s.share)) < 0) {
+		log_error_errno(r, "cannot map the shared memory of the store's commits");
 		goto out;
 	}
 	supervisor_stats_names(&s, cfg);

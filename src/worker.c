@@ -106,6 +106,7 @@ struct worker_store_count {
 struct worker {
 	const struct scepd_config *cfg;
 	struct stats *stats;
+	struct store_share *share; /* the workers' pooled commits, handed to the store */
 	struct issuer *issuer;
 	struct crl_publish *crls;           /* every CA's CRL */
 	struct worker_ca_routes *ca_routes; /* one per cfg->cas */
@@ -349,6 +350,7 @@ worker_setup_issuer(struct worker *w, bool may_start_unavailable)
 			log_error_errno(r, "storage.uri: cannot open the store");
 		return SCEPD_EXIT_FAILURE;
 	}
+	store_set_share(store, w->share);
 	if ((r = issuer_new(cfg, keys, store, reason, &w->issuer)) < 0) {
 		log_error_errno(r, "cannot set up signing");
 		return SCEPD_EXIT_FAILURE;
@@ -873,7 +875,9 @@ worker_free(struct worker *w)
 int
 worker_run(const struct worker_args *args)
 {
-	struct worker w = { .cfg = args->cfg, .stats = args->stats, .signal_fd = -1 };
+	struct worker w = {
+		.cfg = args->cfg, .stats = args->stats, .share = args->share, .signal_fd = -1
+	};
 	int r, code = SCEPD_EXIT_FAILURE;
 
 	log_set_role(args->slot, args->generation);

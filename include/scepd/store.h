@@ -101,6 +101,13 @@ int store_probe(const char *uri, const char *password, unsigned timeout_s, struc
 
 void store_close(struct store *st);
 
+struct store_share;
+/*
+ * Pool st's certificate commits with the other workers' (store_share.h), when its
+ * backend can (SQLite); otherwise nothing changes. sh outlives st. Once, after opening.
+ */
+void store_set_share(struct store *st, struct store_share *sh);
+
 /*
  * The version of the schema, which store_open() created or migrated to (the newest
  * this scepd knows). 0, -EIO.
