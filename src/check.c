@@ -33,8 +33,6 @@
 #include "scepd/check.h"
 
 #include <errno.h>
-#include <grp.h>
-#include <pwd.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -47,6 +45,7 @@
 #include "scepd/exit.h"
 #include "scepd/htpasswd.h"
 #include "scepd/keys.h"
+#include "scepd/privileges.h"
 #include "scepd/store_login.h"
 #include "scepd/tls_files.h"
 
@@ -241,38 +240,20 @@ check_keys(const struct scepd_config *cfg)
 static int
 check_become_server_user(const struct scepd_config *cfg)
 {
-	const struct config_server *server = &cfg->server;
-	char where[CONFIG_WHERE_MAX];
-	struct passwd *pw = NULL;
-	struct group *gr;
-	gid_t gid;
+	char where[CONFIG_WHERE_MAX], why[256];
+	const char *setting;
 
-	if (geteuid() != 0 || (server->user == NULL && server->group == NULL))
+	if (geteuid() != 0)
 		return 0;
-	if (server->user != NULL && (pw = getpwnam(server->user)) == NULL) {
-		fprintf(stderr, "%s: no such user '%s'\n",
-			config_where(cfg, "server.user", where, sizeof(where)), server->user);
-		return 1;
-	}
-	if (server->group != NULL) {
-		if ((gr = getgrnam(server->group)) == NULL) {
-			fprintf(stderr, "%s: no such group '%s'\n",
-				config_where(cfg, "server.group", where, sizeof(where)),
-				server->group);
-			return 1;
-		}
-		gid = gr->gr_gid;
-	} else {
-		gid = pw->pw_gid;
-	}
-	if ((pw != NULL ? initgroups(pw->pw_name, gid) : setgroups(1, &gid)) < 0 ||
-	    setgid(gid) < 0 || (pw != NULL && setuid(pw->pw_uid) < 0)) {
+	if (privileges_drop(&cfg->server, &setting, why, sizeof(why)) == 0)
+		return 0;
+	if (setting != NULL)
+		fprintf(stderr, "%s: %s\n", config_where(cfg, setting, where, sizeof(where)), why);
+	else
 		fprintf(stderr,
 			"%s: cannot switch to server.user/server.group to check the store: %s\n",
-			cfg->path, strerror(errno));
-		return 1;
-	}
-	return 0;
+			cfg->path, why);
+	return 1;
 }
 
 static int

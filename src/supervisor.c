@@ -29,10 +29,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <grp.h>
 #include <netinet/in.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -49,6 +47,7 @@
 
 #include "scepd/clock.h"
 #include "scepd/log.h"
+#include "scepd/privileges.h"
 #include "scepd/stats.h"
 #include "scepd/store_share.h"
 #include "scepd/worker.h"
@@ -240,29 +239,18 @@ supervisor_close_sockets(struct supervisor *s)
 static int
 supervisor_drop_privileges(const struct config_server *server)
 {
-	struct passwd *pw = NULL;
-	struct group *gr;
-	gid_t gid;
+	const char *setting;
+	char why[256];
+	int r;
 
 	if (server->user == NULL && server->group == NULL)
 		return 0;
-	if (server->user != NULL && (pw = getpwnam(server->user)) == NULL)
-		return log_error_errno(-ENOENT, "server.user: no such user '%s'", server->user);
-	if (server->group != NULL) {
-		if ((gr = getgrnam(server->group)) == NULL)
-			return log_error_errno(-ENOENT, "server.group: no such group '%s'",
-					       server->group);
-		gid = gr->gr_gid;
-	} else {
-		gid = pw->pw_gid;
+	if ((r = privileges_drop(server, &setting, why, sizeof(why))) < 0) {
+		if (setting != NULL)
+			return log_error_errno(r, "%s: %s", setting, why);
+		return log_error_errno(r, "%s", why);
 	}
-	if (pw != NULL ? initgroups(pw->pw_name, gid) < 0 : setgroups(1, &gid) < 0)
-		return log_error_errno(-errno, "cannot set supplementary groups");
-	if (setgid(gid) < 0)
-		return log_error_errno(-errno, "cannot switch to group %u", (unsigned)gid);
-	if (pw != NULL && setuid(pw->pw_uid) < 0)
-		return log_error_errno(-errno, "cannot switch to user '%s'", pw->pw_name);
-	if (pw != NULL && pw->pw_uid != 0 && setuid(0) == 0)
+	if (getuid() != 0 && setuid(0) == 0)
 		return log_error_errno(-EPERM, "dropped privileges can be regained");
 	/*
 	 * Changing uid or gid makes the kernel reset "dumpable" to fs.suid_dumpable, which
