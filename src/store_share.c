@@ -1,18 +1,25 @@
 /*
  * store_share.c - the group commit shared by the worker processes (store_share.h).
  *
- * The region holds a robust process-shared mutex, a process-shared condition variable
- * on CLOCK_MONOTONIC, who leads the commit under way, and STORE_SHARE_SLOTS slots.
+ * The region holds a robust process-shared mutex, a commit counter that waiters sleep on
+ * (a futex), who leads the commit under way, and STORE_SHARE_SLOTS slots.
  * A slot goes FREE -> FILLING (its owner copies the record in, without the lock) ->
  * QUEUED -> TAKEN (by a leader) -> DONE (result set) -> FREE (its owner read the
  * result). Waiters wake at each commit's end and every STORE_SHARE_WAIT_MS to see
  * whether the leader still lives (a zombie does not: /proc/PID/stat); slots left by
  * owners that died are reclaimed when no slot is free.
+ *
+ * Not a pthread condition variable: glibc's keeps state of its waiters inside it (an
+ * internal lock, group references), and a waiter SIGKILLed at the wrong moment leaves
+ * the next pthread_cond_broadcast() blocked forever, with the mutex held. A futex on a
+ * counter holds nothing of its waiters: a killed one simply stops waiting.
  */
 #include "scepd/store_share.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <linux/futex.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -20,6 +27,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
@@ -52,8 +60,8 @@ struct store_share_slot {
 
 struct store_share {
 	pthread_mutex_t lock;
-	pthread_cond_t done;
-	pid_t leader; /* 0: no commit under way */
+	uint32_t commits; /* bumped at each commit's end; waiters sleep on it (a futex) */
+	pid_t leader;     /* 0: no commit under way */
 	uint64_t next_seq;
 	struct store_share_slot slots[STORE_SHARE_SLOTS];
 };
@@ -62,7 +70,6 @@ int
 store_share_new(struct store_share **ret_share)
 {
 	pthread_mutexattr_t ma;
-	pthread_condattr_t ca;
 	struct store_share *sh;
 	int r = 0;
 
@@ -70,15 +77,11 @@ store_share_new(struct store_share **ret_share)
 	if (sh == MAP_FAILED)
 		return -errno;
 	pthread_mutexattr_init(&ma);
-	pthread_condattr_init(&ca);
 	if (pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
 	    pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST) != 0 ||
-	    pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED) != 0 ||
-	    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC) != 0 ||
-	    pthread_mutex_init(&sh->lock, &ma) != 0 || pthread_cond_init(&sh->done, &ca) != 0)
+	    pthread_mutex_init(&sh->lock, &ma) != 0)
 		r = -ENOMEM;
 	pthread_mutexattr_destroy(&ma);
-	pthread_condattr_destroy(&ca);
 	if (r < 0) {
 		munmap(sh, sizeof(*sh));
 		return r;
@@ -284,22 +287,24 @@ store_share_lead(struct store_share *sh, uint64_t id, store_share_commit_fn *com
 		batch[i]->state = STORE_SHARE_DONE;
 	}
 	sh->leader = 0;
-	pthread_cond_broadcast(&sh->done);
+	__atomic_add_fetch(&sh->commits, 1, __ATOMIC_RELEASE);
+	/* Shared (not FUTEX_PRIVATE_FLAG): the waiters are other processes. */
+	syscall(SYS_futex, &sh->commits, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 }
 
+/*
+ * Unlocks, sleeps until the next commit ends or STORE_SHARE_WAIT_MS pass, relocks. A
+ * commit that ends between the unlock and the sleep changed the counter: no sleep.
+ */
 static void
 store_share_wait(struct store_share *sh)
 {
-	struct timespec until;
+	const struct timespec timeout = { 0, STORE_SHARE_WAIT_MS * 1000000L };
+	uint32_t seen = __atomic_load_n(&sh->commits, __ATOMIC_ACQUIRE);
 
-	clock_gettime(CLOCK_MONOTONIC, &until);
-	until.tv_nsec += STORE_SHARE_WAIT_MS * 1000000L;
-	if (until.tv_nsec >= 1000000000L) {
-		until.tv_sec++;
-		until.tv_nsec -= 1000000000L;
-	}
-	if (pthread_cond_timedwait(&sh->done, &sh->lock, &until) == EOWNERDEAD)
-		pthread_mutex_consistent(&sh->lock);
+	pthread_mutex_unlock(&sh->lock);
+	syscall(SYS_futex, &sh->commits, FUTEX_WAIT, seen, &timeout, NULL, 0);
+	store_share_lock(sh);
 }
 
 int

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <pthread.h>
+#include <signal.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -307,6 +309,74 @@ test_share_too_big(void **state)
 	store_share_free(sh);
 }
 
+/* A process that adds records until it is killed; its commits take a moment. */
+static void
+test_add_forever(struct store_share *sh, unsigned n)
+{
+	unsigned char der[16] = { 5 };
+	struct store_cert c = test_cert("K", der, sizeof(der), "x");
+	struct test_commit slow = { .sleep_ms = 1 };
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL); /* none left behind when the test fails */
+	der[1] = (unsigned char)n;
+	for (;;)
+		if (store_share_add(sh, 1, &c, test_commit, &slow) != 0 && errno != EIO)
+			usleep(1000);
+}
+
+/* A process that adds one record within 5 s: its exit status (a hang is SIGALRM). */
+static int
+test_add_within_5s(struct store_share *sh)
+{
+	unsigned char der[16] = { 6 };
+	struct store_cert c = test_cert("L", der, sizeof(der), "x");
+	struct test_commit ok = { 0 };
+	int status;
+	pid_t pid;
+
+	if ((pid = fork()) == 0) {
+		alarm(5);
+		_exit(store_share_add(sh, 1, &c, test_commit, &ok) == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	return status;
+}
+
+/*
+ * Processes killed at any point, while they lead, wait or copy a record in (as t_fault
+ * kills workers): the others go on, and a record added afterwards is committed at once.
+ */
+static void
+test_share_waiters_killed(void **state)
+{
+	struct store_share *sh = NULL;
+	pid_t pids[6];
+	int status;
+
+	(void)state;
+	assert_int_equal(store_share_new(&sh), 0);
+	for (unsigned i = 0; i < 6; i++)
+		if ((pids[i] = fork()) == 0)
+			test_add_forever(sh, i);
+	for (unsigned k = 0; k < 400; k++) {
+		unsigned i = (unsigned)rand() % 6;
+
+		usleep((useconds_t)(rand() % 3000));
+		kill(pids[i], SIGKILL);
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+		if ((pids[i] = fork()) == 0)
+			test_add_forever(sh, i);
+		if (k % 100 == 99) /* the survivors still let a newcomer through */
+			assert_int_equal(test_add_within_5s(sh), 0);
+	}
+	for (unsigned i = 0; i < 6; i++) {
+		kill(pids[i], SIGKILL);
+		assert_int_equal(waitpid(pids[i], &status, 0), pids[i]);
+	}
+	assert_int_equal(test_add_within_5s(sh), 0);
+	store_share_free(sh);
+}
+
 int
 main(void)
 {
@@ -316,6 +386,7 @@ main(void)
 		cmocka_unit_test(test_share_taken_by_dead_leader),
 		cmocka_unit_test(test_share_two_databases),
 		cmocka_unit_test(test_share_too_big),
+		cmocka_unit_test(test_share_waiters_killed),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
