@@ -125,6 +125,8 @@
 	  CA, ocsp.key) \
 	X("ca.ocsp.key_passphrase",          SECRET,      KEY,      NULL, 0, 0, \
 	  CA, ocsp.key_passphrase) \
+	X("ca.ocsp.cache",                   INT,         NONE,     "60", 0, 3600, \
+	  CA, ocsp.cache) \
 	G("scep") \
 	X("scep.path",                       URL_PATH,    NONE,     "/scep", 0, 0, \
 	  PROFILE, scep.path) \

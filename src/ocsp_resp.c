@@ -64,6 +64,8 @@
 struct ocsp_resp_prep {
 	int status;            /* OCSP_RESPONSE_STATUS_* */
 	OCSP_BASICRESP *basic; /* SUCCESSFUL: the answer to sign */
+	bool nonce;            /* the request carried one */
+	time_t this_update;
 };
 
 /* What the CA's CertIDs hash: one per algorithm we accept, without a serial. */
@@ -287,6 +289,8 @@ ocsp_resp_answer(struct ocsp_resp_prep *prep, const struct ocsp_resp_params *par
 		goto out;
 	prep->basic = basic;
 	basic = NULL; /* prep owns it now */
+	prep->nonce = nonce != NULL;
+	prep->this_update = now;
 	prep->status = OCSP_RESPONSE_STATUS_SUCCESSFUL;
 	r = 0;
 out:
@@ -325,6 +329,18 @@ int
 ocsp_resp_prep_status(const struct ocsp_resp_prep *prep)
 {
 	return prep->status;
+}
+
+bool
+ocsp_resp_prep_reusable(const struct ocsp_resp_prep *prep)
+{
+	return prep->status == OCSP_RESPONSE_STATUS_SUCCESSFUL && !prep->nonce;
+}
+
+time_t
+ocsp_resp_prep_this_update(const struct ocsp_resp_prep *prep)
+{
+	return prep->this_update;
 }
 
 int

@@ -467,12 +467,26 @@ worker_observe(void *userdata, const struct http_route *route, unsigned status,
  * /healthz, /metrics, each served profile's path (and NDES page), and the legacy SCEP
  * path.
  */
+/*
+ * How long the OCSP responder of ca reuses a signed answer: ocsp.cache, but never more
+ * than half of crl.refresh (the answer's validity), so that a reused answer still has
+ * half of it ahead.
+ */
+static time_t
+worker_ocsp_reuse(const struct config_ca *ca)
+{
+	int half = ca->crl.refresh / 2;
+
+	return ca->ocsp.cache < half ? ca->ocsp.cache : half;
+}
+
 static int
 worker_make_routes(struct worker *w)
 {
 	const struct scepd_config *cfg = w->cfg;
 	const unsigned scep_methods = HTTP_GET | HTTP_POST | HTTP_OPTIONS;
 	size_t legacy = worker_legacy_profile(cfg);
+	int r;
 
 	/* /healthz, /metrics, per profile 2 (its path, its NDES page), per CA 3 (OCSP, CRL,
 	 * CRL.pem), legacy SCEP, admin */
@@ -527,6 +541,10 @@ worker_make_routes(struct worker *w)
 
 		if (cfg->cas[i].ocsp.path != NULL) {
 			c->ocsp = (struct ocsp_http){ .cfg = cfg, .issuer = w->issuer, .ca = i };
+			if (cfg->cas[i].ocsp.cache > 0 &&
+			    (r = ocsp_cache_new(worker_ocsp_reuse(&cfg->cas[i]), &c->ocsp.cache)) <
+				    0)
+				return r;
 			w->routes[w->n_routes++] = (struct http_route){
 				.path = cfg->cas[i].ocsp.path,
 				.methods = HTTP_GET | HTTP_POST,
@@ -862,8 +880,10 @@ worker_free(struct worker *w)
 		ndes_http_free(w->profiles[i].ndes);
 	}
 	free(w->profiles);
-	for (size_t i = 0; w->ca_routes != NULL && i < w->cfg->n_cas; i++)
+	for (size_t i = 0; w->ca_routes != NULL && i < w->cfg->n_cas; i++) {
 		free(w->ca_routes[i].pem_path);
+		ocsp_cache_free(w->ca_routes[i].ocsp.cache);
+	}
 	free(w->ca_routes);
 	admin_http_free(w->admin);
 	crl_publish_free(w->crls);

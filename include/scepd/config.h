@@ -128,6 +128,7 @@ struct config_ocsp {
 	char *certificate;                   /* a delegated OCSP signer; NULL: the CA signs */
 	char *key;                           /* its key: pkcs11: URI or absolute file path */
 	struct config_secret key_passphrase; /* for an encrypted PEM key file */
+	int cache; /* seconds a signed answer without nonce is reused; 0: never */
 };
 
 struct config_ca {

@@ -18,6 +18,7 @@
 #ifndef SCEPD_OCSP_RESP_H
 #define SCEPD_OCSP_RESP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <time.h>
 
@@ -70,6 +71,15 @@ int ocsp_resp_prepare(const struct ocsp_resp_params *params, const unsigned char
 
 /* The responseStatus the answer carries: OCSP_RESPONSE_STATUS_SUCCESSFUL or a refusal. */
 int ocsp_resp_prep_status(const struct ocsp_resp_prep *prep);
+
+/*
+ * Whether the signed answer may serve the same request again while every status in it
+ * holds (RFC 5019): it is successful and the request carried no nonce.
+ */
+bool ocsp_resp_prep_reusable(const struct ocsp_resp_prep *prep);
+
+/* A successful answer's thisUpdate. */
+time_t ocsp_resp_prep_this_update(const struct ocsp_resp_prep *prep);
 
 /*
  * The answer as OCSPResponse DER (malloc()ed). A successful one is signed by signer

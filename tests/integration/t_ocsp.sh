@@ -4,7 +4,10 @@
 # good, then revoked (with reason and time) after `scepctl revoke`, good again after
 # `unrevoke` of a hold, unknown for a certificate the CA signed but never recorded and
 # for another CA's; the nonce comes back; GET (RFC 6960 A.1) gets the same answer with
-# Cache-Control; garbage gets malformedRequest, another content type 415.
+# Cache-Control; garbage gets malformedRequest, another content type 415. Signed answers
+# to requests without nonce are reused (ocsp.cache) while the status holds: the same
+# producedAt a second later, but "revoked" at once after a revocation, never the kept
+# "good"; with ocsp.cache = 0, and for requests with a nonce, every answer is new.
 . "$(dirname "$0")/lib.sh"
 
 make_file_ca "$TMP" # ca.pem, ca.key: RSA-2048
@@ -26,7 +29,7 @@ cas: {
 	rsa: {
 		certificate = "$TMP/ca.pem";
 		key = "$TMP/ca.key";
-		ocsp = { path = "/ocsp/rsa"; };
+		ocsp = { path = "/ocsp/rsa"; cache = 0; };
 		ocsp_url = "$base/ocsp/rsa";
 		crl_distribution_points = [ "$base/crl/rsa.crl", "http://crl.example/rsa.crl" ];
 	};
@@ -114,6 +117,57 @@ openssl ocsp -respin "$TMP/get.der" -issuer "$TMP/ca.pem" -cert "$TMP/phone1.pem
 grep -q "phone1.pem: revoked" "$TMP/get.ocsp" || fail "GET answer: $(cat "$TMP/get.ocsp")"
 pass "GET with the request in the path: the same answer, cacheable"
 
+# The cache. produced NAME CA-FILE ANSWER-FILE: the status of NAME in an answer after
+# it verifies, and its producedAt, in $TMP/produced.
+produced() {
+	openssl ocsp -respin "$3" -issuer "$2" -cert "$TMP/$1.pem" -CAfile "$2" -resp_text \
+		>"$3.txt" 2>&1 || true
+	grep -q "^Response verify OK" "$3.txt" || fail "$3: does not verify: $(cat "$3.txt")"
+	sed -n 's/^ *Produced At: //p' "$3.txt" >>"$TMP/produced"
+	sed -n "s|^$TMP/$1.pem: ||p" "$3.txt"
+}
+# get_answers NAME CA-FILE URL-PATH N: N GETs without nonce, the answers kept as
+# $TMP/NAME.getI.der (I counting on from the last call); every status they say.
+get_answers() {
+	local i enc first
+	openssl ocsp -issuer "$2" -cert "$TMP/$1.pem" -no_nonce -reqout "$TMP/$1.req" 2>/dev/null
+	enc=$(base64 -w0 "$TMP/$1.req" | sed 's|+|%2B|g; s|/|%2F|g; s|=|%3D|g')
+	first=$(find "$TMP" -maxdepth 1 -name "$1.get*.der" | wc -l)
+	for ((i = first; i < first + $4; i++)); do
+		curl -sf -D "$TMP/$1.get$i.h" -o "$TMP/$1.get$i.der" "$base$3/$enc" || fail "GET $3 for $1"
+		produced "$1" "$2" "$TMP/$1.get$i.der"
+	done | sort -u
+}
+# The delegated signer is P-256: ECDSA signatures differ each time, so two equal answers
+# are one answer reused. With 2 workers (a cache each), 6 GETs across a second bring at
+# most 2 different answers (signed anew, 6).
+: >"$TMP/produced"
+assert_eq good "$(get_answers web "$TMP/ec-ca.pem" /ocsp/ec 1)" "GET for web"
+sleep 1.2
+assert_eq good "$(get_answers web "$TMP/ec-ca.pem" /ocsp/ec 5)" "GETs for web a second later"
+assert_eq 6 "$(find "$TMP" -maxdepth 1 -name 'web.get*.der' | wc -l)" "answers kept"
+answers=$(md5sum "$TMP"/web.get*.der | awk '{ print $1 }' | sort -u | wc -l)
+((answers <= 2)) || fail "$answers different answers to 6 GETs: not reused"
+(($(sort -u "$TMP/produced" | wc -l) <= 2)) || fail "producedAt: $(sort -u "$TMP/produced")"
+max_age=$(sed -n 's/^Cache-Control: max-age=\([0-9]*\)\r$/\1/ip' "$TMP/web.get5.h")
+((max_age > 0 && max_age <= 3600)) || fail "Cache-Control of a reused answer: '$max_age'"
+# With a nonce, each answer is new: the nonce comes back (status checks it).
+assert_eq good "$(status web "$TMP/ec-ca.pem" /ocsp/ec)" "web with a nonce"
+# The attacker's hope: a kept "good" after the revocation. The store is read for every
+# request, so the next answer of every worker says revoked.
+ctl revoke "$(serial_of "$TMP/web.pem")" --reason keyCompromise >/dev/null 2>&1 || fail "revoke web"
+assert_eq revoked "$(get_answers web "$TMP/ec-ca.pem" /ocsp/ec 6)" "every GET after the revocation"
+ctl unrevoke "$(serial_of "$TMP/web.pem")" >/dev/null 2>&1 && fail "unrevoke of keyCompromise succeeded"
+# ocsp.cache = 0 (the RSA CA): RSA signatures are deterministic, so only producedAt can
+# tell: a second later, every answer is a new one.
+: >"$TMP/produced"
+assert_eq good "$(get_answers phone2 "$TMP/ca.pem" /ocsp/rsa 1)" "GET for phone2"
+first=$(cat "$TMP/produced")
+sleep 1.2
+assert_eq good "$(get_answers phone2 "$TMP/ca.pem" /ocsp/rsa 4)" "GETs for phone2 a second later"
+assert_eq 1 "$(grep -cxF "$first" "$TMP/produced")" "answers with the first producedAt, ocsp.cache = 0"
+pass "answers without nonce reused by each worker (byte for byte, at most one per worker), revoked at once after a revocation; with a nonce or ocsp.cache = 0 signed anew"
+
 # Garbage: a malformedRequest response, and the workers keep serving; a POST of
 # another type: 415.
 head -c 300 /dev/urandom >"$TMP/junk"
@@ -123,5 +177,5 @@ openssl ocsp -respin "$TMP/junk.der" -resp_text -noverify >"$TMP/junk.ocsp" 2>&1
 grep -qi "malformedrequest" "$TMP/junk.ocsp" || fail "garbage: $(head -3 "$TMP/junk.ocsp")"
 assert_eq 415 "$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: text/plain' \
 	--data-binary @"$TMP/req.der" "$base/ocsp/rsa")" "POST as text/plain"
-assert_eq good "$(status web "$TMP/ec-ca.pem" /ocsp/ec)" "still serving after garbage"
+assert_eq good "$(status phone2 "$TMP/ca.pem" /ocsp/rsa)" "still serving after garbage"
 pass "garbage gets malformedRequest, another content type 415; the responder keeps serving"
