@@ -2,8 +2,9 @@
  * http.c - libmicrohttpd glue for a worker: route table, body limit, replies.
  *
  * One MHD daemon per listening socket, with a pool of internal epoll threads that
- * accept in turn and each serve their own connections (so the counters below are
- * atomic). A request context is created on the first call of the access handler
+ * each serve their own connections (so the counters below are atomic). They do not
+ * accept: one thread per worker does (http_accept.c) and hands each connection to
+ * MHD, which gives it to a pool thread. A request context is created on the first call of the access handler
  * (headers complete) and freed when MHD reports the request completed; the handler
  * runs once, on the last call, with the whole body. A Content-Length over the limit
  * is refused with 413 before any of the body is read; a chunked body that grows over
@@ -44,6 +45,8 @@
 #include "scepd/encoding.h"
 #include "scepd/log.h"
 
+#include "http_accept.h"
+
 #define HTTP_MAX_EXTRA_HEADERS 4
 
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL choice of ciphers otherwise. */
@@ -56,6 +59,8 @@ struct http_server {
 	struct http_limits limits;
 	unsigned in_flight;         /* __atomic: the MHD thread counts, the worker reads */
 	unsigned fresh_connections; /* __atomic: accepted, no request seen yet */
+	unsigned connections;       /* __atomic: open */
+	struct http_accept *accept; /* NULL once quiesced */
 	bool quiesced;              /* __atomic */
 	bool tls;
 	X509_STORE *client_ca; /* NULL: no client certificates asked for */
@@ -387,6 +392,10 @@ http_connection_notify(void *cls, struct MHD_Connection *connection, void **sock
 	struct http_connection *conn = *socket_context;
 
 	(void)connection;
+	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
+		__atomic_add_fetch(&server->connections, 1, __ATOMIC_RELEASE);
+	else
+		__atomic_sub_fetch(&server->connections, 1, __ATOMIC_RELEASE);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		if ((conn = calloc(1, sizeof(*conn))) == NULL)
 			return; /* this one is not waited for when draining */
@@ -513,13 +522,33 @@ out:
 	return r;
 }
 
+/* http_accept's: a connection to MHD, which closes it when it cannot take it. */
+static void
+http_server_hand(void *userdata, int fd, const struct sockaddr *addr, socklen_t addrlen)
+{
+	struct http_server *server = userdata;
+
+	(void)MHD_add_connection(server->daemon, fd, addr, addrlen);
+}
+
+/* http_accept's: room for one more connection (MHD would refuse it, not queue it). */
+static bool
+http_server_room(void *userdata)
+{
+	struct http_server *server = userdata;
+
+	return __atomic_load_n(&server->connections, __ATOMIC_ACQUIRE) <
+	       server->limits.max_connections;
+}
+
 int
 http_server_start(int listen_fd, const struct http_limits *limits, const struct http_tls *tls,
 		  const struct http_route *routes, size_t n_routes, struct http_server **ret_server)
 {
 	struct MHD_OptionItem tls_options[5];
 	struct http_server *server;
-	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG;
+	unsigned flags = MHD_USE_EPOLL_INTERNAL_THREAD | MHD_USE_ITC | MHD_USE_ERROR_LOG |
+			 MHD_USE_NO_LISTEN_SOCKET;
 	size_t n = 0;
 	int r;
 	/*
@@ -564,8 +593,7 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 	tls_options[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
 	server->daemon = MHD_start_daemon(
 		flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
-		NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_LISTEN_SOCKET,
-		(MHD_socket)listen_fd, MHD_OPTION_CONNECTION_LIMIT,
+		NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_CONNECTION_LIMIT,
 		(unsigned)limits->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
 		(unsigned)limits->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
 		(unsigned)limits->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
@@ -573,6 +601,11 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 		MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
 	if (server->daemon == NULL) {
 		r = -EIO;
+		goto out;
+	}
+	if ((r = http_accept_start(listen_fd, http_server_hand, http_server_room, server,
+				   &server->accept)) < 0) {
+		MHD_stop_daemon(server->daemon);
 		goto out;
 	}
 	*ret_server = server;
@@ -593,8 +626,8 @@ http_server_quiesce(struct http_server *server)
 {
 	if (__atomic_exchange_n(&server->quiesced, true, __ATOMIC_ACQ_REL))
 		return;
-	/* The listening socket stays the caller's: MHD hands it back here. */
-	(void)MHD_quiesce_daemon(server->daemon);
+	http_accept_stop(server->accept); /* the listening socket stays the caller's */
+	server->accept = NULL;
 }
 
 unsigned
@@ -609,7 +642,7 @@ http_server_free(struct http_server *server)
 {
 	if (server == NULL)
 		return;
-	http_server_quiesce(server); /* else MHD_stop_daemon() closes the caller's socket */
+	http_server_quiesce(server);
 	MHD_stop_daemon(server->daemon);
 	X509_STORE_free(server->client_ca);
 	free(server->certificate_pem);
