@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "scepd/log.h"
@@ -30,6 +31,7 @@ struct http_accept {
 	http_accept_room_fn *room;
 	void *userdata;
 	pthread_t thread;
+	time_t warned; /* CLOCK_MONOTONIC seconds of the last failed accept logged */
 };
 
 /* Waits up to ms for the stop: true once it came. */
@@ -58,6 +60,7 @@ http_accept_batch(struct http_accept *a)
 	for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
 		struct sockaddr_storage addr;
 		socklen_t len = sizeof(addr);
+		struct timespec now;
 		int fd;
 
 		if (!a->room(a->userdata))
@@ -74,8 +77,12 @@ http_accept_batch(struct http_accept *a)
 		case EINTR:
 		case EPROTO:
 			return true; /* another worker took it, or the client left */
-		default:
-			log_warning_errno(-errno, "cannot accept a connection");
+		default: /* EMFILE and the like: once a minute in the log, not at every try */
+			if (clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
+			    (a->warned == 0 || now.tv_sec - a->warned >= 60)) {
+				a->warned = now.tv_sec;
+				log_warning_errno(-errno, "cannot accept a connection");
+			}
 			return false;
 		}
 	}
