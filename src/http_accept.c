@@ -61,7 +61,7 @@ http_accept_batch(struct http_accept *a)
 		struct sockaddr_storage addr;
 		socklen_t len = sizeof(addr);
 		struct timespec now;
-		int fd;
+		int fd, r;
 
 		if (!a->room(a->userdata))
 			return false;
@@ -71,7 +71,8 @@ http_accept_batch(struct http_accept *a)
 			a->hand(a->userdata, fd, (struct sockaddr *)&addr, len);
 			continue;
 		}
-		switch (errno) {
+		r = -errno;
+		switch (-r) {
 		case EAGAIN:
 		case ECONNABORTED:
 		case EINTR:
@@ -81,7 +82,7 @@ http_accept_batch(struct http_accept *a)
 			if (clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
 			    (a->warned == 0 || now.tv_sec - a->warned >= 60)) {
 				a->warned = now.tv_sec;
-				log_warning_errno(-errno, "cannot accept a connection");
+				log_warning_errno(r, "cannot accept a connection");
 			}
 			return false;
 		}
