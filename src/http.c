@@ -4,12 +4,13 @@
  * One MHD daemon per listening socket, with a pool of internal epoll threads that
  * each serve their own connections (so the counters below are atomic). They do not
  * accept: one thread per worker does (http_accept.c) and hands each connection to
- * MHD, which gives it to a pool thread. A request context is created on the first call of the access handler
- * (headers complete) and freed when MHD reports the request completed; the handler
- * runs once, on the last call, with the whole body. A Content-Length over the limit
- * is refused with 413 before any of the body is read; a chunked body that grows over
- * it is discarded as it arrives and refused at its end. A client outside a route's
- * allow-list gets 403 and one log line; its handler is never called.
+ * MHD, which gives it to a pool thread. A request context is created on the first
+ * call of the access handler (headers complete) and freed when MHD reports the
+ * request completed; the handler runs once, on the last call, with the whole body. A
+ * Content-Length over the limit is refused with 413 before any of the body is read; a
+ * chunked body that grows over it is discarded as it arrives and refused at its end.
+ * A client outside a route's allow-list gets 403 and one log line; its handler is
+ * never called.
  *
  * A TLS listener (server.tls) is the same daemon with GnuTLS in it: TLS 1.2 and 1.3,
  * the certificate and key given as PEM (GnuTLS parses them while MHD starts, so the
