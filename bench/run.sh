@@ -60,6 +60,7 @@ else
 	OUT=${BENCH_OUT:-$top/bench/results/$(date +%F).md}
 fi
 CONC=${BENCH_CONCURRENCY:-8}
+DEVICE_CONC=2 # "SCEP as devices do it": two devices enrolling at a time
 WRK_CONNECTIONS=32
 CPUS=$(nproc)
 
@@ -86,8 +87,16 @@ TMP=$(mktemp -d /tmp/scepd-bench.XXXXXX)
 SERVER_PID=
 SERVER2_PID=    # the second node of the PostgreSQL runs
 CLEANUP_HOOKS=() # lib_pg.sh: pg_stop
+SCRAPE_PID=      # the /metrics scraper of the diagnosis row (scrape_start)
+scrape_stop() {
+	[[ -n "$SCRAPE_PID" ]] || return 0
+	kill "$SCRAPE_PID" 2>/dev/null || true
+	wait "$SCRAPE_PID" 2>/dev/null || true
+	SCRAPE_PID=
+}
 cleanup() {
 	local rc=$? hook
+	scrape_stop
 	stop_server
 	for hook in "${CLEANUP_HOOKS[@]}"; do
 		"$hook" || true
@@ -307,6 +316,32 @@ wrk_ms() { # PERCENT < wrk --latency output
 		printf "%.2f", v }'
 }
 
+# GET URL (a /metrics) once a second in the background until scrape_stop, each
+# answer's status to $TMP/scrapes; the first scrape must answer 200. Bounded: at most
+# an hour's scrapes, each at most 2 s, and cleanup stops it.
+scrape_start() { # URL
+	local code
+	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") || code="curl failed"
+	[[ $code == 200 ]] || fail "GET $1: $code, not 200 (metrics.allow?)"
+	: >"$TMP/scrapes"
+	(
+		for _ in $(seq 1 3600); do
+			curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 "$1" >>"$TMP/scrapes" ||
+				echo "curl failed" >>"$TMP/scrapes"
+			sleep 1
+		done
+	) &
+	SCRAPE_PID=$!
+}
+# Stops the scraper; every scrape must have answered 200.
+scrape_check() {
+	scrape_stop
+	SCRAPES=$(wc -l <"$TMP/scrapes")
+	[[ $SCRAPES -gt 0 ]] || fail "/metrics: no scrape during the runs"
+	grep -qvx 200 "$TMP/scrapes" && fail "/metrics: $(grep -vx 200 "$TMP/scrapes" | sort | uniq -c | tr '\n' ' ')of $SCRAPES scrapes not 200"
+	log "  /metrics: $SCRAPES scrapes during the runs, all 200"
+}
+
 dup_serials() { # SERIALS-FILE: serial values issued more than once
 	[[ -s "$1" ]] || {
 		echo 0
@@ -375,6 +410,8 @@ WORKERS=$(pgrep -c -P "$SERVER_PID" || true)
 log "GetCACaps and GetCACert, scepd (wrk -t1 -c$WRK_CONNECTIONS -d${WRK_SECONDS}s)"
 wrk_run caps.scepd "http://127.0.0.1:$PORT_SCEPD/scep?operation=GetCACaps"
 wrk_run cert.scepd "http://127.0.0.1:$PORT_SCEPD/scep?operation=GetCACert"
+log "SCEP as devices do it, scepd (GetCACaps, GetCACert, PKIOperation, a new connection each; $DEVICE_CONC at a time)"
+measure scep-device.scepd scepd scep "http://127.0.0.1:$PORT_SCEPD/scep" --device -c "$DEVICE_CONC"
 stop_server
 bound_run bound.scep "$TMP/scep.conf" scep
 
@@ -388,14 +425,25 @@ RSS_SCEPSERVER=$(rss_kib | sort -n | tail -n 1)
 log "GetCACaps and GetCACert, scepserver"
 wrk_run caps.scepserver "http://127.0.0.1:$PORT_SCEPSERVER/scep?operation=GetCACaps"
 wrk_run cert.scepserver "http://127.0.0.1:$PORT_SCEPSERVER/scep?operation=GetCACert"
+log "SCEP as devices do it, scepserver"
+measure scep-device.scepserver scepserver scep "http://127.0.0.1:$PORT_SCEPSERVER/scep" --device \
+	-c "$DEVICE_CONC"
 stop_server
 
 # --- /csr ----------------------------------------------------------------------------
 
 declare -A RSS_CSR RSS_OCSP
-for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
+SCRAPES=0
+for ca in rsa-file rsa-file-metrics ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 	case $ca in
 	rsa-file | ec-file) scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" ;;
+	rsa-file-metrics)
+		# The same as rsa-file (and right after it) with /metrics scraped every
+		# second during the runs, as Prometheus would: a diagnosis that the
+		# scrapes change no figure beyond noise.
+		scepd_config "csr-$ca" "$TMP/rsa-file.pem" "$TMP/rsa-file.key" "" \
+			'metrics = { allow = [ "127.0.0.0/8" ]; };'
+		;;
 	rsa-file-1thread)
 		# One request at a time per worker: what the threads and their group
 		# commit add.
@@ -422,7 +470,9 @@ for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 	esac
 	log "/csr, scepd, CA key $ca (requests: RSA-2048 and P-256 in turn)"
 	start_scepd "$TMP/csr-$ca.conf" "$TMP/scepd-csr-$ca.log"
+	[[ $ca == rsa-file-metrics ]] && scrape_start "http://127.0.0.1:$PORT_SCEPD/metrics"
 	measure "csr.$ca" scepd csr "http://127.0.0.1:$PORT_SCEPD/csr" --ca "$cacert" --key-type mixed
+	[[ $ca == rsa-file-metrics ]] && scrape_check
 	RSS_CSR[$ca]=$(rss_kib | sort -n | tail -n 1)
 	stop_server
 	case $ca in
@@ -554,6 +604,14 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 bound_csr_rate() { calc "%.1f" "2 / (1 / $(med "bound.csr.$1.rsa" per_second) + 1 / $(med "bound.csr.$1.ec" per_second))"; }
 bound_csr_cpu() { calc "%.3f" "($(med "bound.csr.$1.rsa" cpu_ms_per_op) + $(med "bound.csr.$1.ec" cpu_ms_per_op)) / 2"; }
 b_scep=$(med bound.scep per_second)
+r_dev_scepd=$(med scep-device.scepd rate)
+r_dev_scepserver=$(med scep-device.scepserver rate)
+cpu_dev_scepd=$(med scep-device.scepd server_cpu_ms_per_req)
+cpu_dev_scepserver=$(med scep-device.scepserver server_cpu_ms_per_req)
+r_csr=$(med csr.rsa-file rate)
+r_csr_metrics=$(med csr.rsa-file-metrics rate)
+cpu_csr=$(med csr.rsa-file server_cpu_ms_per_req)
+cpu_csr_metrics=$(med csr.rsa-file-metrics server_cpu_ms_per_req)
 b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 
 {
@@ -579,13 +637,24 @@ b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 	done
 	echo "| **scepd / scepserver** | **$(calc "%.2f×" "$r_scepd / $r_scepserver")** | **$(calc "%.2f×" "$cpu_scepd / $cpu_scepserver")** | | | |"
 	echo
+	echo "## SCEP as devices do it"
+	echo
+	echo "Each enrolment as a device makes it: GetCACaps, GetCACert (200, not empty) and PKIOperation (the same pre-built PKCSReqs, checked the same way as above), each on a new TCP connection (\`Connection: close\`), $DEVICE_CONC devices at a time (\`scep_load scep --device -c $DEVICE_CONC\`); the same servers and CA as above. Rates, server CPU and latencies are per enrolment (all three exchanges)."
+	echo
+	echo "| server | enrolments/s | server CPU ms/enrolment | client CPU ms/enrolment | other CPU ms/run | p50 / p99 ms at peak |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for who in scepd scepserver; do
+		echo "| $who | $(med scep-device.$who rate) | $(med scep-device.$who server_cpu_ms_per_req) | $(med scep-device.$who client_cpu_ms_per_req) | $(med scep-device.$who other_cpu_ms) | $(med scep-device.$who p50_ms) / $(med scep-device.$who p99_ms) |"
+	done
+	echo "| **scepd / scepserver** | **$(calc "%.2f×" "$r_dev_scepd / $r_dev_scepserver")** | **$(calc "%.2f×" "$cpu_dev_scepd / $cpu_dev_scepserver")** | | | |"
+	echo
 	echo "## /csr certificates (scepd)"
 	echo
 	echo "Pre-built PKCS#10 requests, RSA-2048 and P-256 requester keys in turn, DER, answered as PEM. The limit is one private-key operation per certificate (below)."
 	echo
 	echo "| CA key | certificates/s | signing limit/s | fraction of the limit | server CPU ms/cert | client CPU ms/request | other CPU ms/run | p50 / p99 ms at peak |"
 	echo "|---|---:|---:|---:|---:|---:|---:|---:|"
-	for ca in rsa-file rsa-hsm ec-file ec-hsm rsa-file-tmpfs rsa-file-1thread; do
+	for ca in rsa-file rsa-hsm ec-file ec-hsm rsa-file-tmpfs rsa-file-1thread rsa-file-metrics; do
 		case $ca in
 		rsa-file) name="RSA-2048, file" ;;
 		rsa-hsm) name="RSA-2048, SoftHSM" ;;
@@ -593,6 +662,7 @@ b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 		ec-hsm) name="P-256, SoftHSM" ;;
 		rsa-file-tmpfs) name="RSA-2048, file, store on tmpfs (diagnosis: no fsync cost)" ;;
 		rsa-file-1thread) name="RSA-2048, file, one request thread per worker (diagnosis: no group commit)" ;;
+		rsa-file-metrics) name="RSA-2048, file, /metrics scraped every second (diagnosis; $SCRAPES scrapes, all 200)" ;;
 		esac
 		lim=$(limit_of "$ca")
 		echo "| $name | $(med csr.$ca rate) | $lim | $(calc "%.0f%%" "100 * $(med csr.$ca rate) / $lim") | $(med csr.$ca server_cpu_ms_per_req) | $(med csr.$ca client_cpu_ms_per_req) | $(med csr.$ca other_cpu_ms) | $(med csr.$ca p50_ms) / $(med csr.$ca p99_ms) |"
@@ -671,7 +741,7 @@ b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 	echo
 	echo "| what | rate/s | p50 ms | p90 ms | p99 ms | max ms |"
 	echo "|---|---:|---:|---:|---:|---:|"
-	for l in scep.scepd scep.scepserver csr.rsa-file csr.rsa-hsm csr.ec-file csr.ec-hsm; do
+	for l in scep.scepd scep.scepserver scep-device.scepd scep-device.scepserver csr.rsa-file csr.rsa-hsm csr.ec-file csr.ec-hsm; do
 		echo "| $l | $(med $l.half rate) | $(med $l.half p50_ms) | $(med $l.half p90_ms) | $(med $l.half p99_ms) | $(med $l.half max_ms) |"
 	done
 	echo
@@ -731,9 +801,11 @@ b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 	echo "| target | measured | |"
 	echo "|---|---:|---|"
 	echo "| SCEP enrolments/s ≥ 5 × scepserver | $(calc "%.2f×" "$r_scepd / $r_scepserver") | $(yes_no "$r_scepd >= 5 * $r_scepserver") |"
+	echo "| SCEP as devices do it (GetCACaps, GetCACert, PKIOperation, a new connection each, $DEVICE_CONC at a time): scepserver's server CPU per enrolment ≥ 3 × scepd's | $(calc "%.2f×" "$cpu_dev_scepserver / $cpu_dev_scepd") ($cpu_dev_scepserver / $cpu_dev_scepd ms) | $(yes_no "$cpu_dev_scepserver >= 3 * $cpu_dev_scepd") |"
 	echo "| scepd's server CPU per enrolment ≤ 1.3 × its in-process bound | $(calc "%.2f×" "$cpu_scepd / $b_scep_cpu") ($cpu_scepd / $b_scep_cpu ms) | $(yes_no "$cpu_scepd <= 1.3 * $b_scep_cpu") |"
 	echo "| /csr RSA-2048 file key ≥ 75 % of the in-process bound | $(calc "%.0f%%" "100 * $(med csr.rsa-file rate) / $(bound_csr_rate rsa-file)") | $(yes_no "$(med csr.rsa-file rate) >= 0.75 * $(bound_csr_rate rsa-file)") |"
 	echo "| /csr RSA-2048 SoftHSM key ≥ 65 % of the in-process bound | $(calc "%.0f%%" "100 * $(med csr.rsa-hsm rate) / $(bound_csr_rate rsa-hsm)") | $(yes_no "$(med csr.rsa-hsm rate) >= 0.65 * $(bound_csr_rate rsa-hsm)") |"
+	echo "| /csr RSA-2048 file key with /metrics scraped every second: rate and server CPU/cert within 5 % of the plain row (noise-bounded: two runs of the same row on this shared machine can differ by that much) | rate $(calc "%+.1f%%" "100 * ($r_csr_metrics / $r_csr - 1)"), CPU $(calc "%+.1f%%" "100 * ($cpu_csr_metrics / $cpu_csr - 1)") | $(yes_no "$r_csr_metrics >= 0.95 * $r_csr && $r_csr_metrics <= 1.05 * $r_csr && $cpu_csr_metrics >= 0.95 * $cpu_csr && $cpu_csr_metrics <= 1.05 * $cpu_csr") |"
 	echo "| /csr p99 at half of the peak ≤ 5 ms (RSA-2048 file key) | $(med csr.rsa-file.half p99_ms) ms | $(yes_no "$(med csr.rsa-file.half p99_ms) <= 5") |"
 	echo "| SCEP p99 at half of the peak ≤ 10 ms | $(med scep.scepd.half p99_ms) ms | $(yes_no "$(med scep.scepd.half p99_ms) <= 10") |"
 	echo "| OCSP ≥ 20,000 reused good answers/s (GET, RSA-2048 file key) | $(med ocsp.rsa-file.get rps)/s | $(yes_no "$(med ocsp.rsa-file.get rps) >= 20000") |"

@@ -2,7 +2,7 @@
  * scep_load.c - the load client of bench/run.sh: SCEP PKCSReq and /csr, pre-built.
  *
  * SYNOPSIS
- *	scep_load scep --url http://127.0.0.1:PORT/scep [options]
+ *	scep_load scep --url http://127.0.0.1:PORT/scep [--device] [options]
  *	scep_load csr --url http://127.0.0.1:PORT/csr --ca CA.pem [options]
  *	scep_load ready --url http://127.0.0.1:PORT/healthz [--since NS] [--timeout S]
  *	scep_load primes --primes FILE --keys N
@@ -28,6 +28,14 @@
  *	--key-offset K starts at the K-th key, so that successive runs never repeat a
  *	key, transactionID or subject.
  *
+ *	scep --device: SCEP as devices do it. Each enrolment is GetCACaps, GetCACert
+ *	and PKIOperation, each on a new TCP connection ("Connection: close", and the
+ *	client closes too): no keep-alive. GetCACaps and GetCACert must answer 200 with
+ *	a non-empty body, else the enrolment fails there; the PKIOperation is the
+ *	pre-built pkiMessage of mode scep, checked the same way. Run it with -c 2
+ *	("two devices at a time"). rate, server CPU and latencies are per enrolment
+ *	(all three exchanges); connections counts every TCP connection.
+ *
  *	--also-url URL (and --also-pid PID): a second server, another node of the
  *	same CA (the same path): every other connection goes there, and its CPU time
  *	counts with the first's. GetCACert is fetched from --url.
@@ -43,7 +51,7 @@
  *
  * OUTPUT
  *	One line of key=value pairs on stdout (run.sh reads it):
- *	  mode sent ok failed elapsed_s rate p50_ms p90_ms p99_ms max_ms
+ *	  mode (scep, scep-device or csr) sent ok failed elapsed_s rate p50_ms p90_ms p99_ms max_ms
  *	  server_cpu_ms server_cpu_ms_per_req client_cpu_ms client_cpu_ms_per_req
  *	  other_cpu_ms connections prebuild_s
  *	other_cpu_ms is the machine's busy time (/proc/stat) less the server's and the
@@ -118,6 +126,7 @@ struct load_opts {
 	const char *url, *ca, *primes, *serials, *cn_prefix, *challenge, *start_file;
 	const char *also_url; /* a second node: every other connection goes there */
 	enum load_key_type key_type;
+	bool device; /* scep --device: GetCACaps, GetCACert, PKIOperation, a connection each */
 	long n, concurrency, key_offset, pid, also_pid;
 	double rate, duration;
 };
@@ -131,7 +140,8 @@ struct load_item {
 	char txid[48];
 	unsigned char nonce[16];
 	/* the answer */
-	int status; /* HTTP status; 0: none */
+	const char *stage; /* --device: the exchange that failed before PKIOperation */
+	int status;        /* HTTP status; 0: none */
 	unsigned char *reply;
 	size_t reply_len;
 	double latency_ms;
@@ -148,6 +158,7 @@ struct load_run {
 	STACK_OF(X509) *ca_certs;
 	X509 *recipient; /* SCEP: the certificate the messages are encrypted to */
 	const char *content_type;
+	char caps_path[600], cacert_path[600]; /* --device: the GETs before PKIOperation */
 	/* prebuild */
 	BIGNUM **primes;
 	long n_primes;
@@ -238,6 +249,7 @@ load_parse_url(const char *text, struct load_url *u)
 
 struct load_conn {
 	const struct load_url *url; /* NULL: the run's url */
+	bool close;                 /* send "Connection: close" (scep --device) */
 	int fd;
 	unsigned char *buf;
 	size_t len, size;
@@ -410,17 +422,18 @@ load_http(struct load_run *run, struct load_conn *c, const char *method, const c
 	  unsigned char **ret_body, size_t *ret_len)
 {
 	const struct load_url *url = c->url != NULL ? c->url : &run->url;
+	const char *close = c->close ? "Connection: close\r\n" : "";
 	char head[1024];
 	int n, r = 0;
 
 	if (content_type != NULL)
 		n = snprintf(head, sizeof(head),
-			     "%s %s HTTP/1.1\r\nHost: %s\r\nContent-Type: %s\r\n"
+			     "%s %s HTTP/1.1\r\nHost: %s\r\n%sContent-Type: %s\r\n"
 			     "Content-Length: %zu\r\n\r\n",
-			     method, path, url->host, content_type, body_len);
+			     method, path, url->host, close, content_type, body_len);
 	else
-		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n\r\n", method, path,
-			     url->host);
+		n = snprintf(head, sizeof(head), "%s %s HTTP/1.1\r\nHost: %s\r\n%s\r\n", method,
+			     path, url->host, close);
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -ENAMETOOLONG;
 	for (int attempt = 0; attempt < 2; attempt++) {
@@ -886,12 +899,34 @@ load_self_cpu_ms(void)
 
 /* --- the timed phase ----------------------------------------------------------- */
 
+/*
+ * scep --device: GET PATH on a connection of its own, closed after the answer: 0, or
+ * -1 with it->stage and it->status (the HTTP status, or a negative errno) set.
+ */
+static int
+load_device_get(struct load_run *run, struct load_conn *c, const char *path, const char *stage,
+		struct load_item *it)
+{
+	unsigned char *body = NULL;
+	size_t len = 0;
+	int status = 0, r;
+
+	r = load_http(run, c, "GET", path, NULL, NULL, 0, &status, &body, &len);
+	load_conn_close(c);
+	free(body);
+	if (r == 0 && status == 200 && len > 0)
+		return 0;
+	it->stage = stage;
+	it->status = r < 0 ? r : status != 200 ? status : -ENODATA;
+	return -1;
+}
+
 static void *
 load_send_thread(void *arg)
 {
 	struct load_run *run = arg;
 	const struct load_opts *o = run->o;
-	struct load_conn c = { .fd = -1 };
+	struct load_conn c = { .fd = -1, .close = o->device };
 	double t0 = (double)run->t0.tv_sec + (double)run->t0.tv_nsec / 1e9;
 	long i;
 
@@ -915,8 +950,18 @@ load_send_thread(void *arg)
 		if (o->duration > 0 && start - t0 > o->duration)
 			break;
 		it->sent = true;
+		/* a device asks what the CA can and which certificate to encrypt to first */
+		if (o->device &&
+		    (load_device_get(run, &c, run->caps_path, "GetCACaps", it) < 0 ||
+		     load_device_get(run, &c, run->cacert_path, "GetCACert", it) < 0)) {
+			it->latency_ms = (bench_now() - start) * 1000.0;
+			atomic_fetch_add(&run->errors, 1);
+			continue;
+		}
 		r = load_http(run, &c, "POST", run->url.path, run->content_type, it->body,
 			      it->body_len, &it->status, &it->reply, &it->reply_len);
+		if (o->device)
+			load_conn_close(&c);
 		it->latency_ms = (bench_now() - start) * 1000.0;
 		if (r < 0) {
 			it->status = r; /* negative: no answer */
@@ -1041,11 +1086,17 @@ load_check_thread(void *arg)
 			pthread_mutex_unlock(&load_checked.lock);
 			continue;
 		}
-		if (it->status < 0) {
-			snprintf(buf, sizeof(buf), "no answer: %.100s", strerror(-it->status));
+		if (it->stage != NULL && it->status == -ENODATA) {
+			snprintf(buf, sizeof(buf), "%s: 200 with an empty body", it->stage);
+			why = buf;
+		} else if (it->status < 0) {
+			snprintf(buf, sizeof(buf), "%s%sno answer: %.100s",
+				 it->stage ? it->stage : "", it->stage ? ": " : "",
+				 strerror(-it->status));
 			why = buf;
 		} else if (it->status != 200) {
-			snprintf(buf, sizeof(buf), "HTTP %d: %.*s", it->status,
+			snprintf(buf, sizeof(buf), "%s%sHTTP %d: %.*s", it->stage ? it->stage : "",
+				 it->stage ? ": " : "", it->status,
 				 (int)(it->reply_len < 80 ? it->reply_len : 80),
 				 it->reply ? (const char *)it->reply : "");
 			buf[strcspn(buf, "\r\n")] = '\0';
@@ -1141,6 +1192,7 @@ load_main(struct load_opts *o)
 	struct load_run run = { .o = o };
 	double prebuild, elapsed, end = 0, cpu0, cpu1, srv0, srv1, all0, all1, *lat;
 	pthread_t threads[LOAD_MAX_THREADS];
+	const char *mode_name;
 	size_t n_lat = 0;
 	long sent = 0;
 
@@ -1148,6 +1200,12 @@ load_main(struct load_opts *o)
 	if (o->also_url != NULL)
 		load_parse_url(o->also_url, &run.also_url);
 	if (o->mode == LOAD_SCEP) {
+		int base = (int)strcspn(run.url.path, "?");
+
+		snprintf(run.caps_path, sizeof(run.caps_path), "%.*s?operation=GetCACaps", base,
+			 run.url.path);
+		snprintf(run.cacert_path, sizeof(run.cacert_path), "%.*s?operation=GetCACert", base,
+			 run.url.path);
 		snprintf(run.url.path + strcspn(run.url.path, "?"),
 			 sizeof(run.url.path) - strcspn(run.url.path, "?"),
 			 "?operation=PKIOperation");
@@ -1205,14 +1263,18 @@ load_main(struct load_opts *o)
 			lat[n_lat++] = run.items[i].latency_ms;
 	}
 	qsort(lat, n_lat, sizeof(*lat), load_cmp_double);
+	if (o->mode == LOAD_CSR)
+		mode_name = "csr";
+	else
+		mode_name = o->device ? "scep-device" : "scep";
 	printf("mode=%s sent=%ld ok=%ld failed=%ld elapsed_s=%.3f rate=%.1f p50_ms=%.2f "
 	       "p90_ms=%.2f p99_ms=%.2f max_ms=%.2f server_cpu_ms=%.0f "
 	       "server_cpu_ms_per_req=%.3f client_cpu_ms=%.0f client_cpu_ms_per_req=%.3f "
 	       "other_cpu_ms=%.0f connections=%ld prebuild_s=%.1f\n",
-	       o->mode == LOAD_SCEP ? "scep" : "csr", sent, load_checked.ok, load_checked.failed,
-	       elapsed, elapsed > 0 ? (double)load_checked.ok / elapsed : 0,
-	       load_percentile(lat, n_lat, 50), load_percentile(lat, n_lat, 90),
-	       load_percentile(lat, n_lat, 99), n_lat ? lat[n_lat - 1] : 0, srv1 - srv0,
+	       mode_name, sent, load_checked.ok, load_checked.failed, elapsed,
+	       elapsed > 0 ? (double)load_checked.ok / elapsed : 0, load_percentile(lat, n_lat, 50),
+	       load_percentile(lat, n_lat, 90), load_percentile(lat, n_lat, 99),
+	       n_lat ? lat[n_lat - 1] : 0, srv1 - srv0,
 	       load_checked.ok ? (srv1 - srv0) / (double)load_checked.ok : 0, cpu1 - cpu0,
 	       sent ? (cpu1 - cpu0) / (double)sent : 0,
 	       o->pid > 0 && all1 - all0 > srv1 - srv0 + cpu1 - cpu0
@@ -1297,6 +1359,7 @@ main(int argc, char **argv)
 		{ "since", required_argument, NULL, 'S' },
 		{ "timeout", required_argument, NULL, 'T' },
 		{ "start-file", required_argument, NULL, 'F' },
+		{ "device", no_argument, NULL, 'D' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct load_opts o = {
@@ -1380,6 +1443,9 @@ main(int argc, char **argv)
 		case 'F':
 			o.start_file = optarg;
 			break;
+		case 'D':
+			o.device = true;
+			break;
 		case 'T':
 			timeout = load_real(optarg, 0.1, 600, "--timeout");
 			break;
@@ -1409,6 +1475,8 @@ main(int argc, char **argv)
 		o.mode = LOAD_CSR;
 	else
 		load_die("commands: scep, csr, ready, primes");
+	if (o.device && o.mode != LOAD_SCEP)
+		load_die("--device: only with scep");
 	if (o.mode == LOAD_SCEP && o.key_type != LOAD_KEY_RSA)
 		load_die("scep: RSA requester keys only (the CertRep is encrypted to them)");
 	return load_main(&o);
