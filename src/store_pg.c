@@ -50,8 +50,9 @@
  *	session, not once per request, and keeps a generic plan where it costs no more
  *	than one planned for the values. A reset opens a new session, which has
  *	none: each is prepared again on its next use. A statement the session lost all
- *	the same (SQLSTATE 26000: DISCARD ALL, a pooler) is prepared again and, outside a
- *	transaction, run once more. The statements that run once (the schema, BEGIN,
+ *	the same (SQLSTATE 26000: DISCARD ALL, a pooler) is prepared again and run once
+ *	more (outside a transaction; inside, the call fails, but a group commit runs
+ *	its whole transaction once more). The statements that run once (the schema, BEGIN,
  *	COMMIT) go as text with PQexecParams(). Parameters go as text, bytea as bytes;
  *	results are read in binary form: text as is, bigint and integer in network byte
  *	order, bytea as bytes. No SQL leaves this file; nothing is logged. A handle is
@@ -341,6 +342,7 @@ struct store_pg {
 	bool in_transaction;    /* between BEGIN and COMMIT/ROLLBACK: never reset then */
 	/* Prepared on this session; all false again when PQreset() opens a new one. */
 	bool prepared[STORE_PG_NQUERIES];
+	bool lost; /* a statement was not on the session (SQLSTATE 26000) */
 };
 
 static const struct store_ops store_pg_ops;
@@ -519,8 +521,10 @@ store_pg_run(struct store_pg *s, enum store_pg_query q, const struct store_pg_pa
 				     p != NULL ? p->formats : NULL, 1);
 		if ((r = store_pg_result(s, res)) == 0)
 			break;
-		if (store_pg_not_prepared(res))
+		if (store_pg_not_prepared(res)) {
 			s->prepared[q] = false;
+			s->lost = true;
+		}
 		if (tries > 0 || s->prepared[q] || s->in_transaction) {
 			PQclear(res);
 			return r;
@@ -861,10 +865,9 @@ store_pg_add_cert(struct store *st, const struct store_cert *cert)
 
 /* A group commit: one transaction, one flush of the server's WAL for them all. */
 static int
-store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n, int *results)
+store_pg_add_certs_once(struct store_pg *s, const struct store_cert *const *certs, size_t n,
+			time_t now, int *results)
 {
-	struct store_pg *s = store_pg_of(st);
-	time_t now = time(NULL);
 	PGresult *res;
 	int r;
 
@@ -882,6 +885,24 @@ store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size
 	r = store_pg_commit(s);
 out:
 	store_pg_rollback(s);
+	return r;
+}
+
+/*
+ * A statement the session lost (SQLSTATE 26000) aborted the transaction, which left
+ * nothing behind: it is prepared again and the whole transaction runs once more, so
+ * that the batch does not fail for it.
+ */
+static int
+store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n, int *results)
+{
+	struct store_pg *s = store_pg_of(st);
+	time_t now = time(NULL);
+	int r;
+
+	s->lost = false;
+	if ((r = store_pg_add_certs_once(s, certs, n, now, results)) < 0 && s->lost)
+		r = store_pg_add_certs_once(s, certs, n, now, results);
 	return r;
 }
 

@@ -8,7 +8,9 @@
 # succeed, no 503, and the new sessions prepare the statements again before running
 # them by name (no "does not exist" error in the server's log). Then a session loses a
 # prepared statement under scepd (a trigger deallocates scepd_check, as DISCARD ALL or a
-# pooler would): /healthz still answers 200, the statement is prepared again and run.
+# pooler would): /healthz still answers 200, the statement is prepared again and run;
+# and a group commit whose statement was lost runs its transaction once more: bursts
+# of /csr requests all get their certificates.
 . "$(dirname "$0")/lib.sh"
 [[ $SCEPD_TEST_STORE == sqlite ]] || skip "starts a PostgreSQL server of its own"
 [[ -x "${SCEP_CLIENT:-}" ]] || skip "SCEP_CLIENT (tests/tools/scep_client) not built"
@@ -149,3 +151,43 @@ sed -n "/\[$pid\] ERROR:  prepared statement \"scepd_check\" does not exist/,\$p
 	fail "session $pid did not run scepd_check again after the 26000 error"
 pass "a statement lost by its session (SQLSTATE 26000) is prepared again and run: /healthz" \
 	"200 throughout ($lost such errors)"
+
+# The same inside a group commit: a single INSERT (a batch of one) takes
+# scepd_add_cert_or_skip from its session; the next batch of that session meets
+# SQLSTATE 26000 inside its transaction, which runs once more: every request gets its
+# certificate.
+pg_sql_stdin >/dev/null <<'SQL'
+CREATE FUNCTION scepd_test_forget_batch() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	IF current_query() NOT LIKE '%ON CONFLICT%' AND EXISTS (SELECT 1
+	    FROM pg_prepared_statements WHERE name = 'scepd_add_cert_or_skip') THEN
+		EXECUTE 'DEALLOCATE scepd_add_cert_or_skip';
+	END IF;
+	RETURN NEW;
+END $$;
+CREATE TRIGGER scepd_test_forget_batch AFTER INSERT ON certificates
+	FOR EACH ROW EXECUTE FUNCTION scepd_test_forget_batch();
+SQL
+lost=0
+for round in $(seq 1 50); do
+	pids=()
+	for i in $(seq 1 8); do
+		curl -s -o "$TMP/batch-$round-$i.pem" -w '%{http_code}' --max-time 10 \
+			--data-binary @"$TMP/host.csr" "http://127.0.0.1:$PORT/csr" \
+			>"$TMP/batch-$round-$i.code" &
+		pids+=($!)
+	done
+	for pid in "${pids[@]}"; do wait "$pid" || true; done
+	for i in $(seq 1 8); do
+		assert_eq 200 "$(cat "$TMP/batch-$round-$i.code")" \
+			"POST /csr $i of a burst (round $round): $(head -c 200 "$TMP/batch-$round-$i.pem")"
+	done
+	lost=$(grep -c 'prepared statement "scepd_add_cert_or_skip" does not exist' "$PG_LOG" || true)
+	((lost == 0)) || break
+done
+((lost > 0)) || fail "no group commit met a lost scepd_add_cert_or_skip in 50 bursts of 8"
+openssl verify -CAfile "$TMP/ca.pem" "$TMP/batch-$round-8.pem" >/dev/null ||
+	fail "a certificate of the last burst does not verify"
+on_record "$TMP/batch-$round-8.pem"
+pass "a group commit whose statement was lost (SQLSTATE 26000) runs once more: $((round * 8))" \
+	"requests in bursts of 8, all 200 ($lost such errors)"
