@@ -44,10 +44,19 @@
  *	that reached the server is on record; its certificate is never answered, as
  *	when a worker dies). Nothing is reset inside a transaction.
  *
- *	Queries are sent with PQexecParams() and their results read in binary form:
- *	text as is, bigint and integer in network byte order, bytea as bytes. No SQL
- *	leaves this file; nothing is logged. A handle is used by one thread at a time
- *	(store.c serialises the calls).
+ *	The statements of the calls (enum store_pg_query) are prepared on the session
+ *	the first time each runs there (PQprepare(), types inferred by the server) and
+ *	run by name from then on (PQexecPrepared()): the server parses each once per
+ *	session, not once per request, and keeps a generic plan where it costs no more
+ *	than one planned for the values. A reset opens a new session, which has
+ *	none: each is prepared again on its next use. A statement the session lost all
+ *	the same (SQLSTATE 26000: DISCARD ALL, a pooler) is prepared again and run once
+ *	more (outside a transaction; inside, the call fails, but a group commit runs
+ *	its whole transaction once more). The statements that run once (the schema, BEGIN,
+ *	COMMIT) go as text with PQexecParams(). Parameters go as text, bytea as bytes;
+ *	results are read in binary form: text as is, bigint and integer in network byte
+ *	order, bytea as bytes. No SQL leaves this file; nothing is logged. A handle is
+ *	used by one thread at a time (store.c serialises the calls).
  *
  * DIAGNOSTICS
  *	store_pg_open(): -ECONNREFUSED when the server cannot be reached or refuses the
@@ -75,13 +84,6 @@
 #define STORE_PG_CONNECT_S "5"          /* connect_timeout unless the URI sets one */
 #define STORE_PG_RETRY_MS  1000         /* between attempts to reconnect a lost connection */
 #define STORE_PG_LOCK      "1396917584" /* 0x53434550, "SCEP": pg_advisory_xact_lock() */
-
-struct store_pg {
-	struct store st; /* first: store.c sees only this */
-	PGconn *conn;
-	uint64_t last_reset_ms; /* when the connection was last reset, 0 for never */
-	bool in_transaction;    /* between BEGIN and COMMIT/ROLLBACK: never reset then */
-};
 
 /*
  * Schema changes: store_pg_migrations[v] takes version v to v + 1. Append a step,
@@ -256,6 +258,93 @@ static const char *const store_pg_migrations[] = {
 	"DELETE FROM pending_requests WHERE transaction_id IN (SELECT transaction_id "             \
 	"FROM pending_requests WHERE status = 'rejected' AND decided_at < $1 LIMIT $2)"
 
+/*
+ * The statements of the calls, each prepared on a connection when it first runs there
+ * (store_pg_run()) and executed by name from then on. The statements that run once
+ * (schema, BEGIN, COMMIT) are sent with their text.
+ */
+enum store_pg_query {
+	STORE_PG_Q_ADD_CERT,
+	STORE_PG_Q_ADD_CERT_OR_SKIP,
+	STORE_PG_Q_COUNT_CERTS,
+	STORE_PG_Q_GET_CERT_DER,
+	STORE_PG_Q_WALK_CERTS,
+	STORE_PG_Q_WALK_CERTS_SERIAL,
+	STORE_PG_Q_WALK_CERTS_TRANSACTION,
+	STORE_PG_Q_ADD_PENDING,
+	STORE_PG_Q_WALK_PENDING,
+	STORE_PG_Q_WALK_PENDING_ONE,
+	STORE_PG_Q_SET_PENDING_STATUS,
+	STORE_PG_Q_ISSUE_PENDING,
+	STORE_PG_Q_PENDING_STATUS,
+	STORE_PG_Q_ADD_CHALLENGE,
+	STORE_PG_Q_CONSUME_CHALLENGE,
+	STORE_PG_Q_CHALLENGE_STATE,
+	STORE_PG_Q_PRUNE_CHALLENGES,
+	STORE_PG_Q_PRUNE_REJECTED,
+	STORE_PG_Q_REVOKE,
+	STORE_PG_Q_UNREVOKE,
+	STORE_PG_Q_REVOCATION_STATE,
+	STORE_PG_Q_BUMP_CHANGES,
+	STORE_PG_Q_CHANGES,
+	STORE_PG_Q_WALK_REVOKED,
+	STORE_PG_Q_WALK_REVOKED_ALL,
+	STORE_PG_Q_COUNT_REVOKED,
+	STORE_PG_Q_PUT_CRL,
+	STORE_PG_Q_GET_CRL,
+	STORE_PG_Q_CHECK,
+	STORE_PG_NQUERIES
+};
+
+static const struct {
+	const char *name; /* of the prepared statement, in pg_prepared_statements */
+	const char *sql;
+} store_pg_queries[] = {
+	[STORE_PG_Q_ADD_CERT] = { "scepd_add_cert", STORE_PG_ADD_CERT },
+	[STORE_PG_Q_ADD_CERT_OR_SKIP] = { "scepd_add_cert_or_skip", STORE_PG_ADD_CERT_OR_SKIP },
+	[STORE_PG_Q_COUNT_CERTS] = { "scepd_count_certs", STORE_PG_COUNT_CERTS },
+	[STORE_PG_Q_GET_CERT_DER] = { "scepd_get_cert_der", STORE_PG_GET_CERT_DER },
+	[STORE_PG_Q_WALK_CERTS] = { "scepd_walk_certs", STORE_PG_WALK_CERTS },
+	[STORE_PG_Q_WALK_CERTS_SERIAL] = { "scepd_walk_certs_serial", STORE_PG_WALK_CERTS_SERIAL },
+	[STORE_PG_Q_WALK_CERTS_TRANSACTION] = { "scepd_walk_certs_transaction",
+						STORE_PG_WALK_CERTS_TRANSACTION },
+	[STORE_PG_Q_ADD_PENDING] = { "scepd_add_pending", STORE_PG_ADD_PENDING },
+	[STORE_PG_Q_WALK_PENDING] = { "scepd_walk_pending", STORE_PG_WALK_PENDING },
+	[STORE_PG_Q_WALK_PENDING_ONE] = { "scepd_walk_pending_one", STORE_PG_WALK_PENDING_ONE },
+	[STORE_PG_Q_SET_PENDING_STATUS] = { "scepd_set_pending_status",
+					    STORE_PG_SET_PENDING_STATUS },
+	[STORE_PG_Q_ISSUE_PENDING] = { "scepd_issue_pending", STORE_PG_ISSUE_PENDING },
+	[STORE_PG_Q_PENDING_STATUS] = { "scepd_pending_status", STORE_PG_PENDING_STATUS },
+	[STORE_PG_Q_ADD_CHALLENGE] = { "scepd_add_challenge", STORE_PG_ADD_CHALLENGE },
+	[STORE_PG_Q_CONSUME_CHALLENGE] = { "scepd_consume_challenge", STORE_PG_CONSUME_CHALLENGE },
+	[STORE_PG_Q_CHALLENGE_STATE] = { "scepd_challenge_state", STORE_PG_CHALLENGE_STATE },
+	[STORE_PG_Q_PRUNE_CHALLENGES] = { "scepd_prune_challenges", STORE_PG_PRUNE_CHALLENGES },
+	[STORE_PG_Q_PRUNE_REJECTED] = { "scepd_prune_rejected", STORE_PG_PRUNE_REJECTED },
+	[STORE_PG_Q_REVOKE] = { "scepd_revoke", STORE_PG_REVOKE },
+	[STORE_PG_Q_UNREVOKE] = { "scepd_unrevoke", STORE_PG_UNREVOKE },
+	[STORE_PG_Q_REVOCATION_STATE] = { "scepd_revocation_state", STORE_PG_REVOCATION_STATE },
+	[STORE_PG_Q_BUMP_CHANGES] = { "scepd_bump_changes", STORE_PG_BUMP_CHANGES },
+	[STORE_PG_Q_CHANGES] = { "scepd_changes", STORE_PG_CHANGES },
+	[STORE_PG_Q_WALK_REVOKED] = { "scepd_walk_revoked", STORE_PG_WALK_REVOKED },
+	[STORE_PG_Q_WALK_REVOKED_ALL] = { "scepd_walk_revoked_all", STORE_PG_WALK_REVOKED_ALL },
+	[STORE_PG_Q_COUNT_REVOKED] = { "scepd_count_revoked", STORE_PG_COUNT_REVOKED },
+	[STORE_PG_Q_PUT_CRL] = { "scepd_put_crl", STORE_PG_PUT_CRL },
+	[STORE_PG_Q_GET_CRL] = { "scepd_get_crl", STORE_PG_GET_CRL },
+	[STORE_PG_Q_CHECK] = { "scepd_check", "SELECT 1" },
+};
+_Static_assert(sizeof(store_pg_queries) / sizeof(store_pg_queries[0]) == STORE_PG_NQUERIES,
+	       "a statement of enum store_pg_query without its SQL");
+
+struct store_pg {
+	struct store st; /* first: store.c sees only this */
+	PGconn *conn;
+	uint64_t last_reset_ms; /* when the connection was last reset, 0 for never */
+	bool in_transaction;    /* between BEGIN and COMMIT/ROLLBACK: never reset then */
+	/* Prepared on this session; all false again when PQreset() opens a new one. */
+	bool prepared[STORE_PG_NQUERIES];
+	bool lost; /* a statement was not on the session (SQLSTATE 26000) */
+};
+
 static const struct store_ops store_pg_ops;
 
 #define STORE_PG_MAX_PARAMS 13
@@ -346,16 +435,28 @@ store_pg_connected(struct store_pg *s)
 		return -ENOTCONN;
 	s->last_reset_ms = now;
 	PQreset(s->conn);
+	/* A new session (maybe on another host of the URI): nothing is prepared there. */
+	memset(s->prepared, 0, sizeof(s->prepared));
 	return PQstatus(s->conn) == CONNECTION_OK ? 0 : -ENOTCONN;
 }
 
+/* A statement's result: 0 for PGRES_COMMAND_OK or PGRES_TUPLES_OK, else its -errno. */
+static int
+store_pg_result(struct store_pg *s, const PGresult *res)
+{
+	if (PQresultStatus(res) == PGRES_COMMAND_OK || PQresultStatus(res) == PGRES_TUPLES_OK)
+		return 0;
+	return store_pg_errno(s, res);
+}
+
 /*
- * Runs one statement with binary results. 0 and the result (PGRES_COMMAND_OK or
- * PGRES_TUPLES_OK) for the caller to PQclear(), or -errno.
+ * Runs one statement given as text, with binary results: for those that run once on a
+ * handle (schema, BEGIN, COMMIT). 0 and the result for the caller to PQclear(), or
+ * -errno.
  */
 static int
-store_pg_run(struct store_pg *s, const char *sql, const struct store_pg_params *p,
-	     PGresult **ret_res)
+store_pg_run_sql(struct store_pg *s, const char *sql, const struct store_pg_params *p,
+		 PGresult **ret_res)
 {
 	PGresult *res;
 	int r;
@@ -364,8 +465,7 @@ store_pg_run(struct store_pg *s, const char *sql, const struct store_pg_params *
 		return r;
 	res = PQexecParams(s->conn, sql, p != NULL ? p->n : 0, NULL, p != NULL ? p->values : NULL,
 			   p != NULL ? p->lengths : NULL, p != NULL ? p->formats : NULL, 1);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK) {
-		r = store_pg_errno(s, res);
+	if ((r = store_pg_result(s, res)) < 0) {
 		PQclear(res);
 		return r;
 	}
@@ -373,14 +473,88 @@ store_pg_run(struct store_pg *s, const char *sql, const struct store_pg_params *
 	return 0;
 }
 
-/* A statement whose result is not needed beyond success. */
+/* The server infers the parameters' types, as for PQexecParams() without types. */
 static int
-store_pg_exec(struct store_pg *s, const char *sql, const struct store_pg_params *p)
+store_pg_prepare(struct store_pg *s, enum store_pg_query q)
+{
+	PGresult *res =
+		PQprepare(s->conn, store_pg_queries[q].name, store_pg_queries[q].sql, 0, NULL);
+	int r = store_pg_result(s, res);
+
+	PQclear(res);
+	if (r == 0)
+		s->prepared[q] = true;
+	return r;
+}
+
+/* invalid_sql_statement_name: "prepared statement ... does not exist". */
+static bool
+store_pg_not_prepared(const PGresult *res)
+{
+	const char *state = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	return state != NULL && strcmp(state, "26000") == 0;
+}
+
+/*
+ * Runs statement q with binary results, prepared on this session first if it is not
+ * yet. A session that lost it all the same (DISCARD ALL, a pooler between us and the
+ * server) answers SQLSTATE 26000 before running anything: outside a transaction it is
+ * prepared again and run once more; inside one, which that error aborted, the call
+ * fails (-EIO) and the next use prepares it. 0 and the result (PGRES_COMMAND_OK or
+ * PGRES_TUPLES_OK) for the caller to PQclear(), or -errno.
+ */
+static int
+store_pg_run(struct store_pg *s, enum store_pg_query q, const struct store_pg_params *p,
+	     PGresult **ret_res)
 {
 	PGresult *res;
 	int r;
 
-	if ((r = store_pg_run(s, sql, p, &res)) < 0)
+	if ((r = store_pg_connected(s)) < 0)
+		return r;
+	for (int tries = 0;; tries++) {
+		if (!s->prepared[q] && (r = store_pg_prepare(s, q)) < 0)
+			return r;
+		res = PQexecPrepared(s->conn, store_pg_queries[q].name, p != NULL ? p->n : 0,
+				     p != NULL ? p->values : NULL, p != NULL ? p->lengths : NULL,
+				     p != NULL ? p->formats : NULL, 1);
+		if ((r = store_pg_result(s, res)) == 0)
+			break;
+		if (store_pg_not_prepared(res)) {
+			s->prepared[q] = false;
+			s->lost = true;
+		}
+		if (tries > 0 || s->prepared[q] || s->in_transaction) {
+			PQclear(res);
+			return r;
+		}
+		PQclear(res);
+	}
+	*ret_res = res;
+	return 0;
+}
+
+/* A statement whose result is not needed beyond success. */
+static int
+store_pg_exec_sql(struct store_pg *s, const char *sql, const struct store_pg_params *p)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_run_sql(s, sql, p, &res)) < 0)
+		return r;
+	PQclear(res);
+	return 0;
+}
+
+static int
+store_pg_exec(struct store_pg *s, enum store_pg_query q, const struct store_pg_params *p)
+{
+	PGresult *res;
+	int r;
+
+	if ((r = store_pg_run(s, q, p, &res)) < 0)
 		return r;
 	PQclear(res);
 	return 0;
@@ -452,7 +626,7 @@ store_pg_begin(struct store_pg *s)
 {
 	int r;
 
-	if ((r = store_pg_exec(s, "BEGIN", NULL)) == 0)
+	if ((r = store_pg_exec_sql(s, "BEGIN", NULL)) == 0)
 		s->in_transaction = true;
 	return r;
 }
@@ -460,7 +634,7 @@ store_pg_begin(struct store_pg *s)
 static int
 store_pg_commit(struct store_pg *s)
 {
-	int r = store_pg_exec(s, "COMMIT", NULL);
+	int r = store_pg_exec_sql(s, "COMMIT", NULL);
 
 	s->in_transaction = false; /* committed, or the server rolled it back */
 	return r;
@@ -482,7 +656,8 @@ store_pg_version(struct store_pg *s, bool no_create, int *ret_version)
 	PGresult *res;
 	int r;
 
-	if ((r = store_pg_run(s, "SELECT to_regclass('scepd_schema') IS NOT NULL", NULL, &res)) < 0)
+	if ((r = store_pg_run_sql(s, "SELECT to_regclass('scepd_schema') IS NOT NULL", NULL,
+				  &res)) < 0)
 		return r;
 	r = PQntuples(res) == 1 && store_pg_col_int(res, 0, 0) != 0;
 	PQclear(res);
@@ -492,7 +667,7 @@ store_pg_version(struct store_pg *s, bool no_create, int *ret_version)
 		*ret_version = 0;
 		return 0;
 	}
-	if ((r = store_pg_run(s, "SELECT version FROM scepd_schema", NULL, &res)) < 0)
+	if ((r = store_pg_run_sql(s, "SELECT version FROM scepd_schema", NULL, &res)) < 0)
 		return r;
 	*ret_version = PQntuples(res) == 1 ? (int)store_pg_col_int(res, 0, 0) : 0;
 	PQclear(res);
@@ -507,7 +682,8 @@ store_pg_migrate(struct store_pg *s, unsigned flags)
 	int version, r;
 
 	if ((r = store_pg_begin(s)) < 0 ||
-	    (r = store_pg_exec(s, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK ")", NULL)) < 0 ||
+	    (r = store_pg_exec_sql(s, "SELECT pg_advisory_xact_lock(" STORE_PG_LOCK ")", NULL)) <
+		    0 ||
 	    (r = store_pg_version(s, flags & STORE_OPEN_NO_CREATE, &version)) < 0)
 		goto out;
 	if (version > STORE_PG_VERSION) {
@@ -519,9 +695,9 @@ store_pg_migrate(struct store_pg *s, unsigned flags)
 		goto out;
 	}
 	if (version == 0 &&
-	    ((r = store_pg_exec(s, "CREATE TABLE scepd_schema (version integer NOT NULL)", NULL)) <
-		     0 ||
-	     (r = store_pg_exec(s, "INSERT INTO scepd_schema VALUES (0)", NULL)) < 0))
+	    ((r = store_pg_exec_sql(s, "CREATE TABLE scepd_schema (version integer NOT NULL)",
+				    NULL)) < 0 ||
+	     (r = store_pg_exec_sql(s, "INSERT INTO scepd_schema VALUES (0)", NULL)) < 0))
 		goto out;
 	for (; version < STORE_PG_VERSION; version++) {
 		PGresult *res = PQexec(s->conn, store_pg_migrations[version]);
@@ -534,7 +710,7 @@ store_pg_migrate(struct store_pg *s, unsigned flags)
 		PQclear(res);
 	}
 	store_pg_int(&p, STORE_PG_VERSION);
-	if ((r = store_pg_exec(s, "UPDATE scepd_schema SET version = $1", &p)) < 0)
+	if ((r = store_pg_exec_sql(s, "UPDATE scepd_schema SET version = $1", &p)) < 0)
 		goto out;
 	r = store_pg_commit(s);
 out:
@@ -650,7 +826,7 @@ store_pg_schema_version(struct store *st, int *ret_version)
 static int
 store_pg_check(struct store *st)
 {
-	return store_pg_exec(store_pg_of(st), "SELECT 1", NULL);
+	return store_pg_exec(store_pg_of(st), STORE_PG_Q_CHECK, NULL);
 }
 
 static void
@@ -677,7 +853,7 @@ store_pg_insert_cert(struct store_pg *s, const struct store_cert *c, time_t issu
 	struct store_pg_params p = { 0 };
 
 	store_pg_cert_params(&p, c, issued_at);
-	return store_pg_exec(s, STORE_PG_ADD_CERT, &p);
+	return store_pg_exec(s, STORE_PG_Q_ADD_CERT, &p);
 }
 
 /* One autocommit INSERT: committed when the server answers. */
@@ -689,10 +865,9 @@ store_pg_add_cert(struct store *st, const struct store_cert *cert)
 
 /* A group commit: one transaction, one flush of the server's WAL for them all. */
 static int
-store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n, int *results)
+store_pg_add_certs_once(struct store_pg *s, const struct store_cert *const *certs, size_t n,
+			time_t now, int *results)
 {
-	struct store_pg *s = store_pg_of(st);
-	time_t now = time(NULL);
 	PGresult *res;
 	int r;
 
@@ -702,7 +877,7 @@ store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size
 		struct store_pg_params p = { 0 };
 
 		store_pg_cert_params(&p, certs[i], now);
-		if ((r = store_pg_run(s, STORE_PG_ADD_CERT_OR_SKIP, &p, &res)) < 0)
+		if ((r = store_pg_run(s, STORE_PG_Q_ADD_CERT_OR_SKIP, &p, &res)) < 0)
 			goto out;
 		results[i] = store_pg_changes(res) == 1 ? 0 : -EEXIST;
 		PQclear(res);
@@ -713,13 +888,31 @@ out:
 	return r;
 }
 
+/*
+ * A statement the session lost (SQLSTATE 26000) aborted the transaction, which left
+ * nothing behind: it is prepared again and the whole transaction runs once more, so
+ * that the batch does not fail for it.
+ */
+static int
+store_pg_add_certs(struct store *st, const struct store_cert *const *certs, size_t n, int *results)
+{
+	struct store_pg *s = store_pg_of(st);
+	time_t now = time(NULL);
+	int r;
+
+	s->lost = false;
+	if ((r = store_pg_add_certs_once(s, certs, n, now, results)) < 0 && s->lost)
+		r = store_pg_add_certs_once(s, certs, n, now, results);
+	return r;
+}
+
 static int
 store_pg_count_certs(struct store *st, uint64_t *ret_count)
 {
 	PGresult *res;
 	int r;
 
-	if ((r = store_pg_run(store_pg_of(st), STORE_PG_COUNT_CERTS, NULL, &res)) < 0)
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_Q_COUNT_CERTS, NULL, &res)) < 0)
 		return r;
 	*ret_count = (uint64_t)store_pg_col_int(res, 0, 0);
 	PQclear(res);
@@ -738,7 +931,7 @@ store_pg_get_cert_der(struct store *st, const char *serial, unsigned char **ret_
 	int r;
 
 	store_pg_text(&p, serial);
-	if ((r = store_pg_run(store_pg_of(st), STORE_PG_GET_CERT_DER, &p, &res)) < 0)
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_Q_GET_CERT_DER, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) != 1) {
 		r = -ENOENT;
@@ -761,13 +954,13 @@ out:
 
 /* Runs a query of STORE_PG_CERT_COLUMNS and hands each row to fn. */
 static int
-store_pg_walk_cert_rows(struct store_pg *s, const char *sql, const struct store_pg_params *p,
+store_pg_walk_cert_rows(struct store_pg *s, enum store_pg_query q, const struct store_pg_params *p,
 			int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
 {
 	PGresult *res;
 	int r;
 
-	if ((r = store_pg_run(s, sql, p, &res)) < 0)
+	if ((r = store_pg_run(s, q, p, &res)) < 0)
 		return r;
 	for (int i = 0; i < PQntuples(res); i++) {
 		struct store_cert c = {
@@ -802,16 +995,16 @@ store_pg_walk_certs(struct store *st, const char *serial, const char *transactio
 		    int (*fn)(const struct store_cert *cert, void *userdata), void *userdata)
 {
 	struct store_pg_params p = { 0 };
-	const char *sql = STORE_PG_WALK_CERTS;
+	enum store_pg_query q = STORE_PG_Q_WALK_CERTS;
 
 	if (serial != NULL) {
-		sql = STORE_PG_WALK_CERTS_SERIAL;
+		q = STORE_PG_Q_WALK_CERTS_SERIAL;
 		store_pg_text(&p, serial);
 	} else if (transaction_id != NULL) {
-		sql = STORE_PG_WALK_CERTS_TRANSACTION;
+		q = STORE_PG_Q_WALK_CERTS_TRANSACTION;
 		store_pg_text(&p, transaction_id);
 	}
-	return store_pg_walk_cert_rows(store_pg_of(st), sql, &p, fn, userdata);
+	return store_pg_walk_cert_rows(store_pg_of(st), q, &p, fn, userdata);
 }
 
 static int
@@ -830,7 +1023,7 @@ store_pg_add_pending(struct store *st, const struct store_pending *req)
 	store_pg_int(&p, (int64_t)req->received_at);
 	store_pg_text(&p, req->owner);
 	store_pg_text(&p, req->profile);
-	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_PENDING, &p);
+	return store_pg_exec(store_pg_of(st), STORE_PG_Q_ADD_PENDING, &p);
 }
 
 static int
@@ -844,8 +1037,8 @@ store_pg_walk_pending(struct store *st, const char *transaction_id,
 	if (transaction_id != NULL)
 		store_pg_text(&p, transaction_id);
 	if ((r = store_pg_run(store_pg_of(st),
-			      transaction_id != NULL ? STORE_PG_WALK_PENDING_ONE
-						     : STORE_PG_WALK_PENDING,
+			      transaction_id != NULL ? STORE_PG_Q_WALK_PENDING_ONE
+						     : STORE_PG_Q_WALK_PENDING,
 			      &p, &res)) < 0)
 		return r;
 	for (int i = 0; i < PQntuples(res); i++) {
@@ -879,7 +1072,7 @@ store_pg_pending_miss(struct store_pg *s, const char *transaction_id)
 	int r;
 
 	store_pg_text(&p, transaction_id);
-	if ((r = store_pg_run(s, STORE_PG_PENDING_STATUS, &p, &res)) < 0)
+	if ((r = store_pg_run(s, STORE_PG_Q_PENDING_STATUS, &p, &res)) < 0)
 		return r;
 	r = PQntuples(res) > 0 ? -ESTALE : -ENOENT;
 	PQclear(res);
@@ -900,7 +1093,7 @@ store_pg_set_pending_status(struct store *st, const char *transaction_id, enum s
 	store_pg_int(&p, (int64_t)now);
 	store_pg_text(&p, transaction_id);
 	store_pg_text(&p, store_status_name(from));
-	if ((r = store_pg_run(s, STORE_PG_SET_PENDING_STATUS, &p, &res)) < 0)
+	if ((r = store_pg_run(s, STORE_PG_Q_SET_PENDING_STATUS, &p, &res)) < 0)
 		return r;
 	r = store_pg_changes(res) == 1 ? 0 : 1;
 	PQclear(res);
@@ -924,7 +1117,7 @@ store_pg_add_cert_for_pending(struct store *st, const struct store_cert *cert, t
 		goto out;
 	store_pg_text(&p, cert->serial);
 	store_pg_text(&p, cert->transaction_id);
-	if ((r = store_pg_run(s, STORE_PG_ISSUE_PENDING, &p, &res)) < 0)
+	if ((r = store_pg_run(s, STORE_PG_Q_ISSUE_PENDING, &p, &res)) < 0)
 		goto out;
 	if (store_pg_changes(res) != 1) {
 		store_pg_rollback(s);
@@ -949,7 +1142,7 @@ store_pg_add_challenge(struct store *st, const struct store_challenge *ch)
 	store_pg_int(&p, (int64_t)ch->expires_at);
 	store_pg_text(&p, ch->profile);
 	store_pg_text(&p, ch->subject);
-	return store_pg_exec(store_pg_of(st), STORE_PG_ADD_CHALLENGE, &p);
+	return store_pg_exec(store_pg_of(st), STORE_PG_Q_ADD_CHALLENGE, &p);
 }
 
 /*
@@ -968,7 +1161,7 @@ store_pg_challenge_miss(struct store_pg *s, const char *secret_hash, const char 
 	store_pg_int(&p, (int64_t)now);
 	store_pg_text(&p, profile);
 	store_pg_text(&p, subject);
-	if ((r = store_pg_run(s, STORE_PG_CHALLENGE_STATE, &p, &res)) < 0)
+	if ((r = store_pg_run(s, STORE_PG_Q_CHALLENGE_STATE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0)
 		r = -ENOENT;
@@ -1001,7 +1194,7 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 	store_pg_text(&p, secret_hash);
 	store_pg_text(&p, profile);
 	store_pg_text(&p, subject);
-	if ((r = store_pg_run(s, STORE_PG_CONSUME_CHALLENGE, &p, &res)) < 0)
+	if ((r = store_pg_run(s, STORE_PG_Q_CONSUME_CHALLENGE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
@@ -1018,7 +1211,7 @@ store_pg_consume_challenge(struct store *st, const char *secret_hash, const char
 
 /* One pruning DELETE: the rows it deleted in *ret_count. */
 static int
-store_pg_prune_one(struct store_pg *s, const char *sql, time_t before, unsigned limit,
+store_pg_prune_one(struct store_pg *s, enum store_pg_query q, time_t before, unsigned limit,
 		   uint64_t *ret_count)
 {
 	struct store_pg_params p = { 0 };
@@ -1030,7 +1223,7 @@ store_pg_prune_one(struct store_pg *s, const char *sql, time_t before, unsigned 
 		store_pg_int(&p, (int64_t)limit);
 	else
 		store_pg_text(&p, NULL); /* LIMIT NULL: all */
-	if ((r = store_pg_run(s, sql, &p, &res)) < 0)
+	if ((r = store_pg_run(s, q, &p, &res)) < 0)
 		return r;
 	*ret_count = (uint64_t)store_pg_changes(res);
 	PQclear(res);
@@ -1043,10 +1236,10 @@ store_pg_prune(struct store *st, time_t before, unsigned limit, struct store_pru
 	struct store_pg *s = store_pg_of(st);
 	int r;
 
-	if ((r = store_pg_prune_one(s, STORE_PG_PRUNE_CHALLENGES, before, limit,
+	if ((r = store_pg_prune_one(s, STORE_PG_Q_PRUNE_CHALLENGES, before, limit,
 				    &ret_pruned->challenges)) < 0)
 		return r;
-	return store_pg_prune_one(s, STORE_PG_PRUNE_REJECTED, before, limit,
+	return store_pg_prune_one(s, STORE_PG_Q_PRUNE_REJECTED, before, limit,
 				  &ret_pruned->rejected_requests);
 }
 
@@ -1062,7 +1255,7 @@ store_pg_revocation_miss(struct store_pg *s, const char *serial, int valid, int 
 	int r;
 
 	store_pg_text(&p, serial);
-	if ((r = store_pg_run(s, STORE_PG_REVOCATION_STATE, &p, &res)) < 0)
+	if ((r = store_pg_run(s, STORE_PG_Q_REVOCATION_STATE, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) == 0)
 		r = -ENOENT;
@@ -1098,7 +1291,8 @@ store_pg_revocation(struct store_pg *s, const char *serial, int reason, time_t w
 		store_pg_text(&p, serial);
 	}
 	if ((r = store_pg_begin(s)) < 0 ||
-	    (r = store_pg_run(s, reason >= 0 ? STORE_PG_REVOKE : STORE_PG_UNREVOKE, &p, &res)) < 0)
+	    (r = store_pg_run(s, reason >= 0 ? STORE_PG_Q_REVOKE : STORE_PG_Q_UNREVOKE, &p, &res)) <
+		    0)
 		goto out;
 	if (store_pg_changes(res) != 1) {
 		store_pg_rollback(s);
@@ -1107,7 +1301,7 @@ store_pg_revocation(struct store_pg *s, const char *serial, int reason, time_t w
 		goto out;
 	}
 	store_pg_text(&b, serial);
-	if ((r = store_pg_exec(s, STORE_PG_BUMP_CHANGES, &b)) < 0)
+	if ((r = store_pg_exec(s, STORE_PG_Q_BUMP_CHANGES, &b)) < 0)
 		goto out;
 	r = store_pg_commit(s);
 out:
@@ -1138,8 +1332,8 @@ store_pg_walk_revoked(struct store *st, const char *ca, time_t now,
 		store_pg_text(&p, ca);
 	store_pg_int(&p, (int64_t)now);
 	return store_pg_walk_cert_rows(
-		store_pg_of(st), ca != NULL ? STORE_PG_WALK_REVOKED : STORE_PG_WALK_REVOKED_ALL, &p,
-		fn, userdata);
+		store_pg_of(st), ca != NULL ? STORE_PG_Q_WALK_REVOKED : STORE_PG_Q_WALK_REVOKED_ALL,
+		&p, fn, userdata);
 }
 
 static int
@@ -1150,7 +1344,7 @@ store_pg_revocation_changes(struct store *st, const char *ca, uint64_t *ret)
 	int r;
 
 	store_pg_text(&p, ca);
-	if ((r = store_pg_run(store_pg_of(st), STORE_PG_CHANGES, &p, &res)) < 0)
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_Q_CHANGES, &p, &res)) < 0)
 		return r;
 	*ret = PQntuples(res) > 0 ? (uint64_t)store_pg_col_int(res, 0, 0) : 0;
 	PQclear(res);
@@ -1165,7 +1359,7 @@ store_pg_count_revoked(struct store *st,
 	PGresult *res;
 	int r;
 
-	if ((r = store_pg_run(store_pg_of(st), STORE_PG_COUNT_REVOKED, NULL, &res)) < 0)
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_Q_COUNT_REVOKED, NULL, &res)) < 0)
 		return r;
 	for (int i = 0; i < PQntuples(res) && r == 0; i++)
 		r = fn(store_pg_col_text(res, i, 0), store_pg_col_text(res, i, 1),
@@ -1191,7 +1385,7 @@ store_pg_put_crl(struct store *st, const struct store_crl *crl)
 	store_pg_int(&p, (int64_t)crl->this_update);
 	store_pg_int(&p, (int64_t)crl->next_update);
 	store_pg_int(&p, (int64_t)crl->changes);
-	if ((r = store_pg_run(store_pg_of(st), STORE_PG_PUT_CRL, &p, &res)) < 0)
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_Q_PUT_CRL, &p, &res)) < 0)
 		return r;
 	r = store_pg_changes(res) == 1 ? 0 : -ESTALE;
 	PQclear(res);
@@ -1207,7 +1401,7 @@ store_pg_get_crl(struct store *st, const char *ca,
 	int r;
 
 	store_pg_text(&p, ca);
-	if ((r = store_pg_run(store_pg_of(st), STORE_PG_GET_CRL, &p, &res)) < 0)
+	if ((r = store_pg_run(store_pg_of(st), STORE_PG_Q_GET_CRL, &p, &res)) < 0)
 		return r;
 	if (PQntuples(res) > 0) {
 		struct store_crl c = {
