@@ -61,6 +61,7 @@ struct http_server {
 	unsigned in_flight;         /* __atomic: the MHD thread counts, the worker reads */
 	unsigned fresh_connections; /* __atomic: accepted, no request seen yet */
 	unsigned connections;       /* __atomic: open */
+	unsigned handling;          /* __atomic: requests whose handler runs now */
 	struct http_accept *accept; /* NULL once quiesced */
 	bool quiesced;              /* __atomic */
 	bool tls;
@@ -430,6 +431,7 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
 {
 	struct http_server *server = cls;
 	struct http_request *req = *con_cls;
+	int r;
 
 	(void)version;
 	if (req == NULL) {
@@ -450,7 +452,10 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	return http_request_dispatch(req) < 0 ? MHD_NO : MHD_YES;
+	__atomic_add_fetch(&server->handling, 1, __ATOMIC_RELEASE);
+	r = http_request_dispatch(req);
+	__atomic_sub_fetch(&server->handling, 1, __ATOMIC_RELEASE);
+	return r < 0 ? MHD_NO : MHD_YES;
 }
 
 static void
@@ -532,14 +537,30 @@ http_server_hand(void *userdata, int fd, const struct sockaddr *addr, socklen_t 
 	(void)MHD_add_connection(server->daemon, fd, addr, addrlen);
 }
 
-/* http_accept's: room for one more connection (MHD would refuse it, not queue it). */
-static bool
+/*
+ * http_accept's: whether this worker should take one more connection now. Full when
+ * it holds max_connections (MHD would refuse it, not queue it). Busy while its
+ * requests in handlers and new connections without a request yet are twice its
+ * request threads: then another worker should take it, else the accepting thread of
+ * whichever worker runs at the moment takes a burst of new connections all alone,
+ * and with a token, which signs one request at a time per worker, the other workers
+ * stay idle. Busy is only a preference (http_accept.h): idle connections do not lock
+ * a worker out.
+ */
+static enum http_accept_room
 http_server_room(void *userdata)
 {
 	struct http_server *server = userdata;
+	unsigned threads = server->limits.threads > 0 ? server->limits.threads : 1;
 
-	return __atomic_load_n(&server->connections, __ATOMIC_ACQUIRE) <
-	       server->limits.max_connections;
+	if (__atomic_load_n(&server->connections, __ATOMIC_ACQUIRE) >=
+	    server->limits.max_connections)
+		return HTTP_ACCEPT_FULL;
+	if (__atomic_load_n(&server->handling, __ATOMIC_ACQUIRE) +
+		    __atomic_load_n(&server->fresh_connections, __ATOMIC_ACQUIRE) >=
+	    2 * threads)
+		return HTTP_ACCEPT_BUSY;
+	return HTTP_ACCEPT_ROOM;
 }
 
 int

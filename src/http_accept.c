@@ -2,9 +2,12 @@
  * http_accept.c - one accepting thread per listening socket and worker (http_accept.h).
  *
  * The thread waits in epoll for the listening socket and for an eventfd that
- * http_accept_stop() writes. It accepts one connection per wake-up (level-triggered:
- * what it leaves, a worker is woken for again), unless the room callback says no;
- * then it only waits for the stop, HTTP_ACCEPT_FULL_MS at a time, and looks again.
+ * http_accept_stop() writes. It accepts one connection per wake-up (more would pile a
+ * burst on one worker; level-triggered, a worker is woken again for what is left),
+ * unless the room callback says no: then it waits HTTP_ACCEPT_FULL_MS for the stop
+ * alone, and takes one connection all the same when the worker was only busy (so that
+ * busy workers still take 500 connections a second when every worker is busy), or
+ * looks again when it was full.
  */
 #include "http_accept.h"
 
@@ -19,8 +22,7 @@
 
 #include "scepd/log.h"
 
-#define HTTP_ACCEPT_FULL_MS  10 /* between looks while the worker is full */
-#define HTTP_ACCEPT_BATCH    1 /* connections taken per wake-up: more would pile them on one worker */
+#define HTTP_ACCEPT_FULL_MS  2  /* between looks while the worker is busy or full */
 #define HTTP_ACCEPT_ERROR_MS 50 /* after EMFILE and the like: let connections close */
 
 struct http_accept {
@@ -53,56 +55,75 @@ http_accept_stopped(struct http_accept *a, int ms)
 	return n == 1 && ev.data.fd == a->stop_fd;
 }
 
-/* Takes what is queued: false when the thread should wait before trying again. */
-static bool
-http_accept_batch(struct http_accept *a)
-{
-	for (int i = 0; i < HTTP_ACCEPT_BATCH; i++) {
-		struct sockaddr_storage addr;
-		socklen_t len = sizeof(addr);
-		struct timespec now;
-		int fd, r;
+/* What the thread does next. */
+enum http_accept_next {
+	HTTP_ACCEPT_WAIT,       /* in epoll, for the next connection */
+	HTTP_ACCEPT_AFTER_BUSY, /* HTTP_ACCEPT_FULL_MS, then take one all the same */
+	HTTP_ACCEPT_AFTER_FULL, /* HTTP_ACCEPT_FULL_MS, then look again */
+	HTTP_ACCEPT_AFTER_ERROR /* HTTP_ACCEPT_ERROR_MS, then look again */
+};
 
-		if (!a->room(a->userdata))
-			return false;
-		fd = accept4(a->listen_fd, (struct sockaddr *)&addr, &len,
-			     SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd >= 0) {
-			a->hand(a->userdata, fd, (struct sockaddr *)&addr, len);
-			continue;
-		}
-		r = -errno;
-		switch (-r) {
-		case EAGAIN:
-		case ECONNABORTED:
-		case EINTR:
-		case EPROTO:
-			return true; /* another worker took it, or the client left */
-		default: /* EMFILE and the like: once a minute in the log, not at every try */
-			if (clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
-			    (a->warned == 0 || now.tv_sec - a->warned >= 60)) {
-				a->warned = now.tv_sec;
-				log_warning_errno(r, "cannot accept a connection");
-			}
-			return false;
-		}
+/* Takes one connection, if there is one and room for it (any but FULL when forced). */
+static enum http_accept_next
+http_accept_one(struct http_accept *a, bool force)
+{
+	enum http_accept_room room = a->room(a->userdata);
+	struct sockaddr_storage addr;
+	socklen_t len = sizeof(addr);
+	struct timespec now;
+	int fd, r;
+
+	if (room == HTTP_ACCEPT_FULL)
+		return HTTP_ACCEPT_AFTER_FULL;
+	if (room == HTTP_ACCEPT_BUSY && !force)
+		return HTTP_ACCEPT_AFTER_BUSY;
+	fd = accept4(a->listen_fd, (struct sockaddr *)&addr, &len, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (fd >= 0) {
+		a->hand(a->userdata, fd, (struct sockaddr *)&addr, len);
+		return HTTP_ACCEPT_WAIT; /* level-triggered: woken again while more wait */
 	}
-	return true;
+	r = -errno;
+	switch (-r) {
+	case EAGAIN:
+	case ECONNABORTED:
+	case EINTR:
+	case EPROTO:
+		return HTTP_ACCEPT_WAIT; /* another worker took it, or the client left */
+	default: /* EMFILE and the like: once a minute in the log, not at every try */
+		if (clock_gettime(CLOCK_MONOTONIC, &now) == 0 &&
+		    (a->warned == 0 || now.tv_sec - a->warned >= 60)) {
+			a->warned = now.tv_sec;
+			log_warning_errno(r, "cannot accept a connection");
+		}
+		return HTTP_ACCEPT_AFTER_ERROR;
+	}
 }
 
 static void *
 http_accept_run(void *arg)
 {
 	struct http_accept *a = arg;
+	enum http_accept_next next = HTTP_ACCEPT_WAIT;
 
 	for (;;) {
-		if (http_accept_stopped(a, -1))
-			return NULL;
-		if (http_accept_batch(a))
-			continue;
-		if (http_accept_stopped(a, a->room(a->userdata) ? HTTP_ACCEPT_ERROR_MS
-								: HTTP_ACCEPT_FULL_MS))
-			return NULL;
+		switch (next) {
+		case HTTP_ACCEPT_WAIT:
+			if (http_accept_stopped(a, -1))
+				return NULL;
+			next = http_accept_one(a, false);
+			break;
+		case HTTP_ACCEPT_AFTER_BUSY:
+		case HTTP_ACCEPT_AFTER_FULL:
+			if (http_accept_stopped(a, HTTP_ACCEPT_FULL_MS))
+				return NULL;
+			next = http_accept_one(a, next == HTTP_ACCEPT_AFTER_BUSY);
+			break;
+		case HTTP_ACCEPT_AFTER_ERROR:
+			if (http_accept_stopped(a, HTTP_ACCEPT_ERROR_MS))
+				return NULL;
+			next = http_accept_one(a, false);
+			break;
+		}
 	}
 }
 

@@ -10,9 +10,9 @@
  * connection per wake-up and hands it to the request threads (the hand callback).
  * Not EPOLLEXCLUSIVE: the kernel would wake the first worker's thread whenever it
  * waits, which is almost always, and that one worker would get every connection; as
- * it is, the worker that is least busy tends to be the first to accept. While the
- * worker holds as many connections as it may (the room callback), it leaves them in
- * the kernel's queue, as a full MHD does.
+ * it is, every worker's thread is woken and one wins. While the room callback says
+ * the worker is busy, it leaves new connections to the others for a moment; while it
+ * says full, to the others or to the kernel's queue.
  */
 #ifndef SCEPD_HTTP_ACCEPT_H
 #define SCEPD_HTTP_ACCEPT_H
@@ -25,8 +25,13 @@ struct http_accept;
 /* Takes fd (accepted, non-blocking, close-on-exec), closing it even when it fails. */
 typedef void http_accept_hand_fn(void *userdata, int fd, const struct sockaddr *addr,
 				 socklen_t addrlen);
-/* Whether one more connection may be taken now. */
-typedef bool http_accept_room_fn(void *userdata);
+/* Whether one more connection should be taken now. */
+enum http_accept_room {
+	HTTP_ACCEPT_ROOM, /* yes */
+	HTTP_ACCEPT_BUSY, /* better by another worker; by this one if none takes it soon */
+	HTTP_ACCEPT_FULL, /* no: the worker holds all the connections it may */
+};
+typedef enum http_accept_room http_accept_room_fn(void *userdata);
 
 /*
  * Starts the thread on listen_fd (listening, non-blocking; stays the caller's):
