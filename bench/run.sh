@@ -589,13 +589,22 @@ ISSUED_scepd=$(cat "$TMP"/serials.{rsa-file,ec-file,rsa-hsm,ec-hsm} 2>/dev/null 
 ISSUED_scepserver=$(cat "$TMP/serials.scepserver" 2>/dev/null | wc -l || true)
 
 calc() { awk "BEGIN { printf \"$1\", $2 }"; }
+# The table of a SCEP load against both servers: its rows and the scepd / scepserver ratios.
+scep_table() { # LABEL-PREFIX PER (what the client CPU is per: request, enrolment)
+	local who
+	echo "| server | enrolments/s | server CPU ms/enrolment | client CPU ms/$2 | other CPU ms/run | p50 / p99 ms at peak |"
+	echo "|---|---:|---:|---:|---:|---:|"
+	for who in scepd scepserver; do
+		echo "| $who | $(med "$1.$who" rate) | $(med "$1.$who" server_cpu_ms_per_req) | $(med "$1.$who" client_cpu_ms_per_req) | $(med "$1.$who" other_cpu_ms) | $(med "$1.$who" p50_ms) / $(med "$1.$who" p99_ms) |"
+	done
+	echo "| **scepd / scepserver** | **$(calc "%.2f×" "$(med "$1.scepd" rate) / $(med "$1.scepserver" rate)")** | **$(calc "%.2f×" "$(med "$1.scepd" server_cpu_ms_per_req) / $(med "$1.scepserver" server_cpu_ms_per_req)")** | | | |"
+}
 yes_no() { awk "BEGIN { if ($1) print \"**holds**\"; else print \"**misses**\" }"; }
 kib_mib() { calc "%.1f" "$1 / 1024"; }
 
 r_scepd=$(med scep.scepd rate)
 r_scepserver=$(med scep.scepserver rate)
 cpu_scepd=$(med scep.scepd server_cpu_ms_per_req)
-cpu_scepserver=$(med scep.scepserver server_cpu_ms_per_req)
 rsa_limit=$(calc "%.0f" "$RSA_SIGN * $CPUS")
 ec_limit=$(calc "%.0f" "$EC_SIGN * $CPUS")
 limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
@@ -604,8 +613,6 @@ limit_of() { case $1 in rsa*) echo "$rsa_limit" ;; *) echo "$ec_limit" ;; esac }
 bound_csr_rate() { calc "%.1f" "2 / (1 / $(med "bound.csr.$1.rsa" per_second) + 1 / $(med "bound.csr.$1.ec" per_second))"; }
 bound_csr_cpu() { calc "%.3f" "($(med "bound.csr.$1.rsa" cpu_ms_per_op) + $(med "bound.csr.$1.ec" cpu_ms_per_op)) / 2"; }
 b_scep=$(med bound.scep per_second)
-r_dev_scepd=$(med scep-device.scepd rate)
-r_dev_scepserver=$(med scep-device.scepserver rate)
 cpu_dev_scepd=$(med scep-device.scepd server_cpu_ms_per_req)
 cpu_dev_scepserver=$(med scep-device.scepserver server_cpu_ms_per_req)
 r_csr=$(med csr.rsa-file rate)
@@ -630,23 +637,13 @@ b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 	echo
 	echo "RSA-2048 CA key in a file; no RA: the CA itself decrypts and signs on both servers (scepserver has no RA). Requester keys RSA-2048, AES-128-CBC, SHA-256, every message with its own key, transactionID and subject."
 	echo
-	echo "| server | enrolments/s | server CPU ms/enrolment | client CPU ms/request | other CPU ms/run | p50 / p99 ms at peak |"
-	echo "|---|---:|---:|---:|---:|---:|"
-	for who in scepd scepserver; do
-		echo "| $who | $(med scep.$who rate) | $(med scep.$who server_cpu_ms_per_req) | $(med scep.$who client_cpu_ms_per_req) | $(med scep.$who other_cpu_ms) | $(med scep.$who p50_ms) / $(med scep.$who p99_ms) |"
-	done
-	echo "| **scepd / scepserver** | **$(calc "%.2f×" "$r_scepd / $r_scepserver")** | **$(calc "%.2f×" "$cpu_scepd / $cpu_scepserver")** | | | |"
+	scep_table scep request
 	echo
 	echo "## SCEP as devices do it"
 	echo
 	echo "Each enrolment as a device makes it: GetCACaps, GetCACert (200, not empty) and PKIOperation (the same pre-built PKCSReqs, checked the same way as above), each on a new TCP connection (\`Connection: close\`), $DEVICE_CONC devices at a time (\`scep_load scep --device -c $DEVICE_CONC\`); the same servers and CA as above. Rates, server CPU and latencies are per enrolment (all three exchanges)."
 	echo
-	echo "| server | enrolments/s | server CPU ms/enrolment | client CPU ms/enrolment | other CPU ms/run | p50 / p99 ms at peak |"
-	echo "|---|---:|---:|---:|---:|---:|"
-	for who in scepd scepserver; do
-		echo "| $who | $(med scep-device.$who rate) | $(med scep-device.$who server_cpu_ms_per_req) | $(med scep-device.$who client_cpu_ms_per_req) | $(med scep-device.$who other_cpu_ms) | $(med scep-device.$who p50_ms) / $(med scep-device.$who p99_ms) |"
-	done
-	echo "| **scepd / scepserver** | **$(calc "%.2f×" "$r_dev_scepd / $r_dev_scepserver")** | **$(calc "%.2f×" "$cpu_dev_scepd / $cpu_dev_scepserver")** | | | |"
+	scep_table scep-device enrolment
 	echo
 	echo "## /csr certificates (scepd)"
 	echo
