@@ -36,14 +36,16 @@ struct http_accept {
 	time_t warned; /* CLOCK_MONOTONIC seconds of the last failed accept logged */
 };
 
-/* Waits up to ms for the stop: true once it came. */
+/*
+ * ms < 0: waits in epoll for a connection or the stop; ms >= 0: sleeps ms, then looks
+ * for the stop alone. true once the stop came.
+ */
 static bool
 http_accept_stopped(struct http_accept *a, int ms)
 {
 	struct epoll_event ev;
 	int n;
 
-	/* The stop fd alone: the listening socket, ready or not, must not wake this one. */
 	if (ms >= 0) {
 		struct timespec ts = { 0, (long)ms * 1000000L };
 		uint64_t v;

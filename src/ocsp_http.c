@@ -171,7 +171,7 @@ ocsp_http_handle(struct http_request *req, void *userdata)
 	size_t len = 0;
 	time_t this_update = 0;
 	long max_age;
-	char cache[48];
+	char cache_control[48];
 	bool get = false, reuse;
 	int r, status;
 
@@ -218,9 +218,9 @@ ocsp_http_handle(struct http_request *req, void *userdata)
 		goto out;
 	/* A GET answer may be cached until its nextUpdate (RFC 5019 6.2). */
 	max_age = (long)ca->crl.refresh - (long)(time(NULL) - this_update);
-	snprintf(cache, sizeof(cache), "max-age=%ld", max_age > 0 ? max_age : 0);
+	snprintf(cache_control, sizeof(cache_control), "max-age=%ld", max_age > 0 ? max_age : 0);
 	if (get && status == OCSP_RESPONSE_STATUS_SUCCESSFUL &&
-	    (r = http_add_header(req, "Cache-Control", cache)) < 0)
+	    (r = http_add_header(req, "Cache-Control", cache_control)) < 0)
 		goto out;
 	r = http_reply(req, 200, OCSP_HTTP_TYPE, s.der, s.len);
 out:
