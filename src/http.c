@@ -1,10 +1,14 @@
 /*
  * http.c - libmicrohttpd glue for a worker: route table, body limit, replies.
  *
- * One MHD daemon per listening socket, with a pool of internal epoll threads that
- * each serve their own connections (so the counters below are atomic). They do not
- * accept: one thread per worker does (http_accept.c) and hands each connection to
- * MHD, which gives it to a pool thread. A request context is created on the first
+ * Per listening socket, one MHD daemon per request thread (a lane), each with its own
+ * internal epoll thread serving its own connections (so the counters below are
+ * atomic). They do not accept: one thread per worker does (http_accept.c) and hands
+ * each connection to the lane with the fewest requests under way, so that a handler
+ * that waits (a webhook, a smartcard) holds up no new connection while another lane
+ * is free. (libmicrohttpd's own thread pool would pick the thread by the socket's
+ * number, busy or not.) The lanes share the worker's connection limits: connections
+ * per address are counted here (http_peers.h), not by MHD. A request context is created on the first
  * call of the access handler (headers complete) and freed when MHD reports the
  * request completed; the handler runs once, on the last call, with the whole body. A
  * Content-Length over the limit is refused with 413 before any of the body is read; a
@@ -26,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <limits.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -33,6 +38,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <microhttpd.h>
@@ -44,6 +50,7 @@
 
 #include "scepd/clock.h"
 #include "scepd/encoding.h"
+#include "scepd/http_peers.h"
 #include "scepd/log.h"
 
 #include "http_accept.h"
@@ -53,15 +60,28 @@
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL choice of ciphers otherwise. */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
 
-struct http_server {
+/* What a lane counts; its thread and the accepting thread change them, others read. */
+enum http_lane_count {
+	HTTP_LANE_CONNECTIONS, /* handed to it and not closed */
+	HTTP_LANE_FRESH,       /* started, no request seen on it yet */
+	HTTP_LANE_HANDLING,    /* requests whose handler runs now */
+	HTTP_LANE_IN_FLIGHT,   /* requests arrived and not completed */
+	HTTP_LANE_COUNTS
+};
+
+struct http_lane {
 	struct MHD_Daemon *daemon;
+	struct http_server *server;
+	unsigned count[HTTP_LANE_COUNTS]; /* __atomic */
+};
+
+struct http_server {
+	struct http_lane *lanes;
+	unsigned n_lanes;
 	const struct http_route *routes;
 	size_t n_routes;
 	struct http_limits limits;
-	unsigned in_flight;         /* __atomic: the MHD thread counts, the worker reads */
-	unsigned fresh_connections; /* __atomic: accepted, no request seen yet */
-	unsigned connections;       /* __atomic: open */
-	unsigned handling;          /* __atomic: requests whose handler runs now */
+	struct http_peers *peers;   /* NULL: no limit per address */
 	struct http_accept *accept; /* NULL once quiesced */
 	bool quiesced;              /* __atomic */
 	bool tls;
@@ -382,6 +402,38 @@ http_request_dispatch(struct http_request *req)
 	return r;
 }
 
+static void
+http_lane_add(struct http_lane *lane, enum http_lane_count which, int delta)
+{
+	__atomic_add_fetch(&lane->count[which], (unsigned)delta, __ATOMIC_RELEASE);
+}
+
+static unsigned
+http_lane_get(const struct http_lane *lane, enum http_lane_count which)
+{
+	return __atomic_load_n(&lane->count[which], __ATOMIC_ACQUIRE);
+}
+
+/* One count summed over the lanes. */
+static unsigned
+http_server_count(const struct http_server *server, enum http_lane_count which)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < server->n_lanes; i++)
+		n += http_lane_get(&server->lanes[i], which);
+	return n;
+}
+
+/* A connection the accepting thread counted leaves its lane and its address's count. */
+static void
+http_connection_gone(struct http_lane *lane, const struct sockaddr *addr)
+{
+	http_lane_add(lane, HTTP_LANE_CONNECTIONS, -1);
+	if (lane->server->peers != NULL)
+		http_peers_remove(lane->server->peers, addr);
+}
+
 /*
  * A connection accepted just before the worker stopped accepting may not have sent its
  * request yet; draining waits for it as for a request in flight.
@@ -390,30 +442,30 @@ static void
 http_connection_notify(void *cls, struct MHD_Connection *connection, void **socket_context,
 		       enum MHD_ConnectionNotificationCode toe)
 {
-	struct http_server *server = cls;
+	struct http_lane *lane = cls;
 	struct http_connection *conn = *socket_context;
+	const union MHD_ConnectionInfo *info;
 
-	(void)connection;
-	if (toe == MHD_CONNECTION_NOTIFY_STARTED)
-		__atomic_add_fetch(&server->connections, 1, __ATOMIC_RELEASE);
-	else
-		__atomic_sub_fetch(&server->connections, 1, __ATOMIC_RELEASE);
 	if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
 		if ((conn = calloc(1, sizeof(*conn))) == NULL)
 			return; /* this one is not waited for when draining */
 		conn->fresh = true;
-		__atomic_add_fetch(&server->fresh_connections, 1, __ATOMIC_RELEASE);
+		http_lane_add(lane, HTTP_LANE_FRESH, 1);
 		*socket_context = conn;
-	} else if (conn != NULL) {
+		return;
+	}
+	info = MHD_get_connection_info(connection, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	http_connection_gone(lane, info != NULL ? info->client_addr : NULL);
+	if (conn != NULL) {
 		if (conn->fresh)
-			__atomic_sub_fetch(&server->fresh_connections, 1, __ATOMIC_RELEASE);
+			http_lane_add(lane, HTTP_LANE_FRESH, -1);
 		free(conn);
 		*socket_context = NULL;
 	}
 }
 
 static void
-http_connection_used(struct http_server *server, struct MHD_Connection *connection)
+http_connection_used(struct http_lane *lane, struct MHD_Connection *connection)
 {
 	const union MHD_ConnectionInfo *info;
 	struct http_connection *conn;
@@ -422,24 +474,24 @@ http_connection_used(struct http_server *server, struct MHD_Connection *connecti
 	if (info == NULL || (conn = info->socket_context) == NULL || !conn->fresh)
 		return;
 	conn->fresh = false;
-	__atomic_sub_fetch(&server->fresh_connections, 1, __ATOMIC_RELEASE);
+	http_lane_add(lane, HTTP_LANE_FRESH, -1);
 }
 
 static enum MHD_Result
 http_access(void *cls, struct MHD_Connection *connection, const char *url, const char *method,
 	    const char *version, const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-	struct http_server *server = cls;
+	struct http_lane *lane = cls;
 	struct http_request *req = *con_cls;
 	int r;
 
 	(void)version;
 	if (req == NULL) {
-		http_connection_used(server, connection);
-		if ((req = http_request_new(server, connection, url, method)) == NULL)
+		http_connection_used(lane, connection);
+		if ((req = http_request_new(lane->server, connection, url, method)) == NULL)
 			return MHD_NO;
 		*con_cls = req;
-		__atomic_add_fetch(&server->in_flight, 1, __ATOMIC_RELEASE);
+		http_lane_add(lane, HTTP_LANE_IN_FLIGHT, 1);
 		return http_request_precheck(req) < 0 ? MHD_NO : MHD_YES;
 	}
 	if (req->replied) {
@@ -452,9 +504,9 @@ http_access(void *cls, struct MHD_Connection *connection, const char *url, const
 		*upload_data_size = 0;
 		return MHD_YES;
 	}
-	__atomic_add_fetch(&server->handling, 1, __ATOMIC_RELEASE);
+	http_lane_add(lane, HTTP_LANE_HANDLING, 1);
 	r = http_request_dispatch(req);
-	__atomic_sub_fetch(&server->handling, 1, __ATOMIC_RELEASE);
+	http_lane_add(lane, HTTP_LANE_HANDLING, -1);
 	return r < 0 ? MHD_NO : MHD_YES;
 }
 
@@ -462,19 +514,20 @@ static void
 http_completed(void *cls, struct MHD_Connection *connection, void **con_cls,
 	       enum MHD_RequestTerminationCode toe)
 {
-	struct http_server *server = cls;
+	struct http_lane *lane = cls;
+	const struct http_limits *limits = &lane->server->limits;
 	struct http_request *req = *con_cls;
 
 	(void)connection;
 	(void)toe;
 	if (req == NULL)
 		return;
-	if (req->replied && server->limits.observe != NULL)
-		server->limits.observe(server->limits.observe_data, req->route, req->status,
-				       clock_monotonic_us() - req->start_us);
+	if (req->replied && limits->observe != NULL)
+		limits->observe(limits->observe_data, req->route, req->status,
+				clock_monotonic_us() - req->start_us);
 	http_request_free(req);
 	*con_cls = NULL;
-	__atomic_sub_fetch(&server->in_flight, 1, __ATOMIC_RELEASE);
+	http_lane_add(lane, HTTP_LANE_IN_FLIGHT, -1);
 }
 
 static void
@@ -528,39 +581,102 @@ out:
 	return r;
 }
 
-/* http_accept's: a connection to MHD, which closes it when it cannot take it. */
+/*
+ * The lane for a new connection: the one with the fewest handlers running (a handler
+ * may wait for seconds, and its lane serves nothing meanwhile), then the fewest
+ * connections without a request yet, then the fewest connections.
+ */
+static struct http_lane *
+http_server_lane(struct http_server *server)
+{
+	static const enum http_lane_count order[] = { HTTP_LANE_HANDLING, HTTP_LANE_FRESH,
+						      HTTP_LANE_CONNECTIONS };
+	struct http_lane *best = &server->lanes[0];
+
+	for (unsigned i = 1; i < server->n_lanes; i++) {
+		struct http_lane *lane = &server->lanes[i];
+
+		for (size_t k = 0; k < sizeof(order) / sizeof(order[0]); k++) {
+			unsigned mine = http_lane_get(lane, order[k]);
+			unsigned theirs = http_lane_get(best, order[k]);
+
+			if (mine != theirs) {
+				if (mine < theirs)
+					best = lane;
+				break;
+			}
+		}
+	}
+	return best;
+}
+
+/*
+ * http_accept's: a connection to a lane, or closed when its address holds its share
+ * already. Counted before MHD has it, so that a burst cannot pass the limits; MHD
+ * says when it closes it (http_connection_notify), or at once that it could not take
+ * it. (If MHD took it and dropped it before it started, out of memory, it would stay
+ * counted.)
+ */
 static void
 http_server_hand(void *userdata, int fd, const struct sockaddr *addr, socklen_t addrlen)
 {
 	struct http_server *server = userdata;
+	struct http_lane *lane = http_server_lane(server);
 
-	(void)MHD_add_connection(server->daemon, fd, addr, addrlen);
+	if (server->peers != NULL && !http_peers_add(server->peers, addr)) {
+		log_debug("refused a connection: its address holds max_connections_per_ip = %u",
+			  server->limits.max_connections_per_ip);
+		close(fd);
+		return;
+	}
+	http_lane_add(lane, HTTP_LANE_CONNECTIONS, 1);
+	if (MHD_add_connection(lane->daemon, fd, addr, addrlen) != MHD_YES)
+		http_connection_gone(lane, addr); /* MHD closed fd */
 }
 
 /*
  * http_accept's: whether this worker should take one more connection now. Full when
- * it holds max_connections (MHD would refuse it, not queue it). Busy while its
- * requests in handlers and new connections without a request yet are twice its
- * request threads: then another worker should take it, else the accepting thread of
- * whichever worker runs at the moment takes a burst of new connections all alone,
- * and with a token, which signs one request at a time per worker, the other workers
- * stay idle. Busy is only a preference (http_accept.h): idle connections do not lock
- * a worker out.
+ * it holds max_connections. Busy while its requests in handlers and new connections
+ * without a request yet are twice its request threads: then another worker should
+ * take it, else the accepting thread of whichever worker runs at the moment takes a
+ * burst of new connections all alone, and with a token, which signs one request at a
+ * time per worker, the other workers stay idle. Busy is only a preference
+ * (http_accept.h): idle connections do not lock a worker out.
  */
 static enum http_accept_room
 http_server_room(void *userdata)
 {
 	struct http_server *server = userdata;
-	unsigned threads = server->limits.threads > 0 ? server->limits.threads : 1;
 
-	if (__atomic_load_n(&server->connections, __ATOMIC_ACQUIRE) >=
-	    server->limits.max_connections)
+	if (http_server_count(server, HTTP_LANE_CONNECTIONS) >= server->limits.max_connections)
 		return HTTP_ACCEPT_FULL;
-	if (__atomic_load_n(&server->handling, __ATOMIC_ACQUIRE) +
-		    __atomic_load_n(&server->fresh_connections, __ATOMIC_ACQUIRE) >=
-	    2 * threads)
+	if (http_server_count(server, HTTP_LANE_HANDLING) +
+		    http_server_count(server, HTTP_LANE_FRESH) >=
+	    2 * server->n_lanes)
 		return HTTP_ACCEPT_BUSY;
 	return HTTP_ACCEPT_ROOM;
+}
+
+/*
+ * Starts a lane's daemon. Its connection limit is twice the worker's, never reached:
+ * http_server_room() keeps the worker's, counting a connection until MHD reports it
+ * closed, which MHD does a moment before it stops counting it itself.
+ */
+static int
+http_lane_start(struct http_lane *lane, unsigned flags, const struct MHD_OptionItem *tls_options)
+{
+	const struct http_limits *limits = &lane->server->limits;
+	unsigned connection_limit = limits->max_connections <= UINT_MAX / 2
+					    ? 2 * limits->max_connections
+					    : limits->max_connections;
+
+	lane->daemon = MHD_start_daemon(
+		flags, 0, NULL, NULL, http_access, lane, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
+		NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_CONNECTION_LIMIT, connection_limit,
+		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)limits->request_timeout,
+		MHD_OPTION_NOTIFY_COMPLETED, http_completed, lane, MHD_OPTION_NOTIFY_CONNECTION,
+		http_connection_notify, lane, MHD_OPTION_END);
+	return lane->daemon != NULL ? 0 : -EIO;
 }
 
 int
@@ -573,21 +689,25 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 			 MHD_USE_NO_LISTEN_SOCKET;
 	size_t n = 0;
 	int r;
-	/*
-	 * 0 is "no pool": one thread. MHD shares max_connections out among the pool's
-	 * threads, so a pool is never larger than that.
-	 */
-	unsigned pool = limits->threads < limits->max_connections ? limits->threads
-								  : limits->max_connections;
-
-	if (pool <= 1)
-		pool = 0;
 
 	if ((server = calloc(1, sizeof(*server))) == NULL)
 		return -ENOMEM;
 	server->routes = routes;
 	server->n_routes = n_routes;
 	server->limits = *limits;
+	/* A lane per request thread, never more than connections. */
+	server->n_lanes = limits->threads < limits->max_connections ? limits->threads
+								    : limits->max_connections;
+	if (server->n_lanes < 1)
+		server->n_lanes = 1;
+	if ((server->lanes = calloc(server->n_lanes, sizeof(*server->lanes))) == NULL) {
+		r = -ENOMEM;
+		goto out;
+	}
+	if (limits->max_connections_per_ip > 0 &&
+	    (r = http_peers_new(limits->max_connections_per_ip, limits->max_connections,
+				&server->peers)) < 0)
+		goto out;
 	if (tls != NULL) {
 		/* MHD reads the key only while it starts: see certificate_pem above. */
 		server->tls = true;
@@ -613,33 +733,19 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 		}
 	}
 	tls_options[n] = (struct MHD_OptionItem){ MHD_OPTION_END, 0, NULL };
-	server->daemon = MHD_start_daemon(
-		flags, 0, NULL, NULL, http_access, server, MHD_OPTION_EXTERNAL_LOGGER, http_mhd_log,
-		NULL, MHD_OPTION_ARRAY, tls_options, MHD_OPTION_CONNECTION_LIMIT,
-		(unsigned)limits->max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
-		(unsigned)limits->max_connections_per_ip, MHD_OPTION_CONNECTION_TIMEOUT,
-		(unsigned)limits->request_timeout, MHD_OPTION_NOTIFY_COMPLETED, http_completed,
-		server, MHD_OPTION_NOTIFY_CONNECTION, http_connection_notify, server,
-		MHD_OPTION_THREAD_POOL_SIZE, pool, MHD_OPTION_END);
-	if (server->daemon == NULL) {
-		r = -EIO;
-		goto out;
+	for (unsigned i = 0; i < server->n_lanes; i++) {
+		server->lanes[i].server = server;
+		if ((r = http_lane_start(&server->lanes[i], flags, tls_options)) < 0)
+			goto out;
 	}
 	if ((r = http_accept_start(listen_fd, http_server_hand, http_server_room, server,
-				   &server->accept)) < 0) {
-		MHD_stop_daemon(server->daemon);
+				   &server->accept)) < 0)
 		goto out;
-	}
 	*ret_server = server;
 	server = NULL; /* the caller owns it now */
 	r = 0;
 out:
-	if (server != NULL) {
-		X509_STORE_free(server->client_ca);
-		free(server->certificate_pem);
-		free(server->client_ca_pem);
-		free(server);
-	}
+	http_server_free(server);
 	return r;
 }
 
@@ -655,8 +761,8 @@ http_server_quiesce(struct http_server *server)
 unsigned
 http_server_requests_in_flight(const struct http_server *server)
 {
-	return __atomic_load_n(&server->in_flight, __ATOMIC_ACQUIRE) +
-	       __atomic_load_n(&server->fresh_connections, __ATOMIC_ACQUIRE);
+	return http_server_count(server, HTTP_LANE_IN_FLIGHT) +
+	       http_server_count(server, HTTP_LANE_FRESH);
 }
 
 void
@@ -665,7 +771,11 @@ http_server_free(struct http_server *server)
 	if (server == NULL)
 		return;
 	http_server_quiesce(server);
-	MHD_stop_daemon(server->daemon);
+	for (unsigned i = 0; server->lanes != NULL && i < server->n_lanes; i++)
+		if (server->lanes[i].daemon != NULL)
+			MHD_stop_daemon(server->lanes[i].daemon);
+	free(server->lanes);
+	http_peers_free(server->peers); /* after the daemons: their closing connections use it */
 	X509_STORE_free(server->client_ca);
 	free(server->certificate_pem);
 	free(server->client_ca_pem);
