@@ -50,12 +50,20 @@
 
 #include "scepd/clock.h"
 #include "scepd/encoding.h"
+#include "scepd/http_balance.h"
 #include "scepd/http_peers.h"
 #include "scepd/log.h"
 
 #include "http_accept.h"
 
 #define HTTP_MAX_EXTRA_HEADERS 4
+
+/*
+ * A worker leaves new connections to one that holds fewer only once it holds this
+ * many itself: with one connection per request (devices), waiting for another worker
+ * to take it, on a busy machine, cost more (+1 ms at p99) than the balance gave.
+ */
+#define HTTP_BALANCE_FROM 2
 
 /* TLS 1.2 and 1.3 only, GnuTLS's NORMAL choice of ciphers otherwise. */
 #define HTTP_TLS_PRIORITIES "NORMAL:-VERS-ALL:+VERS-TLS1.3:+VERS-TLS1.2"
@@ -81,9 +89,10 @@ struct http_server {
 	const struct http_route *routes;
 	size_t n_routes;
 	struct http_limits limits;
-	struct http_peers *peers;   /* NULL: no limit per address */
-	struct http_accept *accept; /* NULL once quiesced */
-	bool quiesced;              /* __atomic */
+	struct http_peers *peers;       /* NULL: no limit per address */
+	struct http_balance_cell *cell; /* this worker's count for the others; NULL: none */
+	struct http_accept *accept;     /* NULL once quiesced */
+	bool quiesced;                  /* __atomic */
 	bool tls;
 	X509_STORE *client_ca; /* NULL: no client certificates asked for */
 	/*
@@ -425,13 +434,18 @@ http_server_count(const struct http_server *server, enum http_lane_count which)
 	return n;
 }
 
-/* A connection the accepting thread counted leaves its lane and its address's count. */
+/*
+ * A connection the accepting thread counted leaves its lane, its address's count and
+ * the worker's count for the others.
+ */
 static void
 http_connection_gone(struct http_lane *lane, const struct sockaddr *addr)
 {
 	http_lane_add(lane, HTTP_LANE_CONNECTIONS, -1);
 	if (lane->server->peers != NULL)
 		http_peers_remove(lane->server->peers, addr);
+	if (lane->server->cell != NULL)
+		http_balance_add(lane->server->cell, -1);
 }
 
 /*
@@ -630,6 +644,8 @@ http_server_hand(void *userdata, int fd, const struct sockaddr *addr, socklen_t 
 		return;
 	}
 	http_lane_add(lane, HTTP_LANE_CONNECTIONS, 1);
+	if (server->cell != NULL)
+		http_balance_add(server->cell, 1);
 	if (MHD_add_connection(lane->daemon, fd, addr, addrlen) != MHD_YES)
 		http_connection_gone(lane, addr); /* MHD closed fd */
 }
@@ -637,11 +653,12 @@ http_server_hand(void *userdata, int fd, const struct sockaddr *addr, socklen_t 
 /*
  * http_accept's: whether this worker should take one more connection now. Full when
  * it holds max_connections. Busy while its requests in handlers and new connections
- * without a request yet are twice its request threads: then another worker should
- * take it, else the accepting thread of whichever worker runs at the moment takes a
- * burst of new connections all alone, and with a token, which signs one request at a
- * time per worker, the other workers stay idle. Busy is only a preference
- * (http_accept.h): idle connections do not lock a worker out.
+ * without a request yet are twice its request threads, or while another worker holds
+ * fewer connections on this socket (http_balance.h): then another worker should take
+ * it, else the accepting thread of whichever worker runs at the moment takes a burst
+ * of new connections all alone, and with a token, which signs one request at a time
+ * per worker, the other workers stay idle. Busy is only a preference (http_accept.h):
+ * idle connections do not lock a worker out.
  */
 static enum http_accept_room
 http_server_room(void *userdata)
@@ -653,6 +670,10 @@ http_server_room(void *userdata)
 	if (http_server_count(server, HTTP_LANE_HANDLING) +
 		    http_server_count(server, HTTP_LANE_FRESH) >=
 	    2 * server->n_lanes)
+		return HTTP_ACCEPT_BUSY;
+	if (server->cell != NULL &&
+	    http_server_count(server, HTTP_LANE_CONNECTIONS) >= HTTP_BALANCE_FROM &&
+	    http_balance_fewer_elsewhere(server->limits.balance, server->cell))
 		return HTTP_ACCEPT_BUSY;
 	return HTTP_ACCEPT_ROOM;
 }
@@ -708,6 +729,10 @@ http_server_start(int listen_fd, const struct http_limits *limits, const struct 
 	    (r = http_peers_new(limits->max_connections_per_ip, limits->max_connections,
 				&server->peers)) < 0)
 		goto out;
+	/* No cell left (thousands of workers): this one goes unbalanced, nothing worse. */
+	if (limits->balance != NULL &&
+	    http_balance_join(limits->balance, limits->listener, &server->cell) < 0)
+		server->cell = NULL;
 	if (tls != NULL) {
 		/* MHD reads the key only while it starts: see certificate_pem above. */
 		server->tls = true;
@@ -756,6 +781,8 @@ http_server_quiesce(struct http_server *server)
 		return;
 	http_accept_stop(server->accept); /* the listening socket stays the caller's */
 	server->accept = NULL;
+	if (server->cell != NULL)
+		http_balance_stop(server->cell); /* the others no longer leave connections to us */
 }
 
 unsigned
@@ -775,7 +802,9 @@ http_server_free(struct http_server *server)
 		if (server->lanes[i].daemon != NULL)
 			MHD_stop_daemon(server->lanes[i].daemon);
 	free(server->lanes);
-	http_peers_free(server->peers); /* after the daemons: their closing connections use it */
+	/* After the daemons: their closing connections count in these. */
+	http_peers_free(server->peers);
+	http_balance_leave(server->cell);
 	X509_STORE_free(server->client_ca);
 	free(server->certificate_pem);
 	free(server->client_ca_pem);

@@ -46,6 +46,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "scepd/clock.h"
+#include "scepd/http_balance.h"
 #include "scepd/log.h"
 #include "scepd/privileges.h"
 #include "scepd/stats.h"
@@ -104,8 +105,9 @@ struct supervisor {
 	int exit_code;
 	uint64_t watchdog_interval_ms; /* 0 = no watchdog */
 	uint64_t watchdog_next_ms;
-	struct stats *stats;       /* /metrics' counters, shared with every worker ever forked */
-	struct store_share *share; /* the workers' pooled certificate commits (SQLite) */
+	struct stats *stats;          /* /metrics' counters, shared with every worker ever forked */
+	struct store_share *share;    /* the workers' pooled certificate commits (SQLite) */
+	struct http_balance *balance; /* the workers' connections per socket */
 };
 
 static void
@@ -348,6 +350,7 @@ supervisor_child(struct supervisor *s, struct supervisor_generation *g, int slot
 		.generation = g->id,
 		.stats = s->stats,
 		.share = s->share,
+		.balance = s->balance,
 		/* A restart in the serving generation: better 503 with a reason than nothing. */
 		.may_start_unavailable = s->ready_sent && g == s->serving,
 	};
@@ -904,6 +907,7 @@ supervisor_free(struct supervisor *s)
 	supervisor_generation_free(s->serving);
 	stats_free(s->stats);
 	store_share_free(s->share);
+	http_balance_free(s->balance);
 }
 
 int
@@ -931,6 +935,10 @@ supervisor_run(const char *config_path, struct scepd_config *cfg)
 	}
 	if ((r = store_share_new(&s.share)) < 0) {
 		log_error_errno(r, "cannot map the shared memory of the store's commits");
+		goto out;
+	}
+	if ((r = http_balance_new(&s.balance)) < 0) {
+		log_error_errno(r, "cannot map the shared memory of the workers' connections");
 		goto out;
 	}
 	supervisor_stats_names(&s, cfg);

@@ -624,6 +624,7 @@ worker_start_https(struct worker *w, const struct worker_args *args,
 		   const struct http_limits *limits)
 {
 	const struct config_tls *tls = &w->cfg->server.tls;
+	struct http_limits tls_limits = *limits;
 	struct tls_files_error err = { 0 };
 	struct tls_files *files = NULL;
 	char where[CONFIG_WHERE_MAX];
@@ -651,7 +652,9 @@ worker_start_https(struct worker *w, const struct worker_args *args,
 			.client_ca = files->client_ca,
 		};
 
-		r = http_server_start(args->tls_fds[i], limits, &creds, w->routes, w->n_routes,
+		/* Numbered after the plain sockets, as the supervisor opened them. */
+		tls_limits.listener = (unsigned)(args->n_listen_fds + i);
+		r = http_server_start(args->tls_fds[i], &tls_limits, &creds, w->routes, w->n_routes,
 				      &w->servers[w->n_servers]);
 		if (r < 0) {
 			log_error_errno(r,
@@ -680,6 +683,7 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 		.threads = (unsigned)server->threads,
 		.observe = worker_observe,
 		.observe_data = w,
+		.balance = args->balance,
 	};
 	int r;
 
@@ -689,6 +693,7 @@ worker_start_http(struct worker *w, const struct worker_args *args)
 	if (w->servers == NULL)
 		return -ENOMEM;
 	for (size_t i = 0; i < args->n_listen_fds; i++) {
+		limits.listener = (unsigned)i;
 		r = http_server_start(args->listen_fds[i], &limits, NULL, w->routes, w->n_routes,
 				      &w->servers[i]);
 		if (r < 0)

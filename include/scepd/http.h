@@ -17,6 +17,7 @@
 
 #include "scepd/addr_allow.h"
 
+struct http_balance;
 struct http_request;
 struct http_server;
 
@@ -61,6 +62,8 @@ struct http_limits {
 	unsigned threads;                /* threads serving the socket; handlers run in any */
 	http_observe_fn observe;         /* NULL: none */
 	void *observe_data;
+	struct http_balance *balance; /* shared with the other workers; NULL: none */
+	unsigned listener;            /* the socket's number, the same in every worker */
 };
 
 /*

@@ -28,8 +28,9 @@ struct worker_args {
 	int status_fd; /* write end of the status pipe; closed once ready */
 	int slot;
 	unsigned generation;
-	struct stats *stats;       /* the supervisor's shared counters (/metrics) */
-	struct store_share *share; /* the supervisor's pooled store commits (store_share.h) */
+	struct stats *stats;          /* the supervisor's shared counters (/metrics) */
+	struct store_share *share;    /* the supervisor's pooled store commits (store_share.h) */
+	struct http_balance *balance; /* the workers' connections per socket (http_balance.h) */
 	/*
 	 * A worker restarted in a serving generation may start without its keys: it then
 	 * answers 503 with the reason and asks to be replaced, until the keys load.
