@@ -33,7 +33,7 @@ bool http_peers_add(struct http_peers *peers, const struct sockaddr *addr);
 /* A connection from addr that http_peers_add() counted closed. */
 void http_peers_remove(struct http_peers *peers, const struct sockaddr *addr);
 
-/* Connections counted for addr now (tests, logs). */
+/* Connections counted for addr now (for tests). */
 unsigned http_peers_count(struct http_peers *peers, const struct sockaddr *addr);
 
 /* Accepts NULL. */
