@@ -38,6 +38,7 @@ struct issuer_request {
 	const char *transaction_id; /* SCEP transactionID; NULL for /csr */
 	bool approved_pending;      /* record it as the issuance of this approved request
 				     * (its csr, as stored, was checked when it came) */
+	bool csr_verified;          /* the caller checked csr's own signature already */
 };
 
 enum issuer_status {
