@@ -10,8 +10,12 @@
 # $PROFILE_SECONDS (default 8) seconds while scep_load drives the server, then the
 # top symbols by self time, the shared objects, and the scepd functions with their
 # callees included (--call-graph dwarf, so that the stacks go through libcrypto,
-# which has no frame pointers). Reports go to $BUILD_DIR/profile/LOAD.*.txt, the
-# recording to LOAD.perf.data (perf report -i FILE -G: who calls what).
+# which has no frame pointers), and the steps of a request: each sample counted for
+# the innermost scepd function on its stack and the library function it called
+# there ("signer_issue -> X509_sign"), as a share and in ms of server CPU per request
+# (the load's server_cpu_ms_per_req times the share). Reports go to
+# $BUILD_DIR/profile/LOAD.*.txt, the recording to LOAD.perf.data (perf report -i
+# FILE -G: who calls what).
 # Needs perf (Debian: linux-perf). Bounded: one load run of about PROFILE_SECONDS.
 set -euo pipefail
 
@@ -50,6 +54,52 @@ fail() {
 	exit 1
 }
 skip() { fail "$*"; }
+
+# perf script's samples on stdin -> "share  ms/request  scepd_function -> callee",
+# most first. A frame is "ADDR SYMBOL+OFF (DSO)", innermost first; a sample whose
+# stack could not be followed into scepd counts for its innermost frame.
+steps() { # MS_PER_REQUEST
+	awk -v ms="$1" '
+	function flush(i, j, callee) {
+		if (n == 0)
+			return
+		total++
+		for (i = 1; i <= n; i++)
+			if (dso[i] ~ /\/scepd$/ && sym[i] != "[unknown]")
+				break
+		if (i > n) {
+			count["(outside scepd) " (sym[1] == "[unknown]" ? dso[1] : sym[1])]++
+		} else {
+			callee = "(itself)"
+			for (j = i - 1; j >= 1; j--)
+				if (sym[j] != "[unknown]") {
+					callee = sym[j]
+					break
+				}
+			count[sym[i] " -> " callee]++
+		}
+		n = 0
+	}
+	/^[^ \t]/ || /^$/ { flush(); next }
+	{
+		line = $0
+		sub(/^[ \t]*[0-9a-f]+ /, "", line)
+		d = line
+		sub(/^.* \(/, "", d)
+		sub(/\)$/, "", d)
+		s = line
+		sub(/ \(.*$/, "", s)
+		sub(/\+0x[0-9a-f]+$/, "", s)
+		n++
+		sym[n] = s
+		dso[n] = d
+	}
+	END {
+		flush()
+		for (k in count)
+			printf "%5.1f%%  %6.3f ms  %s\n", 100 * count[k] / total, ms * count[k] / total, k
+	}' | sort -rn
+}
 
 port=18080
 [[ -n "${BENCH_IN_NETNS:-}" ]] || port=$((20000 + RANDOM % 10000))
@@ -111,10 +161,17 @@ CONF
 		grep -v '^$' >"$OUTDIR/$load.dso.txt"
 	perf report -i "$TMP/perf.data" --children --sort sym --stdio -g none --percent-limit 2 \
 		2>/dev/null | grep -v '^$' >"$OUTDIR/$load.children.txt"
+	ms=$(tr ' ' '\n' <"$TMP/load.out" | sed -n 's/^server_cpu_ms_per_req=//p')
+	{
+		echo "# $load: the steps of a request, $ms ms of server CPU in all: share, ms, scepd function -> what it called"
+		perf script -i "$TMP/perf.data" 2>/dev/null | steps "${ms:-0}"
+	} >"$OUTDIR/$load.steps.txt"
 	echo "== $load: $(cat "$TMP/load.out")"
 	grep -E '^ +[0-9]' "$OUTDIR/$load.self.txt" | head -n 25
 	echo "-- inclusive (children), top:"
 	grep -E '^ +[0-9]' "$OUTDIR/$load.children.txt" | head -n 40
+	echo "-- the steps of a request (ms of server CPU each), top:"
+	sed -n 2,26p "$OUTDIR/$load.steps.txt"
 	kill -TERM "$PID"
 	wait "$PID" 2>/dev/null || true
 	PID=
