@@ -221,16 +221,25 @@ load_run() { # LABEL WHO MODE URL N DURATION [ARGS...]
 
 # A warm-up run estimates the rate; then RUNS timed runs of SECONDS_PER_RUN each (as
 # many requests pre-built as twice the estimate would need), then one run at half
-# of the median rate for the latency.
+# of the median rate for the latency. With SCRAPE_URL set, each timed run is followed
+# by one more under LABEL-metrics while SCRAPE_URL is fetched every second: the two
+# rows alternate on the same server, so that what the machine does meanwhile weighs
+# on both alike.
 measure() { # LABEL WHO MODE URL [ARGS...]
 	local label=$1 who=$2 mode=$3 url=$4 est n half
 	shift 4
 	load_run "$label.warmup" "$who" "$mode" "$url" 200 "$SECONDS_PER_RUN" "$@"
 	est=$(field "$(tail -n 1 "$TMP/runs/$label.warmup")" rate)
 	n=$(awk -v r="$est" -v s="$SECONDS_PER_RUN" 'BEGIN { n = int(r * s * 2); print (n < 200 ? 200 : n > 60000 ? 60000 : n) }')
+	[[ -n "${SCRAPE_URL:-}" ]] && : >"$TMP/scrapes"
 	for _ in $(seq 1 "$RUNS"); do
 		load_run "$label" "$who" "$mode" "$url" "$n" "$SECONDS_PER_RUN" "$@"
+		[[ -n "${SCRAPE_URL:-}" ]] || continue
+		scrape_start "$SCRAPE_URL"
+		load_run "$label-metrics" "$who" "$mode" "$url" "$n" "$SECONDS_PER_RUN" "$@"
+		scrape_stop
 	done
+	[[ -n "${SCRAPE_URL:-}" ]] && scrape_check
 	half=$(awk -v r="$(med "$label" rate)" 'BEGIN { printf "%.1f", r / 2 }')
 	n=$(awk -v r="$half" -v s="$SECONDS_PER_RUN" 'BEGIN { n = int(r * s); print (n < 50 ? 50 : n) }')
 	load_run "$label.half" "$who" "$mode" "$url" "$n" "$((SECONDS_PER_RUN * 2))" --rate "$half" "$@"
@@ -317,13 +326,12 @@ wrk_ms() { # PERCENT < wrk --latency output
 }
 
 # GET URL (a /metrics) once a second in the background until scrape_stop, each
-# answer's status to $TMP/scrapes; the first scrape must answer 200. Bounded: at most
+# answer's status added to $TMP/scrapes; the first scrape must answer 200. Bounded: at most
 # an hour's scrapes, each at most 2 s, and cleanup stops it.
 scrape_start() { # URL
 	local code
 	code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1") || code="curl failed"
 	[[ $code == 200 ]] || fail "GET $1: $code, not 200 (metrics.allow?)"
-	: >"$TMP/scrapes"
 	(
 		for _ in $(seq 1 3600); do
 			curl -s -o /dev/null -w '%{http_code}\n' --max-time 2 "$1" >>"$TMP/scrapes" ||
@@ -434,16 +442,16 @@ stop_server
 
 declare -A RSS_CSR RSS_OCSP
 SCRAPES=0
-for ca in rsa-file rsa-file-metrics ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
+for ca in rsa-file ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-file-1thread; do
 	case $ca in
-	rsa-file | ec-file) scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" ;;
-	rsa-file-metrics)
-		# The same as rsa-file (and right after it) with /metrics scraped every
-		# second during the runs, as Prometheus would: a diagnosis that the
-		# scrapes change no figure beyond noise.
-		scepd_config "csr-$ca" "$TMP/rsa-file.pem" "$TMP/rsa-file.key" "" \
+	rsa-file)
+		# With /metrics open: its runs alternate with runs under csr.rsa-file-metrics
+		# during which it is scraped every second, as Prometheus would (a diagnosis
+		# that the scrapes change no figure beyond noise).
+		scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" "" \
 			'metrics = { allow = [ "127.0.0.0/8" ]; };'
 		;;
+	ec-file) scepd_config "csr-$ca" "$TMP/$ca.pem" "$TMP/$ca.key" ;;
 	rsa-file-1thread)
 		# One request at a time per worker: what the threads and their group
 		# commit add.
@@ -470,9 +478,10 @@ for ca in rsa-file rsa-file-metrics ec-file rsa-hsm ec-hsm rsa-file-tmpfs rsa-fi
 	esac
 	log "/csr, scepd, CA key $ca (requests: RSA-2048 and P-256 in turn)"
 	start_scepd "$TMP/csr-$ca.conf" "$TMP/scepd-csr-$ca.log"
-	[[ $ca == rsa-file-metrics ]] && scrape_start "http://127.0.0.1:$PORT_SCEPD/metrics"
-	measure "csr.$ca" scepd csr "http://127.0.0.1:$PORT_SCEPD/csr" --ca "$cacert" --key-type mixed
-	[[ $ca == rsa-file-metrics ]] && scrape_check
+	scrape_url=
+	[[ $ca == rsa-file ]] && scrape_url="http://127.0.0.1:$PORT_SCEPD/metrics"
+	SCRAPE_URL=$scrape_url measure "csr.$ca" scepd csr "http://127.0.0.1:$PORT_SCEPD/csr" \
+		--ca "$cacert" --key-type mixed
 	RSS_CSR[$ca]=$(rss_kib | sort -n | tail -n 1)
 	stop_server
 	case $ca in
@@ -659,7 +668,7 @@ b_scep_cpu=$(med bound.scep cpu_ms_per_op)
 		ec-hsm) name="P-256, SoftHSM" ;;
 		rsa-file-tmpfs) name="RSA-2048, file, store on tmpfs (diagnosis: no fsync cost)" ;;
 		rsa-file-1thread) name="RSA-2048, file, one request thread per worker (diagnosis: no group commit)" ;;
-		rsa-file-metrics) name="RSA-2048, file, /metrics scraped every second (diagnosis; $SCRAPES scrapes, all 200)" ;;
+		rsa-file-metrics) name="RSA-2048, file, /metrics scraped every second, runs alternating with the plain row's (diagnosis; $SCRAPES scrapes, all 200)" ;;
 		esac
 		lim=$(limit_of "$ca")
 		echo "| $name | $(med csr.$ca rate) | $lim | $(calc "%.0f%%" "100 * $(med csr.$ca rate) / $lim") | $(med csr.$ca server_cpu_ms_per_req) | $(med csr.$ca client_cpu_ms_per_req) | $(med csr.$ca other_cpu_ms) | $(med csr.$ca p50_ms) / $(med csr.$ca p99_ms) |"
