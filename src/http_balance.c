@@ -14,9 +14,10 @@
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
-#include <sys/mman.h>
 #include <sys/types.h>
 #include <unistd.h>
+
+#include "scepd/shared_pages.h"
 
 struct http_balance_cell {
 	_Atomic pid_t owner; /* 0: free */
@@ -33,20 +34,16 @@ struct http_balance {
 int
 http_balance_new(struct http_balance **ret)
 {
-	void *p = mmap(NULL, sizeof(struct http_balance), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
+	/* Zeroed: every cell free. */
+	if ((*ret = shared_pages_new(sizeof(struct http_balance))) == NULL)
 		return -errno;
-	*ret = p; /* anonymous pages are zero: every cell free */
 	return 0;
 }
 
 void
 http_balance_free(struct http_balance *balance)
 {
-	if (balance != NULL)
-		munmap(balance, sizeof(*balance));
+	shared_pages_free(balance, sizeof(*balance));
 }
 
 /* Whether pid is a live process (or one we may not signal, which is alive too). */

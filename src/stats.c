@@ -22,8 +22,9 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <time.h>
+
+#include "scepd/shared_pages.h"
 
 #ifndef SCEPD_VERSION /* CMake defines it; the fuzz build does not */
 #define SCEPD_VERSION "unknown"
@@ -127,21 +128,16 @@ static const char *const stats_restart_names[STATS_RESTART_CAUSE_COUNT_] = {
 int
 stats_new(struct stats **ret_stats)
 {
-	void *p = mmap(NULL, sizeof(struct stats), PROT_READ | PROT_WRITE,
-		       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-
-	if (p == MAP_FAILED)
+	/* Zeroed: every atomic starts at 0, every name unused. */
+	if ((*ret_stats = shared_pages_new(sizeof(struct stats))) == NULL)
 		return -errno;
-	/* Anonymous pages are zero: every atomic starts at 0, every name unused. */
-	*ret_stats = p;
 	return 0;
 }
 
 void
 stats_free(struct stats *st)
 {
-	if (st != NULL)
-		munmap(st, sizeof(*st));
+	shared_pages_free(st, sizeof(*st));
 }
 
 static struct stats_name *

@@ -26,11 +26,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
+
+#include "scepd/shared_pages.h"
 
 #define STORE_SHARE_SLOTS      128
 #define STORE_SHARE_SLOT_BYTES 12288 /* a record's strings and DER: a certificate fits */
@@ -73,8 +74,7 @@ store_share_new(struct store_share **ret_share)
 	struct store_share *sh;
 	int r = 0;
 
-	sh = mmap(NULL, sizeof(*sh), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (sh == MAP_FAILED)
+	if ((sh = shared_pages_new(sizeof(*sh))) == NULL)
 		return -errno;
 	pthread_mutexattr_init(&ma);
 	if (pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED) != 0 ||
@@ -83,18 +83,17 @@ store_share_new(struct store_share **ret_share)
 		r = -ENOMEM;
 	pthread_mutexattr_destroy(&ma);
 	if (r < 0) {
-		munmap(sh, sizeof(*sh));
+		shared_pages_free(sh, sizeof(*sh));
 		return r;
 	}
-	*ret_share = sh; /* anonymous pages are zero: every slot FREE, no leader */
+	*ret_share = sh; /* zeroed: every slot FREE, no leader */
 	return 0;
 }
 
 void
 store_share_free(struct store_share *sh)
 {
-	if (sh != NULL)
-		munmap(sh, sizeof(*sh));
+	shared_pages_free(sh, sizeof(*sh));
 }
 
 static void
