@@ -531,11 +531,7 @@ issuer_issue_checked(struct issuer *is, const struct issuer_request *req, struct
 		issuer_set_result(res, ISSUER_UNAVAILABLE, reason);
 		return 0;
 	}
-	/*
-	 * An approved request's signature was checked when it came (scep_store_add_pending()),
-	 * a SCEP request's when its envelope was opened (scep_msg_decrypt()).
-	 */
-	if (!req->approved_pending && !req->csr_verified && signer_verify_csr(req->csr) < 0) {
+	if (!req->csr_verified && signer_verify_csr(req->csr) < 0) {
 		issuer_set_result(res, ISSUER_BAD_REQUEST,
 				  "the request's signature does not verify");
 		return 0;

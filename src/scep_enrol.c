@@ -321,8 +321,11 @@ scep_enrol_issue(const struct scep_enrol_ctx *c, X509_REQ *csr, const char *owne
 	int r;
 
 	ir.approved_pending = approved_pending;
-	/* scep_msg_decrypt() refuses a request whose own signature does not verify. */
-	ir.csr_verified = csr == c->msg->csr;
+	/*
+	 * An approved request's signature was checked when it came (scep_store_add_pending()),
+	 * the message's own request's when its envelope was opened (scep_msg_decrypt()).
+	 */
+	ir.csr_verified = approved_pending || csr == c->msg->csr;
 	if ((r = issuer_issue(c->e->issuer, &ir, &res)) < 0)
 		return r;
 	switch (res.status) {

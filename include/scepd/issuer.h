@@ -36,8 +36,7 @@ struct issuer_request {
 	const char *remote_user;    /* token name or challenge owner, recorded as the
 				     * certificate's owner; NULL when none */
 	const char *transaction_id; /* SCEP transactionID; NULL for /csr */
-	bool approved_pending;      /* record it as the issuance of this approved request
-				     * (its csr, as stored, was checked when it came) */
+	bool approved_pending;      /* record it as the issuance of this approved request */
 	bool csr_verified;          /* the caller checked csr's own signature already */
 };
 
